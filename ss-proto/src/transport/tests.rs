@@ -1,0 +1,445 @@
+//! Deterministic transport tests: two connections joined by an in-memory
+//! "network" that can lose, duplicate and reorder datagrams.
+
+use super::*;
+use proptest::prelude::*;
+
+/// A client and a server connection plus the datagrams in flight.
+struct Link {
+    now: Instant,
+    client: Connection,
+    server: Connection,
+    to_server: Vec<Vec<u8>>,
+    to_client: Vec<Vec<u8>>,
+    got_server: Vec<Vec<u8>>,
+    got_client: Vec<Vec<u8>>,
+}
+
+impl Link {
+    fn new() -> Link {
+        Link::with_config(TransportConfig::default())
+    }
+
+    fn with_config(cfg: TransportConfig) -> Link {
+        let now = Instant::now();
+        let mut client = Connection::client(now, cfg.clone(), 0x1234_5678);
+        let mut init = Vec::new();
+        client.poll_transmit(now, &mut |d| init.push(d.to_vec()));
+        assert_eq!(init.len(), 1);
+        let InitDecision::Accept {
+            reply,
+            cipher_key,
+            continuum,
+        } = decide_init(&init[0], &InitPolicy::default())
+        else {
+            panic!("request not accepted");
+        };
+        assert!(!continuum);
+        let server = Connection::server(now, cfg, TickClock::new(now, 1000), cipher_key, false);
+        client.handle_datagram(now, &mut reply.clone(), &mut |_| {});
+        assert_eq!(
+            client.poll_event(),
+            Some(Event::Connected { encrypted: true })
+        );
+        Link {
+            now,
+            client,
+            server,
+            to_server: Vec::new(),
+            to_client: Vec::new(),
+            got_server: Vec::new(),
+            got_client: Vec::new(),
+        }
+    }
+
+    fn flush(&mut self) {
+        let (ts, tc) = (&mut self.to_server, &mut self.to_client);
+        self.client.poll_transmit(self.now, &mut |d| ts.push(d.to_vec()));
+        self.server.poll_transmit(self.now, &mut |d| tc.push(d.to_vec()));
+    }
+
+    fn deliver_all(&mut self) {
+        let got = &mut self.got_server;
+        for mut d in std::mem::take(&mut self.to_server) {
+            self.server
+                .handle_datagram(self.now, &mut d, &mut |p| got.push(p.to_vec()));
+        }
+        let got = &mut self.got_client;
+        for mut d in std::mem::take(&mut self.to_client) {
+            self.client
+                .handle_datagram(self.now, &mut d, &mut |p| got.push(p.to_vec()));
+        }
+    }
+
+    fn advance(&mut self, ms: u64) {
+        self.now += Duration::from_millis(ms);
+    }
+}
+
+#[test]
+fn decide_init_answers() {
+    let vie = [0, 1, 0xf7, 0xbe, 0xd3, 0xd7, 1, 0];
+    match decide_init(&vie, &InitPolicy::default()) {
+        InitDecision::Accept {
+            reply, cipher_key, ..
+        } => {
+            assert_eq!(reply, [0, 2, 0x09, 0x41, 0x2c, 0x28]);
+            assert_eq!(cipher_key, 0x282C_4109);
+        }
+        other => panic!("{other:?}"),
+    }
+    let cont = [0, 1, 0xf7, 0xbe, 0xd3, 0xd7, 0x11, 0];
+    match decide_init(&cont, &InitPolicy::default()) {
+        InitDecision::Accept {
+            reply,
+            cipher_key,
+            continuum,
+        } => {
+            assert_eq!(reply, [0, 2, 0xf7, 0xbe, 0xd3, 0xd7]);
+            assert_eq!(cipher_key, 0);
+            assert!(continuum);
+        }
+        other => panic!("{other:?}"),
+    }
+    let no_vie = InitPolicy {
+        allow_vie: false,
+        ..InitPolicy::default()
+    };
+    assert_eq!(decide_init(&vie, &no_vie), InitDecision::Refuse);
+    assert_eq!(decide_init(&vie[..7], &no_vie), InitDecision::Ignore);
+    let mut bad = vie;
+    bad[7] = 1;
+    assert_eq!(decide_init(&bad, &InitPolicy::default()), InitDecision::Ignore);
+}
+
+#[test]
+fn reliable_in_order_over_clean_link() {
+    let mut l = Link::new();
+    for i in 0..100u8 {
+        assert!(l.server.send(&[0x07, i], Reliability::Reliable, Priority::Normal));
+    }
+    for _ in 0..20 {
+        l.flush();
+        l.deliver_all();
+    }
+    let want: Vec<Vec<u8>> = (0..100u8).map(|i| vec![0x07, i]).collect();
+    assert_eq!(l.got_client, want);
+    assert_eq!(l.server.reliable_backlog(), 0, "all acknowledged");
+}
+
+#[test]
+fn reliable_survives_loss_duplication_and_reordering() {
+    let mut l = Link::new();
+    for i in 0..200u16 {
+        let b = i.to_le_bytes();
+        l.server
+            .send(&[0x07, b[0], b[1]], Reliability::Reliable, Priority::Normal);
+        l.client
+            .send(&[0x06, b[0], b[1]], Reliability::Reliable, Priority::Normal);
+    }
+    // A fixed pseudo-random schedule: deterministic across runs.
+    let mut rng = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    for _ in 0..400 {
+        l.flush();
+        for queue in [&mut l.to_server, &mut l.to_client] {
+            let mut shaped = Vec::new();
+            for d in queue.drain(..) {
+                match next() % 10 {
+                    0 | 1 => {}                                   // lost
+                    2 => shaped.extend([d.clone(), d]),            // duplicated
+                    _ => shaped.push(d),
+                }
+            }
+            // reorder
+            for i in (1..shaped.len()).rev() {
+                let j = (next() as usize) % (i + 1);
+                shaped.swap(i, j);
+            }
+            *queue = shaped;
+        }
+        l.deliver_all();
+        l.advance(100);
+        if l.got_client.len() >= 200 && l.got_server.len() >= 200 {
+            break;
+        }
+    }
+    let want_c: Vec<Vec<u8>> = (0..200u16)
+        .map(|i| {
+            let b = i.to_le_bytes();
+            vec![0x07, b[0], b[1]]
+        })
+        .collect();
+    let want_s: Vec<Vec<u8>> = want_c
+        .iter()
+        .map(|p| {
+            let mut q = p.clone();
+            q[0] = 0x06;
+            q
+        })
+        .collect();
+    assert_eq!(l.got_client, want_c);
+    assert_eq!(l.got_server, want_s);
+    assert!(l.server.stats().retransmits > 0);
+    assert!(l.client.stats().duplicates > 0);
+    assert!(!l.server.is_closed() && !l.client.is_closed());
+}
+
+#[test]
+fn out_of_window_reliable_is_dropped_without_ack() {
+    let mut l = Link::new();
+    let mut pkt = vec![0x00, 0x03];
+    pkt.extend_from_slice(&40i32.to_le_bytes());
+    pkt.push(0x27);
+    let mut got = Vec::new();
+    l.server.handle_datagram(l.now, &mut pkt.clone(), &mut |p| got.push(p.to_vec()));
+    // The server's cipher expects encrypted input, so encrypt as the client would.
+    let mut enc = pkt.clone();
+    l.client.cipher.encrypt(&mut enc);
+    l.server.handle_datagram(l.now, &mut enc, &mut |p| got.push(p.to_vec()));
+    assert!(got.is_empty());
+    let mut out = Vec::new();
+    l.server.poll_transmit(l.now, &mut |d| out.push(d.to_vec()));
+    assert!(out.is_empty(), "no ack for a packet outside the window");
+}
+
+#[test]
+fn big_packets_are_split_and_reassembled() {
+    let mut l = Link::new();
+    let mut settings = vec![0x0Fu8];
+    settings.extend((0..1427u32).map(|i| (i % 251) as u8));
+    l.server.send(&settings, Reliability::Reliable, Priority::Normal);
+    l.flush();
+    assert_eq!(l.to_client.len(), 3, "480 + 480 + 468 bytes as 3 datagrams");
+    l.deliver_all();
+    assert_eq!(l.got_client, vec![settings]);
+}
+
+#[test]
+fn big_packet_over_limit_is_dropped() {
+    let cfg = TransportConfig {
+        max_big_packet: 1000,
+        ..TransportConfig::default()
+    };
+    let mut l = Link::with_config(cfg);
+    let big = vec![0x0Au8; 3000];
+    l.client.send(&big, Reliability::Reliable, Priority::Normal);
+    l.client.send(&[0x06, 1], Reliability::Reliable, Priority::Normal);
+    for _ in 0..5 {
+        l.flush();
+        l.deliver_all();
+    }
+    assert_eq!(l.got_server, vec![vec![0x06, 1]]);
+}
+
+#[test]
+fn sized_stream_delivers_whole_transfer() {
+    let mut l = Link::new();
+    let mut map = vec![0x2Au8];
+    map.extend((0..100_000u32).map(|i| (i * 7 % 256) as u8));
+    let map: Arc<[u8]> = map.into();
+    l.server.send_sized(map.clone());
+    for _ in 0..100 {
+        l.flush();
+        l.deliver_all();
+    }
+    assert_eq!(l.got_client.len(), 1);
+    assert_eq!(&l.got_client[0][..], &map[..]);
+    assert!(!l.server.sized_pending());
+}
+
+#[test]
+fn sized_stream_over_limit_is_refused_without_allocating() {
+    let mut l = Link::new();
+    let mut pkt = vec![0x00, 0x0A];
+    pkt.extend_from_slice(&(1u32 << 30).to_le_bytes());
+    pkt.push(0x2A);
+    pkt.extend_from_slice(&[0u8; 100]);
+    let mut got = Vec::new();
+    l.client.handle_datagram(l.now, &mut pkt, &mut |p| got.push(p.to_vec()));
+    // (the client's cipher is VIE, so this arrives garbled; feed it raw too)
+    let mut c = l.client.cipher.clone();
+    std::mem::swap(&mut c, &mut l.client.cipher);
+    l.client.cipher = Cipher::Null;
+    let mut pkt2 = vec![0x00, 0x0A];
+    pkt2.extend_from_slice(&(1u32 << 30).to_le_bytes());
+    pkt2.push(0x2A);
+    l.client.process_sized(&pkt2, &mut |p| got.push(p.to_vec()));
+    assert!(got.is_empty());
+    assert!(l.client.sized_in.is_none());
+    l.client.cipher = c;
+}
+
+#[test]
+fn sized_stream_cancel() {
+    let mut l = Link::new();
+    let data: Arc<[u8]> = vec![0x2Au8; 50_000].into();
+    l.server.send_sized(data);
+    l.flush();
+    l.deliver_all();
+    l.client.send(&[0x00, 0x0B], Reliability::Reliable, Priority::Normal);
+    l.flush();
+    l.deliver_all();
+    assert_eq!(l.server.poll_event(), Some(Event::SizedCancelled));
+    assert!(!l.server.sized_pending());
+}
+
+#[test]
+fn small_packets_are_clustered() {
+    let mut l = Link::new();
+    for i in 0..40u8 {
+        l.server
+            .send(&[0x28, i, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], Reliability::Unreliable, Priority::Normal);
+    }
+    l.flush();
+    assert!(l.to_client.len() <= 2, "40×16 bytes fit in two datagrams");
+    assert!(l.to_client.iter().all(|d| d.len() <= MAX_PACKET));
+    l.deliver_all();
+    assert_eq!(l.got_client.len(), 40);
+    assert!(l.got_client.iter().enumerate().all(|(i, p)| p[1] == i as u8));
+}
+
+#[test]
+fn single_item_is_sent_bare() {
+    let mut l = Link::new();
+    l.server.send(&[0x27], Reliability::Unreliable, Priority::Normal);
+    l.flush();
+    assert_eq!(l.to_client, vec![vec![0x27]]);
+}
+
+#[test]
+fn time_sync_round_trip() {
+    let mut l = Link::new();
+    l.advance(1234);
+    l.client.send_time_sync(l.now);
+    l.flush();
+    l.deliver_all();
+    l.flush();
+    l.deliver_all();
+    assert_eq!(l.client.poll_event(), Some(Event::TimeSynced { rtt_ticks: 0 }));
+    let server_now = l.server.local_ticks(l.now);
+    assert_eq!(l.client.server_ticks(l.now), Some(server_now));
+}
+
+#[test]
+fn silence_times_out() {
+    let mut l = Link::new();
+    l.advance(29_000);
+    l.flush();
+    assert!(!l.server.is_closed());
+    l.advance(2_000);
+    l.flush();
+    assert_eq!(
+        l.server.poll_event(),
+        Some(Event::Disconnected(DisconnectReason::NoData))
+    );
+    assert!(l.server.is_closed());
+}
+
+#[test]
+fn unacknowledged_reliable_gives_up() {
+    let mut l = Link::new();
+    l.server.send(&[0x27], Reliability::Reliable, Priority::Normal);
+    let mut sent = 0;
+    for _ in 0..200 {
+        let mut n = 0;
+        l.server.poll_transmit(l.now, &mut |_| n += 1);
+        sent += n;
+        if l.server.is_closed() {
+            break;
+        }
+        l.advance(1_000);
+        // keep the link "alive" so only the retry limit can end it
+        l.server.last_recv = l.now;
+    }
+    assert_eq!(sent, 15);
+    assert_eq!(
+        l.server.poll_event(),
+        Some(Event::Disconnected(DisconnectReason::TooManyRetries))
+    );
+}
+
+#[test]
+fn outgoing_queue_limit_disconnects() {
+    let cfg = TransportConfig {
+        max_outgoing: 50,
+        ..TransportConfig::default()
+    };
+    let mut l = Link::with_config(cfg);
+    let mut accepted = 0;
+    for _ in 0..100 {
+        if l.server.send(&[0x27], Reliability::Reliable, Priority::Normal) {
+            accepted += 1;
+        }
+    }
+    assert_eq!(accepted, 50);
+    assert_eq!(
+        l.server.poll_event(),
+        Some(Event::Disconnected(DisconnectReason::TooManyOutgoing))
+    );
+}
+
+#[test]
+fn peer_disconnect() {
+    let mut l = Link::new();
+    l.client.disconnect();
+    l.flush();
+    assert_eq!(l.to_server, vec![vec![0x00, 0x07]]);
+    l.deliver_all();
+    assert!(l.server.is_closed());
+    assert_eq!(
+        l.server.poll_event(),
+        Some(Event::Disconnected(DisconnectReason::Peer))
+    );
+}
+
+#[test]
+fn nested_clusters_inside_reliable() {
+    let mut l = Link::new();
+    // reliable seq 0 carrying a cluster of two game packets
+    let mut pkt = vec![0x00, 0x03, 0, 0, 0, 0, 0x00, 0x0E, 2, 0x06, 1, 2, 0x06, 2];
+    l.client.cipher.encrypt(&mut pkt);
+    let mut got = Vec::new();
+    l.server.handle_datagram(l.now, &mut pkt, &mut |p| got.push(p.to_vec()));
+    assert_eq!(got, vec![vec![0x06, 1], vec![0x06, 2]]);
+}
+
+#[test]
+fn tick_diff_wraps() {
+    assert_eq!(tick_diff(5, 3), 2);
+    assert_eq!(tick_diff(3, 5), -2);
+    assert_eq!(tick_diff(1, 0x7FFF_FFFF), 2);
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_datagrams_never_panic(datagrams in proptest::collection::vec(
+        proptest::collection::vec(any::<u8>(), 0..600), 0..40)) {
+        let now = Instant::now();
+        let mut server = Connection::server(now, TransportConfig::default(),
+            TickClock::new(now, 0), 0x282C_4109, false);
+        for mut d in datagrams {
+            server.handle_datagram(now, &mut d, &mut |_| {});
+            server.poll_transmit(now, &mut |d| assert!(d.len() <= MAX_RECV));
+        }
+    }
+
+    #[test]
+    fn arbitrary_plain_core_packets_never_panic(datagrams in proptest::collection::vec(
+        (0u8..0x10, proptest::collection::vec(any::<u8>(), 0..600)), 0..40)) {
+        let now = Instant::now();
+        let mut server = Connection::server(now, TransportConfig::default(),
+            TickClock::new(now, 0), 0, false);
+        for (t, body) in datagrams {
+            let mut d = vec![0, t];
+            d.extend(body);
+            server.handle_datagram(now, &mut d, &mut |_| {});
+            server.poll_transmit(now, &mut |d| assert!(d.len() <= MAX_RECV));
+        }
+    }
+}
