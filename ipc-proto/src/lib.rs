@@ -1,1 +1,411 @@
-//! placeholder
+//! Messages between the zone supervisor and its realm workers, and the
+//! framing that carries them over one Unix-domain stream socket per realm.
+//!
+//! Every message is encoded with postcard and framed as a little-endian
+//! `u32` length followed by the encoded bytes. Writers append many frames to
+//! one buffer and write it with a single syscall per loop pass; readers feed
+//! whatever arrived into a [`FrameReader`] and decode frames in place,
+//! borrowing packet bytes from the read buffer instead of copying them.
+//!
+//! The first message on each link is [`FromRealm::Hello`] carrying
+//! [`PROTOCOL_VERSION`]; the supervisor refuses a worker built from other
+//! sources.
+
+use serde::{Deserialize, Serialize};
+
+/// Version of this message set; bumped on every incompatible change.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Largest frame either side accepts. A peer that announces more is broken
+/// or hostile and the link is dropped.
+pub const MAX_FRAME: usize = 1 << 20;
+
+/// Errors of encoding and decoding frames.
+#[derive(Debug, thiserror::Error)]
+pub enum IpcError {
+    /// A frame announced a length over [`MAX_FRAME`].
+    #[error("frame of {0} bytes exceeds the limit of {MAX_FRAME}")]
+    FrameTooLarge(usize),
+    /// A frame's bytes are not a valid message.
+    #[error("undecodable message: {0}")]
+    Decode(#[from] postcard::Error),
+}
+
+/// A player's game state handed to a realm when the player enters it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PlayerInfo {
+    /// Player id, zone-wide.
+    pub pid: i16,
+    /// Display name.
+    pub name: String,
+    /// Squad name (may be empty).
+    pub squad: String,
+    /// Ship the client asked for (0–8).
+    pub ship_request: u8,
+    /// Obscenity filter on.
+    pub obscenity_filter: bool,
+    /// Accepts audio messages.
+    pub allow_audio: bool,
+    /// Screen width in pixels.
+    pub x_res: i16,
+    /// Screen height in pixels.
+    pub y_res: i16,
+    /// Continuum client (else SubSpace/VIE).
+    pub continuum: bool,
+    /// Wants optional LVZ files listed.
+    pub optional_graphics: bool,
+    /// Re-entry after a realm restart (keep ship and freq if possible).
+    pub reentry: bool,
+    /// Ship before the restart, for re-entries.
+    pub previous_ship: u8,
+    /// Freq before the restart, for re-entries.
+    pub previous_freq: i16,
+}
+
+/// Who a [`FromRealm::Send`] goes to.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Target<'a> {
+    /// One player.
+    Player(i16),
+    /// A list of players, as little-endian `i16` pids back to back.
+    #[serde(borrow)]
+    Players(&'a [u8]),
+    /// Everyone in the realm.
+    Arena,
+    /// Everyone in the realm but one player.
+    ArenaExcept(i16),
+}
+
+impl Target<'_> {
+    /// Iterates the pids of a [`Target::Players`] list.
+    pub fn list(bytes: &[u8]) -> impl Iterator<Item = i16> + '_ {
+        bytes
+            .chunks_exact(2)
+            .map(|c| i16::from_le_bytes([c[0], c[1]]))
+    }
+}
+
+/// Appends a pid to a packed [`Target::Players`] list.
+pub fn push_pid(list: &mut Vec<u8>, pid: i16) {
+    list.extend_from_slice(&pid.to_le_bytes());
+}
+
+/// Delivery class of a packet sent to players.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Delivery {
+    /// Reliable, in order.
+    Reliable,
+    /// Unreliable, ordinary priority.
+    Unreliable,
+    /// Unreliable, sent ahead of ordinary traffic (weapons).
+    UnreliableHigh,
+    /// Unreliable, after ordinary traffic.
+    UnreliableLow,
+}
+
+/// Messages from the supervisor to a realm worker.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum ToRealm<'a> {
+    /// A player enters the realm.
+    PlayerEnter(PlayerInfo),
+    /// A player leaves the realm (left, moved, or disconnected).
+    PlayerLeave {
+        /// Who.
+        pid: i16,
+    },
+    /// A game packet from a player in this realm.
+    PlayerPacket {
+        /// Sender.
+        pid: i16,
+        /// The packet, starting with its type byte.
+        #[serde(borrow)]
+        bytes: &'a [u8],
+    },
+    /// Liveness probe; the worker answers with [`FromRealm::HeartbeatAck`].
+    Heartbeat {
+        /// Echoed back.
+        seq: u32,
+    },
+    /// Configuration on disk changed: reload and resend settings.
+    ReloadConfig,
+    /// Stop: the worker exits after flushing.
+    Shutdown,
+    /// A chat message routed here from elsewhere in the zone (for example a
+    /// private message from another realm), already encoded as S2C 0x07.
+    Deliver {
+        /// Receiver.
+        pid: i16,
+        /// The packet bytes.
+        #[serde(borrow)]
+        bytes: &'a [u8],
+    },
+}
+
+/// Messages from a realm worker to the supervisor.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum FromRealm<'a> {
+    /// First message on a link.
+    Hello {
+        /// Must equal [`PROTOCOL_VERSION`].
+        version: u32,
+        /// The realm (arena) name the worker serves.
+        realm: String,
+    },
+    /// The worker loaded its arena and accepts players.
+    Ready,
+    /// Send a game packet to players of this realm.
+    Send {
+        /// Receivers.
+        #[serde(borrow)]
+        to: Target<'a>,
+        /// How.
+        delivery: Delivery,
+        /// The packet, starting with its type byte.
+        #[serde(borrow)]
+        bytes: &'a [u8],
+    },
+    /// Send a sized stream (map download) to one player.
+    SendSized {
+        /// Receiver.
+        pid: i16,
+        /// The whole transfer, starting with its packet type.
+        #[serde(borrow)]
+        bytes: &'a [u8],
+    },
+    /// The player has been sent its arena entry and is playing.
+    PlayerEntered {
+        /// Who.
+        pid: i16,
+    },
+    /// A player's ship or freq changed (kept by the supervisor so that a
+    /// restarted realm can put the player back).
+    PlayerState {
+        /// Who.
+        pid: i16,
+        /// Ship (8 = spectator).
+        ship: u8,
+        /// Freq.
+        freq: i16,
+    },
+    /// Answer to [`ToRealm::Heartbeat`].
+    HeartbeatAck {
+        /// The probe's sequence number.
+        seq: u32,
+    },
+    /// A zone-wide request from this realm.
+    ZoneCall(ZoneCall<'a>),
+}
+
+/// Requests a realm makes of the zone.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum ZoneCall<'a> {
+    /// Move a player to another arena (`?go`).
+    MovePlayer {
+        /// Who.
+        pid: i16,
+        /// Target arena name (already sanitised).
+        arena: String,
+    },
+    /// A private message to a named player anywhere in the zone.
+    RemotePrivate {
+        /// Sender.
+        from: i16,
+        /// Receiver's name.
+        to_name: String,
+        /// Text.
+        text: &'a str,
+    },
+    /// Disconnect a player.
+    Kick {
+        /// Who.
+        pid: i16,
+    },
+}
+
+/// Appends one framed message to `out`.
+pub fn encode<T: Serialize>(msg: &T, out: &mut Vec<u8>) -> Result<(), IpcError> {
+    let start = out.len();
+    out.extend_from_slice(&[0u8; 4]);
+    match postcard::to_io(msg, &mut *out) {
+        Ok(_) => {
+            let len = out.len() - start - 4;
+            if len > MAX_FRAME {
+                out.truncate(start);
+                return Err(IpcError::FrameTooLarge(len));
+            }
+            out[start..start + 4].copy_from_slice(&(len as u32).to_le_bytes());
+            Ok(())
+        }
+        Err(e) => {
+            out.truncate(start);
+            Err(IpcError::Decode(e))
+        }
+    }
+}
+
+/// Reassembles frames from a byte stream.
+#[derive(Default)]
+pub struct FrameReader {
+    buf: Vec<u8>,
+    start: usize,
+}
+
+impl FrameReader {
+    /// An empty reader.
+    pub fn new() -> FrameReader {
+        FrameReader::default()
+    }
+
+    /// Spare room to read into; call [`FrameReader::filled`] with the count
+    /// actually read.
+    pub fn spare(&mut self, want: usize) -> &mut [u8] {
+        if self.start > 0 && self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        } else if self.start > self.buf.capacity() / 2 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        let len = self.buf.len();
+        self.buf.resize(len + want, 0);
+        &mut self.buf[len..]
+    }
+
+    /// Marks `n` bytes of the last [`FrameReader::spare`] as read; the rest
+    /// of the spare room is released.
+    pub fn filled(&mut self, n: usize, want: usize) {
+        let len = self.buf.len() - want + n.min(want);
+        self.buf.truncate(len);
+    }
+
+    /// Appends received bytes.
+    pub fn extend(&mut self, bytes: &[u8]) {
+        let spare = self.spare(bytes.len());
+        spare.copy_from_slice(bytes);
+    }
+
+    /// The next complete frame, if one has arrived.
+    pub fn next_frame(&mut self) -> Result<Option<&[u8]>, IpcError> {
+        let avail = &self.buf[self.start..];
+        if avail.len() < 4 {
+            return Ok(None);
+        }
+        let len = u32::from_le_bytes([avail[0], avail[1], avail[2], avail[3]]) as usize;
+        if len > MAX_FRAME {
+            return Err(IpcError::FrameTooLarge(len));
+        }
+        if avail.len() < 4 + len {
+            return Ok(None);
+        }
+        let frame_start = self.start + 4;
+        self.start = frame_start + len;
+        Ok(Some(&self.buf[frame_start..frame_start + len]))
+    }
+
+    /// Bytes received but not yet consumed as frames.
+    pub fn buffered(&self) -> usize {
+        self.buf.len() - self.start
+    }
+}
+
+/// Decodes one frame's message.
+pub fn decode<'a, T: Deserialize<'a>>(frame: &'a [u8]) -> Result<T, IpcError> {
+    Ok(postcard::from_bytes(frame)?)
+}
+
+/// The zone's server time: 31-bit ticks of 10 ms from the system's
+/// monotonic clock, the same in every process of the zone.
+pub fn monotonic_ticks() -> u32 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    let centis = (ts.tv_sec as u64) * 100 + (ts.tv_nsec as u64) / 10_000_000;
+    (centis as u32) & 0x7FFF_FFFF
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn frames_round_trip_and_borrow() {
+        let mut out = Vec::new();
+        let pkt = [0x03u8, 1, 2, 3];
+        encode(&ToRealm::PlayerPacket { pid: 7, bytes: &pkt }, &mut out).unwrap();
+        encode(&ToRealm::Heartbeat { seq: 9 }, &mut out).unwrap();
+        let mut list = Vec::new();
+        push_pid(&mut list, 3);
+        push_pid(&mut list, -1);
+        let send = FromRealm::Send {
+            to: Target::Players(&list),
+            delivery: Delivery::Unreliable,
+            bytes: &pkt,
+        };
+        encode(&send, &mut out).unwrap();
+
+        let mut r = FrameReader::new();
+        // feed in awkward pieces
+        for piece in out.chunks(3) {
+            r.extend(piece);
+        }
+        let f = r.next_frame().unwrap().unwrap().to_vec();
+        assert_eq!(
+            decode::<ToRealm>(&f).unwrap(),
+            ToRealm::PlayerPacket { pid: 7, bytes: &pkt }
+        );
+        let f = r.next_frame().unwrap().unwrap().to_vec();
+        assert_eq!(decode::<ToRealm>(&f).unwrap(), ToRealm::Heartbeat { seq: 9 });
+        let f = r.next_frame().unwrap().unwrap().to_vec();
+        let got: FromRealm = decode(&f).unwrap();
+        assert_eq!(got, send);
+        if let FromRealm::Send {
+            to: Target::Players(l),
+            ..
+        } = got
+        {
+            assert_eq!(Target::list(l).collect::<Vec<_>>(), vec![3, -1]);
+        }
+        assert!(r.next_frame().unwrap().is_none());
+        assert_eq!(r.buffered(), 0);
+    }
+
+    #[test]
+    fn oversized_frame_is_an_error() {
+        let mut r = FrameReader::new();
+        r.extend(&((MAX_FRAME as u32) + 1).to_le_bytes());
+        assert!(matches!(r.next_frame(), Err(IpcError::FrameTooLarge(_))));
+    }
+
+    #[test]
+    fn spare_and_filled() {
+        let mut r = FrameReader::new();
+        let mut msg = Vec::new();
+        encode(&ToRealm::Shutdown, &mut msg).unwrap();
+        let spare = r.spare(64);
+        spare[..msg.len()].copy_from_slice(&msg);
+        r.filled(msg.len(), 64);
+        let f = r.next_frame().unwrap().unwrap().to_vec();
+        assert_eq!(decode::<ToRealm>(&f).unwrap(), ToRealm::Shutdown);
+    }
+
+    #[test]
+    fn ticks_are_31_bit() {
+        assert!(monotonic_ticks() <= 0x7FFF_FFFF);
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_frames_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2000)) {
+            let mut r = FrameReader::new();
+            r.extend(&bytes);
+            while let Ok(Some(f)) = r.next_frame() {
+                let _ = decode::<ToRealm>(f);
+                let _ = decode::<FromRealm>(f);
+            }
+        }
+    }
+}
