@@ -313,10 +313,8 @@ mod tests {
         roundtrip(
             1,
             &plain,
-            &hex(
-                "00 01 21 41 ad c3 4b cc f8 3c 5d bd ed f8 0f 29 \
-                 ad 51 ef 90 38 71 c7 5c 12 b8 5d e4 8e f3 a8 0f",
-            ),
+            &hex("00 01 21 41 ad c3 4b cc f8 3c 5d bd ed f8 0f 29 \
+                 ad 51 ef 90 38 71 c7 5c 12 b8 5d e4 8e f3 a8 0f"),
         );
     }
 

@@ -314,7 +314,8 @@ struct UnreliableQueue {
 
 impl UnreliableQueue {
     fn push(&mut self, pkt: &[u8]) {
-        self.bytes.extend_from_slice(&(pkt.len() as u16).to_le_bytes());
+        self.bytes
+            .extend_from_slice(&(pkt.len() as u16).to_le_bytes());
         self.bytes.extend_from_slice(pkt);
     }
     fn iter(&self) -> impl Iterator<Item = &[u8]> {
@@ -806,7 +807,13 @@ impl Connection {
         }
     }
 
-    fn process_big(&mut self, pkt: &[u8], depth: u8, on_packet: &mut dyn FnMut(&[u8]), now: Instant) {
+    fn process_big(
+        &mut self,
+        pkt: &[u8],
+        depth: u8,
+        on_packet: &mut dyn FnMut(&[u8]),
+        now: Instant,
+    ) {
         let data = &pkt[2..];
         if !self.big_overflow {
             if self.big_in.len() + data.len() > self.cfg.max_big_packet {

@@ -54,8 +54,10 @@ impl Link {
 
     fn flush(&mut self) {
         let (ts, tc) = (&mut self.to_server, &mut self.to_client);
-        self.client.poll_transmit(self.now, &mut |d| ts.push(d.to_vec()));
-        self.server.poll_transmit(self.now, &mut |d| tc.push(d.to_vec()));
+        self.client
+            .poll_transmit(self.now, &mut |d| ts.push(d.to_vec()));
+        self.server
+            .poll_transmit(self.now, &mut |d| tc.push(d.to_vec()));
     }
 
     fn deliver_all(&mut self) {
@@ -109,14 +111,19 @@ fn decide_init_answers() {
     assert_eq!(decide_init(&vie[..7], &no_vie), InitDecision::Ignore);
     let mut bad = vie;
     bad[7] = 1;
-    assert_eq!(decide_init(&bad, &InitPolicy::default()), InitDecision::Ignore);
+    assert_eq!(
+        decide_init(&bad, &InitPolicy::default()),
+        InitDecision::Ignore
+    );
 }
 
 #[test]
 fn reliable_in_order_over_clean_link() {
     let mut l = Link::new();
     for i in 0..100u8 {
-        assert!(l.server.send(&[0x07, i], Reliability::Reliable, Priority::Normal));
+        assert!(l
+            .server
+            .send(&[0x07, i], Reliability::Reliable, Priority::Normal));
     }
     for _ in 0..20 {
         l.flush();
@@ -151,8 +158,8 @@ fn reliable_survives_loss_duplication_and_reordering() {
             let mut shaped = Vec::new();
             for d in queue.drain(..) {
                 match next() % 10 {
-                    0 | 1 => {}                                   // lost
-                    2 => shaped.extend([d.clone(), d]),            // duplicated
+                    0 | 1 => {}                         // lost
+                    2 => shaped.extend([d.clone(), d]), // duplicated
                     _ => shaped.push(d),
                 }
             }
@@ -197,11 +204,13 @@ fn out_of_window_reliable_is_dropped_without_ack() {
     pkt.extend_from_slice(&40i32.to_le_bytes());
     pkt.push(0x27);
     let mut got = Vec::new();
-    l.server.handle_datagram(l.now, &mut pkt.clone(), &mut |p| got.push(p.to_vec()));
+    l.server
+        .handle_datagram(l.now, &mut pkt.clone(), &mut |p| got.push(p.to_vec()));
     // The server's cipher expects encrypted input, so encrypt as the client would.
     let mut enc = pkt.clone();
     l.client.cipher.encrypt(&mut enc);
-    l.server.handle_datagram(l.now, &mut enc, &mut |p| got.push(p.to_vec()));
+    l.server
+        .handle_datagram(l.now, &mut enc, &mut |p| got.push(p.to_vec()));
     assert!(got.is_empty());
     let mut out = Vec::new();
     l.server.poll_transmit(l.now, &mut |d| out.push(d.to_vec()));
@@ -213,7 +222,8 @@ fn big_packets_are_split_and_reassembled() {
     let mut l = Link::new();
     let mut settings = vec![0x0Fu8];
     settings.extend((0..1427u32).map(|i| (i % 251) as u8));
-    l.server.send(&settings, Reliability::Reliable, Priority::Normal);
+    l.server
+        .send(&settings, Reliability::Reliable, Priority::Normal);
     l.flush();
     assert_eq!(l.to_client.len(), 3, "480 + 480 + 468 bytes as 3 datagrams");
     l.deliver_all();
@@ -229,7 +239,8 @@ fn big_packet_over_limit_is_dropped() {
     let mut l = Link::with_config(cfg);
     let big = vec![0x0Au8; 3000];
     l.client.send(&big, Reliability::Reliable, Priority::Normal);
-    l.client.send(&[0x06, 1], Reliability::Reliable, Priority::Normal);
+    l.client
+        .send(&[0x06, 1], Reliability::Reliable, Priority::Normal);
     for _ in 0..5 {
         l.flush();
         l.deliver_all();
@@ -261,7 +272,8 @@ fn sized_stream_over_limit_is_refused_without_allocating() {
     pkt.push(0x2A);
     pkt.extend_from_slice(&[0u8; 100]);
     let mut got = Vec::new();
-    l.client.handle_datagram(l.now, &mut pkt, &mut |p| got.push(p.to_vec()));
+    l.client
+        .handle_datagram(l.now, &mut pkt, &mut |p| got.push(p.to_vec()));
     // (the client's cipher is VIE, so this arrives garbled; feed it raw too)
     let mut c = l.client.cipher.clone();
     std::mem::swap(&mut c, &mut l.client.cipher);
@@ -282,7 +294,8 @@ fn sized_stream_cancel() {
     l.server.send_sized(data);
     l.flush();
     l.deliver_all();
-    l.client.send(&[0x00, 0x0B], Reliability::Reliable, Priority::Normal);
+    l.client
+        .send(&[0x00, 0x0B], Reliability::Reliable, Priority::Normal);
     l.flush();
     l.deliver_all();
     assert_eq!(l.server.poll_event(), Some(Event::SizedCancelled));
@@ -293,21 +306,29 @@ fn sized_stream_cancel() {
 fn small_packets_are_clustered() {
     let mut l = Link::new();
     for i in 0..40u8 {
-        l.server
-            .send(&[0x28, i, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], Reliability::Unreliable, Priority::Normal);
+        l.server.send(
+            &[0x28, i, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            Reliability::Unreliable,
+            Priority::Normal,
+        );
     }
     l.flush();
     assert!(l.to_client.len() <= 2, "40×16 bytes fit in two datagrams");
     assert!(l.to_client.iter().all(|d| d.len() <= MAX_PACKET));
     l.deliver_all();
     assert_eq!(l.got_client.len(), 40);
-    assert!(l.got_client.iter().enumerate().all(|(i, p)| p[1] == i as u8));
+    assert!(l
+        .got_client
+        .iter()
+        .enumerate()
+        .all(|(i, p)| p[1] == i as u8));
 }
 
 #[test]
 fn single_item_is_sent_bare() {
     let mut l = Link::new();
-    l.server.send(&[0x27], Reliability::Unreliable, Priority::Normal);
+    l.server
+        .send(&[0x27], Reliability::Unreliable, Priority::Normal);
     l.flush();
     assert_eq!(l.to_client, vec![vec![0x27]]);
 }
@@ -321,7 +342,10 @@ fn time_sync_round_trip() {
     l.deliver_all();
     l.flush();
     l.deliver_all();
-    assert_eq!(l.client.poll_event(), Some(Event::TimeSynced { rtt_ticks: 0 }));
+    assert_eq!(
+        l.client.poll_event(),
+        Some(Event::TimeSynced { rtt_ticks: 0 })
+    );
     let server_now = l.server.local_ticks(l.now);
     assert_eq!(l.client.server_ticks(l.now), Some(server_now));
 }
@@ -344,7 +368,8 @@ fn silence_times_out() {
 #[test]
 fn unacknowledged_reliable_gives_up() {
     let mut l = Link::new();
-    l.server.send(&[0x27], Reliability::Reliable, Priority::Normal);
+    l.server
+        .send(&[0x27], Reliability::Reliable, Priority::Normal);
     let mut sent = 0;
     for _ in 0..200 {
         let mut n = 0;
@@ -373,7 +398,9 @@ fn outgoing_queue_limit_disconnects() {
     let mut l = Link::with_config(cfg);
     let mut accepted = 0;
     for _ in 0..100 {
-        if l.server.send(&[0x27], Reliability::Reliable, Priority::Normal) {
+        if l.server
+            .send(&[0x27], Reliability::Reliable, Priority::Normal)
+        {
             accepted += 1;
         }
     }
@@ -405,7 +432,8 @@ fn nested_clusters_inside_reliable() {
     let mut pkt = vec![0x00, 0x03, 0, 0, 0, 0, 0x00, 0x0E, 2, 0x06, 1, 2, 0x06, 2];
     l.client.cipher.encrypt(&mut pkt);
     let mut got = Vec::new();
-    l.server.handle_datagram(l.now, &mut pkt, &mut |p| got.push(p.to_vec()));
+    l.server
+        .handle_datagram(l.now, &mut pkt, &mut |p| got.push(p.to_vec()));
     assert_eq!(got, vec![vec![0x06, 1], vec![0x06, 2]]);
 }
 

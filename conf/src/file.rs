@@ -1,0 +1,216 @@
+//! A parsed configuration file and its typed lookups.
+
+use std::collections::HashMap;
+
+use crate::error::{ConfError, Warning};
+use crate::source::{EmbeddedSource, FileSource};
+use crate::value::{parse_enum, parse_int};
+
+/// At most this many warnings are kept per loaded file.
+pub const MAX_WARNINGS: usize = 1000;
+
+/// One `[Section]` of a parsed file: its keys and values in the order each
+/// key was first assigned.
+#[derive(Debug, Clone)]
+pub struct Section {
+    name: String,
+    entries: Vec<(String, String)>,
+    index: HashMap<String, usize>,
+}
+
+impl Section {
+    fn new(name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            entries: Vec::new(),
+            index: HashMap::new(),
+        }
+    }
+
+    /// The section name as first written in the file.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The value of `key` (case-insensitive).
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.index
+            .get(&key.to_ascii_lowercase())
+            .map(|&i| self.entries[i].1.as_str())
+    }
+
+    /// All (key, value) pairs; keys as first written, values as last
+    /// assigned.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.entries.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// All keys, as first written.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.entries.iter().map(|(k, _)| k.as_str())
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True if the section has no keys.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn set(&mut self, key: &str, value: &str) {
+        match self.index.get(&key.to_ascii_lowercase()) {
+            Some(&i) => self.entries[i].1 = value.to_string(),
+            None => {
+                self.index
+                    .insert(key.to_ascii_lowercase(), self.entries.len());
+                self.entries.push((key.to_string(), value.to_string()));
+            }
+        }
+    }
+}
+
+/// A fully parsed configuration file, includes expanded, "last value wins"
+/// applied. Section and key names are case-insensitive (ASCII), values keep
+/// their case.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigFile {
+    path: String,
+    sections: Vec<Section>,
+    index: HashMap<String, usize>,
+    files: Vec<String>,
+    warnings: Vec<Warning>,
+}
+
+impl ConfigFile {
+    /// Loads config file `name` found through the ASSS search path
+    /// (config.md §2) for arena group `arena_base` (`None` for global files
+    /// such as `global.conf`, `staff.conf`).
+    pub fn load(
+        source: &dyn FileSource,
+        arena_base: Option<&str>,
+        name: &str,
+    ) -> Result<Self, ConfError> {
+        crate::parse::load(source, arena_base, name)
+    }
+
+    /// Parses text with no file access: every `#include` is reported as not
+    /// found. Useful for tests and for config text from elsewhere.
+    pub fn parse_str(text: &str) -> Result<Self, ConfError> {
+        Self::parse_bytes(&EmbeddedSource::new(), None, "<string>", text.as_bytes())
+    }
+
+    /// Parses `data` as the contents of the file at `path`, resolving
+    /// `#include`s through `source` for arena group `arena_base`.
+    pub fn parse_bytes(
+        source: &dyn FileSource,
+        arena_base: Option<&str>,
+        path: &str,
+        data: &[u8],
+    ) -> Result<Self, ConfError> {
+        crate::parse::parse_top(source, arena_base, path, data)
+    }
+
+    pub(crate) fn empty(path: &str) -> Self {
+        Self {
+            path: path.to_string(),
+            ..Self::default()
+        }
+    }
+
+    /// The zone-relative path of the top-level file.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Every file read for this config, top-level first, then includes in
+    /// the order first read (each once).
+    pub fn files(&self) -> &[String] {
+        &self.files
+    }
+
+    /// Problems ASSS would have logged and ignored while loading.
+    pub fn warnings(&self) -> &[Warning] {
+        &self.warnings
+    }
+
+    /// The raw string value of `section:key`, if set.
+    pub fn get_str(&self, section: &str, key: &str) -> Option<&str> {
+        self.section(section).and_then(|s| s.get(key))
+    }
+
+    /// True if `section:key` is set (possibly to the empty string).
+    pub fn contains(&self, section: &str, key: &str) -> bool {
+        self.get_str(section, key).is_some()
+    }
+
+    /// An integer setting: `default` when missing, else ASSS `GetInt`
+    /// rules (C `strtol` base 0, 32-bit truncation; a non-number is 1 if it
+    /// starts with `y`/`Y`, else 0). See [`crate::parse_int`].
+    pub fn get_int(&self, section: &str, key: &str, default: i32) -> i32 {
+        self.get_str(section, key).map_or(default, parse_int)
+    }
+
+    /// A boolean setting: `default` when missing, else integer value ≠ 0
+    /// (`yes` is true, `no`/`true`/`false` read 0 and are false, as in ASSS).
+    pub fn get_bool(&self, section: &str, key: &str, default: bool) -> bool {
+        self.get_str(section, key)
+            .map_or(default, |v| parse_int(v) != 0)
+    }
+
+    /// An enum setting: a decimal number, or one of `names` with an optional
+    /// `$` prefix, case-insensitive; anything else (or missing) is
+    /// `default`. See [`crate::parse_enum`].
+    pub fn get_enum(&self, section: &str, key: &str, names: &[(&str, i32)], default: i32) -> i32 {
+        self.get_str(section, key)
+            .map_or(default, |v| parse_enum(v, names, default))
+    }
+
+    /// A section by name (case-insensitive).
+    pub fn section(&self, name: &str) -> Option<&Section> {
+        self.index
+            .get(&name.to_ascii_lowercase())
+            .map(|&i| &self.sections[i])
+    }
+
+    /// All sections in the order first seen (a `[Section]` header with no
+    /// keys still makes an empty section).
+    pub fn sections(&self) -> impl Iterator<Item = &Section> {
+        self.sections.iter()
+    }
+
+    /// Sets a value in memory only (like `?seta -t`): later lookups see it,
+    /// nothing is written to disk.
+    pub fn set(&mut self, section: &str, key: &str, value: &str) {
+        let i = self.ensure_section(section);
+        self.sections[i].set(key, value);
+    }
+
+    /// The index of `section`, created empty if new.
+    pub(crate) fn ensure_section(&mut self, section: &str) -> usize {
+        match self.index.get(&section.to_ascii_lowercase()) {
+            Some(&i) => i,
+            None => {
+                self.index
+                    .insert(section.to_ascii_lowercase(), self.sections.len());
+                self.sections.push(Section::new(section));
+                self.sections.len() - 1
+            }
+        }
+    }
+
+    pub(crate) fn add_file(&mut self, path: &str) {
+        if !self.files.iter().any(|f| f == path) {
+            self.files.push(path.to_string());
+        }
+    }
+
+    /// Records a warning; past [`MAX_WARNINGS`] further ones are dropped.
+    pub(crate) fn warn(&mut self, w: Warning) {
+        if self.warnings.len() < MAX_WARNINGS {
+            self.warnings.push(w);
+        }
+    }
+}

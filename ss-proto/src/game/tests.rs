@@ -1,0 +1,1106 @@
+//! Tests: doc test vectors (§25), round trips, length checks, proptests.
+
+use super::*;
+use proptest::prelude::*;
+
+fn hex(s: &str) -> Vec<u8> {
+    s.split_whitespace()
+        .map(|h| u8::from_str_radix(h, 16).unwrap())
+        .collect()
+}
+
+fn c2s_bytes(p: &C2SPacket) -> Vec<u8> {
+    let mut v = Vec::new();
+    p.encode(&mut v);
+    v
+}
+
+fn s2c_bytes(p: &S2CPacket) -> Vec<u8> {
+    let mut v = Vec::new();
+    p.encode(&mut v);
+    v
+}
+
+fn c2s_round_trip(p: C2SPacket) {
+    let bytes = c2s_bytes(&p);
+    assert_eq!(C2SPacket::decode(&bytes), Ok(p), "bytes {bytes:02x?}");
+}
+
+fn s2c_round_trip(p: S2CPacket) {
+    let bytes = s2c_bytes(&p);
+    assert_eq!(S2CPacket::decode(&bytes), Ok(p), "bytes {bytes:02x?}");
+}
+
+// ---- §25 test vectors ----
+
+fn vector_position() -> Position {
+    Position {
+        rotation: 10,
+        time: 0x1234,
+        x_speed: 100,
+        y: 8192,
+        status: 0,
+        x: 8192,
+        y_speed: -50,
+        bounty: 3,
+        energy: 1000,
+        weapon: WeaponInfo::NONE,
+        extra: None,
+    }
+}
+
+#[test]
+fn vector_c2s_position() {
+    let wire = hex("03 0a 34 12 00 00 64 00 00 20 92 00 00 20 ce ff 03 00 e8 03 00 00");
+    assert_eq!(c2s_bytes(&C2SPacket::Position(vector_position())), wire);
+    assert_eq!(
+        C2SPacket::decode(&wire),
+        Ok(C2SPacket::Position(vector_position()))
+    );
+    let mut buf = [0u8; Position::MAX_LEN];
+    assert_eq!(vector_position().encode_into(&mut buf), 22);
+    assert_eq!(&buf[..22], &wire[..]);
+    let mut bad = wire.clone();
+    bad[10] ^= 1;
+    assert_eq!(
+        C2SPacket::decode(&bad),
+        Err(PacketError::BadChecksum { ptype: 0x03 })
+    );
+}
+
+#[test]
+fn vector_weapon_word() {
+    let w = WeaponInfo::new(weapon_type::BOMB, 1, false, 1, 5, false);
+    assert_eq!(w, WeaponInfo(0x1523));
+    assert_eq!(w.0.to_le_bytes(), [0x23, 0x15]);
+    assert_eq!(
+        (
+            w.kind(),
+            w.level(),
+            w.shrap_bouncing(),
+            w.shrap_level(),
+            w.shrap(),
+            w.alternate()
+        ),
+        (3, 1, false, 1, 5, false)
+    );
+    assert!(w.is_fired() && !w.is_mine());
+    assert!(WeaponInfo(0x1523 | 0x8000).is_mine());
+}
+
+fn vector_large() -> LargePosition {
+    LargePosition {
+        rotation: 10,
+        time: 0x5678,
+        x: 8192,
+        y: 8192,
+        x_speed: 100,
+        y_speed: -50,
+        pid: 3,
+        status: 0,
+        latency: 12,
+        bounty: 3,
+        weapon: WeaponInfo(0x1523),
+        extra: ExtraData::Energy(1000),
+    }
+}
+
+const VECTOR_05: &str = "05 0a 78 56 00 20 ce ff 03 00 64 00 4e 00 0c 00 20 03 00 23 15 e8 03";
+const VECTOR_28: &str = "28 0a 78 56 00 20 0c 03 03 00 ce ff 00 20 64 00 e8 03";
+
+#[test]
+fn vector_s2c_large_position() {
+    let wire = hex(VECTOR_05);
+    assert_eq!(s2c_bytes(&S2CPacket::LargePosition(vector_large())), wire);
+    assert_eq!(
+        S2CPacket::decode(&wire),
+        Ok(S2CPacket::LargePosition(vector_large()))
+    );
+    let mut buf = [0u8; LargePosition::MAX_LEN];
+    assert_eq!(vector_large().encode_into(&mut buf), 23);
+    assert_eq!(&buf[..23], &wire[..]);
+}
+
+#[test]
+fn vector_s2c_small_position() {
+    let small = SmallPosition {
+        rotation: 10,
+        time: 0x5678,
+        x: 8192,
+        y: 8192,
+        x_speed: 100,
+        y_speed: -50,
+        pid: 3,
+        status: 0,
+        latency: 12,
+        bounty: 3,
+        extra: ExtraData::Energy(1000),
+    };
+    let wire = hex(VECTOR_28);
+    assert_eq!(s2c_bytes(&S2CPacket::SmallPosition(small)), wire);
+    assert_eq!(
+        S2CPacket::decode(&wire),
+        Ok(S2CPacket::SmallPosition(small))
+    );
+}
+
+// ---- relaying ----
+
+#[test]
+fn relay_matches_vectors() {
+    let mut src = vector_position();
+    let mut buf = [0u8; MAX_RELAY_LEN];
+    // No weapon, small pid and bounty: 0x28.
+    let n = relay_position(&src, 3, 0x1_5678, 12, ExtraLen::Energy, &mut buf);
+    assert_eq!(&buf[..n], &hex(VECTOR_28)[..]);
+    // With a weapon: 0x05.
+    src.weapon = WeaponInfo(0x1523);
+    let n = relay_position(&src, 3, 0x1_5678, 12, ExtraLen::Energy, &mut buf);
+    assert_eq!(&buf[..n], &hex(VECTOR_05)[..]);
+}
+
+#[test]
+fn relay_choice_and_extra() {
+    let mut buf = [0u8; MAX_RELAY_LEN];
+    let src = vector_position();
+    let n = relay_position(&src, 3, 0, 0, ExtraLen::None, &mut buf);
+    assert_eq!((buf[0], n), (0x28, 16));
+    let n = relay_position(&src, 256, 0, 0, ExtraLen::None, &mut buf);
+    assert_eq!((buf[0], n), (0x05, 21));
+    let big = Position { bounty: 256, ..src };
+    let n = relay_position(&big, 3, 0, 0, ExtraLen::None, &mut buf);
+    assert_eq!((buf[0], n), (0x05, 21));
+    // Full extra without sender extra falls back to energy only.
+    let n = relay_position(&src, 3, 0, 0, ExtraLen::Full, &mut buf);
+    assert_eq!(n, 18);
+    // Full extra: energy field replaced by the sender's energy.
+    let x = ExtraPositionData {
+        energy: 1,
+        s2c_ping: 2,
+        timer: 3,
+        items: 0x3FFF_FFFF,
+    };
+    let with = Position {
+        extra: Some(x),
+        weapon: WeaponInfo(0x1523),
+        ..src
+    };
+    let n = relay_position(&with, 300, 0, 0, ExtraLen::Full, &mut buf);
+    assert_eq!(n, 31);
+    let got = LargePosition::decode(&buf[..n]).unwrap();
+    assert_eq!(got.pid, 300);
+    assert_eq!(
+        got.extra,
+        ExtraData::Full(ExtraPositionData { energy: 1000, ..x })
+    );
+}
+
+#[test]
+fn latency() {
+    assert_eq!(position_latency(100, 88), 12);
+    assert_eq!(position_latency(100, 101), 0);
+    assert_eq!(position_latency(10_000, 0), 255);
+    assert_eq!(position_latency(5, 0x7FFF_FFFE), 7); // 31-bit wrap
+}
+
+#[test]
+fn extra_item_bits() {
+    let x = ExtraPositionData {
+        items: 0b01 | 0b10 | 3 << 2 | 4 << 6 | 5 << 26,
+        ..Default::default()
+    };
+    assert!(x.shields() && x.super_());
+    assert_eq!(
+        (x.bursts(), x.repels(), x.thors(), x.portals()),
+        (3, 4, 0, 5)
+    );
+}
+
+// ---- round trips of every packet ----
+
+fn sample_login(continuum: bool) -> Login {
+    Login {
+        flags: 1,
+        machine_id: 0xDEAD_BEEF,
+        connection_type: 2,
+        timezone_bias: -120,
+        unknown73: 7,
+        unknown77: 8,
+        client_features: client_feature::LVZ | client_feature::WARP_TO,
+        field555: 9,
+        permission_id: 10,
+        reserved: [1; 12],
+        continuum_id: continuum.then_some([0xAB; 64]),
+        ..Login::new("Bot Name", "pässword", continuum)
+    }
+}
+
+#[test]
+fn c2s_round_trips() {
+    let chat = Chat {
+        chat_type: chat_type::PRIVATE,
+        sound: 1,
+        pid: 7,
+        text: "hi ?go".into(),
+    };
+    let go = GoArena {
+        ship: ship::SPECTATOR,
+        obscenity_filter: true,
+        allow_audio: false,
+        x_res: 1024,
+        y_res: 768,
+        arena_type: GoArena::NAMED,
+        arena_name: "duel".into(),
+        optional_graphics: None,
+    };
+    let sec = SecurityResponse {
+        exe_checksum: 5,
+        slow_frames: 9,
+        ..Default::default()
+    };
+    let all = [
+        C2SPacket::GoArena(go.clone()),
+        C2SPacket::GoArena(GoArena {
+            optional_graphics: Some(true),
+            ..go
+        }),
+        C2SPacket::LeaveArena,
+        C2SPacket::Position(vector_position()),
+        C2SPacket::Position(Position {
+            extra: Some(ExtraPositionData {
+                energy: 5,
+                s2c_ping: 6,
+                timer: 7,
+                items: 8,
+            }),
+            weapon: WeaponInfo(0x9523),
+            ..vector_position()
+        }),
+        C2SPacket::Death {
+            killer: 4,
+            bounty: 50,
+        },
+        C2SPacket::Chat(chat),
+        C2SPacket::Green(Green {
+            time: 99,
+            x: 1,
+            y: -2,
+            prize: 13,
+        }),
+        C2SPacket::SpectateRequest { pid: -1 },
+        C2SPacket::Login(Box::new(sample_login(false))),
+        C2SPacket::Login(Box::new(sample_login(true))),
+        C2SPacket::MapRequest { file_index: None },
+        C2SPacket::MapRequest {
+            file_index: Some(3),
+        },
+        C2SPacket::NewsRequest,
+        C2SPacket::SetFreq { freq: 8025 },
+        C2SPacket::Attach { pid: 2 },
+        C2SPacket::TurretKickoff,
+        C2SPacket::SetShip { ship: ship::SHARK },
+        C2SPacket::SecurityResponse(sec.clone()),
+        C2SPacket::SecurityResponse(SecurityResponse {
+            tail: vec![1, 2, 3, 4, 5, 6],
+            ..sec
+        }),
+        C2SPacket::Other {
+            ptype: 0x1C,
+            body: vec![1, 0, 2, 0],
+        },
+    ];
+    for p in all {
+        c2s_round_trip(p);
+    }
+}
+
+/// C2S (type, length) pairs that must decode.
+#[rustfmt::skip]
+const C2S_LENGTHS: &[(u8, usize)] = &[
+    (0x01, 26), (0x01, 27), (0x02, 1), (0x03, 22), (0x03, 32), (0x05, 5), (0x06, 6),
+    (0x06, 500), (0x07, 11), (0x08, 3), (0x09, 101), (0x24, 165), (0x09, 165),
+    (0x0C, 1), (0x0C, 3), (0x0D, 1), (0x0F, 3), (0x10, 3), (0x14, 1), (0x14, 4),
+    (0x18, 2), (0x1A, 40), (0x1A, 46),
+];
+
+/// S2C exact-length (type, length) pairs.
+#[rustfmt::skip]
+const S2C_LENGTHS: &[(u8, usize)] = &[
+    (0x01, 3), (0x02, 1), (0x04, 3), (0x06, 10), (0x08, 13), (0x09, 15), (0x0A, 36),
+    (0x0D, 6), (0x0E, 5), (0x0F, 1428), (0x18, 17), (0x1B, 1), (0x1C, 2), (0x1D, 6),
+    (0x20, 5), (0x27, 1), (0x32, 5), (0x34, 7), (0x28, 16), (0x28, 18), (0x28, 26),
+];
+
+/// S2C (type, length) pairs that must be rejected.
+#[rustfmt::skip]
+const S2C_BAD_LENGTHS: &[(u8, usize)] = &[
+    (0x03, 63), (0x03, 65), (0x03, 1), (0x05, 22), (0x05, 20), (0x21, 16), (0x29, 20),
+    (0x29, 24), (0x2A, 16), (0x10, 3), (0x33, 1), (0x07, 5), (0x07, 509),
+];
+
+#[test]
+fn c2s_lengths() {
+    let cases = C2S_LENGTHS;
+    for &(t, len) in cases {
+        let mut b = vec![0u8; len];
+        b[0] = t;
+        if t == 0x03 {
+            b[10] = 0x03; // checksum of an all-zero body
+        }
+        assert!(C2SPacket::decode(&b).is_ok(), "type {t:#04x} len {len}");
+        for bad in [len - 1, len + 1] {
+            let ok_too = cases.iter().any(|&(t2, l2)| t2 == t && l2 == bad);
+            let in_range = (t == 0x1A && bad >= 40) || (t == 0x06 && (6..=500).contains(&bad));
+            if bad == 0 || ok_too || in_range || t == 0x14 {
+                continue;
+            }
+            let mut b = vec![0u8; bad];
+            b[0] = t;
+            assert!(
+                matches!(C2SPacket::decode(&b), Err(PacketError::BadLength { .. })),
+                "type {t:#04x} len {bad} accepted"
+            );
+        }
+    }
+    assert_eq!(C2SPacket::decode(&[]), Err(PacketError::Empty));
+    assert_eq!(C2SPacket::decode(&[0, 1]), Err(PacketError::CorePacket));
+    assert!(C2SPacket::decode(&[0x06, 2, 0, 0, 0]).is_err());
+}
+
+fn sample_player(pid: i16) -> PlayerEntering {
+    PlayerEntering {
+        ship: ship::WARBIRD,
+        accepts_audio: true,
+        name: "exactly twenty chars".into(),
+        squad: "sq".into(),
+        kill_points: 1_000_000,
+        flag_points: -5,
+        pid,
+        freq: 1,
+        kills: 60_000,
+        deaths: 3,
+        attached_to: -1,
+        flags_carried: 2,
+        misc_bits: PlayerEntering::HAS_CROWN,
+    }
+}
+
+#[test]
+fn s2c_round_trips() {
+    let mut settings = Box::new([7u8; ARENA_SETTINGS_LEN]);
+    settings[0] = 0x0F;
+    let all = [
+        S2CPacket::WhoAmI { pid: 5 },
+        S2CPacket::EnteredArena,
+        S2CPacket::PlayerEntering(vec![sample_player(1)]),
+        S2CPacket::PlayerEntering(vec![sample_player(1), sample_player(2), sample_player(3)]),
+        S2CPacket::PlayerLeaving { pid: 9 },
+        S2CPacket::LargePosition(vector_large()),
+        S2CPacket::LargePosition(LargePosition {
+            extra: ExtraData::None,
+            ..vector_large()
+        }),
+        S2CPacket::Kill(Kill {
+            green: 13,
+            killer: 1,
+            killed: 2,
+            points: 300,
+            flags: 1,
+        }),
+        S2CPacket::Chat(Chat {
+            chat_type: 0,
+            sound: 0,
+            pid: -1,
+            text: "Welcome €".into(),
+        }),
+        S2CPacket::Green {
+            green: Green {
+                time: 5,
+                x: 6,
+                y: 7,
+                prize: -8,
+            },
+            pid: 4,
+        },
+        S2CPacket::ScoreUpdate(ScoreUpdate {
+            pid: 2,
+            kill_points: 10,
+            flag_points: 20,
+            kills: 3,
+            deaths: 4,
+        }),
+        S2CPacket::LoginResponse(LoginResponse::vie(LoginCode::OK, 0x1234_5678)),
+        S2CPacket::LoginResponse(LoginResponse {
+            is_vip: true,
+            registration_wanted: true,
+            ..LoginResponse::vie(LoginCode::ASK_DEMOGRAPHICS, 0)
+        }),
+        S2CPacket::FreqChange { pid: 3, freq: 8025 },
+        S2CPacket::Turret {
+            pid: 3,
+            attached_to: -1,
+        },
+        S2CPacket::ArenaSettings(settings),
+        S2CPacket::IncomingFile(FileData {
+            name: String::new(),
+            data: vec![0x78, 0x9c, 1],
+        }),
+        S2CPacket::Security(SecuritySeeds {
+            green_seed: 1,
+            door_seed: 2,
+            timestamp: 3,
+            checksum_key: 0,
+        }),
+        S2CPacket::ShipReset,
+        S2CPacket::SpectateData { extra: true },
+        S2CPacket::ShipChange {
+            ship: 3,
+            pid: 4,
+            freq: 5,
+        },
+        S2CPacket::PrizeReceived {
+            count: 2,
+            prize: 24,
+        },
+        S2CPacket::Bricks(vec![]),
+        S2CPacket::Bricks(vec![
+            Brick {
+                x1: 1,
+                y1: 2,
+                x2: 3,
+                y2: 2,
+                freq: 0,
+                id: 7,
+                start_time: 1000,
+            },
+            Brick {
+                x1: 5,
+                y1: 5,
+                x2: 5,
+                y2: 9,
+                freq: 1,
+                id: 8,
+                start_time: 1001,
+            },
+        ]),
+        S2CPacket::KeepAlive,
+        S2CPacket::SmallPosition(SmallPosition {
+            pid: 200,
+            ..Default::default()
+        }),
+        S2CPacket::MapInfo(MapInfo::Vie {
+            name: "smallmap.lvl".into(),
+            checksum: 0x5643_EF8A,
+        }),
+        S2CPacket::MapInfo(MapInfo::Continuum(vec![
+            MapFileEntry {
+                name: "a.lvl".into(),
+                checksum: 1,
+                size: 2,
+            },
+            MapFileEntry {
+                name: "sixteen_chars.lv".into(),
+                checksum: 3,
+                size: 4,
+            },
+        ])),
+        S2CPacket::MapData(FileData {
+            name: "tinymap.lvl".into(),
+            data: vec![1, 2, 3],
+        }),
+        S2CPacket::ArenaList(vec![]),
+        S2CPacket::ArenaList(vec![
+            ArenaListEntry {
+                name: "0".into(),
+                players: -3,
+            },
+            ArenaListEntry {
+                name: "#priv".into(),
+                players: 12,
+            },
+        ]),
+        S2CPacket::WarpTo { x: 512, y: 512 },
+        S2CPacket::LoginText("Your player name contains no valid characters".into()),
+        S2CPacket::ContinuumVersion {
+            version: LoginResponse::CONTINUUM_VERSION,
+            checksum: !0,
+        },
+        S2CPacket::Other {
+            ptype: 0x3B,
+            body: vec![0; 28],
+        },
+    ];
+    for p in all {
+        s2c_round_trip(p);
+    }
+}
+
+#[test]
+fn tinymap_packet_decodes() {
+    let wire = hex(
+        "2a 74 69 6e 79 6d 61 70 2e 6c 76 6c 00 00 00 00 00 78 9c 63 60 60 60 04 00 00 05 00 02",
+    );
+    let S2CPacket::MapData(f) = S2CPacket::decode(&wire).unwrap() else {
+        panic!()
+    };
+    assert_eq!(f.name, "tinymap.lvl");
+    assert_eq!(f.data.len(), 12);
+    assert_eq!(s2c_bytes(&S2CPacket::MapData(f)), wire);
+}
+
+#[test]
+fn login_response_layout() {
+    let b = s2c_bytes(&S2CPacket::LoginResponse(LoginResponse::vie(
+        LoginCode::BAD_NAME,
+        9,
+    )));
+    assert_eq!(b.len(), 36);
+    assert_eq!(b[1], 0x0B);
+    assert_eq!(&b[2..6], &134u32.to_le_bytes());
+    assert_eq!(&b[10..14], &0xF142_9CE8u32.to_le_bytes());
+    assert_eq!(&b[20..24], &0x281C_C948u32.to_le_bytes());
+    assert_eq!(&b[24..28], &9u32.to_le_bytes());
+    assert!(LoginCode::SPECTATE_ONLY.proceeds() && !LoginCode::BAD_NAME.proceeds());
+}
+
+#[test]
+fn s2c_lengths() {
+    let cases = S2C_LENGTHS;
+    for &(t, len) in cases {
+        let mut b = vec![0u8; len];
+        b[0] = t;
+        assert!(S2CPacket::decode(&b).is_ok(), "type {t:#04x} len {len}");
+        for bad in [len - 1, len + 1] {
+            if bad == 0 || cases.iter().any(|&(t2, l2)| t2 == t && l2 == bad) {
+                continue;
+            }
+            let mut b = vec![0u8; bad];
+            b[0] = t;
+            assert!(
+                matches!(S2CPacket::decode(&b), Err(PacketError::BadLength { .. })),
+                "type {t:#04x} len {bad} accepted"
+            );
+        }
+    }
+    for &(t, len) in S2C_BAD_LENGTHS {
+        let mut b = vec![0u8; len];
+        b[0] = t;
+        assert!(
+            S2CPacket::decode(&b).is_err(),
+            "type {t:#04x} len {len} accepted"
+        );
+    }
+    // A 0x03 record that does not start with 0x03.
+    let mut two = s2c_bytes(&S2CPacket::PlayerEntering(vec![
+        sample_player(1),
+        sample_player(2),
+    ]));
+    two[64] = 0x04;
+    assert!(matches!(
+        S2CPacket::decode(&two),
+        Err(PacketError::Malformed { .. })
+    ));
+    // Truncated arena list entries.
+    assert!(S2CPacket::decode(b"\x2fabc").is_err());
+    assert!(S2CPacket::decode(b"\x2fabc\0\x01").is_err());
+}
+
+// ---- text ----
+
+#[test]
+fn text_fields() {
+    let mut field = [0xFFu8; 8];
+    write_fixed_str("abc", &mut field);
+    assert_eq!(field, *b"abc\0\0\0\0\0");
+    write_fixed_str("abcdefghijk", &mut field);
+    assert_eq!(field, *b"abcdefgh");
+    assert_eq!(read_fixed_str(b"abcdefgh"), "abcdefgh");
+    assert_eq!(read_fixed_str(b"ab\0cd"), "ab");
+    assert_eq!(read_fixed_str(b"\x80\xe9\x81"), "€é\u{81}");
+    for b in 0..=255u8 {
+        assert_eq!(char_to_byte(byte_to_char(b)), b);
+    }
+    assert_eq!(char_to_byte('日'), b'?');
+}
+
+#[test]
+fn chat_control_chars_and_limits() {
+    let b = [0x06, 2, 0, 0xFF, 0xFF, b'a', 0x07, 0x7F, 0xFF, b'b'];
+    let C2SPacket::Chat(c) = C2SPacket::decode(&b).unwrap() else {
+        panic!()
+    };
+    assert_eq!((c.pid, c.text.as_str()), (-1, "a___b"));
+    let long = Chat {
+        text: "x".repeat(600),
+        ..Default::default()
+    };
+    let b = c2s_bytes(&C2SPacket::Chat(long.clone()));
+    assert_eq!((b.len(), b[499]), (500, 0));
+    let b = s2c_bytes(&S2CPacket::Chat(long));
+    assert_eq!(b.len(), 508);
+}
+
+#[test]
+fn login_names() {
+    assert_eq!(
+        sanitize_login_name("  Bob   the::  Bot"),
+        Ok("Bob the Bot".into())
+    );
+    assert_eq!(sanitize_login_name("Bob "), Ok("Bob ".into()));
+    assert_eq!(
+        sanitize_login_name("a123456789012345678XYZ"),
+        Ok("a123456789012345678".into())
+    );
+    assert_eq!(sanitize_login_name("\u{1}é:"), Err(BadName::Empty));
+    assert_eq!(sanitize_login_name("   "), Err(BadName::Empty));
+    assert_eq!(sanitize_login_name("_x"), Err(BadName::BadFirstChar));
+    assert_eq!(BadName::Empty.code(false), LoginCode::BAD_NAME);
+    assert_eq!(BadName::Empty.code(true), LoginCode::CUSTOM_TEXT);
+    assert_eq!(LoginCode::from(BadName::BadFirstChar), LoginCode::BAD_NAME);
+}
+
+#[test]
+fn login_forms() {
+    let vie = c2s_bytes(&C2SPacket::Login(Box::new(Login::new("a", "b", false))));
+    assert_eq!((vie.len(), vie[0]), (101, 0x09));
+    assert_eq!(&vie[75..77], &134i16.to_le_bytes());
+    let cont = c2s_bytes(&C2SPacket::Login(Box::new(sample_login(true))));
+    assert_eq!((cont.len(), cont[0]), (165, 0x24));
+    assert_eq!(&cont[79..81], &12u16.to_le_bytes());
+}
+
+// ---- proptests ----
+
+/// Text of `max` chars drawn from bytes in `lo..=hi` (no NUL).
+fn text(max: usize, chat: bool) -> impl Strategy<Value = String> {
+    let byte = if chat {
+        prop_oneof![32u8..=126, 128u8..=254].boxed()
+    } else {
+        (1u8..=255).boxed()
+    };
+    proptest::collection::vec(byte, 0..=max).prop_map(|b| decode_bytes(&b))
+}
+
+fn extra_pd() -> impl Strategy<Value = ExtraPositionData> {
+    (any::<u16>(), any::<u16>(), any::<u16>(), any::<u32>()).prop_map(
+        |(energy, s2c_ping, timer, items)| ExtraPositionData {
+            energy,
+            s2c_ping,
+            timer,
+            items,
+        },
+    )
+}
+
+fn extra_data() -> impl Strategy<Value = ExtraData> {
+    prop_oneof![
+        Just(ExtraData::None),
+        any::<u16>().prop_map(ExtraData::Energy),
+        extra_pd().prop_map(ExtraData::Full),
+    ]
+}
+
+fn position() -> impl Strategy<Value = Position> {
+    (
+        (
+            any::<i8>(),
+            any::<u32>(),
+            any::<i16>(),
+            any::<i16>(),
+            any::<i16>(),
+            any::<i16>(),
+        ),
+        (
+            any::<u8>(),
+            any::<u16>(),
+            any::<i16>(),
+            any::<u16>(),
+            proptest::option::of(extra_pd()),
+        ),
+    )
+        .prop_map(
+            |((rotation, time, x, y, x_speed, y_speed), (status, bounty, energy, w, extra))| {
+                Position {
+                    rotation,
+                    time,
+                    x,
+                    y,
+                    x_speed,
+                    y_speed,
+                    status,
+                    bounty,
+                    energy,
+                    weapon: WeaponInfo(w),
+                    extra,
+                }
+            },
+        )
+}
+
+fn player() -> impl Strategy<Value = PlayerEntering> {
+    (
+        (
+            0u8..=8,
+            any::<bool>(),
+            text(20, false),
+            text(20, false),
+            any::<i32>(),
+            any::<i32>(),
+        ),
+        (
+            any::<i16>(),
+            any::<i16>(),
+            any::<u16>(),
+            any::<u16>(),
+            any::<i16>(),
+            any::<i16>(),
+        ),
+        any::<u8>(),
+    )
+        .prop_map(
+            |((ship, accepts_audio, name, squad, kp, fp), (pid, freq, k, d, att, fl), m)| {
+                PlayerEntering {
+                    ship,
+                    accepts_audio,
+                    name,
+                    squad,
+                    kill_points: kp,
+                    flag_points: fp,
+                    pid,
+                    freq,
+                    kills: k,
+                    deaths: d,
+                    attached_to: att,
+                    flags_carried: fl,
+                    misc_bits: m,
+                }
+            },
+        )
+}
+
+fn chat(max: usize) -> impl Strategy<Value = Chat> {
+    (any::<u8>(), any::<u8>(), any::<i16>(), text(max, true)).prop_map(
+        |(chat_type, sound, pid, text)| Chat {
+            chat_type,
+            sound,
+            pid,
+            text,
+        },
+    )
+}
+
+fn login() -> impl Strategy<Value = Login> {
+    (
+        (
+            any::<u8>(),
+            text(32, false),
+            text(32, false),
+            any::<u32>(),
+            any::<u8>(),
+            any::<i16>(),
+        ),
+        (
+            any::<u16>(),
+            any::<i16>(),
+            any::<u16>(),
+            any::<u16>(),
+            any::<u32>(),
+            any::<u32>(),
+        ),
+        (
+            any::<[u8; 12]>(),
+            proptest::option::of(proptest::collection::vec(any::<u8>(), 64)),
+        ),
+    )
+        .prop_map(
+            |((flags, name, password, mid, ct, tz), (u73, cv, u77, cf, f555, perm), (res, cid))| {
+                Login {
+                    flags,
+                    name,
+                    password,
+                    machine_id: mid,
+                    connection_type: ct,
+                    timezone_bias: tz,
+                    unknown73: u73,
+                    client_version: cv,
+                    unknown77: u77,
+                    client_features: cf,
+                    field555: f555,
+                    permission_id: perm,
+                    reserved: res,
+                    continuum_id: cid.map(|v| v.try_into().unwrap()),
+                }
+            },
+        )
+}
+
+fn go_arena() -> impl Strategy<Value = GoArena> {
+    (
+        (
+            any::<u8>(),
+            any::<bool>(),
+            any::<bool>(),
+            any::<i16>(),
+            any::<i16>(),
+            any::<i16>(),
+        ),
+        (text(16, false), proptest::option::of(any::<bool>())),
+    )
+        .prop_map(|((ship, of, aa, xr, yr, at), (name, og))| GoArena {
+            ship,
+            obscenity_filter: of,
+            allow_audio: aa,
+            x_res: xr,
+            y_res: yr,
+            arena_type: at,
+            arena_name: name,
+            optional_graphics: og,
+        })
+}
+
+fn c2s_packet() -> impl Strategy<Value = C2SPacket> {
+    prop_oneof![
+        go_arena().prop_map(C2SPacket::GoArena),
+        position().prop_map(C2SPacket::Position),
+        (any::<i16>(), any::<i16>())
+            .prop_map(|(killer, bounty)| C2SPacket::Death { killer, bounty }),
+        chat(494).prop_map(C2SPacket::Chat),
+        (any::<u32>(), any::<i16>(), any::<i16>(), any::<i16>())
+            .prop_map(|(time, x, y, prize)| C2SPacket::Green(Green { time, x, y, prize })),
+        login().prop_map(|l| C2SPacket::Login(Box::new(l))),
+        proptest::option::of(any::<u16>())
+            .prop_map(|file_index| C2SPacket::MapRequest { file_index }),
+        any::<i16>().prop_map(|freq| C2SPacket::SetFreq { freq }),
+        (
+            any::<[u8; 39]>(),
+            proptest::collection::vec(any::<u8>(), 0..10)
+        )
+            .prop_map(|(b, tail)| {
+                let mut raw = vec![0x1A];
+                raw.extend_from_slice(&b);
+                raw.extend_from_slice(&tail);
+                C2SPacket::decode(&raw).unwrap()
+            }),
+        (0x40u8..=0xFF, proptest::collection::vec(any::<u8>(), 0..50))
+            .prop_map(|(ptype, body)| C2SPacket::Other { ptype, body }),
+    ]
+}
+
+fn s2c_packet() -> impl Strategy<Value = S2CPacket> {
+    let large =
+        (position(), any::<u16>(), any::<u8>(), extra_data()).prop_map(|(p, pid, lat, extra)| {
+            LargePosition {
+                rotation: p.rotation,
+                time: p.time as u16,
+                x: p.x,
+                y: p.y,
+                x_speed: p.x_speed,
+                y_speed: p.y_speed,
+                pid,
+                status: p.status,
+                latency: lat,
+                bounty: p.bounty,
+                weapon: p.weapon,
+                extra,
+            }
+        });
+    let small =
+        (position(), any::<u8>(), any::<u8>(), extra_data()).prop_map(|(p, pid, lat, extra)| {
+            SmallPosition {
+                rotation: p.rotation,
+                time: p.time as u16,
+                x: p.x,
+                y: p.y,
+                x_speed: p.x_speed,
+                y_speed: p.y_speed,
+                pid,
+                status: p.status,
+                latency: lat,
+                bounty: p.bounty as u8,
+                extra,
+            }
+        });
+    let brick =
+        (any::<[i16; 5]>(), any::<u16>(), any::<u32>()).prop_map(|(c, id, start_time)| Brick {
+            x1: c[0],
+            y1: c[1],
+            x2: c[2],
+            y2: c[3],
+            freq: c[4],
+            id,
+            start_time,
+        });
+    let entry = (text(16, false), any::<u32>(), any::<u32>()).prop_map(|(name, checksum, size)| {
+        MapFileEntry {
+            name,
+            checksum,
+            size,
+        }
+    });
+    let arena = (text(20, false), any::<i16>())
+        .prop_map(|(name, players)| ArenaListEntry { name, players });
+    let resp = (
+        any::<u8>(),
+        any::<u32>(),
+        any::<bool>(),
+        any::<[u32; 3]>(),
+        any::<bool>(),
+    )
+        .prop_map(|(code, v, vip, c, reg)| LoginResponse {
+            code: LoginCode(code),
+            server_version: v,
+            is_vip: vip,
+            exe_checksum: c[0],
+            registration_wanted: reg,
+            code_checksum: c[1],
+            news_checksum: c[2],
+        });
+    prop_oneof![
+        proptest::collection::vec(player(), 1..4).prop_map(S2CPacket::PlayerEntering),
+        large.prop_map(S2CPacket::LargePosition),
+        small.prop_map(S2CPacket::SmallPosition),
+        chat(502).prop_map(S2CPacket::Chat),
+        resp.prop_map(S2CPacket::LoginResponse),
+        proptest::collection::vec(brick, 0..4).prop_map(S2CPacket::Bricks),
+        (text(16, false), any::<u32>())
+            .prop_map(|(name, checksum)| S2CPacket::MapInfo(MapInfo::Vie { name, checksum })),
+        proptest::collection::vec(entry, 0..18)
+            .prop_map(|e| S2CPacket::MapInfo(MapInfo::Continuum(e))),
+        (
+            text(16, false),
+            proptest::collection::vec(any::<u8>(), 0..100)
+        )
+            .prop_map(|(name, data)| S2CPacket::MapData(FileData { name, data })),
+        proptest::collection::vec(arena, 0..10).prop_map(S2CPacket::ArenaList),
+        text(254, false).prop_map(S2CPacket::LoginText),
+        (any::<i16>(), any::<i16>()).prop_map(|(pid, freq)| S2CPacket::FreqChange { pid, freq }),
+        (0x40u8..=0xFF, proptest::collection::vec(any::<u8>(), 0..50))
+            .prop_map(|(ptype, body)| S2CPacket::Other { ptype, body }),
+    ]
+}
+
+/// Types and lengths the decoders accept (C2S and S2C mixed), so random
+/// bodies reach the field parsers, not just the length checks.
+#[rustfmt::skip]
+const VALID_SHAPES: &[(u8, usize)] = &[
+    (0x01, 3), (0x01, 26), (0x01, 27), (0x03, 22), (0x03, 32), (0x03, 64), (0x03, 128),
+    (0x05, 5), (0x05, 21), (0x05, 23), (0x05, 31), (0x06, 10), (0x06, 40), (0x07, 11),
+    (0x07, 40), (0x08, 3), (0x08, 13), (0x09, 101), (0x09, 15), (0x24, 165), (0x0A, 36),
+    (0x0C, 3), (0x0F, 1428), (0x10, 3), (0x10, 30), (0x18, 17), (0x1A, 46), (0x1D, 6),
+    (0x21, 33), (0x28, 18), (0x28, 26), (0x29, 21), (0x29, 49), (0x2A, 40), (0x2F, 20),
+    (0x33, 10), (0x02, 1), (0x04, 3), (0x0D, 6), (0x0E, 5), (0x1C, 2), (0x20, 5), (0x32, 5),
+    (0x34, 7), (0x1B, 1), (0x27, 1), (0x0D, 1), (0x18, 2), (0x14, 1), (0x0C, 1), (0x0F, 3),
+    (0x21, 1),
+];
+
+/// Bytes that look like game packets often enough to reach the decoders.
+fn packet_bytes() -> impl Strategy<Value = Vec<u8>> {
+    let shaped =
+        (proptest::sample::select(VALID_SHAPES), any::<u64>()).prop_map(|((t, len), seed)| {
+            // Cheap deterministic filler; mostly small bytes so NULs and
+            // printable text both occur.
+            let mut x = seed | 1;
+            let mut v: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    if x % 4 == 0 {
+                        0
+                    } else {
+                        x as u8
+                    }
+                })
+                .collect();
+            v[0] = t;
+            if matches!(t, 0x03 | 0x05) {
+                // Fix position checksums half of the time.
+                let (n, at) = if t == 0x03 { (22, 10) } else { (21, 12) };
+                if len >= n && seed % 2 == 0 {
+                    v[at] = 0;
+                    v[at] = v[..n].iter().fold(0, |a, b| a ^ b);
+                }
+            }
+            v
+        });
+    prop_oneof![
+        proptest::collection::vec(any::<u8>(), 0..600),
+        (0u8..0x40, proptest::collection::vec(any::<u8>(), 0..200)).prop_map(|(t, mut v)| {
+            v.insert(0, t);
+            v
+        }),
+        shaped,
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn c2s_decode_never_panics_and_is_stable(b in packet_bytes()) {
+        if let Ok(p) = C2SPacket::decode(&b) {
+            let again = c2s_bytes(&p);
+            prop_assert_eq!(C2SPacket::decode(&again), Ok(p));
+        }
+    }
+
+    #[test]
+    fn s2c_decode_never_panics_and_is_stable(b in packet_bytes()) {
+        if let Ok(p) = S2CPacket::decode(&b) {
+            let again = s2c_bytes(&p);
+            prop_assert_eq!(S2CPacket::decode(&again), Ok(p));
+        }
+    }
+
+}
+
+proptest! {
+    #[test]
+    fn c2s_valid_round_trip(p in c2s_packet()) {
+        let b = c2s_bytes(&p);
+        prop_assert_eq!(C2SPacket::decode(&b), Ok(p));
+    }
+
+    #[test]
+    fn s2c_valid_round_trip(p in s2c_packet()) {
+        let b = s2c_bytes(&p);
+        prop_assert_eq!(S2CPacket::decode(&b), Ok(p));
+    }
+
+    #[test]
+    fn position_checksum_always_valid(p in position()) {
+        let mut buf = [0u8; Position::MAX_LEN];
+        let n = p.encode_into(&mut buf);
+        prop_assert_eq!(buf[..22].iter().fold(0, |a, b| a ^ b), 0);
+        prop_assert_eq!(Position::decode(&buf[..n]), Ok(p));
+    }
+
+    #[test]
+    fn relayed_positions_decode(p in position(), pid in any::<u16>(), t in any::<u32>(),
+                                lat in any::<u8>(), which in 0..3u8) {
+        let extra_len = [ExtraLen::None, ExtraLen::Energy, ExtraLen::Full][usize::from(which)];
+        let mut buf = [0u8; MAX_RELAY_LEN];
+        let n = relay_position(&p, pid, t, lat, extra_len, &mut buf);
+        match S2CPacket::decode(&buf[..n]).unwrap() {
+            S2CPacket::LargePosition(l) => {
+                prop_assert!(p.weapon.is_fired() || p.bounty > 255 || pid > 255);
+                prop_assert_eq!((l.x, l.y, l.pid, l.weapon, l.time), (p.x, p.y, pid, p.weapon, t as u16));
+            }
+            S2CPacket::SmallPosition(s) => {
+                prop_assert!(!p.weapon.is_fired() && p.bounty <= 255 && pid <= 255);
+                prop_assert_eq!((s.x, s.y, u16::from(s.pid), s.latency), (p.x, p.y, pid, lat));
+            }
+            other => prop_assert!(false, "unexpected {:?}", other),
+        }
+    }
+
+    #[test]
+    fn sanitized_names_are_valid(raw in "\\PC{0,40}") {
+        if let Ok(name) = sanitize_login_name(&raw) {
+            prop_assert!(!name.is_empty() && name.chars().count() <= 19);
+            prop_assert!(name.chars().all(|c| (' '..='~').contains(&c) && c != ':'));
+            prop_assert!(!name.contains("  "));
+            prop_assert!(name.starts_with(|c: char| c.is_ascii_alphanumeric()));
+        }
+    }
+}
