@@ -1,0 +1,71 @@
+//! What a realm loads at start (and on reload): its config, the arena
+//! settings packet built from it, and the map with its download packet.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use conf::{ArenaConfig, ZoneConfig};
+use ss_proto::map;
+use ss_proto::settings::ArenaSettings;
+
+/// The arena's config-derived data.
+pub struct ArenaAssets {
+    /// The arena config (overrides applied).
+    pub config: ArenaConfig,
+    /// The 1428-byte settings packet.
+    pub settings: ArenaSettings,
+    /// Map file name as sent in S2C 0x29 (at most 16 bytes).
+    pub map_name: String,
+    /// CRC-32 of the map file.
+    pub map_crc: u32,
+    /// The whole S2C 0x2A packet (zlib-compressed map).
+    pub map_packet: Vec<u8>,
+    /// The decoded map (for safe zones and the like).
+    pub map: map::Map,
+}
+
+fn parse_override(text: &str) -> Option<(&str, &str, &str)> {
+    let (name, value) = text.split_once('=')?;
+    let (section, key) = name.split_once(':')?;
+    Some((section.trim(), key.trim(), value.trim()))
+}
+
+impl ArenaAssets {
+    /// Loads the arena `realm` from the zone folder (or the embedded zone).
+    pub fn load(realm: &str, zone_dir: Option<&PathBuf>, overrides: &[String]) -> Result<ArenaAssets> {
+        let zone = match zone_dir {
+            Some(dir) => ZoneConfig::open_dir(dir)
+                .with_context(|| format!("reading zone config in {}", dir.display()))?,
+            None => ZoneConfig::embedded().context("reading the embedded zone")?,
+        };
+        let loaded = zone.load_arena(realm).context("reading the arena config")?;
+        let mut file = (**loaded.file()).clone();
+        let mut global = (**loaded.global()).clone();
+        for o in overrides {
+            let (section, key, value) =
+                parse_override(o).with_context(|| format!("bad override {o:?}"))?;
+            file.set(section, key, value);
+            global.set(section, key, value);
+        }
+        let config = ArenaConfig::new(realm, Arc::new(file), Arc::new(global));
+        let settings = ArenaSettings::build(&config);
+        let (path, lvl) = match zone.load_map(&config).context("reading the map")? {
+            Some(found) => (found.path, found.data),
+            // No map anywhere: serve the one-tile emergency map, as ASSS does.
+            None => (map::EMERGENCY_MAP_NAME.to_string(), map::EMERGENCY_MAP.to_vec()),
+        };
+        let mut map_name = path.rsplit('/').next().unwrap_or(&path).to_string();
+        map_name.truncate(16);
+        let decoded = map::Map::decode(&lvl).unwrap_or_default();
+        let map_packet = map::download_packet(&map_name, &lvl).context("compressing the map")?;
+        Ok(ArenaAssets {
+            config,
+            settings,
+            map_crc: map::file_checksum(&lvl),
+            map_name,
+            map_packet,
+            map: decoded,
+        })
+    }
+}

@@ -1,0 +1,75 @@
+//! The worker's event loop: IPC frames in, arena logic, batched frames out.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use ipc_proto::{FrameReader, ToRealm};
+use tokio::io::AsyncWriteExt;
+use tokio::net::UnixStream;
+use tracing::{info, warn};
+
+use crate::arena::Arena;
+use crate::Args;
+
+/// Bytes read from the socket per attempt.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Runs the realm until the supervisor says stop or the socket closes.
+pub async fn run(stream: std::os::unix::net::UnixStream, mut arena: Arena, args: Args) -> Result<()> {
+    let mut stream = UnixStream::from_std(stream).context("registering IPC socket")?;
+    let mut reader = FrameReader::new();
+    arena.start();
+    stream.write_all(&arena.take_output()).await.context("IPC write")?;
+    info!(realm = %args.realm, "realm ready");
+    let mut timer = tokio::time::interval(Duration::from_millis(100));
+    timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            r = stream.readable() => {
+                r.context("IPC socket")?;
+                loop {
+                    let spare = reader.spare(READ_CHUNK);
+                    match stream.try_read(spare) {
+                        Ok(0) => {
+                            reader.filled(0, READ_CHUNK);
+                            info!(realm = %args.realm, "supervisor closed the link; exiting");
+                            return Ok(());
+                        }
+                        Ok(n) => {
+                            reader.filled(n, READ_CHUNK);
+                            if n < READ_CHUNK {
+                                break;
+                            }
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                            reader.filled(0, READ_CHUNK);
+                            break;
+                        }
+                        Err(e) => return Err(e).context("IPC read"),
+                    }
+                }
+                loop {
+                    let frame = match reader.next_frame() {
+                        Ok(Some(f)) => f,
+                        Ok(None) => break,
+                        Err(e) => return Err(e).context("IPC framing"),
+                    };
+                    match ipc_proto::decode::<ToRealm>(frame) {
+                        Ok(msg) => arena.handle(msg),
+                        Err(e) => warn!("undecodable message from the supervisor: {e}"),
+                    }
+                }
+            }
+            _ = timer.tick() => arena.on_timer(),
+        }
+        let out = arena.take_output();
+        if !out.is_empty() {
+            stream.write_all(&out).await.context("IPC write")?;
+            arena.give_back(out);
+        }
+        if arena.stopping() {
+            info!(realm = %args.realm, "stopping");
+            return Ok(());
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! The supervisor's settings: the zone's config (embedded or a folder),
+//! command-line overrides, and the typed values the supervisor reads.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use conf::{ConfigFile, ZoneConfig};
+use ss_proto::transport::{InitPolicy, TransportConfig};
+
+use crate::RunArgs;
+
+/// One `Section:Key=Value` override from the command line.
+#[derive(Clone, Debug)]
+pub struct Override {
+    /// Section name.
+    pub section: String,
+    /// Key name.
+    pub key: String,
+    /// Value text.
+    pub value: String,
+}
+
+impl Override {
+    /// Parses `Section:Key=Value`.
+    pub fn parse(text: &str) -> Result<Override> {
+        let (name, value) = text
+            .split_once('=')
+            .with_context(|| format!("override {text:?} is not Section:Key=Value"))?;
+        let (section, key) = name
+            .split_once(':')
+            .with_context(|| format!("override {text:?} is not Section:Key=Value"))?;
+        if section.trim().is_empty() || key.trim().is_empty() {
+            bail!("override {text:?} has an empty section or key");
+        }
+        Ok(Override {
+            section: section.trim().to_string(),
+            key: key.trim().to_string(),
+            value: value.trim().to_string(),
+        })
+    }
+}
+
+/// Everything the supervisor needs to run, read once at start (and again on
+/// reload).
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The zone folder, or `None` for the embedded default zone.
+    pub zone_dir: Option<PathBuf>,
+    /// Command-line overrides (also passed to every realm worker).
+    pub overrides: Vec<Override>,
+    /// The zone's global config with the overrides applied.
+    pub global: Arc<ConfigFile>,
+    /// Bind address of the game and ping sockets.
+    pub bind: IpAddr,
+    /// Game port; 0 = pick a free pair.
+    pub port: u16,
+    /// The realm-worker binary.
+    pub worker_path: PathBuf,
+    /// Transport tunables for player connections.
+    pub transport: TransportConfig,
+    /// How connection requests are answered.
+    pub init_policy: InitPolicy,
+    /// How long an empty realm lives before its worker is stopped.
+    pub realm_idle: Duration,
+    /// Most connections at once.
+    pub max_connections: usize,
+    /// Interval of keepalive packets to players in arenas.
+    pub keepalive: Duration,
+}
+
+/// Applies overrides to a parsed config file.
+pub fn apply_overrides(file: &mut ConfigFile, overrides: &[Override]) {
+    for o in overrides {
+        file.set(&o.section, &o.key, &o.value);
+    }
+}
+
+/// Opens the zone's config source.
+pub fn open_zone(zone_dir: Option<&PathBuf>) -> Result<ZoneConfig> {
+    match zone_dir {
+        Some(dir) => ZoneConfig::open_dir(dir)
+            .with_context(|| format!("reading the zone config in {}", dir.display())),
+        None => ZoneConfig::embedded().context("reading the embedded default zone"),
+    }
+}
+
+impl Settings {
+    /// Reads the settings for `zone-supervisor run`.
+    pub fn load(args: &RunArgs) -> Result<Settings> {
+        let overrides = args
+            .overrides
+            .iter()
+            .map(|o| Override::parse(o))
+            .collect::<Result<Vec<_>>>()?;
+        let zone = open_zone(args.zone.as_ref())?;
+        let mut global = (**zone.global()).clone();
+        apply_overrides(&mut global, &overrides);
+
+        let bind_text = args
+            .bind
+            .clone()
+            .or_else(|| global.get_str("Listen", "BindAddress").map(str::to_string))
+            .unwrap_or_else(|| "0.0.0.0".to_string());
+        let bind: IpAddr = bind_text
+            .parse()
+            .with_context(|| format!("bind address {bind_text:?} is not an IP address"))?;
+        let port_setting = global.get_int("Listen", "Port", 5000);
+        let port = match args.port {
+            Some(p) => p,
+            None => u16::try_from(port_setting)
+                .with_context(|| format!("Listen:Port {port_setting} is not a port number"))?,
+        };
+        let worker_path = match &args.worker {
+            Some(p) => p.clone(),
+            None => match global.get_str("Realms", "WorkerPath") {
+                Some(p) if !p.is_empty() => PathBuf::from(p),
+                _ => std::env::current_exe()
+                    .context("locating this binary")?
+                    .with_file_name("realm-worker"),
+            },
+        };
+        let ticks = |key: &str, default: i32| {
+            Duration::from_millis(global.get_int("Net", key, default).max(1) as u64 * 10)
+        };
+        let transport = TransportConfig {
+            drop_timeout: ticks("DropTimeout", 3000),
+            max_retries: global.get_int("Net", "MaxRetries", 15).clamp(1, 1000) as u32,
+            max_outgoing: global.get_int("Net", "MaxOutlistSize", 500).clamp(10, 100_000) as usize,
+            send_window: global.get_int("Net", "SendAtOnce", 30).clamp(1, 255) as usize,
+            max_big_packet: global.get_int("Net", "MaxBigPacket", 65536).clamp(1024, 1 << 20) as usize,
+            ..TransportConfig::default()
+        };
+        let init_policy = InitPolicy {
+            allow_vie: global.get_bool("Listen", "AllowVIE", true),
+            allow_continuum: global.get_bool("Listen", "AllowCont", true),
+            vie_encrypt: global.get_bool("Net", "VIEEncryption", true),
+            continuum_vie: global.get_bool("Net", "ContinuumVIE", false),
+        };
+        Ok(Settings {
+            zone_dir: args.zone.clone(),
+            overrides,
+            bind,
+            port,
+            worker_path,
+            transport,
+            init_policy,
+            realm_idle: Duration::from_millis(
+                global.get_int("Realms", "IdleStopMillis", 30_000).max(0) as u64,
+            ),
+            max_connections: global.get_int("Net", "MaxConnections", 1000).clamp(1, 32000) as usize,
+            keepalive: Duration::from_secs(5),
+            global: Arc::new(global),
+        })
+    }
+}

@@ -1,0 +1,186 @@
+//! The zone's player table: one entry per connection, indexed by player id.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use ss_proto::game::GoArena;
+use ss_proto::transport::Connection;
+
+use crate::realms::RealmId;
+
+/// A freed player id is not handed out again for this long (ASSS rule), so
+/// late packets about the old player cannot be mistaken for the new one.
+const PID_REUSE_DELAY: Duration = Duration::from_secs(10);
+
+/// Where a player is in its life on the zone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// Connected, not logged in.
+    Connected,
+    /// Logged in, in no arena.
+    LoggedIn,
+    /// Assigned to a realm; `entered` once the realm has sent the entry.
+    InRealm {
+        /// The realm instance.
+        realm: RealmId,
+        /// The realm confirmed the entry.
+        entered: bool,
+    },
+}
+
+/// One connected player.
+pub struct Player {
+    /// Player id.
+    pub pid: i16,
+    /// UDP address of the client.
+    pub addr: SocketAddr,
+    /// The core-transport connection.
+    pub conn: Connection,
+    /// Life-cycle stage.
+    pub stage: Stage,
+    /// Name (after login).
+    pub name: String,
+    /// Squad (after login).
+    pub squad: String,
+    /// Continuum client.
+    pub continuum: bool,
+    /// The last arena request, kept for re-entries.
+    pub go: Option<GoArena>,
+    /// Ship as last reported by the realm.
+    pub ship: u8,
+    /// Freq as last reported by the realm.
+    pub freq: i16,
+    /// Queued on the flush list this pass.
+    pub dirty: bool,
+}
+
+impl Player {
+    /// Whether the player is in (or entering) a realm.
+    pub fn realm(&self) -> Option<RealmId> {
+        match self.stage {
+            Stage::InRealm { realm, .. } => Some(realm),
+            _ => None,
+        }
+    }
+}
+
+/// All players, by pid and by address.
+#[derive(Default)]
+pub struct PlayerTable {
+    slots: Vec<Option<Player>>,
+    freed_at: Vec<Option<Instant>>,
+    by_addr: HashMap<SocketAddr, i16>,
+    count: usize,
+}
+
+impl PlayerTable {
+    /// Number of players (connections).
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Allocates the lowest usable pid for a new connection.
+    pub fn insert(&mut self, now: Instant, addr: SocketAddr, conn: Connection) -> Option<i16> {
+        let idx = (0..self.slots.len())
+            .find(|&i| {
+                self.slots[i].is_none()
+                    && self.freed_at[i].is_none_or(|t| now.saturating_duration_since(t) >= PID_REUSE_DELAY)
+            })
+            .unwrap_or(self.slots.len());
+        if idx > i16::MAX as usize {
+            return None;
+        }
+        if idx == self.slots.len() {
+            self.slots.push(None);
+            self.freed_at.push(None);
+        }
+        let pid = idx as i16;
+        self.slots[idx] = Some(Player {
+            pid,
+            addr,
+            conn,
+            stage: Stage::Connected,
+            name: String::new(),
+            squad: String::new(),
+            continuum: false,
+            go: None,
+            ship: 8,
+            freq: 0,
+            dirty: false,
+        });
+        self.by_addr.insert(addr, pid);
+        self.count += 1;
+        Some(pid)
+    }
+
+    /// Removes a player, returning it.
+    pub fn remove(&mut self, now: Instant, pid: i16) -> Option<Player> {
+        let idx = usize::try_from(pid).ok()?;
+        let p = self.slots.get_mut(idx)?.take()?;
+        self.freed_at[idx] = Some(now);
+        self.by_addr.remove(&p.addr);
+        self.count -= 1;
+        Some(p)
+    }
+
+    /// The player with this pid.
+    pub fn get(&self, pid: i16) -> Option<&Player> {
+        self.slots.get(usize::try_from(pid).ok()?)?.as_ref()
+    }
+
+    /// The player with this pid, mutably.
+    pub fn get_mut(&mut self, pid: i16) -> Option<&mut Player> {
+        self.slots.get_mut(usize::try_from(pid).ok()?)?.as_mut()
+    }
+
+    /// The pid of the player at this address.
+    pub fn pid_at(&self, addr: &SocketAddr) -> Option<i16> {
+        self.by_addr.get(addr).copied()
+    }
+
+    /// All players.
+    pub fn iter(&self) -> impl Iterator<Item = &Player> {
+        self.slots.iter().flatten()
+    }
+
+    /// All players, mutably.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Player> {
+        self.slots.iter_mut().flatten()
+    }
+
+    /// The logged-in player with this name (case-insensitive).
+    pub fn find_by_name(&self, name: &str) -> Option<&Player> {
+        self.iter()
+            .find(|p| p.stage != Stage::Connected && p.name.eq_ignore_ascii_case(name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ss_proto::transport::{TickClock, TransportConfig};
+
+    fn conn(now: Instant) -> Connection {
+        Connection::server(now, TransportConfig::default(), TickClock::new(now, 0), 0, false)
+    }
+
+    #[test]
+    fn pids_are_lowest_free_and_not_reused_at_once() {
+        let now = Instant::now();
+        let mut t = PlayerTable::default();
+        let a: SocketAddr = "127.0.0.1:1000".parse().unwrap();
+        let b: SocketAddr = "127.0.0.1:1001".parse().unwrap();
+        let c: SocketAddr = "127.0.0.1:1002".parse().unwrap();
+        assert_eq!(t.insert(now, a, conn(now)), Some(0));
+        assert_eq!(t.insert(now, b, conn(now)), Some(1));
+        t.remove(now, 0);
+        assert_eq!(t.insert(now, c, conn(now)), Some(2), "pid 0 is resting");
+        t.remove(now, 2);
+        let later = now + Duration::from_secs(11);
+        assert_eq!(t.insert(later, c, conn(later)), Some(0));
+        assert_eq!(t.pid_at(&c), Some(0));
+        assert_eq!(t.pid_at(&a), None);
+        assert_eq!(t.len(), 2);
+    }
+}

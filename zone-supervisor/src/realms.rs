@@ -1,0 +1,160 @@
+//! Realm worker processes: spawning them with their IPC socket, and the
+//! small tasks that move bytes between that socket and the zone task.
+//!
+//! The zone task owns all realm state; these tasks only shovel bytes and
+//! report exits, so the zone never blocks on a slow or dead worker.
+
+use std::os::fd::AsRawFd;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{ExitStatus, Stdio};
+
+use anyhow::{Context, Result};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::UnixStream;
+use tokio::sync::mpsc;
+
+use crate::config::Settings;
+
+/// Identifies one worker process instance (a restarted realm gets a new id).
+pub type RealmId = u32;
+
+/// What a link task reports to the zone task.
+#[derive(Debug)]
+pub enum RealmSignal {
+    /// Bytes the worker wrote.
+    Data(Vec<u8>),
+    /// The worker closed its socket.
+    Closed,
+    /// The worker process ended, with a human-readable cause.
+    Exited(String),
+}
+
+/// A report about one realm instance.
+#[derive(Debug)]
+pub struct RealmEvent {
+    /// Which instance.
+    pub realm: RealmId,
+    /// What happened.
+    pub signal: RealmSignal,
+}
+
+/// The supervisor's handle on a running worker process.
+pub struct WorkerProcess {
+    /// OS process id.
+    pub os_pid: u32,
+    /// Batches of framed messages to write to the worker.
+    pub writer: mpsc::UnboundedSender<Vec<u8>>,
+}
+
+/// Describes how a process ended: exit code or signal name.
+pub fn exit_cause(status: &ExitStatus) -> String {
+    if let Some(code) = status.code() {
+        format!("exit code {code}")
+    } else if let Some(sig) = status.signal() {
+        match nix::sys::signal::Signal::try_from(sig) {
+            Ok(s) => format!("signal {}", s.as_str()),
+            Err(_) => format!("signal {sig}"),
+        }
+    } else {
+        "unknown".to_string()
+    }
+}
+
+/// Starts a worker for realm `name` with its IPC socket on fd 3. The worker
+/// gets SIGKILL if the supervisor dies (parent-death signal).
+pub fn spawn_worker(
+    settings: &Settings,
+    name: &str,
+    id: RealmId,
+    events: mpsc::UnboundedSender<RealmEvent>,
+) -> Result<WorkerProcess> {
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().context("creating IPC socket pair")?;
+    let child_fd = theirs.as_raw_fd();
+    let mut cmd = tokio::process::Command::new(&settings.worker_path);
+    cmd.arg("--realm").arg(name).arg("--ipc-fd").arg("3");
+    if let Some(dir) = &settings.zone_dir {
+        cmd.arg("--zone").arg(dir);
+    }
+    for o in &settings.overrides {
+        cmd.arg("--set")
+            .arg(format!("{}:{}={}", o.section, o.key, o.value));
+    }
+    cmd.stdin(Stdio::null()).kill_on_drop(true);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if child_fd == 3 {
+                if libc::fcntl(3, libc::F_SETFD, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            } else if libc::dup2(child_fd, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().with_context(|| {
+        format!(
+            "starting realm worker {} for realm {name:?}",
+            settings.worker_path.display()
+        )
+    })?;
+    drop(theirs);
+    let os_pid = child.id().unwrap_or(0);
+
+    ours.set_nonblocking(true).context("IPC socket non-blocking")?;
+    let stream = UnixStream::from_std(ours).context("registering IPC socket")?;
+    let (mut read_half, mut write_half) = stream.into_split();
+
+    let tx = events.clone();
+    tokio::spawn(async move {
+        loop {
+            let mut buf = Vec::with_capacity(64 * 1024);
+            match read_half.read_buf(&mut buf).await {
+                Ok(0) | Err(_) => {
+                    let _ = tx.send(RealmEvent {
+                        realm: id,
+                        signal: RealmSignal::Closed,
+                    });
+                    return;
+                }
+                Ok(_) => {
+                    if tx
+                        .send(RealmEvent {
+                            realm: id,
+                            signal: RealmSignal::Data(buf),
+                        })
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+
+    let (writer, mut batches) = mpsc::unbounded_channel::<Vec<u8>>();
+    tokio::spawn(async move {
+        while let Some(batch) = batches.recv().await {
+            if write_half.write_all(&batch).await.is_err() {
+                return;
+            }
+        }
+    });
+
+    tokio::spawn(async move {
+        let cause = match child.wait().await {
+            Ok(status) => exit_cause(&status),
+            Err(e) => format!("wait failed: {e}"),
+        };
+        let _ = events.send(RealmEvent {
+            realm: id,
+            signal: RealmSignal::Exited(cause),
+        });
+    });
+
+    Ok(WorkerProcess { os_pid, writer })
+}
