@@ -21,8 +21,6 @@ pub struct ArenaAssets {
     pub map_crc: u32,
     /// The whole S2C 0x2A packet (zlib-compressed map).
     pub map_packet: Vec<u8>,
-    /// The decoded map (for safe zones and the like).
-    pub map: map::Map,
 }
 
 fn parse_override(text: &str) -> Option<(&str, &str, &str)> {
@@ -57,7 +55,6 @@ impl ArenaAssets {
         };
         let mut map_name = path.rsplit('/').next().unwrap_or(&path).to_string();
         map_name.truncate(16);
-        let decoded = map::Map::decode(&lvl).unwrap_or_default();
         let map_packet = map::download_packet(&map_name, &lvl).context("compressing the map")?;
         Ok(ArenaAssets {
             config,
@@ -65,7 +62,6 @@ impl ArenaAssets {
             map_crc: map::file_checksum(&lvl),
             map_name,
             map_packet,
-            map: decoded,
         })
     }
 }

@@ -3,13 +3,13 @@
 
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use conf::{ConfigFile, ZoneConfig};
 use ss_proto::transport::{InitPolicy, TransportConfig};
 
+use crate::auth::LocalAuth;
 use crate::RunArgs;
 
 /// One `Section:Key=Value` override from the command line.
@@ -51,8 +51,6 @@ pub struct Settings {
     pub zone_dir: Option<PathBuf>,
     /// Command-line overrides (also passed to every realm worker).
     pub overrides: Vec<Override>,
-    /// The zone's global config with the overrides applied.
-    pub global: Arc<ConfigFile>,
     /// Bind address of the game and ping sockets.
     pub bind: IpAddr,
     /// Game port; 0 = pick a free pair.
@@ -69,6 +67,8 @@ pub struct Settings {
     pub max_connections: usize,
     /// Interval of keepalive packets to players in arenas.
     pub keepalive: Duration,
+    /// Local passwords (`passwd.conf`).
+    pub auth: LocalAuth,
 }
 
 /// Applies overrides to a parsed config file.
@@ -152,7 +152,7 @@ impl Settings {
             ),
             max_connections: global.get_int("Net", "MaxConnections", 1000).clamp(1, 32000) as usize,
             keepalive: Duration::from_secs(5),
-            global: Arc::new(global),
+            auth: LocalAuth::new(zone.load_file("passwd.conf").ok()),
         })
     }
 }

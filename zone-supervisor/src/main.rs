@@ -3,6 +3,7 @@
 //! `run` serves a zone (embedded defaults, or a zone folder); `init` writes
 //! the embedded default zone out for editing.
 
+mod auth;
 mod config;
 mod ping;
 mod players;

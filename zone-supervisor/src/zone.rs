@@ -452,7 +452,7 @@ impl Zone {
                 return;
             }
         };
-        if let Some(code) = self.check_password(&name, &login.password) {
+        if let Some(code) = self.s.auth.check(&name, &login.password) {
             self.login_response(pid, code);
             return;
         }
@@ -474,19 +474,6 @@ impl Zone {
             self.send_to(pid, &v, Reliability::Reliable);
         }
         self.login_response(pid, LoginCode::OK);
-    }
-
-    /// Checks the zone's password file; `None` means the login may go on.
-    fn check_password(&self, name: &str, password: &str) -> Option<LoginCode> {
-        let section = "Users";
-        let stored = self.s.global.get_str(section, name)?;
-        if stored.is_empty() || stored == password {
-            None
-        } else if stored.eq_ignore_ascii_case("lock") {
-            Some(LoginCode::LOCKED_OUT)
-        } else {
-            Some(LoginCode::BAD_PASSWORD)
-        }
     }
 
     fn login_response(&mut self, pid: i16, code: LoginCode) {

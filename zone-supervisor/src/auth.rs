@@ -1,0 +1,84 @@
+//! Local authentication from `passwd.conf` (ASSS `auth_file` rules,
+//! `config.md` §6): MD5 digests of name and password, locked names, and
+//! whether unknown names may log in.
+
+use conf::ConfigFile;
+use md5::{Digest, Md5};
+use ss_proto::game::LoginCode;
+
+/// The zone's local password file.
+#[derive(Debug, Default, Clone)]
+pub struct LocalAuth {
+    file: Option<ConfigFile>,
+}
+
+/// MD5 digest ASSS stores for a name and password: over 56 bytes, the
+/// lowercased name NUL-padded to 24 bytes then the password (cut at the
+/// first `*`) NUL-padded to 32, as lowercase hex.
+pub fn password_digest(name: &str, password: &str) -> String {
+    let mut block = [0u8; 56];
+    let lower = name.to_ascii_lowercase();
+    let n = lower.len().min(23);
+    block[..n].copy_from_slice(&lower.as_bytes()[..n]);
+    let password = password.split('*').next().unwrap_or("");
+    let p = password.len().min(31);
+    block[24..24 + p].copy_from_slice(&password.as_bytes()[..p]);
+    let digest = Md5::digest(block);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl LocalAuth {
+    /// Uses a parsed `passwd.conf` (or none: everyone may log in).
+    pub fn new(file: Option<ConfigFile>) -> LocalAuth {
+        LocalAuth { file }
+    }
+
+    /// Decides a login: `None` lets it proceed.
+    pub fn check(&self, name: &str, password: &str) -> Option<LoginCode> {
+        let file = self.file.as_ref()?;
+        match file.get_str("Users", name) {
+            None => {
+                if file.get_bool("General", "AllowUnknown", true) {
+                    None
+                } else {
+                    Some(LoginCode::NO_PERMISSION2)
+                }
+            }
+            Some(v) if v.eq_ignore_ascii_case("lock") => Some(LoginCode::LOCKED_OUT),
+            Some(v) if v.eq_ignore_ascii_case("any") => None,
+            Some(v) if v.eq_ignore_ascii_case(&password_digest(name, password)) => None,
+            Some(_) => Some(LoginCode::BAD_PASSWORD),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auth(text: &str) -> LocalAuth {
+        LocalAuth::new(Some(ConfigFile::parse_str(text).unwrap()))
+    }
+
+    #[test]
+    fn digest_is_over_lowercased_name_and_cut_password() {
+        assert_eq!(password_digest("Bob", "pw"), password_digest("bob", "pw*zonepw"));
+        assert_ne!(password_digest("bob", "pw"), password_digest("bob", "px"));
+        assert_eq!(password_digest("bob", "pw").len(), 32);
+    }
+
+    #[test]
+    fn users_section_decides() {
+        let hash = password_digest("alice", "secret");
+        let a = auth(&format!(
+            "[General]\nAllowUnknown = 0\n[Users]\nalice = {hash}\nmallory = lock\nguest = any\n"
+        ));
+        assert_eq!(a.check("alice", "secret"), None);
+        assert_eq!(a.check("Alice", "wrong"), Some(LoginCode::BAD_PASSWORD));
+        assert_eq!(a.check("mallory", "x"), Some(LoginCode::LOCKED_OUT));
+        assert_eq!(a.check("guest", "whatever"), None);
+        assert_eq!(a.check("stranger", "x"), Some(LoginCode::NO_PERMISSION2));
+        assert_eq!(auth("[Users]\n").check("stranger", "x"), None);
+        assert_eq!(LocalAuth::new(None).check("anyone", ""), None);
+    }
+}
