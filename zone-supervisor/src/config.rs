@@ -10,6 +10,7 @@ use conf::{ConfigFile, ZoneConfig};
 use ss_proto::transport::{InitPolicy, TransportConfig};
 
 use crate::auth::LocalAuth;
+use crate::registry::RealmPolicy;
 use crate::RunArgs;
 
 /// One `Section:Key=Value` override from the command line.
@@ -61,8 +62,13 @@ pub struct Settings {
     pub transport: TransportConfig,
     /// How connection requests are answered.
     pub init_policy: InitPolicy,
-    /// How long an empty realm lives before its worker is stopped.
-    pub realm_idle: Duration,
+    /// How realms are watched, restarted and stopped.
+    pub realm_policy: RealmPolicy,
+    /// Path of the control socket.
+    pub control_path: PathBuf,
+    /// Whether the operator chose the control path (then failing to bind
+    /// it stops the zone).
+    pub control_path_given: bool,
     /// Most connections at once.
     pub max_connections: usize,
     /// Interval of keepalive packets to players in arenas.
@@ -147,12 +153,33 @@ impl Settings {
             worker_path,
             transport,
             init_policy,
-            realm_idle: Duration::from_millis(
-                global.get_int("Realms", "IdleStopMillis", 30_000).max(0) as u64,
-            ),
+            realm_policy: realm_policy(&global),
+            control_path: args.control.clone().unwrap_or_else(crate::control::default_path),
+            control_path_given: args.control.is_some(),
             max_connections: global.get_int("Net", "MaxConnections", 1000).clamp(1, 32000) as usize,
             keepalive: Duration::from_secs(5),
             auth: LocalAuth::new(zone.load_file("passwd.conf").ok()),
         })
+    }
+}
+
+/// Reads the `[Realms]` policy.
+fn realm_policy(global: &ConfigFile) -> RealmPolicy {
+    let millis = |key: &str, default: i32| {
+        Duration::from_millis(global.get_int("Realms", key, default).max(0) as u64)
+    };
+    RealmPolicy {
+        idle_stop: millis("IdleStopMillis", 30_000),
+        heartbeat: millis("HeartbeatMillis", 500).max(Duration::from_millis(50)),
+        heartbeat_timeout: millis("HeartbeatTimeoutMillis", 3_000).max(Duration::from_millis(200)),
+        restart_limit: global.get_int("Realms", "RestartLimit", 5).max(0) as u32,
+        restart_window: Duration::from_secs(global.get_int("Realms", "RestartWindowSeconds", 60).max(1) as u64),
+        backoff_base: millis("RestartBackoffMillis", 250),
+        backoff_max: millis("RestartBackoffMaxMillis", 10_000),
+        default_arena: global
+            .get_str("Realms", "DefaultArena")
+            .filter(|s| !s.is_empty())
+            .map(crate::zone::sanitize_arena_name)
+            .unwrap_or_else(|| "0".to_string()),
     }
 }

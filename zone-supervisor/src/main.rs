@@ -5,9 +5,13 @@
 
 mod auth;
 mod config;
+mod control;
 mod ping;
 mod players;
 mod realms;
+mod registry;
+mod session;
+mod stats;
 mod zone;
 
 use std::path::PathBuf;
@@ -27,6 +31,32 @@ struct Cli {
 enum Command {
     /// Run the zone.
     Run(RunArgs),
+    /// Show per-realm and zone statistics of a running zone.
+    Stats {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Refresh every N seconds until interrupted.
+        #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "2")]
+        watch: Option<u64>,
+        /// The zone's control socket.
+        #[arg(long)]
+        control: Option<PathBuf>,
+    },
+    /// Operate on one realm of a running zone.
+    Realm {
+        #[command(subcommand)]
+        action: RealmAction,
+        /// The zone's control socket.
+        #[arg(long, global = true)]
+        control: Option<PathBuf>,
+    },
+    /// Make a running zone re-read its configuration (like SIGHUP).
+    Reload {
+        /// The zone's control socket.
+        #[arg(long)]
+        control: Option<PathBuf>,
+    },
     /// Write the embedded default zone (config files and map) into DIR.
     Init {
         /// Folder to create or fill.
@@ -34,6 +64,17 @@ enum Command {
         /// Overwrite files that already exist.
         #[arg(long)]
         force: bool,
+    },
+}
+
+/// Realm operations.
+#[derive(Subcommand, Debug)]
+enum RealmAction {
+    /// Restart a realm's worker (players are entered again), or bring a
+    /// failed realm back.
+    Restart {
+        /// Realm (arena) name.
+        name: String,
     },
 }
 
@@ -58,6 +99,41 @@ pub struct RunArgs {
     /// Path of the realm-worker binary (default: next to this binary).
     #[arg(long)]
     pub worker: Option<PathBuf>,
+    /// Path of the control socket (default: $RUNTIME_DIRECTORY/control.sock,
+    /// else $XDG_RUNTIME_DIR/subsumption/control.sock, else /tmp/subsumption-UID/).
+    #[arg(long)]
+    pub control: Option<PathBuf>,
+}
+
+fn control_path(given: Option<PathBuf>) -> PathBuf {
+    given.unwrap_or_else(control::default_path)
+}
+
+/// Prints a control answer; fails if the zone reported an error.
+fn print_answer(answer: &str) -> Result<()> {
+    let value: serde_json::Value =
+        serde_json::from_str(answer).context("the zone's answer is not JSON")?;
+    if value.get("ok").and_then(|v| v.as_bool()) == Some(false) {
+        let err = value.get("error").and_then(|v| v.as_str()).unwrap_or("unknown error");
+        anyhow::bail!("{err}");
+    }
+    println!(
+        "{}",
+        value.get("message").and_then(|v| v.as_str()).unwrap_or(answer)
+    );
+    Ok(())
+}
+
+fn show_stats(path: &std::path::Path, json: bool) -> Result<()> {
+    let answer = control::request(path, "stats")?;
+    if json {
+        println!("{answer}");
+    } else {
+        let report: stats::StatsReport =
+            serde_json::from_str(&answer).context("the zone's stats are not in the expected form")?;
+        print!("{}", stats::render_table(&report));
+    }
+    Ok(())
 }
 
 fn main() -> Result<()> {
@@ -75,6 +151,34 @@ fn main() -> Result<()> {
                 .with_context(|| format!("writing the default zone to {}", dir.display()))?;
             println!("default zone written to {}", dir.display());
             Ok(())
+        }
+        Command::Stats {
+            json,
+            watch,
+            control,
+        } => {
+            let path = control_path(control);
+            match watch {
+                None => show_stats(&path, json),
+                Some(secs) => loop {
+                    if !json {
+                        print!("\x1b[2J\x1b[H");
+                    }
+                    show_stats(&path, json)?;
+                    std::thread::sleep(std::time::Duration::from_secs(secs.max(1)));
+                },
+            }
+        }
+        Command::Realm { action, control } => {
+            let path = control_path(control);
+            match action {
+                RealmAction::Restart { name } => {
+                    print_answer(&control::request(&path, &format!("restart {name}"))?)
+                }
+            }
+        }
+        Command::Reload { control } => {
+            print_answer(&control::request(&control_path(control), "reload")?)
         }
         Command::Run(args) => {
             let settings = config::Settings::load(&args)?;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use ss_proto::game::GoArena;
 use ss_proto::transport::Connection;
 
-use crate::realms::RealmId;
+use crate::registry::SlotId as RealmId;
 
 /// A freed player id is not handed out again for this long (ASSS rule), so
 /// late packets about the old player cannot be mistaken for the new one.

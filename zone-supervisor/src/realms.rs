@@ -7,6 +7,8 @@
 use std::os::fd::AsRawFd;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -16,7 +18,7 @@ use tokio::sync::mpsc;
 use crate::config::Settings;
 
 /// Identifies one worker process instance (a restarted realm gets a new id).
-pub type RealmId = u32;
+pub type WorkerId = u32;
 
 /// What a link task reports to the zone task.
 #[derive(Debug)]
@@ -33,7 +35,7 @@ pub enum RealmSignal {
 #[derive(Debug)]
 pub struct RealmEvent {
     /// Which instance.
-    pub realm: RealmId,
+    pub worker: WorkerId,
     /// What happened.
     pub signal: RealmSignal,
 }
@@ -44,6 +46,8 @@ pub struct WorkerProcess {
     pub os_pid: u32,
     /// Batches of framed messages to write to the worker.
     pub writer: mpsc::UnboundedSender<Vec<u8>>,
+    /// Bytes handed to the writer and not yet written (the IPC queue depth).
+    pub queued: Arc<AtomicU64>,
 }
 
 /// Describes how a process ended: exit code or signal name.
@@ -65,7 +69,7 @@ pub fn exit_cause(status: &ExitStatus) -> String {
 pub fn spawn_worker(
     settings: &Settings,
     name: &str,
-    id: RealmId,
+    id: WorkerId,
     events: mpsc::UnboundedSender<RealmEvent>,
 ) -> Result<WorkerProcess> {
     let (ours, theirs) = std::os::unix::net::UnixStream::pair().context("creating IPC socket pair")?;
@@ -116,7 +120,7 @@ pub fn spawn_worker(
             match read_half.read_buf(&mut buf).await {
                 Ok(0) | Err(_) => {
                     let _ = tx.send(RealmEvent {
-                        realm: id,
+                        worker: id,
                         signal: RealmSignal::Closed,
                     });
                     return;
@@ -124,7 +128,7 @@ pub fn spawn_worker(
                 Ok(_) => {
                     if tx
                         .send(RealmEvent {
-                            realm: id,
+                            worker: id,
                             signal: RealmSignal::Data(buf),
                         })
                         .is_err()
@@ -137,11 +141,14 @@ pub fn spawn_worker(
     });
 
     let (writer, mut batches) = mpsc::unbounded_channel::<Vec<u8>>();
+    let queued = Arc::new(AtomicU64::new(0));
+    let written = queued.clone();
     tokio::spawn(async move {
         while let Some(batch) = batches.recv().await {
             if write_half.write_all(&batch).await.is_err() {
                 return;
             }
+            written.fetch_sub(batch.len() as u64, Ordering::Relaxed);
         }
     });
 
@@ -151,10 +158,14 @@ pub fn spawn_worker(
             Err(e) => format!("wait failed: {e}"),
         };
         let _ = events.send(RealmEvent {
-            realm: id,
+            worker: id,
             signal: RealmSignal::Exited(cause),
         });
     });
 
-    Ok(WorkerProcess { os_pid, writer })
+    Ok(WorkerProcess {
+        os_pid,
+        writer,
+        queued,
+    })
 }

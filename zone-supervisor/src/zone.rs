@@ -2,42 +2,38 @@
 //! realm registry, and runs the event loop.
 //!
 //! One task holds all of this state, so nothing here locks. Each loop pass
-//! handles whatever is ready (datagrams, realm messages, the 10 ms timer),
-//! then flushes every connection and realm link it touched: a packet relayed
-//! by a realm leaves in the same pass its IPC message arrived.
+//! handles whatever is ready (datagrams, realm messages, operator requests,
+//! the 10 ms timer), then flushes every connection and realm link it
+//! touched: a packet relayed by a realm leaves in the same pass its IPC
+//! message arrived.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use ipc_proto::{Delivery, FrameReader, FromRealm, PlayerInfo, Target, ToRealm, ZoneCall};
-use ss_proto::game::{
-    sanitize_login_name, C2SPacket, Chat, GoArena, Login, LoginCode, LoginResponse, S2CPacket,
-};
-use ss_proto::transport::{
-    decide_init, is_connection_request, Connection, Event, InitDecision, Priority, Reliability,
-    TickClock,
-};
+use ipc_proto::PlayerInfo;
+use ss_proto::game::GoArena;
+use ss_proto::transport::{ConnStats, Priority, Reliability, TickClock};
 use tokio::net::UdpSocket;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
 use crate::config::Settings;
+use crate::control::{self, ControlRequest};
 use crate::ping::{self, Population};
 use crate::players::{Player, PlayerTable, Stage};
-use crate::realms::{spawn_worker, RealmEvent, RealmId, RealmSignal, WorkerProcess};
+use crate::realms::{RealmEvent, RealmSignal, WorkerId};
+use crate::registry::{RealmPolicy, RealmSlot, SlotId};
+use crate::stats::{cpu_percent, read_proc, ProcSample, ProcessReport, StatsReport, ZoneReport};
 
 /// Most datagrams handled per readiness event before other work gets a turn.
 const RECV_BATCH: usize = 256;
-/// Largest packet a realm may ask to send (the reassembly limit of clients).
-const MAX_REALM_PACKET: usize = 65536;
-/// How long a stopping worker gets before it is killed.
-const STOP_GRACE: Duration = Duration::from_secs(5);
+/// How often process figures are sampled.
+const SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Zone-wide counters.
+/// Zone-wide counters kept by the zone task itself.
 #[derive(Default, Debug)]
 pub struct ZoneStats {
     /// Datagrams received on the game port.
@@ -48,32 +44,29 @@ pub struct ZoneStats {
     pub refused: u64,
     /// Game packets dropped (wrong state, malformed).
     pub dropped_game: u64,
-    /// Realm send requests refused (target not in that realm, too large).
+    /// Realm send requests refused (target not in that realm).
     pub refused_realm_sends: u64,
 }
 
-/// One realm and its worker process.
-struct Realm {
-    id: RealmId,
-    name: String,
-    worker: WorkerProcess,
-    /// The worker said hello with the right version.
-    hello: bool,
-    /// The worker loaded its arena.
-    ready: bool,
-    /// Players assigned to this realm (entered or waiting for `ready`).
-    players: Vec<i16>,
-    reader: FrameReader,
-    out: Vec<u8>,
-    empty_since: Option<Instant>,
-    stopping_since: Option<Instant>,
+/// Transport counters of connections that have ended, so zone totals do
+/// not shrink when players leave.
+#[derive(Default, Debug, Clone, Copy)]
+pub struct RetiredCounters {
+    datagrams_out: u64,
+    bytes_in: u64,
+    bytes_out: u64,
+    retransmits: u64,
+    dropped: u64,
 }
 
-impl Realm {
-    fn send(&mut self, msg: &ToRealm<'_>) {
-        if let Err(e) = ipc_proto::encode(msg, &mut self.out) {
-            warn!(realm = %self.name, "could not encode message for realm: {e}");
-        }
+impl RetiredCounters {
+    /// Adds an ended connection's counters.
+    pub fn absorb(&mut self, s: &ConnStats) {
+        self.datagrams_out += s.datagrams_out;
+        self.bytes_in += s.bytes_in;
+        self.bytes_out += s.bytes_out;
+        self.retransmits += s.retransmits;
+        self.dropped += s.dropped;
     }
 }
 
@@ -113,65 +106,115 @@ pub async fn run(settings: Settings) -> Result<()> {
     ping.set_nonblocking(true)?;
     let udp = UdpSocket::from_std(game)?;
     let ping = UdpSocket::from_std(ping)?;
+    let (control_tx, control_rx) = mpsc::unbounded_channel();
+    let control_path = settings.control_path.clone();
+    let control_bound = match control::listen(&control_path, control_tx) {
+        Ok(()) => true,
+        // The default path may be taken by another zone on this machine;
+        // serve players anyway, without a control socket.
+        Err(e) if !settings.control_path_given => {
+            warn!("no control socket: {e:#}");
+            false
+        }
+        Err(e) => return Err(e),
+    };
     info!(
         game = %udp.local_addr()?,
         ping = %ping.local_addr()?,
+        control = %control_path.display(),
         "zone listening"
     );
     // Tests and scripts read this line to learn the ports.
     println!(
-        "zone listening game={} ping={}",
+        "zone listening game={} ping={} control={}",
         udp.local_addr()?,
-        ping.local_addr()?
+        ping.local_addr()?,
+        control_path.display()
     );
     let now = Instant::now();
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let mut zone = Zone {
         clock: TickClock::new(now, ipc_proto::monotonic_ticks()),
+        policy: settings.realm_policy.clone(),
         s: settings,
         udp,
         ping,
         players: PlayerTable::default(),
         realms: HashMap::new(),
         realm_by_name: HashMap::new(),
-        next_realm_id: 1,
+        worker_slot: HashMap::new(),
+        next_slot_id: 1,
+        next_worker_id: 1,
         events_tx,
         flush_list: Vec::new(),
         inbox: Vec::new(),
         stats: ZoneStats::default(),
+        retired: RetiredCounters::default(),
         scratch: Vec::new(),
+        started: now,
         last_keepalive: now,
         last_housekeeping: now,
+        last_sample: now,
+        self_prev: None,
+        self_cpu_pct: 0.0,
+        self_proc: ProcSample::default(),
     };
-    zone.event_loop(events_rx).await
+    notify(&[sd_notify::NotifyState::Ready]);
+    let result = zone.event_loop(events_rx, control_rx).await;
+    if control_bound {
+        let _ = std::fs::remove_file(&control_path);
+    }
+    result
 }
 
-struct Zone {
-    s: Settings,
-    udp: UdpSocket,
+/// Tells systemd (if it is listening) about the service state.
+fn notify(state: &[sd_notify::NotifyState]) {
+    if let Err(e) = sd_notify::notify(false, state) {
+        debug!("sd_notify failed: {e}");
+    }
+}
+
+/// The zone's state, owned by the one zone task.
+pub(crate) struct Zone {
+    pub(crate) s: Settings,
+    pub(crate) policy: RealmPolicy,
+    pub(crate) udp: UdpSocket,
     ping: UdpSocket,
-    clock: TickClock,
-    players: PlayerTable,
-    realms: HashMap<RealmId, Realm>,
-    realm_by_name: HashMap<String, RealmId>,
-    next_realm_id: RealmId,
-    events_tx: mpsc::UnboundedSender<RealmEvent>,
-    flush_list: Vec<i16>,
+    pub(crate) clock: TickClock,
+    pub(crate) players: PlayerTable,
+    pub(crate) realms: HashMap<SlotId, RealmSlot>,
+    pub(crate) realm_by_name: HashMap<String, SlotId>,
+    pub(crate) worker_slot: HashMap<WorkerId, SlotId>,
+    pub(crate) next_slot_id: SlotId,
+    pub(crate) next_worker_id: WorkerId,
+    pub(crate) events_tx: mpsc::UnboundedSender<RealmEvent>,
+    pub(crate) flush_list: Vec<i16>,
     /// Game packets decoded from the datagram being handled, back to back
     /// as `u16` length + bytes (reused, so receiving does not allocate).
-    inbox: Vec<u8>,
-    stats: ZoneStats,
-    scratch: Vec<u8>,
+    pub(crate) inbox: Vec<u8>,
+    pub(crate) stats: ZoneStats,
+    pub(crate) retired: RetiredCounters,
+    pub(crate) scratch: Vec<u8>,
+    started: Instant,
     last_keepalive: Instant,
     last_housekeeping: Instant,
+    last_sample: Instant,
+    self_prev: Option<(ProcSample, Instant)>,
+    self_cpu_pct: f64,
+    self_proc: ProcSample,
 }
 
 impl Zone {
-    async fn event_loop(&mut self, mut events_rx: mpsc::UnboundedReceiver<RealmEvent>) -> Result<()> {
+    async fn event_loop(
+        &mut self,
+        mut events_rx: mpsc::UnboundedReceiver<RealmEvent>,
+        mut control_rx: mpsc::UnboundedReceiver<ControlRequest>,
+    ) -> Result<()> {
         let mut tick = tokio::time::interval(Duration::from_millis(10));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut sigterm = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
         let mut sigint = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
+        let mut sighup = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
         loop {
             tokio::select! {
                 r = self.udp.readable() => {
@@ -188,7 +231,9 @@ impl Zone {
                         self.realm_event(ev);
                     }
                 }
+                Some(req) = control_rx.recv() => self.control_request(req),
                 _ = tick.tick() => self.on_tick(),
+                _ = sighup.recv() => self.reload(),
                 _ = sigterm.recv() => break,
                 _ = sigint.recv() => break,
             }
@@ -196,10 +241,6 @@ impl Zone {
         }
         self.shutdown(&mut events_rx).await;
         Ok(())
-    }
-
-    fn now(&self) -> Instant {
-        Instant::now()
     }
 
     // ----- game socket -------------------------------------------------
@@ -210,7 +251,7 @@ impl Zone {
             match self.udp.try_recv_from(&mut buf) {
                 Ok((n, addr)) => {
                     self.stats.datagrams_in += 1;
-                    let now = self.now();
+                    let now = Instant::now();
                     self.handle_datagram(now, addr, &mut buf[..n]);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
@@ -222,670 +263,10 @@ impl Zone {
         }
     }
 
-    fn handle_datagram(&mut self, now: Instant, addr: SocketAddr, data: &mut [u8]) {
-        let Some(pid) = self.players.pid_at(&addr) else {
-            self.new_connection(now, addr, data);
-            return;
-        };
-        if is_connection_request(data) {
-            self.repeated_connection_request(now, pid, data);
-            return;
-        }
-        let Some(player) = self.players.get_mut(pid) else {
-            return;
-        };
-        let mut inbox = std::mem::take(&mut self.inbox);
-        inbox.clear();
-        player.conn.handle_datagram(now, data, &mut |pkt| {
-            inbox.extend_from_slice(&(pkt.len() as u16).to_le_bytes());
-            inbox.extend_from_slice(pkt);
-        });
-        self.mark_dirty(pid);
-        let mut pos = 0;
-        while pos + 2 <= inbox.len() {
-            let len = u16::from_le_bytes([inbox[pos], inbox[pos + 1]]) as usize;
-            let Some(pkt) = inbox.get(pos + 2..pos + 2 + len) else {
-                break;
-            };
-            self.game_packet(now, pid, pkt);
-            pos += 2 + len;
-        }
-        self.inbox = inbox;
-        self.drain_conn_events(now, pid);
-    }
-
-    fn new_connection(&mut self, now: Instant, addr: SocketAddr, data: &[u8]) {
-        if !is_connection_request(data) {
-            self.stats.dropped_unknown += 1;
-            return;
-        }
-        match decide_init(data, &self.s.init_policy) {
-            InitDecision::Accept {
-                reply,
-                cipher_key,
-                continuum,
-            } => {
-                if self.players.len() >= self.s.max_connections {
-                    self.stats.refused += 1;
-                    let _ = self.udp.try_send_to(&[0x00, 0x07], addr);
-                    return;
-                }
-                let conn = Connection::server(
-                    now,
-                    self.s.transport.clone(),
-                    self.clock,
-                    cipher_key,
-                    continuum,
-                );
-                match self.players.insert(now, addr, conn) {
-                    Some(pid) => {
-                        if let Some(p) = self.players.get_mut(pid) {
-                            p.continuum = continuum;
-                        }
-                        debug!(%addr, pid, continuum, "new connection");
-                        let _ = self.udp.try_send_to(&reply, addr);
-                    }
-                    None => {
-                        self.stats.refused += 1;
-                        let _ = self.udp.try_send_to(&[0x00, 0x07], addr);
-                    }
-                }
-            }
-            InitDecision::Refuse => {
-                self.stats.refused += 1;
-                let _ = self.udp.try_send_to(&[0x00, 0x07], addr);
-            }
-            InitDecision::Ignore => self.stats.dropped_unknown += 1,
-        }
-    }
-
-    /// A connection request from a known address: the reply was lost (not
-    /// logged in yet: answer again), or the client restarted (drop the old
-    /// player; the client's retry then connects afresh).
-    fn repeated_connection_request(&mut self, now: Instant, pid: i16, data: &[u8]) {
-        let Some(player) = self.players.get_mut(pid) else {
-            return;
-        };
-        if player.stage != Stage::Connected {
-            info!(pid, name = %player.name, "connection request from a logged-in address; dropping the old player");
-            self.remove_player(now, pid);
-            return;
-        }
-        if let InitDecision::Accept {
-            reply,
-            cipher_key,
-            continuum,
-        } = decide_init(data, &self.s.init_policy)
-        {
-            player.conn = Connection::server(
-                now,
-                self.s.transport.clone(),
-                self.clock,
-                cipher_key,
-                continuum,
-            );
-            player.continuum = continuum;
-            let _ = self.udp.try_send_to(&reply, player.addr);
-        }
-    }
-
-    fn mark_dirty(&mut self, pid: i16) {
-        if let Some(p) = self.players.get_mut(pid) {
-            if !p.dirty {
-                p.dirty = true;
-                self.flush_list.push(pid);
-            }
-        }
-    }
-
-    fn drain_conn_events(&mut self, now: Instant, pid: i16) {
-        loop {
-            let Some(player) = self.players.get_mut(pid) else {
-                return;
-            };
-            let Some(ev) = player.conn.poll_event() else {
-                return;
-            };
-            if let Event::Disconnected(reason) = ev {
-                info!(pid, name = %player.name, ?reason, "player disconnected");
-                if let Some(text) = reason.lagout_text() {
-                    // Tell the client why, the way ASSS does, before it goes.
-                    let mut msg = vec![0x07, 0x08, 0x00, 0x00, 0x00];
-                    msg.extend_from_slice(
-                        format!("You have been disconnected because of lag ({text}).").as_bytes(),
-                    );
-                    msg.push(0);
-                    let _ = self.udp.try_send_to(&msg, player.addr);
-                    let _ = self.udp.try_send_to(&[0x00, 0x07], player.addr);
-                }
-                self.remove_player(now, pid);
-                return;
-            }
-        }
-    }
-
-    /// Forgets a player: out of its realm, out of the table.
-    fn remove_player(&mut self, now: Instant, pid: i16) {
-        self.leave_realm(now, pid);
-        if let Some(mut p) = self.players.remove(now, pid) {
-            if !p.conn.is_closed() {
-                p.conn.disconnect();
-                let (udp, addr) = (&self.udp, p.addr);
-                p.conn.poll_transmit(now, &mut |d| {
-                    let _ = udp.try_send_to(d, addr);
-                });
-            }
-        }
-    }
-
-    // ----- game packets the zone handles itself --------------------------
-
-    fn game_packet(&mut self, now: Instant, pid: i16, pkt: &[u8]) {
-        let Some(player) = self.players.get(pid) else {
-            return;
-        };
-        let stage = player.stage;
-        match (stage, pkt[0]) {
-            (Stage::Connected, 0x09 | 0x24) => self.login(now, pid, pkt),
-            (Stage::LoggedIn | Stage::InRealm { .. }, 0x01) => match C2SPacket::decode(pkt) {
-                Ok(C2SPacket::GoArena(go)) => self.go_arena(now, pid, go),
-                _ => self.stats.dropped_game += 1,
-            },
-            (Stage::InRealm { .. }, 0x02) => {
-                self.leave_realm(now, pid);
-                if let Some(p) = self.players.get_mut(pid) {
-                    p.stage = Stage::LoggedIn;
-                }
-            }
-            (Stage::InRealm { realm, .. }, t) if t != 0x09 && t != 0x24 => {
-                match self.realms.get_mut(&realm) {
-                    Some(r) if r.ready => r.send(&ToRealm::PlayerPacket { pid, bytes: pkt }),
-                    _ => self.stats.dropped_game += 1,
-                }
-            }
-            _ => self.stats.dropped_game += 1,
-        }
-    }
-
-    fn send_to(&mut self, pid: i16, pkt: &[u8], reliability: Reliability) {
-        if let Some(p) = self.players.get_mut(pid) {
-            p.conn.send(pkt, reliability, Priority::Normal);
-        }
-        self.mark_dirty(pid);
-    }
-
-    fn login(&mut self, now: Instant, pid: i16, pkt: &[u8]) {
-        let Some(player) = self.players.get(pid) else {
-            return;
-        };
-        let continuum = player.continuum;
-        let expected_len = if continuum {
-            Login::CONTINUUM_LEN
-        } else {
-            Login::VIE_LEN
-        };
-        if pkt.len() != expected_len {
-            self.stats.dropped_game += 1;
-            return;
-        }
-        let login = match C2SPacket::decode(pkt) {
-            Ok(C2SPacket::Login(l)) => l,
-            _ => {
-                self.stats.dropped_game += 1;
-                return;
-            }
-        };
-        if !continuum && login.client_version != Login::VIE_VERSION {
-            self.login_response(pid, LoginCode::LOCKED_OUT);
-            return;
-        }
-        let name = match sanitize_login_name(&login.name) {
-            Ok(n) => n,
-            Err(bad) => {
-                if continuum {
-                    let mut text = vec![0x33];
-                    text.extend_from_slice(bad.continuum_text().as_bytes());
-                    text.push(0);
-                    self.send_to(pid, &text, Reliability::Reliable);
-                }
-                self.login_response(pid, bad.code(continuum));
-                return;
-            }
-        };
-        if let Some(code) = self.s.auth.check(&name, &login.password) {
-            self.login_response(pid, code);
-            return;
-        }
-        if let Some(old) = self.players.find_by_name(&name).map(|p| p.pid) {
-            if old != pid {
-                info!(pid = old, %name, "same name logged in again; dropping the old player");
-                self.remove_player(now, old);
-            }
-        }
-        if let Some(p) = self.players.get_mut(pid) {
-            p.name = name.clone();
-            p.stage = Stage::LoggedIn;
-        }
-        info!(pid, %name, continuum, "player logged in");
-        if continuum {
-            // Continuum version packet: version 40, no executable checksum.
-            let mut v = vec![0x34, 40, 0];
-            v.extend_from_slice(&0xFFFF_FFFFu32.to_le_bytes());
-            self.send_to(pid, &v, Reliability::Reliable);
-        }
-        self.login_response(pid, LoginCode::OK);
-    }
-
-    fn login_response(&mut self, pid: i16, code: LoginCode) {
-        let continuum = self.players.get(pid).is_some_and(|p| p.continuum);
-        let code = if !continuum && code == LoginCode::CUSTOM_TEXT {
-            LoginCode::LOCKED_OUT
-        } else {
-            code
-        };
-        let mut resp = LoginResponse::vie(code, 0);
-        if continuum {
-            // No Continuum executable or security file is served: "unknown".
-            resp.exe_checksum = LoginResponse::STAFF_CHECKSUM;
-            resp.code_checksum = LoginResponse::STAFF_CHECKSUM;
-        }
-        self.scratch.clear();
-        S2CPacket::LoginResponse(resp).encode(&mut self.scratch);
-        let bytes = std::mem::take(&mut self.scratch);
-        self.send_to(pid, &bytes, Reliability::Reliable);
-        self.scratch = bytes;
-    }
-
-    fn go_arena(&mut self, now: Instant, pid: i16, go: GoArena) {
-        if go.ship > 8 {
-            self.stats.dropped_game += 1;
-            return;
-        }
-        let name = match go.arena_type {
-            -1 | -2 => "0".to_string(),
-            -3 => sanitize_arena_name(&go.arena_name),
-            n if n >= 0 => n.to_string(),
-            _ => {
-                self.stats.dropped_game += 1;
-                return;
-            }
-        };
-        if let Some(p) = self.players.get_mut(pid) {
-            p.go = Some(go);
-        }
-        self.move_to_arena(now, pid, &name);
-    }
-
-    /// Takes a player out of its realm (if any) and into the named one.
-    fn move_to_arena(&mut self, now: Instant, pid: i16, arena: &str) {
-        self.leave_realm(now, pid);
-        let realm_id = match self.realm_by_name.get(arena) {
-            Some(&id) if self.realms.get(&id).is_some_and(|r| r.stopping_since.is_none()) => id,
-            _ => match self.start_realm(arena) {
-                Ok(id) => id,
-                Err(e) => {
-                    warn!(arena, "could not start realm: {e:#}");
-                    self.arena_message(pid, &format!("Arena {arena} is unavailable right now."));
-                    if let Some(p) = self.players.get_mut(pid) {
-                        p.stage = Stage::LoggedIn;
-                    }
-                    return;
-                }
-            },
-        };
-        let info = match self.players.get_mut(pid) {
-            Some(p) => {
-                p.stage = Stage::InRealm {
-                    realm: realm_id,
-                    entered: false,
-                };
-                player_info(p, false)
-            }
-            None => return,
-        };
-        if let Some(realm) = self.realms.get_mut(&realm_id) {
-            realm.players.push(pid);
-            realm.empty_since = None;
-            if realm.ready {
-                realm.send(&ToRealm::PlayerEnter(info));
-            }
-            debug!(pid, arena, "player assigned to realm");
-        }
-    }
-
-    fn leave_realm(&mut self, now: Instant, pid: i16) {
-        let Some(realm_id) = self.players.get(pid).and_then(Player::realm) else {
-            return;
-        };
-        if let Some(p) = self.players.get_mut(pid) {
-            p.stage = Stage::LoggedIn;
-        }
-        if let Some(realm) = self.realms.get_mut(&realm_id) {
-            realm.players.retain(|&p| p != pid);
-            if realm.ready {
-                realm.send(&ToRealm::PlayerLeave { pid });
-            }
-            if realm.players.is_empty() {
-                realm.empty_since = Some(now);
-            }
-        }
-    }
-
-    fn arena_message(&mut self, pid: i16, text: &str) {
-        self.scratch.clear();
-        S2CPacket::Chat(Chat {
-            chat_type: 0,
-            sound: 0,
-            pid: -1,
-            text: text.to_string(),
-        })
-        .encode(&mut self.scratch);
-        let bytes = std::mem::take(&mut self.scratch);
-        self.send_to(pid, &bytes, Reliability::Reliable);
-        self.scratch = bytes;
-    }
-
-    // ----- realms ---------------------------------------------------------
-
-    fn start_realm(&mut self, name: &str) -> Result<RealmId> {
-        let id = self.next_realm_id;
-        self.next_realm_id += 1;
-        let worker = spawn_worker(&self.s, name, id, self.events_tx.clone())?;
-        info!(realm = name, os_pid = worker.os_pid, "realm worker started");
-        self.realms.insert(
-            id,
-            Realm {
-                id,
-                name: name.to_string(),
-                worker,
-                hello: false,
-                ready: false,
-                players: Vec::new(),
-                reader: FrameReader::new(),
-                out: Vec::new(),
-                empty_since: None,
-                stopping_since: None,
-            },
-        );
-        self.realm_by_name.insert(name.to_string(), id);
-        Ok(id)
-    }
-
-    fn realm_event(&mut self, ev: RealmEvent) {
-        let now = self.now();
-        match ev.signal {
-            RealmSignal::Data(bytes) => {
-                let Some(realm) = self.realms.get_mut(&ev.realm) else {
-                    return;
-                };
-                let mut reader = std::mem::take(&mut realm.reader);
-                reader.extend(&bytes);
-                let mut broken = None;
-                loop {
-                    match reader.next_frame() {
-                        Ok(Some(frame)) => match ipc_proto::decode::<FromRealm>(frame) {
-                            Ok(msg) => self.realm_message(now, ev.realm, msg),
-                            Err(e) => {
-                                broken = Some(e.to_string());
-                                break;
-                            }
-                        },
-                        Ok(None) => break,
-                        Err(e) => {
-                            broken = Some(e.to_string());
-                            break;
-                        }
-                    }
-                }
-                if let Some(realm) = self.realms.get_mut(&ev.realm) {
-                    realm.reader = reader;
-                }
-                if let Some(why) = broken {
-                    self.kill_realm(ev.realm, &format!("sent an invalid message: {why}"));
-                }
-            }
-            RealmSignal::Closed => {}
-            RealmSignal::Exited(cause) => self.realm_exited(now, ev.realm, &cause),
-        }
-    }
-
-    fn kill_realm(&mut self, id: RealmId, why: &str) {
-        if let Some(realm) = self.realms.get(&id) {
-            warn!(realm = %realm.name, "killing realm worker: {why}");
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(realm.worker.os_pid as i32),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-        }
-    }
-
-    fn realm_message(&mut self, now: Instant, id: RealmId, msg: FromRealm<'_>) {
-        let Some(realm) = self.realms.get_mut(&id) else {
-            return;
-        };
-        if !realm.hello {
-            match msg {
-                FromRealm::Hello { version, .. } if version == ipc_proto::PROTOCOL_VERSION => {
-                    realm.hello = true;
-                }
-                _ => {
-                    self.kill_realm(id, "no valid hello (built from other sources?)");
-                }
-            }
-            return;
-        }
-        match msg {
-            FromRealm::Hello { .. } => {}
-            FromRealm::Ready => {
-                realm.ready = true;
-                info!(realm = %realm.name, "realm ready");
-                let pids = realm.players.clone();
-                for pid in pids {
-                    if let Some(p) = self.players.get(pid) {
-                        let info = player_info(p, false);
-                        if let Some(realm) = self.realms.get_mut(&id) {
-                            realm.send(&ToRealm::PlayerEnter(info));
-                        }
-                    }
-                }
-            }
-            FromRealm::Send {
-                to,
-                delivery,
-                bytes,
-            } => self.realm_send(id, to, delivery, bytes),
-            FromRealm::SendSized { pid, bytes } => {
-                if self.player_in_realm(pid, id) && bytes.len() <= 16 << 20 {
-                    if let Some(p) = self.players.get_mut(pid) {
-                        p.conn.send_sized(Arc::from(bytes));
-                    }
-                    self.mark_dirty(pid);
-                } else {
-                    self.stats.refused_realm_sends += 1;
-                }
-            }
-            FromRealm::PlayerEntered { pid } => {
-                if let Some(p) = self.players.get_mut(pid) {
-                    if p.realm() == Some(id) {
-                        p.stage = Stage::InRealm {
-                            realm: id,
-                            entered: true,
-                        };
-                    }
-                }
-            }
-            FromRealm::PlayerState { pid, ship, freq } => {
-                if let Some(p) = self.players.get_mut(pid) {
-                    if p.realm() == Some(id) {
-                        p.ship = ship;
-                        p.freq = freq;
-                    }
-                }
-            }
-            FromRealm::HeartbeatAck { .. } => {}
-            FromRealm::ZoneCall(call) => self.zone_call(now, id, call),
-        }
-    }
-
-    fn player_in_realm(&self, pid: i16, realm: RealmId) -> bool {
-        self.players
-            .get(pid)
-            .is_some_and(|p| p.realm() == Some(realm))
-    }
-
-    fn realm_send(&mut self, id: RealmId, to: Target<'_>, delivery: Delivery, bytes: &[u8]) {
-        if bytes.is_empty() || bytes.len() > MAX_REALM_PACKET {
-            self.stats.refused_realm_sends += 1;
-            return;
-        }
-        let (reliability, priority) = match delivery {
-            Delivery::Reliable => (Reliability::Reliable, Priority::Normal),
-            Delivery::Unreliable => (Reliability::Unreliable, Priority::Normal),
-            Delivery::UnreliableHigh => (Reliability::Unreliable, Priority::High),
-            Delivery::UnreliableLow => (Reliability::Unreliable, Priority::Low),
-        };
-        let send_one = |zone: &mut Zone, pid: i16| {
-            let Some(p) = zone.players.get_mut(pid) else {
-                zone.stats.refused_realm_sends += 1;
-                return;
-            };
-            if p.realm() != Some(id) {
-                zone.stats.refused_realm_sends += 1;
-                return;
-            }
-            p.conn.send(bytes, reliability, priority);
-            if !p.dirty {
-                p.dirty = true;
-                zone.flush_list.push(pid);
-            }
-        };
-        match to {
-            Target::Player(pid) => send_one(self, pid),
-            Target::Players(list) => {
-                for pid in Target::list(list) {
-                    send_one(self, pid);
-                }
-            }
-            Target::Arena | Target::ArenaExcept(_) => {
-                let except = match to {
-                    Target::ArenaExcept(p) => Some(p),
-                    _ => None,
-                };
-                let Some(realm) = self.realms.get_mut(&id) else {
-                    return;
-                };
-                let pids = std::mem::take(&mut realm.players);
-                for &pid in &pids {
-                    if Some(pid) != except {
-                        send_one(self, pid);
-                    }
-                }
-                if let Some(realm) = self.realms.get_mut(&id) {
-                    realm.players = pids;
-                }
-            }
-        }
-    }
-
-    fn zone_call(&mut self, now: Instant, id: RealmId, call: ZoneCall<'_>) {
-        match call {
-            ZoneCall::MovePlayer { pid, arena } => {
-                if self.player_in_realm(pid, id) {
-                    let arena = sanitize_arena_name(&arena);
-                    self.move_to_arena(now, pid, &arena);
-                }
-            }
-            ZoneCall::RemotePrivate { from, to_name, text } => {
-                let Some(sender) = self.players.get(from).filter(|p| p.realm() == Some(id))
-                else {
-                    return;
-                };
-                let sender_name = sender.name.clone();
-                match self.players.find_by_name(&to_name).map(|p| p.pid) {
-                    Some(target) => {
-                        self.scratch.clear();
-                        S2CPacket::Chat(Chat {
-                            chat_type: 7,
-                            sound: 0,
-                            pid: -1,
-                            text: format!("({sender_name})>{text}"),
-                        })
-                        .encode(&mut self.scratch);
-                        let bytes = std::mem::take(&mut self.scratch);
-                        self.send_to(target, &bytes, Reliability::Reliable);
-                        self.scratch = bytes;
-                    }
-                    None => self.arena_message(from, &format!("{to_name} is not in the zone.")),
-                }
-            }
-            ZoneCall::Kick { pid } => {
-                if self.player_in_realm(pid, id) {
-                    self.remove_player(now, pid);
-                }
-            }
-        }
-    }
-
-    fn realm_exited(&mut self, now: Instant, id: RealmId, cause: &str) {
-        let Some(realm) = self.realms.remove(&id) else {
-            return;
-        };
-        if self.realm_by_name.get(&realm.name) == Some(&id) {
-            self.realm_by_name.remove(&realm.name);
-        }
-        if realm.stopping_since.is_some() && realm.players.is_empty() {
-            info!(realm = %realm.name, %cause, "realm worker stopped");
-            return;
-        }
-        warn!(realm = %realm.name, %cause, players = realm.players.len(), "realm worker died; restarting it");
-        // Make the clients leave the arena (the arena-recycle trick), then
-        // put them into a fresh worker.
-        let pids = realm.players.clone();
-        for &pid in &pids {
-            if let Some(p) = self.players.get_mut(pid) {
-                p.stage = Stage::LoggedIn;
-            }
-        }
-        let new_id = match self.start_realm(&realm.name) {
-            Ok(id) => id,
-            Err(e) => {
-                warn!(realm = %realm.name, "could not restart realm: {e:#}");
-                for pid in pids {
-                    self.arena_message(pid, "Your arena failed and could not be restarted.");
-                }
-                return;
-            }
-        };
-        for pid in pids {
-            self.arena_message(
-                pid,
-                &format!("Arena {} had a problem and was restarted.", realm.name),
-            );
-            let mut who = [0x01u8, 0, 0];
-            who[1..3].copy_from_slice(&pid.to_le_bytes());
-            self.send_to(pid, &who, Reliability::Reliable);
-            let info = match self.players.get_mut(pid) {
-                Some(p) => {
-                    p.stage = Stage::InRealm {
-                        realm: new_id,
-                        entered: false,
-                    };
-                    player_info(p, true)
-                }
-                None => continue,
-            };
-            let _ = info;
-            if let Some(r) = self.realms.get_mut(&new_id) {
-                r.players.push(pid);
-            }
-        }
-        let _ = now;
-    }
-
     // ----- timers ---------------------------------------------------------
 
     fn on_tick(&mut self) {
-        let now = self.now();
+        let now = Instant::now();
         let keepalive = now.saturating_duration_since(self.last_keepalive) >= self.s.keepalive;
         if keepalive {
             self.last_keepalive = now;
@@ -902,52 +283,107 @@ impl Zone {
         for pid in due {
             self.mark_dirty(pid);
         }
-        if now.saturating_duration_since(self.last_housekeeping) >= Duration::from_millis(200) {
+        if now.saturating_duration_since(self.last_housekeeping) >= Duration::from_millis(100) {
             self.last_housekeeping = now;
-            self.stop_idle_realms(now);
+            self.realm_housekeeping(now);
+        }
+        if now.saturating_duration_since(self.last_sample) >= SAMPLE_INTERVAL {
+            self.last_sample = now;
+            self.sample_processes(now);
+            notify(&[
+                sd_notify::NotifyState::Status(&format!(
+                    "{} players, {} realms",
+                    self.players.len(),
+                    self.realms.len()
+                )),
+                sd_notify::NotifyState::Watchdog,
+            ]);
         }
     }
 
-    fn stop_idle_realms(&mut self, now: Instant) {
-        let idle = self.s.realm_idle;
-        let mut to_kill = Vec::new();
-        for realm in self.realms.values_mut() {
-            match (realm.stopping_since, realm.empty_since) {
-                (None, Some(since)) if realm.players.is_empty() && now.saturating_duration_since(since) >= idle => {
-                    info!(realm = %realm.name, "realm idle; stopping its worker");
-                    realm.send(&ToRealm::Shutdown);
-                    realm.stopping_since = Some(now);
-                }
-                (Some(since), _) if now.saturating_duration_since(since) >= STOP_GRACE => {
-                    to_kill.push(realm.id);
-                }
-                _ => {}
+    fn sample_processes(&mut self, now: Instant) {
+        if let Some(sample) = read_proc(std::process::id()) {
+            if let Some((prev, at)) = self.self_prev {
+                self.self_cpu_pct =
+                    cpu_percent(&prev, &sample, now.saturating_duration_since(at).as_secs_f64());
             }
+            self.self_prev = Some((sample, now));
+            self.self_proc = sample;
         }
-        for id in to_kill {
-            self.kill_realm(id, "did not stop in time");
-        }
-        // A stopping realm's name is free for a new worker at once.
-        let stopping: Vec<String> = self
-            .realms
-            .values()
-            .filter(|r| r.stopping_since.is_some())
-            .map(|r| r.name.clone())
-            .collect();
-        for name in stopping {
-            if let Some(&id) = self.realm_by_name.get(&name) {
-                if self.realms.get(&id).is_some_and(|r| r.stopping_since.is_some()) {
-                    self.realm_by_name.remove(&name);
-                }
-            }
-        }
+        self.sample_realm_processes(now);
     }
 
-    // ----- ping port ------------------------------------------------------
+    fn reload(&mut self) {
+        info!("reloading configuration (SIGHUP)");
+        self.reload_realms();
+    }
+
+    // ----- control socket -------------------------------------------------
+
+    fn control_request(&mut self, req: ControlRequest) {
+        let now = Instant::now();
+        let mut words = req.command.split_whitespace();
+        let answer = match (words.next(), words.next()) {
+            (Some("stats"), None) => {
+                self.sample_processes(now);
+                serde_json::to_string(&self.report(now))
+                    .unwrap_or_else(|e| error_json(&e.to_string()))
+            }
+            (Some("restart"), Some(name)) => match self.operator_restart(now, name) {
+                Ok(msg) => ok_json(&msg),
+                Err(msg) => error_json(&msg),
+            },
+            (Some("reload"), None) => {
+                self.reload();
+                ok_json("reload requested")
+            }
+            _ => error_json(&format!("unknown command {:?}", req.command)),
+        };
+        let _ = req.reply.send(answer);
+    }
+
+    /// The operator report: zone figures and every realm.
+    pub(crate) fn report(&self, now: Instant) -> StatsReport {
+        let mut zone = ZoneReport {
+            process: ProcessReport {
+                pid: std::process::id(),
+                cpu_user_secs: self.self_proc.user_secs,
+                cpu_system_secs: self.self_proc.system_secs,
+                cpu_percent: self.self_cpu_pct,
+                rss_bytes: self.self_proc.rss_bytes,
+            },
+            uptime_secs: now.saturating_duration_since(self.started).as_secs_f64(),
+            connections: self.players.len() as u32,
+            datagrams_in: self.stats.datagrams_in,
+            datagrams_out: self.retired.datagrams_out,
+            bytes_in: self.retired.bytes_in,
+            bytes_out: self.retired.bytes_out,
+            retransmits: self.retired.retransmits,
+            dropped: self.retired.dropped + self.stats.dropped_unknown + self.stats.dropped_game,
+            refused: self.stats.refused,
+            refused_realm_sends: self.stats.refused_realm_sends,
+            biller: "disabled".to_string(),
+            ..ZoneReport::default()
+        };
+        for p in self.players.iter() {
+            let s = p.conn.stats();
+            zone.datagrams_out += s.datagrams_out;
+            zone.bytes_in += s.bytes_in;
+            zone.bytes_out += s.bytes_out;
+            zone.retransmits += s.retransmits;
+            zone.dropped += s.dropped;
+            if p.realm().is_some() {
+                zone.players += 1;
+            }
+        }
+        let mut realms: Vec<_> = self.realms.values().map(|r| r.report(now)).collect();
+        realms.sort_by(|a, b| a.name.cmp(&b.name));
+        StatsReport { zone, realms }
+    }
 
     fn population(&self) -> Population {
         let mut pop = Population::default();
-        let mut by_realm: HashMap<RealmId, (u16, u16)> = HashMap::new();
+        let mut by_realm: HashMap<SlotId, (u16, u16)> = HashMap::new();
         for p in self.players.iter() {
             if let Some(r) = p.realm() {
                 pop.total += 1;
@@ -987,9 +423,9 @@ impl Zone {
     // ----- flushing and shutdown -----------------------------------------
 
     fn flush(&mut self) {
-        let now = self.now();
-        let list = std::mem::take(&mut self.flush_list);
-        let mut closed = Vec::new();
+        let now = Instant::now();
+        let mut list = std::mem::take(&mut self.flush_list);
+        let mut ended = Vec::new();
         for &pid in &list {
             let Some(p) = self.players.get_mut(pid) else {
                 continue;
@@ -999,33 +435,22 @@ impl Zone {
             p.conn.poll_transmit(now, &mut |d| {
                 let _ = udp.try_send_to(d, addr);
             });
-            if p.conn.is_closed() || p.conn.poll_event().is_some_and(|e| {
-                matches!(e, Event::Disconnected(_))
-            }) {
-                closed.push(pid);
+            if p.conn.is_closed() {
+                ended.push(pid);
             }
         }
-        let mut list = list;
         list.clear();
         self.flush_list = list;
-        for pid in closed {
+        for pid in ended {
             self.drain_conn_events(now, pid);
-            if self.players.get(pid).is_some_and(|p| p.conn.is_closed()) {
-                info!(pid, "connection closed");
-                self.remove_player(now, pid);
-            }
         }
-        for realm in self.realms.values_mut() {
-            if !realm.out.is_empty() {
-                let batch = std::mem::take(&mut realm.out);
-                let _ = realm.worker.writer.send(batch);
-            }
-        }
+        self.flush_realms();
     }
 
     async fn shutdown(&mut self, events_rx: &mut mpsc::UnboundedReceiver<RealmEvent>) {
         info!("shutting down");
-        let now = self.now();
+        notify(&[sd_notify::NotifyState::Stopping]);
+        let now = Instant::now();
         for p in self.players.iter_mut() {
             p.conn.disconnect();
             let (udp, addr) = (&self.udp, p.addr);
@@ -1033,33 +458,35 @@ impl Zone {
                 let _ = udp.try_send_to(d, addr);
             });
         }
-        for realm in self.realms.values_mut() {
-            realm.send(&ToRealm::Shutdown);
-            let batch = std::mem::take(&mut realm.out);
-            let _ = realm.worker.writer.send(batch);
-        }
+        self.stop_all_workers();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
-        while !self.realms.is_empty() {
+        while self.workers_running() {
             match tokio::time::timeout_at(deadline, events_rx.recv()).await {
                 Ok(Some(RealmEvent {
-                    realm,
+                    worker,
                     signal: RealmSignal::Exited(_),
-                })) => {
-                    self.realms.remove(&realm);
-                }
+                })) => self.forget_worker(worker),
                 Ok(Some(_)) => {}
                 _ => break,
             }
         }
-        let ids: Vec<RealmId> = self.realms.keys().copied().collect();
-        for id in ids {
-            self.kill_realm(id, "still running at shutdown");
+        if self.workers_running() {
+            warn!("realm workers did not stop in time; killing them");
+            self.kill_all_workers();
         }
     }
 }
 
+fn ok_json(msg: &str) -> String {
+    serde_json::json!({ "ok": true, "message": msg }).to_string()
+}
+
+fn error_json(msg: &str) -> String {
+    serde_json::json!({ "ok": false, "error": msg }).to_string()
+}
+
 /// What a realm needs to know about an entering player.
-fn player_info(p: &Player, reentry: bool) -> PlayerInfo {
+pub(crate) fn player_info(p: &Player, reentry: bool) -> PlayerInfo {
     let go = p.go.clone().unwrap_or(GoArena {
         ship: 8,
         obscenity_filter: false,

@@ -1,0 +1,382 @@
+//! Player sessions: new connections, login, arena choice, and leaving.
+//!
+//! Everything a player does before and between arenas is handled here, in
+//! the zone task; everything inside an arena goes to that arena's realm.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use ipc_proto::ToRealm;
+use ss_proto::game::{
+    sanitize_login_name, C2SPacket, Chat, GoArena, Login, LoginCode, LoginResponse, S2CPacket,
+};
+use ss_proto::transport::{
+    decide_init, is_connection_request, Connection, Event, InitDecision, Priority, Reliability,
+};
+use tracing::{debug, info};
+
+use crate::players::{Player, Stage};
+use crate::zone::{player_info, sanitize_arena_name, Zone};
+
+impl Zone {
+    /// Handles one datagram from the game socket.
+    pub(crate) fn handle_datagram(&mut self, now: Instant, addr: SocketAddr, data: &mut [u8]) {
+        let Some(pid) = self.players.pid_at(&addr) else {
+            self.new_connection(now, addr, data);
+            return;
+        };
+        if is_connection_request(data) {
+            self.repeated_connection_request(now, pid, data);
+            return;
+        }
+        let Some(player) = self.players.get_mut(pid) else {
+            return;
+        };
+        let mut inbox = std::mem::take(&mut self.inbox);
+        inbox.clear();
+        player.conn.handle_datagram(now, data, &mut |pkt| {
+            inbox.extend_from_slice(&(pkt.len() as u16).to_le_bytes());
+            inbox.extend_from_slice(pkt);
+        });
+        self.mark_dirty(pid);
+        let mut pos = 0;
+        while pos + 2 <= inbox.len() {
+            let len = u16::from_le_bytes([inbox[pos], inbox[pos + 1]]) as usize;
+            let Some(pkt) = inbox.get(pos + 2..pos + 2 + len) else {
+                break;
+            };
+            self.game_packet(now, pid, pkt);
+            pos += 2 + len;
+        }
+        self.inbox = inbox;
+        self.drain_conn_events(now, pid);
+    }
+
+    fn new_connection(&mut self, now: Instant, addr: SocketAddr, data: &[u8]) {
+        if !is_connection_request(data) {
+            self.stats.dropped_unknown += 1;
+            return;
+        }
+        match decide_init(data, &self.s.init_policy) {
+            InitDecision::Accept {
+                reply,
+                cipher_key,
+                continuum,
+            } => {
+                if self.players.len() >= self.s.max_connections {
+                    self.stats.refused += 1;
+                    let _ = self.udp.try_send_to(&[0x00, 0x07], addr);
+                    return;
+                }
+                let conn = Connection::server(
+                    now,
+                    self.s.transport.clone(),
+                    self.clock,
+                    cipher_key,
+                    continuum,
+                );
+                match self.players.insert(now, addr, conn) {
+                    Some(pid) => {
+                        if let Some(p) = self.players.get_mut(pid) {
+                            p.continuum = continuum;
+                        }
+                        debug!(%addr, pid, continuum, "new connection");
+                        let _ = self.udp.try_send_to(&reply, addr);
+                    }
+                    None => {
+                        self.stats.refused += 1;
+                        let _ = self.udp.try_send_to(&[0x00, 0x07], addr);
+                    }
+                }
+            }
+            InitDecision::Refuse => {
+                self.stats.refused += 1;
+                let _ = self.udp.try_send_to(&[0x00, 0x07], addr);
+            }
+            InitDecision::Ignore => self.stats.dropped_unknown += 1,
+        }
+    }
+
+    /// A connection request from a known address: the reply was lost (not
+    /// logged in yet: answer again), or the client restarted (drop the old
+    /// player; the client's retry then connects afresh).
+    fn repeated_connection_request(&mut self, now: Instant, pid: i16, data: &[u8]) {
+        let Some(player) = self.players.get_mut(pid) else {
+            return;
+        };
+        if player.stage != Stage::Connected {
+            info!(pid, name = %player.name, "connection request from a logged-in address; dropping the old player");
+            self.remove_player(now, pid);
+            return;
+        }
+        if let InitDecision::Accept {
+            reply,
+            cipher_key,
+            continuum,
+        } = decide_init(data, &self.s.init_policy)
+        {
+            player.conn = Connection::server(
+                now,
+                self.s.transport.clone(),
+                self.clock,
+                cipher_key,
+                continuum,
+            );
+            player.continuum = continuum;
+            let _ = self.udp.try_send_to(&reply, player.addr);
+        }
+    }
+
+    /// Puts a player on this pass's flush list.
+    pub(crate) fn mark_dirty(&mut self, pid: i16) {
+        if let Some(p) = self.players.get_mut(pid) {
+            if !p.dirty {
+                p.dirty = true;
+                self.flush_list.push(pid);
+            }
+        }
+    }
+
+    /// Handles connection events; a disconnect removes the player.
+    pub(crate) fn drain_conn_events(&mut self, now: Instant, pid: i16) {
+        loop {
+            let Some(player) = self.players.get_mut(pid) else {
+                return;
+            };
+            let Some(ev) = player.conn.poll_event() else {
+                if player.conn.is_closed() {
+                    self.remove_player(now, pid);
+                }
+                return;
+            };
+            if let Event::Disconnected(reason) = ev {
+                info!(pid, name = %player.name, ?reason, "player disconnected");
+                if let Some(text) = reason.lagout_text() {
+                    // Tell the client why, the way ASSS does, before it goes.
+                    let mut msg = vec![0x07, 0x08, 0x00, 0x00, 0x00];
+                    msg.extend_from_slice(
+                        format!("You have been disconnected because of lag ({text}).").as_bytes(),
+                    );
+                    msg.push(0);
+                    let _ = self.udp.try_send_to(&msg, player.addr);
+                    let _ = self.udp.try_send_to(&[0x00, 0x07], player.addr);
+                }
+                self.remove_player(now, pid);
+                return;
+            }
+        }
+    }
+
+    /// Forgets a player: out of its realm, out of the table, `00 07` sent.
+    pub(crate) fn remove_player(&mut self, now: Instant, pid: i16) {
+        self.leave_realm(now, pid);
+        if let Some(mut p) = self.players.remove(now, pid) {
+            if !p.conn.is_closed() {
+                p.conn.disconnect();
+                let (udp, addr) = (&self.udp, p.addr);
+                p.conn.poll_transmit(now, &mut |d| {
+                    let _ = udp.try_send_to(d, addr);
+                });
+            }
+            self.retired.absorb(p.conn.stats());
+        }
+    }
+
+    fn game_packet(&mut self, now: Instant, pid: i16, pkt: &[u8]) {
+        let Some(player) = self.players.get(pid) else {
+            return;
+        };
+        match (player.stage, pkt[0]) {
+            (Stage::Connected, 0x09 | 0x24) => self.login(now, pid, pkt),
+            (Stage::LoggedIn | Stage::InRealm { .. }, 0x01) => match C2SPacket::decode(pkt) {
+                Ok(C2SPacket::GoArena(go)) => self.go_arena(now, pid, go),
+                _ => self.stats.dropped_game += 1,
+            },
+            (Stage::InRealm { .. }, 0x02) => self.leave_realm(now, pid),
+            (Stage::InRealm { realm, .. }, t) if t != 0x09 && t != 0x24 => {
+                let forwarded = self
+                    .realms
+                    .get_mut(&realm)
+                    .is_some_and(|r| r.forward_packet(pid, pkt));
+                if !forwarded {
+                    self.stats.dropped_game += 1;
+                }
+            }
+            _ => self.stats.dropped_game += 1,
+        }
+    }
+
+    /// Queues a packet for one player.
+    pub(crate) fn send_raw(&mut self, pid: i16, pkt: &[u8], reliability: Reliability) {
+        if let Some(p) = self.players.get_mut(pid) {
+            p.conn.send(pkt, reliability, Priority::Normal);
+        }
+        self.mark_dirty(pid);
+    }
+
+    /// Encodes and queues a reliable packet for one player.
+    pub(crate) fn send_packet(&mut self, pid: i16, pkt: &S2CPacket) {
+        let mut bytes = std::mem::take(&mut self.scratch);
+        bytes.clear();
+        pkt.encode(&mut bytes);
+        self.send_raw(pid, &bytes, Reliability::Reliable);
+        self.scratch = bytes;
+    }
+
+    /// A green server message to one player.
+    pub(crate) fn arena_message(&mut self, pid: i16, text: &str) {
+        self.send_packet(
+            pid,
+            &S2CPacket::Chat(Chat {
+                chat_type: 0,
+                sound: 0,
+                pid: -1,
+                text: text.to_string(),
+            }),
+        );
+    }
+
+    fn login(&mut self, now: Instant, pid: i16, pkt: &[u8]) {
+        let Some(player) = self.players.get(pid) else {
+            return;
+        };
+        let continuum = player.continuum;
+        let expected_len = if continuum {
+            Login::CONTINUUM_LEN
+        } else {
+            Login::VIE_LEN
+        };
+        if pkt.len() != expected_len {
+            self.stats.dropped_game += 1;
+            return;
+        }
+        let login = match C2SPacket::decode(pkt) {
+            Ok(C2SPacket::Login(l)) => l,
+            _ => {
+                self.stats.dropped_game += 1;
+                return;
+            }
+        };
+        if !continuum && login.client_version != Login::VIE_VERSION {
+            self.login_response(pid, LoginCode::LOCKED_OUT);
+            return;
+        }
+        let name = match sanitize_login_name(&login.name) {
+            Ok(n) => n,
+            Err(bad) => {
+                if continuum {
+                    self.send_packet(pid, &S2CPacket::LoginText(bad.continuum_text().to_string()));
+                }
+                self.login_response(pid, bad.code(continuum));
+                return;
+            }
+        };
+        if let Some(code) = self.s.auth.check(&name, &login.password) {
+            info!(pid, %name, code = code.0, "login refused");
+            self.login_response(pid, code);
+            return;
+        }
+        if let Some(old) = self.players.find_by_name(&name).map(|p| p.pid) {
+            if old != pid {
+                info!(pid = old, %name, "same name logged in again; dropping the old player");
+                self.remove_player(now, old);
+            }
+        }
+        if let Some(p) = self.players.get_mut(pid) {
+            p.name = name.clone();
+            p.stage = Stage::LoggedIn;
+        }
+        info!(pid, %name, continuum, "player logged in");
+        if continuum {
+            self.send_packet(
+                pid,
+                &S2CPacket::ContinuumVersion {
+                    version: LoginResponse::CONTINUUM_VERSION,
+                    checksum: LoginResponse::STAFF_CHECKSUM,
+                },
+            );
+        }
+        self.login_response(pid, LoginCode::OK);
+    }
+
+    fn login_response(&mut self, pid: i16, code: LoginCode) {
+        let continuum = self.players.get(pid).is_some_and(|p| p.continuum);
+        let code = if !continuum && code == LoginCode::CUSTOM_TEXT {
+            LoginCode::LOCKED_OUT
+        } else {
+            code
+        };
+        let mut resp = LoginResponse::vie(code, 0);
+        if continuum {
+            // No Continuum executable or security file is served: "unknown".
+            resp.exe_checksum = LoginResponse::STAFF_CHECKSUM;
+            resp.code_checksum = LoginResponse::STAFF_CHECKSUM;
+        }
+        self.send_packet(pid, &S2CPacket::LoginResponse(resp));
+    }
+
+    fn go_arena(&mut self, now: Instant, pid: i16, go: GoArena) {
+        if go.ship > 8 {
+            self.stats.dropped_game += 1;
+            return;
+        }
+        let name = match go.arena_type {
+            -1 | -2 => self.policy.default_arena.clone(),
+            -3 => sanitize_arena_name(&go.arena_name),
+            n if n >= 0 => n.to_string(),
+            _ => {
+                self.stats.dropped_game += 1;
+                return;
+            }
+        };
+        if let Some(p) = self.players.get_mut(pid) {
+            p.go = Some(go);
+        }
+        self.move_to_arena(now, pid, &name);
+    }
+
+    /// Takes a player out of its realm (if any) and into the named one.
+    pub(crate) fn move_to_arena(&mut self, now: Instant, pid: i16, arena: &str) {
+        self.leave_realm(now, pid);
+        let slot_id = match self.realm_for(now, arena) {
+            Ok(id) => id,
+            Err(why) => {
+                self.arena_message(pid, &why);
+                return;
+            }
+        };
+        let info = match self.players.get_mut(pid) {
+            Some(p) => {
+                p.stage = Stage::InRealm {
+                    realm: slot_id,
+                    entered: false,
+                };
+                player_info(p, false)
+            }
+            None => return,
+        };
+        if let Some(slot) = self.realms.get_mut(&slot_id) {
+            slot.players.push(pid);
+            if slot.ready() {
+                slot.send(&ToRealm::PlayerEnter(info));
+            }
+            debug!(pid, arena, "player assigned to realm");
+        }
+    }
+
+    /// Takes a player out of its realm; the realm tells the others.
+    pub(crate) fn leave_realm(&mut self, _now: Instant, pid: i16) {
+        let Some(slot_id) = self.players.get(pid).and_then(Player::realm) else {
+            return;
+        };
+        if let Some(p) = self.players.get_mut(pid) {
+            p.stage = Stage::LoggedIn;
+        }
+        if let Some(slot) = self.realms.get_mut(&slot_id) {
+            slot.players.retain(|&p| p != pid);
+            if slot.ready() {
+                slot.send(&ToRealm::PlayerLeave { pid });
+            }
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! Operator statistics: the report `zone-supervisor stats` shows, and the
+//! process figures (CPU time, memory) read from /proc.
+
+use serde::{Deserialize, Serialize};
+
+/// CPU time and resident memory of one process.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ProcSample {
+    /// User CPU seconds.
+    pub user_secs: f64,
+    /// System CPU seconds.
+    pub system_secs: f64,
+    /// Resident set size in bytes.
+    pub rss_bytes: u64,
+}
+
+/// Reads `/proc/<pid>/stat`; `None` if the process is gone.
+pub fn read_proc(pid: u32) -> Option<ProcSample> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_proc_stat(&text)
+}
+
+/// Parses the text of a `/proc/<pid>/stat` file.
+pub fn parse_proc_stat(text: &str) -> Option<ProcSample> {
+    // The command name is in parentheses and may contain spaces: fields
+    // are counted after the last ')'.
+    let rest = &text[text.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // After ')': state is field 3 of the full line, utime 14, stime 15, rss 24.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    let rss_pages: u64 = fields.get(21)?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    // SAFETY: as above.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(1) as u64;
+    Some(ProcSample {
+        user_secs: utime as f64 / hz,
+        system_secs: stime as f64 / hz,
+        rss_bytes: rss_pages * page,
+    })
+}
+
+/// CPU use between two samples taken `secs` apart, in percent of one core.
+pub fn cpu_percent(before: &ProcSample, after: &ProcSample, secs: f64) -> f64 {
+    if secs <= 0.0 {
+        return 0.0;
+    }
+    let used = (after.user_secs + after.system_secs) - (before.user_secs + before.system_secs);
+    (used / secs * 100.0).max(0.0)
+}
+
+/// Process figures as reported.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct ProcessReport {
+    /// OS process id (0 when no process runs).
+    pub pid: u32,
+    /// User CPU seconds.
+    pub cpu_user_secs: f64,
+    /// System CPU seconds.
+    pub cpu_system_secs: f64,
+    /// CPU % of one core over the last sampling interval.
+    pub cpu_percent: f64,
+    /// Resident memory, bytes.
+    pub rss_bytes: u64,
+}
+
+/// One realm in the report.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct RealmReport {
+    /// Arena name.
+    pub name: String,
+    /// starting / running / restarting / failed / stopping.
+    pub state: String,
+    /// The worker process.
+    pub process: ProcessReport,
+    /// Seconds since the current worker started.
+    pub uptime_secs: f64,
+    /// Restarts after crashes, hangs or operator requests.
+    pub restarts: u32,
+    /// Why the last worker ended (exit code, signal, "unresponsive").
+    pub last_exit: Option<String>,
+    /// Players in the realm.
+    pub players: u32,
+    /// IPC messages supervisor → worker.
+    pub ipc_msgs_to: u64,
+    /// IPC messages worker → supervisor.
+    pub ipc_msgs_from: u64,
+    /// IPC bytes supervisor → worker.
+    pub ipc_bytes_to: u64,
+    /// IPC bytes worker → supervisor.
+    pub ipc_bytes_from: u64,
+    /// Bytes queued for the worker and not yet written.
+    pub ipc_queue_bytes: u64,
+    /// Game packets from players into the realm.
+    pub packets_in: u64,
+    /// Game packets the realm sent to players (per receiver).
+    pub packets_out: u64,
+}
+
+/// Zone-wide figures in the report.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct ZoneReport {
+    /// The supervisor process.
+    pub process: ProcessReport,
+    /// Seconds since the zone started.
+    pub uptime_secs: f64,
+    /// Open connections.
+    pub connections: u32,
+    /// Players in arenas.
+    pub players: u32,
+    /// Datagrams received.
+    pub datagrams_in: u64,
+    /// Datagrams sent.
+    pub datagrams_out: u64,
+    /// Bytes received.
+    pub bytes_in: u64,
+    /// Bytes sent.
+    pub bytes_out: u64,
+    /// Reliable packets retransmitted.
+    pub retransmits: u64,
+    /// Packets dropped: unknown senders, malformed, out of window.
+    pub dropped: u64,
+    /// Connection requests refused.
+    pub refused: u64,
+    /// Realm send requests refused (wrong target, too large).
+    pub refused_realm_sends: u64,
+    /// Billing server link: "disabled", "connecting", "up", "down".
+    pub biller: String,
+}
+
+/// The whole report.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct StatsReport {
+    /// Zone figures.
+    pub zone: ZoneReport,
+    /// One entry per realm, by name.
+    pub realms: Vec<RealmReport>,
+}
+
+/// Renders the report as a table for people.
+pub fn render_table(r: &StatsReport) -> String {
+    let z = &r.zone;
+    let mut s = String::new();
+    s.push_str(&format!(
+        "zone: pid {}  up {:.0}s  cpu {:.1}%  rss {:.1} MiB  connections {}  players {}  biller {}\n",
+        z.process.pid,
+        z.uptime_secs,
+        z.process.cpu_percent,
+        z.process.rss_bytes as f64 / 1048576.0,
+        z.connections,
+        z.players,
+        z.biller
+    ));
+    s.push_str(&format!(
+        "      datagrams in/out {}/{}  bytes in/out {}/{}  retransmits {}  dropped {}  refused {}\n\n",
+        z.datagrams_in, z.datagrams_out, z.bytes_in, z.bytes_out, z.retransmits, z.dropped, z.refused
+    ));
+    s.push_str(&format!(
+        "{:<16} {:>7} {:<10} {:>8} {:>4} {:>7} {:>6} {:>8} {:>9} {:>9} {:>9} {:>6}  {}\n",
+        "REALM", "PID", "STATE", "UPTIME", "RST", "PLAYERS", "CPU%", "RSS MiB", "IPC→", "IPC←", "PKT→", "QUEUE", "LAST EXIT"
+    ));
+    for realm in &r.realms {
+        s.push_str(&format!(
+            "{:<16} {:>7} {:<10} {:>7.0}s {:>4} {:>7} {:>6.1} {:>8.1} {:>9} {:>9} {:>9} {:>6}  {}\n",
+            realm.name,
+            realm.process.pid,
+            realm.state,
+            realm.uptime_secs,
+            realm.restarts,
+            realm.players,
+            realm.process.cpu_percent,
+            realm.process.rss_bytes as f64 / 1048576.0,
+            realm.ipc_msgs_to,
+            realm.ipc_msgs_from,
+            realm.packets_out,
+            realm.ipc_queue_bytes,
+            realm.last_exit.as_deref().unwrap_or("-")
+        ));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_stat_line_with_spaces_in_name() {
+        let line = "1234 (realm:a b) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 1 0 100 1000000 300 18446744073709551615";
+        let s = parse_proc_stat(line).unwrap();
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+        assert!((s.user_secs - 250.0 / hz).abs() < 1e-9);
+        assert!((s.system_secs - 50.0 / hz).abs() < 1e-9);
+        assert!(s.rss_bytes > 0);
+    }
+
+    #[test]
+    fn own_process_is_readable() {
+        let me = read_proc(std::process::id()).unwrap();
+        assert!(me.rss_bytes > 0);
+    }
+
+    #[test]
+    fn cpu_percent_of_interval() {
+        let a = ProcSample { user_secs: 1.0, system_secs: 0.5, rss_bytes: 0 };
+        let b = ProcSample { user_secs: 1.5, system_secs: 0.5, rss_bytes: 0 };
+        assert!((cpu_percent(&a, &b, 2.0) - 25.0).abs() < 1e-9);
+    }
+}
