@@ -60,6 +60,8 @@ pub struct PlayerInfo {
     pub previous_ship: u8,
     /// Freq before the restart, for re-entries.
     pub previous_freq: i16,
+    /// Logged in with a verified password (staff groups need this).
+    pub authenticated: bool,
 }
 
 /// Who a [`FromRealm::Send`] goes to.
@@ -218,6 +220,12 @@ pub enum ZoneCall<'a> {
     /// Disconnect a player.
     Kick {
         /// Who.
+        pid: i16,
+    },
+    /// Send a summary of every realm (the operator stats) to a player as
+    /// arena messages (`?realms`; the realm has checked the capability).
+    RealmSummary {
+        /// Who asked.
         pid: i16,
     },
 }

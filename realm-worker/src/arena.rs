@@ -13,7 +13,7 @@ use ss_proto::game::{
 use ss_proto::transport::tick_diff;
 use tracing::{debug, info, warn};
 
-use crate::assets::ArenaAssets;
+use crate::assets::{ArenaAssets, AssetSource};
 
 /// Distance within which plain positions may reach a receiver as radar
 /// dots (`Net:PositionExtraPixels`).
@@ -45,6 +45,7 @@ struct RelayRanges {
 /// The realm's arena.
 pub struct Arena {
     name: String,
+    source: AssetSource,
     assets: ArenaAssets,
     players: BTreeMap<i16, ArenaPlayer>,
     spec_freq: i16,
@@ -68,7 +69,8 @@ fn emit(out: &mut Vec<u8>, msg: &FromRealm<'_>) {
 
 impl Arena {
     /// A new arena from its loaded assets.
-    pub fn new(name: String, assets: ArenaAssets) -> Arena {
+    pub fn new(source: AssetSource, assets: ArenaAssets) -> Arena {
+        let name = source.realm.clone();
         let cfg = &assets.config;
         let spec_freq = cfg.get_int("Team", "SpectatorFrequency", 8025) as i16;
         let max_freq = cfg.get_int("Team", "MaxFrequency", 10000).clamp(1, 10000) as i16;
@@ -79,6 +81,7 @@ impl Arena {
         };
         Arena {
             name,
+            source,
             assets,
             players: BTreeMap::new(),
             spec_freq,
@@ -143,10 +146,23 @@ impl Arena {
         }
     }
 
+    /// Re-reads the arena's config and map; changed settings are sent to
+    /// everyone in the arena at once (ASSS `Misc:SendUpdatedSettings`).
     fn reload(&mut self) {
-        let overrides: Vec<String> = Vec::new();
-        let _ = overrides;
-        info!(realm = %self.name, "reload requested (settings are re-sent on the next entry)");
+        let fresh = match self.source.load() {
+            Ok(a) => a,
+            Err(e) => {
+                warn!(realm = %self.name, "reload failed, keeping the old config: {e:#}");
+                return;
+            }
+        };
+        let changed = fresh.settings.as_bytes() != self.assets.settings.as_bytes();
+        self.assets = fresh;
+        info!(realm = %self.name, settings_changed = changed, "config reloaded");
+        if changed && self.assets.config.get_int("Misc", "SendUpdatedSettings", 1) != 0 {
+            let settings = *self.assets.settings.as_bytes();
+            self.send_bytes(Target::Arena, Delivery::Reliable, &settings);
+        }
     }
 
     // ----- output helpers ---------------------------------------------------
@@ -579,12 +595,27 @@ impl Arena {
                     }),
                 );
             }
+            "realms" => {
+                if self.has_capability(pid, "cmd_realms") {
+                    emit(&mut self.out, &FromRealm::ZoneCall(ZoneCall::RealmSummary { pid }));
+                } else {
+                    self.arena_message(pid, "You don't have permission to use ?realms.");
+                }
+            }
             "arena" => {
                 let count = self.players.len();
                 self.arena_message(pid, &format!("{}: {count} player(s)", self.name));
             }
             _ => self.arena_message(pid, &format!("Unknown command: {name}")),
         }
+    }
+
+    /// Whether a player's group has a capability.
+    fn has_capability(&self, pid: i16, capability: &str) -> bool {
+        self.players.get(&pid).is_some_and(|p| {
+            let group = self.assets.caps.group_of(&p.info.name, p.info.authenticated);
+            self.assets.caps.group_has(&group, capability)
+        })
     }
 
     fn broadcast_ship_change(&mut self, pid: i16, ship: u8, freq: i16) {

@@ -9,6 +9,8 @@ use conf::{ArenaConfig, ZoneConfig};
 use ss_proto::map;
 use ss_proto::settings::ArenaSettings;
 
+use crate::caps::Capabilities;
+
 /// The arena's config-derived data.
 pub struct ArenaAssets {
     /// The arena config (overrides applied).
@@ -21,6 +23,26 @@ pub struct ArenaAssets {
     pub map_crc: u32,
     /// The whole S2C 0x2A packet (zlib-compressed map).
     pub map_packet: Vec<u8>,
+    /// Staff groups and capabilities.
+    pub caps: Capabilities,
+}
+
+/// Where the assets come from, kept for reloads.
+#[derive(Clone, Debug)]
+pub struct AssetSource {
+    /// Realm name.
+    pub realm: String,
+    /// Zone folder (or embedded).
+    pub zone_dir: Option<PathBuf>,
+    /// Command-line overrides.
+    pub overrides: Vec<String>,
+}
+
+impl AssetSource {
+    /// Loads the assets again.
+    pub fn load(&self) -> Result<ArenaAssets> {
+        ArenaAssets::load(&self.realm, self.zone_dir.as_ref(), &self.overrides)
+    }
 }
 
 fn parse_override(text: &str) -> Option<(&str, &str, &str)> {
@@ -47,6 +69,7 @@ impl ArenaAssets {
             global.set(section, key, value);
         }
         let config = ArenaConfig::new(realm, Arc::new(file), Arc::new(global));
+        let caps = Capabilities::load(&zone, config.base_name());
         let settings = ArenaSettings::build(&config);
         let (path, lvl) = match zone.load_map(&config).context("reading the map")? {
             Some(found) => (found.path, found.data),
@@ -62,6 +85,7 @@ impl ArenaAssets {
             map_crc: map::file_checksum(&lvl),
             map_name,
             map_packet,
+            caps,
         })
     }
 }

@@ -8,6 +8,7 @@
 
 mod arena;
 mod assets;
+mod caps;
 mod link;
 
 use std::os::fd::FromRawFd;
@@ -65,5 +66,10 @@ fn main() -> Result<()> {
         .enable_all()
         .build()
         .context("starting the event loop")?;
-    rt.block_on(link::run(stream, arena::Arena::new(args.realm.clone(), assets), args))
+    let source = assets::AssetSource {
+        realm: args.realm.clone(),
+        zone_dir: args.zone.clone(),
+        overrides: args.overrides.clone(),
+    };
+    rt.block_on(link::run(stream, arena::Arena::new(source, assets), args))
 }

@@ -33,21 +33,24 @@ impl LocalAuth {
         LocalAuth { file }
     }
 
-    /// Decides a login: `None` lets it proceed.
-    pub fn check(&self, name: &str, password: &str) -> Option<LoginCode> {
-        let file = self.file.as_ref()?;
+    /// Decides a login: `Ok(authenticated)` lets it proceed (authenticated
+    /// when the password matched a stored digest), `Err(code)` refuses it.
+    pub fn check(&self, name: &str, password: &str) -> Result<bool, LoginCode> {
+        let Some(file) = self.file.as_ref() else {
+            return Ok(false);
+        };
         match file.get_str("Users", name) {
             None => {
                 if file.get_bool("General", "AllowUnknown", true) {
-                    None
+                    Ok(false)
                 } else {
-                    Some(LoginCode::NO_PERMISSION2)
+                    Err(LoginCode::NO_PERMISSION2)
                 }
             }
-            Some(v) if v.eq_ignore_ascii_case("lock") => Some(LoginCode::LOCKED_OUT),
-            Some(v) if v.eq_ignore_ascii_case("any") => None,
-            Some(v) if v.eq_ignore_ascii_case(&password_digest(name, password)) => None,
-            Some(_) => Some(LoginCode::BAD_PASSWORD),
+            Some(v) if v.eq_ignore_ascii_case("lock") => Err(LoginCode::LOCKED_OUT),
+            Some(v) if v.eq_ignore_ascii_case("any") => Ok(false),
+            Some(v) if v.eq_ignore_ascii_case(&password_digest(name, password)) => Ok(true),
+            Some(_) => Err(LoginCode::BAD_PASSWORD),
         }
     }
 }
@@ -73,12 +76,12 @@ mod tests {
         let a = auth(&format!(
             "[General]\nAllowUnknown = 0\n[Users]\nalice = {hash}\nmallory = lock\nguest = any\n"
         ));
-        assert_eq!(a.check("alice", "secret"), None);
-        assert_eq!(a.check("Alice", "wrong"), Some(LoginCode::BAD_PASSWORD));
-        assert_eq!(a.check("mallory", "x"), Some(LoginCode::LOCKED_OUT));
-        assert_eq!(a.check("guest", "whatever"), None);
-        assert_eq!(a.check("stranger", "x"), Some(LoginCode::NO_PERMISSION2));
-        assert_eq!(auth("[Users]\n").check("stranger", "x"), None);
-        assert_eq!(LocalAuth::new(None).check("anyone", ""), None);
+        assert_eq!(a.check("alice", "secret"), Ok(true));
+        assert_eq!(a.check("Alice", "wrong"), Err(LoginCode::BAD_PASSWORD));
+        assert_eq!(a.check("mallory", "x"), Err(LoginCode::LOCKED_OUT));
+        assert_eq!(a.check("guest", "whatever"), Ok(false));
+        assert_eq!(a.check("stranger", "x"), Err(LoginCode::NO_PERMISSION2));
+        assert_eq!(auth("[Users]\n").check("stranger", "x"), Ok(false));
+        assert_eq!(LocalAuth::new(None).check("anyone", ""), Ok(false));
     }
 }

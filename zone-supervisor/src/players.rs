@@ -53,6 +53,8 @@ pub struct Player {
     pub freq: i16,
     /// Queued on the flush list this pass.
     pub dirty: bool,
+    /// Logged in with a verified password.
+    pub authenticated: bool,
 }
 
 impl Player {
@@ -108,6 +110,7 @@ impl PlayerTable {
             ship: 8,
             freq: 0,
             dirty: false,
+            authenticated: false,
         });
         self.by_addr.insert(addr, pid);
         self.count += 1;

@@ -553,6 +553,40 @@ impl Zone {
                     self.remove_player(now, pid);
                 }
             }
+            ZoneCall::RealmSummary { pid } => {
+                if self.player_in_realm(pid, slot_id) {
+                    let report = self.report(now);
+                    let z = &report.zone;
+                    self.arena_message(
+                        pid,
+                        &format!(
+                            "zone: {} connections, {} players, cpu {:.1}%, {} realms",
+                            z.connections,
+                            z.players,
+                            z.process.cpu_percent,
+                            report.realms.len()
+                        ),
+                    );
+                    for r in &report.realms {
+                        let line = format!(
+                            "{}: {} pid {} up {:.0}s players {} cpu {:.1}% rss {}K restarts {}{}",
+                            r.name,
+                            r.state,
+                            r.process.pid,
+                            r.uptime_secs,
+                            r.players,
+                            r.process.cpu_percent,
+                            r.process.rss_bytes / 1024,
+                            r.restarts,
+                            r.last_exit
+                                .as_deref()
+                                .map(|c| format!(" (last: {c})"))
+                                .unwrap_or_default()
+                        );
+                        self.arena_message(pid, &line);
+                    }
+                }
+            }
         }
     }
 

@@ -271,11 +271,14 @@ impl Zone {
                 return;
             }
         };
-        if let Some(code) = self.s.auth.check(&name, &login.password) {
-            info!(pid, %name, code = code.0, "login refused");
-            self.login_response(pid, code);
-            return;
-        }
+        let authenticated = match self.s.auth.check(&name, &login.password) {
+            Ok(a) => a,
+            Err(code) => {
+                info!(pid, %name, code = code.0, "login refused");
+                self.login_response(pid, code);
+                return;
+            }
+        };
         if let Some(old) = self.players.find_by_name(&name).map(|p| p.pid) {
             if old != pid {
                 info!(pid = old, %name, "same name logged in again; dropping the old player");
@@ -285,6 +288,7 @@ impl Zone {
         if let Some(p) = self.players.get_mut(pid) {
             p.name = name.clone();
             p.stage = Stage::LoggedIn;
+            p.authenticated = authenticated;
         }
         info!(pid, %name, continuum, "player logged in");
         if continuum {

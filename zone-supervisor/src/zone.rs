@@ -511,6 +511,7 @@ pub(crate) fn player_info(p: &Player, reentry: bool) -> PlayerInfo {
         reentry,
         previous_ship: p.ship,
         previous_freq: p.freq,
+        authenticated: p.authenticated,
     }
 }
 
