@@ -71,6 +71,13 @@ pub struct Settings {
     pub control_path_given: bool,
     /// Most connections at once.
     pub max_connections: usize,
+    /// Most connections from one IP address (0 = no limit).
+    pub max_connections_per_ip: usize,
+    /// Most connections that have not logged in yet; when full, the oldest
+    /// one that has sent nothing since its connection request makes room.
+    pub max_pending: usize,
+    /// How long a connection may take to log in.
+    pub login_timeout: Duration,
     /// Interval of keepalive packets to players in arenas.
     pub keepalive: Duration,
     /// Local passwords (`passwd.conf`).
@@ -157,6 +164,11 @@ impl Settings {
             control_path: args.control.clone().unwrap_or_else(crate::control::default_path),
             control_path_given: args.control.is_some(),
             max_connections: global.get_int("Net", "MaxConnections", 1000).clamp(1, 32000) as usize,
+            max_connections_per_ip: global.get_int("Net", "MaxConnectionsPerIp", 0).max(0) as usize,
+            max_pending: global.get_int("Net", "MaxPendingConnections", 200).clamp(1, 32000) as usize,
+            login_timeout: Duration::from_millis(
+                global.get_int("Net", "LoginTimeoutMillis", 10_000).max(100) as u64,
+            ),
             keepalive: Duration::from_secs(5),
             auth: LocalAuth::new(zone.load_file("passwd.conf").ok()),
         })

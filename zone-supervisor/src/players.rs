@@ -55,6 +55,8 @@ pub struct Player {
     pub dirty: bool,
     /// Logged in with a verified password.
     pub authenticated: bool,
+    /// When the connection was accepted.
+    pub connected_at: Instant,
 }
 
 impl Player {
@@ -111,6 +113,7 @@ impl PlayerTable {
             freq: 0,
             dirty: false,
             authenticated: false,
+            connected_at: now,
         });
         self.by_addr.insert(addr, pid);
         self.count += 1;

@@ -57,43 +57,109 @@ impl Zone {
             self.stats.dropped_unknown += 1;
             return;
         }
-        match decide_init(data, &self.s.init_policy) {
+        let (reply, cipher_key, continuum) = match decide_init(data, &self.s.init_policy) {
             InitDecision::Accept {
                 reply,
                 cipher_key,
                 continuum,
-            } => {
-                if self.players.len() >= self.s.max_connections {
-                    self.stats.refused += 1;
-                    let _ = self.udp.try_send_to(&[0x00, 0x07], addr);
-                    return;
-                }
-                let conn = Connection::server(
-                    now,
-                    self.s.transport.clone(),
-                    self.clock,
-                    cipher_key,
-                    continuum,
-                );
-                match self.players.insert(now, addr, conn) {
-                    Some(pid) => {
-                        if let Some(p) = self.players.get_mut(pid) {
-                            p.continuum = continuum;
-                        }
-                        debug!(%addr, pid, continuum, "new connection");
-                        let _ = self.udp.try_send_to(&reply, addr);
-                    }
-                    None => {
-                        self.stats.refused += 1;
-                        let _ = self.udp.try_send_to(&[0x00, 0x07], addr);
-                    }
-                }
-            }
+            } => (reply, cipher_key, continuum),
             InitDecision::Refuse => {
                 self.stats.refused += 1;
                 let _ = self.udp.try_send_to(&[0x00, 0x07], addr);
+                return;
             }
-            InitDecision::Ignore => self.stats.dropped_unknown += 1,
+            InitDecision::Ignore => {
+                self.stats.dropped_unknown += 1;
+                return;
+            }
+        };
+        if !self.admit(now, addr) {
+            // Refused silently: a flood of spoofed requests gets no replies.
+            self.stats.refused += 1;
+            return;
+        }
+        let conn = Connection::server(now, self.s.transport.clone(), self.clock, cipher_key, continuum);
+        let Some(pid) = self.players.insert(now, addr, conn) else {
+            self.stats.refused += 1;
+            return;
+        };
+        if let Some(p) = self.players.get_mut(pid) {
+            p.continuum = continuum;
+        }
+        self.pending.push_back((pid, now));
+        *self.per_ip.entry(addr.ip()).or_default() += 1;
+        debug!(%addr, pid, continuum, "new connection");
+        let _ = self.udp.try_send_to(&reply, addr);
+    }
+
+    /// Whether a new connection from `addr` fits the limits: total, per IP,
+    /// and not-yet-logged-in (where an idle one may be evicted for it).
+    fn admit(&mut self, now: Instant, addr: SocketAddr) -> bool {
+        let per_ip = self.per_ip.get(&addr.ip()).copied().unwrap_or(0);
+        if self.s.max_connections_per_ip > 0 && per_ip >= self.s.max_connections_per_ip {
+            self.stats.limit_per_ip += 1;
+            return false;
+        }
+        self.expire_pending(now);
+        if self.pending_count() >= self.s.max_pending && !self.evict_idle_pending(now) {
+            self.stats.limit_pending += 1;
+            return false;
+        }
+        if self.players.len() >= self.s.max_connections && !self.evict_idle_pending(now) {
+            self.stats.limit_total += 1;
+            return false;
+        }
+        true
+    }
+
+    fn is_pending(&self, pid: i16, since: Instant) -> bool {
+        self.players
+            .get(pid)
+            .is_some_and(|p| p.stage == Stage::Connected && p.connected_at == since)
+    }
+
+    fn pending_count(&mut self) -> usize {
+        // Drop entries of players that logged in or left.
+        let mut kept = std::collections::VecDeque::with_capacity(self.pending.len());
+        while let Some((pid, since)) = self.pending.pop_front() {
+            if self.is_pending(pid, since) {
+                kept.push_back((pid, since));
+            }
+        }
+        self.pending = kept;
+        self.pending.len()
+    }
+
+    /// Removes the oldest not-logged-in connection that has sent nothing
+    /// since its connection request. Returns whether one was removed.
+    fn evict_idle_pending(&mut self, now: Instant) -> bool {
+        let idx = self.pending.iter().position(|&(pid, since)| {
+            self.is_pending(pid, since)
+                && self.players.get(pid).is_some_and(|p| p.conn.stats().datagrams_in == 0)
+        });
+        let Some(idx) = idx else {
+            return false;
+        };
+        if let Some((pid, _)) = self.pending.remove(idx) {
+            self.stats.evicted_pending += 1;
+            self.remove_player(now, pid);
+        }
+        true
+    }
+
+    /// Drops connections that did not log in within the login timeout.
+    pub(crate) fn expire_pending(&mut self, now: Instant) {
+        while let Some(&(pid, since)) = self.pending.front() {
+            if !self.is_pending(pid, since) {
+                self.pending.pop_front();
+                continue;
+            }
+            if now.saturating_duration_since(since) < self.s.login_timeout {
+                break;
+            }
+            self.pending.pop_front();
+            debug!(pid, "no login in time; dropping the connection");
+            self.remove_player(now, pid);
         }
     }
 
@@ -179,6 +245,12 @@ impl Zone {
                 });
             }
             self.retired.absorb(p.conn.stats());
+            if let Some(n) = self.per_ip.get_mut(&p.addr.ip()) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.per_ip.remove(&p.addr.ip());
+                }
+            }
         }
     }
 

@@ -123,6 +123,14 @@ pub struct ZoneReport {
     pub dropped: u64,
     /// Connection requests refused.
     pub refused: u64,
+    /// Refused by the per-IP connection limit.
+    pub limit_per_ip: u64,
+    /// Refused because too many connections had not logged in.
+    pub limit_pending: u64,
+    /// Refused by the total connection limit.
+    pub limit_total: u64,
+    /// Idle not-logged-in connections evicted to make room for new ones.
+    pub evicted_pending: u64,
     /// Realm send requests refused (wrong target, too large).
     pub refused_realm_sends: u64,
     /// Billing server link: "disabled", "connecting", "up", "down".

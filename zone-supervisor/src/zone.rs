@@ -7,7 +7,7 @@
 //! touched: a packet relayed by a realm leaves in the same pass its IPC
 //! message arrived.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -46,6 +46,15 @@ pub struct ZoneStats {
     pub dropped_game: u64,
     /// Realm send requests refused (target not in that realm).
     pub refused_realm_sends: u64,
+    /// Connection requests refused by the per-IP limit.
+    pub limit_per_ip: u64,
+    /// Connection requests refused because too many connections had not
+    /// logged in yet.
+    pub limit_pending: u64,
+    /// Connection requests refused by the total connection limit.
+    pub limit_total: u64,
+    /// Idle not-logged-in connections evicted to make room.
+    pub evicted_pending: u64,
 }
 
 /// Transport counters of connections that have ended, so zone totals do
@@ -151,6 +160,8 @@ pub async fn run(settings: Settings) -> Result<()> {
         stats: ZoneStats::default(),
         retired: RetiredCounters::default(),
         scratch: Vec::new(),
+        pending: VecDeque::new(),
+        per_ip: HashMap::new(),
         started: now,
         last_keepalive: now,
         last_housekeeping: now,
@@ -195,6 +206,11 @@ pub(crate) struct Zone {
     pub(crate) stats: ZoneStats,
     pub(crate) retired: RetiredCounters,
     pub(crate) scratch: Vec<u8>,
+    /// Connections not logged in yet, oldest first (pid, accepted at);
+    /// entries of players that have since logged in or left are skipped.
+    pub(crate) pending: VecDeque<(i16, Instant)>,
+    /// Open connections per IP address.
+    pub(crate) per_ip: HashMap<IpAddr, usize>,
     started: Instant,
     last_keepalive: Instant,
     last_housekeeping: Instant,
@@ -286,6 +302,7 @@ impl Zone {
         if now.saturating_duration_since(self.last_housekeeping) >= Duration::from_millis(100) {
             self.last_housekeeping = now;
             self.realm_housekeeping(now);
+            self.expire_pending(now);
         }
         if now.saturating_duration_since(self.last_sample) >= SAMPLE_INTERVAL {
             self.last_sample = now;
@@ -361,6 +378,10 @@ impl Zone {
             retransmits: self.retired.retransmits,
             dropped: self.retired.dropped + self.stats.dropped_unknown + self.stats.dropped_game,
             refused: self.stats.refused,
+            limit_per_ip: self.stats.limit_per_ip,
+            limit_pending: self.stats.limit_pending,
+            limit_total: self.stats.limit_total,
+            evicted_pending: self.stats.evicted_pending,
             refused_realm_sends: self.stats.refused_realm_sends,
             biller: "disabled".to_string(),
             ..ZoneReport::default()
