@@ -552,6 +552,13 @@ impl Connection {
         self.raw.push(&p);
     }
 
+    /// Encrypts a datagram in place with this connection's cipher, for a
+    /// packet sent outside the queues (e.g. a last message to a client
+    /// whose connection has just ended).
+    pub fn seal(&self, datagram: &mut [u8]) {
+        self.cipher.encrypt(datagram);
+    }
+
     /// Closes the connection: a `00 07` goes out with the next transmit.
     pub fn disconnect(&mut self) {
         if matches!(self.state, State::Open | State::AwaitingKey) {

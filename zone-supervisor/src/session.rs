@@ -224,6 +224,7 @@ impl Zone {
                         format!("You have been disconnected because of lag ({text}).").as_bytes(),
                     );
                     msg.push(0);
+                    player.conn.seal(&mut msg);
                     let _ = self.udp.try_send_to(&msg, player.addr);
                     let _ = self.udp.try_send_to(&[0x00, 0x07], player.addr);
                 }

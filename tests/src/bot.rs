@@ -1,0 +1,909 @@
+//! The scripted test client: a [`Bot`] speaks the SubSpace protocol to a zone
+//! over real UDP, the way a VIE client does.
+//!
+//! Each bot owns a UDP socket and one background thread. The thread blocks
+//! in `recv_from` until a datagram arrives or the connection's next deadline
+//! (retransmission, time sync, timeout) is due — it never spins — feeds the
+//! datagram to the sans-IO [`Connection`], flushes what the connection wants
+//! to send and forwards every game packet to the owner through a channel.
+//! Sends from the owner lock the connection, queue the packet and flush right
+//! away on the owner's thread, so nothing waits for the background thread.
+//!
+//! Received packets are decoded on the owner's side, when the owner waits
+//! for something ([`Bot::wait_for`] and friends). Every packet received
+//! updates the bot's view of the arena (own pid, player list with names,
+//! ships and freqs, map info) and, unless a wait consumed it, is kept in a
+//! backlog that later waits search first, oldest first. The backlog is
+//! bounded ([`MAX_BACKLOG`], oldest dropped) and can be cleared with
+//! [`Bot::clear_backlog`].
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io::ErrorKind;
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, ensure, Context, Result};
+use ss_proto::game::{
+    C2SPacket, Chat, GoArena, Login, LoginResponse, MapInfo, PlayerEntering, Position, S2CPacket,
+    WeaponInfo, ARENA_SETTINGS_LEN,
+};
+use ss_proto::map::{decompress_download, file_checksum, MAX_LVL_SIZE};
+use ss_proto::transport::{
+    tick_diff, Connection, DisconnectReason, Event, Priority, Reliability, TransportConfig,
+};
+
+/// How often the bot re-syncs its clock with the server (also keeps the
+/// link from timing out while the bot is otherwise silent).
+pub const TIME_SYNC_INTERVAL: Duration = Duration::from_secs(5);
+/// Default timeout of the waits in [`Bot::connect`], [`Bot::login`],
+/// [`Bot::enter_arena`] and [`Bot::download_map`].
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Received packets kept unconsumed at most; older ones are dropped.
+pub const MAX_BACKLOG: usize = 10_000;
+/// Packets the background thread queues for the owner at most; further ones
+/// are dropped (and counted) so that a bot nobody reads cannot grow without
+/// bound.
+pub const MAX_INBOX: usize = 65_536;
+/// Longest the background thread blocks in one receive call.
+const MAX_RECV_WAIT: Duration = Duration::from_secs(1);
+
+/// What the background thread tells the owner.
+enum Incoming {
+    /// A game packet (type byte first), as delivered by the transport.
+    Packet(Vec<u8>),
+    /// A transport event.
+    Event(Event),
+}
+
+/// State shared by the owner and the background thread.
+struct Shared {
+    conn: Mutex<Connection>,
+    socket: UdpSocket,
+    server: SocketAddr,
+    stop: AtomicBool,
+    closed: AtomicBool,
+    inbox_dropped: AtomicU64,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves the connection usable.
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sends everything the connection has due (caller holds the lock).
+    fn flush(&self, conn: &mut Connection, now: Instant) {
+        let socket = &self.socket;
+        let server = self.server;
+        conn.poll_transmit(now, &mut |datagram| {
+            // Send errors (e.g. a full buffer) look like packet loss.
+            let _ = socket.send_to(datagram, server);
+        });
+    }
+}
+
+/// One player of the bot's current arena.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlayerInfo {
+    /// Player id.
+    pub pid: i16,
+    /// Name.
+    pub name: String,
+    /// Squad.
+    pub squad: String,
+    /// Ship (8 = spectator).
+    pub ship: u8,
+    /// Freq.
+    pub freq: i16,
+}
+
+impl From<&PlayerEntering> for PlayerInfo {
+    fn from(p: &PlayerEntering) -> Self {
+        PlayerInfo {
+            pid: p.pid,
+            name: p.name.clone(),
+            squad: p.squad.clone(),
+            ship: p.ship,
+            freq: p.freq,
+        }
+    }
+}
+
+/// What the server sent while the bot entered an arena.
+#[derive(Clone, Debug)]
+pub struct ArenaEntry {
+    /// The bot's own pid (S2C 0x01).
+    pub pid: i16,
+    /// The arena settings packet (S2C 0x0F), if one came.
+    pub settings: Option<Box<[u8; ARENA_SETTINGS_LEN]>>,
+    /// The S2C 0x03 records, in arrival order (the bot's own included).
+    pub players: Vec<PlayerEntering>,
+    /// The map file info (S2C 0x29), if one came.
+    pub map_info: Option<MapInfo>,
+}
+
+/// A scripted SubSpace client connected to a zone.
+pub struct Bot {
+    shared: Arc<Shared>,
+    rx: Receiver<Incoming>,
+    thread: Option<JoinHandle<()>>,
+    encrypted: bool,
+    backlog: VecDeque<S2CPacket>,
+    players: BTreeMap<i16, PlayerInfo>,
+    pid: Option<i16>,
+    map_info: Option<MapInfo>,
+    disconnect_reason: Option<DisconnectReason>,
+    last_stamp: Option<u32>,
+    decode_errors: u64,
+    scratch: Vec<u8>,
+}
+
+impl Bot {
+    /// Connects to the zone at `server`: completes the handshake (VIE
+    /// encryption required) and the first time sync, waiting at most
+    /// [`DEFAULT_TIMEOUT`].
+    pub fn connect(server: SocketAddr) -> Result<Bot> {
+        Self::connect_with(server, TransportConfig::default(), DEFAULT_TIMEOUT)
+    }
+
+    /// [`Bot::connect`] with explicit transport settings and timeout.
+    pub fn connect_with(
+        server: SocketAddr,
+        cfg: TransportConfig,
+        timeout: Duration,
+    ) -> Result<Bot> {
+        let bind_ip = if server.ip().is_loopback() {
+            Ipv4Addr::LOCALHOST
+        } else {
+            Ipv4Addr::UNSPECIFIED
+        };
+        let socket = UdpSocket::bind((bind_ip, 0)).context("binding the bot's UDP socket")?;
+        let now = Instant::now();
+        let key = rand::random::<u32>();
+        let conn = Connection::client(now, cfg, key);
+        let shared = Arc::new(Shared {
+            conn: Mutex::new(conn),
+            socket,
+            server,
+            stop: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            inbox_dropped: AtomicU64::new(0),
+        });
+        let (tx, rx) = mpsc::sync_channel(MAX_INBOX);
+        let thread_shared = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("bot-io".into())
+            .spawn(move || io_thread(&thread_shared, &tx))
+            .context("starting the bot's I/O thread")?;
+        let mut bot = Bot {
+            shared,
+            rx,
+            thread: Some(thread),
+            encrypted: false,
+            backlog: VecDeque::new(),
+            players: BTreeMap::new(),
+            pid: None,
+            map_info: None,
+            disconnect_reason: None,
+            last_stamp: None,
+            decode_errors: 0,
+            scratch: Vec::with_capacity(64),
+        };
+        let deadline = Instant::now() + timeout;
+        let encrypted = bot
+            .wait_event(deadline, |e| match e {
+                Event::Connected { encrypted } => Some(*encrypted),
+                _ => None,
+            })
+            .context("waiting for the connection reply (00 02)")?;
+        ensure!(encrypted, "the zone answered without VIE encryption");
+        bot.encrypted = encrypted;
+        bot.wait_event(deadline, |e| {
+            matches!(e, Event::TimeSynced { .. }).then_some(())
+        })
+        .context("waiting for the time sync reply (00 06)")?;
+        Ok(bot)
+    }
+
+    /// Whether the link uses VIE encryption.
+    pub fn is_encrypted(&self) -> bool {
+        self.encrypted
+    }
+
+    /// The bot's own UDP address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared
+            .socket
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)))
+    }
+
+    /// The bot's pid in its current arena (from the last S2C 0x01).
+    pub fn pid(&self) -> Option<i16> {
+        self.pid
+    }
+
+    /// The players of the current arena as the bot knows them (the bot
+    /// itself included), by pid. Updated by every packet received.
+    pub fn players(&self) -> &BTreeMap<i16, PlayerInfo> {
+        &self.players
+    }
+
+    /// A player of the current arena by pid.
+    pub fn player(&self, pid: i16) -> Option<&PlayerInfo> {
+        self.players.get(&pid)
+    }
+
+    /// A player of the current arena by name (case-insensitive).
+    pub fn player_by_name(&self, name: &str) -> Option<&PlayerInfo> {
+        self.players
+            .values()
+            .find(|p| p.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The map info (S2C 0x29) of the current arena.
+    pub fn map_info(&self) -> Option<&MapInfo> {
+        self.map_info.as_ref()
+    }
+
+    /// Whether the connection has ended (either side closed it, or it
+    /// timed out).
+    pub fn is_disconnected(&self) -> bool {
+        self.disconnect_reason.is_some() || self.shared.closed.load(Ordering::Acquire)
+    }
+
+    /// Why the connection ended, once the owner has seen the event (any
+    /// wait processes it).
+    pub fn disconnect_reason(&self) -> Option<DisconnectReason> {
+        self.disconnect_reason
+    }
+
+    /// The estimated server time in ticks, from the last time sync.
+    pub fn server_ticks(&self) -> Option<u32> {
+        self.shared.lock().server_ticks(Instant::now())
+    }
+
+    /// Received packets that failed to decode (they are dropped).
+    pub fn decode_errors(&self) -> u64 {
+        self.decode_errors
+    }
+
+    /// Packets dropped because the owner did not read them fast enough
+    /// (more than [`MAX_INBOX`] queued).
+    pub fn inbox_dropped(&self) -> u64 {
+        self.shared.inbox_dropped.load(Ordering::Relaxed)
+    }
+
+    /// Drops every received packet not yet consumed (after processing what
+    /// has arrived so far, so the player list stays current).
+    pub fn clear_backlog(&mut self) {
+        self.pump();
+        self.backlog.clear();
+    }
+
+    /// Processes every packet that has arrived so far into the backlog,
+    /// without waiting.
+    pub fn pump(&mut self) {
+        while let Ok(msg) = self.rx.try_recv() {
+            if let Some(p) = self.process(msg) {
+                self.push_backlog(p);
+            }
+        }
+    }
+
+    // ---- sending -------------------------------------------------------
+
+    /// Sends an encoded game packet.
+    pub fn send_raw(
+        &mut self,
+        bytes: &[u8],
+        reliability: Reliability,
+        priority: Priority,
+    ) -> Result<()> {
+        let shared = &*self.shared;
+        let mut conn = shared.lock();
+        ensure!(conn.is_open(), "the connection is closed");
+        ensure!(
+            conn.send(bytes, reliability, priority),
+            "the connection refused the packet"
+        );
+        shared.flush(&mut conn, Instant::now());
+        Ok(())
+    }
+
+    /// Encodes and sends a C2S packet.
+    pub fn send(
+        &mut self,
+        pkt: &C2SPacket,
+        reliability: Reliability,
+        priority: Priority,
+    ) -> Result<()> {
+        let mut buf = std::mem::take(&mut self.scratch);
+        buf.clear();
+        pkt.encode(&mut buf);
+        let r = self.send_raw(&buf, reliability, priority);
+        self.scratch = buf;
+        r
+    }
+
+    fn send_reliable(&mut self, pkt: &C2SPacket) -> Result<()> {
+        self.send(pkt, Reliability::Reliable, Priority::Normal)
+    }
+
+    /// Logs in (C2S 0x09, the VIE form) and waits for the login response.
+    /// A response whose code does not let the login proceed is an error.
+    pub fn login(&mut self, name: &str, password: &str) -> Result<LoginResponse> {
+        let login = Login::new(name, password, false);
+        self.send_reliable(&C2SPacket::Login(Box::new(login)))?;
+        let resp = self
+            .wait_for(DEFAULT_TIMEOUT, |p| match p {
+                S2CPacket::LoginResponse(r) => Some(*r),
+                _ => None,
+            })
+            .context("waiting for the login response (0x0A)")?;
+        ensure!(
+            resp.code.proceeds(),
+            "login as {name:?} refused with code {:#04x}",
+            resp.code.0
+        );
+        Ok(resp)
+    }
+
+    /// Enters arena `name` asking for `ship` (C2S 0x01: the public-number
+    /// form for an all-digit name, else the named form) and collects the
+    /// entry sequence up to S2C 0x02. The entry packets (0x01, 0x0F, 0x03,
+    /// 0x29, 0x21) are consumed; anything else that arrives meanwhile stays
+    /// in the backlog.
+    pub fn enter_arena(&mut self, name: &str, ship: u8) -> Result<ArenaEntry> {
+        let number =
+            if !name.is_empty() && name.len() <= 5 && name.bytes().all(|b| b.is_ascii_digit()) {
+                name.parse::<i16>().ok()
+            } else {
+                None
+            };
+        let go = GoArena {
+            ship,
+            obscenity_filter: false,
+            allow_audio: false,
+            x_res: 1024,
+            y_res: 768,
+            arena_type: number.unwrap_or(GoArena::NAMED),
+            arena_name: if number.is_some() {
+                String::new()
+            } else {
+                name.to_owned()
+            },
+            optional_graphics: None,
+        };
+        self.pid = None;
+        self.map_info = None;
+        self.last_stamp = None;
+        self.send_reliable(&C2SPacket::GoArena(go))?;
+        let deadline = Instant::now() + DEFAULT_TIMEOUT;
+        let mut entry = ArenaEntry {
+            pid: -1,
+            settings: None,
+            players: Vec::new(),
+            map_info: None,
+        };
+        let mut saw_who_am_i = false;
+        loop {
+            let p = self
+                .next_packet(deadline)
+                .with_context(|| format!("entering arena {name:?} (waiting for S2C 0x02)"))?;
+            match p {
+                S2CPacket::WhoAmI { pid } => {
+                    saw_who_am_i = true;
+                    entry.pid = pid;
+                    entry.players.clear();
+                }
+                S2CPacket::ArenaSettings(s) => entry.settings = Some(s),
+                S2CPacket::PlayerEntering(list) => entry.players.extend(list),
+                S2CPacket::MapInfo(m) => entry.map_info = Some(m),
+                S2CPacket::Bricks(ref b) if b.is_empty() => {}
+                S2CPacket::EnteredArena if saw_who_am_i => return Ok(entry),
+                other => self.push_backlog(other),
+            }
+        }
+    }
+
+    /// Leaves the current arena (C2S 0x02).
+    pub fn leave_arena(&mut self) -> Result<()> {
+        self.send_reliable(&C2SPacket::LeaveArena)?;
+        self.pid = None;
+        self.players.clear();
+        self.map_info = None;
+        Ok(())
+    }
+
+    /// Downloads the current arena's map (C2S 0x0C → S2C 0x2A), decompresses
+    /// it and checks its CRC-32 against the map info (S2C 0x29). Returns the
+    /// `.lvl` file. Note that asking for the map puts the bot in spectator
+    /// mode (`game-protocol.md` §7.2).
+    pub fn download_map(&mut self) -> Result<Vec<u8>> {
+        let info = self
+            .map_info
+            .clone()
+            .ok_or_else(|| anyhow!("no map info (S2C 0x29) received; enter an arena first"))?;
+        let (want_name, want_crc) = match &info {
+            MapInfo::Vie { name, checksum } => (name.clone(), *checksum),
+            MapInfo::Continuum(entries) => {
+                let e = entries.first().ok_or_else(|| anyhow!("empty map info"))?;
+                (e.name.clone(), e.checksum)
+            }
+        };
+        self.send_reliable(&C2SPacket::MapRequest { file_index: None })?;
+        let file = self
+            .wait_for(DEFAULT_TIMEOUT, |p| match p {
+                S2CPacket::MapData(f) => Some(f.clone()),
+                _ => None,
+            })
+            .context("waiting for the map data (0x2A)")?;
+        ensure!(
+            file.name == want_name,
+            "map data is named {:?}, the map info said {want_name:?}",
+            file.name
+        );
+        let lvl = decompress_download(&file.data, MAX_LVL_SIZE).context("decompressing the map")?;
+        let crc = file_checksum(&lvl);
+        ensure!(
+            crc == want_crc,
+            "map CRC-32 {crc:#010x} differs from the map info's {want_crc:#010x}"
+        );
+        Ok(lvl)
+    }
+
+    /// The time stamp for the next position: the estimated server time,
+    /// but always later than the previous stamp (the server ignores
+    /// positions that are not newer than the last one).
+    fn next_stamp(&mut self) -> Result<u32> {
+        let ticks = self
+            .server_ticks()
+            .ok_or_else(|| anyhow!("no time sync yet"))?;
+        let stamp = match self.last_stamp {
+            Some(last) if tick_diff(ticks, last) <= 0 => last.wrapping_add(1) & 0x7FFF_FFFF,
+            _ => ticks,
+        };
+        self.last_stamp = Some(stamp);
+        Ok(stamp)
+    }
+
+    /// Sends a position (C2S 0x03) stamped with the synced server time;
+    /// `time` is overwritten, the checksum is computed by the encoder.
+    /// Unreliable; high priority if it carries a weapon.
+    pub fn send_position_packet(&mut self, mut pos: Position) -> Result<()> {
+        pos.time = self.next_stamp()?;
+        let priority = if pos.weapon.is_fired() {
+            Priority::High
+        } else {
+            Priority::Normal
+        };
+        let mut buf = [0u8; Position::MAX_LEN];
+        let len = pos.encode_into(&mut buf);
+        self.send_raw(&buf[..len], Reliability::Unreliable, priority)
+    }
+
+    /// Sends a position at (`x`, `y`) pixels with the given speeds and
+    /// weapon (energy 1000, everything else zero).
+    pub fn send_position(
+        &mut self,
+        x: i16,
+        y: i16,
+        x_speed: i16,
+        y_speed: i16,
+        weapon: WeaponInfo,
+    ) -> Result<()> {
+        self.send_position_packet(Position {
+            rotation: 0,
+            time: 0,
+            x,
+            y,
+            x_speed,
+            y_speed,
+            status: 0,
+            bounty: 0,
+            energy: 1000,
+            weapon,
+            extra: None,
+        })
+    }
+
+    /// Sends a chat message (C2S 0x06); `target_pid` matters for private and
+    /// enemy-freq messages.
+    pub fn chat(&mut self, chat_type: u8, target_pid: i16, text: &str) -> Result<()> {
+        self.send_reliable(&C2SPacket::Chat(Chat {
+            chat_type,
+            sound: 0,
+            pid: target_pid,
+            text: text.to_owned(),
+        }))
+    }
+
+    /// Asks for a ship (C2S 0x18; 8 = spectator).
+    pub fn set_ship(&mut self, ship: u8) -> Result<()> {
+        self.send_reliable(&C2SPacket::SetShip { ship })
+    }
+
+    /// Asks for a freq (C2S 0x0F).
+    pub fn set_freq(&mut self, freq: i16) -> Result<()> {
+        self.send_reliable(&C2SPacket::SetFreq { freq })
+    }
+
+    /// Closes the connection (`00 07`) and stops the background thread.
+    /// Idempotent; dropping the bot does the same.
+    pub fn disconnect(&mut self) {
+        {
+            let shared = &*self.shared;
+            let mut conn = shared.lock();
+            conn.disconnect();
+            shared.flush(&mut conn, Instant::now());
+        }
+        self.shared.closed.store(true, Ordering::Release);
+        if self.disconnect_reason.is_none() {
+            self.disconnect_reason = Some(DisconnectReason::Local);
+        }
+        self.stop_thread();
+    }
+
+    fn stop_thread(&mut self) {
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        self.shared.stop.store(true, Ordering::Release);
+        // Wake the thread out of its receive call with an empty datagram to
+        // its own socket.
+        if let Ok(me) = self.shared.socket.local_addr() {
+            let wake = if me.ip().is_unspecified() {
+                SocketAddr::from((Ipv4Addr::LOCALHOST, me.port()))
+            } else {
+                me
+            };
+            let _ = self.shared.socket.send_to(&[], wake);
+        }
+        let _ = thread.join();
+    }
+
+    // ---- receiving -----------------------------------------------------
+
+    /// Waits up to `timeout` for a packet `pred` maps to `Some`, searching
+    /// the backlog first (oldest first), then new packets. The matching
+    /// packet is consumed; non-matching new packets go to the backlog. Fails
+    /// on timeout or if the connection ends first.
+    pub fn wait_for<T>(
+        &mut self,
+        timeout: Duration,
+        mut pred: impl FnMut(&S2CPacket) -> Option<T>,
+    ) -> Result<T> {
+        if let Some(v) = self.take_from_backlog(&mut pred) {
+            return Ok(v);
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            let p = self.next_packet(deadline)?;
+            if let Some(v) = pred(&p) {
+                return Ok(v);
+            }
+            self.push_backlog(p);
+        }
+    }
+
+    /// Like [`Bot::wait_for`], but a timeout is `Ok(None)` instead of an
+    /// error (a closed connection is still an error).
+    pub fn poll_for<T>(
+        &mut self,
+        timeout: Duration,
+        mut pred: impl FnMut(&S2CPacket) -> Option<T>,
+    ) -> Result<Option<T>> {
+        if let Some(v) = self.take_from_backlog(&mut pred) {
+            return Ok(Some(v));
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.next_packet_or_timeout(deadline)? {
+                None => return Ok(None),
+                Some(p) => {
+                    if let Some(v) = pred(&p) {
+                        return Ok(Some(v));
+                    }
+                    self.push_backlog(p);
+                }
+            }
+        }
+    }
+
+    /// Asserts that no packet matching `pred` is in the backlog or arrives
+    /// within `duration` (which is always waited out in full). Matching
+    /// packets are left in the backlog.
+    pub fn expect_none(
+        &mut self,
+        duration: Duration,
+        mut pred: impl FnMut(&S2CPacket) -> bool,
+    ) -> Result<()> {
+        if let Some(p) = self.backlog.iter().find(|p| pred(p)) {
+            bail!("unexpected packet received: {p:?}");
+        }
+        let deadline = Instant::now() + duration;
+        while let Some(p) = self.next_packet_or_timeout(deadline)? {
+            let hit = pred(&p);
+            let shown = hit.then(|| format!("{p:?}"));
+            self.push_backlog(p);
+            if let Some(shown) = shown {
+                bail!("unexpected packet received: {shown}");
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits up to `timeout` for the connection to end; returns its reason.
+    pub fn wait_disconnected(&mut self, timeout: Duration) -> Result<DisconnectReason> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(r) = self.disconnect_reason {
+                return Ok(r);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(msg) => {
+                    if let Some(p) = self.process(msg) {
+                        self.push_backlog(p);
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => bail!("still connected after {timeout:?}"),
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Ok(self.disconnect_reason.unwrap_or(DisconnectReason::Local));
+                }
+            }
+        }
+    }
+
+    fn take_from_backlog<T>(
+        &mut self,
+        pred: &mut impl FnMut(&S2CPacket) -> Option<T>,
+    ) -> Option<T> {
+        let mut found = None;
+        for (i, p) in self.backlog.iter().enumerate() {
+            if let Some(v) = pred(p) {
+                found = Some((i, v));
+                break;
+            }
+        }
+        let (i, v) = found?;
+        self.backlog.remove(i);
+        Some(v)
+    }
+
+    fn push_backlog(&mut self, p: S2CPacket) {
+        if self.backlog.len() >= MAX_BACKLOG {
+            self.backlog.pop_front();
+        }
+        self.backlog.push_back(p);
+    }
+
+    /// The next decoded packet, or an error on timeout or disconnect.
+    fn next_packet(&mut self, deadline: Instant) -> Result<S2CPacket> {
+        match self.next_packet_or_timeout(deadline)? {
+            Some(p) => Ok(p),
+            None => bail!("timed out"),
+        }
+    }
+
+    /// The next decoded packet; `None` once `deadline` passes; an error if
+    /// the connection ended.
+    fn next_packet_or_timeout(&mut self, deadline: Instant) -> Result<Option<S2CPacket>> {
+        loop {
+            if let Some(reason) = self.disconnect_reason {
+                // Deliver what arrived before the end first.
+                if let Ok(msg) = self.rx.try_recv() {
+                    if let Some(p) = self.process(msg) {
+                        return Ok(Some(p));
+                    }
+                    continue;
+                }
+                bail!("disconnected ({reason:?})");
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            let msg = if left.is_zero() {
+                match self.rx.try_recv() {
+                    Ok(m) => m,
+                    Err(_) => return Ok(None),
+                }
+            } else {
+                match self.rx.recv_timeout(left) {
+                    Ok(m) => m,
+                    Err(RecvTimeoutError::Timeout) => return Ok(None),
+                    Err(RecvTimeoutError::Disconnected) => {
+                        self.disconnect_reason
+                            .get_or_insert(DisconnectReason::Local);
+                        continue;
+                    }
+                }
+            };
+            if let Some(p) = self.process(msg) {
+                return Ok(Some(p));
+            }
+        }
+    }
+
+    /// Waits for a transport event `pred` accepts; packets meanwhile go to
+    /// the backlog.
+    fn wait_event<T>(
+        &mut self,
+        deadline: Instant,
+        mut pred: impl FnMut(&Event) -> Option<T>,
+    ) -> Result<T> {
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let msg = match self.rx.recv_timeout(left) {
+                Ok(m) => m,
+                Err(RecvTimeoutError::Timeout) => bail!("timed out"),
+                Err(RecvTimeoutError::Disconnected) => bail!("the bot's I/O thread ended"),
+            };
+            if let Incoming::Event(e) = &msg {
+                if let Some(v) = pred(e) {
+                    return Ok(v);
+                }
+            }
+            if let Some(p) = self.process(msg) {
+                self.push_backlog(p);
+            }
+            if let Some(r) = self.disconnect_reason {
+                bail!("disconnected ({r:?})");
+            }
+        }
+    }
+
+    /// Decodes a message and updates the bot's state from it; returns the
+    /// packet for the caller to match or keep.
+    fn process(&mut self, msg: Incoming) -> Option<S2CPacket> {
+        let bytes = match msg {
+            Incoming::Packet(b) => b,
+            Incoming::Event(Event::Disconnected(reason)) => {
+                self.disconnect_reason.get_or_insert(reason);
+                return None;
+            }
+            Incoming::Event(_) => return None,
+        };
+        let p = match S2CPacket::decode(&bytes) {
+            Ok(p) => p,
+            Err(_) => {
+                self.decode_errors += 1;
+                return None;
+            }
+        };
+        self.track(&p);
+        Some(p)
+    }
+
+    /// Keeps the pid, player list and map info current.
+    fn track(&mut self, p: &S2CPacket) {
+        match p {
+            S2CPacket::WhoAmI { pid } => {
+                self.pid = Some(*pid);
+                self.players.clear();
+            }
+            S2CPacket::PlayerEntering(list) => {
+                for rec in list {
+                    self.players.insert(rec.pid, PlayerInfo::from(rec));
+                }
+            }
+            S2CPacket::PlayerLeaving { pid } => {
+                self.players.remove(pid);
+            }
+            S2CPacket::ShipChange { ship, pid, freq } => {
+                if let Some(pl) = self.players.get_mut(pid) {
+                    pl.ship = *ship;
+                    pl.freq = *freq;
+                }
+            }
+            S2CPacket::FreqChange { pid, freq } => {
+                if let Some(pl) = self.players.get_mut(pid) {
+                    pl.freq = *freq;
+                }
+            }
+            S2CPacket::MapInfo(m) => self.map_info = Some(m.clone()),
+            _ => {}
+        }
+    }
+}
+
+impl Drop for Bot {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            self.disconnect();
+        }
+    }
+}
+
+/// The background thread: receive, feed, forward, flush, until told to stop
+/// or the connection is closed.
+fn io_thread(shared: &Shared, tx: &SyncSender<Incoming>) {
+    let mut buf = vec![0u8; 2048];
+    let mut next_sync: Option<Instant> = None;
+    let forward = |msg: Incoming| match tx.try_send(msg) {
+        Ok(()) => {}
+        Err(TrySendError::Full(_)) => {
+            shared.inbox_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        Err(TrySendError::Disconnected(_)) => {}
+    };
+    // Send the connection request.
+    {
+        let mut conn = shared.lock();
+        shared.flush(&mut conn, Instant::now());
+    }
+    loop {
+        if shared.stop.load(Ordering::Acquire) {
+            return;
+        }
+        let wait = {
+            let conn = shared.lock();
+            let now = Instant::now();
+            let mut due = conn.next_deadline();
+            if let Some(s) = next_sync {
+                due = Some(due.map_or(s, |d| d.min(s)));
+            }
+            due.map_or(MAX_RECV_WAIT, |d| d.saturating_duration_since(now))
+                .clamp(Duration::from_millis(1), MAX_RECV_WAIT)
+        };
+        let _ = shared.socket.set_read_timeout(Some(wait));
+        let received = match shared.socket.recv_from(&mut buf) {
+            Ok((n, from)) if from == shared.server => Some(n),
+            Ok(_) => None, // a wake-up or a stranger
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                ) =>
+            {
+                None
+            }
+            Err(_) => None, // e.g. an ICMP error report; keep going
+        };
+        if shared.stop.load(Ordering::Acquire) {
+            return;
+        }
+        let now = Instant::now();
+        let mut conn = shared.lock();
+        if let Some(n) = received {
+            conn.handle_datagram(now, &mut buf[..n], &mut |pkt| {
+                forward(Incoming::Packet(pkt.to_vec()));
+            });
+        }
+        while let Some(ev) = conn.poll_event() {
+            match ev {
+                Event::Connected { .. } => {
+                    conn.send_time_sync(now);
+                    next_sync = Some(now + TIME_SYNC_INTERVAL);
+                }
+                Event::Disconnected(_) => {
+                    shared.closed.store(true, Ordering::Release);
+                }
+                _ => {}
+            }
+            forward(Incoming::Event(ev));
+        }
+        if next_sync.is_some_and(|t| now >= t) && conn.is_open() {
+            conn.send_time_sync(now);
+            next_sync = Some(now + TIME_SYNC_INTERVAL);
+        }
+        shared.flush(&mut conn, now);
+        // poll_transmit may close the connection (timeouts, retries).
+        while let Some(ev) = conn.poll_event() {
+            if matches!(ev, Event::Disconnected(_)) {
+                shared.closed.store(true, Ordering::Release);
+            }
+            forward(Incoming::Event(ev));
+        }
+        if conn.is_closed() {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "bot_tests.rs"]
+mod tests;

@@ -1,0 +1,467 @@
+//! End-to-end tests of a first working zone: real `zone-supervisor` and
+//! `realm-worker` processes, bots over real UDP on 127.0.0.1.
+//!
+//! Each test starts its own zone on ephemeral ports, so they run in
+//! parallel. Every wait is bounded.
+
+use std::net::{Ipv4Addr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use ss_proto::game::{chat_type, ship, weapon_type, S2CPacket, WeaponInfo};
+use ss_tests::bot::Bot;
+use ss_tests::zone::{wait_until, TestZone};
+
+/// Timeout of single waits.
+const WAIT: Duration = Duration::from_secs(5);
+/// How long "does not arrive" is watched.
+const QUIET: Duration = Duration::from_millis(700);
+/// Interval between positions while streaming.
+const STREAM_STEP: Duration = Duration::from_millis(40);
+
+/// Runs `test` against a fresh zone started with `overrides`. An error is
+/// turned into a panic while the zone is still alive, so that the zone's
+/// log is printed with the failure.
+fn zone_test(overrides: &[&str], test: impl FnOnce(&mut TestZone) -> Result<()>) {
+    let mut zone = TestZone::start(overrides).expect("starting the zone");
+    if let Err(e) = test(&mut zone) {
+        panic!("{e:?}");
+    }
+}
+
+/// A bot connected, logged in as `name` and inside `arena` in `ship`.
+fn bot_in(zone: &TestZone, name: &str, arena: &str, ship: u8) -> Result<Bot> {
+    let mut bot = Bot::connect(zone.game_addr()).with_context(|| format!("{name}: connect"))?;
+    bot.login(name, "secret")
+        .with_context(|| format!("{name}: login"))?;
+    bot.enter_arena(arena, ship)
+        .with_context(|| format!("{name}: enter arena {arena:?}"))?;
+    Ok(bot)
+}
+
+fn pid_of(bot: &Bot) -> i16 {
+    bot.pid().expect("bot is in an arena")
+}
+
+/// Waits until `bot` has `name` in its player list (the 0x03 may have come
+/// during its own entry, or later).
+fn wait_for_player(bot: &mut Bot, name: &str) -> Result<i16> {
+    if let Some(p) = bot.player_by_name(name) {
+        return Ok(p.pid);
+    }
+    let want = name.to_owned();
+    bot.wait_for(WAIT, |p| match p {
+        S2CPacket::PlayerEntering(list) => list
+            .iter()
+            .find(|r| r.name.eq_ignore_ascii_case(&want))
+            .map(|r| r.pid),
+        _ => None,
+    })
+    .with_context(|| format!("waiting for {name} to enter"))
+}
+
+/// Streams positions from `from` at (`x`, `y`) until `to` receives one of
+/// them (with `from`'s pid and those coordinates), or `WAIT` passes.
+fn stream_until_seen(from: &mut Bot, to: &mut Bot, x: i16, y: i16) -> Result<()> {
+    let pid = pid_of(from);
+    let deadline = Instant::now() + WAIT;
+    while Instant::now() < deadline {
+        from.send_position(x, y, 0, 0, WeaponInfo::NONE)?;
+        let seen = to.poll_for(STREAM_STEP, |p| {
+            position_of(p, pid).filter(|&xy| xy == (x, y))
+        })?;
+        if seen.is_some() {
+            return Ok(());
+        }
+    }
+    anyhow::bail!("no position ({x}, {y}) of pid {pid} arrived within {WAIT:?}")
+}
+
+/// `(x, y)` of a relayed position (0x28 or 0x05) of player `pid`.
+fn position_of(p: &S2CPacket, pid: i16) -> Option<(i16, i16)> {
+    match p {
+        S2CPacket::SmallPosition(s) if i16::from(s.pid) == pid & 0xFF => Some((s.x, s.y)),
+        S2CPacket::LargePosition(l) if l.pid as i16 == pid => Some((l.x, l.y)),
+        _ => None,
+    }
+}
+
+/// Both bots in ships next to each other at the map centre, each having
+/// seen a position of the other. Plain positions reach only players whose
+/// own last position is near the sender's, so both keep sending until both
+/// have seen one.
+fn face_off(a: &mut Bot, b: &mut Bot) -> Result<()> {
+    let (a_pid, b_pid) = (pid_of(a), pid_of(b));
+    let (mut a_saw, mut b_saw) = (false, false);
+    let deadline = Instant::now() + WAIT;
+    while !(a_saw && b_saw) {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "no face-off within {WAIT:?} (a saw b: {a_saw}, b saw a: {b_saw})"
+        );
+        a.send_position(8200, 8200, 0, 0, WeaponInfo::NONE)?;
+        b.send_position(8300, 8300, 0, 0, WeaponInfo::NONE)?;
+        let step = STREAM_STEP / 2;
+        a_saw |= a.poll_for(step, |p| position_of(p, b_pid))?.is_some();
+        b_saw |= b.poll_for(step, |p| position_of(p, a_pid))?.is_some();
+    }
+    Ok(())
+}
+
+#[test]
+fn two_bots_enter_see_each_other_and_download_the_map() {
+    zone_test(&[], |zone| {
+        let mut a = bot_in(zone, "alice", "0", ship::WARBIRD)?;
+        assert!(a.is_encrypted(), "VIE encryption expected");
+        let mut b = bot_in(zone, "bob", "0", ship::WARBIRD)?;
+        assert!(b.is_encrypted());
+
+        let bob_in_a = wait_for_player(&mut a, "bob")?;
+        let alice_in_b = wait_for_player(&mut b, "alice")?;
+        assert_eq!(bob_in_a, pid_of(&b), "alice's view of bob's pid");
+        assert_eq!(alice_in_b, pid_of(&a), "bob's view of alice's pid");
+        assert_ne!(pid_of(&a), pid_of(&b));
+
+        for bot in [&mut a, &mut b] {
+            assert!(bot.map_info().is_some(), "map info (0x29) during entry");
+            let lvl = bot.download_map()?;
+            assert!(!lvl.is_empty());
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn positions_and_weapons_are_relayed() {
+    zone_test(&[], |zone| {
+        let mut a = bot_in(zone, "alice", "0", ship::WARBIRD)?;
+        let mut b = bot_in(zone, "bob", "0", ship::JAVELIN)?;
+        let a_pid = pid_of(&a);
+        face_off(&mut a, &mut b)?;
+
+        // Several positions in a row arrive with a's pid and coordinates.
+        for i in 1..=5 {
+            stream_until_seen(&mut a, &mut b, 8200 + i * 10, 8200 - i * 10)?;
+        }
+
+        // A bullet: 0x05 with a's pid and the weapon.
+        let gun = WeaponInfo::new(weapon_type::BULLET, 1, false, 0, 0, false);
+        a.send_position(8210, 8190, 100, -50, gun)?;
+        let (weapon, x, y, xs, ys) = b
+            .wait_for(WAIT, |p| match p {
+                S2CPacket::LargePosition(l) if l.pid as i16 == a_pid && l.weapon.is_fired() => {
+                    Some((l.weapon, l.x, l.y, l.x_speed, l.y_speed))
+                }
+                _ => None,
+            })
+            .context("b waits for a's bullet")?;
+        assert_eq!(weapon, gun);
+        assert_eq!((x, y, xs, ys), (8210, 8190, 100, -50));
+        Ok(())
+    });
+}
+
+#[test]
+fn public_and_private_chat_reach_the_right_players() {
+    zone_test(&[], |zone| {
+        let mut a = bot_in(zone, "alice", "0", ship::SPECTATOR)?;
+        let mut b = bot_in(zone, "bob", "0", ship::SPECTATOR)?;
+        let mut c = bot_in(zone, "carol", "0", ship::SPECTATOR)?;
+        let mut d = bot_in(zone, "dave", "1", ship::SPECTATOR)?;
+        let a_pid = pid_of(&a);
+        let b_pid = wait_for_player(&mut a, "bob")?;
+        wait_for_player(&mut b, "carol")?;
+        wait_for_player(&mut c, "alice")?;
+
+        a.chat(chat_type::PUBLIC, -1, "hello everyone")?;
+        for bot in [&mut b, &mut c] {
+            let sender = bot
+                .wait_for(WAIT, |p| match p {
+                    S2CPacket::Chat(m)
+                        if m.chat_type == chat_type::PUBLIC && m.text == "hello everyone" =>
+                    {
+                        Some(m.pid)
+                    }
+                    _ => None,
+                })
+                .context("public chat")?;
+            assert_eq!(sender, a_pid);
+            assert_eq!(bot.player(sender).map(|p| p.name.as_str()), Some("alice"));
+        }
+
+        a.chat(chat_type::PRIVATE, b_pid, "psst bob")?;
+        let sender = b
+            .wait_for(WAIT, |p| match p {
+                S2CPacket::Chat(m) if m.chat_type == chat_type::PRIVATE && m.text == "psst bob" => {
+                    Some(m.pid)
+                }
+                _ => None,
+            })
+            .context("private chat")?;
+        assert_eq!(sender, a_pid);
+
+        c.expect_none(
+            QUIET,
+            |p| matches!(p, S2CPacket::Chat(m) if m.text == "psst bob"),
+        )
+        .context("carol must not see the private message")?;
+        a.expect_none(
+            Duration::ZERO,
+            |p| matches!(p, S2CPacket::Chat(m) if m.text == "psst bob"),
+        )
+        .context("the sender does not get his own message back")?;
+        d.expect_none(QUIET, |p| {
+            matches!(p, S2CPacket::Chat(m) if m.text == "psst bob" || m.text == "hello everyone")
+        })
+        .context("dave in another arena must see neither")?;
+        Ok(())
+    });
+}
+
+#[test]
+fn ship_freq_and_spectator_changes_are_announced() {
+    zone_test(&[], |zone| {
+        let mut a = bot_in(zone, "alice", "0", ship::WARBIRD)?;
+        let mut b = bot_in(zone, "bob", "0", ship::WARBIRD)?;
+        let a_pid = wait_for_player(&mut b, "alice")?;
+
+        a.set_ship(ship::SHARK)?;
+        let (s, _) = b
+            .wait_for(WAIT, |p| match p {
+                S2CPacket::ShipChange { ship, pid, freq } if *pid == a_pid => Some((*ship, *freq)),
+                _ => None,
+            })
+            .context("ship change")?;
+        assert_eq!(s, ship::SHARK);
+        assert_eq!(b.player(a_pid).map(|p| p.ship), Some(ship::SHARK));
+
+        a.set_freq(5)?;
+        let f = b
+            .wait_for(WAIT, |p| match p {
+                S2CPacket::ShipChange { pid, freq, .. } | S2CPacket::FreqChange { pid, freq }
+                    if *pid == a_pid =>
+                {
+                    Some(*freq)
+                }
+                _ => None,
+            })
+            .context("freq change")?;
+        assert_eq!(f, 5);
+        assert_eq!(
+            b.player(a_pid).map(|p| (p.ship, p.freq)),
+            Some((ship::SHARK, 5))
+        );
+
+        a.set_ship(ship::SPECTATOR)?;
+        let s = b
+            .wait_for(WAIT, |p| match p {
+                S2CPacket::ShipChange { ship, pid, .. } if *pid == a_pid => Some(*ship),
+                _ => None,
+            })
+            .context("to spectator")?;
+        assert_eq!(s, ship::SPECTATOR);
+        assert_eq!(b.player(a_pid).map(|p| p.ship), Some(ship::SPECTATOR));
+        Ok(())
+    });
+}
+
+/// Realm workers by realm name (from `--realm NAME` in their command line).
+fn worker_realms(zone: &TestZone) -> Vec<String> {
+    let mut names: Vec<String> = zone
+        .realm_workers()
+        .into_iter()
+        .filter_map(|(_, cmd)| {
+            let mut args = cmd.split(' ');
+            args.find(|a| *a == "--realm")?;
+            args.next().map(str::to_owned)
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn one_worker_per_realm_and_idle_realms_stop() {
+    zone_test(&["Realms:IdleStopMillis=500"], |zone| {
+        let mut a = bot_in(zone, "alice", "0", ship::SPECTATOR)?;
+        let mut d = bot_in(zone, "dave", "1", ship::SPECTATOR)?;
+        let two = wait_until(WAIT, || worker_realms(zone) == ["0", "1"]);
+        assert!(
+            two,
+            "expected realm workers for 0 and 1, children: {:?}",
+            zone.children()
+        );
+        assert_eq!(zone.realm_workers().len(), 2);
+
+        d.disconnect();
+        let stopped = wait_until(WAIT, || worker_realms(zone) == ["0"]);
+        assert!(
+            stopped,
+            "realm 1's worker should stop once empty; children: {:?}",
+            zone.children()
+        );
+
+        // Realm 0 is still busy and keeps working.
+        a.chat(chat_type::PUBLIC, -1, "still here")?;
+        a.disconnect();
+        let none = wait_until(WAIT, || zone.realm_workers().is_empty());
+        assert!(
+            none,
+            "every worker should stop; children: {:?}",
+            zone.children()
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn a_disconnect_is_seen_and_the_population_drops() {
+    zone_test(&[], |zone| {
+        let mut a = bot_in(zone, "alice", "0", ship::WARBIRD)?;
+        let mut b = bot_in(zone, "bob", "0", ship::SPECTATOR)?;
+        let a_pid = wait_for_player(&mut b, "alice")?;
+
+        let mut last = (0, 0);
+        let counted = wait_until(WAIT, || {
+            last = zone.ping_population().unwrap_or((u32::MAX, u32::MAX));
+            last == (2, 1)
+        });
+        assert!(
+            counted,
+            "population should be 2 with 1 in a ship, ping says {last:?}"
+        );
+
+        a.disconnect();
+        b.wait_for(WAIT, |p| {
+            matches!(p, S2CPacket::PlayerLeaving { pid } if *pid == a_pid).then_some(())
+        })
+        .context("bob sees alice leave")?;
+        assert!(b.player(a_pid).is_none());
+
+        let dropped = wait_until(WAIT, || {
+            last = zone.ping_population().unwrap_or((u32::MAX, u32::MAX));
+            last == (1, 0)
+        });
+        assert!(
+            dropped,
+            "population should drop to 1 with none in a ship, ping says {last:?}"
+        );
+        Ok(())
+    });
+}
+
+/// A random datagram: any length 0–600, often shaped like a core packet.
+fn garbage(rng: &mut StdRng, buf: &mut Vec<u8>) {
+    let len = rng.gen_range(0..=600);
+    buf.clear();
+    buf.resize(len, 0);
+    rng.fill(&mut buf[..]);
+    if len >= 2 && rng.gen_bool(0.5) {
+        buf[0] = 0;
+        buf[1] = rng.gen_range(0..0x16);
+    }
+    if rng.gen_bool(0.01) {
+        // A well-formed connection request now and then, so that later
+        // garbage from this address hits an open (encrypted) connection.
+        buf.clear();
+        buf.extend_from_slice(&[0, 1]);
+        buf.extend_from_slice(&rng.gen::<u32>().to_le_bytes());
+        buf.push(if rng.gen_bool(0.5) { 0x01 } else { 0x11 });
+        buf.push(0);
+    }
+}
+
+#[test]
+fn garbage_does_not_disturb_the_zone() {
+    zone_test(&[], |zone| {
+        let mut a = bot_in(zone, "alice", "0", ship::WARBIRD)?;
+        let mut b = bot_in(zone, "bob", "0", ship::WARBIRD)?;
+        let a_pid = pid_of(&a);
+        face_off(&mut a, &mut b)?;
+
+        let game = zone.game_addr();
+        let ping = zone.ping_addr();
+        let done = Arc::new(AtomicBool::new(false));
+        let done2 = Arc::clone(&done);
+        let flood = std::thread::spawn(move || -> Result<()> {
+            let sock = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
+            let mut rng = StdRng::seed_from_u64(0x5EED);
+            let mut buf = Vec::new();
+            for i in 0..10_000 {
+                garbage(&mut rng, &mut buf);
+                let to = if i % 10 == 9 { ping } else { game };
+                let _ = sock.send_to(&buf, to);
+                if i % 100 == 99 {
+                    // Spread the flood so that it overlaps the position stream.
+                    std::thread::sleep(Duration::from_millis(3));
+                }
+            }
+            done2.store(true, Ordering::Release);
+            Ok(())
+        });
+
+        // A streams distinct positions; count how many B gets during the flood.
+        let mut seen_during = 0;
+        let mut sent = 0;
+        let mut x = 8000;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !done.load(Ordering::Acquire) && Instant::now() < deadline {
+            x = if x >= 8400 { 8000 } else { x + 1 };
+            a.send_position(x, 8200, 0, 0, WeaponInfo::NONE)?;
+            sent += 1;
+            if b.poll_for(STREAM_STEP, |p| position_of(p, a_pid))?
+                .is_some()
+            {
+                seen_during += 1;
+            }
+        }
+        flood.join().expect("flood thread")?;
+        eprintln!("during the flood bob got {seen_during} of alice's {sent} positions");
+        assert!(
+            done.load(Ordering::Acquire),
+            "the flood did not finish in time"
+        );
+        assert!(zone.is_running(), "the supervisor died");
+        assert!(
+            seen_during > 0,
+            "bob got none of alice's {sent} positions during the flood"
+        );
+
+        // Afterwards: the link still works both ways, the zone answers pings.
+        b.clear_backlog();
+        stream_until_seen(&mut a, &mut b, 8123, 8234).context("after the flood")?;
+        a.chat(chat_type::PUBLIC, -1, "after the storm")?;
+        b.wait_for(WAIT, |p| {
+            matches!(p, S2CPacket::Chat(m) if m.text == "after the storm").then_some(())
+        })?;
+        zone.ping_population()?;
+        assert!(!a.is_disconnected() && !b.is_disconnected());
+        assert!(zone.is_running(), "the supervisor died");
+        assert_eq!(zone.realm_workers().len(), 1, "the realm worker died");
+        Ok(())
+    });
+}
+
+#[test]
+fn a_lagged_out_player_is_told_why() {
+    zone_test(&["Net:DropTimeout=100"], |zone| {
+        // The bot syncs its clock every 5 s and sends nothing else, so a 1 s
+        // drop timeout lags it out.
+        let mut b = bot_in(zone, "bob", "0", ship::SPECTATOR)?;
+        let text = b
+            .wait_for(WAIT, |p| match p {
+                S2CPacket::Chat(m) if m.chat_type == chat_type::SYSOP_WARNING => {
+                    Some(m.text.clone())
+                }
+                _ => None,
+            })
+            .context("the lag-out message")?;
+        assert_eq!(text, "You have been disconnected because of lag (no data).");
+        b.wait_disconnected(WAIT)?;
+        Ok(())
+    });
+}
