@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 pub mod bot;
+pub mod scenario;
 pub mod zone;
 
 pub use bot::{ArenaEntry, Bot, PlayerInfo};

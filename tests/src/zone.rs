@@ -116,7 +116,11 @@ impl TestZone {
             .arg("--control")
             .arg(&control_path)
             .arg("--worker")
-            .arg(opts.worker.clone().unwrap_or_else(|| dir.join("realm-worker")));
+            .arg(
+                opts.worker
+                    .clone()
+                    .unwrap_or_else(|| dir.join("realm-worker")),
+            );
         if let Some(zone_dir) = &opts.zone_dir {
             cmd.arg("--zone").arg(zone_dir);
         }

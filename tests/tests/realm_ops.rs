@@ -1,0 +1,446 @@
+//! Realm processes an operator can run: crash restart without dropping
+//! players, the hang watchdog, giving up on a realm that keeps crashing,
+//! stats, systemd notifications, config reload and no orphaned workers.
+//!
+//! Real binaries, bots over UDP on 127.0.0.1; every wait is bounded.
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context, Result};
+use nix::sys::signal::Signal;
+use serde_json::Value;
+use ss_proto::game::{ship, S2CPacket, WeaponInfo};
+use ss_proto::settings::ArenaSettings;
+use ss_tests::bot::Bot;
+use ss_tests::scenario::*;
+use ss_tests::zone::{bin_dir, wait_until, TestZone, ZoneOptions};
+
+/// A realm's entry in `stats --json`.
+fn realm<'a>(stats: &'a Value, name: &str) -> Option<&'a Value> {
+    stats["realms"]
+        .as_array()?
+        .iter()
+        .find(|r| r["name"].as_str() == Some(name))
+}
+
+fn realm_pid(stats: &Value, name: &str) -> Option<u32> {
+    realm(stats, name)
+        .and_then(|r| r["process"]["pid"].as_u64())
+        .map(|p| p as u32)
+        .filter(|&p| p != 0)
+}
+
+/// The worker pid of realm `name` as the supervisor reports it, once it is
+/// running.
+fn running_worker(zone: &TestZone, name: &str) -> Result<u32> {
+    let mut pid = None;
+    wait_until(WAIT, || {
+        pid = zone.stats().ok().and_then(|s| {
+            (realm(&s, name)?["state"].as_str() == Some("running"))
+                .then(|| realm_pid(&s, name))
+                .flatten()
+        });
+        pid.is_some()
+    });
+    pid.with_context(|| format!("realm {name} is not running"))
+}
+
+fn kill(pid: u32, sig: Signal) -> Result<()> {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig)
+        .with_context(|| format!("kill -{sig} {pid}"))
+}
+
+/// Whether a process exists and is not a zombie.
+fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// Waits for the arena re-entry that follows a realm restart: the
+/// who-am-I that makes the client leave, then a full entry ending in 0x02.
+fn wait_reentered(bot: &mut Bot) -> Result<()> {
+    bot.wait_for(WAIT, |p| {
+        matches!(p, S2CPacket::WhoAmI { .. }).then_some(())
+    })
+    .context("who-am-I of the re-entry")?;
+    bot.wait_for(WAIT, |p| matches!(p, S2CPacket::EnteredArena).then_some(()))
+        .context("entered-arena of the re-entry")?;
+    Ok(())
+}
+
+/// Streams positions between two bots in another thread and records the
+/// longest gap between arrivals at the receiver, until `stop` is set.
+fn watch_gaps(
+    mut from: Bot,
+    mut to: Bot,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<Result<(Duration, u32, Bot, Bot)>> {
+    std::thread::spawn(move || {
+        face_off(&mut from, &mut to)?;
+        let pid = pid_of(&from);
+        let mut last = Instant::now();
+        let mut worst = Duration::ZERO;
+        let mut seen = 0u32;
+        let mut x = 8200i16;
+        while !stop.load(Ordering::Relaxed) {
+            x = if x > 8400 { 8200 } else { x + 1 };
+            from.send_position(x, 8200, 0, 0, WeaponInfo::NONE)?;
+            if to
+                .poll_for(Duration::from_millis(20), |p| position_of(p, pid))?
+                .is_some()
+            {
+                let now = Instant::now();
+                worst = worst.max(now - last);
+                last = now;
+                seen += 1;
+            }
+        }
+        worst = worst.max(last.elapsed());
+        Ok((worst, seen, from, to))
+    })
+}
+
+#[test]
+fn a_crashed_realm_is_back_within_a_second_and_nobody_is_dropped() {
+    zone_test(&[], |zone| {
+        let mut a = bot_in(zone, "alice", "0", ship::WARBIRD)?;
+        let mut b = bot_in(zone, "bob", "0", ship::WARBIRD)?;
+        let mut c = bot_in(zone, "carol", "0", ship::SPECTATOR)?;
+        let d = bot_in(zone, "dave", "1", ship::WARBIRD)?;
+        let e = bot_in(zone, "erin", "1", ship::WARBIRD)?;
+        let old = running_worker(zone, "0")?;
+        running_worker(zone, "1")?;
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let watcher = watch_gaps(d, e, stop.clone());
+        // let the stream in "1" settle before the crash
+        std::thread::sleep(Duration::from_millis(300));
+
+        let killed_at = Instant::now();
+        kill(old, Signal::SIGKILL)?;
+        for bot in [&mut a, &mut b, &mut c] {
+            wait_reentered(bot)?;
+        }
+        let back_after = killed_at.elapsed();
+        let new = running_worker(zone, "0")?;
+        ensure!(new != old, "realm 0 still has the old pid {old}");
+        ensure!(
+            back_after < Duration::from_secs(1),
+            "players were back only after {back_after:?}"
+        );
+        // The re-entered players see each other's positions again.
+        face_off(&mut a, &mut b)?;
+
+        std::thread::sleep(Duration::from_millis(300));
+        stop.store(true, Ordering::Relaxed);
+        let (worst_gap, seen, d, e) = watcher.join().expect("watcher thread")?;
+        ensure!(seen > 10, "realm 1 stream delivered only {seen} positions");
+        ensure!(
+            worst_gap <= Duration::from_millis(250),
+            "realm 1 had a gap of {worst_gap:?} in positions"
+        );
+        for bot in [&a, &b, &c, &d, &e] {
+            ensure!(!bot.is_disconnected(), "a bot was disconnected");
+        }
+
+        let stats = zone.stats()?;
+        assert_eq!(realm(&stats, "0").unwrap()["restarts"], 1);
+        assert_eq!(realm(&stats, "1").unwrap()["restarts"], 0);
+        let cause = realm(&stats, "0").unwrap()["last_exit"]
+            .as_str()
+            .unwrap_or("");
+        assert!(cause.contains("SIGKILL"), "last exit {cause:?}");
+        Ok(())
+    });
+}
+
+#[test]
+fn a_hung_realm_is_replaced_after_the_heartbeat_timeout() {
+    zone_test(
+        &[
+            "Realms:HeartbeatMillis=100",
+            "Realms:HeartbeatTimeoutMillis=800",
+        ],
+        |zone| {
+            let mut a = bot_in(zone, "alice", "1", ship::WARBIRD)?;
+            let mut b = bot_in(zone, "bob", "1", ship::WARBIRD)?;
+            let old = running_worker(zone, "1")?;
+            kill(old, Signal::SIGSTOP)?;
+            for bot in [&mut a, &mut b] {
+                wait_reentered(bot)?;
+            }
+            let new = running_worker(zone, "1")?;
+            ensure!(new != old, "the hung worker was not replaced");
+            ensure!(
+                wait_until(WAIT, || !alive(old)),
+                "the hung worker still exists"
+            );
+            let stats = zone.stats()?;
+            let r = realm(&stats, "1").context("realm 1 in stats")?;
+            assert_eq!(r["last_exit"], "unresponsive");
+            assert_eq!(r["restarts"], 1);
+            face_off(&mut a, &mut b)?;
+            Ok(())
+        },
+    );
+}
+
+/// A stand-in worker: exits at once for realm "bad", runs the real worker
+/// for every other realm.
+fn failing_worker(dir: &Path) -> Result<PathBuf> {
+    let real = bin_dir()?.join("realm-worker");
+    let path = dir.join("flaky-worker");
+    let mut f = std::fs::File::create(&path)?;
+    writeln!(
+        f,
+        "#!/bin/sh\ncase \" $* \" in *\" --realm bad \"*) exit 3;; esac\nexec '{}' \"$@\"",
+        real.display()
+    )?;
+    drop(f);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+    Ok(path)
+}
+
+fn temp_dir(tag: &str) -> Result<PathBuf> {
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "ss-tests-{tag}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+#[test]
+fn a_realm_that_keeps_crashing_is_marked_failed_and_its_players_move() {
+    let dir = temp_dir("flaky").expect("temp dir");
+    let worker = failing_worker(&dir).expect("stand-in worker");
+    let mut zone = TestZone::start_with(ZoneOptions {
+        overrides: vec![
+            "Realms:RestartLimit=2".into(),
+            "Realms:RestartBackoffMillis=20".into(),
+        ],
+        worker: Some(worker),
+        ..ZoneOptions::default()
+    })
+    .expect("zone");
+    let result = (|| -> Result<()> {
+        let mut a = bot_in(&zone, "alice", "0", ship::WARBIRD)?;
+        a.chat(2, -1, "?go bad")?;
+        // The realm fails; alice is told and lands in the default arena.
+        a.wait_for(WAIT, |p| match p {
+            S2CPacket::Chat(m) if m.text.contains("keeps failing") => Some(()),
+            _ => None,
+        })?;
+        a.wait_for(WAIT, |p| matches!(p, S2CPacket::EnteredArena).then_some(()))?;
+        let stats = zone.stats()?;
+        let bad = realm(&stats, "bad").context("realm bad in stats")?;
+        assert_eq!(bad["state"], "failed");
+        assert_eq!(bad["last_exit"], "exit code 3");
+        assert!(bad["restarts"].as_u64().unwrap_or(0) >= 3);
+        assert_eq!(realm(&stats, "0").unwrap()["players"], 1);
+        // The zone still serves: a new player logs in and enters.
+        let _b = bot_in(&zone, "bob", "0", ship::WARBIRD)?;
+        // Entering a failed realm is refused with a message.
+        a.chat(2, -1, "?go bad")?;
+        a.wait_for(WAIT, |p| match p {
+            S2CPacket::Chat(m) if m.text.contains("has failed") => Some(()),
+            _ => None,
+        })?;
+        ensure!(zone.is_running());
+        Ok(())
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(e) = result {
+        panic!("{e:?}\nzone log:\n{}", zone.log_tail());
+    }
+}
+
+#[test]
+fn stats_report_live_workers_players_and_cpu() {
+    zone_test(&[], |zone| {
+        let mut a = bot_in(zone, "alice", "0", ship::WARBIRD)?;
+        let mut b = bot_in(zone, "bob", "0", ship::WARBIRD)?;
+        let _c = bot_in(zone, "carol", "1", ship::SPECTATOR)?;
+        running_worker(zone, "0")?;
+        running_worker(zone, "1")?;
+        let before = zone.stats()?;
+        assert_eq!(before["zone"]["connections"], 3);
+        assert_eq!(before["zone"]["players"], 3);
+        assert_eq!(realm(&before, "0").unwrap()["players"], 2);
+        assert_eq!(realm(&before, "1").unwrap()["players"], 1);
+        let children: Vec<u32> = zone.realm_workers().into_iter().map(|(p, _)| p).collect();
+        for name in ["0", "1"] {
+            let pid = realm_pid(&before, name).context("realm pid")?;
+            ensure!(
+                children.contains(&pid),
+                "pid {pid} of {name} is not a child: {children:?}"
+            );
+        }
+        // Load: positions back and forth until the realm has used CPU time.
+        let cpu = |s: &Value, name: &str| {
+            let p = &realm(s, name).unwrap()["process"];
+            p["cpu_user_secs"].as_f64().unwrap_or(0.0)
+                + p["cpu_system_secs"].as_f64().unwrap_or(0.0)
+        };
+        let start = cpu(&before, "0");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            face_off(&mut a, &mut b)?;
+            for i in 0..50 {
+                a.send_position(8200 + i, 8200, 0, 0, WeaponInfo::NONE)?;
+                b.send_position(8300 - i, 8300, 0, 0, WeaponInfo::NONE)?;
+            }
+            let now = zone.stats()?;
+            if cpu(&now, "0") > start {
+                assert!(now["zone"]["process"]["cpu_user_secs"].as_f64().unwrap() > 0.0);
+                assert!(now["zone"]["datagrams_in"].as_u64().unwrap() > 100);
+                assert!(realm(&now, "0").unwrap()["packets_in"].as_u64().unwrap() > 100);
+                break;
+            }
+            ensure!(Instant::now() < deadline, "realm CPU time never rose");
+        }
+        // The table form works too.
+        let table = zone.cli(&["stats"])?;
+        ensure!(
+            table.contains("REALM") && table.contains("running"),
+            "table: {table}"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn operator_restart_re_enters_players() {
+    zone_test(&[], |zone| {
+        let mut a = bot_in(zone, "alice", "duel", ship::WARBIRD)?;
+        let old = running_worker(zone, "duel")?;
+        let out = zone.cli(&["realm", "restart", "duel"])?;
+        ensure!(out.contains("restarting"), "answer {out:?}");
+        wait_reentered(&mut a)?;
+        let new = running_worker(zone, "duel")?;
+        ensure!(new != old);
+        let err = zone.cli(&["realm", "restart", "nosuch"]);
+        ensure!(err.is_err(), "restarting an unknown realm must fail");
+        Ok(())
+    });
+}
+
+/// A datagram socket standing in for systemd's notify socket.
+fn notify_socket(dir: &Path) -> Result<(UnixDatagram, PathBuf)> {
+    let path = dir.join("notify.sock");
+    let sock = UnixDatagram::bind(&path)?;
+    sock.set_read_timeout(Some(Duration::from_millis(200)))?;
+    Ok((sock, path))
+}
+
+/// Waits for a notify message containing `want`.
+fn wait_notify(sock: &UnixDatagram, want: &str) -> Result<String> {
+    let deadline = Instant::now() + WAIT;
+    let mut buf = [0u8; 1024];
+    while Instant::now() < deadline {
+        if let Ok(n) = sock.recv(&mut buf) {
+            let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if msg.lines().any(|l| l == want) {
+                return Ok(msg);
+            }
+        }
+    }
+    bail!("no {want} on the notify socket within {WAIT:?}")
+}
+
+#[test]
+fn systemd_notifications_and_clean_sigterm() {
+    let dir = temp_dir("notify").expect("temp dir");
+    let (sock, path) = notify_socket(&dir).expect("notify socket");
+    let mut zone = TestZone::start_with(ZoneOptions {
+        env: vec![("NOTIFY_SOCKET".into(), path.display().to_string())],
+        ..ZoneOptions::default()
+    })
+    .expect("zone");
+    let result = (|| -> Result<()> {
+        wait_notify(&sock, "READY=1")?;
+        // READY means the game port answers.
+        zone.ping_population()?;
+        let mut bots = vec![
+            bot_in(&zone, "alice", "0", ship::WARBIRD)?,
+            bot_in(&zone, "bob", "1", ship::WARBIRD)?,
+        ];
+        zone.signal(Signal::SIGTERM)?;
+        wait_notify(&sock, "STOPPING=1")?;
+        let status = zone.wait_exit(WAIT)?;
+        ensure!(status.success(), "supervisor exit status {status:?}");
+        for bot in &mut bots {
+            bot.wait_disconnected(WAIT)?;
+        }
+        Ok(())
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(e) = result {
+        panic!("{e:?}\nzone log:\n{}", zone.log_tail());
+    }
+}
+
+#[test]
+fn sighup_sends_changed_settings_to_the_arena() {
+    let dir = temp_dir("reload").expect("temp dir");
+    let zone_dir = dir.join("zone");
+    let init = std::process::Command::new(bin_dir().unwrap().join("zone-supervisor"))
+        .arg("init")
+        .arg(&zone_dir)
+        .output()
+        .expect("zone-supervisor init");
+    assert!(init.status.success(), "init failed: {init:?}");
+    let mut zone = TestZone::start_with(ZoneOptions {
+        zone_dir: Some(zone_dir.clone()),
+        ..ZoneOptions::default()
+    })
+    .expect("zone");
+    let result = (|| -> Result<()> {
+        let mut a = bot_in(&zone, "alice", "0", ship::WARBIRD)?;
+        let conf = zone_dir.join("arenas").join("(default)").join("arena.conf");
+        let mut text = std::fs::read_to_string(&conf)?;
+        text.push_str("\n[Warbird]\nMaximumSpeed = 4321\n");
+        std::fs::write(&conf, text)?;
+        zone.signal(Signal::SIGHUP)?;
+        let speed = a.wait_for(WAIT, |p| match p {
+            S2CPacket::ArenaSettings(bytes) => ArenaSettings::from_bytes(&bytes[..])
+                .ok()
+                .and_then(|s| s.field("Warbird", "MaximumSpeed")),
+            _ => None,
+        })?;
+        assert_eq!(speed, 4321);
+        Ok(())
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(e) = result {
+        panic!("{e:?}\nzone log:\n{}", zone.log_tail());
+    }
+}
+
+#[test]
+fn killing_the_supervisor_leaves_no_worker_behind() {
+    let mut zone = TestZone::start(&[]).expect("zone");
+    let _a = bot_in(&zone, "alice", "0", ship::WARBIRD).expect("bot");
+    let _b = bot_in(&zone, "bob", "1", ship::WARBIRD).expect("bot");
+    let workers: Vec<u32> = zone.realm_workers().into_iter().map(|(p, _)| p).collect();
+    assert_eq!(workers.len(), 2, "two workers before the kill");
+    zone.signal(Signal::SIGKILL).expect("kill -9");
+    zone.wait_exit(WAIT).expect("supervisor gone");
+    assert!(
+        wait_until(WAIT, || workers.iter().all(|&p| !alive(p))),
+        "workers {workers:?} outlived the supervisor"
+    );
+}
