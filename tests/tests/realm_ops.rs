@@ -403,7 +403,7 @@ fn sighup_sends_changed_settings_to_the_arena() {
         .output()
         .expect("zone-supervisor init");
     assert!(init.status.success(), "init failed: {init:?}");
-    let mut zone = TestZone::start_with(ZoneOptions {
+    let zone = TestZone::start_with(ZoneOptions {
         zone_dir: Some(zone_dir.clone()),
         ..ZoneOptions::default()
     })
