@@ -12,6 +12,7 @@ mod realms;
 mod registry;
 mod session;
 mod stats;
+mod udp;
 mod zone;
 
 use std::path::PathBuf;
@@ -21,7 +22,11 @@ use clap::{Parser, Subcommand};
 
 /// Command line of the zone supervisor.
 #[derive(Parser, Debug)]
-#[command(name = "zone-supervisor", version, about = "Subsumption SubSpace zone server")]
+#[command(
+    name = "zone-supervisor",
+    version,
+    about = "Subsumption SubSpace zone server"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -114,12 +119,18 @@ fn print_answer(answer: &str) -> Result<()> {
     let value: serde_json::Value =
         serde_json::from_str(answer).context("the zone's answer is not JSON")?;
     if value.get("ok").and_then(|v| v.as_bool()) == Some(false) {
-        let err = value.get("error").and_then(|v| v.as_str()).unwrap_or("unknown error");
+        let err = value
+            .get("error")
+            .and_then(|v| v.as_str())
+            .unwrap_or("unknown error");
         anyhow::bail!("{err}");
     }
     println!(
         "{}",
-        value.get("message").and_then(|v| v.as_str()).unwrap_or(answer)
+        value
+            .get("message")
+            .and_then(|v| v.as_str())
+            .unwrap_or(answer)
     );
     Ok(())
 }
@@ -129,8 +140,8 @@ fn show_stats(path: &std::path::Path, json: bool) -> Result<()> {
     if json {
         println!("{answer}");
     } else {
-        let report: stats::StatsReport =
-            serde_json::from_str(&answer).context("the zone's stats are not in the expected form")?;
+        let report: stats::StatsReport = serde_json::from_str(&answer)
+            .context("the zone's stats are not in the expected form")?;
         print!("{}", stats::render_table(&report));
     }
     Ok(())

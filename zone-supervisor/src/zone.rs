@@ -9,6 +9,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -26,10 +27,11 @@ use crate::ping::{self, Population};
 use crate::players::{Player, PlayerTable, Stage};
 use crate::realms::{RealmEvent, RealmSignal, WorkerId};
 use crate::registry::{RealmPolicy, RealmSlot, SlotId};
+use crate::udp::{RecvBatch, SendBatch};
 use crate::stats::{cpu_percent, read_proc, ProcSample, ProcessReport, StatsReport, ZoneReport};
 
-/// Most datagrams handled per readiness event before other work gets a turn.
-const RECV_BATCH: usize = 256;
+/// Most `recvmmsg` calls per readiness event before other work gets a turn.
+const RECV_BATCH: usize = 8;
 /// How often process figures are sampled.
 const SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -160,6 +162,8 @@ pub async fn run(settings: Settings) -> Result<()> {
         stats: ZoneStats::default(),
         retired: RetiredCounters::default(),
         scratch: Vec::new(),
+        recv_batch: RecvBatch::default(),
+        send_batch: SendBatch::default(),
         pending: VecDeque::new(),
         per_ip: HashMap::new(),
         started: now,
@@ -206,6 +210,8 @@ pub(crate) struct Zone {
     pub(crate) stats: ZoneStats,
     pub(crate) retired: RetiredCounters,
     pub(crate) scratch: Vec<u8>,
+    recv_batch: RecvBatch,
+    send_batch: SendBatch,
     /// Connections not logged in yet, oldest first (pid, accepted at);
     /// entries of players that have since logged in or left are skipped.
     pub(crate) pending: VecDeque<(i16, Instant)>,
@@ -262,13 +268,21 @@ impl Zone {
     // ----- game socket -------------------------------------------------
 
     fn drain_game_socket(&mut self) {
-        let mut buf = [0u8; 2048];
+        let fd = self.udp.as_raw_fd();
+        let mut batch = std::mem::take(&mut self.recv_batch);
         for _ in 0..RECV_BATCH {
-            match self.udp.try_recv_from(&mut buf) {
-                Ok((n, addr)) => {
-                    self.stats.datagrams_in += 1;
+            match self
+                .udp
+                .try_io(tokio::io::Interest::READABLE, || batch.recv(fd))
+            {
+                Ok(n) => {
                     let now = Instant::now();
-                    self.handle_datagram(now, addr, &mut buf[..n]);
+                    for i in 0..n {
+                        if let Some((addr, data)) = batch.get(i) {
+                            self.stats.datagrams_in += 1;
+                            self.handle_datagram(now, addr, data);
+                        }
+                    }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(e) => {
@@ -277,6 +291,7 @@ impl Zone {
                 }
             }
         }
+        self.recv_batch = batch;
     }
 
     // ----- timers ---------------------------------------------------------
@@ -290,7 +305,8 @@ impl Zone {
         let mut due = Vec::new();
         for p in self.players.iter_mut() {
             if keepalive && matches!(p.stage, Stage::InRealm { entered: true, .. }) {
-                p.conn.send(&[0x27], Reliability::Reliable, Priority::Normal);
+                p.conn
+                    .send(&[0x27], Reliability::Reliable, Priority::Normal);
             }
             if p.conn.next_deadline().is_none_or(|d| d <= now) || p.conn.has_pending() {
                 due.push(p.pid);
@@ -321,8 +337,11 @@ impl Zone {
     fn sample_processes(&mut self, now: Instant) {
         if let Some(sample) = read_proc(std::process::id()) {
             if let Some((prev, at)) = self.self_prev {
-                self.self_cpu_pct =
-                    cpu_percent(&prev, &sample, now.saturating_duration_since(at).as_secs_f64());
+                self.self_cpu_pct = cpu_percent(
+                    &prev,
+                    &sample,
+                    now.saturating_duration_since(at).as_secs_f64(),
+                );
             }
             self.self_prev = Some((sample, now));
             self.self_proc = sample;
@@ -452,14 +471,13 @@ impl Zone {
                 continue;
             };
             p.dirty = false;
-            let (udp, addr) = (&self.udp, p.addr);
-            p.conn.poll_transmit(now, &mut |d| {
-                let _ = udp.try_send_to(d, addr);
-            });
+            let (out, addr) = (&mut self.send_batch, p.addr);
+            p.conn.poll_transmit(now, &mut |d| out.push(addr, d));
             if p.conn.is_closed() {
                 ended.push(pid);
             }
         }
+        self.send_batch.flush(self.udp.as_raw_fd());
         list.clear();
         self.flush_list = list;
         for pid in ended {
