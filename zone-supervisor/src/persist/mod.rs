@@ -1,0 +1,456 @@
+//! Persistence: player stats in SQLite, owned by the supervisor.
+//!
+//! The zone task keeps the stats of players who are online in memory (the
+//! source of truth while they play) and marks what changed; once a second
+//! the changed interval maps go to a dedicated database thread as one write
+//! batch, committed in one transaction. The zone task never waits on the
+//! disk: loads are answered through a channel, and a failed write (disk
+//! full, database locked) is kept and retried, bounded, while the zone runs
+//! on.
+//!
+//! Keys follow `persistence.md`: shared intervals (forever, reset) are kept
+//! per arena *group*, the game interval per arena name.
+
+pub mod store;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::PathBuf;
+use std::sync::mpsc as std_mpsc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tokio::sync::mpsc;
+use tracing::{error, info, warn};
+
+pub use store::{StatMap, StatsWrite, Store};
+
+/// Interval numbers as stored.
+pub mod interval {
+    /// Never ends.
+    pub const FOREVER: i64 = 0;
+    /// Ended by score resets.
+    pub const RESET: i64 = 1;
+    /// Ended at the end of each game; per arena.
+    pub const GAME: i64 = 5;
+}
+
+/// Most stats writes kept for retry while the database refuses them.
+const MAX_PENDING_WRITES: usize = 200_000;
+
+/// A request to the database thread.
+pub enum DbRequest {
+    /// Load a player's three interval maps.
+    Load {
+        /// Echoed in the reply.
+        token: u64,
+        /// Player name, lower case.
+        player: String,
+        /// Arena group (forever, reset).
+        group: String,
+        /// Arena name (game).
+        arena: String,
+    },
+    /// Write a batch.
+    Write(Vec<StatsWrite>),
+    /// End an interval in the given scopes (all scopes that have data if
+    /// `scopes` is empty).
+    EndInterval {
+        /// Scopes to end it in.
+        scopes: Vec<String>,
+        /// Interval number.
+        interval: i64,
+    },
+    /// Remember when a schedule is next due.
+    SetSchedule {
+        /// Schedule name.
+        name: String,
+        /// Seconds since the epoch.
+        next_at: i64,
+    },
+    /// Record a player's last arena.
+    LastArena {
+        /// Player name, lower case.
+        player: String,
+        /// Arena name.
+        arena: String,
+    },
+    /// Finish everything queued, then stop; the reply is `Closed`.
+    Close,
+}
+
+/// An answer from the database thread.
+#[derive(Debug)]
+pub enum DbReply {
+    /// A load finished.
+    Loaded {
+        /// The request's token.
+        token: u64,
+        /// Forever, reset and game maps.
+        stats: [StatMap; 3],
+    },
+    /// Health after each write attempt.
+    Status {
+        /// Writes waiting for a retry.
+        pending: usize,
+        /// Writes that failed so far.
+        failures: u64,
+        /// Writes dropped because the retry queue was full.
+        dropped: u64,
+    },
+    /// The thread stopped after `Close`.
+    Closed,
+}
+
+/// Opens the database (refusing a newer schema) and reads a schedule's
+/// next time, before the zone starts.
+pub fn open(path: &PathBuf) -> Result<Store> {
+    if let Some(dir) = path.parent() {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+    }
+    Store::open(path).with_context(|| format!("opening the database {}", path.display()))
+}
+
+/// Starts the database thread on an open store.
+pub fn spawn(store: Store) -> (std_mpsc::Sender<DbRequest>, mpsc::UnboundedReceiver<DbReply>) {
+    let (tx, rx) = std_mpsc::channel();
+    let (reply_tx, reply_rx) = mpsc::unbounded_channel();
+    std::thread::Builder::new()
+        .name("persist".into())
+        .spawn(move || db_thread(store, rx, reply_tx))
+        .expect("spawning the persistence thread");
+    (tx, reply_rx)
+}
+
+fn db_thread(mut store: Store, rx: std_mpsc::Receiver<DbRequest>, replies: mpsc::UnboundedSender<DbReply>) {
+    let mut pending: VecDeque<StatsWrite> = VecDeque::new();
+    let mut failures = 0u64;
+    let mut dropped = 0u64;
+    let report = |pending: &VecDeque<StatsWrite>, failures: u64, dropped: u64| {
+        let _ = replies.send(DbReply::Status {
+            pending: pending.len(),
+            failures,
+            dropped,
+        });
+    };
+    loop {
+        let req = match rx.recv_timeout(Duration::from_secs(1)) {
+            Ok(r) => Some(r),
+            Err(std_mpsc::RecvTimeoutError::Timeout) => None,
+            Err(std_mpsc::RecvTimeoutError::Disconnected) => Some(DbRequest::Close),
+        };
+        // Retry what failed before anything newer touches the same rows.
+        if !pending.is_empty() {
+            let batch: Vec<StatsWrite> = pending.iter().cloned().collect();
+            match store.write(&batch) {
+                Ok(()) => {
+                    info!(writes = batch.len(), "database writable again; pending writes saved");
+                    pending.clear();
+                }
+                Err(e) => {
+                    failures += 1;
+                    error!("database write still failing ({} pending): {e}", pending.len());
+                }
+            }
+            report(&pending, failures, dropped);
+        }
+        let Some(req) = req else {
+            continue;
+        };
+        match req {
+            DbRequest::Load {
+                token,
+                player,
+                group,
+                arena,
+            } => {
+                // Pending rows are newer than the database: overlay them.
+                let mut stats: [StatMap; 3] = Default::default();
+                for (slot, (scope, interval)) in [
+                    (&group, interval::FOREVER),
+                    (&group, interval::RESET),
+                    (&arena, interval::GAME),
+                ]
+                .into_iter()
+                .enumerate()
+                {
+                    stats[slot] = match store.load(&player, scope, interval) {
+                        Ok(m) => m,
+                        Err(e) => {
+                            error!(%player, "loading stats failed: {e}");
+                            StatMap::new()
+                        }
+                    };
+                    if let Some(w) = pending.iter().rev().find(|w| {
+                        w.player == player && &w.scope == scope && w.interval == interval
+                    }) {
+                        stats[slot] = w.stats.clone();
+                    }
+                }
+                let _ = replies.send(DbReply::Loaded { token, stats });
+            }
+            DbRequest::Write(batch) => {
+                if !pending.is_empty() {
+                    keep(&mut pending, batch, &mut dropped);
+                } else if let Err(e) = store.write(&batch) {
+                    failures += 1;
+                    error!("database write failed, keeping {} writes in memory: {e}", batch.len());
+                    keep(&mut pending, batch, &mut dropped);
+                }
+                report(&pending, failures, dropped);
+            }
+            DbRequest::EndInterval { scopes, interval } => {
+                let scopes = if scopes.is_empty() {
+                    store.scopes_with(interval).unwrap_or_default()
+                } else {
+                    scopes
+                };
+                for scope in scopes {
+                    if let Err(e) = store.end_interval(&scope, interval) {
+                        error!(%scope, interval, "ending interval failed: {e}");
+                    }
+                }
+            }
+            DbRequest::SetSchedule { name, next_at } => {
+                if let Err(e) = store.set_schedule_next(&name, next_at) {
+                    error!(%name, "recording the schedule failed: {e}");
+                }
+            }
+            DbRequest::LastArena { player, arena } => {
+                if let Err(e) = store.set_last_arena(&player, &arena) {
+                    warn!(%player, "recording the last arena failed: {e}");
+                }
+            }
+            DbRequest::Close => {
+                if !pending.is_empty() {
+                    let batch: Vec<StatsWrite> = pending.drain(..).collect();
+                    if let Err(e) = store.write(&batch) {
+                        error!("{} stats writes could not be saved at shutdown: {e}", batch.len());
+                    }
+                }
+                let _ = replies.send(DbReply::Closed);
+                return;
+            }
+        }
+    }
+}
+
+fn keep(pending: &mut VecDeque<StatsWrite>, batch: Vec<StatsWrite>, dropped: &mut u64) {
+    pending.extend(batch);
+    while pending.len() > MAX_PENDING_WRITES {
+        pending.pop_front();
+        *dropped += 1;
+    }
+}
+
+/// Key of one cached interval map: (player, scope, interval).
+pub type StatsKey = (String, String, i64);
+
+/// The zone task's side: cached stats of players online, the dirty set, and
+/// the channel to the database thread.
+pub struct Persist {
+    tx: std_mpsc::Sender<DbRequest>,
+    cache: HashMap<StatsKey, StatMap>,
+    dirty: HashSet<StatsKey>,
+    next_token: u64,
+    /// Writes waiting for a retry (from the last status).
+    pub pending: usize,
+    /// Failed write attempts so far.
+    pub failures: u64,
+    /// Writes given up because the retry queue was full.
+    pub dropped: u64,
+}
+
+impl Persist {
+    /// Wraps the channel to a running database thread.
+    pub fn new(tx: std_mpsc::Sender<DbRequest>) -> Persist {
+        Persist {
+            tx,
+            cache: HashMap::new(),
+            dirty: HashSet::new(),
+            next_token: 1,
+            pending: 0,
+            failures: 0,
+            dropped: 0,
+        }
+    }
+
+    fn send(&self, req: DbRequest) {
+        if self.tx.send(req).is_err() {
+            error!("the persistence thread is gone");
+        }
+    }
+
+    /// Asks for a player's stats; the answer arrives as `DbReply::Loaded`
+    /// with the returned token.
+    pub fn request_load(&mut self, player: &str, group: &str, arena: &str) -> u64 {
+        let token = self.next_token;
+        self.next_token += 1;
+        self.send(DbRequest::Load {
+            token,
+            player: player.to_string(),
+            group: group.to_string(),
+            arena: arena.to_string(),
+        });
+        token
+    }
+
+    /// The cached maps of a player in a group/arena, if loaded.
+    pub fn cached(&self, player: &str, group: &str, arena: &str) -> Option<[StatMap; 3]> {
+        let get = |scope: &str, i: i64| {
+            self.cache
+                .get(&(player.to_string(), scope.to_string(), i))
+                .cloned()
+        };
+        Some([
+            get(group, interval::FOREVER)?,
+            get(group, interval::RESET)?,
+            get(arena, interval::GAME)?,
+        ])
+    }
+
+    /// Stores loaded maps in the cache (unless newer data is cached).
+    pub fn fill(&mut self, player: &str, group: &str, arena: &str, stats: [StatMap; 3]) {
+        let [forever, reset, game] = stats;
+        for (scope, i, map) in [
+            (group, interval::FOREVER, forever),
+            (group, interval::RESET, reset),
+            (arena, interval::GAME, game),
+        ] {
+            self.cache
+                .entry((player.to_string(), scope.to_string(), i))
+                .or_insert(map);
+        }
+    }
+
+    /// Adds `delta` to a stat in all three intervals.
+    pub fn add(&mut self, player: &str, group: &str, arena: &str, stat: u16, delta: i64) {
+        for (scope, i) in [
+            (group, interval::FOREVER),
+            (group, interval::RESET),
+            (arena, interval::GAME),
+        ] {
+            let key = (player.to_string(), scope.to_string(), i);
+            *self.cache.entry(key.clone()).or_default().entry(stat).or_insert(0) += delta;
+            self.dirty.insert(key);
+        }
+    }
+
+    /// Sets a stat in one interval.
+    pub fn set(&mut self, player: &str, scope: &str, i: i64, stat: u16, value: i64) {
+        let key = (player.to_string(), scope.to_string(), i);
+        self.cache.entry(key.clone()).or_default().insert(stat, value);
+        self.dirty.insert(key);
+    }
+
+    /// Clears one interval of a player (`?scorereset`).
+    pub fn reset_player(&mut self, player: &str, scope: &str, i: i64) {
+        let key = (player.to_string(), scope.to_string(), i);
+        self.cache.insert(key.clone(), StatMap::new());
+        self.dirty.insert(key);
+    }
+
+    /// Ends an interval in some scopes (all scopes with data if empty):
+    /// pending changes are written first, then the interval ends, and the
+    /// cached maps of that interval start empty.
+    pub fn end_interval(&mut self, scopes: Vec<String>, i: i64) {
+        self.flush();
+        for (key, map) in self.cache.iter_mut() {
+            if key.2 == i && (scopes.is_empty() || scopes.contains(&key.1)) {
+                map.clear();
+            }
+        }
+        self.send(DbRequest::EndInterval { scopes, interval: i });
+    }
+
+    /// Records when a schedule is next due.
+    pub fn set_schedule(&self, name: &str, next_at: i64) {
+        self.send(DbRequest::SetSchedule {
+            name: name.to_string(),
+            next_at,
+        });
+    }
+
+    /// Records a player's last arena.
+    pub fn last_arena(&self, player: &str, arena: &str) {
+        self.send(DbRequest::LastArena {
+            player: player.to_string(),
+            arena: arena.to_string(),
+        });
+    }
+
+    /// Sends every changed map to the database thread as one batch.
+    pub fn flush(&mut self) {
+        if self.dirty.is_empty() {
+            return;
+        }
+        let batch: Vec<StatsWrite> = self
+            .dirty
+            .drain()
+            .map(|key| StatsWrite {
+                stats: self.cache.get(&key).cloned().unwrap_or_default(),
+                player: key.0,
+                scope: key.1,
+                interval: key.2,
+            })
+            .collect();
+        self.send(DbRequest::Write(batch));
+    }
+
+    /// Forgets a player's cached maps (after they were flushed).
+    pub fn forget_player(&mut self, player: &str) {
+        self.flush();
+        self.cache.retain(|k, _| k.0 != player);
+    }
+
+    /// Writes everything and stops the thread; waits for it (bounded).
+    pub async fn close(&mut self, replies: &mut mpsc::UnboundedReceiver<DbReply>) {
+        self.flush();
+        self.send(DbRequest::Close);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match tokio::time::timeout_at(deadline, replies.recv()).await {
+                Ok(Some(DbReply::Closed)) | Ok(None) => return,
+                Ok(Some(_)) => {}
+                Err(_) => {
+                    error!("the database did not finish writing within 10 s");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Takes a status reply into account.
+    pub fn note_status(&mut self, pending: usize, failures: u64, dropped: u64) {
+        self.pending = pending;
+        self.failures = failures;
+        self.dropped = dropped;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn changes_reach_the_database_and_load_back() {
+        let (tx, mut replies) = spawn(Store::in_memory().unwrap());
+        let mut p = Persist::new(tx);
+        p.add("bob", "(public)", "0", 0, 50);
+        p.add("bob", "(public)", "0", 2, 1);
+        p.flush();
+        let token = p.request_load("bob", "(public)", "1");
+        let stats = loop {
+            match replies.recv().await.unwrap() {
+                DbReply::Loaded { token: t, stats } if t == token => break stats,
+                _ => {}
+            }
+        };
+        let expected: StatMap = [(0u16, 50i64), (2, 1)].into_iter().collect();
+        assert_eq!(stats[0], expected, "forever, shared by the group");
+        assert_eq!(stats[1], expected, "reset, shared by the group");
+        assert!(stats[2].is_empty(), "game is per arena");
+        p.close(&mut replies).await;
+    }
+}

@@ -1,0 +1,404 @@
+//! The SQLite database: schema, migrations and the queries the persistence
+//! thread runs. Only this module speaks SQL.
+//!
+//! Data model (`persistence.md`): a player's stats are kept per *scope*
+//! (an arena group for the shared intervals "forever" and "reset", an arena
+//! name for "game") and per interval *serial*: ending an interval starts a
+//! new serial, so old rows stay as history and new data starts empty.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::{json, Value};
+
+/// Schema version this binary writes (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Stat id → value.
+pub type StatMap = BTreeMap<u16, i64>;
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The file was written by a newer version of the zone.
+    #[error(
+        "database schema version {found} is newer than this zone supports ({SCHEMA_VERSION}); \
+         refusing to open it (upgrade the zone, or point it at another file)"
+    )]
+    TooNew {
+        /// Version in the file.
+        found: i64,
+    },
+    /// SQLite reported an error.
+    #[error("database error: {0}")]
+    Sql(#[from] rusqlite::Error),
+}
+
+/// One stats row set to write: the whole map of one interval.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StatsWrite {
+    /// Player name, lower case.
+    pub player: String,
+    /// Arena group (shared intervals) or arena name (game interval).
+    pub scope: String,
+    /// Interval number (0 forever, 1 reset, 5 game).
+    pub interval: i64,
+    /// Every stat of that interval (empty = delete).
+    pub stats: StatMap,
+}
+
+/// The open database.
+pub struct Store {
+    conn: Connection,
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+impl Store {
+    /// Opens (creating if needed) the database, refusing a file from a newer
+    /// version before changing anything, and runs the migrations.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let conn = Connection::open(path)?;
+        Store::from_connection(conn)
+    }
+
+    /// An in-memory database (tests).
+    pub fn in_memory() -> Result<Store, StoreError> {
+        Store::from_connection(Connection::open_in_memory()?)
+    }
+
+    fn from_connection(conn: Connection) -> Result<Store, StoreError> {
+        let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::TooNew { found });
+        }
+        conn.busy_timeout(std::time::Duration::from_millis(200))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let mut store = Store { conn };
+        store.migrate(found)?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self, from: i64) -> Result<(), StoreError> {
+        if from < 1 {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(
+                "CREATE TABLE IF NOT EXISTS interval_serial (
+                     scope    TEXT NOT NULL,
+                     interval INTEGER NOT NULL,
+                     serial   INTEGER NOT NULL,
+                     started  INTEGER NOT NULL,
+                     PRIMARY KEY (scope, interval)
+                 );
+                 CREATE TABLE IF NOT EXISTS interval_history (
+                     scope    TEXT NOT NULL,
+                     interval INTEGER NOT NULL,
+                     serial   INTEGER NOT NULL,
+                     started  INTEGER NOT NULL,
+                     ended    INTEGER NOT NULL,
+                     PRIMARY KEY (scope, interval, serial)
+                 );
+                 CREATE TABLE IF NOT EXISTS player_stats (
+                     player   TEXT NOT NULL,
+                     scope    TEXT NOT NULL,
+                     interval INTEGER NOT NULL,
+                     serial   INTEGER NOT NULL,
+                     stat     INTEGER NOT NULL,
+                     value    INTEGER NOT NULL,
+                     PRIMARY KEY (player, scope, interval, serial, stat)
+                 );
+                 CREATE TABLE IF NOT EXISTS player_zone (
+                     player     TEXT PRIMARY KEY,
+                     last_arena TEXT,
+                     chat_mask  INTEGER,
+                     banner     BLOB,
+                     updated    INTEGER NOT NULL
+                 );
+                 CREATE TABLE IF NOT EXISTS schedule (
+                     name    TEXT PRIMARY KEY,
+                     next_at INTEGER NOT NULL
+                 );
+                 PRAGMA user_version = 1;",
+            )?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// The current serial of an interval in a scope (0 if never ended).
+    pub fn serial(&self, scope: &str, interval: i64) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT serial FROM interval_serial WHERE scope = ?1 AND interval = ?2",
+                params![scope, interval],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(0))
+    }
+
+    /// A player's stats of one interval in a scope, current serial.
+    pub fn load(&self, player: &str, scope: &str, interval: i64) -> Result<StatMap, StoreError> {
+        let serial = self.serial(scope, interval)?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT stat, value FROM player_stats
+             WHERE player = ?1 AND scope = ?2 AND interval = ?3 AND serial = ?4",
+        )?;
+        let rows = stmt.query_map(params![player, scope, interval, serial], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+        })?;
+        let mut out = StatMap::new();
+        for row in rows {
+            let (stat, value) = row?;
+            if let Ok(stat) = u16::try_from(stat) {
+                out.insert(stat, value);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Writes a batch in one transaction; each write replaces the whole
+    /// interval map of its (player, scope, interval) at the current serial.
+    pub fn write(&mut self, batch: &[StatsWrite]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        for w in batch {
+            let serial: i64 = tx
+                .query_row(
+                    "SELECT serial FROM interval_serial WHERE scope = ?1 AND interval = ?2",
+                    params![w.scope, w.interval],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .unwrap_or(0);
+            tx.execute(
+                "DELETE FROM player_stats
+                 WHERE player = ?1 AND scope = ?2 AND interval = ?3 AND serial = ?4",
+                params![w.player, w.scope, w.interval, serial],
+            )?;
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO player_stats (player, scope, interval, serial, stat, value)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            for (&stat, &value) in &w.stats {
+                if value != 0 {
+                    insert.execute(params![w.player, w.scope, w.interval, serial, stat, value])?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Ends an interval in a scope: the current serial becomes history and
+    /// a new, empty one starts. Returns the new serial.
+    pub fn end_interval(&mut self, scope: &str, interval: i64) -> Result<i64, StoreError> {
+        let now = now_secs();
+        let tx = self.conn.transaction()?;
+        let (serial, started): (i64, i64) = tx
+            .query_row(
+                "SELECT serial, started FROM interval_serial WHERE scope = ?1 AND interval = ?2",
+                params![scope, interval],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?
+            .unwrap_or((0, 0));
+        tx.execute(
+            "INSERT OR REPLACE INTO interval_history (scope, interval, serial, started, ended)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![scope, interval, serial, started, now],
+        )?;
+        tx.execute(
+            "INSERT OR REPLACE INTO interval_serial (scope, interval, serial, started)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![scope, interval, serial + 1, now],
+        )?;
+        tx.commit()?;
+        Ok(serial + 1)
+    }
+
+    /// Every scope that has stats of an interval (for zone-wide resets).
+    pub fn scopes_with(&self, interval: i64) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT DISTINCT scope FROM player_stats WHERE interval = ?1
+             UNION SELECT scope FROM interval_serial WHERE interval = ?1",
+        )?;
+        let rows = stmt.query_map(params![interval], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Records a player's zone data (last arena).
+    pub fn set_last_arena(&mut self, player: &str, arena: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO player_zone (player, last_arena, updated) VALUES (?1, ?2, ?3)
+             ON CONFLICT(player) DO UPDATE SET last_arena = excluded.last_arena,
+                                               updated = excluded.updated",
+            params![player, arena, now_secs()],
+        )?;
+        Ok(())
+    }
+
+    /// When a named schedule is next due (seconds since the epoch).
+    pub fn schedule_next(&self, name: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT next_at FROM schedule WHERE name = ?1", params![name], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Sets when a named schedule is next due.
+    pub fn set_schedule_next(&mut self, name: &str, next_at: i64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO schedule (name, next_at) VALUES (?1, ?2)",
+            params![name, next_at],
+        )?;
+        Ok(())
+    }
+
+    /// Runs SQLite's integrity check; `Ok` holds its report ("ok" when sound).
+    pub fn integrity_check(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Everything, as JSON, for operators.
+    pub fn export(&self) -> Result<Value, StoreError> {
+        let mut players: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+        let mut stmt = self.conn.prepare(
+            "SELECT player, scope, interval, serial, stat, value FROM player_stats
+             ORDER BY player, scope, interval, serial, stat",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, i64>(5)?,
+            ))
+        })?;
+        for row in rows {
+            let (player, scope, interval, serial, stat, value) = row?;
+            players.entry(player).or_default().push(json!({
+                "scope": scope, "interval": interval, "serial": serial,
+                "stat": stat, "value": value,
+            }));
+        }
+        let mut serials = Vec::new();
+        let mut stmt = self
+            .conn
+            .prepare("SELECT scope, interval, serial, started FROM interval_serial ORDER BY scope, interval")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(json!({
+                "scope": r.get::<_, String>(0)?, "interval": r.get::<_, i64>(1)?,
+                "serial": r.get::<_, i64>(2)?, "started": r.get::<_, i64>(3)?,
+            }))
+        })?;
+        for row in rows {
+            serials.push(row?);
+        }
+        let mut zone = Vec::new();
+        let mut stmt = self
+            .conn
+            .prepare("SELECT player, last_arena, updated FROM player_zone ORDER BY player")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(json!({
+                "player": r.get::<_, String>(0)?,
+                "last_arena": r.get::<_, Option<String>>(1)?,
+                "updated": r.get::<_, i64>(2)?,
+            }))
+        })?;
+        for row in rows {
+            zone.push(row?);
+        }
+        Ok(json!({
+            "schema_version": SCHEMA_VERSION,
+            "players": players,
+            "intervals": serials,
+            "player_zone": zone,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(pairs: &[(u16, i64)]) -> StatMap {
+        pairs.iter().copied().collect()
+    }
+
+    #[test]
+    fn writes_replace_and_load_back() {
+        let mut s = Store::in_memory().unwrap();
+        let w = StatsWrite {
+            player: "bob".into(),
+            scope: "(public)".into(),
+            interval: 1,
+            stats: stats(&[(0, 100), (2, 3)]),
+        };
+        s.write(&[w.clone()]).unwrap();
+        assert_eq!(s.load("bob", "(public)", 1).unwrap(), stats(&[(0, 100), (2, 3)]));
+        let w2 = StatsWrite {
+            stats: stats(&[(0, 150)]),
+            ..w
+        };
+        s.write(&[w2]).unwrap();
+        assert_eq!(s.load("bob", "(public)", 1).unwrap(), stats(&[(0, 150)]));
+        assert!(s.load("bob", "(public)", 0).unwrap().is_empty());
+        assert!(s.load("bob", "duel", 1).unwrap().is_empty());
+    }
+
+    #[test]
+    fn ending_an_interval_starts_empty_and_keeps_history() {
+        let mut s = Store::in_memory().unwrap();
+        s.write(&[StatsWrite {
+            player: "bob".into(),
+            scope: "(public)".into(),
+            interval: 1,
+            stats: stats(&[(0, 100)]),
+        }])
+        .unwrap();
+        assert_eq!(s.end_interval("(public)", 1).unwrap(), 1);
+        assert!(s.load("bob", "(public)", 1).unwrap().is_empty());
+        let export = s.export().unwrap();
+        assert_eq!(export["players"]["bob"][0]["serial"], 0);
+        assert_eq!(export["intervals"][0]["serial"], 1);
+        assert_eq!(s.integrity_check().unwrap(), vec!["ok".to_string()]);
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused_without_changes() {
+        let dir = std::env::temp_dir().join(format!("ss-persist-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("new.db");
+        let _ = std::fs::remove_file(&path);
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch("CREATE TABLE future (x); PRAGMA user_version = 99;").unwrap();
+        }
+        let before = std::fs::read(&path).unwrap();
+        match Store::open(&path) {
+            Err(StoreError::TooNew { found }) => assert_eq!(found, 99),
+            other => panic!("expected TooNew, got {:?}", other.err()),
+        }
+        assert_eq!(std::fs::read(&path).unwrap(), before, "file untouched");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn schedules_persist() {
+        let mut s = Store::in_memory().unwrap();
+        assert_eq!(s.schedule_next("reset").unwrap(), None);
+        s.set_schedule_next("reset", 1234).unwrap();
+        assert_eq!(s.schedule_next("reset").unwrap(), Some(1234));
+    }
+}
