@@ -729,3 +729,33 @@ proptest! {
         let _ = parse_enum(&s, &[("A", 1)], 0);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Sections and `key = value` lines written as text parse back to the
+    /// same values (names are case-insensitive; the last value of a key
+    /// wins): write → parse is the identity on what was written.
+    #[test]
+    fn written_settings_parse_back(
+        entries in proptest::collection::vec(
+            ("[A-Za-z][A-Za-z0-9]{0,11}", "[A-Za-z][A-Za-z0-9]{0,15}", "[A-Za-z0-9_.,-]([A-Za-z0-9 _.,-]{0,30}[A-Za-z0-9_.,-])?"),
+            1..40,
+        ),
+        spaced in any::<bool>(),
+    ) {
+        let mut text = String::new();
+        let mut expected = std::collections::BTreeMap::new();
+        for (section, key, value) in &entries {
+            let eq = if spaced { " = " } else { "=" };
+            text.push_str(&format!("[{section}]\n{key}{eq}{value}\n"));
+            expected.insert((section.to_ascii_lowercase(), key.to_ascii_lowercase()), value.clone());
+        }
+        let c = parse(&text);
+        for ((section, key), value) in &expected {
+            prop_assert_eq!(c.get_str(section, key), Some(value.as_str()), "{}:{} in\n{}", section, key, text);
+        }
+        let parsed: usize = c.sections().map(|s| s.len()).sum();
+        prop_assert_eq!(parsed, expected.len());
+    }
+}

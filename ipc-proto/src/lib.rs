@@ -141,6 +141,43 @@ pub enum ToRealm<'a> {
         #[serde(borrow)]
         bytes: &'a [u8],
     },
+    /// Staff chat from somewhere in the zone ([`ZoneCall::StaffChat`]): the
+    /// realm shows it to its players with `seemodchat`, except the sender.
+    StaffChat {
+        /// The sender (−1 = none).
+        from: i16,
+        /// The whole line as shown, `name> text`.
+        text: String,
+    },
+    /// `?listmod` ([`ZoneCall::ListStaff`]): the realm tells `asker` (who
+    /// may be elsewhere) about its staff players with
+    /// [`ZoneCall::MessageTo`].
+    ListStaff {
+        /// Who asked.
+        asker: i16,
+        /// The asker may see private arena names.
+        see_private: bool,
+        /// The asker sees every non-default group, not only staff.
+        see_all_staff: bool,
+    },
+    /// A command sent as a remote private message (`:name:?cmd`) to a
+    /// player in this realm from a player in another one
+    /// ([`ZoneCall::RemoteCommand`]); replies go back with
+    /// [`ZoneCall::MessageTo`].
+    RemoteCommand {
+        /// The sender.
+        from: i16,
+        /// The sender's name.
+        from_name: String,
+        /// The sender logged in with a verified password.
+        from_authenticated: bool,
+        /// The target, a player of this realm.
+        target: i16,
+        /// The text after the leading `?`/`*`.
+        line: String,
+        /// The line started with `*` rather than `?`.
+        star: bool,
+    },
 }
 
 /// Messages from a realm worker to the supervisor.
@@ -196,6 +233,20 @@ pub enum FromRealm<'a> {
     },
     /// A zone-wide request from this realm.
     ZoneCall(ZoneCall<'a>),
+    /// A player's score in this arena changed (kills, deaths, points); the
+    /// new totals, for persistence.
+    ScoreChanged {
+        /// Who.
+        pid: i16,
+        /// Kill points.
+        kill_points: i32,
+        /// Flag points.
+        flag_points: i32,
+        /// Kills.
+        kills: u16,
+        /// Deaths.
+        deaths: u16,
+    },
 }
 
 /// Requests a realm makes of the zone.
@@ -228,6 +279,121 @@ pub enum ZoneCall<'a> {
         /// Who asked.
         pid: i16,
     },
+    /// `?find`: tell `pid` which arena the best match for `name` is in
+    /// (exact name, else the earliest case-insensitive substring match).
+    FindPlayer {
+        /// Who asked.
+        pid: i16,
+        /// Name or part of one.
+        name: String,
+        /// The asker may see private arena names.
+        see_private: bool,
+    },
+    /// `?arena`: send `pid` the arena list (S2C 0x2F), or text lines.
+    ArenaList {
+        /// Who asked.
+        pid: i16,
+        /// The asker may see private arenas.
+        see_private: bool,
+        /// Answer as chat text instead of the list packet.
+        text: bool,
+    },
+    /// `?z`/`?az`: an arena message to every player in every realm.
+    ZoneMessage {
+        /// The text as shown.
+        text: String,
+        /// Sound code.
+        sound: u8,
+    },
+    /// Staff chat: forwarded to every realm as [`ToRealm::StaffChat`].
+    StaffChat {
+        /// The sender.
+        from: i16,
+        /// The whole line as shown, `name> text`.
+        text: String,
+    },
+    /// `?listmod`: asked of every realm as [`ToRealm::ListStaff`].
+    ListStaff {
+        /// Who asked.
+        pid: i16,
+        /// The asker may see private arena names.
+        see_private: bool,
+        /// The asker sees every non-default group.
+        see_all_staff: bool,
+    },
+    /// A chat message to a player anywhere in the zone (replies to remote
+    /// commands and `?listmod`).
+    MessageTo {
+        /// Receiver.
+        pid: i16,
+        /// Chat type (0 = green arena message).
+        chat_type: u8,
+        /// Sound code.
+        sound: u8,
+        /// Text.
+        text: String,
+    },
+    /// `?kick`: tell the player why, then disconnect him.
+    KickWithMessage {
+        /// Who (a player of the calling realm).
+        pid: i16,
+        /// The message shown to him before the disconnect.
+        text: String,
+    },
+    /// `?lag`/`?info`: the supervisor answers `asker` (anywhere) about
+    /// `target` (a player of the calling realm) from the connection's data.
+    PlayerReport {
+        /// Who asked.
+        asker: i16,
+        /// About whom.
+        target: i16,
+        /// Which report.
+        kind: ReportKind,
+    },
+    /// A command sent as `:name:?cmd` to a player who is not in the
+    /// calling realm: delivered to the target's realm as
+    /// [`ToRealm::RemoteCommand`].
+    RemoteCommand {
+        /// The sender (a player of the calling realm).
+        from: i16,
+        /// The target's name.
+        to_name: String,
+        /// The text after the leading `?`/`*`.
+        line: String,
+        /// The line started with `*`.
+        star: bool,
+    },
+    /// A chat channel message (C2S chat type 9, `;text` or `;n;text`): for
+    /// the billing server, which runs the channels.
+    ChatChannel {
+        /// The sender (a player of the calling realm).
+        pid: i16,
+        /// The text as typed.
+        text: String,
+    },
+    /// A `?command` no handler in the realm knows (or one forced past
+    /// them with `?\`): the supervisor answers its billing commands
+    /// (`?usage`, `?userid`, `?userdbadm`), forwards the rest to the
+    /// billing server, or says the command is unknown when there is none.
+    BillerCommand {
+        /// Who typed it (a player of the calling realm).
+        pid: i16,
+        /// The line after the leading `?`/`*`.
+        line: String,
+        /// The player has `sendmodchat` (may join staff chat channels).
+        modchat: bool,
+    },
+}
+
+/// What a [`ZoneCall::PlayerReport`] asks for.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum ReportKind {
+    /// `?lag`: ping and loss.
+    Lag,
+    /// `?lag -v`: more detail.
+    LagVerbose,
+    /// `?info`: client, resolution, address, connect time, traffic.
+    Info,
 }
 
 /// Appends one framed message to `out`.
@@ -343,7 +509,14 @@ mod tests {
     fn frames_round_trip_and_borrow() {
         let mut out = Vec::new();
         let pkt = [0x03u8, 1, 2, 3];
-        encode(&ToRealm::PlayerPacket { pid: 7, bytes: &pkt }, &mut out).unwrap();
+        encode(
+            &ToRealm::PlayerPacket {
+                pid: 7,
+                bytes: &pkt,
+            },
+            &mut out,
+        )
+        .unwrap();
         encode(&ToRealm::Heartbeat { seq: 9 }, &mut out).unwrap();
         let mut list = Vec::new();
         push_pid(&mut list, 3);
@@ -363,10 +536,16 @@ mod tests {
         let f = r.next_frame().unwrap().unwrap().to_vec();
         assert_eq!(
             decode::<ToRealm>(&f).unwrap(),
-            ToRealm::PlayerPacket { pid: 7, bytes: &pkt }
+            ToRealm::PlayerPacket {
+                pid: 7,
+                bytes: &pkt
+            }
         );
         let f = r.next_frame().unwrap().unwrap().to_vec();
-        assert_eq!(decode::<ToRealm>(&f).unwrap(), ToRealm::Heartbeat { seq: 9 });
+        assert_eq!(
+            decode::<ToRealm>(&f).unwrap(),
+            ToRealm::Heartbeat { seq: 9 }
+        );
         let f = r.next_frame().unwrap().unwrap().to_vec();
         let got: FromRealm = decode(&f).unwrap();
         assert_eq!(got, send);
@@ -413,6 +592,74 @@ mod tests {
             while let Ok(Some(f)) = r.next_frame() {
                 let _ = decode::<ToRealm>(f);
                 let _ = decode::<FromRealm>(f);
+            }
+        }
+
+        /// Messages of both directions survive encode → frame → split
+        /// delivery → decode unchanged.
+        #[test]
+        fn messages_round_trip_through_split_frames(
+            pid in any::<i16>(),
+            seq in any::<u32>(),
+            name in "\\PC{0,24}",
+            bytes in proptest::collection::vec(any::<u8>(), 0..1500),
+            flags in any::<[bool; 6]>(),
+            piece in 1usize..97,
+        ) {
+            let info = PlayerInfo {
+                pid,
+                name: name.clone(),
+                squad: name.chars().rev().collect(),
+                ship_request: (seq % 9) as u8,
+                obscenity_filter: flags[0],
+                allow_audio: flags[1],
+                x_res: pid.wrapping_mul(3),
+                y_res: pid.wrapping_mul(5),
+                continuum: flags[2],
+                optional_graphics: flags[3],
+                reentry: flags[4],
+                previous_ship: (seq % 7) as u8,
+                previous_freq: pid.wrapping_add(1),
+                authenticated: flags[5],
+            };
+            let to: Vec<ToRealm> = vec![
+                ToRealm::PlayerEnter(info),
+                ToRealm::PlayerPacket { pid, bytes: &bytes },
+                ToRealm::Heartbeat { seq },
+                ToRealm::Deliver { pid, bytes: &bytes },
+                ToRealm::PlayerLeave { pid },
+            ];
+            let from: Vec<FromRealm> = vec![
+                FromRealm::Hello { version: seq, realm: name.clone() },
+                FromRealm::Send { to: Target::Players(&bytes), delivery: Delivery::UnreliableLow, bytes: &bytes },
+                FromRealm::Send { to: Target::ArenaExcept(pid), delivery: Delivery::Reliable, bytes: &bytes },
+                FromRealm::SendSized { pid, bytes: &bytes },
+                FromRealm::PlayerState { pid, ship: seq as u8, freq: pid },
+                FromRealm::HeartbeatAck { seq },
+                FromRealm::ZoneCall(ZoneCall::RemotePrivate { from: pid, to_name: name.clone(), text: &name }),
+            ];
+            let mut stream = Vec::new();
+            for m in &to {
+                encode(m, &mut stream).unwrap();
+            }
+            for m in &from {
+                encode(m, &mut stream).unwrap();
+            }
+            let mut r = FrameReader::new();
+            let mut frames = Vec::new();
+            for chunk in stream.chunks(piece) {
+                r.extend(chunk);
+                while let Some(f) = r.next_frame().unwrap() {
+                    frames.push(f.to_vec());
+                }
+            }
+            prop_assert_eq!(r.buffered(), 0);
+            prop_assert_eq!(frames.len(), to.len() + from.len());
+            for (f, m) in frames.iter().zip(&to) {
+                prop_assert_eq!(&decode::<ToRealm>(f).unwrap(), m);
+            }
+            for (f, m) in frames[to.len()..].iter().zip(&from) {
+                prop_assert_eq!(&decode::<FromRealm>(f).unwrap(), m);
             }
         }
     }

@@ -1,9 +1,15 @@
-//! The arena's game state and rules: who is here in which ship and freq,
-//! the entry sequence, position relaying, chat routing, ship and freq
-//! changes. It consumes [`ToRealm`] messages and produces framed
-//! [`FromRealm`] messages in an output buffer; it does no I/O itself.
+//! The arena: its players and the messages in and out. It consumes
+//! [`ToRealm`] messages and produces framed [`FromRealm`] messages in an
+//! output buffer; it does no I/O itself.
+//!
+//! This module holds the state, the entry and leaving sequences, packet
+//! dispatch and position relaying. The game rules are split out:
+//! [`crate::game`] (ships, freqs, deaths, prizes, attach, spectating),
+//! [`crate::chat`] (chat and its protection), [`crate::commands`]
+//! (`?` commands) and [`crate::freqman`] (team rules).
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use ipc_proto::{push_pid, Delivery, FromRealm, PlayerInfo, Target, ToRealm, ZoneCall};
 use ss_proto::game::{
@@ -14,45 +20,86 @@ use ss_proto::transport::tick_diff;
 use tracing::{debug, info, warn};
 
 use crate::assets::{ArenaAssets, AssetSource};
+use crate::chat::ChatState;
+use crate::commands::{CmdTarget, Issuer};
+use crate::flags::{FlagGame, NoFlags};
+use crate::freqman::{FreqMan, Member};
+use crate::obscene::WordFilter;
+use crate::rules::Rules;
+use crate::scores::Scores;
 
 /// Distance within which plain positions may reach a receiver as radar
 /// dots (`Net:PositionExtraPixels`).
 const POSITION_EXTRA_PIXELS: i32 = 8000;
-/// Longest chat text relayed (characters).
-const MAX_CHAT_TEXT: usize = 250;
+
+/// A staff lock on a player's ship (`?lock`).
+#[derive(Clone, Copy, Debug)]
+pub struct ShipLock {
+    /// When it ends by itself.
+    pub expires: Option<Instant>,
+}
 
 /// One player in the arena.
 #[derive(Debug)]
-struct ArenaPlayer {
-    info: PlayerInfo,
-    ship: u8,
-    freq: i16,
-    x: i16,
-    y: i16,
+pub struct ArenaPlayer {
+    /// What the supervisor told about him.
+    pub info: PlayerInfo,
+    /// Staff group in this arena.
+    pub group: String,
+    /// Ship (8 = spectator).
+    pub ship: u8,
+    /// Freq.
+    pub freq: i16,
+    /// Last stored position, pixels.
+    pub x: i16,
+    /// Last stored position, pixels.
+    pub y: i16,
     /// Time stamp of the newest position stored.
-    pos_time: u32,
-    status: u8,
+    pub pos_time: u32,
+    /// Status bits of the newest position.
+    pub status: u8,
+    /// Bounty of the newest position.
+    pub bounty: u16,
     /// Player being spectated (−1 none).
-    spectating: i16,
+    pub spectating: i16,
+    /// He gets extra position data of whom he spectates.
+    pub sees_extra: bool,
+    /// Spectators with extra-data rights watching him.
+    pub extra_watchers: u32,
+    /// Player he is attached to as a turret (−1 none).
+    pub attached_to: i16,
+    /// Staff lock on his ship.
+    pub lock: Option<ShipLock>,
+    /// Chat mask and flood counter.
+    pub chat: ChatState,
+    /// Obscenity filter on.
+    pub obscenity_filter: bool,
+    /// Fired a weapon since his last death.
+    pub fired: bool,
+    /// Deaths in a row without firing.
+    pub deaths_without_firing: u32,
 }
 
-/// Distance rules read from the config.
-struct RelayRanges {
-    weapon: i32,
-    bullet: i32,
+/// Appends one message to the output buffer.
+pub(crate) fn emit(out: &mut Vec<u8>, msg: &FromRealm<'_>) {
+    if let Err(e) = ipc_proto::encode(msg, out) {
+        warn!("could not encode a message to the supervisor: {e}");
+    }
 }
 
 /// The realm's arena.
 pub struct Arena {
-    name: String,
+    pub(crate) name: String,
     source: AssetSource,
-    assets: ArenaAssets,
-    players: BTreeMap<i16, ArenaPlayer>,
-    spec_freq: i16,
-    max_freq: i16,
-    desired_teams: i16,
-    ranges: RelayRanges,
-    out: Vec<u8>,
+    pub(crate) assets: ArenaAssets,
+    pub(crate) rules: Rules,
+    pub(crate) players: BTreeMap<i16, ArenaPlayer>,
+    pub(crate) scores: Scores,
+    pub(crate) flags: Box<dyn FlagGame>,
+    pub(crate) obscene: WordFilter,
+    /// The arena's chat mask (`?setcm` in public; `Chat:RestrictChat`).
+    pub(crate) arena_chat_mask: u32,
+    pub(crate) out: Vec<u8>,
     spare: Vec<u8>,
     pkt: Vec<u8>,
     targets: Vec<u8>,
@@ -60,40 +107,30 @@ pub struct Arena {
     rng: u64,
 }
 
-/// Appends one message to the output buffer.
-fn emit(out: &mut Vec<u8>, msg: &FromRealm<'_>) {
-    if let Err(e) = ipc_proto::encode(msg, out) {
-        warn!("could not encode a message to the supervisor: {e}");
-    }
-}
-
 impl Arena {
     /// A new arena from its loaded assets.
     pub fn new(source: AssetSource, assets: ArenaAssets) -> Arena {
         let name = source.realm.clone();
-        let cfg = &assets.config;
-        let spec_freq = cfg.get_int("Team", "SpectatorFrequency", 8025) as i16;
-        let max_freq = cfg.get_int("Team", "MaxFrequency", 10000).clamp(1, 10000) as i16;
-        let desired_teams = cfg.get_int("Team", "DesiredTeams", 2).clamp(1, max_freq as i32) as i16;
-        let ranges = RelayRanges {
-            weapon: cfg.global().get_int("Net", "WeaponPixels", 2000),
-            bullet: cfg.global().get_int("Net", "BulletPixels", 1500),
-        };
+        let rules = Rules::from_config(&assets.config, &assets.settings);
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
         Arena {
             name,
             source,
+            obscene: WordFilter::from_list(&rules.chat.obscene),
+            arena_chat_mask: rules.chat.restrict,
+            rules,
             assets,
             players: BTreeMap::new(),
-            spec_freq,
-            max_freq,
-            desired_teams,
-            ranges,
+            scores: Scores::default(),
+            flags: Box::new(NoFlags),
             out: Vec::new(),
             spare: Vec::new(),
             pkt: Vec::new(),
             targets: Vec::new(),
             stop: false,
-            rng: 0x9E37_79B9_7F4A_7C15,
+            rng: seed | 1,
         }
     }
 
@@ -126,8 +163,15 @@ impl Arena {
         self.stop
     }
 
-    /// Periodic work (every 100 ms).
-    pub fn on_timer(&mut self) {}
+    /// Periodic work (every 100 ms): lock expiry.
+    pub fn on_timer(&mut self) {
+        let now = Instant::now();
+        for p in self.players.values_mut() {
+            if p.lock.and_then(|l| l.expires).is_some_and(|t| now >= t) {
+                p.lock = None;
+            }
+        }
+    }
 
     /// Handles one message from the supervisor.
     pub fn handle(&mut self, msg: ToRealm<'_>) {
@@ -141,6 +185,31 @@ impl Arena {
             ToRealm::Deliver { pid, bytes } => {
                 if self.players.contains_key(&pid) {
                     self.send_bytes(Target::Player(pid), Delivery::Reliable, bytes);
+                }
+            }
+            ToRealm::StaffChat { from, text } => self.deliver_staff_chat(from, &text),
+            ToRealm::ListStaff {
+                asker,
+                see_private,
+                see_all_staff,
+            } => self.list_staff(asker, see_private, see_all_staff),
+            ToRealm::RemoteCommand {
+                from,
+                from_name,
+                from_authenticated,
+                target,
+                line,
+                star,
+            } => {
+                if self.players.contains_key(&target) {
+                    let group = self.assets.caps.group_of(&from_name, from_authenticated);
+                    let issuer = Issuer {
+                        pid: from,
+                        name: from_name,
+                        group,
+                        remote: true,
+                    };
+                    self.run_commands(issuer, CmdTarget::Player(target), &line, star, 0);
                 }
             }
         }
@@ -158,6 +227,12 @@ impl Arena {
         };
         let changed = fresh.settings.as_bytes() != self.assets.settings.as_bytes();
         self.assets = fresh;
+        self.rules = Rules::from_config(&self.assets.config, &self.assets.settings);
+        self.obscene = WordFilter::from_list(&self.rules.chat.obscene);
+        let caps = &self.assets.caps;
+        for p in self.players.values_mut() {
+            p.group = caps.group_of(&p.info.name, p.info.authenticated);
+        }
         info!(realm = %self.name, settings_changed = changed, "config reloaded");
         if changed && self.assets.config.get_int("Misc", "SendUpdatedSettings", 1) != 0 {
             let settings = *self.assets.settings.as_bytes();
@@ -167,7 +242,7 @@ impl Arena {
 
     // ----- output helpers ---------------------------------------------------
 
-    fn send_bytes(&mut self, to: Target<'_>, delivery: Delivery, bytes: &[u8]) {
+    pub(crate) fn send_bytes(&mut self, to: Target<'_>, delivery: Delivery, bytes: &[u8]) {
         emit(
             &mut self.out,
             &FromRealm::Send {
@@ -179,7 +254,7 @@ impl Arena {
     }
 
     /// Encodes `pkt` and sends it.
-    fn send_packet(&mut self, to: Target<'_>, delivery: Delivery, pkt: &S2CPacket) {
+    pub(crate) fn send_packet(&mut self, to: Target<'_>, delivery: Delivery, pkt: &S2CPacket) {
         self.pkt.clear();
         pkt.encode(&mut self.pkt);
         emit(
@@ -209,7 +284,33 @@ impl Arena {
         );
     }
 
-    fn arena_message(&mut self, pid: i16, text: &str) {
+    /// Sends `pkt` to a list of players.
+    pub(crate) fn send_to_pids(&mut self, pids: &[i16], delivery: Delivery, pkt: &S2CPacket) {
+        self.targets.clear();
+        for &pid in pids {
+            push_pid(&mut self.targets, pid);
+        }
+        self.send_to_targets(delivery, pkt);
+    }
+
+    /// Sends `pkt` reliably to a list of players.
+    pub(crate) fn send_to_list(&mut self, pids: &[i16], pkt: &S2CPacket) {
+        self.send_to_pids(pids, Delivery::Reliable, pkt);
+    }
+
+    /// A server chat message (sender −1) to a list of players.
+    pub(crate) fn message_players(&mut self, pids: &[i16], kind: u8, sound: u8, text: &str) {
+        let chat = S2CPacket::Chat(Chat {
+            chat_type: kind,
+            sound,
+            pid: -1,
+            text: text.to_string(),
+        });
+        self.send_to_list(pids, &chat);
+    }
+
+    /// A green arena message to one player of this arena.
+    pub(crate) fn arena_message(&mut self, pid: i16, text: &str) {
         let chat = S2CPacket::Chat(Chat {
             chat_type: chat_type::ARENA,
             sound: 0,
@@ -219,59 +320,72 @@ impl Arena {
         self.send_packet(Target::Player(pid), Delivery::Reliable, &chat);
     }
 
-    fn record(&self, p: &ArenaPlayer) -> PlayerEntering {
+    /// Asks the zone for something.
+    pub(crate) fn zone_call(&mut self, call: ZoneCall<'_>) {
+        emit(&mut self.out, &FromRealm::ZoneCall(call));
+    }
+
+    pub(crate) fn next_random(&mut self) -> u64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        self.rng
+    }
+
+    /// A player's S2C 0x03 record.
+    pub(crate) fn record(&self, p: &ArenaPlayer) -> PlayerEntering {
+        let score = self.scores.get(&p.info.name);
         PlayerEntering {
             ship: p.ship,
             accepts_audio: p.info.allow_audio,
             name: p.info.name.clone(),
             squad: p.info.squad.clone(),
-            kill_points: 0,
-            flag_points: 0,
+            kill_points: score.kill_points,
+            flag_points: score.flag_points,
             pid: p.info.pid,
             freq: p.freq,
-            kills: 0,
-            deaths: 0,
-            attached_to: -1,
-            flags_carried: 0,
+            kills: score.kills,
+            deaths: score.deaths,
+            attached_to: p.attached_to,
+            flags_carried: self.flags.flags_carried(p.info.pid) as i16,
             misc_bits: 0,
         }
     }
 
-    // ----- entering and leaving ---------------------------------------------
-
-    /// The freq with the fewest players in ships among the first
-    /// `Team:DesiredTeams` freqs.
-    fn balanced_freq(&self, except: i16) -> i16 {
-        let mut counts = vec![0u32; self.desired_teams.max(1) as usize];
-        for p in self.players.values() {
-            if p.info.pid != except && p.ship != ship::SPECTATOR {
-                if let Some(c) = usize::try_from(p.freq).ok().and_then(|f| counts.get_mut(f)) {
-                    *c += 1;
-                }
-            }
-        }
-        counts
-            .iter()
-            .enumerate()
-            .min_by_key(|(_, c)| **c)
-            .map_or(0, |(f, _)| f as i16)
+    /// The freq manager's view of the players.
+    pub(crate) fn members(&self) -> Vec<Member> {
+        self.players.values().map(member_of).collect()
     }
+
+    // ----- entering and leaving ---------------------------------------------
 
     fn player_enter(&mut self, info: PlayerInfo) {
         let pid = info.pid;
         if self.players.contains_key(&pid) {
             self.player_leave(pid);
         }
+        let spec = (ship::SPECTATOR, self.rules.freq.spec_freq);
         let (ship, freq) = if info.reentry && info.previous_ship <= ship::SPECTATOR {
             (info.previous_ship, info.previous_freq)
-        } else if info.ship_request < ship::SPECTATOR {
-            (info.ship_request, self.balanced_freq(pid))
         } else {
-            (ship::SPECTATOR, self.spec_freq)
+            let members = self.members();
+            let who = Member {
+                pid,
+                ship: spec.0,
+                freq: spec.1,
+                x_res: info.x_res,
+                y_res: info.y_res,
+            };
+            let request = info.ship_request.min(ship::SPECTATOR);
+            FreqMan::new(&self.rules.freq, &members).initial(&who, request)
         };
-        let now = ipc_proto::monotonic_ticks();
+        let now = Instant::now();
+        let group = self.assets.caps.group_of(&info.name, info.authenticated);
+        let sees_extra = self.rules.spec_see_extra || self.assets.caps.group_has(&group, "seeepd");
         let player = ArenaPlayer {
+            obscenity_filter: info.obscenity_filter,
             info,
+            group,
             ship,
             freq,
             x: 0,
@@ -279,14 +393,26 @@ impl Arena {
             // Positions stamped before entry are never "newer" (ASSS rule),
             // with half a second of slack for clients whose clock sync is
             // a little behind ours.
-            pos_time: now.wrapping_sub(50) & 0x7FFF_FFFF,
+            pos_time: ipc_proto::monotonic_ticks().wrapping_sub(50) & 0x7FFF_FFFF,
             status: 0,
+            bounty: 0,
             spectating: -1,
+            sees_extra,
+            extra_watchers: 0,
+            attached_to: -1,
+            lock: None,
+            chat: ChatState::new(now),
+            fired: false,
+            deaths_without_firing: 0,
         };
-        info!(realm = %self.name, pid, name = %player.info.name, ship, freq, "player entering");
+        info!(realm = %self.name, pid, name = %player.info.name, group = %player.group, ship, freq, "player entering");
 
         // 1. who-am-I, 2. settings
-        self.send_packet(Target::Player(pid), Delivery::Reliable, &S2CPacket::WhoAmI { pid });
+        self.send_packet(
+            Target::Player(pid),
+            Delivery::Reliable,
+            &S2CPacket::WhoAmI { pid },
+        );
         let settings = *self.assets.settings.as_bytes();
         self.send_bytes(Target::Player(pid), Delivery::Reliable, &settings);
 
@@ -318,9 +444,21 @@ impl Arena {
             name: self.assets.map_name.clone(),
             checksum: self.assets.map_crc,
         };
-        self.send_packet(Target::Player(pid), Delivery::Reliable, &S2CPacket::MapInfo(map_info));
-        self.send_packet(Target::Player(pid), Delivery::Reliable, &S2CPacket::Bricks(Vec::new()));
-        self.send_packet(Target::Player(pid), Delivery::Reliable, &S2CPacket::EnteredArena);
+        self.send_packet(
+            Target::Player(pid),
+            Delivery::Reliable,
+            &S2CPacket::MapInfo(map_info),
+        );
+        self.send_packet(
+            Target::Player(pid),
+            Delivery::Reliable,
+            &S2CPacket::Bricks(Vec::new()),
+        );
+        self.send_packet(
+            Target::Player(pid),
+            Delivery::Reliable,
+            &S2CPacket::EnteredArena,
+        );
 
         self.players.insert(pid, player);
         emit(&mut self.out, &FromRealm::PlayerEntered { pid });
@@ -328,6 +466,11 @@ impl Arena {
     }
 
     fn player_leave(&mut self, pid: i16) {
+        if !self.players.contains_key(&pid) {
+            return;
+        }
+        self.stop_spectating(pid);
+        self.flags.on_player_gone(pid);
         let Some(gone) = self.players.remove(&pid) else {
             return;
         };
@@ -335,6 +478,9 @@ impl Arena {
         for p in self.players.values_mut() {
             if p.spectating == pid {
                 p.spectating = -1;
+            }
+            if p.attached_to == pid {
+                p.attached_to = -1;
             }
         }
         self.targets.clear();
@@ -367,20 +513,20 @@ impl Arena {
         };
         match pkt {
             C2SPacket::Chat(chat) => self.chat(pid, chat),
-            C2SPacket::SetShip { ship } => self.set_ship(pid, ship),
-            C2SPacket::SetFreq { freq } => self.set_freq(pid, freq),
+            C2SPacket::SetShip { ship } => self.ship_request(pid, ship),
+            C2SPacket::SetFreq { freq } => self.freq_request(pid, freq),
             C2SPacket::MapRequest { file_index } => self.map_request(pid, file_index),
             C2SPacket::SpectateRequest { pid: target } => self.spectate(pid, target),
             C2SPacket::Death { killer, bounty } => self.death(pid, killer, bounty),
-            other => debug!(pid, ptype = other.packet_type(), "packet not handled in this arena"),
+            C2SPacket::Green(green) => self.green(pid, green),
+            C2SPacket::Attach { pid: to } => self.attach(pid, to),
+            C2SPacket::TurretKickoff => self.turret_kickoff(pid),
+            other => debug!(
+                pid,
+                ptype = other.packet_type(),
+                "packet not handled in this arena"
+            ),
         }
-    }
-
-    fn next_random(&mut self) -> u64 {
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
-        self.rng
     }
 
     fn position(&mut self, pid: i16, pos: &Position) {
@@ -398,6 +544,7 @@ impl Arena {
             sender.y = pos.y;
             sender.pos_time = pos.time;
             sender.status = pos.status;
+            sender.bounty = pos.bounty;
         }
         let sender_ship = sender.ship;
         if sender_ship == ship::SPECTATOR {
@@ -405,6 +552,9 @@ impl Arena {
         }
         let weapon = pos.weapon;
         let fired = weapon.is_fired();
+        if fired {
+            sender.fired = true;
+        }
         if !newer && !fired {
             return;
         }
@@ -413,24 +563,25 @@ impl Arena {
         let to_all = flash || safe_changed || weapon.is_mine();
         let range = if fired {
             match weapon.kind() {
-                weapon_type::BULLET | weapon_type::BOUNCE_BULLET => self.ranges.bullet,
+                weapon_type::BULLET | weapon_type::BOUNCE_BULLET => self.rules.ranges.bullet,
                 weapon_type::THOR => 30_000,
-                _ => self.ranges.weapon,
+                _ => self.rules.ranges.weapon,
             }
         } else {
             0
         };
 
-        let mut buf = [0u8; MAX_RELAY_LEN];
-        let latency = position_latency(now, pos.time);
-        let len = relay_position(pos, pid as u16, now, latency, ExtraLen::None, &mut buf);
-
         let mut targets = std::mem::take(&mut self.targets);
         targets.clear();
+        let mut extra_targets = Vec::new();
         let (sx, sy) = (pos.x as i32, pos.y as i32);
         let mut rolls = Vec::new();
         for (&other, r) in &self.players {
             if other == pid {
+                continue;
+            }
+            if r.spectating == pid && r.sees_extra {
+                push_pid(&mut extra_targets, other);
                 continue;
             }
             let dx = (sx - r.x as i32) as f64;
@@ -441,7 +592,7 @@ impl Arena {
             } else {
                 d <= r.info.x_res as i32 + r.info.y_res as i32
             };
-            if to_all || in_range || r.spectating == pid {
+            if to_all || in_range || r.spectating == pid || r.attached_to == pid {
                 push_pid(&mut targets, other);
             } else if !fired && d <= POSITION_EXTRA_PIXELS {
                 rolls.push((other, d));
@@ -461,11 +612,17 @@ impl Arena {
         } else {
             Delivery::Unreliable
         };
-        if !targets.is_empty() {
+        let latency = position_latency(now, pos.time);
+        let mut buf = [0u8; MAX_RELAY_LEN];
+        for (list, extra) in [(&targets, ExtraLen::None), (&extra_targets, ExtraLen::Full)] {
+            if list.is_empty() {
+                continue;
+            }
+            let len = relay_position(pos, pid as u16, now, latency, extra, &mut buf);
             emit(
                 &mut self.out,
                 &FromRealm::Send {
-                    to: Target::Players(&targets),
+                    to: Target::Players(list),
                     delivery,
                     bytes: &buf[..len],
                 },
@@ -474,217 +631,18 @@ impl Arena {
         self.targets = targets;
     }
 
-    fn chat(&mut self, pid: i16, mut chat: Chat) {
-        let Some(sender) = self.players.get(&pid) else {
-            return;
-        };
-        let sender_freq = sender.freq;
-        let sender_name = sender.info.name.clone();
-        if chat.text.chars().count() > MAX_CHAT_TEXT {
-            chat.text = chat.text.chars().take(MAX_CHAT_TEXT).collect();
-        }
-        let is_command = (chat.text.starts_with('?') || chat.text.starts_with('*'))
-            && chat.text.len() > 1
-            && matches!(chat.chat_type, 1..=5 | 7);
-        if is_command {
-            self.command(pid, &chat.text[1..]);
-            return;
-        }
-        let relay = |chat_type: u8| {
-            S2CPacket::Chat(Chat {
-                chat_type,
-                sound: 0,
-                pid,
-                text: chat.text.clone(),
-            })
-        };
-        match chat.chat_type {
-            chat_type::PUBLIC_MACRO | chat_type::PUBLIC => {
-                let delivery = if chat.chat_type == chat_type::PUBLIC_MACRO {
-                    Delivery::UnreliableLow
-                } else {
-                    Delivery::Reliable
-                };
-                self.send_packet(Target::ArenaExcept(pid), delivery, &relay(chat.chat_type));
-            }
-            chat_type::TEAM => {
-                self.freq_targets(sender_freq, pid);
-                self.send_to_targets(Delivery::Reliable, &relay(chat_type::TEAM));
-            }
-            chat_type::FREQ => {
-                let Some(target_freq) = self.players.get(&chat.pid).map(|p| p.freq) else {
-                    return;
-                };
-                self.freq_targets(target_freq, pid);
-                let t = if target_freq == sender_freq {
-                    chat_type::TEAM
-                } else {
-                    chat_type::FREQ
-                };
-                self.send_to_targets(Delivery::Reliable, &relay(t));
-            }
-            chat_type::PRIVATE => {
-                if chat.pid != pid && self.players.contains_key(&chat.pid) {
-                    self.send_packet(
-                        Target::Player(chat.pid),
-                        Delivery::Reliable,
-                        &relay(chat_type::PRIVATE),
-                    );
-                }
-            }
-            chat_type::REMOTE_PRIVATE => {
-                let Some((to_name, text)) = chat
-                    .text
-                    .strip_prefix(':')
-                    .and_then(|rest| rest.split_once(':'))
-                else {
-                    return;
-                };
-                let local = self
-                    .players
-                    .values()
-                    .find(|p| p.info.name.eq_ignore_ascii_case(to_name))
-                    .map(|p| p.info.pid);
-                match local {
-                    Some(target) => {
-                        let pkt = S2CPacket::Chat(Chat {
-                            chat_type: chat_type::REMOTE_PRIVATE,
-                            sound: 0,
-                            pid: -1,
-                            text: format!("({sender_name})>{text}"),
-                        });
-                        self.send_packet(Target::Player(target), Delivery::Reliable, &pkt);
-                    }
-                    None => emit(
-                        &mut self.out,
-                        &FromRealm::ZoneCall(ZoneCall::RemotePrivate {
-                            from: pid,
-                            to_name: to_name.to_string(),
-                            text,
-                        }),
-                    ),
-                }
-            }
-            _ => debug!(pid, chat_type = chat.chat_type, "chat type not accepted from players"),
-        }
-    }
-
-    /// Fills `self.targets` with the players on `freq` except `except`.
-    fn freq_targets(&mut self, freq: i16, except: i16) {
-        self.targets.clear();
-        for p in self.players.values() {
-            if p.freq == freq && p.info.pid != except {
-                push_pid(&mut self.targets, p.info.pid);
-            }
-        }
-    }
-
-    fn command(&mut self, pid: i16, line: &str) {
-        let (name, args) = match line.find([' ', '=']) {
-            Some(i) => (&line[..i], line[i + 1..].trim()),
-            None => (line, ""),
-        };
-        match name.to_ascii_lowercase().as_str() {
-            "go" => {
-                let arena = if args.is_empty() { "0" } else { args };
-                emit(
-                    &mut self.out,
-                    &FromRealm::ZoneCall(ZoneCall::MovePlayer {
-                        pid,
-                        arena: arena.to_string(),
-                    }),
-                );
-            }
-            "realms" => {
-                if self.has_capability(pid, "cmd_realms") {
-                    emit(&mut self.out, &FromRealm::ZoneCall(ZoneCall::RealmSummary { pid }));
-                } else {
-                    self.arena_message(pid, "You don't have permission to use ?realms.");
-                }
-            }
-            "arena" => {
-                let count = self.players.len();
-                self.arena_message(pid, &format!("{}: {count} player(s)", self.name));
-            }
-            _ => self.arena_message(pid, &format!("Unknown command: {name}")),
-        }
-    }
-
-    /// Whether a player's group has a capability.
-    fn has_capability(&self, pid: i16, capability: &str) -> bool {
-        self.players.get(&pid).is_some_and(|p| {
-            let group = self.assets.caps.group_of(&p.info.name, p.info.authenticated);
-            self.assets.caps.group_has(&group, capability)
-        })
-    }
-
-    fn broadcast_ship_change(&mut self, pid: i16, ship: u8, freq: i16) {
-        self.send_packet(
-            Target::Arena,
-            Delivery::Reliable,
-            &S2CPacket::ShipChange { ship, pid, freq },
-        );
-        emit(&mut self.out, &FromRealm::PlayerState { pid, ship, freq });
-    }
-
-    fn set_ship(&mut self, pid: i16, new_ship: u8) {
-        let spec_freq = self.spec_freq;
-        let Some(p) = self.players.get(&pid) else {
-            return;
-        };
-        if new_ship > ship::SPECTATOR || new_ship == p.ship {
-            return;
-        }
-        let freq = if new_ship == ship::SPECTATOR {
-            spec_freq
-        } else if p.freq == spec_freq {
-            self.balanced_freq(pid)
-        } else {
-            p.freq
-        };
-        if let Some(p) = self.players.get_mut(&pid) {
-            p.ship = new_ship;
-            p.freq = freq;
-            p.spectating = -1;
-        }
-        self.broadcast_ship_change(pid, new_ship, freq);
-    }
-
-    fn set_freq(&mut self, pid: i16, freq: i16) {
-        let (spec_freq, max_freq) = (self.spec_freq, self.max_freq);
-        let Some(p) = self.players.get_mut(&pid) else {
-            return;
-        };
-        let valid = (0..max_freq).contains(&freq) || freq == spec_freq;
-        if !valid || freq == p.freq {
-            let current = p.freq;
-            let _ = current;
-            self.arena_message(pid, "That frequency is not available.");
-            return;
-        }
-        p.freq = freq;
-        p.spectating = -1;
-        let ship = p.ship;
-        if ship == ship::SPECTATOR {
-            self.send_packet(Target::Arena, Delivery::Reliable, &S2CPacket::FreqChange { pid, freq });
-            emit(&mut self.out, &FromRealm::PlayerState { pid, ship, freq });
-        } else {
-            self.broadcast_ship_change(pid, ship, freq);
-        }
-    }
-
     fn map_request(&mut self, pid: i16, index: Option<u16>) {
         if index.unwrap_or(0) != 0 {
             return;
         }
         // A player who is downloading cannot fly: to spectator first (ASSS).
-        let spec_freq = self.spec_freq;
-        if self.players.get(&pid).is_some_and(|p| p.ship != ship::SPECTATOR) {
-            if let Some(p) = self.players.get_mut(&pid) {
-                p.ship = ship::SPECTATOR;
-                p.freq = spec_freq;
-            }
-            self.broadcast_ship_change(pid, ship::SPECTATOR, spec_freq);
+        let spec_freq = self.rules.freq.spec_freq;
+        if self
+            .players
+            .get(&pid)
+            .is_some_and(|p| p.ship != ship::SPECTATOR)
+        {
+            self.set_ship_and_freq(pid, ship::SPECTATOR, spec_freq);
         }
         emit(
             &mut self.out,
@@ -694,31 +652,15 @@ impl Arena {
             },
         );
     }
+}
 
-    fn spectate(&mut self, pid: i16, target: i16) {
-        let target_ok = target == -1
-            || self
-                .players
-                .get(&target)
-                .is_some_and(|t| t.ship != ship::SPECTATOR && target != pid);
-        if let Some(p) = self.players.get_mut(&pid) {
-            if p.ship == ship::SPECTATOR && target_ok {
-                p.spectating = target;
-            }
-        }
-    }
-
-    fn death(&mut self, pid: i16, killer: i16, bounty: i16) {
-        if killer == pid || !self.players.contains_key(&killer) {
-            return;
-        }
-        let kill = ss_proto::game::Kill {
-            green: 0,
-            killer,
-            killed: pid,
-            points: bounty.max(0),
-            flags: 0,
-        };
-        self.send_packet(Target::Arena, Delivery::Reliable, &S2CPacket::Kill(kill));
+/// The freq manager's view of one player.
+pub(crate) fn member_of(p: &ArenaPlayer) -> Member {
+    Member {
+        pid: p.info.pid,
+        ship: p.ship,
+        freq: p.freq,
+        x_res: p.info.x_res,
+        y_res: p.info.y_res,
     }
 }

@@ -53,7 +53,11 @@ fn parse_override(text: &str) -> Option<(&str, &str, &str)> {
 
 impl ArenaAssets {
     /// Loads the arena `realm` from the zone folder (or the embedded zone).
-    pub fn load(realm: &str, zone_dir: Option<&PathBuf>, overrides: &[String]) -> Result<ArenaAssets> {
+    pub fn load(
+        realm: &str,
+        zone_dir: Option<&PathBuf>,
+        overrides: &[String],
+    ) -> Result<ArenaAssets> {
         let zone = match zone_dir {
             Some(dir) => ZoneConfig::open_dir(dir)
                 .with_context(|| format!("reading zone config in {}", dir.display()))?,
@@ -74,7 +78,10 @@ impl ArenaAssets {
         let (path, lvl) = match zone.load_map(&config).context("reading the map")? {
             Some(found) => (found.path, found.data),
             // No map anywhere: serve the one-tile emergency map, as ASSS does.
-            None => (map::EMERGENCY_MAP_NAME.to_string(), map::EMERGENCY_MAP.to_vec()),
+            None => (
+                map::EMERGENCY_MAP_NAME.to_string(),
+                map::EMERGENCY_MAP.to_vec(),
+            ),
         };
         let mut map_name = path.rsplit('/').next().unwrap_or(&path).to_string();
         map_name.truncate(16);

@@ -62,6 +62,13 @@ impl Capabilities {
             .and_then(|g| g.section(group))
             .is_some_and(|s| s.get(capability).is_some())
     }
+
+    /// The "higher than" rule (`commands-and-capabilities.md` §2.3): a
+    /// member of `group` may act on a member of `other` only if `group` has
+    /// `higher_than_<other>`.
+    pub fn higher_than(&self, group: &str, other: &str) -> bool {
+        self.group_has(group, &format!("higher_than_{other}"))
+    }
 }
 
 #[cfg(test)]
@@ -69,10 +76,12 @@ mod tests {
     use super::*;
 
     fn caps() -> Capabilities {
-        let staff = ConfigFile::parse_str("[(global)]\nAlice = sysop\n[duel]\nBob = mod\n").unwrap();
-        let groupdef =
-            ConfigFile::parse_str("[default]\ncmd_go\n[mod]\ncmd_go\nprivcmd_kick\n[sysop]\ncmd_realms\n")
-                .unwrap();
+        let staff =
+            ConfigFile::parse_str("[(global)]\nAlice = sysop\n[duel]\nBob = mod\n").unwrap();
+        let groupdef = ConfigFile::parse_str(
+            "[default]\ncmd_go\n[mod]\ncmd_go\nprivcmd_kick\n[sysop]\ncmd_realms\n",
+        )
+        .unwrap();
         Capabilities::from_files(Some(staff), Some(groupdef), "duel")
     }
 
@@ -83,6 +92,23 @@ mod tests {
         assert_eq!(c.group_of("alice", false), "default");
         assert_eq!(c.group_of("bob", true), "mod");
         assert_eq!(c.group_of("carol", true), "default");
+    }
+
+    #[test]
+    fn higher_than_follows_groupdef() {
+        let groupdef = ConfigFile::parse_str(
+            "[default]\n[mod]\nhigher_than_default\n[sysop]\nhigher_than_mod\nhigher_than_sysop\n",
+        )
+        .unwrap();
+        let c = Capabilities::from_files(None, Some(groupdef), "0");
+        assert!(c.higher_than("mod", "default"));
+        assert!(!c.higher_than("mod", "mod"), "equals are not higher");
+        assert!(!c.higher_than("default", "mod"));
+        assert!(c.higher_than("sysop", "sysop"));
+        assert!(
+            !c.higher_than("sysop", "default"),
+            "only what groupdef lists"
+        );
     }
 
     #[test]

@@ -15,11 +15,18 @@ use crate::Args;
 const READ_CHUNK: usize = 64 * 1024;
 
 /// Runs the realm until the supervisor says stop or the socket closes.
-pub async fn run(stream: std::os::unix::net::UnixStream, mut arena: Arena, args: Args) -> Result<()> {
+pub async fn run(
+    stream: std::os::unix::net::UnixStream,
+    mut arena: Arena,
+    args: Args,
+) -> Result<()> {
     let mut stream = UnixStream::from_std(stream).context("registering IPC socket")?;
     let mut reader = FrameReader::new();
     arena.start();
-    stream.write_all(&arena.take_output()).await.context("IPC write")?;
+    stream
+        .write_all(&arena.take_output())
+        .await
+        .context("IPC write")?;
     info!(realm = %args.realm, "realm ready");
     let mut timer = tokio::time::interval(Duration::from_millis(100));
     timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);

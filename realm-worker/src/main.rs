@@ -9,7 +9,17 @@
 mod arena;
 mod assets;
 mod caps;
+mod chat;
+mod commands;
+mod flags;
+mod freqman;
+mod game;
 mod link;
+mod obscene;
+mod rules;
+mod scores;
+#[cfg(test)]
+mod tests;
 
 use std::os::fd::FromRawFd;
 use std::path::PathBuf;

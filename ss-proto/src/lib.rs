@@ -4,6 +4,7 @@
 //! and the current time in, and get bytes to send, events and deadlines out.
 //! The same code serves the zone (server role) and bots (client role).
 
+pub mod billing;
 pub mod crypto;
 pub mod game;
 pub mod map;

@@ -291,6 +291,8 @@ struct InFlight {
     packet: Vec<u8>,
     last_sent: Option<Instant>,
     tries: u32,
+    /// Set for packets queued with [`Connection::send_tracked`].
+    ticket: Option<u64>,
 }
 
 /// A sized (`00 0A`) stream being sent.
@@ -404,8 +406,11 @@ pub struct Connection {
 
     // reliable send
     out_next_seq: i32,
-    rel_unsent: VecDeque<Vec<u8>>,
+    /// Reliable payloads waiting for the window, with their ticket if
+    /// tracked.
+    rel_unsent: VecDeque<(Vec<u8>, Option<u64>)>,
     rel_inflight: VecDeque<InFlight>,
+    next_ticket: u64,
     avg_rtt: u32,
     rtt_dev: u32,
     spare_bufs: Vec<Vec<u8>>,
@@ -447,6 +452,7 @@ impl Connection {
             out_next_seq: 0,
             rel_unsent: VecDeque::new(),
             rel_inflight: VecDeque::new(),
+            next_ticket: 0,
             avg_rtt: 200,
             rtt_dev: 100,
             spare_bufs: Vec::new(),
@@ -602,7 +608,7 @@ impl Connection {
                 buf.clear();
                 buf.extend_from_slice(&[0x00, kind]);
                 buf.extend_from_slice(chunk);
-                self.rel_unsent.push_back(buf);
+                self.rel_unsent.push_back((buf, None));
             }
         }
         if self.reliable_backlog() > self.cfg.max_outgoing {
@@ -616,7 +622,38 @@ impl Connection {
         let mut buf = self.spare_bufs.pop().unwrap_or_default();
         buf.clear();
         buf.extend_from_slice(payload);
-        self.rel_unsent.push_back(buf);
+        self.rel_unsent.push_back((buf, None));
+    }
+
+    /// Queues a reliable packet of at most [`MAX_RELIABLE_PAYLOAD`] bytes
+    /// and returns a ticket for [`Connection::is_acked`], or `None` if the
+    /// packet was not queued (link not open, empty or too large, queue
+    /// full). Lets a caller learn which messages the peer has confirmed,
+    /// e.g. to re-send only the unconfirmed ones on a new link.
+    pub fn send_tracked(&mut self, payload: &[u8]) -> Option<u64> {
+        if !matches!(self.state, State::Open)
+            || payload.is_empty()
+            || payload.len() > MAX_RELIABLE_PAYLOAD
+            || self.reliable_backlog() >= self.cfg.max_outgoing
+        {
+            return None;
+        }
+        let ticket = self.next_ticket;
+        self.next_ticket += 1;
+        self.queue_reliable(payload);
+        if let Some(last) = self.rel_unsent.back_mut() {
+            last.1 = Some(ticket);
+        }
+        Some(ticket)
+    }
+
+    /// Whether the packet queued with `ticket` has been acknowledged by the
+    /// peer. False while it waits or is in flight, and forever if the link
+    /// closed before the acknowledgement came.
+    pub fn is_acked(&self, ticket: u64) -> bool {
+        ticket < self.next_ticket
+            && !self.rel_unsent.iter().any(|(_, t)| *t == Some(ticket))
+            && !self.rel_inflight.iter().any(|p| p.ticket == Some(ticket))
     }
 
     /// Queues a sized stream (`00 0A`), e.g. a map download. The data's first
@@ -707,7 +744,9 @@ impl Connection {
         match pkt[1] {
             0x03 => self.process_reliable(now, pkt, depth, on_packet),
             0x04 if pkt.len() == 6 => self.process_ack(now, read_i32(&pkt[2..6])),
-            0x05 if pkt.len() == 14 && self.role == Role::Server => {
+            // Answered in either role: a biller asks the zone, its client,
+            // too (billing-udp.md §1.2).
+            0x05 if pkt.len() == 14 => {
                 let mut reply = [0u8; 10];
                 reply[1] = 0x06;
                 reply[2..6].copy_from_slice(&pkt[2..6]);
@@ -882,7 +921,7 @@ impl Connection {
         if self.sized_out.pop_front().is_some() {
             // Drop fragments of it that have not entered the window yet.
             self.rel_unsent
-                .retain(|p| !(p.len() >= 2 && p[0] == 0 && p[1] == 0x0A));
+                .retain(|(p, _)| !(p.len() >= 2 && p[0] == 0 && p[1] == 0x0A));
             self.events.push_back(Event::SizedCancelled);
         }
         if self.state == State::Open {
@@ -904,7 +943,7 @@ impl Connection {
             if end >= transfer.data.len() {
                 self.sized_out.pop_front();
             }
-            self.rel_unsent.push_back(buf);
+            self.rel_unsent.push_back((buf, None));
         }
     }
 
@@ -972,7 +1011,7 @@ impl Connection {
         self.refill_sized();
         // Move payloads into the send window.
         while self.rel_inflight.len() < self.cfg.send_window {
-            let Some(payload) = self.rel_unsent.pop_front() else {
+            let Some((payload, ticket)) = self.rel_unsent.pop_front() else {
                 break;
             };
             let mut packet = self.spare_bufs.pop().unwrap_or_default();
@@ -986,6 +1025,7 @@ impl Connection {
                 packet,
                 last_sent: None,
                 tries: 0,
+                ticket,
             });
             self.out_next_seq = self.out_next_seq.wrapping_add(1);
         }

@@ -1,10 +1,13 @@
-//! Test support for Subsumption: the scripted SubSpace client ([`bot`]) and
-//! a harness that runs the real zone binaries ([`zone`]). The multi-process
-//! end-to-end tests live in `tests/`.
+//! Test support for Subsumption: the scripted SubSpace client ([`bot`]), a
+//! harness that runs the real zone binaries ([`zone`]) and the load
+//! generator's engine ([`load`], driven by the `loadgen` binary). The
+//! multi-process end-to-end tests live in `tests/`.
 
 #![warn(missing_docs)]
 
+pub mod biller;
 pub mod bot;
+pub mod load;
 pub mod scenario;
 pub mod zone;
 

@@ -33,6 +33,13 @@ impl LocalAuth {
         LocalAuth { file }
     }
 
+    /// Whether `passwd.conf` has an entry for `name` (of any kind).
+    pub fn has_entry(&self, name: &str) -> bool {
+        self.file
+            .as_ref()
+            .is_some_and(|f| f.get_str("Users", name).is_some())
+    }
+
     /// Decides a login: `Ok(authenticated)` lets it proceed (authenticated
     /// when the password matched a stored digest), `Err(code)` refuses it.
     pub fn check(&self, name: &str, password: &str) -> Result<bool, LoginCode> {
@@ -65,7 +72,10 @@ mod tests {
 
     #[test]
     fn digest_is_over_lowercased_name_and_cut_password() {
-        assert_eq!(password_digest("Bob", "pw"), password_digest("bob", "pw*zonepw"));
+        assert_eq!(
+            password_digest("Bob", "pw"),
+            password_digest("bob", "pw*zonepw")
+        );
         assert_ne!(password_digest("bob", "pw"), password_digest("bob", "px"));
         assert_eq!(password_digest("bob", "pw").len(), 32);
     }

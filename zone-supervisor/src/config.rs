@@ -10,6 +10,7 @@ use conf::{ConfigFile, ZoneConfig};
 use ss_proto::transport::{InitPolicy, TransportConfig};
 
 use crate::auth::LocalAuth;
+use crate::billing::BillingConfig;
 use crate::registry::RealmPolicy;
 use crate::RunArgs;
 
@@ -82,6 +83,8 @@ pub struct Settings {
     pub keepalive: Duration,
     /// Local passwords (`passwd.conf`).
     pub auth: LocalAuth,
+    /// The billing server link (`[Billing]`).
+    pub billing: BillingConfig,
 }
 
 /// Applies overrides to a parsed config file.
@@ -141,9 +144,13 @@ impl Settings {
         let transport = TransportConfig {
             drop_timeout: ticks("DropTimeout", 3000),
             max_retries: global.get_int("Net", "MaxRetries", 15).clamp(1, 1000) as u32,
-            max_outgoing: global.get_int("Net", "MaxOutlistSize", 500).clamp(10, 100_000) as usize,
+            max_outgoing: global
+                .get_int("Net", "MaxOutlistSize", 500)
+                .clamp(10, 100_000) as usize,
             send_window: global.get_int("Net", "SendAtOnce", 30).clamp(1, 255) as usize,
-            max_big_packet: global.get_int("Net", "MaxBigPacket", 65536).clamp(1024, 1 << 20) as usize,
+            max_big_packet: global
+                .get_int("Net", "MaxBigPacket", 65536)
+                .clamp(1024, 1 << 20) as usize,
             ..TransportConfig::default()
         };
         let init_policy = InitPolicy {
@@ -161,16 +168,24 @@ impl Settings {
             transport,
             init_policy,
             realm_policy: realm_policy(&global),
-            control_path: args.control.clone().unwrap_or_else(crate::control::default_path),
+            control_path: args
+                .control
+                .clone()
+                .unwrap_or_else(crate::control::default_path),
             control_path_given: args.control.is_some(),
-            max_connections: global.get_int("Net", "MaxConnections", 1000).clamp(1, 32000) as usize,
+            max_connections: global
+                .get_int("Net", "MaxConnections", 1000)
+                .clamp(1, 32000) as usize,
             max_connections_per_ip: global.get_int("Net", "MaxConnectionsPerIp", 0).max(0) as usize,
-            max_pending: global.get_int("Net", "MaxPendingConnections", 200).clamp(1, 32000) as usize,
+            max_pending: global
+                .get_int("Net", "MaxPendingConnections", 200)
+                .clamp(1, 32000) as usize,
             login_timeout: Duration::from_millis(
                 global.get_int("Net", "LoginTimeoutMillis", 10_000).max(100) as u64,
             ),
             keepalive: Duration::from_secs(5),
             auth: LocalAuth::new(zone.load_file("passwd.conf").ok()),
+            billing: BillingConfig::load(&global),
         })
     }
 }
@@ -185,7 +200,9 @@ fn realm_policy(global: &ConfigFile) -> RealmPolicy {
         heartbeat: millis("HeartbeatMillis", 500).max(Duration::from_millis(50)),
         heartbeat_timeout: millis("HeartbeatTimeoutMillis", 3_000).max(Duration::from_millis(200)),
         restart_limit: global.get_int("Realms", "RestartLimit", 5).max(0) as u32,
-        restart_window: Duration::from_secs(global.get_int("Realms", "RestartWindowSeconds", 60).max(1) as u64),
+        restart_window: Duration::from_secs(
+            global.get_int("Realms", "RestartWindowSeconds", 60).max(1) as u64,
+        ),
         backoff_base: millis("RestartBackoffMillis", 250),
         backoff_max: millis("RestartBackoffMaxMillis", 10_000),
         default_arena: global
@@ -193,5 +210,7 @@ fn realm_policy(global: &ConfigFile) -> RealmPolicy {
             .filter(|s| !s.is_empty())
             .map(crate::zone::sanitize_arena_name)
             .unwrap_or_else(|| "0".to_string()),
+        max_ipc_bytes_per_sec: global.get_int("Realms", "MaxIpcBytesPerSecond", 64 << 20).max(1 << 16)
+            as u64,
     }
 }

@@ -32,7 +32,12 @@ pub struct ControlRequest {
 pub fn default_path() -> PathBuf {
     if let Some(dir) = std::env::var_os("RUNTIME_DIRECTORY") {
         // systemd may list several folders separated by ':'; use the first.
-        let first = dir.to_string_lossy().split(':').next().unwrap_or("").to_string();
+        let first = dir
+            .to_string_lossy()
+            .split(':')
+            .next()
+            .unwrap_or("")
+            .to_string();
         if !first.is_empty() {
             return Path::new(&first).join("control.sock");
         }
@@ -50,8 +55,7 @@ pub fn default_path() -> PathBuf {
 pub fn listen(path: &Path, requests: mpsc::UnboundedSender<ControlRequest>) -> Result<()> {
     if let Some(dir) = path.parent() {
         if !dir.as_os_str().is_empty() && !dir.exists() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating {}", dir.display()))?;
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
                 .with_context(|| format!("restricting {}", dir.display()))?;
         }
@@ -59,7 +63,10 @@ pub fn listen(path: &Path, requests: mpsc::UnboundedSender<ControlRequest>) -> R
     if path.exists() {
         // A socket left by a previous run; refuse if someone still answers.
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
-            bail!("another zone is using the control socket {}", path.display());
+            bail!(
+                "another zone is using the control socket {}",
+                path.display()
+            );
         }
         std::fs::remove_file(path).with_context(|| format!("removing stale {}", path.display()))?;
     }

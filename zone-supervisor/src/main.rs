@@ -4,8 +4,11 @@
 //! the embedded default zone out for editing.
 
 mod auth;
+mod billing;
 mod config;
 mod control;
+mod game_calls;
+mod persist;
 mod ping;
 mod players;
 mod realms;

@@ -18,6 +18,8 @@ const PID_REUSE_DELAY: Duration = Duration::from_secs(10);
 pub enum Stage {
     /// Connected, not logged in.
     Connected,
+    /// Login sent to the billing server; waiting for its answer.
+    Authenticating,
     /// Logged in, in no arena.
     LoggedIn,
     /// Assigned to a realm; `entered` once the realm has sent the entry.
@@ -89,7 +91,8 @@ impl PlayerTable {
         let idx = (0..self.slots.len())
             .find(|&i| {
                 self.slots[i].is_none()
-                    && self.freed_at[i].is_none_or(|t| now.saturating_duration_since(t) >= PID_REUSE_DELAY)
+                    && self.freed_at[i]
+                        .is_none_or(|t| now.saturating_duration_since(t) >= PID_REUSE_DELAY)
             })
             .unwrap_or(self.slots.len());
         if idx > i16::MAX as usize {
@@ -168,7 +171,13 @@ mod tests {
     use ss_proto::transport::{TickClock, TransportConfig};
 
     fn conn(now: Instant) -> Connection {
-        Connection::server(now, TransportConfig::default(), TickClock::new(now, 0), 0, false)
+        Connection::server(
+            now,
+            TransportConfig::default(),
+            TickClock::new(now, 0),
+            0,
+            false,
+        )
     }
 
     #[test]

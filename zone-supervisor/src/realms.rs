@@ -72,7 +72,8 @@ pub fn spawn_worker(
     id: WorkerId,
     events: mpsc::UnboundedSender<RealmEvent>,
 ) -> Result<WorkerProcess> {
-    let (ours, theirs) = std::os::unix::net::UnixStream::pair().context("creating IPC socket pair")?;
+    let (ours, theirs) =
+        std::os::unix::net::UnixStream::pair().context("creating IPC socket pair")?;
     let child_fd = theirs.as_raw_fd();
     let mut cmd = tokio::process::Command::new(&settings.worker_path);
     cmd.arg("--realm").arg(name).arg("--ipc-fd").arg("3");
@@ -109,7 +110,8 @@ pub fn spawn_worker(
     drop(theirs);
     let os_pid = child.id().unwrap_or(0);
 
-    ours.set_nonblocking(true).context("IPC socket non-blocking")?;
+    ours.set_nonblocking(true)
+        .context("IPC socket non-blocking")?;
     let stream = UnixStream::from_std(ours).context("registering IPC socket")?;
     let (mut read_half, mut write_half) = stream.into_split();
 

@@ -76,6 +76,10 @@ pub struct Worker {
     cpu_prev: Option<(ProcSample, Instant)>,
     cpu_pct: f64,
     proc_now: ProcSample,
+    /// Start of the current one-second flood-accounting window.
+    flood_window: Instant,
+    /// Bytes received from the worker in that window.
+    flood_bytes: u64,
 }
 
 /// Counters kept per realm across its workers.
@@ -167,10 +171,9 @@ impl RealmSlot {
             ipc_msgs_from: self.counters.ipc_msgs_from,
             ipc_bytes_to: self.counters.ipc_bytes_to,
             ipc_bytes_from: self.counters.ipc_bytes_from,
-            ipc_queue_bytes: self
-                .worker
-                .as_ref()
-                .map_or(0, |w| w.process.queued.load(Ordering::Relaxed) + w.out.len() as u64),
+            ipc_queue_bytes: self.worker.as_ref().map_or(0, |w| {
+                w.process.queued.load(Ordering::Relaxed) + w.out.len() as u64
+            }),
             packets_in: self.counters.packets_in,
             packets_out: self.counters.packets_out,
         }
@@ -197,6 +200,8 @@ pub struct RealmPolicy {
     pub backoff_max: Duration,
     /// Where players of a failed realm go.
     pub default_arena: String,
+    /// Bytes per second a worker may send before it is killed as flooding.
+    pub max_ipc_bytes_per_sec: u64,
 }
 
 impl Zone {
@@ -273,6 +278,8 @@ impl Zone {
             cpu_prev: None,
             cpu_pct: 0.0,
             proc_now: ProcSample::default(),
+            flood_window: now,
+            flood_bytes: 0,
         });
         slot.state = RealmState::Starting;
         Ok(())
@@ -321,6 +328,17 @@ impl Zone {
             return;
         };
         slot.counters.ipc_bytes_from += bytes.len() as u64;
+        // A worker that floods the link is treated like a crashed one.
+        if now.saturating_duration_since(w.flood_window) >= Duration::from_secs(1) {
+            w.flood_window = now;
+            w.flood_bytes = 0;
+        }
+        w.flood_bytes += bytes.len() as u64;
+        if w.flood_bytes > self.policy.max_ipc_bytes_per_sec {
+            let why = format!("flooded the supervisor ({} bytes in under a second)", w.flood_bytes);
+            self.kill_worker(slot_id, &why);
+            return;
+        }
         let mut reader = std::mem::take(&mut w.reader);
         reader.extend(bytes);
         let mut broken = None;
@@ -362,7 +380,12 @@ impl Zone {
     }
 
     /// Handles one message; an `Err` means the worker misbehaved.
-    fn realm_message(&mut self, now: Instant, slot_id: SlotId, msg: FromRealm<'_>) -> Result<(), String> {
+    fn realm_message(
+        &mut self,
+        now: Instant,
+        slot_id: SlotId,
+        msg: FromRealm<'_>,
+    ) -> Result<(), String> {
         let Some(slot) = self.realms.get_mut(&slot_id) else {
             return Ok(());
         };
@@ -448,11 +471,25 @@ impl Zone {
                 self.zone_call(now, slot_id, call);
                 Ok(())
             }
+            // Kept in the realm's memory for now; persistence hooks in here.
+            FromRealm::ScoreChanged {
+                pid,
+                kill_points,
+                flag_points,
+                kills,
+                deaths,
+            } => {
+                // The billing server gets public-arena scores with logoffs.
+                self.biller_score_changed(slot_id, pid, kill_points, flag_points, kills, deaths);
+                Ok(())
+            }
         }
     }
 
     pub(crate) fn player_in_realm(&self, pid: i16, slot: SlotId) -> bool {
-        self.players.get(pid).is_some_and(|p| p.realm() == Some(slot))
+        self.players
+            .get(pid)
+            .is_some_and(|p| p.realm() == Some(slot))
     }
 
     fn realm_send(
@@ -529,8 +566,15 @@ impl Zone {
                     self.move_to_arena(now, pid, &arena);
                 }
             }
-            ZoneCall::RemotePrivate { from, to_name, text } => {
-                let Some(sender) = self.players.get(from).filter(|p| p.realm() == Some(slot_id))
+            ZoneCall::RemotePrivate {
+                from,
+                to_name,
+                text,
+            } => {
+                let Some(sender) = self
+                    .players
+                    .get(from)
+                    .filter(|p| p.realm() == Some(slot_id))
                 else {
                     return;
                 };
@@ -545,7 +589,11 @@ impl Zone {
                         });
                         self.send_packet(target, &pkt);
                     }
-                    None => self.arena_message(from, &format!("{to_name} is not in the zone.")),
+                    None => {
+                        if !self.biller_remote_private(from, &to_name, text, 0) {
+                            self.arena_message(from, &format!("{to_name} is not in the zone."));
+                        }
+                    }
                 }
             }
             ZoneCall::Kick { pid } => {
@@ -585,6 +633,51 @@ impl Zone {
                         );
                         self.arena_message(pid, &line);
                     }
+                }
+            }
+            ZoneCall::FindPlayer {
+                pid,
+                name,
+                see_private,
+            } => self.call_find_player(slot_id, pid, &name, see_private),
+            ZoneCall::ArenaList {
+                pid,
+                see_private,
+                text,
+            } => self.call_arena_list(slot_id, pid, see_private, text),
+            ZoneCall::ZoneMessage { text, sound } => self.call_zone_message(&text, sound),
+            ZoneCall::StaffChat { from, text } => self.call_staff_chat(slot_id, from, text),
+            ZoneCall::ListStaff {
+                pid,
+                see_private,
+                see_all_staff,
+            } => self.call_list_staff(slot_id, pid, see_private, see_all_staff),
+            ZoneCall::MessageTo {
+                pid,
+                chat_type,
+                sound,
+                text,
+            } => self.call_message_to(pid, chat_type, sound, &text),
+            ZoneCall::KickWithMessage { pid, text } => self.call_kick(now, slot_id, pid, &text),
+            ZoneCall::PlayerReport {
+                asker,
+                target,
+                kind,
+            } => self.call_player_report(now, slot_id, asker, target, kind),
+            ZoneCall::RemoteCommand {
+                from,
+                to_name,
+                line,
+                star,
+            } => self.call_remote_command(slot_id, from, &to_name, line, star),
+            ZoneCall::ChatChannel { pid, text } => {
+                if self.player_in_realm(pid, slot_id) {
+                    self.biller_channel_chat(pid, &text);
+                }
+            }
+            ZoneCall::BillerCommand { pid, line, modchat } => {
+                if self.player_in_realm(pid, slot_id) {
+                    self.biller_command(pid, &line, modchat);
                 }
             }
         }
@@ -638,7 +731,10 @@ impl Zone {
                 };
             }
             if !planned {
-                self.arena_message(pid, &format!("Arena {name} failed ({cause}); restarting it."));
+                self.arena_message(
+                    pid,
+                    &format!("Arena {name} failed ({cause}); restarting it."),
+                );
             }
             let mut who = [0x01u8, 0, 0];
             who[1..3].copy_from_slice(&pid.to_le_bytes());
@@ -801,7 +897,9 @@ impl Zone {
             if let Some(w) = slot.worker.as_mut() {
                 if !w.out.is_empty() {
                     let batch = std::mem::take(&mut w.out);
-                    w.process.queued.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    w.process
+                        .queued
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
                     let _ = w.process.writer.send(batch);
                 }
             }

@@ -78,7 +78,13 @@ impl Zone {
             self.stats.refused += 1;
             return;
         }
-        let conn = Connection::server(now, self.s.transport.clone(), self.clock, cipher_key, continuum);
+        let conn = Connection::server(
+            now,
+            self.s.transport.clone(),
+            self.clock,
+            cipher_key,
+            continuum,
+        );
         let Some(pid) = self.players.insert(now, addr, conn) else {
             self.stats.refused += 1;
             return;
@@ -135,7 +141,10 @@ impl Zone {
     fn evict_idle_pending(&mut self, now: Instant) -> bool {
         let idx = self.pending.iter().position(|&(pid, since)| {
             self.is_pending(pid, since)
-                && self.players.get(pid).is_some_and(|p| p.conn.stats().datagrams_in == 0)
+                && self
+                    .players
+                    .get(pid)
+                    .is_some_and(|p| p.conn.stats().datagrams_in == 0)
         });
         let Some(idx) = idx else {
             return false;
@@ -237,6 +246,7 @@ impl Zone {
     /// Forgets a player: out of its realm, out of the table, `00 07` sent.
     pub(crate) fn remove_player(&mut self, now: Instant, pid: i16) {
         self.leave_realm(now, pid);
+        self.biller_player_left(now, pid);
         if let Some(mut p) = self.players.remove(now, pid) {
             if !p.conn.is_closed() {
                 p.conn.disconnect();
@@ -256,6 +266,9 @@ impl Zone {
     }
 
     fn game_packet(&mut self, now: Instant, pid: i16, pkt: &[u8]) {
+        if matches!(pkt[0], 0x17 | 0x19) && self.biller_game_packet(now, pid, pkt) {
+            return;
+        }
         let Some(player) = self.players.get(pid) else {
             return;
         };
@@ -344,6 +357,9 @@ impl Zone {
                 return;
             }
         };
+        if self.biller_login(now, pid, &login, pkt, &name) {
+            return;
+        }
         let authenticated = match self.s.auth.check(&name, &login.password) {
             Ok(a) => a,
             Err(code) => {
@@ -352,17 +368,34 @@ impl Zone {
                 return;
             }
         };
+        self.finish_login(now, pid, name, String::new(), authenticated, LoginCode::OK);
+    }
+
+    /// Completes a login that was let in (locally or by the biller):
+    /// name, squad, stage, and the login response with `code`.
+    pub(crate) fn finish_login(
+        &mut self,
+        now: Instant,
+        pid: i16,
+        name: String,
+        squad: String,
+        authenticated: bool,
+        code: LoginCode,
+    ) {
         if let Some(old) = self.players.find_by_name(&name).map(|p| p.pid) {
             if old != pid {
                 info!(pid = old, %name, "same name logged in again; dropping the old player");
                 self.remove_player(now, old);
             }
         }
-        if let Some(p) = self.players.get_mut(pid) {
-            p.name = name.clone();
-            p.stage = Stage::LoggedIn;
-            p.authenticated = authenticated;
-        }
+        let Some(p) = self.players.get_mut(pid) else {
+            return;
+        };
+        p.name = name.clone();
+        p.squad = squad;
+        p.stage = Stage::LoggedIn;
+        p.authenticated = authenticated;
+        let continuum = p.continuum;
         info!(pid, %name, continuum, "player logged in");
         if continuum {
             self.send_packet(
@@ -373,10 +406,11 @@ impl Zone {
                 },
             );
         }
-        self.login_response(pid, LoginCode::OK);
+        self.login_response(pid, code);
     }
 
-    fn login_response(&mut self, pid: i16, code: LoginCode) {
+    /// Sends the login response (S2C 0x0A) with `code`.
+    pub(crate) fn login_response(&mut self, pid: i16, code: LoginCode) {
         let continuum = self.players.get(pid).is_some_and(|p| p.continuum);
         let code = if !continuum && code == LoginCode::CUSTOM_TEXT {
             LoginCode::LOCKED_OUT
@@ -384,6 +418,7 @@ impl Zone {
             code
         };
         let mut resp = LoginResponse::vie(code, 0);
+        resp.registration_wanted = code == LoginCode::ASK_DEMOGRAPHICS;
         if continuum {
             // No Continuum executable or security file is served: "unknown".
             resp.exe_checksum = LoginResponse::STAFF_CHECKSUM;

@@ -135,6 +135,40 @@ pub struct ZoneReport {
     pub refused_realm_sends: u64,
     /// Billing server link: "disabled", "connecting", "up", "down".
     pub biller: String,
+    /// Details of the billing server link.
+    #[serde(default)]
+    pub billing: BillingReport,
+}
+
+/// The billing server link in the report.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct BillingReport {
+    /// "disabled", "connecting", "up" or "down".
+    pub state: String,
+    /// The link state in ASSS's `?userdbadm` words.
+    pub status: String,
+    /// Connection attempts.
+    pub connect_attempts: u64,
+    /// Times the link was lost after being logged in.
+    pub drops: u64,
+    /// Messages received from the biller.
+    pub messages_in: u64,
+    /// Messages sent to the biller.
+    pub messages_out: u64,
+    /// Malformed or unsupported biller messages dropped.
+    pub malformed: u64,
+    /// Player logins waiting for the biller.
+    pub pending_logins: u32,
+    /// Player logoffs not yet acknowledged by the biller.
+    pub queued_logoffs: u32,
+    /// Player logins sent to the biller.
+    pub logins_sent: u64,
+    /// Logins answered by the fallback.
+    pub logins_fallback: u64,
+    /// Logins refused as busy by the throttle.
+    pub logins_busy: u64,
+    /// Player logoffs the biller acknowledged.
+    pub logoffs_delivered: u64,
 }
 
 /// The whole report.
@@ -166,7 +200,19 @@ pub fn render_table(r: &StatsReport) -> String {
     ));
     s.push_str(&format!(
         "{:<16} {:>7} {:<10} {:>8} {:>4} {:>7} {:>6} {:>8} {:>9} {:>9} {:>9} {:>6}  {}\n",
-        "REALM", "PID", "STATE", "UPTIME", "RST", "PLAYERS", "CPU%", "RSS MiB", "IPC→", "IPC←", "PKT→", "QUEUE", "LAST EXIT"
+        "REALM",
+        "PID",
+        "STATE",
+        "UPTIME",
+        "RST",
+        "PLAYERS",
+        "CPU%",
+        "RSS MiB",
+        "IPC→",
+        "IPC←",
+        "PKT→",
+        "QUEUE",
+        "LAST EXIT"
     ));
     for realm in &r.realms {
         s.push_str(&format!(
@@ -211,8 +257,16 @@ mod tests {
 
     #[test]
     fn cpu_percent_of_interval() {
-        let a = ProcSample { user_secs: 1.0, system_secs: 0.5, rss_bytes: 0 };
-        let b = ProcSample { user_secs: 1.5, system_secs: 0.5, rss_bytes: 0 };
+        let a = ProcSample {
+            user_secs: 1.0,
+            system_secs: 0.5,
+            rss_bytes: 0,
+        };
+        let b = ProcSample {
+            user_secs: 1.5,
+            system_secs: 0.5,
+            rss_bytes: 0,
+        };
         assert!((cpu_percent(&a, &b, 2.0) - 25.0).abs() < 1e-9);
     }
 }

@@ -21,6 +21,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
+use crate::billing::Biller;
 use crate::config::Settings;
 use crate::control::{self, ControlRequest};
 use crate::ping::{self, Population};
@@ -143,6 +144,7 @@ pub async fn run(settings: Settings) -> Result<()> {
         control_path.display()
     );
     let now = Instant::now();
+    let biller = Biller::new(settings.billing.clone(), udp.local_addr()?.port(), now)?;
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let mut zone = Zone {
         clock: TickClock::new(now, ipc_proto::monotonic_ticks()),
@@ -166,6 +168,7 @@ pub async fn run(settings: Settings) -> Result<()> {
         send_batch: SendBatch::default(),
         pending: VecDeque::new(),
         per_ip: HashMap::new(),
+        biller,
         started: now,
         last_keepalive: now,
         last_housekeeping: now,
@@ -217,6 +220,8 @@ pub(crate) struct Zone {
     pub(crate) pending: VecDeque<(i16, Instant)>,
     /// Open connections per IP address.
     pub(crate) per_ip: HashMap<IpAddr, usize>,
+    /// The billing server link and what it knows of players.
+    pub(crate) biller: Biller,
     started: Instant,
     last_keepalive: Instant,
     last_housekeeping: Instant,
@@ -253,6 +258,7 @@ impl Zone {
                         self.realm_event(ev);
                     }
                 }
+                Ok(()) = self.biller.readable() => self.drain_biller_socket(),
                 Some(req) = control_rx.recv() => self.control_request(req),
                 _ = tick.tick() => self.on_tick(),
                 _ = sighup.recv() => self.reload(),
@@ -315,6 +321,7 @@ impl Zone {
         for pid in due {
             self.mark_dirty(pid);
         }
+        self.biller_tick(now);
         if now.saturating_duration_since(self.last_housekeeping) >= Duration::from_millis(100) {
             self.last_housekeeping = now;
             self.realm_housekeeping(now);
@@ -402,7 +409,8 @@ impl Zone {
             limit_total: self.stats.limit_total,
             evicted_pending: self.stats.evicted_pending,
             refused_realm_sends: self.stats.refused_realm_sends,
-            biller: "disabled".to_string(),
+            biller: self.biller.state_name().to_string(),
+            billing: self.biller.report(),
             ..ZoneReport::default()
         };
         for p in self.players.iter() {
@@ -464,6 +472,9 @@ impl Zone {
 
     fn flush(&mut self) {
         let now = Instant::now();
+        // First: what the biller link sends or reports can queue packets
+        // for players, which then leave in this same pass.
+        self.flush_biller(now);
         let mut list = std::mem::take(&mut self.flush_list);
         let mut ended = Vec::new();
         for &pid in &list {
@@ -490,6 +501,7 @@ impl Zone {
         info!("shutting down");
         notify(&[sd_notify::NotifyState::Stopping]);
         let now = Instant::now();
+        self.biller_shutdown(now);
         for p in self.players.iter_mut() {
             p.conn.disconnect();
             let (udp, addr) = (&self.udp, p.addr);

@@ -379,3 +379,35 @@ proptest! {
         prop_assert_eq!(decode_rtil(&data, MAX_REGION_RUNS).unwrap(), runs);
     }
 }
+
+proptest! {
+    /// Map download compression round-trips, and the decompressor refuses
+    /// output one byte over its limit.
+    #[test]
+    fn download_compression_round_trips(lvl in proptest::collection::vec(any::<u8>(), 0..5000)) {
+        let z = compress_for_download(&lvl);
+        prop_assert_eq!(&decompress_download(&z, lvl.len()).expect("inflates"), &lvl);
+        if !lvl.is_empty() {
+            let refused = matches!(
+                decompress_download(&z, lvl.len() - 1),
+                Err(MapError::TooLarge { .. })
+            );
+            prop_assert!(refused);
+        }
+    }
+
+    /// A map packet for download carries the name and the compressed file.
+    #[test]
+    fn download_packet_round_trips(
+        name in "[a-z0-9]{1,12}\\.lvl",
+        lvl in proptest::collection::vec(any::<u8>(), 0..2000),
+    ) {
+        let p = download_packet(&name, &lvl).expect("a short name");
+        prop_assert_eq!(p[0], MAP_DATA_PACKET_TYPE);
+        let field = &p[1..1 + FILE_NAME_LEN];
+        let end = field.iter().position(|&b| b == 0).unwrap_or(FILE_NAME_LEN);
+        prop_assert_eq!(&field[..end], name.as_bytes());
+        let inflated = decompress_download(&p[1 + FILE_NAME_LEN..], lvl.len()).expect("inflates");
+        prop_assert_eq!(inflated, lvl);
+    }
+}

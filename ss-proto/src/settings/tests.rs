@@ -313,3 +313,76 @@ fn from_bytes_rejects_bad_packets() {
         Err(SettingsError::BadType(0))
     );
 }
+
+// ---- properties ----
+
+use proptest::prelude::*;
+
+/// What `field` reads back after `set_field(value)` on a field of `kind`.
+fn stored(kind: FieldKind, value: i32) -> i32 {
+    match kind {
+        FieldKind::I32 => value,
+        FieldKind::I16 => i32::from(value as i16),
+        FieldKind::U8 => i32::from(value as u8),
+        FieldKind::Bits { width, .. } => (value as u32 & ((1u64 << width) - 1) as u32) as i32,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Arbitrary bytes never panic the decoder; it accepts exactly the
+    /// 1428-byte packets of type 0x0F, unchanged.
+    #[test]
+    fn from_bytes_never_panics(
+        bytes in prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..1600),
+            proptest::collection::vec(any::<u8>(), SETTINGS_LEN),
+        ]
+    ) {
+        match ArenaSettings::from_bytes(&bytes) {
+            Ok(s) => prop_assert_eq!(&s.as_bytes()[..], &bytes[..]),
+            Err(_) => prop_assert!(bytes.len() != SETTINGS_LEN || bytes[0] != SETTINGS_PACKET_TYPE),
+        }
+    }
+
+    /// A received packet re-encodes to the same bytes, and every field reads
+    /// back what writing its own value stores (decode → encode → decode).
+    #[test]
+    fn received_packets_round_trip(body in proptest::collection::vec(any::<u8>(), SETTINGS_LEN - 1)) {
+        let mut bytes = vec![SETTINGS_PACKET_TYPE];
+        bytes.extend_from_slice(&body);
+        let s = ArenaSettings::from_bytes(&bytes).expect("a valid packet");
+        let again = ArenaSettings::from_bytes(s.as_bytes()).expect("re-decodes");
+        prop_assert_eq!(again.as_bytes(), s.as_bytes());
+        for f in fields().step_by(7) {
+            let v = s.field(f.section, f.key).expect("a listed field");
+            let mut copy = again.clone();
+            prop_assert!(copy.set_field(f.section, f.key, v));
+            prop_assert_eq!(copy.field(f.section, f.key), Some(v));
+        }
+    }
+
+    /// `set_field` then `field` gives the value truncated to the field (to
+    /// the first of two places for the names that occur twice, which is
+    /// the one `field` reads).
+    #[test]
+    fn set_field_reads_back(pick in any::<proptest::sample::Index>(), value in any::<i32>()) {
+        let all: Vec<FieldSpec> = fields().collect();
+        let picked = all[pick.index(all.len())];
+        let f = *all
+            .iter()
+            .find(|s| s.section == picked.section && s.key == picked.key)
+            .expect("the picked name");
+        let mut bytes = vec![0u8; SETTINGS_LEN];
+        bytes[0] = SETTINGS_PACKET_TYPE;
+        let mut s = ArenaSettings::from_bytes(&bytes).expect("a valid packet");
+        prop_assert!(s.set_field(f.section, f.key, value));
+        prop_assert_eq!(
+            s.field(f.section, f.key),
+            Some(stored(f.kind, value)),
+            "{}:{} {:?} at {}", f.section, f.key, f.kind, f.offset
+        );
+        prop_assert_eq!(s.as_bytes()[0], SETTINGS_PACKET_TYPE);
+    }
+}

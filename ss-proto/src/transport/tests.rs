@@ -438,6 +438,70 @@ fn nested_clusters_inside_reliable() {
 }
 
 #[test]
+fn tracked_packets_report_their_acknowledgement() {
+    let mut l = Link::new();
+    let a = l.client.send_tracked(&[0x05, 1, 2]).expect("queued");
+    l.client
+        .send(&[0x27], Reliability::Reliable, Priority::Normal);
+    let b = l.client.send_tracked(&[0x05, 3, 4]).expect("queued");
+    assert_ne!(a, b);
+    assert!(!l.client.is_acked(a) && !l.client.is_acked(b));
+    assert!(
+        !l.client.is_acked(b + 1),
+        "a ticket not issued is not acked"
+    );
+    // The first flight is lost: nothing is acknowledged.
+    l.flush();
+    l.to_server.clear();
+    assert!(!l.client.is_acked(a));
+    // The retransmission arrives and is acknowledged.
+    l.advance(1_000);
+    l.flush();
+    l.deliver_all();
+    l.flush();
+    l.deliver_all();
+    assert!(l.client.is_acked(a) && l.client.is_acked(b));
+    assert_eq!(
+        l.got_server,
+        vec![vec![0x05, 1, 2], vec![0x27], vec![0x05, 3, 4]]
+    );
+    // Too large for one reliable packet, or a closed link: no ticket.
+    assert!(l
+        .client
+        .send_tracked(&[1u8; MAX_RELIABLE_PAYLOAD + 1])
+        .is_none());
+    let c = l.client.send_tracked(&[0x05]).expect("queued");
+    l.client.disconnect();
+    assert!(l.client.send_tracked(&[0x05]).is_none());
+    assert!(!l.client.is_acked(c), "never acknowledged");
+}
+
+#[test]
+fn client_answers_time_sync_requests() {
+    // A biller (server role) may ask the zone (client role) for the time.
+    let mut l = Link::new();
+    let mut req = [0u8; 14];
+    req[1] = 0x05;
+    req[2..6].copy_from_slice(&77u32.to_le_bytes());
+    l.server.raw.push(&req);
+    l.flush();
+    l.deliver_all();
+    l.flush();
+    let replies: Vec<Vec<u8>> = l
+        .to_server
+        .iter()
+        .map(|d| {
+            let mut d = d.clone();
+            l.server.cipher.decrypt(&mut d);
+            d
+        })
+        .filter(|d| d.len() == 10 && d[..2] == [0x00, 0x06])
+        .collect();
+    assert_eq!(replies.len(), 1, "one 00 06 reply");
+    assert_eq!(replies[0][2..6], 77u32.to_le_bytes());
+}
+
+#[test]
 fn tick_diff_wraps() {
     assert_eq!(tick_diff(5, 3), 2);
     assert_eq!(tick_diff(3, 5), -2);
@@ -469,5 +533,44 @@ proptest! {
             server.handle_datagram(now, &mut d, &mut |_| {});
             server.poll_transmit(now, &mut |d| assert!(d.len() <= MAX_RECV));
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Reliable game packets of any size (big ones split and reassembled)
+    /// arrive exactly once and in order over a link that loses datagrams
+    /// both ways: send → receive is the identity.
+    #[test]
+    fn reliable_payloads_arrive_once_in_order_despite_loss(
+        payloads in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 1..1500), 1..25),
+        loss in proptest::collection::vec(proptest::bool::weighted(0.3), 0..150),
+    ) {
+        // Game packets start with a type byte 0x01–0x3F.
+        let payloads: Vec<Vec<u8>> = payloads
+            .into_iter()
+            .map(|mut p| {
+                p[0] = 1 + p[0] % 0x3F;
+                p
+            })
+            .collect();
+        let mut link = Link::new();
+        for p in &payloads {
+            prop_assert!(link.client.send(p, Reliability::Reliable, Priority::Normal));
+        }
+        let mut loss = loss.into_iter();
+        for _ in 0..400 {
+            if link.got_server.len() >= payloads.len() {
+                break;
+            }
+            link.flush();
+            link.to_server.retain(|_| !loss.next().unwrap_or(false));
+            link.to_client.retain(|_| !loss.next().unwrap_or(false));
+            link.deliver_all();
+            link.advance(250);
+        }
+        prop_assert!(!link.client.is_closed() && !link.server.is_closed());
+        prop_assert_eq!(&link.got_server, &payloads);
     }
 }

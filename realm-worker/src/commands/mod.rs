@@ -1,0 +1,423 @@
+//! The `?`/`*` command dispatcher (`commands-and-capabilities.md` §1):
+//! parsing, targets, the capability check, help, and the table of
+//! commands. The handlers live in [`general`] (everyone's commands) and
+//! [`staff`] (staff powers).
+
+mod general;
+pub mod parse;
+mod staff;
+
+use ipc_proto::ZoneCall;
+use tracing::info;
+
+use crate::arena::Arena;
+use parse::Piece;
+
+/// Whom a command is aimed at, from how it was sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CmdTarget {
+    /// Sent in public: the arena.
+    Arena,
+    /// Sent to a team: that freq.
+    Freq(i16),
+    /// Sent privately: that player (of this arena).
+    Player(i16),
+}
+
+/// Who runs a command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Issuer {
+    /// Player id.
+    pub pid: i16,
+    /// Name.
+    pub name: String,
+    /// Staff group, in this arena.
+    pub group: String,
+    /// In another realm (a remote private command): replies go through
+    /// the supervisor, and `rprivcmd_` capabilities apply.
+    pub remote: bool,
+}
+
+/// One command being run.
+#[derive(Clone, Debug)]
+pub struct Ctx {
+    /// Who runs it.
+    pub issuer: Issuer,
+    /// At whom.
+    pub target: CmdTarget,
+    /// The command's table name.
+    pub name: &'static str,
+    /// Sound byte of the chat line (kept only for `sendsoundmessages`).
+    pub sound: u8,
+}
+
+/// Why a command did nothing.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CmdError {
+    /// Bad or missing arguments: the usage line is shown.
+    Usage,
+    /// The command needs a single player as its target.
+    NeedPlayer,
+    /// Anything else, shown as is.
+    Msg(String),
+}
+
+/// Result of a handler.
+pub type CmdResult = Result<(), CmdError>;
+
+type Handler = fn(&mut Arena, &Ctx, &str) -> CmdResult;
+
+/// A command's entry in the table.
+pub struct CommandSpec {
+    /// Name (lower case).
+    pub name: &'static str,
+    /// What it may target (help text).
+    pub targets: &'static str,
+    /// Its arguments (help and usage text).
+    pub args: &'static str,
+    /// What it does.
+    pub help: &'static str,
+    run: Handler,
+}
+
+macro_rules! cmd {
+    ($name:literal, $targets:literal, $args:literal, $help:literal, $run:path) => {
+        CommandSpec {
+            name: $name,
+            targets: $targets,
+            args: $args,
+            help: $help,
+            run: $run,
+        }
+    };
+}
+
+/// Every command, by name.
+pub static COMMANDS: &[CommandSpec] = &[
+    cmd!("a", "player, freq or arena", "<text>", "Shows the text as a green arena message to the targets, signed with your name.", staff::a),
+    cmd!("aa", "player, freq or arena", "<text>", "Shows the text as an anonymous green arena message to the targets. (*arena)", staff::aa),
+    cmd!("arena", "none", "[-t]", "Lists the arenas and how many players are in each; -t lists them as text.", general::arena),
+    cmd!("az", "none", "<text>", "Shows the text as an anonymous green message to the whole zone. (*zone)", staff::az),
+    cmd!("commands", "none", "", "Lists the commands you may use.", general::commands),
+    cmd!("find", "none", "<name or part of one>", "Tells you which arena a player is in; part of a name finds the closest match.", general::find),
+    cmd!("getcm", "player or arena", "", "Shows the chat mask of the target player or of the arena.", staff::getcm),
+    cmd!("getgroup", "player or none", "", "Shows your staff group, or the target player's.", general::getgroup),
+    cmd!("go", "none", "[arena]", "Takes you to another arena (arena 0 if none is named).", general::go),
+    cmd!("help", "none", "[command]", "Shows what a command does; without one, lists the commands you may use. Also ?man.", general::help),
+    cmd!("info", "player", "", "Shows the target's client, resolution, address, connect time and traffic.", staff::info),
+    cmd!("kick", "player", "[-s seconds | -t seconds | -m minutes] [reason]", "Disconnects the target player, telling him the reason. You must rank higher than him.", staff::kick),
+    cmd!("lag", "player or none", "[-v]", "Shows your ping and packet loss, or the target player's; -v for more detail.", general::lag),
+    cmd!("listmod", "none", "", "Lists the staff members online, their arena and group.", general::listmod),
+    cmd!("lock", "player, freq or arena", "[-n] [-s] [-t seconds]", "Locks the targets in their ships: -s puts them in spectator mode first, -n tells them, -t unlocks them after that many seconds.", staff::lock),
+    cmd!("man", "none", "<command>", "Same as ?help.", general::help),
+    cmd!("obscene", "none", "", "Turns your obscene-word filter on or off.", general::obscene),
+    cmd!("owner", "none", "", "Shows the arena's owner.", general::owner),
+    cmd!("points", "player, freq or arena", "<points>", "Adds flag points to the targets' scores (negative to take them away).", staff::points),
+    cmd!("prize", "player, freq or arena", "[count] [-]<prize> ... | #<number>", "Gives the targets prizes, e.g. {3 reps}, {anti}; a '-' before the name or count takes them away ({-prox}, {-3 bricks}); a count alone gives random prizes.", staff::prize),
+    cmd!("realms", "none", "", "Shows every realm (arena process) of the zone: state, players, CPU, memory, restarts.", general::realms),
+    cmd!("scorereset", "player or none", "", "Resets your own score (if the arena allows it), or the target player's.", general::scorereset),
+    cmd!("send", "player", "<arena>", "Sends the target player to another arena.", staff::send),
+    cmd!("setcm", "player or arena", "(+|-)(pub|pubmacro|freq|nmefreq|priv|chat|modchat|all) ... [-t seconds]", "Changes the chat mask of the target player, or of the arena: '-' blocks that kind of chat, '+' allows it; -t makes a player's mask expire.", staff::setcm),
+    cmd!("setfreq", "player, freq or arena", "[-f] <freq>", "Moves the targets to a freq; -f bypasses the freq manager.", staff::setfreq),
+    cmd!("setscore", "player", "<kill points> [flag points] [kills] [deaths]", "Sets the target player's score in this arena.", staff::setscore),
+    cmd!("setship", "player, freq or arena", "[-f] <1-9>", "Puts the targets in a ship (1 Warbird ... 8 Shark, 9 spectator); -f bypasses the freq manager.", staff::setship),
+    cmd!("shipreset", "player, freq or arena", "", "Resets the targets' ships (full energy, initial items).", staff::shipreset),
+    cmd!("spec", "player or none", "", "Shows who is spectating you, or the target player.", general::spec),
+    cmd!("specall", "player, freq or arena", "", "Puts the targets in spectator mode.", staff::specall),
+    cmd!("unlock", "player, freq or arena", "[-n]", "Unlocks the targets' ships; -n tells them.", staff::unlock),
+    cmd!("version", "none", "", "Shows the server's version.", general::version),
+    cmd!("warn", "player", "<text>", "Sends the target player a red warning.", staff::warn),
+    cmd!("warpto", "player, freq or arena", "<x> <y>", "Warps the targets to tile x, y (1-1023).", staff::warpto),
+    cmd!("where", "player or none", "", "Shows where you are on the map, or the target player.", general::where_),
+    cmd!("z", "none", "<text>", "Shows the text as a green message to the whole zone, signed with your name.", staff::z),
+    cmd!("zone", "none", "", "Shows the zone's name.", general::zone),
+];
+
+/// The table entry of a command (case-insensitive).
+pub fn find_command(name: &str) -> Option<&'static CommandSpec> {
+    COMMANDS.iter().find(|c| c.name.eq_ignore_ascii_case(name))
+}
+
+/// Old `*` spellings (ASSS `sgcompat`): the command they run and
+/// parameters put in front of the typed ones.
+fn star_alias(name: &str) -> Option<(&'static str, &'static str)> {
+    Some(match name.to_ascii_lowercase().as_str() {
+        "arena" => ("aa", ""),
+        "zone" => ("az", ""),
+        "kill" => ("kick", ""),
+        "locate" => ("find", ""),
+        "setship" => ("setship", "-f "),
+        "setfreq" => ("setfreq", "-f "),
+        _ => return None,
+    })
+}
+
+/// The capability needed to run `name` at `target` (`cmd_`, `privcmd_`,
+/// or `rprivcmd_` for a player in another arena).
+pub fn capability(name: &str, target: CmdTarget, remote: bool) -> String {
+    let prefix = match (target, remote) {
+        (_, true) => "rprivcmd",
+        (CmdTarget::Arena, false) => "cmd",
+        (CmdTarget::Freq(_) | CmdTarget::Player(_), false) => "privcmd",
+    };
+    format!("{prefix}_{name}")
+}
+
+/// The text of `line` from the start of `first` to the end of `last`
+/// (both slices of it): a command as typed, separator included.
+fn span<'a>(line: &'a str, first: &'a str, last: &str) -> &'a str {
+    let base = line.as_ptr() as usize;
+    let start = (first.as_ptr() as usize).wrapping_sub(base);
+    let end = (last.as_ptr() as usize)
+        .wrapping_sub(base)
+        .wrapping_add(last.len());
+    line.get(start..end).unwrap_or(first)
+}
+
+/// Parameters that are hidden in the log.
+fn sensitive(name: &str) -> bool {
+    matches!(
+        name,
+        "passwd" | "local_password" | "password" | "login" | "chat"
+    )
+}
+
+impl Arena {
+    /// The issuer record of a player of this arena.
+    pub(crate) fn local_issuer(&self, pid: i16) -> Option<Issuer> {
+        self.players.get(&pid).map(|p| Issuer {
+            pid,
+            name: p.info.name.clone(),
+            group: p.group.clone(),
+            remote: false,
+        })
+    }
+
+    /// Whether the issuer's group has a capability (in this arena).
+    pub(crate) fn issuer_can(&self, issuer: &Issuer, capability: &str) -> bool {
+        self.assets.caps.group_has(&issuer.group, capability)
+    }
+
+    /// A green message to the issuer, wherever he is.
+    pub(crate) fn reply(&mut self, issuer: &Issuer, text: &str) {
+        if issuer.remote {
+            self.zone_call(ZoneCall::MessageTo {
+                pid: issuer.pid,
+                chat_type: 0,
+                sound: 0,
+                text: text.to_string(),
+            });
+        } else {
+            self.arena_message(issuer.pid, text);
+        }
+    }
+
+    /// Runs the commands of one chat line (`text` is what follows the
+    /// leading `?` or `*`).
+    pub(crate) fn run_commands(
+        &mut self,
+        issuer: Issuer,
+        target: CmdTarget,
+        text: &str,
+        star: bool,
+        sound: u8,
+    ) {
+        for piece in parse::split_line(text, self.rules.chat.command_limit) {
+            match piece {
+                Piece::Biller(line) => self.send_to_biller(&issuer, target, &format!("\\{line}")),
+                Piece::Command(cmd) => {
+                    let raw = span(text, cmd.name, cmd.params);
+                    self.run_one(&issuer, target, cmd.name, cmd.params, raw, star, sound)
+                }
+            }
+        }
+    }
+
+    /// A command no handler here knows, or one forced past them with `\`:
+    /// for the billing server's default handler (`billing-udp.md` §7.1),
+    /// through the supervisor, which says it is unknown when there is no
+    /// biller. Only public commands of local players go there.
+    fn send_to_biller(&mut self, issuer: &Issuer, target: CmdTarget, line: &str) {
+        if issuer.remote || target != CmdTarget::Arena {
+            let name = line.split([' ', '=', '#']).next().unwrap_or(line);
+            self.reply(issuer, &format!("Unknown command: ?{name}"));
+            return;
+        }
+        let modchat = self.issuer_can(issuer, "sendmodchat");
+        self.zone_call(ZoneCall::BillerCommand {
+            pid: issuer.pid,
+            line: line.to_string(),
+            modchat,
+        });
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run_one(
+        &mut self,
+        issuer: &Issuer,
+        target: CmdTarget,
+        typed: &str,
+        params: &str,
+        raw: &str,
+        star: bool,
+        sound: u8,
+    ) {
+        let (name, prefix) = match star.then(|| star_alias(typed)).flatten() {
+            Some((name, prefix)) => (name.to_string(), prefix),
+            None => (typed.to_ascii_lowercase(), ""),
+        };
+        let Some(spec) = find_command(&name) else {
+            self.send_to_biller(issuer, target, raw);
+            return;
+        };
+        let cap = capability(spec.name, target, issuer.remote);
+        if !self.issuer_can(issuer, &cap) {
+            self.reply(
+                issuer,
+                &format!("You don't have permission to use ?{}.", spec.name),
+            );
+            return;
+        }
+        let params = format!("{prefix}{params}");
+        let shown = if sensitive(spec.name) {
+            "..."
+        } else {
+            params.as_str()
+        };
+        let to = match target {
+            CmdTarget::Arena => "(arena)".to_string(),
+            CmdTarget::Freq(f) => format!("(freq {f})"),
+            CmdTarget::Player(p) => format!(
+                "to [{}]",
+                self.players.get(&p).map_or("?", |t| t.info.name.as_str())
+            ),
+        };
+        info!(realm = %self.name, pid = issuer.pid, name = %issuer.name, "command {to}: {} {shown}", spec.name);
+        let ctx = Ctx {
+            issuer: issuer.clone(),
+            target,
+            name: spec.name,
+            sound,
+        };
+        match (spec.run)(self, &ctx, &params) {
+            Ok(()) => {}
+            Err(CmdError::Usage) => {
+                let line = format!("Usage: ?{} {}", spec.name, spec.args);
+                self.reply(issuer, line.trim_end());
+            }
+            Err(CmdError::NeedPlayer) => self.reply(issuer, "You must target a player."),
+            Err(CmdError::Msg(m)) => self.reply(issuer, &m),
+        }
+    }
+
+    /// The players a target means.
+    pub(crate) fn target_pids(&self, target: CmdTarget) -> Vec<i16> {
+        match target {
+            CmdTarget::Arena => self.players.keys().copied().collect(),
+            CmdTarget::Freq(f) => self
+                .players
+                .values()
+                .filter(|p| p.freq == f)
+                .map(|p| p.info.pid)
+                .collect(),
+            CmdTarget::Player(p) => self
+                .players
+                .contains_key(&p)
+                .then_some(p)
+                .into_iter()
+                .collect(),
+        }
+    }
+
+    /// Whether the issuer may act on `pid` with a punishing command: on
+    /// himself always, on others only if his group is higher than theirs.
+    pub(crate) fn may_act_on(&self, issuer: &Issuer, pid: i16) -> bool {
+        if pid == issuer.pid {
+            return true;
+        }
+        self.players
+            .get(&pid)
+            .is_some_and(|t| self.assets.caps.higher_than(&issuer.group, &t.group))
+    }
+
+    /// The targets the issuer may act on; the others are named to him.
+    pub(crate) fn actionable(&mut self, ctx: &Ctx) -> Vec<i16> {
+        let mut ok = Vec::new();
+        for pid in self.target_pids(ctx.target) {
+            if self.may_act_on(&ctx.issuer, pid) {
+                ok.push(pid);
+            } else if let Some(name) = self.players.get(&pid).map(|p| p.info.name.clone()) {
+                let text = format!("You don't have permission to use ?{} on {name}.", ctx.name);
+                self.reply(&ctx.issuer, &text);
+            }
+        }
+        ok
+    }
+
+    /// Help text of a command, as chat lines.
+    pub(crate) fn help_lines(spec: &CommandSpec) -> Vec<String> {
+        let args = if spec.args.is_empty() {
+            "none"
+        } else {
+            spec.args
+        };
+        vec![
+            format!("?{}  Targets: {}  Args: {}", spec.name, spec.targets, args),
+            spec.help.to_string(),
+        ]
+    }
+
+    /// The commands the issuer may use in some form.
+    pub(crate) fn usable_commands(&self, issuer: &Issuer) -> Vec<&'static str> {
+        COMMANDS
+            .iter()
+            .filter(|c| {
+                ["cmd", "privcmd", "rprivcmd"]
+                    .iter()
+                    .any(|p| self.issuer_can(issuer, &format!("{p}_{}", c.name)))
+            })
+            .map(|c| c.name)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capability_prefix_follows_the_target() {
+        assert_eq!(
+            capability("kick", CmdTarget::Player(3), false),
+            "privcmd_kick"
+        );
+        assert_eq!(
+            capability("prize", CmdTarget::Freq(0), false),
+            "privcmd_prize"
+        );
+        assert_eq!(capability("arena", CmdTarget::Arena, false), "cmd_arena");
+        assert_eq!(
+            capability("send", CmdTarget::Player(3), true),
+            "rprivcmd_send"
+        );
+    }
+
+    #[test]
+    fn the_table_is_sorted_unique_and_documented() {
+        for w in COMMANDS.windows(2) {
+            assert!(w[0].name < w[1].name, "{} before {}", w[0].name, w[1].name);
+        }
+        for c in COMMANDS {
+            assert!(!c.help.is_empty() && !c.targets.is_empty(), "{}", c.name);
+        }
+        assert_eq!(find_command("KICK").map(|c| c.name), Some("kick"));
+        assert!(find_command("nosuch").is_none());
+    }
+
+    #[test]
+    fn star_aliases() {
+        assert_eq!(star_alias("Arena"), Some(("aa", "")));
+        assert_eq!(star_alias("setfreq"), Some(("setfreq", "-f ")));
+        assert_eq!(star_alias("find"), None);
+    }
+}

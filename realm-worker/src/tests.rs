@@ -1,0 +1,678 @@
+//! In-process tests of the arena: messages in, decoded messages out, on
+//! the embedded default zone.
+
+use conf::{ConfigFile, ZoneConfig};
+use ipc_proto::{FrameReader, FromRealm, PlayerInfo, Target, ToRealm};
+use ss_proto::game::{chat_type, ship, C2SPacket, Chat, Green, S2CPacket};
+
+use crate::arena::Arena;
+use crate::assets::{ArenaAssets, AssetSource};
+use crate::caps::Capabilities;
+
+/// Who a packet went to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum To {
+    Player(i16),
+    Players(Vec<i16>),
+    Arena,
+    ArenaExcept(i16),
+}
+
+impl To {
+    fn includes(&self, pid: i16) -> bool {
+        match self {
+            To::Player(p) => *p == pid,
+            To::Players(l) => l.contains(&pid),
+            To::Arena => true,
+            To::ArenaExcept(p) => *p != pid,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Out {
+    Packet(To, S2CPacket),
+    /// Any other message, as its debug text.
+    Other(String),
+}
+
+struct Harness {
+    arena: Arena,
+    out: Vec<Out>,
+}
+
+const STAFF: &str = "[(global)]\nmoddy = mod\nsysy = sysop\nsmoddy = smod\n";
+
+impl Harness {
+    fn new(overrides: &[&str]) -> Harness {
+        let source = AssetSource {
+            realm: "0".into(),
+            zone_dir: None,
+            overrides: overrides.iter().map(|s| s.to_string()).collect(),
+        };
+        let mut assets = ArenaAssets::load("0", None, &source.overrides).expect("embedded zone");
+        let zone = ZoneConfig::embedded().unwrap();
+        let groupdef = zone.load_file("groupdef.conf").unwrap();
+        let staff = ConfigFile::parse_str(STAFF).unwrap();
+        assets.caps = Capabilities::from_files(Some(staff), Some(groupdef), "(public)");
+        let mut arena = Arena::new(source, assets);
+        arena.start();
+        let mut h = Harness {
+            arena,
+            out: Vec::new(),
+        };
+        h.drain();
+        h.out.clear();
+        h
+    }
+
+    fn send(&mut self, msg: ToRealm<'_>) {
+        self.arena.handle(msg);
+        self.drain();
+    }
+
+    fn drain(&mut self) {
+        let bytes = self.arena.take_output();
+        let mut r = FrameReader::new();
+        r.extend(&bytes);
+        while let Ok(Some(frame)) = r.next_frame() {
+            let msg: FromRealm = ipc_proto::decode(frame).expect("decodable output");
+            let out = match msg {
+                FromRealm::Send { to, bytes, .. } => {
+                    let to = match to {
+                        Target::Player(p) => To::Player(p),
+                        Target::Players(l) => To::Players(Target::list(l).collect()),
+                        Target::Arena => To::Arena,
+                        Target::ArenaExcept(p) => To::ArenaExcept(p),
+                    };
+                    Out::Packet(to, S2CPacket::decode(bytes).expect("decodable packet"))
+                }
+                other => Out::Other(format!("{other:?}")),
+            };
+            self.out.push(out);
+        }
+    }
+
+    /// A player enters; returns his ship and freq.
+    fn enter(&mut self, pid: i16, name: &str, ship: u8) -> (u8, i16) {
+        let info = PlayerInfo {
+            pid,
+            name: name.into(),
+            squad: String::new(),
+            ship_request: ship,
+            obscenity_filter: false,
+            allow_audio: false,
+            x_res: 1024,
+            y_res: 768,
+            continuum: false,
+            optional_graphics: false,
+            reentry: false,
+            previous_ship: 8,
+            previous_freq: 0,
+            authenticated: true,
+        };
+        self.send(ToRealm::PlayerEnter(info));
+        let p = &self.arena.players[&pid];
+        (p.ship, p.freq)
+    }
+
+    fn packet(&mut self, pid: i16, pkt: C2SPacket) {
+        let mut bytes = Vec::new();
+        pkt.encode(&mut bytes);
+        self.send(ToRealm::PlayerPacket { pid, bytes: &bytes });
+    }
+
+    fn chat(&mut self, pid: i16, kind: u8, target: i16, text: &str) {
+        self.packet(
+            pid,
+            C2SPacket::Chat(Chat {
+                chat_type: kind,
+                sound: 0,
+                pid: target,
+                text: text.into(),
+            }),
+        );
+    }
+
+    /// Packets `pid` received since the last `take`.
+    fn received(&self, pid: i16) -> Vec<S2CPacket> {
+        self.out
+            .iter()
+            .filter_map(|o| match o {
+                Out::Packet(to, p) if to.includes(pid) => Some(p.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Green/red messages `pid` received.
+    fn messages(&self, pid: i16) -> Vec<String> {
+        self.received(pid)
+            .into_iter()
+            .filter_map(|p| match p {
+                S2CPacket::Chat(c) if c.pid == -1 => Some(c.text),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn others(&self) -> Vec<String> {
+        self.out
+            .iter()
+            .filter_map(|o| match o {
+                Out::Other(s) => Some(s.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn clear(&mut self) {
+        self.out.clear();
+    }
+}
+
+#[test]
+fn a_kill_is_announced_with_the_bounty_as_points_and_scores_follow() {
+    let mut h = Harness::new(&[]);
+    assert_eq!(h.enter(1, "alice", ship::WARBIRD), (0, 0));
+    assert_eq!(h.enter(2, "bob", ship::JAVELIN), (1, 1), "the emptier freq");
+    h.clear();
+    h.packet(
+        2,
+        C2SPacket::Death {
+            killer: 1,
+            bounty: 37,
+        },
+    );
+    for pid in [1, 2] {
+        let kill = h
+            .received(pid)
+            .into_iter()
+            .find_map(|p| match p {
+                S2CPacket::Kill(k) => Some(k),
+                _ => None,
+            })
+            .expect("kill announced");
+        assert_eq!((kill.killer, kill.killed, kill.points), (1, 2, 37));
+    }
+    let updates: Vec<_> = h
+        .received(2)
+        .into_iter()
+        .filter_map(|p| match p {
+            S2CPacket::ScoreUpdate(u) => Some(u),
+            _ => None,
+        })
+        .collect();
+    let a = updates.iter().find(|u| u.pid == 1).expect("alice's score");
+    assert_eq!((a.kill_points, a.kills, a.deaths), (37, 1, 0));
+    let b = updates.iter().find(|u| u.pid == 2).expect("bob's score");
+    assert_eq!((b.kills, b.deaths), (0, 1));
+    assert!(h
+        .others()
+        .iter()
+        .any(|o| o.contains("ScoreChanged") && o.contains("kill_points: 37")));
+
+    // Scores survive leaving and coming back.
+    h.send(ToRealm::PlayerLeave { pid: 1 });
+    h.clear();
+    h.enter(3, "Alice", ship::SPECTATOR);
+    let rec = h
+        .received(2)
+        .into_iter()
+        .find_map(|p| match p {
+            S2CPacket::PlayerEntering(l) => l.into_iter().find(|r| r.pid == 3),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!((rec.kill_points, rec.kills), (37, 1));
+}
+
+#[test]
+fn kill_settings_and_team_kills() {
+    let mut h = Harness::new(&["Kill:FixedKillReward=25"]);
+    h.enter(1, "alice", 0);
+    h.enter(2, "bob", 0);
+    h.enter(3, "carol", 0); // freq 0 with alice
+    h.clear();
+    h.packet(
+        2,
+        C2SPacket::Death {
+            killer: 1,
+            bounty: 500,
+        },
+    );
+    let pts: Vec<i16> = h
+        .received(1)
+        .into_iter()
+        .filter_map(|p| match p {
+            S2CPacket::Kill(k) => Some(k.points),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(pts, vec![25]);
+    h.clear();
+    h.packet(
+        3,
+        C2SPacket::Death {
+            killer: 1,
+            bounty: 500,
+        },
+    );
+    let k = h
+        .received(1)
+        .into_iter()
+        .find_map(|p| match p {
+            S2CPacket::Kill(k) => Some(k),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(k.points, 0, "team kills score nothing");
+    // Bad deaths are ignored: unknown killer, self, spectators.
+    h.clear();
+    h.packet(
+        2,
+        C2SPacket::Death {
+            killer: 99,
+            bounty: 5,
+        },
+    );
+    h.packet(
+        2,
+        C2SPacket::Death {
+            killer: 2,
+            bounty: 5,
+        },
+    );
+    assert!(h.received(1).is_empty());
+}
+
+#[test]
+fn full_freqs_are_refused_with_a_message_and_no_change() {
+    let mut h = Harness::new(&["Team:MaxPerTeam=2"]);
+    assert_eq!(h.enter(1, "a", 0).1, 0);
+    assert_eq!(h.enter(2, "b", 0).1, 1);
+    assert_eq!(h.enter(3, "c", 0).1, 0);
+    h.clear();
+    h.packet(2, C2SPacket::SetFreq { freq: 0 });
+    assert_eq!(h.messages(2), vec!["Frequency 0 is full.".to_string()]);
+    assert!(!h.received(1).iter().any(|p| matches!(
+        p,
+        S2CPacket::ShipChange { .. } | S2CPacket::FreqChange { .. }
+    )));
+    assert_eq!(h.arena.players[&2].freq, 1);
+    // A granted change goes to everyone as 0x1D.
+    h.clear();
+    h.packet(2, C2SPacket::SetFreq { freq: 4 });
+    assert!(h.received(1).contains(&S2CPacket::ShipChange {
+        ship: 0,
+        pid: 2,
+        freq: 4
+    }));
+}
+
+#[test]
+fn commands_check_capabilities_and_say_so() {
+    let mut h = Harness::new(&[]);
+    h.enter(1, "pleb", 8);
+    h.enter(2, "moddy", 8);
+    h.enter(3, "sysy", 8);
+    h.clear();
+    h.chat(1, chat_type::PRIVATE, 2, "?kick go away");
+    assert_eq!(
+        h.messages(1),
+        vec!["You don't have permission to use ?kick.".to_string()]
+    );
+    assert!(h.others().is_empty(), "nobody is kicked");
+    // A moderator cannot kick a sysop, who is told.
+    h.clear();
+    h.chat(2, chat_type::PRIVATE, 3, "?kick");
+    assert_eq!(
+        h.messages(2),
+        vec!["You don't have permission to use ?kick on that player.".to_string()]
+    );
+    assert_eq!(
+        h.messages(3),
+        vec!["moddy tried to use ?kick on you.".to_string()]
+    );
+    // ... but can kick a player, with a reason.
+    h.clear();
+    h.chat(2, chat_type::PRIVATE, 1, "?kick spamming");
+    let calls = h.others();
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.contains("KickWithMessage")
+                && c.contains("You have been kicked for: spamming")),
+        "{calls:?}"
+    );
+    assert_eq!(h.messages(2), vec!["Kicked 'pleb'.".to_string()]);
+    // Unknown commands are named; public ones may be the biller's.
+    h.clear();
+    h.chat(1, chat_type::PRIVATE, 2, "?frobnicate");
+    assert_eq!(
+        h.messages(1),
+        vec!["Unknown command: ?frobnicate".to_string()]
+    );
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?frobnicate");
+    assert!(
+        h.others().iter().any(|o| o.contains("BillerCommand")),
+        "{:?}",
+        h.out
+    );
+}
+
+#[test]
+fn bad_arguments_give_the_usage_line() {
+    let mut h = Harness::new(&[]);
+    h.enter(1, "moddy", 0);
+    h.enter(2, "pleb", 0);
+    let cases = [
+        ("?warpto abc", "Usage: ?warpto <x> <y>"),
+        ("?warpto 5", "Usage: ?warpto <x> <y>"),
+        ("?setship 12", "Usage: ?setship [-f] <1-9>"),
+        ("?setfreq -f", "Usage: ?setfreq [-f] <freq>"),
+        (
+            "?prize bananas",
+            "Usage: ?prize [count] [-]<prize> ... | #<number>",
+        ),
+    ];
+    for (line, usage) in cases {
+        h.clear();
+        h.chat(1, chat_type::PRIVATE, 2, line);
+        assert_eq!(h.messages(1), vec![usage.to_string()], "{line}");
+    }
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?find");
+    assert_eq!(
+        h.messages(1),
+        vec!["Usage: ?find <name or part of one>".to_string()]
+    );
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?info");
+    assert_eq!(
+        h.messages(1),
+        vec!["You don't have permission to use ?info.".to_string()]
+    );
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?help warpto");
+    let help = h.messages(1);
+    assert!(help[0].starts_with("?warpto  Targets:"), "{help:?}");
+    assert_eq!(help.len(), 2);
+}
+
+#[test]
+fn staff_powers_reach_their_targets() {
+    let mut h = Harness::new(&[]);
+    h.enter(1, "moddy", 0);
+    h.enter(2, "p2", 0); // freq 1
+    h.enter(3, "p3", 0); // freq 0
+    h.clear();
+    // ?prize to a freq (a team message): both on freq 0.
+    h.chat(1, chat_type::TEAM, -1, "?prize 3 reps -prox");
+    for pid in [1, 3] {
+        let got = h.received(pid);
+        assert!(
+            got.contains(&S2CPacket::PrizeReceived {
+                count: 3,
+                prize: 21
+            }),
+            "{pid}"
+        );
+        assert!(
+            got.contains(&S2CPacket::PrizeReceived {
+                count: 1,
+                prize: -16
+            }),
+            "{pid}"
+        );
+    }
+    assert!(h.received(2).is_empty());
+    h.clear();
+    h.chat(1, chat_type::PRIVATE, 2, "?warpto 512 600");
+    assert_eq!(h.received(2), vec![S2CPacket::WarpTo { x: 512, y: 600 }]);
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?shipreset");
+    assert!(h.received(2).contains(&S2CPacket::ShipReset));
+    h.clear();
+    h.chat(1, chat_type::PRIVATE, 2, "?setship 3");
+    assert!(h.received(3).contains(&S2CPacket::ShipChange {
+        ship: 2,
+        pid: 2,
+        freq: 1
+    }));
+    // Locked: his own change is refused with a message.
+    h.chat(1, chat_type::PRIVATE, 2, "?lock -n");
+    h.clear();
+    h.packet(2, C2SPacket::SetShip { ship: 5 });
+    assert_eq!(
+        h.messages(2),
+        vec!["You have been locked in your ship.".to_string()]
+    );
+    assert_eq!(h.arena.players[&2].ship, 2);
+    // Scores.
+    h.clear();
+    h.chat(1, chat_type::PRIVATE, 2, "?setscore 100 20 3 4");
+    let u = h.received(3).into_iter().find_map(|p| match p {
+        S2CPacket::ScoreUpdate(u) => Some(u),
+        _ => None,
+    });
+    assert!(u.is_none(), "setscore needs the sysop capability");
+    // Public ?scorereset is refused by the default arena.
+    h.clear();
+    h.chat(3, chat_type::PUBLIC, -1, "?scorereset");
+    assert_eq!(
+        h.messages(3),
+        vec!["This arena doesn't allow you to reset your own scores.".to_string()]
+    );
+}
+
+#[test]
+fn chat_masks_and_staff_chat() {
+    let mut h = Harness::new(&[]);
+    h.enter(1, "moddy", 8);
+    h.enter(2, "pleb", 8);
+    h.enter(3, "other", 8);
+    h.chat(1, chat_type::PRIVATE, 2, "?setcm -pub");
+    h.clear();
+    h.chat(2, chat_type::PUBLIC, -1, "can anyone hear me");
+    assert!(h.received(3).is_empty(), "masked");
+    h.chat(2, chat_type::PRIVATE, 3, "psst");
+    assert_eq!(h.received(3).len(), 1, "private chat still allowed");
+    // Staff chat goes zone-wide; players without the right are told.
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "\\hello staff");
+    assert!(h
+        .others()
+        .iter()
+        .any(|o| o.contains("StaffChat") && o.contains("moddy> hello staff")));
+    h.clear();
+    h.chat(2, chat_type::PUBLIC, -1, "\\let me in");
+    assert!(h.messages(2)[0].starts_with("You aren't allowed to use the staff chat."));
+    h.clear();
+    h.send(ToRealm::StaffChat {
+        from: 50,
+        text: "x> y".into(),
+    });
+    assert_eq!(h.messages(1), vec!["x> y".to_string()]);
+    assert!(h.received(2).is_empty());
+}
+
+#[test]
+fn flooding_is_throttled_and_others_are_unaffected() {
+    let mut h = Harness::new(&[]);
+    h.enter(1, "flooder", 8);
+    h.enter(2, "listener", 8);
+    h.enter(3, "talker", 8);
+    h.clear();
+    for i in 0..50 {
+        h.chat(1, chat_type::PUBLIC, -1, &format!("spam {i}"));
+    }
+    let relayed = h
+        .received(2)
+        .iter()
+        .filter(|p| matches!(p, S2CPacket::Chat(c) if c.pid == 1))
+        .count();
+    assert_eq!(relayed, 10, "FloodLimit = 10 messages, then silence");
+    assert_eq!(
+        h.messages(1)[0],
+        "You have been shut up for 60 seconds for flooding."
+    );
+    h.clear();
+    h.chat(3, chat_type::PUBLIC, -1, "still here");
+    assert_eq!(h.received(2).len(), 1);
+}
+
+#[test]
+fn obscene_words_are_hidden_from_players_with_the_filter() {
+    let mut h = Harness::new(&["Chat:Obscene=darn"]);
+    h.enter(1, "speaker", 8);
+    h.enter(2, "clean", 8);
+    h.enter(3, "raw", 8);
+    h.arena.players.get_mut(&2).unwrap().obscenity_filter = true;
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "oh darn");
+    let text = |pid| match &h.received(pid)[0] {
+        S2CPacket::Chat(c) => c.text.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(text(3), "oh darn");
+    assert!(text(2).starts_with("oh ") && !text(2).contains("darn"));
+}
+
+#[test]
+fn greens_turrets_and_spectators() {
+    let mut h = Harness::new(&["Prize:DontShareThor=1"]);
+    h.enter(1, "a", 0);
+    h.enter(2, "b", 0);
+    h.enter(3, "c", 0); // freq 0 with a
+    h.enter(4, "watcher", 8);
+    h.clear();
+    let green = |prize| Green {
+        time: 1,
+        x: 10,
+        y: 20,
+        prize,
+    };
+    h.packet(1, C2SPacket::Green(green(5)));
+    assert_eq!(
+        h.received(2),
+        vec![S2CPacket::Green {
+            green: green(5),
+            pid: 1
+        }]
+    );
+    assert!(h.received(1).is_empty());
+    h.clear();
+    h.packet(1, C2SPacket::Green(green(24)));
+    assert!(h.received(2).is_empty(), "thor is personal");
+    // Attach to a teammate only.
+    h.clear();
+    h.packet(3, C2SPacket::Attach { pid: 2 });
+    assert!(h.received(1).is_empty(), "b is on another freq");
+    h.packet(3, C2SPacket::Attach { pid: 1 });
+    assert_eq!(
+        h.received(2),
+        vec![S2CPacket::Turret {
+            pid: 3,
+            attached_to: 1
+        }]
+    );
+    // Spectating asks the watched player for extra data.
+    h.clear();
+    h.packet(4, C2SPacket::SpectateRequest { pid: 1 });
+    assert_eq!(h.received(1), vec![S2CPacket::SpectateData { extra: true }]);
+    h.chat(1, chat_type::PUBLIC, -1, "?spec");
+    assert_eq!(h.messages(1), vec!["1 spectator: watcher".to_string()]);
+    h.clear();
+    h.packet(4, C2SPacket::SpectateRequest { pid: -1 });
+    assert_eq!(
+        h.received(1),
+        vec![S2CPacket::SpectateData { extra: false }]
+    );
+}
+
+#[test]
+fn remote_commands_use_rprivcmd_and_reply_through_the_zone() {
+    let mut h = Harness::new(&[]);
+    h.enter(1, "target", 0);
+    h.clear();
+    h.send(ToRealm::RemoteCommand {
+        from: 40,
+        from_name: "moddy".into(),
+        from_authenticated: true,
+        target: 1,
+        line: "send duel".into(),
+        star: false,
+    });
+    let o = h.others();
+    assert!(
+        o.iter()
+            .any(|c| c.contains("MessageTo") && c.contains("permission")),
+        "{o:?}"
+    );
+    h.clear();
+    h.send(ToRealm::RemoteCommand {
+        from: 41,
+        from_name: "sysy".into(),
+        from_authenticated: true,
+        target: 1,
+        line: "send duel".into(),
+        star: false,
+    });
+    let o = h.others();
+    assert!(
+        o.iter()
+            .any(|c| c.contains("MovePlayer") && c.contains("duel")),
+        "{o:?}"
+    );
+}
+
+#[test]
+fn garbage_from_players_never_panics() {
+    let mut h = Harness::new(&[]);
+    h.enter(1, "a", 0);
+    h.enter(2, "b", 8);
+    let mut x: u64 = 0x1234_5678_9abc_def1;
+    for _ in 0..20_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let len = (x % 40) as usize;
+        let mut bytes: Vec<u8> = (0..len)
+            .map(|i| (x >> (i % 8 * 8)) as u8 ^ i as u8)
+            .collect();
+        if let Some(b) = bytes.first_mut() {
+            *b %= 0x25;
+        }
+        h.send(ToRealm::PlayerPacket {
+            pid: (x % 3) as i16,
+            bytes: &bytes,
+        });
+        h.out.clear();
+    }
+    // Odd command lines too.
+    for line in [
+        "?",
+        "?|",
+        "?||||",
+        "?\\",
+        "*",
+        "?=",
+        "?#",
+        "?setcm -t",
+        "?kick -m",
+        "?prize #",
+        "?warpto 1,",
+        "?setscore 1 2 3 4 5",
+        "?lock -t x",
+        ":",
+        "::",
+        ":a:",
+        ":b:?",
+    ] {
+        h.chat(1, chat_type::PUBLIC, -1, line);
+        h.chat(1, chat_type::REMOTE_PRIVATE, -1, line);
+        h.chat(1, chat_type::PRIVATE, 2, line);
+    }
+}

@@ -1,0 +1,551 @@
+//! End-to-end tests of the billing server connection (issue 6): a real
+//! zone (`zone-supervisor` and `realm-worker` processes) linked to the test
+//! biller of `ss_tests::biller`, which runs in this process on 127.0.0.1,
+//! and bots over real UDP. Every wait is bounded.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context, Result};
+use ss_proto::game::{chat_type, ship, C2SPacket, Login, LoginCode, LoginResponse, S2CPacket};
+use ss_proto::transport::{Priority, Reliability};
+use ss_tests::biller::{self, FromZone, LoginAnswer, TestBiller};
+use ss_tests::bot::Bot;
+use ss_tests::scenario::{QUIET, WAIT};
+use ss_tests::zone::{wait_until, TestZone};
+
+/// How long an outage or a reconnection may take to be noticed with the
+/// fast link timers below.
+const LINK_WAIT: Duration = Duration::from_secs(15);
+
+/// Runs `test` against a zone linked to `biller` (fast link timers plus
+/// `extra` settings), after the zone has logged in to the biller. An
+/// error becomes a panic while the zone lives, so its log is printed.
+fn billing_test(
+    biller: &TestBiller,
+    extra: &[&str],
+    test: impl FnOnce(&mut TestZone) -> Result<()>,
+) {
+    let mut settings = biller.zone_settings();
+    settings.extend(
+        [
+            "Billing:PingIntervalMillis=300",
+            "Billing:NoDataTimeoutMillis=1500",
+            "Billing:RetryMinimumMillis=200",
+            "Billing:RetryInterval=1",
+            "Billing:LoginTimeoutMillis=5000",
+        ]
+        .map(str::to_string),
+    );
+    settings.extend(extra.iter().map(|s| s.to_string()));
+    let refs: Vec<&str> = settings.iter().map(String::as_str).collect();
+    let mut zone = TestZone::start(&refs).expect("starting the zone");
+    let run = || -> Result<()> {
+        wait_biller_state(&zone, "up").context("the zone logging in to the biller")?;
+        test(&mut zone)
+    };
+    if let Err(e) = run() {
+        panic!("{e:?}");
+    }
+}
+
+/// The zone's biller state in its stats.
+fn biller_state(zone: &TestZone) -> String {
+    zone.stats()
+        .ok()
+        .and_then(|s| s["zone"]["biller"].as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Waits for the stats to show the biller `state` (no event to wait on:
+/// the stats are polled).
+fn wait_biller_state(zone: &TestZone, state: &str) -> Result<()> {
+    ensure!(
+        wait_until(LINK_WAIT, || biller_state(zone) == state),
+        "stats show the biller {:?}, not {state:?}",
+        biller_state(zone)
+    );
+    Ok(())
+}
+
+/// Sends a login (C2S 0x09 with the given flags byte) and returns the
+/// login response, whatever its code.
+fn try_login(bot: &mut Bot, name: &str, password: &str, flags: u8) -> Result<LoginResponse> {
+    let mut login = Login::new(name, password, false);
+    login.flags = flags;
+    bot.send(
+        &C2SPacket::Login(Box::new(login)),
+        Reliability::Reliable,
+        Priority::Normal,
+    )?;
+    bot.wait_for(WAIT, |p| match p {
+        S2CPacket::LoginResponse(r) => Some(*r),
+        _ => None,
+    })
+    .with_context(|| format!("{name}: waiting for the login response"))
+}
+
+/// The pid the biller was given for `name`'s login.
+fn login_seen(biller: &TestBiller, name: &str) -> Result<u32> {
+    let want = name.to_owned();
+    biller
+        .wait_for(WAIT, |m| match m {
+            FromZone::UserLogin { name, pid, .. } if name.eq_ignore_ascii_case(&want) => Some(*pid),
+            _ => None,
+        })
+        .with_context(|| format!("the biller waiting for {name}'s login"))
+}
+
+/// A bot logged in through the biller and inside `arena`; with the pid
+/// the biller saw.
+fn biller_bot(zone: &TestZone, biller: &TestBiller, name: &str, arena: &str) -> Result<(Bot, u32)> {
+    let mut bot = Bot::connect(zone.game_addr()).with_context(|| format!("{name}: connect"))?;
+    bot.login(name, "secret")
+        .with_context(|| format!("{name}: login"))?;
+    let pid = login_seen(biller, name)?;
+    let entry = bot
+        .enter_arena(arena, ship::SPECTATOR)
+        .with_context(|| format!("{name}: enter arena {arena}"))?;
+    ensure!(
+        entry.pid as u32 == pid,
+        "{name}: arena pid {} but biller saw {pid}",
+        entry.pid
+    );
+    Ok((bot, pid))
+}
+
+/// Waits for a chat message of `kind` whose text satisfies `pred`.
+fn wait_chat(bot: &mut Bot, kind: u8, pred: impl Fn(&str) -> bool) -> Result<String> {
+    bot.wait_for(WAIT, |p| match p {
+        S2CPacket::Chat(c) if c.chat_type == kind && pred(&c.text) => Some(c.text.clone()),
+        _ => None,
+    })
+}
+
+#[test]
+fn biller_decides_logins_name_squad_refusal_and_new_users() {
+    let biller = TestBiller::start().unwrap();
+    biller.answer_login("alice", LoginAnswer::accept("Alice", "Aces"));
+    biller.answer_login("mallory", LoginAnswer::refuse(2));
+    biller.answer_login(
+        "newbie",
+        LoginAnswer {
+            only_if_make_new: Some(0),
+            ..LoginAnswer::refuse(1)
+        },
+    );
+    biller.answer_login("newbie", LoginAnswer::accept("Newbie", "Fresh"));
+    biller.answer_login(
+        "reggie",
+        LoginAnswer {
+            result: 8,
+            ..LoginAnswer::accept("Reggie", "")
+        },
+    );
+    billing_test(&biller, &[], |zone| {
+        // The zone's own login, as configured, with its game port.
+        let login = biller.wait_for(WAIT, |m| match m {
+            FromZone::ServerConnect { .. } => Some(m.clone()),
+            _ => None,
+        })?;
+        ensure!(
+            login
+                == FromZone::ServerConnect {
+                    server_id: 7,
+                    group_id: 1,
+                    score_id: 0,
+                    name: "Test Zone".into(),
+                    port: zone.game_addr().port(),
+                    password: "zonepw".into(),
+                },
+            "zone login {login:?}"
+        );
+        biller.wait_for(WAIT, |m| {
+            matches!(m, FromZone::Capabilities(3)).then_some(())
+        })?;
+
+        // Accepted: the biller gets name and password as typed, the player
+        // gets the biller's name and squad.
+        let mut alice = Bot::connect(zone.game_addr())?;
+        alice.login("alice", "pw-alice")?;
+        let (password, ip, pid, version, extra) = biller.wait_for(WAIT, |m| match m {
+            FromZone::UserLogin {
+                name,
+                password,
+                ip,
+                pid,
+                client_version,
+                extra_len,
+                make_new: 0,
+            } if name == "alice" => {
+                Some((password.clone(), *ip, *pid, *client_version, *extra_len))
+            }
+            _ => None,
+        })?;
+        ensure!(
+            password == "pw-alice" && ip == [127, 0, 0, 1],
+            "login {password:?} {ip:?}"
+        );
+        ensure!(
+            version == 134 && extra == 0,
+            "VIE login: version {version}, {extra} extra bytes"
+        );
+        let entry = alice.enter_arena("0", ship::SPECTATOR)?;
+        ensure!(entry.pid as u32 == pid, "pid {} vs {pid}", entry.pid);
+        let me = alice.player(entry.pid).context("own record")?.clone();
+        ensure!(
+            me.name == "Alice" && me.squad == "Aces",
+            "entered as {me:?}"
+        );
+
+        // Refused: the biller's reason is the login response's code.
+        let mut mallory = Bot::connect(zone.game_addr())?;
+        let resp = try_login(&mut mallory, "mallory", "guess", 0)?;
+        ensure!(
+            resp.code == LoginCode::BAD_PASSWORD,
+            "mallory got {:#04x}",
+            resp.code.0
+        );
+        login_seen(&biller, "mallory")?;
+
+        // New user: refused as unknown, then created on request.
+        let mut newbie = Bot::connect(zone.game_addr())?;
+        let resp = try_login(&mut newbie, "newbie", "pw", 0)?;
+        ensure!(
+            resp.code == LoginCode::NEW_USER,
+            "newbie got {:#04x}",
+            resp.code.0
+        );
+        let resp = try_login(&mut newbie, "newbie", "pw", 1)?;
+        ensure!(
+            resp.code == LoginCode::OK,
+            "newbie (make new) got {:#04x}",
+            resp.code.0
+        );
+        biller.wait_for(WAIT, |m| {
+            matches!(m, FromZone::UserLogin { name, make_new: 1, .. } if name == "newbie")
+                .then_some(())
+        })?;
+        let entry = newbie.enter_arena("0", ship::SPECTATOR)?;
+        let me = newbie.player(entry.pid).context("own record")?.clone();
+        ensure!(
+            me.name == "Newbie" && me.squad == "Fresh",
+            "entered as {me:?}"
+        );
+
+        // The biller wants the registration form: the client is asked for
+        // it, and the form goes to the biller.
+        let mut reggie = Bot::connect(zone.game_addr())?;
+        let resp = try_login(&mut reggie, "reggie", "pw", 0)?;
+        ensure!(
+            resp.code == LoginCode::ASK_DEMOGRAPHICS && resp.registration_wanted,
+            "reggie got {:#04x} (form wanted: {})",
+            resp.code.0,
+            resp.registration_wanted
+        );
+        let reggie_pid = login_seen(&biller, "reggie")?;
+        let mut form = vec![0x17];
+        form.extend_from_slice(&[7u8; 40]);
+        reggie.send_raw(&form, Reliability::Reliable, Priority::Normal)?;
+        biller.wait_for(WAIT, |m| {
+            matches!(m, FromZone::Demographics { pid, len: 40 } if *pid == reggie_pid).then_some(())
+        })?;
+        Ok(())
+    });
+}
+
+#[test]
+fn remote_messages_commands_and_channels_go_both_ways() {
+    let biller = TestBiller::start().unwrap();
+    biller.answer_login("alice", LoginAnswer::accept("Alice", "Aces"));
+    billing_test(&biller, &[], |zone| {
+        let (mut alice, alice_pid) = biller_bot(zone, &biller, "alice", "1")?;
+        let (mut bob, _) = biller_bot(zone, &biller, "bob", "0")?;
+        alice.clear_backlog();
+        bob.clear_backlog();
+
+        // From the biller to the right bot, in realm "1".
+        biller.send(&biller::private_chat(0, ":alice:(Remote)>hi there"))?;
+        wait_chat(&mut alice, chat_type::REMOTE_PRIVATE, |t| {
+            t == "(Remote)>hi there"
+        })?;
+        bob.expect_none(
+            QUIET,
+            |p| matches!(p, S2CPacket::Chat(c) if c.text.contains("hi there")),
+        )?;
+
+        // A bot's remote message to a name not on the zone reaches the biller.
+        alice.chat(chat_type::REMOTE_PRIVATE, -1, ":other:hello")?;
+        let (id, group, sub, text) = biller.wait_for(WAIT, |m| match m {
+            FromZone::PrivateChat {
+                connection_id,
+                group,
+                sub_type,
+                text,
+                ..
+            } if text.starts_with(":other:") => {
+                Some((*connection_id, *group, *sub_type, text.clone()))
+            }
+            _ => None,
+        })?;
+        ensure!(text == ":other:(Alice)>hello", "remote message {text:?}");
+        ensure!(
+            (id, group, sub) == (u32::MAX, 1, 2),
+            "header {id:#x} {group} {sub}"
+        );
+
+        // Squad messages go out through the biller and come back to the squad.
+        alice.chat(chat_type::REMOTE_PRIVATE, -1, ":#Aces:squad hi")?;
+        biller.wait_for(WAIT, |m| {
+            matches!(m, FromZone::PrivateChat { text, .. } if text == ":#Aces:(Alice)>squad hi")
+                .then_some(())
+        })?;
+        biller.send(&biller::private_chat(0, ":#aces:(Carl)>yo squad"))?;
+        wait_chat(&mut alice, chat_type::REMOTE_PRIVATE, |t| {
+            t == "(#aces)(Carl)>yo squad"
+        })?;
+
+        // A zone-wide message reaches everyone.
+        biller.send(&biller::private_chat(0, "Network-wide notice"))?;
+        for bot in [&mut alice, &mut bob] {
+            wait_chat(bot, chat_type::ARENA, |t| t == "Network-wide notice")?;
+        }
+        bob.expect_none(
+            QUIET,
+            |p| matches!(p, S2CPacket::Chat(c) if c.text.contains("yo squad")),
+        )?;
+
+        // Biller commands: forwarded as typed, the answer shown.
+        alice.chat(chat_type::PUBLIC, -1, "?password=newpw")?;
+        biller.wait_for(WAIT, |m| {
+            matches!(m, FromZone::Command { pid, text } if *pid == alice_pid && text == "?password=newpw")
+                .then_some(())
+        })?;
+        biller.send(&biller::command_chat(alice_pid, "Password changed"))?;
+        wait_chat(&mut alice, chat_type::ARENA, |t| t == "Password changed")?;
+        alice.chat(chat_type::PUBLIC, -1, "?squadjoin Aces:pw")?;
+        biller.wait_for(WAIT, |m| {
+            matches!(m, FromZone::Command { text, .. } if text == "?squadjoin Aces:pw")
+                .then_some(())
+        })?;
+
+        // Chat channels.
+        alice.chat(chat_type::CHANNEL, -1, "2;hello all")?;
+        biller.wait_for(WAIT, |m| {
+            matches!(m, FromZone::ChannelChat { pid, channel, text }
+                if *pid == alice_pid && channel == "2" && text == "hello all")
+            .then_some(())
+        })?;
+        biller.send(&biller::channel_chat(alice_pid, 2, "bob> hi"))?;
+        wait_chat(&mut alice, chat_type::CHANNEL, |t| t == "2:bob> hi")?;
+
+        // A banner the player sets goes to the biller too.
+        let mut banner = vec![0x19];
+        banner.extend_from_slice(&[3u8; 96]);
+        alice.send_raw(&banner, Reliability::Reliable, Priority::Normal)?;
+        biller.wait_for(WAIT, |m| {
+            matches!(m, FromZone::Banner { pid } if *pid == alice_pid).then_some(())
+        })?;
+        Ok(())
+    });
+}
+
+#[test]
+fn zone_survives_a_biller_outage_and_delivers_the_logoffs_once() {
+    let biller = TestBiller::start().unwrap();
+    biller.hold_login("eve");
+    billing_test(&biller, &[], |zone| {
+        let (mut alice, alice_pid) = biller_bot(zone, &biller, "alice", "0")?;
+        let (mut bob, bob_pid) = biller_bot(zone, &biller, "bob", "0")?;
+        let (mut carol, carol_pid) = biller_bot(zone, &biller, "carol", "1")?;
+        // Eve's login is in flight (the biller holds it) when the biller dies.
+        let mut eve = Bot::connect(zone.game_addr())?;
+        let login = Login::new("eve", "secret", false);
+        eve.send(
+            &C2SPacket::Login(Box::new(login)),
+            Reliability::Reliable,
+            Priority::Normal,
+        )?;
+        login_seen(&biller, "eve")?;
+
+        biller.set_silent(true);
+        bob.disconnect();
+        carol.disconnect();
+        wait_biller_state(zone, "down")?;
+        wait_chat(&mut alice, chat_type::ARENA, |t| {
+            t.contains("user database server lost")
+        })?;
+
+        // The login in flight is answered by the fallback (local, unknown
+        // name: let in, marked with ^).
+        let resp = eve
+            .wait_for(LINK_WAIT, |p| match p {
+                S2CPacket::LoginResponse(r) => Some(*r),
+                _ => None,
+            })
+            .context("eve's pending login is answered")?;
+        ensure!(resp.code == LoginCode::OK, "eve got {:#04x}", resp.code.0);
+        let entry = eve.enter_arena("0", ship::SPECTATOR)?;
+        let me = eve.player(entry.pid).context("eve's record")?.clone();
+        ensure!(me.name == "^eve", "eve entered as {:?}", me.name);
+
+        // New logins follow the fallback too.
+        let mut dave = Bot::connect(zone.game_addr())?;
+        dave.login("dave", "secret")?;
+        let entry = dave.enter_arena("0", ship::SPECTATOR)?;
+        let dave_pid = entry.pid as u32;
+        ensure!(
+            dave.player(entry.pid).is_some_and(|p| p.name == "^dave"),
+            "dave's name"
+        );
+        dave.disconnect();
+
+        // Nobody was disconnected by the outage.
+        ensure!(
+            !alice.is_disconnected() && !eve.is_disconnected(),
+            "a player was dropped"
+        );
+        ensure!(biller.dropped_while_silent() > 0, "the zone kept trying");
+
+        // The biller comes back: the zone logs in again by itself and the
+        // logoffs of bob and carol arrive, once each.
+        biller.set_silent(false);
+        let back = Instant::now();
+        biller
+            .wait_for(LINK_WAIT, |m| {
+                matches!(m, FromZone::ServerConnect { .. }).then_some(())
+            })
+            .context("the zone logging in again")?;
+        biller.wait_for(WAIT, |m| {
+            matches!(m, FromZone::ServerConnect { .. }).then_some(())
+        })?;
+        println!("zone back in {:?}", back.elapsed());
+        for pid in [bob_pid, carol_pid] {
+            biller
+                .wait_for(WAIT, |m| {
+                    matches!(m, FromZone::UserLogoff { pid: p, .. } if *p == pid).then_some(())
+                })
+                .with_context(|| format!("logoff of pid {pid}"))?;
+        }
+        wait_biller_state(zone, "up")?;
+        wait_chat(&mut alice, chat_type::ARENA, |t| {
+            t.contains("user database server restored")
+        })?;
+        // A player leaving now is reported at once.
+        alice.disconnect();
+        biller.wait_for(WAIT, |m| {
+            matches!(m, FromZone::UserLogoff { pid, .. } if *pid == alice_pid).then_some(())
+        })?;
+        // None doubled, none for the player the biller never saw.
+        let watched = [bob_pid, carol_pid, alice_pid, dave_pid];
+        let extra = biller.wait_for(QUIET * 2, |m| match m {
+            FromZone::UserLogoff { pid, .. } if watched.contains(pid) => Some(*pid),
+            _ => None,
+        });
+        ensure!(extra.is_err(), "another logoff of pid {:?}", extra.ok());
+        ensure!(
+            wait_until(WAIT, || zone
+                .stats()
+                .is_ok_and(|s| s["zone"]["billing"]["queued_logoffs"] == 0)),
+            "logoffs still unacknowledged"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn logins_are_refused_during_an_outage_when_configured() {
+    let biller = TestBiller::start().unwrap();
+    billing_test(&biller, &["Billing:Fallback=refuse"], |zone| {
+        let (alice, _) = biller_bot(zone, &biller, "alice", "0")?;
+        biller.set_silent(true);
+        wait_biller_state(zone, "down")?;
+        let mut bob = Bot::connect(zone.game_addr())?;
+        let resp = try_login(&mut bob, "bob", "secret", 0)?;
+        ensure!(
+            resp.code == LoginCode::SERVER_BUSY,
+            "bob got {:#04x}",
+            resp.code.0
+        );
+        ensure!(!alice.is_disconnected(), "alice was dropped");
+        Ok(())
+    });
+}
+
+#[test]
+fn the_biller_kicks_a_player() {
+    let biller = TestBiller::start().unwrap();
+    billing_test(&biller, &[], |zone| {
+        let (mut alice, alice_pid) = biller_bot(zone, &biller, "alice", "0")?;
+        let (mut bob, _) = biller_bot(zone, &biller, "bob", "0")?;
+        biller.send(&biller::kickout(alice_pid, 3))?;
+        let why = wait_chat(&mut alice, 8, |t| t.contains("user database server"))?;
+        ensure!(why.contains("reason 3"), "kick message {why:?}");
+        alice.wait_disconnected(WAIT)?;
+        biller.wait_for(WAIT, |m| {
+            matches!(m, FromZone::UserLogoff { pid, .. } if *pid == alice_pid).then_some(())
+        })?;
+        bob.expect_none(
+            QUIET,
+            |p| matches!(p, S2CPacket::Chat(c) if c.chat_type == 8),
+        )?;
+        ensure!(!bob.is_disconnected(), "bob was dropped too");
+        Ok(())
+    });
+}
+
+#[test]
+fn malformed_biller_messages_do_not_disturb_the_zone() {
+    let biller = TestBiller::start().unwrap();
+    billing_test(&biller, &[], |zone| {
+        let (mut alice, alice_pid) = biller_bot(zone, &biller, "alice", "0")?;
+        let pid = alice_pid.to_le_bytes();
+        let mut oversized = vec![0x09, pid[0], pid[1], pid[2], pid[3]];
+        oversized.extend(std::iter::repeat_n(b'x', 400));
+        oversized.push(0);
+        let mut huge = vec![0x09, pid[0], pid[1], pid[2], pid[3]];
+        huge.extend(std::iter::repeat_n(b'y', 3000));
+        huge.push(0);
+        let bad: Vec<Vec<u8>> = vec![
+            vec![0x01, 0, pid[0], pid[1], pid[2], pid[3]], // truncated login result
+            oversized,                                     // text over 250 bytes
+            huge,                                          // big data, far too long
+            vec![0x3F, 1, 2, 3],                           // unknown type
+            vec![0x03, 1, 0, 0, 0, 2, 0, b'n', b'o', b'n', b'u', b'l'], // no NUL
+            vec![0x08, pid[0], pid[1]],                    // kick, truncated
+            vec![0x31, 1, 0, 0, 0, 1, 0, 0, 0],            // score reset, bad check
+            vec![0x34, 9, 1, 0, 0, 0, 1, b'x', 0],         // multicast, list too long
+        ];
+        for msg in &bad {
+            biller.send(msg)?;
+        }
+        // Garbage outside the transport, too.
+        for junk in [
+            &[0xFFu8; 3][..],
+            &[0x00, 0x03, 1],
+            &[0x00; 600],
+            &[0x00, 0x0E, 200, 1],
+        ] {
+            biller.send_datagram(junk)?;
+        }
+        // A type outside the game range is dropped by the transport itself.
+        biller.send(&[0x77, 1, 2, 3])?;
+        biller.send(&biller::command_chat(alice_pid, "still here"))?;
+        wait_chat(&mut alice, chat_type::ARENA, |t| t == "still here")?;
+        ensure!(!alice.is_disconnected(), "alice was dropped");
+        alice.expect_none(QUIET, |p| matches!(p, S2CPacket::Chat(c) if c.text.contains("xxxx") || c.text.contains("yyyy")))?;
+        let stats = zone.stats()?;
+        let malformed = stats["zone"]["billing"]["malformed"].as_u64().unwrap_or(0);
+        ensure!(
+            malformed >= bad.len() as u64,
+            "{malformed} malformed counted"
+        );
+        ensure!(
+            biller_state(zone) == "up",
+            "biller link state {}",
+            biller_state(zone)
+        );
+        // The zone still logs players in through the biller.
+        let (_bob, _) = biller_bot(zone, &biller, "bob", "0")?;
+        Ok(())
+    });
+}

@@ -1,0 +1,206 @@
+//! The load generator against the real zone: a short run of `loadgen`
+//! (20 bots, 5 s) whose JSON report must be complete and sane.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context, Result};
+use serde_json::Value;
+use ss_tests::zone::{bin_dir, TestZone};
+
+/// Bots in the run.
+const BOTS: u64 = 20;
+/// Longest the whole loadgen run may take (ramp, 5 s window, drain).
+const RUN_LIMIT: Duration = Duration::from_secs(90);
+
+/// Runs `loadgen ARGS` with a bounded wait; returns its stdout.
+fn run_loadgen(args: &[String]) -> Result<String> {
+    let exe = bin_dir()?.join("loadgen");
+    ensure!(
+        exe.is_file(),
+        "{} not found (build it: cargo build -p ss-tests --bins)",
+        exe.display()
+    );
+    let mut child = Command::new(&exe)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {}", exe.display()))?;
+    let deadline = Instant::now() + RUN_LIMIT;
+    loop {
+        if child.try_wait()?.is_some() {
+            break;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("loadgen did not finish within {RUN_LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        bail!(
+            "loadgen failed ({}):\n{}\n{}",
+            out.status,
+            stdout,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(stdout)
+}
+
+fn num(v: &Value, path: &[&str]) -> Result<f64> {
+    let mut cur = v;
+    for key in path {
+        cur = cur
+            .get(key)
+            .with_context(|| format!("report lacks {}", path.join(".")))?;
+    }
+    cur.as_f64()
+        .with_context(|| format!("{} is not a number: {cur}", path.join(".")))
+}
+
+#[test]
+fn loadgen_reports_a_sane_run() {
+    let zone = TestZone::start(&[]).expect("starting the zone");
+    let result = (|| -> Result<()> {
+        let args: Vec<String> = [
+            "--bots",
+            &BOTS.to_string(),
+            "--arenas",
+            "1",
+            "--rate",
+            "10",
+            "--duration",
+            "5",
+            "--server",
+            &zone.game_addr().to_string(),
+            "--control",
+            &zone.control_path().display().to_string(),
+            "--threads",
+            "1",
+            "--json",
+            "--quiet",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let text = run_loadgen(&args)?;
+        let r: Value = serde_json::from_str(&text).with_context(|| format!("report {text:?}"))?;
+        let ctx = || format!("report:\n{text}");
+
+        // Every bot got in.
+        for key in ["connected", "logged_in", "entered"] {
+            ensure!(
+                num(&r, &["logins", key])? as u64 == BOTS,
+                "logins.{key}; {}",
+                ctx()
+            );
+        }
+        ensure!(
+            num(&r, &["logins", "failed"])? == 0.0,
+            "failed bots; {}",
+            ctx()
+        );
+        ensure!(
+            num(&r, &["logins", "per_sec"])? > 0.0,
+            "logins/s; {}",
+            ctx()
+        );
+
+        // Positions flowed and arrived.
+        let sent = num(&r, &["positions", "sent"])?;
+        let expected = num(&r, &["positions", "expected"])?;
+        let received = num(&r, &["positions", "received"])?;
+        // 20 bots at 10 Hz for 5 s: about 1000 positions (a loaded CI
+        // machine may fall behind a little).
+        ensure!(sent >= 500.0, "only {sent} positions sent; {}", ctx());
+        ensure!(
+            expected == sent * (BOTS as f64 - 1.0),
+            "expected {expected} != sent × 19; {}",
+            ctx()
+        );
+        ensure!(received > 0.0, "nothing received; {}", ctx());
+        let loss = num(&r, &["positions", "loss_percent"])?;
+        ensure!(loss < 1.0, "loss {loss} %; {}", ctx());
+
+        // Latencies present, positive and ordered.
+        let lat = |k: &str| num(&r, &["latency_ms", k]);
+        ensure!(lat("count")? == received, "latency count; {}", ctx());
+        ensure!(lat("min")? > 0.0, "min latency not positive; {}", ctx());
+        ensure!(
+            lat("p50")? <= lat("p95")? && lat("p95")? <= lat("p99")? && lat("p99")? <= lat("max")?,
+            "latency quantiles out of order; {}",
+            ctx()
+        );
+        ensure!(
+            lat("p50")? < 1000.0,
+            "median latency over a second; {}",
+            ctx()
+        );
+
+        // Traffic both ways, no disconnects.
+        for key in [
+            "datagrams_out_per_sec",
+            "datagrams_in_per_sec",
+            "bytes_out_per_sec",
+            "bytes_in_per_sec",
+        ] {
+            ensure!(
+                num(&r, &["traffic", key])? > 0.0,
+                "traffic.{key}; {}",
+                ctx()
+            );
+        }
+        ensure!(num(&r, &["disconnects"])? == 0.0, "disconnects; {}", ctx());
+        ensure!(
+            r["reliable"]["retransmits"].is_u64(),
+            "no retransmit count; {}",
+            ctx()
+        );
+
+        // The zone's processes were found and measured.
+        let sup = &r["server"]["supervisor"];
+        ensure!(
+            num(sup, &["pid"])? as u32 == zone.pid(),
+            "supervisor pid; {}",
+            ctx()
+        );
+        ensure!(
+            num(sup, &["cpu_percent"])? > 0.0,
+            "supervisor CPU; {}",
+            ctx()
+        );
+        ensure!(num(sup, &["rss_bytes"])? > 0.0, "supervisor RSS; {}", ctx());
+        let realms = r["server"]["realms"].as_array().context("no realms")?;
+        ensure!(realms.len() == 1, "one realm expected; {}", ctx());
+        ensure!(
+            num(&realms[0], &["cpu_percent"])? > 0.0,
+            "realm CPU; {}",
+            ctx()
+        );
+        ensure!(
+            num(&realms[0], &["rss_bytes"])? > 0.0,
+            "realm RSS; {}",
+            ctx()
+        );
+        ensure!(
+            num(&r, &["server", "total_cpu_percent"])? > 0.0,
+            "total CPU; {}",
+            ctx()
+        );
+        ensure!(
+            num(&r, &["server", "zone_counters", "datagrams_out_per_sec"])? > 0.0,
+            "zone counters; {}",
+            ctx()
+        );
+        Ok(())
+    })();
+    if let Err(e) = result {
+        panic!("{e:?}");
+    }
+}
