@@ -62,6 +62,22 @@ pub struct PlayerInfo {
     pub previous_freq: i16,
     /// Logged in with a verified password (staff groups need this).
     pub authenticated: bool,
+    /// The player's saved score in this arena's score group (reset
+    /// interval), when the zone keeps scores; the realm starts from it.
+    pub score: Option<SavedScore>,
+}
+
+/// The four SubSpace scores of a player (the "reset" interval).
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SavedScore {
+    /// Kill points.
+    pub kill_points: i32,
+    /// Flag points.
+    pub flag_points: i32,
+    /// Kills.
+    pub kills: u16,
+    /// Deaths.
+    pub deaths: u16,
 }
 
 /// Who a [`FromRealm::Send`] goes to.
@@ -141,6 +157,9 @@ pub enum ToRealm<'a> {
         #[serde(borrow)]
         bytes: &'a [u8],
     },
+    /// The zone ended the score interval of this arena (scheduled or staff
+    /// reset): every player's score starts from zero.
+    ResetScores,
     /// Staff chat from somewhere in the zone ([`ZoneCall::StaffChat`]): the
     /// realm shows it to its players with `seemodchat`, except the sender.
     StaffChat {
@@ -234,8 +253,11 @@ pub enum FromRealm<'a> {
     /// A zone-wide request from this realm.
     ZoneCall(ZoneCall<'a>),
     /// A player's score in this arena changed (kills, deaths, points); the
-    /// new totals, for persistence.
+    /// new totals, for persistence. `reset` marks a score reset (the totals
+    /// are then zero and the player's all-time stats stay as they were).
     ScoreChanged {
+        /// The change is a score reset.
+        reset: bool,
         /// Who.
         pid: i16,
         /// Kill points.
@@ -621,6 +643,12 @@ mod tests {
                 previous_ship: (seq % 7) as u8,
                 previous_freq: pid.wrapping_add(1),
                 authenticated: flags[5],
+                score: flags[0].then_some(SavedScore {
+                    kill_points: seq as i32,
+                    flag_points: -(seq as i32),
+                    kills: seq as u16,
+                    deaths: pid as u16,
+                }),
             };
             let to: Vec<ToRealm> = vec![
                 ToRealm::PlayerEnter(info),

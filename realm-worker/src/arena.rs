@@ -26,7 +26,7 @@ use crate::flags::{FlagGame, NoFlags};
 use crate::freqman::{FreqMan, Member};
 use crate::obscene::WordFilter;
 use crate::rules::Rules;
-use crate::scores::Scores;
+use crate::scores::{Score, Scores};
 
 /// Distance within which plain positions may reach a receiver as radar
 /// dots (`Net:PositionExtraPixels`).
@@ -188,6 +188,7 @@ impl Arena {
                 }
             }
             ToRealm::StaffChat { from, text } => self.deliver_staff_chat(from, &text),
+            ToRealm::ResetScores => self.reset_all_scores(),
             ToRealm::ListStaff {
                 asker,
                 see_private,
@@ -379,6 +380,19 @@ impl Arena {
             let request = info.ship_request.min(ship::SPECTATOR);
             FreqMan::new(&self.rules.freq, &members).initial(&who, request)
         };
+        // The zone's saved score is the truth; without one (no persistence)
+        // the realm's memory of an earlier visit stands.
+        if let Some(saved) = info.score {
+            self.scores.set(
+                &info.name,
+                Score {
+                    kill_points: saved.kill_points,
+                    flag_points: saved.flag_points,
+                    kills: saved.kills,
+                    deaths: saved.deaths,
+                },
+            );
+        }
         let now = Instant::now();
         let group = self.assets.caps.group_of(&info.name, info.authenticated);
         let sees_extra = self.rules.spec_see_extra || self.assets.caps.group_has(&group, "seeepd");

@@ -474,6 +474,12 @@ impl Arena {
 
     /// Tells the arena (S2C 0x09) and the supervisor a player's score.
     pub(crate) fn send_score(&mut self, pid: i16) {
+        self.send_score_change(pid, false);
+    }
+
+    /// Tells the arena and the supervisor a player's score; `reset` says
+    /// the change was a score reset.
+    pub(crate) fn send_score_change(&mut self, pid: i16, reset: bool) {
         let Some(p) = self.players.get(&pid) else {
             return;
         };
@@ -493,6 +499,7 @@ impl Arena {
         emit(
             &mut self.out,
             &FromRealm::ScoreChanged {
+                reset,
                 pid,
                 kill_points: s.kill_points,
                 flag_points: s.flag_points,
@@ -506,7 +513,15 @@ impl Arena {
     pub(crate) fn reset_score(&mut self, pid: i16) {
         if let Some(name) = self.players.get(&pid).map(|p| p.info.name.clone()) {
             self.scores.reset(&name);
-            self.send_score(pid);
+            self.send_score_change(pid, true);
+        }
+    }
+
+    /// The zone ended the score interval: everyone starts from zero.
+    pub(crate) fn reset_all_scores(&mut self) {
+        let pids: Vec<i16> = self.players.keys().copied().collect();
+        for pid in pids {
+            self.reset_score(pid);
         }
     }
 

@@ -110,6 +110,7 @@ impl Harness {
             previous_ship: 8,
             previous_freq: 0,
             authenticated: true,
+            score: None,
         };
         self.send(ToRealm::PlayerEnter(info));
         let p = &self.arena.players[&pid];

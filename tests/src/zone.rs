@@ -124,6 +124,16 @@ impl TestZone {
         if let Some(zone_dir) = &opts.zone_dir {
             cmd.arg("--zone").arg(zone_dir);
         }
+        // Each zone gets its own score database unless the test names one.
+        let db_path = log_path.with_extension("db");
+        if !opts
+            .overrides
+            .iter()
+            .any(|o| o.to_ascii_lowercase().starts_with("persist:databasepath="))
+        {
+            cmd.arg("--set")
+                .arg(format!("Persist:DatabasePath={}", db_path.display()));
+        }
         for o in &opts.overrides {
             cmd.arg("--set").arg(o);
         }
@@ -303,6 +313,9 @@ impl Drop for TestZone {
             eprintln!("zone-supervisor log kept: {}", self.log_path.display());
         } else {
             let _ = std::fs::remove_file(&self.log_path);
+        }
+        for ext in ["db", "db-wal", "db-shm"] {
+            let _ = std::fs::remove_file(self.log_path.with_extension(ext));
         }
     }
 }

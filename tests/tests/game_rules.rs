@@ -386,7 +386,19 @@ fn staff_tools_work_across_realms() {
         )?;
         // ?listmod lists staff of every arena.
         pleb.chat(chat_type::PUBLIC, -1, "?listmod")?;
-        let line = wait_message(&mut pleb, "moddy ")?;
+        // The realms answer in any order; "smoddy" contains "moddy".
+        let line = pleb.wait_for(WAIT, |p| match p {
+            S2CPacket::Chat(c)
+                if c.pid == -1
+                    && c.text
+                        .trim_start_matches(':')
+                        .trim_start()
+                        .starts_with("moddy ") =>
+            {
+                Some(c.text.clone())
+            }
+            _ => None,
+        })?;
         assert!(line.contains(" 0 ") && line.ends_with("mod"), "{line:?}");
         wait_message(&mut pleb, "smoddy")?;
         // ?lag for oneself, ?info on a player (smod only).

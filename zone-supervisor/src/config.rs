@@ -85,6 +85,23 @@ pub struct Settings {
     pub auth: LocalAuth,
     /// The billing server link (`[Billing]`).
     pub billing: BillingConfig,
+    /// Where and how scores are kept.
+    pub persist: PersistSettings,
+    /// The zone's config source (arena configs are read for score groups).
+    pub zone: ZoneConfig,
+}
+
+/// The `[Persist]` settings.
+#[derive(Clone, Debug)]
+pub struct PersistSettings {
+    /// Keep scores in the database (`Persist:Enabled`, default on).
+    pub enabled: bool,
+    /// The SQLite file (`Persist:DatabasePath`, default `data/zone.db` in
+    /// the zone folder, or in the working folder for the embedded zone).
+    pub path: PathBuf,
+    /// End the "reset" interval of every score group this often
+    /// (`Persist:ResetIntervalSeconds`; 0 = never).
+    pub reset_every: Option<Duration>,
 }
 
 /// Applies overrides to a parsed config file.
@@ -114,6 +131,7 @@ impl Settings {
         let zone = open_zone(args.zone.as_ref())?;
         let mut global = (**zone.global()).clone();
         apply_overrides(&mut global, &overrides);
+        let persist = persist_settings(&global, args.zone.as_ref());
 
         let bind_text = args
             .bind
@@ -185,6 +203,8 @@ impl Settings {
             ),
             keepalive: Duration::from_secs(5),
             auth: LocalAuth::new(zone.load_file("passwd.conf").ok()),
+            persist,
+            zone: zone.clone(),
             billing: BillingConfig::load(&global),
         })
     }
@@ -210,7 +230,40 @@ fn realm_policy(global: &ConfigFile) -> RealmPolicy {
             .filter(|s| !s.is_empty())
             .map(crate::zone::sanitize_arena_name)
             .unwrap_or_else(|| "0".to_string()),
-        max_ipc_bytes_per_sec: global.get_int("Realms", "MaxIpcBytesPerSecond", 64 << 20).max(1 << 16)
-            as u64,
+        max_ipc_bytes_per_sec: global
+            .get_int("Realms", "MaxIpcBytesPerSecond", 64 << 20)
+            .max(1 << 16) as u64,
     }
+}
+
+/// Reads the `[Persist]` settings.
+pub fn persist_settings(global: &ConfigFile, zone_dir: Option<&PathBuf>) -> PersistSettings {
+    let base = zone_dir.cloned().unwrap_or_else(|| PathBuf::from("."));
+    let path = match global.get_str("Persist", "DatabasePath") {
+        Some(p) if !p.is_empty() => {
+            let p = PathBuf::from(p);
+            if p.is_absolute() {
+                p
+            } else {
+                base.join(p)
+            }
+        }
+        _ => base.join("data").join("zone.db"),
+    };
+    let every = global.get_int("Persist", "ResetIntervalSeconds", 0);
+    PersistSettings {
+        enabled: global.get_bool("Persist", "Enabled", true),
+        path,
+        reset_every: (every > 0).then(|| Duration::from_secs(every as u64)),
+    }
+}
+
+/// The score group of an arena: `General:ScoreGroup`, else its base name
+/// (`persistence.md` §1.2).
+pub fn score_group(zone: &ZoneConfig, arena: &str) -> String {
+    zone.load_arena(arena)
+        .ok()
+        .and_then(|a| a.get_str("General", "ScoreGroup").map(str::to_string))
+        .filter(|g| !g.is_empty())
+        .unwrap_or_else(|| conf::base_name(arena).to_string())
 }

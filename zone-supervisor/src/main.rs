@@ -8,11 +8,11 @@ mod billing;
 mod config;
 mod control;
 mod game_calls;
-mod persist;
 mod ping;
 mod players;
 mod realms;
 mod registry;
+mod scores;
 mod session;
 mod stats;
 mod udp;
@@ -65,6 +65,20 @@ enum Command {
         #[arg(long)]
         control: Option<PathBuf>,
     },
+    /// Check or export the zone's score database.
+    Db {
+        #[command(subcommand)]
+        action: DbAction,
+        /// The zone folder (to find `Persist:DatabasePath`).
+        #[arg(long, global = true)]
+        zone: Option<PathBuf>,
+        /// Overrides, as for `run` (e.g. `Persist:DatabasePath=...`).
+        #[arg(long = "set", global = true, value_name = "SECTION:KEY=VALUE")]
+        overrides: Vec<String>,
+        /// The database file itself (instead of the zone's setting).
+        #[arg(long, global = true)]
+        db: Option<PathBuf>,
+    },
     /// Write the embedded default zone (config files and map) into DIR.
     Init {
         /// Folder to create or fill.
@@ -73,6 +87,38 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+}
+
+/// Database operations.
+#[derive(Subcommand, Debug)]
+enum DbAction {
+    /// Verify the database's integrity (read-only).
+    Check,
+    /// Dump everything for operators.
+    Export {
+        /// As JSON (the only format).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The database file `db` commands work on.
+fn database_path(
+    zone: Option<PathBuf>,
+    overrides: &[String],
+    db: Option<PathBuf>,
+) -> Result<PathBuf> {
+    if let Some(db) = db {
+        return Ok(db);
+    }
+    let overrides = overrides
+        .iter()
+        .map(|o| config::Override::parse(o))
+        .collect::<Result<Vec<_>>>()?;
+    let zone_cfg = config::open_zone(zone.as_ref())?;
+    let mut global = (**zone_cfg.global()).clone();
+    config::apply_overrides(&mut global, &overrides);
+    Ok(config::persist_settings(&global, zone.as_ref()).path)
 }
 
 /// Realm operations.
@@ -188,6 +234,37 @@ fn main() -> Result<()> {
             match action {
                 RealmAction::Restart { name } => {
                     print_answer(&control::request(&path, &format!("restart {name}"))?)
+                }
+            }
+        }
+        Command::Db {
+            action,
+            zone,
+            overrides,
+            db,
+        } => {
+            let path = database_path(zone, &overrides, db)?;
+            if !path.exists() {
+                anyhow::bail!("no database at {}", path.display());
+            }
+            let store = zone_persist::Store::open_read_only(&path)
+                .with_context(|| format!("opening {}", path.display()))?;
+            match action {
+                DbAction::Check => {
+                    let report = store.integrity_check()?;
+                    if report == ["ok"] {
+                        println!("{}: ok", path.display());
+                        Ok(())
+                    } else {
+                        for line in &report {
+                            eprintln!("{line}");
+                        }
+                        anyhow::bail!("{} failed its integrity check", path.display())
+                    }
+                }
+                DbAction::Export { json: _ } => {
+                    println!("{}", serde_json::to_string_pretty(&store.export()?)?);
+                    Ok(())
                 }
             }
         }

@@ -59,6 +59,10 @@ pub struct Player {
     pub authenticated: bool,
     /// When the connection was accepted.
     pub connected_at: Instant,
+    /// `PlayerEnter` went to the current realm worker.
+    pub enter_sent: bool,
+    /// The next `PlayerEnter` is a re-entry after a realm restart.
+    pub reentry: bool,
 }
 
 impl Player {
@@ -117,6 +121,8 @@ impl PlayerTable {
             dirty: false,
             authenticated: false,
             connected_at: now,
+            enter_sent: false,
+            reentry: false,
         });
         self.by_addr.insert(addr, pid);
         self.count += 1;

@@ -20,7 +20,7 @@ use tracing::{info, warn};
 use crate::players::Stage;
 use crate::realms::{spawn_worker, RealmEvent, RealmSignal, WorkerId, WorkerProcess};
 use crate::stats::{cpu_percent, read_proc, ProcSample, ProcessReport, RealmReport};
-use crate::zone::{player_info, sanitize_arena_name, Zone};
+use crate::zone::{sanitize_arena_name, Zone};
 
 /// Identifies a realm slot (stable for an arena name while the slot lives).
 pub type SlotId = u32;
@@ -108,8 +108,8 @@ pub struct RealmSlot {
     crash_times: VecDeque<Instant>,
     last_exit: Option<String>,
     restart_at: Option<Instant>,
-    /// The next worker re-enters players after a restart.
-    reentry: bool,
+    /// The arena's score group (`General:ScoreGroup` or its base name).
+    pub score_group: String,
     empty_since: Option<Instant>,
     stopping_since: Option<Instant>,
     counters: RealmCounters,
@@ -226,7 +226,6 @@ impl Zone {
                     slot.state = RealmState::Restarting;
                     slot.restart_at = Some(now);
                     slot.stopping_since = None;
-                    slot.reentry = false;
                 }
                 _ => {}
             }
@@ -244,7 +243,7 @@ impl Zone {
             crash_times: VecDeque::new(),
             last_exit: None,
             restart_at: None,
-            reentry: false,
+            score_group: crate::config::score_group(&self.s.zone, name),
             empty_since: None,
             stopping_since: None,
             counters: RealmCounters::default(),
@@ -335,7 +334,10 @@ impl Zone {
         }
         w.flood_bytes += bytes.len() as u64;
         if w.flood_bytes > self.policy.max_ipc_bytes_per_sec {
-            let why = format!("flooded the supervisor ({} bytes in under a second)", w.flood_bytes);
+            let why = format!(
+                "flooded the supervisor ({} bytes in under a second)",
+                w.flood_bytes
+            );
             self.kill_worker(slot_id, &why);
             return;
         }
@@ -411,14 +413,8 @@ impl Zone {
                     slot.state = RealmState::Running;
                 }
                 info!(realm = %slot.name, "realm ready");
-                let reentry = std::mem::replace(&mut slot.reentry, false);
                 for pid in slot.players.clone() {
-                    if let Some(p) = self.players.get(pid) {
-                        let info = player_info(p, reentry);
-                        if let Some(slot) = self.realms.get_mut(&slot_id) {
-                            slot.send(&ToRealm::PlayerEnter(info));
-                        }
-                    }
+                    self.try_enter(pid, slot_id);
                 }
                 Ok(())
             }
@@ -473,6 +469,7 @@ impl Zone {
             }
             // Kept in the realm's memory for now; persistence hooks in here.
             FromRealm::ScoreChanged {
+                reset,
                 pid,
                 kill_points,
                 flag_points,
@@ -481,6 +478,13 @@ impl Zone {
             } => {
                 // The billing server gets public-arena scores with logoffs.
                 self.biller_score_changed(slot_id, pid, kill_points, flag_points, kills, deaths);
+                let totals = ipc_proto::SavedScore {
+                    kill_points,
+                    flag_points,
+                    kills,
+                    deaths,
+                };
+                self.score_changed(slot_id, pid, totals, reset);
                 Ok(())
             }
         }
@@ -769,8 +773,8 @@ impl Zone {
             (self.policy.backoff_base * factor).min(self.policy.backoff_max)
         };
         slot.state = RealmState::Restarting;
-        slot.reentry = true;
         slot.restart_at = Some(now + delay);
+        self.mark_reentry(slot_id);
         self.restart_due_realms(now);
     }
 
@@ -877,7 +881,6 @@ impl Zone {
             RealmState::Failed => {
                 slot.crash_times.clear();
                 slot.state = RealmState::Restarting;
-                slot.reentry = false;
                 slot.restart_at = Some(now);
                 self.restart_due_realms(now);
                 Ok(format!("realm {name} restarted"))

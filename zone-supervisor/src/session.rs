@@ -16,7 +16,7 @@ use ss_proto::transport::{
 use tracing::{debug, info};
 
 use crate::players::{Player, Stage};
-use crate::zone::{player_info, sanitize_arena_name, Zone};
+use crate::zone::{sanitize_arena_name, Zone};
 
 impl Zone {
     /// Handles one datagram from the game socket.
@@ -245,9 +245,18 @@ impl Zone {
 
     /// Forgets a player: out of its realm, out of the table, `00 07` sent.
     pub(crate) fn remove_player(&mut self, now: Instant, pid: i16) {
+        let last_arena = self
+            .players
+            .get(pid)
+            .and_then(Player::realm)
+            .and_then(|id| self.realms.get(&id))
+            .map(|s| s.name.clone());
         self.leave_realm(now, pid);
         self.biller_player_left(now, pid);
         if let Some(mut p) = self.players.remove(now, pid) {
+            if !p.name.is_empty() {
+                self.scores_player_left(&p.name, last_arena.as_deref());
+            }
             if !p.conn.is_closed() {
                 p.conn.disconnect();
                 let (udp, addr) = (&self.udp, p.addr);
@@ -457,23 +466,22 @@ impl Zone {
                 return;
             }
         };
-        let info = match self.players.get_mut(pid) {
+        match self.players.get_mut(pid) {
             Some(p) => {
                 p.stage = Stage::InRealm {
                     realm: slot_id,
                     entered: false,
                 };
-                player_info(p, false)
+                p.enter_sent = false;
+                p.reentry = false;
             }
             None => return,
-        };
+        }
         if let Some(slot) = self.realms.get_mut(&slot_id) {
             slot.players.push(pid);
-            if slot.ready() {
-                slot.send(&ToRealm::PlayerEnter(info));
-            }
             debug!(pid, arena, "player assigned to realm");
         }
+        self.try_enter(pid, slot_id);
     }
 
     /// Takes a player out of its realm; the realm tells the others.
@@ -483,6 +491,7 @@ impl Zone {
         };
         if let Some(p) = self.players.get_mut(pid) {
             p.stage = Stage::LoggedIn;
+            p.enter_sent = false;
         }
         if let Some(slot) = self.realms.get_mut(&slot_id) {
             slot.players.retain(|&p| p != pid);

@@ -138,6 +138,9 @@ pub struct ZoneReport {
     /// Details of the billing server link.
     #[serde(default)]
     pub billing: BillingReport,
+    /// Score persistence (absent when scores are not kept).
+    #[serde(default)]
+    pub persist: Option<PersistReport>,
 }
 
 /// The billing server link in the report.
@@ -169,6 +172,19 @@ pub struct BillingReport {
     pub logins_busy: u64,
     /// Player logoffs the biller acknowledged.
     pub logoffs_delivered: u64,
+}
+
+/// State of score persistence.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct PersistReport {
+    /// The database file.
+    pub path: String,
+    /// Stats writes kept in memory because the database refused them.
+    pub pending_writes: u64,
+    /// Failed write attempts so far.
+    pub failed_writes: u64,
+    /// Writes given up because the in-memory queue was full.
+    pub dropped_writes: u64,
 }
 
 /// The whole report.

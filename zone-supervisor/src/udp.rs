@@ -65,7 +65,10 @@ fn from_sockaddr(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
             // SAFETY: the family says this storage holds a sockaddr_in.
             let sin = unsafe { &*(storage as *const _ as *const libc::sockaddr_in) };
             let ip = std::net::Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes());
-            Some(SocketAddr::V4(SocketAddrV4::new(ip, u16::from_be(sin.sin_port))))
+            Some(SocketAddr::V4(SocketAddrV4::new(
+                ip,
+                u16::from_be(sin.sin_port),
+            )))
         }
         libc::AF_INET6 => {
             // SAFETY: the family says this storage holds a sockaddr_in6.
@@ -99,7 +102,8 @@ impl SendBatch {
             let chunk = &self.msgs[next..(next + BATCH).min(self.msgs.len())];
             let mut addrs: [MaybeUninit<(libc::sockaddr_storage, libc::socklen_t)>; BATCH] =
                 [const { MaybeUninit::uninit() }; BATCH];
-            let mut iovs: [MaybeUninit<libc::iovec>; BATCH] = [const { MaybeUninit::uninit() }; BATCH];
+            let mut iovs: [MaybeUninit<libc::iovec>; BATCH] =
+                [const { MaybeUninit::uninit() }; BATCH];
             // SAFETY: an all-zero mmsghdr array is valid; each used entry is filled below.
             let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
             for (i, (addr, start, len)) in chunk.iter().enumerate() {
@@ -116,9 +120,8 @@ impl SendBatch {
                 hdrs[i].msg_hdr.msg_iovlen = 1;
             }
             // SAFETY: hdrs[..chunk.len()] point at live buffers owned by self and the arrays above.
-            let sent = unsafe {
-                libc::sendmmsg(fd, hdrs.as_mut_ptr(), chunk.len() as libc::c_uint, 0)
-            };
+            let sent =
+                unsafe { libc::sendmmsg(fd, hdrs.as_mut_ptr(), chunk.len() as libc::c_uint, 0) };
             if sent <= 0 {
                 let err = io::Error::last_os_error();
                 if err.kind() == io::ErrorKind::Interrupted {
@@ -228,7 +231,8 @@ mod tests {
         assert!(out.msgs.is_empty());
         let mut rx = RecvBatch::default();
         let mut got = Vec::new();
-        b.set_read_timeout(Some(std::time::Duration::from_secs(2))).unwrap();
+        b.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+            .unwrap();
         while got.len() < 150 {
             match rx.recv(b.as_raw_fd()) {
                 Ok(n) => {

@@ -28,8 +28,8 @@ use crate::ping::{self, Population};
 use crate::players::{Player, PlayerTable, Stage};
 use crate::realms::{RealmEvent, RealmSignal, WorkerId};
 use crate::registry::{RealmPolicy, RealmSlot, SlotId};
-use crate::udp::{RecvBatch, SendBatch};
 use crate::stats::{cpu_percent, read_proc, ProcSample, ProcessReport, StatsReport, ZoneReport};
+use crate::udp::{RecvBatch, SendBatch};
 
 /// Most `recvmmsg` calls per readiness event before other work gets a turn.
 const RECV_BATCH: usize = 8;
@@ -118,6 +118,12 @@ pub async fn run(settings: Settings) -> Result<()> {
     ping.set_nonblocking(true)?;
     let udp = UdpSocket::from_std(game)?;
     let ping = UdpSocket::from_std(ping)?;
+    // The database is opened before the zone announces itself, so a bad
+    // one stops the start with a clear error.
+    let (scores, db_rx) = match crate::scores::start(&settings.persist)? {
+        Some((keeper, rx)) => (Some(keeper), Some(rx)),
+        None => (None, None),
+    };
     let (control_tx, control_rx) = mpsc::unbounded_channel();
     let control_path = settings.control_path.clone();
     let control_bound = match control::listen(&control_path, control_tx) {
@@ -169,6 +175,7 @@ pub async fn run(settings: Settings) -> Result<()> {
         pending: VecDeque::new(),
         per_ip: HashMap::new(),
         biller,
+        scores,
         started: now,
         last_keepalive: now,
         last_housekeeping: now,
@@ -178,7 +185,7 @@ pub async fn run(settings: Settings) -> Result<()> {
         self_proc: ProcSample::default(),
     };
     notify(&[sd_notify::NotifyState::Ready]);
-    let result = zone.event_loop(events_rx, control_rx).await;
+    let result = zone.event_loop(events_rx, control_rx, db_rx).await;
     if control_bound {
         let _ = std::fs::remove_file(&control_path);
     }
@@ -222,6 +229,8 @@ pub(crate) struct Zone {
     pub(crate) per_ip: HashMap<IpAddr, usize>,
     /// The billing server link and what it knows of players.
     pub(crate) biller: Biller,
+    /// Score keeping (`None` when `Persist:Enabled` is off).
+    pub(crate) scores: Option<crate::scores::ScoreKeeper>,
     started: Instant,
     last_keepalive: Instant,
     last_housekeeping: Instant,
@@ -236,6 +245,7 @@ impl Zone {
         &mut self,
         mut events_rx: mpsc::UnboundedReceiver<RealmEvent>,
         mut control_rx: mpsc::UnboundedReceiver<ControlRequest>,
+        mut db_rx: Option<mpsc::UnboundedReceiver<zone_persist::DbReply>>,
     ) -> Result<()> {
         let mut tick = tokio::time::interval(Duration::from_millis(10));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -260,6 +270,7 @@ impl Zone {
                 }
                 Ok(()) = self.biller.readable() => self.drain_biller_socket(),
                 Some(req) = control_rx.recv() => self.control_request(req),
+                Some(reply) = next_reply(&mut db_rx) => self.db_reply(reply),
                 _ = tick.tick() => self.on_tick(),
                 _ = sighup.recv() => self.reload(),
                 _ = sigterm.recv() => break,
@@ -268,6 +279,9 @@ impl Zone {
             self.flush();
         }
         self.shutdown(&mut events_rx).await;
+        if let (Some(keeper), Some(rx)) = (self.scores.as_mut(), db_rx.as_mut()) {
+            keeper.persist.close(rx).await;
+        }
         Ok(())
     }
 
@@ -322,6 +336,7 @@ impl Zone {
             self.mark_dirty(pid);
         }
         self.biller_tick(now);
+        self.scores_tick(now);
         if now.saturating_duration_since(self.last_housekeeping) >= Duration::from_millis(100) {
             self.last_housekeeping = now;
             self.realm_housekeeping(now);
@@ -411,6 +426,12 @@ impl Zone {
             refused_realm_sends: self.stats.refused_realm_sends,
             biller: self.biller.state_name().to_string(),
             billing: self.biller.report(),
+            persist: self.scores.as_ref().map(|k| crate::stats::PersistReport {
+                path: self.s.persist.path.display().to_string(),
+                pending_writes: k.persist.pending as u64,
+                failed_writes: k.persist.failures,
+                dropped_writes: k.persist.dropped,
+            }),
             ..ZoneReport::default()
         };
         for p in self.players.iter() {
@@ -517,7 +538,8 @@ impl Zone {
                     worker,
                     signal: RealmSignal::Exited(_),
                 })) => self.forget_worker(worker),
-                Ok(Some(_)) => {}
+                // Last words of a stopping worker (score changes) still count.
+                Ok(Some(ev)) => self.realm_event(ev),
                 _ => break,
             }
         }
@@ -525,6 +547,16 @@ impl Zone {
             warn!("realm workers did not stop in time; killing them");
             self.kill_all_workers();
         }
+    }
+}
+
+/// The next database reply, or never when the zone keeps no scores.
+async fn next_reply(
+    rx: &mut Option<mpsc::UnboundedReceiver<zone_persist::DbReply>>,
+) -> Option<zone_persist::DbReply> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -563,6 +595,7 @@ pub(crate) fn player_info(p: &Player, reentry: bool) -> PlayerInfo {
         previous_ship: p.ship,
         previous_freq: p.freq,
         authenticated: p.authenticated,
+        score: None,
     }
 }
 

@@ -13,6 +13,10 @@
 //!   undecodable frame, the second with a frame announcing more than
 //!   [`ipc_proto::MAX_FRAME`] bytes; later runs are the real worker. Runs are
 //!   counted in the file named by `$EVIL_REALM_STATE` (required).
+//! - `flood`: the first run answers the first player entering with
+//!   [`FLOOD_FRAMES`] heartbeat answers at once (valid messages, far more
+//!   bytes than `Realms:MaxIpcBytesPerSecond` allows); later runs are the
+//!   real worker. Runs are counted as for `garbage`.
 //! - anything else: `exec`s the real `realm-worker` next to this binary
 //!   (or `$EVIL_REALM_REAL_WORKER`) with the same arguments; the IPC socket
 //!   on fd 3 is inherited.
@@ -36,6 +40,8 @@ pub const HELLO_TEXT: &str = "evil realm: welcome";
 pub const DONE_TEXT: &str = "evil realm: done";
 /// Text the evil realm tries to send to players of other arenas.
 pub const SPOOF_TEXT: &str = "evil realm: spoofed";
+/// Messages the `flood` realm sends in one go (6 bytes each).
+pub const FLOOD_FRAMES: usize = 400_000;
 /// Highest pid the evil realm targets.
 const MAX_TARGET_PID: i16 = 255;
 
@@ -49,6 +55,7 @@ fn main() {
     match realm.as_str() {
         "evil" => run_evil(&realm),
         "garbage" => run_garbage(&realm, &args),
+        "flood" => run_flood(&realm, &args),
         _ => exec_real(&args),
     }
 }
@@ -231,7 +238,8 @@ fn run_evil(realm: &str) {
     });
 }
 
-fn run_garbage(realm: &str, args: &[String]) {
+/// This run's number (0 first), from the counter file `$EVIL_REALM_STATE`.
+fn next_run() -> u32 {
     let state = PathBuf::from(
         std::env::var_os("EVIL_REALM_STATE").expect("EVIL_REALM_STATE names the run counter file"),
     );
@@ -240,6 +248,37 @@ fn run_garbage(realm: &str, args: &[String]) {
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(0);
     std::fs::write(&state, (runs + 1).to_string()).expect("writing the run counter");
+    runs
+}
+
+/// Keeps the socket open until the supervisor kills this process (or
+/// closes the link), so the kill is what it records.
+fn linger(sock: &mut UnixStream) {
+    let mut sink = [0u8; 4096];
+    while matches!(sock.read(&mut sink), Ok(n) if n > 0) {}
+}
+
+fn run_flood(realm: &str, args: &[String]) {
+    if next_run() >= 1 {
+        exec_real(args);
+    }
+    let mut out = Vec::new();
+    hello(realm, &mut out);
+    let mut sock = ipc_socket();
+    serve(&mut sock, out, |msg, out| {
+        if !matches!(msg, ToRealm::PlayerEnter(_)) {
+            return true;
+        }
+        for _ in 0..FLOOD_FRAMES {
+            frame(&FromRealm::HeartbeatAck { seq: 0 }, out);
+        }
+        false
+    });
+    linger(&mut sock);
+}
+
+fn run_garbage(realm: &str, args: &[String]) {
+    let runs = next_run();
     if runs >= 2 {
         exec_real(args);
     }
@@ -261,8 +300,5 @@ fn run_garbage(realm: &str, args: &[String]) {
         }
         false
     });
-    // Keep the socket open until the supervisor kills this process (or
-    // closes the link), so the kill is what it records.
-    let mut sink = [0u8; 4096];
-    while matches!(sock.read(&mut sink), Ok(n) if n > 0) {}
+    linger(&mut sock);
 }

@@ -67,6 +67,18 @@ impl Store {
         Store::from_connection(conn)
     }
 
+    /// Opens an existing database for reading only (operator checks and
+    /// exports): nothing is created or migrated.
+    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::TooNew { found });
+        }
+        conn.busy_timeout(std::time::Duration::from_millis(2000))?;
+        Ok(Store { conn })
+    }
+
     /// An in-memory database (tests).
     pub fn in_memory() -> Result<Store, StoreError> {
         Store::from_connection(Connection::open_in_memory()?)
@@ -248,7 +260,11 @@ impl Store {
     pub fn schedule_next(&self, name: &str) -> Result<Option<i64>, StoreError> {
         Ok(self
             .conn
-            .query_row("SELECT next_at FROM schedule WHERE name = ?1", params![name], |r| r.get(0))
+            .query_row(
+                "SELECT next_at FROM schedule WHERE name = ?1",
+                params![name],
+                |r| r.get(0),
+            )
             .optional()?)
     }
 
@@ -293,9 +309,9 @@ impl Store {
             }));
         }
         let mut serials = Vec::new();
-        let mut stmt = self
-            .conn
-            .prepare("SELECT scope, interval, serial, started FROM interval_serial ORDER BY scope, interval")?;
+        let mut stmt = self.conn.prepare(
+            "SELECT scope, interval, serial, started FROM interval_serial ORDER BY scope, interval",
+        )?;
         let rows = stmt.query_map([], |r| {
             Ok(json!({
                 "scope": r.get::<_, String>(0)?, "interval": r.get::<_, i64>(1)?,
@@ -345,8 +361,11 @@ mod tests {
             interval: 1,
             stats: stats(&[(0, 100), (2, 3)]),
         };
-        s.write(&[w.clone()]).unwrap();
-        assert_eq!(s.load("bob", "(public)", 1).unwrap(), stats(&[(0, 100), (2, 3)]));
+        s.write(std::slice::from_ref(&w)).unwrap();
+        assert_eq!(
+            s.load("bob", "(public)", 1).unwrap(),
+            stats(&[(0, 100), (2, 3)])
+        );
         let w2 = StatsWrite {
             stats: stats(&[(0, 150)]),
             ..w
@@ -383,7 +402,8 @@ mod tests {
         let _ = std::fs::remove_file(&path);
         {
             let c = Connection::open(&path).unwrap();
-            c.execute_batch("CREATE TABLE future (x); PRAGMA user_version = 99;").unwrap();
+            c.execute_batch("CREATE TABLE future (x); PRAGMA user_version = 99;")
+                .unwrap();
         }
         let before = std::fs::read(&path).unwrap();
         match Store::open(&path) {

@@ -1,4 +1,4 @@
-//! Persistence: player stats in SQLite, owned by the supervisor.
+//! Persistence: player stats in SQLite, owned by the zone supervisor.
 //!
 //! The zone task keeps the stats of players who are online in memory (the
 //! source of truth while they play) and marks what changed; once a second
@@ -14,7 +14,7 @@
 pub mod store;
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::path::PathBuf;
+
 use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
 
@@ -103,7 +103,7 @@ pub enum DbReply {
 
 /// Opens the database (refusing a newer schema) and reads a schedule's
 /// next time, before the zone starts.
-pub fn open(path: &PathBuf) -> Result<Store> {
+pub fn open(path: &std::path::Path) -> Result<Store> {
     if let Some(dir) = path.parent() {
         if !dir.as_os_str().is_empty() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -113,7 +113,12 @@ pub fn open(path: &PathBuf) -> Result<Store> {
 }
 
 /// Starts the database thread on an open store.
-pub fn spawn(store: Store) -> (std_mpsc::Sender<DbRequest>, mpsc::UnboundedReceiver<DbReply>) {
+pub fn spawn(
+    store: Store,
+) -> (
+    std_mpsc::Sender<DbRequest>,
+    mpsc::UnboundedReceiver<DbReply>,
+) {
     let (tx, rx) = std_mpsc::channel();
     let (reply_tx, reply_rx) = mpsc::unbounded_channel();
     std::thread::Builder::new()
@@ -123,7 +128,11 @@ pub fn spawn(store: Store) -> (std_mpsc::Sender<DbRequest>, mpsc::UnboundedRecei
     (tx, reply_rx)
 }
 
-fn db_thread(mut store: Store, rx: std_mpsc::Receiver<DbRequest>, replies: mpsc::UnboundedSender<DbReply>) {
+fn db_thread(
+    mut store: Store,
+    rx: std_mpsc::Receiver<DbRequest>,
+    replies: mpsc::UnboundedSender<DbReply>,
+) {
     let mut pending: VecDeque<StatsWrite> = VecDeque::new();
     let mut failures = 0u64;
     let mut dropped = 0u64;
@@ -145,12 +154,18 @@ fn db_thread(mut store: Store, rx: std_mpsc::Receiver<DbRequest>, replies: mpsc:
             let batch: Vec<StatsWrite> = pending.iter().cloned().collect();
             match store.write(&batch) {
                 Ok(()) => {
-                    info!(writes = batch.len(), "database writable again; pending writes saved");
+                    info!(
+                        writes = batch.len(),
+                        "database writable again; pending writes saved"
+                    );
                     pending.clear();
                 }
                 Err(e) => {
                     failures += 1;
-                    error!("database write still failing ({} pending): {e}", pending.len());
+                    error!(
+                        "database write still failing ({} pending): {e}",
+                        pending.len()
+                    );
                 }
             }
             report(&pending, failures, dropped);
@@ -182,9 +197,11 @@ fn db_thread(mut store: Store, rx: std_mpsc::Receiver<DbRequest>, replies: mpsc:
                             StatMap::new()
                         }
                     };
-                    if let Some(w) = pending.iter().rev().find(|w| {
-                        w.player == player && &w.scope == scope && w.interval == interval
-                    }) {
+                    if let Some(w) = pending
+                        .iter()
+                        .rev()
+                        .find(|w| w.player == player && &w.scope == scope && w.interval == interval)
+                    {
                         stats[slot] = w.stats.clone();
                     }
                 }
@@ -195,7 +212,10 @@ fn db_thread(mut store: Store, rx: std_mpsc::Receiver<DbRequest>, replies: mpsc:
                     keep(&mut pending, batch, &mut dropped);
                 } else if let Err(e) = store.write(&batch) {
                     failures += 1;
-                    error!("database write failed, keeping {} writes in memory: {e}", batch.len());
+                    error!(
+                        "database write failed, keeping {} writes in memory: {e}",
+                        batch.len()
+                    );
                     keep(&mut pending, batch, &mut dropped);
                 }
                 report(&pending, failures, dropped);
@@ -226,7 +246,10 @@ fn db_thread(mut store: Store, rx: std_mpsc::Receiver<DbRequest>, replies: mpsc:
                 if !pending.is_empty() {
                     let batch: Vec<StatsWrite> = pending.drain(..).collect();
                     if let Err(e) = store.write(&batch) {
-                        error!("{} stats writes could not be saved at shutdown: {e}", batch.len());
+                        error!(
+                            "{} stats writes could not be saved at shutdown: {e}",
+                            batch.len()
+                        );
                     }
                 }
                 let _ = replies.send(DbReply::Closed);
@@ -332,7 +355,12 @@ impl Persist {
             (arena, interval::GAME),
         ] {
             let key = (player.to_string(), scope.to_string(), i);
-            *self.cache.entry(key.clone()).or_default().entry(stat).or_insert(0) += delta;
+            *self
+                .cache
+                .entry(key.clone())
+                .or_default()
+                .entry(stat)
+                .or_insert(0) += delta;
             self.dirty.insert(key);
         }
     }
@@ -340,7 +368,10 @@ impl Persist {
     /// Sets a stat in one interval.
     pub fn set(&mut self, player: &str, scope: &str, i: i64, stat: u16, value: i64) {
         let key = (player.to_string(), scope.to_string(), i);
-        self.cache.entry(key.clone()).or_default().insert(stat, value);
+        self.cache
+            .entry(key.clone())
+            .or_default()
+            .insert(stat, value);
         self.dirty.insert(key);
     }
 
@@ -361,7 +392,10 @@ impl Persist {
                 map.clear();
             }
         }
-        self.send(DbRequest::EndInterval { scopes, interval: i });
+        self.send(DbRequest::EndInterval {
+            scopes,
+            interval: i,
+        });
     }
 
     /// Records when a schedule is next due.

@@ -1,0 +1,363 @@
+//! Scores are the zone's, not the realm's: they survive realm crashes and
+//! zone restarts, resets stick, scheduled resets happen once, arenas of one
+//! score group share totals, and a database from a newer version is
+//! refused. Real binaries, bots over UDP, a real SQLite file.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use anyhow::{bail, ensure, Context, Result};
+use nix::sys::signal::Signal;
+use ss_proto::game::{chat_type, ship, C2SPacket, S2CPacket};
+use ss_proto::transport::{Priority, Reliability};
+use ss_tests::bot::Bot;
+use ss_tests::scenario::*;
+use ss_tests::zone::{bin_dir, wait_until, TestZone, ZoneOptions};
+
+/// A fresh folder for one test's database.
+fn temp_dir(tag: &str) -> PathBuf {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "ss-tests-persist-{tag}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// A zone keeping scores in `db`, with extra overrides.
+fn zone_with_db(db: &Path, extra: &[&str]) -> Result<TestZone> {
+    let mut overrides = vec![format!("Persist:DatabasePath={}", db.display())];
+    overrides.extend(extra.iter().map(|s| s.to_string()));
+    TestZone::start_with(ZoneOptions {
+        overrides,
+        ..ZoneOptions::default()
+    })
+}
+
+/// `victim` reports being killed by `killer_pid` with `bounty`; returns
+/// once the victim has seen the kill announced (the realm has scored it).
+fn kill(victim: &mut Bot, killer_pid: i16, bounty: i16) -> Result<()> {
+    victim.send(
+        &C2SPacket::Death {
+            killer: killer_pid,
+            bounty,
+        },
+        Reliability::Reliable,
+        Priority::Normal,
+    )?;
+    let victim_pid = pid_of(victim);
+    victim
+        .wait_for(WAIT, |p| match p {
+            S2CPacket::Kill(k) if k.killer == killer_pid && k.killed == victim_pid => Some(()),
+            _ => None,
+        })
+        .context("the kill announcement")
+}
+
+/// (kill points, kills, deaths) in a bot's own entry record.
+fn own_score_on_entry(bot: &mut Bot, arena: &str) -> Result<(i32, u16, u16)> {
+    let entry = bot.enter_arena(arena, ship::WARBIRD)?;
+    let me = entry
+        .players
+        .iter()
+        .find(|r| r.pid == entry.pid)
+        .context("own record in the entry")?;
+    Ok((me.kill_points, me.kills, me.deaths))
+}
+
+/// (kill points, kills, deaths) in the bot's own record of a re-entry
+/// after a realm restart.
+fn own_score_on_reentry(bot: &mut Bot) -> Result<(i32, u16, u16)> {
+    let pid = bot
+        .wait_for(WAIT, |p| match p {
+            S2CPacket::WhoAmI { pid } => Some(*pid),
+            _ => None,
+        })
+        .context("the re-entry's who-am-I")?;
+    bot.wait_for(WAIT, |p| match p {
+        S2CPacket::PlayerEntering(list) => list
+            .iter()
+            .find(|r| r.pid == pid)
+            .map(|r| (r.kill_points, r.kills, r.deaths)),
+        _ => None,
+    })
+    .context("own record in the re-entry")
+}
+
+fn logged_in(zone: &TestZone, name: &str) -> Result<Bot> {
+    let mut bot = Bot::connect(zone.game_addr())?;
+    bot.login(name, "secret")?;
+    Ok(bot)
+}
+
+fn realm_pid(zone: &TestZone, name: &str) -> Result<u32> {
+    let stats = zone.stats()?;
+    stats["realms"]
+        .as_array()
+        .and_then(|rs| rs.iter().find(|r| r["name"] == name))
+        .and_then(|r| r["process"]["pid"].as_u64())
+        .map(|p| p as u32)
+        .context("realm pid")
+}
+
+/// Whether `zone-supervisor db export` shows `player` with kill points
+/// `points` in the reset interval.
+fn exported_points(db: &Path, player: &str) -> Result<Option<i64>> {
+    let out = std::process::Command::new(bin_dir()?.join("zone-supervisor"))
+        .args(["db", "export", "--json", "--db"])
+        .arg(db)
+        .output()?;
+    if !out.status.success() {
+        bail!("db export failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    Ok(v["players"][player].as_array().and_then(|rows| {
+        rows.iter()
+            .find(|r| r["interval"] == 1 && r["stat"] == 0)
+            .and_then(|r| r["value"].as_i64())
+    }))
+}
+
+#[test]
+fn acknowledged_kills_survive_a_realm_crash() {
+    let dir = temp_dir("crash");
+    let zone = zone_with_db(&dir.join("zone.db"), &[]).expect("zone");
+    let result = (|| -> Result<()> {
+        let mut a = bot_in(&zone, "alice", "0", ship::WARBIRD)?;
+        let mut b = bot_in(&zone, "bob", "0", ship::WARBIRD)?;
+        let a_pid = wait_for_player(&mut b, "alice")?;
+        for bounty in [10, 20, 30] {
+            kill(&mut b, a_pid, bounty)?;
+        }
+        // Killed right after the last kill was announced.
+        let worker = realm_pid(&zone, "0")?;
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(worker as i32), Signal::SIGKILL)?;
+        assert_eq!(own_score_on_reentry(&mut a)?, (60, 3, 0));
+        assert_eq!(own_score_on_reentry(&mut b)?, (0, 0, 3));
+        Ok(())
+    })();
+    drop(zone);
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(e) = result {
+        panic!("{e:?}");
+    }
+}
+
+#[test]
+fn scores_survive_a_zone_restart_and_a_zone_crash() {
+    let dir = temp_dir("restart");
+    let db = dir.join("zone.db");
+    let result = (|| -> Result<()> {
+        // Clean stop.
+        let mut zone = zone_with_db(&db, &[])?;
+        {
+            let _a = bot_in(&zone, "alice", "0", ship::WARBIRD)?;
+            let mut b = bot_in(&zone, "bob", "0", ship::WARBIRD)?;
+            let a_pid = wait_for_player(&mut b, "alice")?;
+            kill(&mut b, a_pid, 15)?;
+            kill(&mut b, a_pid, 25)?;
+            zone.signal(Signal::SIGTERM)?;
+            ensure!(zone.wait_exit(WAIT)?.success(), "clean exit");
+        }
+        let mut zone = zone_with_db(&db, &[])?;
+        let mut a = logged_in(&zone, "alice")?;
+        assert_eq!(own_score_on_entry(&mut a, "0")?, (40, 2, 0));
+
+        // Crash: what is a second old is on disk.
+        let mut b = bot_in(&zone, "bob", "0", ship::WARBIRD)?;
+        let a_pid = wait_for_player(&mut b, "alice")?;
+        kill(&mut b, a_pid, 5)?;
+        ensure!(
+            wait_until(Duration::from_secs(5), || exported_points(&db, "alice")
+                .ok()
+                .flatten()
+                == Some(45)),
+            "the kill did not reach the database within the flush interval"
+        );
+        zone.signal(Signal::SIGKILL)?;
+        zone.wait_exit(WAIT)?;
+        let check = std::process::Command::new(bin_dir()?.join("zone-supervisor"))
+            .args(["db", "check", "--db"])
+            .arg(&db)
+            .output()?;
+        ensure!(
+            check.status.success(),
+            "db check after a crash: {}",
+            String::from_utf8_lossy(&check.stderr)
+        );
+        drop(a);
+        drop(b);
+        let zone = zone_with_db(&db, &[])?;
+        let mut a = logged_in(&zone, "alice")?;
+        assert_eq!(own_score_on_entry(&mut a, "0")?, (45, 3, 0));
+        Ok(())
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(e) = result {
+        panic!("{e:?}");
+    }
+}
+
+#[test]
+fn a_score_reset_sticks_across_a_restart() {
+    let dir = temp_dir("reset");
+    let db = dir.join("zone.db");
+    let result = (|| -> Result<()> {
+        let mut zone = zone_with_db(&db, &["Misc:SelfScoreReset=1"])?;
+        {
+            let mut a = bot_in(&zone, "alice", "0", ship::WARBIRD)?;
+            let mut b = bot_in(&zone, "bob", "0", ship::WARBIRD)?;
+            let a_pid = wait_for_player(&mut b, "alice")?;
+            kill(&mut b, a_pid, 50)?;
+            a.chat(chat_type::PUBLIC, -1, "?scorereset")?;
+            a.wait_for(WAIT, |p| match p {
+                S2CPacket::ScoreUpdate(u) if u.pid == a_pid && u.kill_points == 0 => Some(()),
+                _ => None,
+            })?;
+            zone.signal(Signal::SIGTERM)?;
+            ensure!(zone.wait_exit(WAIT)?.success());
+        }
+        let zone = zone_with_db(&db, &["Misc:SelfScoreReset=1"])?;
+        let mut a = logged_in(&zone, "alice")?;
+        assert_eq!(own_score_on_entry(&mut a, "0")?, (0, 0, 0));
+        Ok(())
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(e) = result {
+        panic!("{e:?}");
+    }
+}
+
+#[test]
+fn a_scheduled_reset_happens_once_per_period() {
+    let dir = temp_dir("schedule");
+    let db = dir.join("zone.db");
+    let zone = zone_with_db(&db, &["Persist:ResetIntervalSeconds=3"]).expect("zone");
+    let result = (|| -> Result<()> {
+        let mut a = bot_in(&zone, "alice", "0", ship::WARBIRD)?;
+        let mut b = bot_in(&zone, "bob", "0", ship::WARBIRD)?;
+        let a_pid = wait_for_player(&mut b, "alice")?;
+        kill(&mut b, a_pid, 40)?;
+        // The reset zeroes alice's score within one period.
+        a.wait_for(Duration::from_secs(5), |p| match p {
+            S2CPacket::ScoreUpdate(u) if u.pid == a_pid && u.kills == 0 => Some(()),
+            _ => None,
+        })
+        .context("the scheduled reset")?;
+        // Right after it, new points stay for most of the next period.
+        kill(&mut b, a_pid, 7)?;
+        a.expect_none(
+            Duration::from_millis(1500),
+            |p| matches!(p, S2CPacket::ScoreUpdate(u) if u.pid == a_pid && u.kills == 0),
+        )?;
+        Ok(())
+    })();
+    drop(zone);
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(e) = result {
+        panic!("{e:?}");
+    }
+}
+
+#[test]
+fn arenas_of_one_score_group_share_totals() {
+    let dir = temp_dir("groups");
+    let zone = zone_with_db(&dir.join("zone.db"), &[]).expect("zone");
+    let result = (|| -> Result<()> {
+        let mut a = bot_in(&zone, "alice", "0", ship::WARBIRD)?;
+        let mut b = bot_in(&zone, "bob", "0", ship::WARBIRD)?;
+        let a_pid = wait_for_player(&mut b, "alice")?;
+        kill(&mut b, a_pid, 33)?;
+        // "0" and "1" are both in the (public) group; "duel" is not.
+        a.leave_arena()?;
+        assert_eq!(own_score_on_entry(&mut a, "1")?, (33, 1, 0));
+        a.leave_arena()?;
+        assert_eq!(own_score_on_entry(&mut a, "duel")?, (0, 0, 0));
+        a.leave_arena()?;
+        assert_eq!(own_score_on_entry(&mut a, "0")?, (33, 1, 0));
+        Ok(())
+    })();
+    drop(zone);
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(e) = result {
+        panic!("{e:?}");
+    }
+}
+
+#[test]
+fn a_database_from_a_newer_version_is_refused_untouched() {
+    let dir = temp_dir("newer");
+    let db = dir.join("zone.db");
+    {
+        let conn = rusqlite::Connection::open(&db).expect("sqlite");
+        conn.execute_batch("CREATE TABLE future (x); PRAGMA user_version = 42;")
+            .expect("newer schema");
+    }
+    let before = std::fs::read(&db).expect("read db");
+    let err = match zone_with_db(&db, &[]) {
+        Ok(_) => panic!("the zone started on a newer database"),
+        Err(e) => format!("{e:?}"),
+    };
+    assert!(err.contains("newer"), "unclear error: {err}");
+    assert_eq!(std::fs::read(&db).expect("read db"), before, "file changed");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_locked_database_keeps_changes_in_memory_until_it_frees_up() {
+    let dir = temp_dir("locked");
+    let db = dir.join("zone.db");
+    let zone = zone_with_db(&db, &[]).expect("zone");
+    let result = (|| -> Result<()> {
+        let mut a = bot_in(&zone, "alice", "0", ship::WARBIRD)?;
+        let mut b = bot_in(&zone, "bob", "0", ship::WARBIRD)?;
+        let a_pid = wait_for_player(&mut b, "alice")?;
+        // Another process holds the write lock.
+        let locker = rusqlite::Connection::open(&db)?;
+        locker.execute_batch("BEGIN EXCLUSIVE")?;
+        kill(&mut b, a_pid, 12)?;
+        let pending = |zone: &TestZone| {
+            zone.stats()
+                .ok()
+                .and_then(|s| s["zone"]["persist"]["pending_writes"].as_u64())
+                .unwrap_or(0)
+        };
+        ensure!(
+            wait_until(Duration::from_secs(8), || pending(&zone) > 0),
+            "no pending writes while the database was locked"
+        );
+        let stats = zone.stats()?;
+        ensure!(
+            stats["zone"]["persist"]["failed_writes"]
+                .as_u64()
+                .unwrap_or(0)
+                > 0
+        );
+        // The zone plays on meanwhile.
+        a.chat(chat_type::PUBLIC, -1, "still here")?;
+        b.wait_for(WAIT, |p| {
+            matches!(p, S2CPacket::Chat(c) if c.text == "still here").then_some(())
+        })?;
+        locker.execute_batch("ROLLBACK")?;
+        drop(locker);
+        ensure!(
+            wait_until(Duration::from_secs(8), || pending(&zone) == 0),
+            "pending writes were not saved once the lock was gone"
+        );
+        ensure!(
+            wait_until(WAIT, || exported_points(&db, "alice").ok().flatten()
+                == Some(12)),
+            "the kill is not in the database"
+        );
+        Ok(())
+    })();
+    drop(zone);
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(e) = result {
+        panic!("{e:?}");
+    }
+}

@@ -1,0 +1,333 @@
+//! Scores across realm restarts: the zone keeps every player's stats
+//! (`zone-persist`), hands them to a realm when the player enters, takes
+//! each change the realm reports, and ends score intervals on schedule.
+//!
+//! A realm's score change is accepted — and safe from a realm crash — the
+//! moment the zone task has put it in its cache; the cache's changes reach
+//! the database within a second. A player enters a realm only once his
+//! stats are loaded, so a realm never starts from a wrong score.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use ipc_proto::{SavedScore, ToRealm};
+use tracing::{info, warn};
+use zone_persist::{interval, DbReply, Persist, StatMap};
+
+use crate::players::Stage;
+use crate::registry::SlotId;
+use crate::zone::{player_info, Zone};
+
+/// Stat ids of the four SubSpace scores (`persistence.md` §3.2).
+pub mod stat {
+    /// Kill points.
+    pub const KILL_POINTS: u16 = 0;
+    /// Flag points.
+    pub const FLAG_POINTS: u16 = 1;
+    /// Kills.
+    pub const KILLS: u16 = 2;
+    /// Deaths.
+    pub const DEATHS: u16 = 3;
+}
+
+/// How often changed stats are handed to the database.
+pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
+/// Name of the scheduled reset in the database's schedule table.
+const RESET_SCHEDULE: &str = "reset-interval";
+
+/// The zone's score keeping.
+pub struct ScoreKeeper {
+    /// The cache and the channel to the database thread.
+    pub persist: Persist,
+    /// Loads in flight: token → (pid, slot).
+    loads: HashMap<u64, (i16, SlotId)>,
+    /// Players whose load is in flight, with its token.
+    loading: HashMap<i16, u64>,
+    last_flush: Instant,
+    /// When the scheduled reset is next due (seconds since the epoch).
+    next_reset: Option<i64>,
+    reset_every: Option<Duration>,
+}
+
+fn epoch_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Opens the database (refusing a newer schema) and starts its thread;
+/// `None` when the zone keeps no scores.
+pub fn start(
+    settings: &crate::config::PersistSettings,
+) -> anyhow::Result<Option<(ScoreKeeper, tokio::sync::mpsc::UnboundedReceiver<DbReply>)>> {
+    if !settings.enabled {
+        return Ok(None);
+    }
+    let store = zone_persist::open(&settings.path)?;
+    let next = store
+        .schedule_next(RESET_SCHEDULE)
+        .map_err(|e| anyhow::anyhow!("reading the reset schedule: {e}"))?;
+    info!(path = %settings.path.display(), "scores kept in the database");
+    let (tx, replies) = zone_persist::spawn(store);
+    Ok(Some((
+        ScoreKeeper::new(Persist::new(tx), settings.reset_every, next),
+        replies,
+    )))
+}
+
+impl ScoreKeeper {
+    /// Wraps a running database thread; `next_reset` comes from the
+    /// database (so a restart neither repeats nor skips a reset).
+    pub fn new(persist: Persist, reset_every: Option<Duration>, next_reset: Option<i64>) -> Self {
+        let next_reset = match (reset_every, next_reset) {
+            (Some(every), None) => {
+                let at = epoch_secs() + every.as_secs() as i64;
+                persist.set_schedule(RESET_SCHEDULE, at);
+                Some(at)
+            }
+            (Some(_), Some(at)) => Some(at),
+            (None, _) => None,
+        };
+        ScoreKeeper {
+            persist,
+            loads: HashMap::new(),
+            loading: HashMap::new(),
+            last_flush: Instant::now(),
+            next_reset,
+            reset_every,
+        }
+    }
+}
+
+/// The four scores out of a reset-interval map.
+fn saved_score(reset: &StatMap) -> SavedScore {
+    let get = |id: u16| reset.get(&id).copied().unwrap_or(0);
+    SavedScore {
+        kill_points: get(stat::KILL_POINTS).clamp(i32::MIN as i64, i32::MAX as i64) as i32,
+        flag_points: get(stat::FLAG_POINTS).clamp(i32::MIN as i64, i32::MAX as i64) as i32,
+        kills: get(stat::KILLS).clamp(0, u16::MAX as i64) as u16,
+        deaths: get(stat::DEATHS).clamp(0, u16::MAX as i64) as u16,
+    }
+}
+
+impl Zone {
+    fn score_keys(&self, pid: i16, slot_id: SlotId) -> Option<(String, String, String)> {
+        let p = self.players.get(pid)?;
+        let slot = self.realms.get(&slot_id)?;
+        Some((
+            p.name.to_ascii_lowercase(),
+            slot.score_group.clone(),
+            slot.name.clone(),
+        ))
+    }
+
+    /// Sends `PlayerEnter` for a player assigned to a ready realm, once his
+    /// stats are at hand (asking the database for them if they are not).
+    pub(crate) fn try_enter(&mut self, pid: i16, slot_id: SlotId) {
+        let ready = self.realms.get(&slot_id).is_some_and(|s| s.ready());
+        let Some(p) = self.players.get(pid) else {
+            return;
+        };
+        if !ready || p.realm() != Some(slot_id) || p.enter_sent {
+            return;
+        }
+        let mut score = None;
+        if self.scores.is_some() {
+            let Some((name, group, arena)) = self.score_keys(pid, slot_id) else {
+                return;
+            };
+            let Some(keeper) = self.scores.as_mut() else {
+                return;
+            };
+            match keeper.persist.cached(&name, &group, &arena) {
+                Some(stats) => score = Some(saved_score(&stats[1])),
+                None => {
+                    if !keeper.loading.contains_key(&pid) {
+                        let token = keeper.persist.request_load(&name, &group, &arena);
+                        keeper.loads.insert(token, (pid, slot_id));
+                        keeper.loading.insert(pid, token);
+                    }
+                    return;
+                }
+            }
+        }
+        let Some(p) = self.players.get_mut(pid) else {
+            return;
+        };
+        let reentry = std::mem::replace(&mut p.reentry, false);
+        p.enter_sent = true;
+        let mut info = player_info(p, reentry);
+        info.score = score;
+        if let Some(slot) = self.realms.get_mut(&slot_id) {
+            slot.send(&ToRealm::PlayerEnter(info));
+        }
+    }
+
+    /// Handles an answer from the database thread.
+    pub(crate) fn db_reply(&mut self, reply: DbReply) {
+        let Some(keeper) = self.scores.as_mut() else {
+            return;
+        };
+        match reply {
+            DbReply::Loaded { token, stats } => {
+                let Some((pid, slot_id)) = keeper.loads.remove(&token) else {
+                    return;
+                };
+                if keeper.loading.get(&pid) == Some(&token) {
+                    keeper.loading.remove(&pid);
+                }
+                if let Some((name, group, arena)) = self.score_keys(pid, slot_id) {
+                    if let Some(keeper) = self.scores.as_mut() {
+                        keeper.persist.fill(&name, &group, &arena, stats);
+                    }
+                    self.try_enter(pid, slot_id);
+                }
+            }
+            DbReply::Status {
+                pending,
+                failures,
+                dropped,
+            } => keeper.persist.note_status(pending, failures, dropped),
+            DbReply::Closed => {}
+        }
+    }
+
+    /// A realm reported a player's new score totals.
+    pub(crate) fn score_changed(
+        &mut self,
+        slot_id: SlotId,
+        pid: i16,
+        totals: SavedScore,
+        reset: bool,
+    ) {
+        if !self.player_in_realm(pid, slot_id) {
+            return;
+        }
+        let Some((name, group, arena)) = self.score_keys(pid, slot_id) else {
+            return;
+        };
+        let Some(keeper) = self.scores.as_mut() else {
+            return;
+        };
+        let p = &mut keeper.persist;
+        let new = [
+            (stat::KILL_POINTS, totals.kill_points as i64),
+            (stat::FLAG_POINTS, totals.flag_points as i64),
+            (stat::KILLS, totals.kills as i64),
+            (stat::DEATHS, totals.deaths as i64),
+        ];
+        if reset {
+            // A score reset clears the reset interval only.
+            p.reset_player(&name, &group, interval::RESET);
+            return;
+        }
+        // Totals are the reset interval's values; the other intervals grow
+        // by the same difference.
+        let old = p
+            .cached(&name, &group, &arena)
+            .map(|s| s[1].clone())
+            .unwrap_or_default();
+        for (id, value) in new {
+            let delta = value - old.get(&id).copied().unwrap_or(0);
+            if delta != 0 {
+                p.add(&name, &group, &arena, id, delta);
+            }
+        }
+    }
+
+    /// A player leaves the zone: his stats are written and forgotten.
+    pub(crate) fn scores_player_left(&mut self, name: &str, last_arena: Option<&str>) {
+        if let Some(keeper) = self.scores.as_mut() {
+            let lower = name.to_ascii_lowercase();
+            if let Some(arena) = last_arena {
+                keeper.persist.last_arena(&lower, arena);
+            }
+            keeper.persist.forget_player(&lower);
+        }
+    }
+
+    /// Once a second: changed stats to the database; a due scheduled reset.
+    pub(crate) fn scores_tick(&mut self, now: Instant) {
+        let Some(keeper) = self.scores.as_mut() else {
+            return;
+        };
+        if now.saturating_duration_since(keeper.last_flush) >= FLUSH_EVERY {
+            keeper.last_flush = now;
+            keeper.persist.flush();
+        }
+        let (Some(at), Some(every)) = (keeper.next_reset, keeper.reset_every) else {
+            return;
+        };
+        let now_secs = epoch_secs();
+        if now_secs < at {
+            return;
+        }
+        let period = every.as_secs().max(1) as i64;
+        // Once, however many periods were missed while the zone was down.
+        let next = at + ((now_secs - at) / period + 1) * period;
+        keeper.next_reset = Some(next);
+        info!("scheduled score reset: ending the reset interval of every score group");
+        self.end_score_interval(Vec::new());
+        if let Some(keeper) = self.scores.as_ref() {
+            keeper.persist.set_schedule(RESET_SCHEDULE, next);
+        }
+    }
+
+    /// Ends the reset interval of some score groups (all if empty) and
+    /// tells the realms of those groups to start from zero.
+    pub(crate) fn end_score_interval(&mut self, groups: Vec<String>) {
+        let Some(keeper) = self.scores.as_mut() else {
+            warn!("score reset asked for, but scores are not kept");
+            return;
+        };
+        keeper.persist.end_interval(groups.clone(), interval::RESET);
+        let ids: Vec<SlotId> = self
+            .realms
+            .values()
+            .filter(|s| groups.is_empty() || groups.contains(&s.score_group))
+            .map(|s| s.id)
+            .collect();
+        for id in ids {
+            if let Some(slot) = self.realms.get_mut(&id) {
+                if slot.ready() {
+                    slot.send(&ToRealm::ResetScores);
+                }
+            }
+        }
+    }
+
+    /// Marks the players of a slot for a fresh `PlayerEnter` (after a
+    /// worker restart).
+    pub(crate) fn mark_reentry(&mut self, slot_id: SlotId) {
+        let pids = self
+            .realms
+            .get(&slot_id)
+            .map(|s| s.players.clone())
+            .unwrap_or_default();
+        for pid in pids {
+            if let Some(p) = self.players.get_mut(pid) {
+                if matches!(p.stage, Stage::InRealm { realm, .. } if realm == slot_id) {
+                    p.enter_sent = false;
+                    p.reentry = true;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saved_score_clamps_to_the_packet_fields() {
+        let map: StatMap = [(0, 5_000_000_000i64), (2, 70_000), (3, -4)]
+            .into_iter()
+            .collect();
+        let s = saved_score(&map);
+        assert_eq!(s.kill_points, i32::MAX);
+        assert_eq!(s.kills, u16::MAX);
+        assert_eq!(s.deaths, 0);
+        assert_eq!(s.flag_points, 0);
+    }
+}
