@@ -1078,12 +1078,23 @@ impl Connection {
 
     /// Whether anything is waiting to be sent right away.
     pub fn has_pending(&self) -> bool {
+        self.has_urgent() || self.unrel_bytes > 0
+    }
+
+    /// Whether something other than queued unreliable packets is waiting
+    /// (raw replies, acks, reliable data), which a sender that delays
+    /// flushes to coalesce unreliable traffic should not hold back.
+    pub fn has_urgent(&self) -> bool {
         !self.raw.bytes.is_empty()
             || !self.acks.is_empty()
-            || self.unrel_bytes > 0
             || (!self.rel_unsent.is_empty() && self.rel_inflight.len() < self.cfg.send_window)
             || (!self.sized_out.is_empty() && self.rel_unsent.len() < self.cfg.send_window)
             || self.rel_inflight.iter().any(|p| p.last_sent.is_none())
+    }
+
+    /// Bytes of unreliable packets queued for the next transmit.
+    pub fn unreliable_bytes(&self) -> usize {
+        self.unrel_bytes
     }
 
     /// The next time [`poll_transmit`](Self::poll_transmit) has work that is

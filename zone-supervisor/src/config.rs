@@ -81,6 +81,10 @@ pub struct Settings {
     pub login_timeout: Duration,
     /// Interval of keepalive packets to players in arenas.
     pub keepalive: Duration,
+    /// How long a connection's unreliable packets may wait to be grouped
+    /// with later ones into one datagram (`Net:FlushDelayMillis`; 0 = send
+    /// at the end of every loop pass).
+    pub flush_delay: Duration,
     /// Local passwords (`passwd.conf`).
     pub auth: LocalAuth,
     /// The billing server link (`[Billing]`).
@@ -202,6 +206,9 @@ impl Settings {
                 global.get_int("Net", "LoginTimeoutMillis", 10_000).max(100) as u64,
             ),
             keepalive: Duration::from_secs(5),
+            flush_delay: Duration::from_millis(
+                global.get_int("Net", "FlushDelayMillis", 0).clamp(0, 100) as u64,
+            ),
             auth: LocalAuth::new(zone.load_file("passwd.conf").ok()),
             persist,
             zone: zone.clone(),

@@ -63,6 +63,9 @@ pub struct Player {
     pub enter_sent: bool,
     /// The next `PlayerEnter` is a re-entry after a realm restart.
     pub reentry: bool,
+    /// Since when unreliable packets have been held back for grouping
+    /// (`Net:FlushDelayMillis`).
+    pub held_since: Option<Instant>,
 }
 
 impl Player {
@@ -123,6 +126,7 @@ impl PlayerTable {
             connected_at: now,
             enter_sent: false,
             reentry: false,
+            held_since: None,
         });
         self.by_addr.insert(addr, pid);
         self.count += 1;

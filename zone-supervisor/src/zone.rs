@@ -33,6 +33,8 @@ use crate::udp::{RecvBatch, SendBatch};
 
 /// Most `recvmmsg` calls per readiness event before other work gets a turn.
 const RECV_BATCH: usize = 8;
+/// Queued unreliable bytes at which a held connection is sent at once.
+const COALESCE_FULL: usize = 400;
 /// How often process figures are sampled.
 const SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -172,6 +174,7 @@ pub async fn run(settings: Settings) -> Result<()> {
         scratch: Vec::new(),
         recv_batch: RecvBatch::default(),
         send_batch: SendBatch::default(),
+        held: Vec::new(),
         pending: VecDeque::new(),
         per_ip: HashMap::new(),
         biller,
@@ -222,6 +225,8 @@ pub(crate) struct Zone {
     pub(crate) scratch: Vec<u8>,
     recv_batch: RecvBatch,
     send_batch: SendBatch,
+    /// Players whose unreliable packets are held back for grouping.
+    held: Vec<i16>,
     /// Connections not logged in yet, oldest first (pid, accepted at);
     /// entries of players that have since logged in or left are skipped.
     pub(crate) pending: VecDeque<(i16, Instant)>,
@@ -272,6 +277,7 @@ impl Zone {
                 Some(req) = control_rx.recv() => self.control_request(req),
                 Some(reply) = next_reply(&mut db_rx) => self.db_reply(reply),
                 _ = tick.tick() => self.on_tick(),
+                _ = sleep_until_opt(self.held_deadline()) => self.release_held(),
                 _ = sighup.recv() => self.reload(),
                 _ = sigterm.recv() => break,
                 _ = sigint.recv() => break,
@@ -491,6 +497,29 @@ impl Zone {
 
     // ----- flushing and shutdown -----------------------------------------
 
+    /// When the earliest held-back connection is due.
+    fn held_deadline(&self) -> Option<Instant> {
+        self.held
+            .iter()
+            .filter_map(|&pid| self.players.get(pid)?.held_since)
+            .min()
+            .map(|t| t + self.s.flush_delay)
+    }
+
+    /// Puts held-back connections whose delay is over on the flush list.
+    fn release_held(&mut self) {
+        let now = Instant::now();
+        let delay = self.s.flush_delay;
+        let held = std::mem::take(&mut self.held);
+        for pid in held {
+            match self.players.get(pid).and_then(|p| p.held_since) {
+                Some(t) if now.saturating_duration_since(t) >= delay => self.mark_dirty(pid),
+                Some(_) => self.held.push(pid),
+                None => {}
+            }
+        }
+    }
+
     fn flush(&mut self) {
         let now = Instant::now();
         // First: what the biller link sends or reports can queue packets
@@ -498,11 +527,27 @@ impl Zone {
         self.flush_biller(now);
         let mut list = std::mem::take(&mut self.flush_list);
         let mut ended = Vec::new();
+        let delay = self.s.flush_delay;
         for &pid in &list {
             let Some(p) = self.players.get_mut(pid) else {
                 continue;
             };
             p.dirty = false;
+            // With a flush delay, unreliable packets wait a little to share
+            // a datagram, unless the datagram is already full enough or
+            // something urgent (acks, reliable, time sync) is waiting.
+            if !delay.is_zero()
+                && !p.conn.has_urgent()
+                && p.conn.unreliable_bytes() < COALESCE_FULL
+                && p.held_since.is_none_or(|t| now.saturating_duration_since(t) < delay)
+            {
+                if p.held_since.is_none() {
+                    p.held_since = Some(now);
+                    self.held.push(pid);
+                }
+                continue;
+            }
+            p.held_since = None;
             let (out, addr) = (&mut self.send_batch, p.addr);
             p.conn.poll_transmit(now, &mut |d| out.push(addr, d));
             if p.conn.is_closed() {
@@ -547,6 +592,14 @@ impl Zone {
             warn!("realm workers did not stop in time; killing them");
             self.kill_all_workers();
         }
+    }
+}
+
+/// Sleeps until `at`, or forever when there is nothing to wait for.
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+        None => std::future::pending().await,
     }
 }
 
