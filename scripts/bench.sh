@@ -5,6 +5,7 @@
 #
 #   scripts/bench.sh [--duration S] [--long-duration S] [--out DIR]
 #                    [--only NAME[,NAME...]] [--no-build] [--threads N]
+#                    [--set SECTION:KEY=VALUE]...   (extra zone settings)
 #
 # Scenarios (all at 10 Hz):
 #   asss40   40 bots, one arena (the ASSS comparison)
@@ -26,6 +27,7 @@ out=""
 only=""
 build=1
 threads=""
+extra_sets=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --duration) duration="$2"; shift 2 ;;
@@ -34,6 +36,7 @@ while [ $# -gt 0 ]; do
         --only) only="$2"; shift 2 ;;
         --no-build) build=0; shift ;;
         --threads) threads="$2"; shift 2 ;;
+        --set) extra_sets+=(--set "$2"); shift 2 ;;
         -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
@@ -73,7 +76,8 @@ start_zone() {
     NO_COLOR=1 "$bin/zone-supervisor" run --bind 127.0.0.1 --port 0 \
         --control "$ctl" --worker "$bin/realm-worker" \
         --set Net:MaxConnections=4000 --set Net:MaxPendingConnections=1000 \
-        --set General:MaxPlaying=0 \
+        --set General:MaxPlaying=0 --set "Persist:DatabasePath=$out/$name.db" \
+        "${extra_sets[@]}" \
         >"$out/$name.zone.out" 2>"$out/$name.zone.log" &
     zone_pid=$!
     local line=""
