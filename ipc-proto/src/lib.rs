@@ -467,6 +467,21 @@ impl FrameReader {
         &mut self.buf[len..]
     }
 
+    /// The buffer to append received bytes to, with room for `want` more
+    /// (reserved, not zero-filled): for readers that fill spare capacity,
+    /// such as tokio's `try_read_buf`.
+    pub fn buffer(&mut self, want: usize) -> &mut Vec<u8> {
+        if self.start > 0 && self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        } else if self.start > self.buf.capacity() / 2 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        self.buf.reserve(want);
+        &mut self.buf
+    }
+
     /// Marks `n` bytes of the last [`FrameReader::spare`] as read; the rest
     /// of the spare room is released.
     pub fn filled(&mut self, n: usize, want: usize) {

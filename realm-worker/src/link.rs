@@ -35,23 +35,14 @@ pub async fn run(
             r = stream.readable() => {
                 r.context("IPC socket")?;
                 loop {
-                    let spare = reader.spare(READ_CHUNK);
-                    match stream.try_read(spare) {
+                    match stream.try_read_buf(reader.buffer(READ_CHUNK)) {
                         Ok(0) => {
-                            reader.filled(0, READ_CHUNK);
                             info!(realm = %args.realm, "supervisor closed the link; exiting");
                             return Ok(());
                         }
-                        Ok(n) => {
-                            reader.filled(n, READ_CHUNK);
-                            if n < READ_CHUNK {
-                                break;
-                            }
-                        }
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                            reader.filled(0, READ_CHUNK);
-                            break;
-                        }
+                        Ok(n) if n < READ_CHUNK => break,
+                        Ok(_) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                         Err(e) => return Err(e).context("IPC read"),
                     }
                 }
