@@ -69,7 +69,7 @@ run_one() {
 }
 
 : >logs/last.tsv
-printf 'started\ttarget\tseconds\texecutions\tcoverage\tfindings\tstatus\n'
+printf 'finished\ttarget\tseconds\texecutions\tcoverage\tfindings\tstatus\n'
 for t in "${targets[@]}"; do
     while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
     run_one "$t" &
