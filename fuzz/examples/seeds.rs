@@ -155,6 +155,7 @@ fn main() {
         previous_ship: 8,
         previous_freq: 0,
         authenticated: false,
+        score: None,
     };
     let list = [1u8, 0, 2, 0];
     encode(&ToRealm::PlayerEnter(info), &mut frames).expect("encode");

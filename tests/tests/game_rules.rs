@@ -418,3 +418,31 @@ fn staff_tools_work_across_realms() {
         panic!("{e:?}");
     }
 }
+
+#[test]
+fn realms_summary_is_for_staff_with_the_capability() {
+    let dir = staff_zone(&[("smoddy", "smod")]).expect("zone folder");
+    let zone = TestZone::start_with(ZoneOptions {
+        zone_dir: Some(dir.clone()),
+        ..ZoneOptions::default()
+    })
+    .expect("zone");
+    let result = (|| -> Result<()> {
+        let mut smoddy = bot_in(&zone, "smoddy", "0", ship::SPECTATOR)?;
+        let mut pleb = bot_in(&zone, "pleb", "1", ship::SPECTATOR)?;
+        pleb.chat(chat_type::PUBLIC, -1, "?realms")?;
+        wait_message(&mut pleb, "permission")?;
+        smoddy.chat(chat_type::PUBLIC, -1, "?realms")?;
+        let zone_line = wait_message(&mut smoddy, "zone: ")?;
+        assert!(zone_line.contains("2 realms"), "{zone_line:?}");
+        for name in ["0: running", "1: running"] {
+            wait_message(&mut smoddy, name)?;
+        }
+        Ok(())
+    })();
+    drop(zone);
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(e) = result {
+        panic!("{e:?}");
+    }
+}
