@@ -65,6 +65,10 @@ pub struct PlayerInfo {
     /// The player's saved score in this arena's score group (reset
     /// interval), when the zone keeps scores; the realm starts from it.
     pub score: Option<SavedScore>,
+    /// The player's banner (96-byte bitmap), if he has one.
+    pub banner: Option<Vec<u8>>,
+    /// A timed chat mask still running: (mask, seconds left).
+    pub chat_mask: Option<(u32, u32)>,
 }
 
 /// The four SubSpace scores of a player (the "reset" interval).
@@ -252,6 +256,25 @@ pub enum FromRealm<'a> {
     },
     /// A zone-wide request from this realm.
     ZoneCall(ZoneCall<'a>),
+    /// A player set his banner (96-byte bitmap); the zone keeps it.
+    BannerChanged {
+        /// Who.
+        pid: i16,
+        /// The bitmap.
+        #[serde(borrow)]
+        banner: &'a [u8],
+    },
+    /// A player's chat mask changed; the zone keeps a timed one (with the
+    /// seconds left) so that it outlives leaving the arena or a restart.
+    /// `remaining_secs` 0 means no timed mask.
+    ChatMaskChanged {
+        /// Who.
+        pid: i16,
+        /// The mask bits.
+        mask: u32,
+        /// Seconds until it ends (0 = not timed).
+        remaining_secs: u32,
+    },
     /// A player's score in this arena changed (kills, deaths, points); the
     /// new totals, for persistence. `reset` marks a score reset (the totals
     /// are then zero and the player's all-time stats stay as they were).
@@ -664,6 +687,8 @@ mod tests {
                     kills: seq as u16,
                     deaths: pid as u16,
                 }),
+                banner: flags[1].then(|| bytes.iter().take(96).copied().collect()),
+                chat_mask: flags[2].then_some((seq, seq / 2)),
             };
             let to: Vec<ToRealm> = vec![
                 ToRealm::PlayerEnter(info),

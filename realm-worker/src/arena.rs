@@ -80,6 +80,9 @@ pub struct ArenaPlayer {
     pub deaths_without_firing: u32,
 }
 
+/// Bytes of a banner bitmap.
+const BANNER_LEN: usize = 96;
+
 /// Appends one message to the output buffer.
 pub(crate) fn emit(out: &mut Vec<u8>, msg: &FromRealm<'_>) {
     if let Err(e) = ipc_proto::encode(msg, out) {
@@ -419,6 +422,11 @@ impl Arena {
             fired: false,
             deaths_without_firing: 0,
         };
+        let mut player = player;
+        if let Some((mask, secs)) = player.info.chat_mask {
+            // A timed mask (e.g. a flood shut-up) outlives leaving the arena.
+            player.chat.set_mask(now, mask, u64::from(secs));
+        }
         info!(realm = %self.name, pid, name = %player.info.name, group = %player.group, ship, freq, "player entering");
 
         // 1. who-am-I, 2. settings
@@ -474,9 +482,72 @@ impl Arena {
             &S2CPacket::EnteredArena,
         );
 
+        let own_banner = player.info.banner.clone();
         self.players.insert(pid, player);
         emit(&mut self.out, &FromRealm::PlayerEntered { pid });
         emit(&mut self.out, &FromRealm::PlayerState { pid, ship, freq });
+        // Banners (game-protocol.md §6.2, §18): the others' to the newcomer,
+        // his to the others.
+        let banners: Vec<(i16, Vec<u8>)> = self
+            .players
+            .iter()
+            .filter(|(&other, _)| other != pid)
+            .filter_map(|(&other, p)| p.info.banner.clone().map(|b| (other, b)))
+            .collect();
+        for (other, banner) in banners {
+            self.send_banner(Target::Player(pid), other, &banner);
+        }
+        if let Some(banner) = own_banner {
+            self.send_banner(Target::ArenaExcept(pid), pid, &banner);
+        }
+    }
+
+    /// S2C 0x1F: `pid`'s banner, to `to`.
+    fn send_banner(&mut self, to: Target<'_>, pid: i16, banner: &[u8]) {
+        let mut pkt = Vec::with_capacity(3 + BANNER_LEN);
+        pkt.push(0x1F);
+        pkt.extend_from_slice(&pid.to_le_bytes());
+        pkt.extend_from_slice(banner);
+        self.send_bytes(to, Delivery::Reliable, &pkt);
+    }
+
+    /// C2S 0x19: a spectator sets his banner; the arena sees it and the zone
+    /// keeps it.
+    fn banner(&mut self, pid: i16, body: &[u8]) {
+        if body.len() != BANNER_LEN {
+            return;
+        }
+        let Some(p) = self.players.get_mut(&pid) else {
+            return;
+        };
+        if p.ship != ship::SPECTATOR {
+            return;
+        }
+        p.info.banner = Some(body.to_vec());
+        self.send_banner(Target::ArenaExcept(pid), pid, body);
+        emit(
+            &mut self.out,
+            &FromRealm::BannerChanged { pid, banner: body },
+        );
+    }
+
+    /// Tells the zone a player's chat mask, so a timed one outlives him
+    /// leaving the arena.
+    pub(crate) fn report_chat_mask(&mut self, pid: i16) {
+        let now = Instant::now();
+        let Some(p) = self.players.get_mut(&pid) else {
+            return;
+        };
+        let mask = p.chat.mask(now);
+        let remaining_secs = p.chat.remaining_secs(now).min(u32::MAX as u64) as u32;
+        emit(
+            &mut self.out,
+            &FromRealm::ChatMaskChanged {
+                pid,
+                mask,
+                remaining_secs,
+            },
+        );
     }
 
     fn player_leave(&mut self, pid: i16) {
@@ -535,6 +606,7 @@ impl Arena {
             C2SPacket::Green(green) => self.green(pid, green),
             C2SPacket::Attach { pid: to } => self.attach(pid, to),
             C2SPacket::TurretKickoff => self.turret_kickoff(pid),
+            C2SPacket::Other { ptype: 0x19, body } => self.banner(pid, &body),
             other => debug!(
                 pid,
                 ptype = other.packet_type(),

@@ -170,6 +170,7 @@ impl Arena {
         if let Some(p) = self.players.get_mut(&pid) {
             p.chat.set_mask(now, mask, timeout_secs);
         }
+        self.report_chat_mask(pid);
     }
 
     /// Handles a chat packet from a player.
@@ -260,6 +261,7 @@ impl Arena {
                 &format!("You have been shut up for {secs} seconds for flooding."),
             );
             tracing::info!(realm = %self.name, pid, "flooded chat, shut up for {secs} seconds");
+            self.report_chat_mask(pid);
         }
     }
 

@@ -111,6 +111,8 @@ impl Harness {
             previous_freq: 0,
             authenticated: true,
             score: None,
+            banner: None,
+            chat_mask: None,
         };
         self.send(ToRealm::PlayerEnter(info));
         let p = &self.arena.players[&pid];

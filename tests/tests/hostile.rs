@@ -653,9 +653,9 @@ fn a_realm_cannot_reach_players_of_another_arena() {
     }
 }
 
-/// Enters `arena`, served by an `evil_realm` mode that misbehaves on its
-/// first `bad_runs` runs and is the real worker after that; returns the
-/// realm's stats once the player is in.
+/// A bot enters `arena`, served by an `evil_realm` mode that misbehaves on
+/// its first run(s) and is the real worker after that; returns the zone and
+/// the realm's stats once the bot is in, still connected.
 fn misbehaving_realm(arena: &str, overrides: &[&str]) -> Result<(TestZone, Value)> {
     let state = std::env::temp_dir().join(format!(
         "ss-tests-evil-realm-{}-{}",

@@ -361,3 +361,66 @@ fn a_locked_database_keeps_changes_in_memory_until_it_frees_up() {
         panic!("{e:?}");
     }
 }
+
+/// Sends C2S 0x19 (a 96-byte banner).
+fn set_banner(bot: &mut Bot, fill: u8) -> Result<()> {
+    let mut pkt = vec![0x19u8];
+    pkt.extend(std::iter::repeat_n(fill, 96));
+    bot.send_raw(&pkt, Reliability::Reliable, Priority::Normal)
+}
+
+/// Waits for S2C 0x1F with `pid`'s banner; returns its first byte.
+fn wait_banner(bot: &mut Bot, pid: i16) -> Result<u8> {
+    bot.wait_for(WAIT, |p| match p {
+        S2CPacket::Other { ptype: 0x1F, body }
+            if body.len() == 98 && i16::from_le_bytes([body[0], body[1]]) == pid =>
+        {
+            Some(body[2])
+        }
+        _ => None,
+    })
+    .context("a banner packet")
+}
+
+#[test]
+fn banners_and_timed_chat_masks_outlive_a_zone_restart() {
+    let dir = temp_dir("zonedata");
+    let db = dir.join("zone.db");
+    let result = (|| -> Result<()> {
+        let mut zone = zone_with_db(&db, &["Chat:FloodLimit=3"])?;
+        {
+            let mut a = bot_in(&zone, "alice", "0", ship::SPECTATOR)?;
+            let mut b = bot_in(&zone, "bob", "0", ship::SPECTATOR)?;
+            let a_pid = wait_for_player(&mut b, "alice")?;
+            set_banner(&mut a, 0x5A)?;
+            assert_eq!(wait_banner(&mut b, a_pid)?, 0x5A);
+            // A flood shut-up is a timed chat mask.
+            for i in 0..5 {
+                a.chat(chat_type::PUBLIC, -1, &format!("spam {i}"))?;
+            }
+            a.wait_for(WAIT, |p| match p {
+                S2CPacket::Chat(c) if c.text.contains("shut up") => Some(()),
+                _ => None,
+            })?;
+            zone.signal(Signal::SIGTERM)?;
+            ensure!(zone.wait_exit(WAIT)?.success());
+        }
+        let zone = zone_with_db(&db, &["Chat:FloodLimit=3"])?;
+        let mut a = bot_in(&zone, "alice", "0", ship::SPECTATOR)?;
+        let mut b = bot_in(&zone, "bob", "0", ship::SPECTATOR)?;
+        let a_pid = wait_for_player(&mut b, "alice")?;
+        // bob, entering after alice, receives her stored banner.
+        assert_eq!(wait_banner(&mut b, a_pid)?, 0x5A);
+        // alice is still shut up after the restart.
+        a.chat(chat_type::PUBLIC, -1, "am I heard?")?;
+        b.expect_none(
+            QUIET,
+            |p| matches!(p, S2CPacket::Chat(c) if c.text == "am I heard?"),
+        )?;
+        Ok(())
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(e) = result {
+        panic!("{e:?}");
+    }
+}

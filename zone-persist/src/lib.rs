@@ -22,7 +22,7 @@ use anyhow::{Context, Result};
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
-pub use store::{StatMap, StatsWrite, Store};
+pub use store::{PlayerZoneData, StatMap, StatsWrite, Store};
 
 /// Interval numbers as stored.
 pub mod interval {
@@ -67,6 +67,20 @@ pub enum DbRequest {
         /// Seconds since the epoch.
         next_at: i64,
     },
+    /// Store a player's banner (`None` clears it).
+    Banner {
+        /// Player name, lower case.
+        player: String,
+        /// The bitmap.
+        banner: Option<Vec<u8>>,
+    },
+    /// Store a player's timed chat mask (`None` clears it).
+    ChatMask {
+        /// Player name, lower case.
+        player: String,
+        /// (mask, ends at in seconds since the epoch).
+        mask: Option<(u32, i64)>,
+    },
     /// Record a player's last arena.
     LastArena {
         /// Player name, lower case.
@@ -87,6 +101,8 @@ pub enum DbReply {
         token: u64,
         /// Forever, reset and game maps.
         stats: [StatMap; 3],
+        /// The player's zone-wide data.
+        zone: PlayerZoneData,
     },
     /// Health after each write attempt.
     Status {
@@ -205,7 +221,11 @@ fn db_thread(
                         stats[slot] = w.stats.clone();
                     }
                 }
-                let _ = replies.send(DbReply::Loaded { token, stats });
+                let zone = store.zone_data(&player).unwrap_or_else(|e| {
+                    error!(%player, "loading zone data failed: {e}");
+                    PlayerZoneData::default()
+                });
+                let _ = replies.send(DbReply::Loaded { token, stats, zone });
             }
             DbRequest::Write(batch) => {
                 if !pending.is_empty() {
@@ -235,6 +255,16 @@ fn db_thread(
             DbRequest::SetSchedule { name, next_at } => {
                 if let Err(e) = store.set_schedule_next(&name, next_at) {
                     error!(%name, "recording the schedule failed: {e}");
+                }
+            }
+            DbRequest::Banner { player, banner } => {
+                if let Err(e) = store.set_banner(&player, banner.as_deref()) {
+                    warn!(%player, "storing the banner failed: {e}");
+                }
+            }
+            DbRequest::ChatMask { player, mask } => {
+                if let Err(e) = store.set_chat_mask(&player, mask) {
+                    warn!(%player, "storing the chat mask failed: {e}");
                 }
             }
             DbRequest::LastArena { player, arena } => {
@@ -406,6 +436,22 @@ impl Persist {
         });
     }
 
+    /// Stores a player's banner.
+    pub fn banner(&self, player: &str, banner: Option<Vec<u8>>) {
+        self.send(DbRequest::Banner {
+            player: player.to_string(),
+            banner,
+        });
+    }
+
+    /// Stores a player's timed chat mask (mask, ends at in epoch seconds).
+    pub fn chat_mask(&self, player: &str, mask: Option<(u32, i64)>) {
+        self.send(DbRequest::ChatMask {
+            player: player.to_string(),
+            mask,
+        });
+    }
+
     /// Records a player's last arena.
     pub fn last_arena(&self, player: &str, arena: &str) {
         self.send(DbRequest::LastArena {
@@ -477,7 +523,9 @@ mod tests {
         let token = p.request_load("bob", "(public)", "1");
         let stats = loop {
             match replies.recv().await.unwrap() {
-                DbReply::Loaded { token: t, stats } if t == token => break stats,
+                DbReply::Loaded {
+                    token: t, stats, ..
+                } if t == token => break stats,
                 _ => {}
             }
         };

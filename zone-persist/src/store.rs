@@ -13,7 +13,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Value};
 
 /// Schema version this binary writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Stat id → value.
 pub type StatMap = BTreeMap<u16, i64>;
@@ -33,6 +33,17 @@ pub enum StoreError {
     /// SQLite reported an error.
     #[error("database error: {0}")]
     Sql(#[from] rusqlite::Error),
+}
+
+/// A player's zone-wide data (not tied to an arena).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PlayerZoneData {
+    /// Banner bitmap (96 bytes), if any.
+    pub banner: Option<Vec<u8>>,
+    /// A timed chat mask: (mask, ends at, seconds since the epoch).
+    pub chat_mask: Option<(u32, i64)>,
+    /// The arena the player was last in.
+    pub last_arena: Option<String>,
 }
 
 /// One stats row set to write: the whole map of one interval.
@@ -140,6 +151,70 @@ impl Store {
             )?;
             tx.commit()?;
         }
+        if from < 2 {
+            // v2: a timed chat mask needs its end time.
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(
+                "ALTER TABLE player_zone ADD COLUMN chat_mask_ends INTEGER;
+                 PRAGMA user_version = 2;",
+            )?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// A player's zone-wide data.
+    pub fn zone_data(&self, player: &str) -> Result<PlayerZoneData, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT banner, chat_mask, chat_mask_ends, last_arena FROM player_zone
+                 WHERE player = ?1",
+                params![player],
+                |r| {
+                    let banner: Option<Vec<u8>> = r.get(0)?;
+                    let mask: Option<i64> = r.get(1)?;
+                    let ends: Option<i64> = r.get(2)?;
+                    Ok(PlayerZoneData {
+                        banner: banner.filter(|b| !b.is_empty()),
+                        chat_mask: mask.zip(ends).map(|(m, e)| (m as u32, e)),
+                        last_arena: r.get(3)?,
+                    })
+                },
+            )
+            .optional()?
+            .unwrap_or_default())
+    }
+
+    /// Stores a player's banner (`None` clears it).
+    pub fn set_banner(&mut self, player: &str, banner: Option<&[u8]>) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO player_zone (player, banner, updated) VALUES (?1, ?2, ?3)
+             ON CONFLICT(player) DO UPDATE SET banner = excluded.banner,
+                                               updated = excluded.updated",
+            params![player, banner, now_secs()],
+        )?;
+        Ok(())
+    }
+
+    /// Stores a player's timed chat mask (`None` clears it).
+    pub fn set_chat_mask(
+        &mut self,
+        player: &str,
+        mask: Option<(u32, i64)>,
+    ) -> Result<(), StoreError> {
+        let (m, e) = match mask {
+            Some((m, e)) => (Some(m as i64), Some(e)),
+            None => (None, None),
+        };
+        self.conn.execute(
+            "INSERT INTO player_zone (player, chat_mask, chat_mask_ends, updated)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(player) DO UPDATE SET chat_mask = excluded.chat_mask,
+                                               chat_mask_ends = excluded.chat_mask_ends,
+                                               updated = excluded.updated",
+            params![player, m, e, now_secs()],
+        )?;
         Ok(())
     }
 
@@ -412,6 +487,50 @@ mod tests {
         }
         assert_eq!(std::fs::read(&path).unwrap(), before, "file untouched");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn zone_data_round_trips() {
+        let mut s = Store::in_memory().unwrap();
+        assert_eq!(s.zone_data("bob").unwrap(), PlayerZoneData::default());
+        s.set_banner("bob", Some(&[7u8; 96])).unwrap();
+        s.set_chat_mask("bob", Some((5, 1_900_000_000))).unwrap();
+        s.set_last_arena("bob", "duel").unwrap();
+        let d = s.zone_data("bob").unwrap();
+        assert_eq!(d.banner, Some(vec![7u8; 96]));
+        assert_eq!(d.chat_mask, Some((5, 1_900_000_000)));
+        assert_eq!(d.last_arena.as_deref(), Some("duel"));
+        s.set_chat_mask("bob", None).unwrap();
+        assert_eq!(s.zone_data("bob").unwrap().chat_mask, None);
+    }
+
+    #[test]
+    fn version_1_files_are_migrated() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE player_zone (player TEXT PRIMARY KEY, last_arena TEXT,
+                 chat_mask INTEGER, banner BLOB, updated INTEGER NOT NULL);
+             CREATE TABLE interval_serial (scope TEXT NOT NULL, interval INTEGER NOT NULL,
+                 serial INTEGER NOT NULL, started INTEGER NOT NULL, PRIMARY KEY (scope, interval));
+             CREATE TABLE interval_history (scope TEXT NOT NULL, interval INTEGER NOT NULL,
+                 serial INTEGER NOT NULL, started INTEGER NOT NULL, ended INTEGER NOT NULL,
+                 PRIMARY KEY (scope, interval, serial));
+             CREATE TABLE player_stats (player TEXT NOT NULL, scope TEXT NOT NULL,
+                 interval INTEGER NOT NULL, serial INTEGER NOT NULL, stat INTEGER NOT NULL,
+                 value INTEGER NOT NULL, PRIMARY KEY (player, scope, interval, serial, stat));
+             CREATE TABLE schedule (name TEXT PRIMARY KEY, next_at INTEGER NOT NULL);
+             INSERT INTO player_zone (player, last_arena, updated) VALUES ('bob', '0', 1);
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+        let mut s = Store::from_connection(conn).unwrap();
+        s.set_chat_mask("bob", Some((1, 2))).unwrap();
+        assert_eq!(s.zone_data("bob").unwrap().last_arena.as_deref(), Some("0"));
+        let v: i64 = s
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
     }
 
     #[test]

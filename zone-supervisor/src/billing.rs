@@ -819,6 +819,10 @@ impl Zone {
         session.seconds_played = r.seconds_played;
         session.first_login = r.first_login;
         info!(pid, %name, %squad, user_id = r.user_id, "biller accepted the login");
+        // A banner the biller keeps for the player is his (and the zone's).
+        if r.banner.len() == crate::players::BANNER_LEN && r.banner.iter().any(|&b| b != 0) {
+            self.banner_changed(pid, &r.banner);
+        }
         self.finish_login(now, pid, name, squad, true, code);
     }
 

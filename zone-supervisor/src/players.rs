@@ -66,9 +66,26 @@ pub struct Player {
     /// Since when unreliable packets have been held back for grouping
     /// (`Net:FlushDelayMillis`).
     pub held_since: Option<Instant>,
+    /// The player's banner (96-byte bitmap).
+    pub banner: Option<[u8; BANNER_LEN]>,
+    /// A timed chat mask and when it ends.
+    pub chat_mask: Option<(u32, Instant)>,
+    /// The player's zone data (banner, chat mask) was loaded from the
+    /// database (or there is none to load).
+    pub zone_data_loaded: bool,
 }
 
+/// Bytes of a banner bitmap.
+pub const BANNER_LEN: usize = 96;
+
 impl Player {
+    /// A timed chat mask still running: (mask, whole seconds left).
+    pub fn chat_mask_left(&self, now: Instant) -> Option<(u32, u32)> {
+        let (mask, until) = self.chat_mask?;
+        let left = until.saturating_duration_since(now).as_secs();
+        (left > 0).then_some((mask, left.min(u32::MAX as u64) as u32))
+    }
+
     /// Whether the player is in (or entering) a realm.
     pub fn realm(&self) -> Option<RealmId> {
         match self.stage {
@@ -127,6 +144,9 @@ impl PlayerTable {
             enter_sent: false,
             reentry: false,
             held_since: None,
+            banner: None,
+            chat_mask: None,
+            zone_data_loaded: false,
         });
         self.by_addr.insert(addr, pid);
         self.count += 1;

@@ -468,6 +468,25 @@ impl Zone {
                 Ok(())
             }
             // Kept in the realm's memory for now; persistence hooks in here.
+            FromRealm::BannerChanged { pid, banner } => {
+                if banner.len() != crate::players::BANNER_LEN {
+                    return Err(format!("sent a banner of {} bytes", banner.len()));
+                }
+                if self.player_in_realm(pid, slot_id) {
+                    self.banner_changed(pid, banner);
+                }
+                Ok(())
+            }
+            FromRealm::ChatMaskChanged {
+                pid,
+                mask,
+                remaining_secs,
+            } => {
+                if self.player_in_realm(pid, slot_id) {
+                    self.chat_mask_changed(pid, mask, remaining_secs);
+                }
+                Ok(())
+            }
             FromRealm::ScoreChanged {
                 reset,
                 pid,

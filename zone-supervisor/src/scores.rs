@@ -12,9 +12,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ipc_proto::{SavedScore, ToRealm};
 use tracing::{info, warn};
-use zone_persist::{interval, DbReply, Persist, StatMap};
+use zone_persist::{interval, DbReply, Persist, PlayerZoneData, StatMap};
 
-use crate::players::Stage;
+use crate::players::{Stage, BANNER_LEN};
 use crate::registry::SlotId;
 use crate::zone::{player_info, Zone};
 
@@ -136,12 +136,13 @@ impl Zone {
             let Some((name, group, arena)) = self.score_keys(pid, slot_id) else {
                 return;
             };
+            let zone_data_loaded = self.players.get(pid).is_some_and(|p| p.zone_data_loaded);
             let Some(keeper) = self.scores.as_mut() else {
                 return;
             };
             match keeper.persist.cached(&name, &group, &arena) {
-                Some(stats) => score = Some(saved_score(&stats[1])),
-                None => {
+                Some(stats) if zone_data_loaded => score = Some(saved_score(&stats[1])),
+                _ => {
                     if !keeper.loading.contains_key(&pid) {
                         let token = keeper.persist.request_load(&name, &group, &arena);
                         keeper.loads.insert(token, (pid, slot_id));
@@ -169,13 +170,14 @@ impl Zone {
             return;
         };
         match reply {
-            DbReply::Loaded { token, stats } => {
+            DbReply::Loaded { token, stats, zone } => {
                 let Some((pid, slot_id)) = keeper.loads.remove(&token) else {
                     return;
                 };
                 if keeper.loading.get(&pid) == Some(&token) {
                     keeper.loading.remove(&pid);
                 }
+                self.apply_zone_data(pid, zone);
                 if let Some((name, group, arena)) = self.score_keys(pid, slot_id) {
                     if let Some(keeper) = self.scores.as_mut() {
                         keeper.persist.fill(&name, &group, &arena, stats);
@@ -232,6 +234,66 @@ impl Zone {
             if delta != 0 {
                 p.add(&name, &group, &arena, id, delta);
             }
+        }
+    }
+
+    /// Takes the stored banner and chat mask of a player the first time
+    /// they are loaded (what happened since, e.g. a biller banner, wins).
+    fn apply_zone_data(&mut self, pid: i16, zone: PlayerZoneData) {
+        let Some(p) = self.players.get_mut(pid) else {
+            return;
+        };
+        if p.zone_data_loaded {
+            return;
+        }
+        p.zone_data_loaded = true;
+        if p.banner.is_none() {
+            p.banner = zone
+                .banner
+                .as_deref()
+                .and_then(|b| <[u8; BANNER_LEN]>::try_from(b).ok());
+        }
+        if p.chat_mask.is_none() {
+            if let Some((mask, ends)) = zone.chat_mask {
+                let left = ends - epoch_secs();
+                if left > 0 {
+                    p.chat_mask = Some((mask, Instant::now() + Duration::from_secs(left as u64)));
+                }
+            }
+        }
+    }
+
+    /// A player's banner changed (from his client or the biller).
+    pub(crate) fn banner_changed(&mut self, pid: i16, banner: &[u8]) {
+        let Ok(bitmap) = <[u8; BANNER_LEN]>::try_from(banner) else {
+            return;
+        };
+        let Some(p) = self.players.get_mut(pid) else {
+            return;
+        };
+        p.banner = Some(bitmap);
+        let name = p.name.to_ascii_lowercase();
+        if let Some(keeper) = self.scores.as_ref() {
+            keeper.persist.banner(&name, Some(bitmap.to_vec()));
+        }
+    }
+
+    /// A player's chat mask changed in his realm; a timed one is kept.
+    pub(crate) fn chat_mask_changed(&mut self, pid: i16, mask: u32, remaining_secs: u32) {
+        let Some(p) = self.players.get_mut(pid) else {
+            return;
+        };
+        let timed = remaining_secs > 0 && mask != 0;
+        p.chat_mask = timed.then(|| {
+            (
+                mask,
+                Instant::now() + Duration::from_secs(u64::from(remaining_secs)),
+            )
+        });
+        let name = p.name.to_ascii_lowercase();
+        if let Some(keeper) = self.scores.as_ref() {
+            let stored = timed.then(|| (mask, epoch_secs() + i64::from(remaining_secs)));
+            keeper.persist.chat_mask(&name, stored);
         }
     }
 

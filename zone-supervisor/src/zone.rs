@@ -539,7 +539,8 @@ impl Zone {
             if !delay.is_zero()
                 && !p.conn.has_urgent()
                 && p.conn.unreliable_bytes() < COALESCE_FULL
-                && p.held_since.is_none_or(|t| now.saturating_duration_since(t) < delay)
+                && p.held_since
+                    .is_none_or(|t| now.saturating_duration_since(t) < delay)
             {
                 if p.held_since.is_none() {
                     p.held_since = Some(now);
@@ -649,6 +650,8 @@ pub(crate) fn player_info(p: &Player, reentry: bool) -> PlayerInfo {
         previous_freq: p.freq,
         authenticated: p.authenticated,
         score: None,
+        banner: p.banner.map(|b| b.to_vec()),
+        chat_mask: p.chat_mask_left(Instant::now()),
     }
 }
 
