@@ -105,3 +105,43 @@ pub fn face_off(a: &mut Bot, b: &mut Bot) -> Result<()> {
     }
     Ok(())
 }
+
+/// A fresh, empty folder under the system temp dir, removed when dropped.
+pub struct TempDir {
+    path: std::path::PathBuf,
+}
+
+impl TempDir {
+    /// Creates `<tmp>/ss-tests-<tag>-<pid>-<n>`.
+    pub fn new(tag: &str) -> TempDir {
+        static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "ss-tests-{tag}-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("creating a temp dir");
+        TempDir { path }
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Runs a test body in a fresh temp folder; an error fails the test. Zones
+/// the body starts are stopped before the folder is removed.
+pub fn in_temp_dir(tag: &str, body: impl FnOnce(&std::path::Path) -> Result<()>) {
+    let dir = TempDir::new(tag);
+    if let Err(e) = body(dir.path()) {
+        panic!("{e:?}");
+    }
+}

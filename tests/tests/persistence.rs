@@ -3,8 +3,7 @@
 //! score group share totals, and a database from a newer version is
 //! refused. Real binaries, bots over UDP, a real SQLite file.
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{bail, ensure, Context, Result};
@@ -14,19 +13,6 @@ use ss_proto::transport::{Priority, Reliability};
 use ss_tests::bot::Bot;
 use ss_tests::scenario::*;
 use ss_tests::zone::{bin_dir, wait_until, TestZone, ZoneOptions};
-
-/// A fresh folder for one test's database.
-fn temp_dir(tag: &str) -> PathBuf {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "ss-tests-persist-{tag}-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
 
 /// A zone keeping scores in `db`, with extra overrides.
 fn zone_with_db(db: &Path, extra: &[&str]) -> Result<TestZone> {
@@ -124,9 +110,8 @@ fn exported_points(db: &Path, player: &str) -> Result<Option<i64>> {
 
 #[test]
 fn acknowledged_kills_survive_a_realm_crash() {
-    let dir = temp_dir("crash");
-    let zone = zone_with_db(&dir.join("zone.db"), &[]).expect("zone");
-    let result = (|| -> Result<()> {
+    in_temp_dir("crash", |dir| {
+        let zone = zone_with_db(&dir.join("zone.db"), &[])?;
         let mut a = bot_in(&zone, "alice", "0", ship::WARBIRD)?;
         let mut b = bot_in(&zone, "bob", "0", ship::WARBIRD)?;
         let a_pid = wait_for_player(&mut b, "alice")?;
@@ -139,19 +124,13 @@ fn acknowledged_kills_survive_a_realm_crash() {
         assert_eq!(own_score_on_reentry(&mut a)?, (60, 3, 0));
         assert_eq!(own_score_on_reentry(&mut b)?, (0, 0, 3));
         Ok(())
-    })();
-    drop(zone);
-    let _ = std::fs::remove_dir_all(&dir);
-    if let Err(e) = result {
-        panic!("{e:?}");
-    }
+    });
 }
 
 #[test]
 fn scores_survive_a_zone_restart_and_a_zone_crash() {
-    let dir = temp_dir("restart");
-    let db = dir.join("zone.db");
-    let result = (|| -> Result<()> {
+    in_temp_dir("restart", |dir| {
+        let db = dir.join("zone.db");
         // Clean stop.
         let mut zone = zone_with_db(&db, &[])?;
         {
@@ -195,18 +174,13 @@ fn scores_survive_a_zone_restart_and_a_zone_crash() {
         let mut a = logged_in(&zone, "alice")?;
         assert_eq!(own_score_on_entry(&mut a, "0")?, (45, 3, 0));
         Ok(())
-    })();
-    let _ = std::fs::remove_dir_all(&dir);
-    if let Err(e) = result {
-        panic!("{e:?}");
-    }
+    });
 }
 
 #[test]
 fn a_score_reset_sticks_across_a_restart() {
-    let dir = temp_dir("reset");
-    let db = dir.join("zone.db");
-    let result = (|| -> Result<()> {
+    in_temp_dir("reset", |dir| {
+        let db = dir.join("zone.db");
         let mut zone = zone_with_db(&db, &["Misc:SelfScoreReset=1"])?;
         {
             let mut a = bot_in(&zone, "alice", "0", ship::WARBIRD)?;
@@ -225,19 +199,14 @@ fn a_score_reset_sticks_across_a_restart() {
         let mut a = logged_in(&zone, "alice")?;
         assert_eq!(own_score_on_entry(&mut a, "0")?, (0, 0, 0));
         Ok(())
-    })();
-    let _ = std::fs::remove_dir_all(&dir);
-    if let Err(e) = result {
-        panic!("{e:?}");
-    }
+    });
 }
 
 #[test]
 fn a_scheduled_reset_happens_once_per_period() {
-    let dir = temp_dir("schedule");
-    let db = dir.join("zone.db");
-    let zone = zone_with_db(&db, &["Persist:ResetIntervalSeconds=3"]).expect("zone");
-    let result = (|| -> Result<()> {
+    in_temp_dir("schedule", |dir| {
+        let db = dir.join("zone.db");
+        let zone = zone_with_db(&db, &["Persist:ResetIntervalSeconds=3"])?;
         let mut a = bot_in(&zone, "alice", "0", ship::WARBIRD)?;
         let mut b = bot_in(&zone, "bob", "0", ship::WARBIRD)?;
         let a_pid = wait_for_player(&mut b, "alice")?;
@@ -255,19 +224,13 @@ fn a_scheduled_reset_happens_once_per_period() {
             |p| matches!(p, S2CPacket::ScoreUpdate(u) if u.pid == a_pid && u.kills == 0),
         )?;
         Ok(())
-    })();
-    drop(zone);
-    let _ = std::fs::remove_dir_all(&dir);
-    if let Err(e) = result {
-        panic!("{e:?}");
-    }
+    });
 }
 
 #[test]
 fn arenas_of_one_score_group_share_totals() {
-    let dir = temp_dir("groups");
-    let zone = zone_with_db(&dir.join("zone.db"), &[]).expect("zone");
-    let result = (|| -> Result<()> {
+    in_temp_dir("groups", |dir| {
+        let zone = zone_with_db(&dir.join("zone.db"), &[])?;
         let mut a = bot_in(&zone, "alice", "0", ship::WARBIRD)?;
         let mut b = bot_in(&zone, "bob", "0", ship::WARBIRD)?;
         let a_pid = wait_for_player(&mut b, "alice")?;
@@ -280,18 +243,13 @@ fn arenas_of_one_score_group_share_totals() {
         a.leave_arena()?;
         assert_eq!(own_score_on_entry(&mut a, "0")?, (33, 1, 0));
         Ok(())
-    })();
-    drop(zone);
-    let _ = std::fs::remove_dir_all(&dir);
-    if let Err(e) = result {
-        panic!("{e:?}");
-    }
+    });
 }
 
 #[test]
 fn a_database_from_a_newer_version_is_refused_untouched() {
-    let dir = temp_dir("newer");
-    let db = dir.join("zone.db");
+    let dir = TempDir::new("newer");
+    let db = dir.path().join("zone.db");
     {
         let conn = rusqlite::Connection::open(&db).expect("sqlite");
         conn.execute_batch("CREATE TABLE future (x); PRAGMA user_version = 42;")
@@ -304,15 +262,13 @@ fn a_database_from_a_newer_version_is_refused_untouched() {
     };
     assert!(err.contains("newer"), "unclear error: {err}");
     assert_eq!(std::fs::read(&db).expect("read db"), before, "file changed");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn a_locked_database_keeps_changes_in_memory_until_it_frees_up() {
-    let dir = temp_dir("locked");
-    let db = dir.join("zone.db");
-    let zone = zone_with_db(&db, &[]).expect("zone");
-    let result = (|| -> Result<()> {
+    in_temp_dir("locked", |dir| {
+        let db = dir.join("zone.db");
+        let zone = zone_with_db(&db, &[])?;
         let mut a = bot_in(&zone, "alice", "0", ship::WARBIRD)?;
         let mut b = bot_in(&zone, "bob", "0", ship::WARBIRD)?;
         let a_pid = wait_for_player(&mut b, "alice")?;
@@ -354,12 +310,7 @@ fn a_locked_database_keeps_changes_in_memory_until_it_frees_up() {
             "the kill is not in the database"
         );
         Ok(())
-    })();
-    drop(zone);
-    let _ = std::fs::remove_dir_all(&dir);
-    if let Err(e) = result {
-        panic!("{e:?}");
-    }
+    });
 }
 
 /// Sends C2S 0x19 (a 96-byte banner).
@@ -384,9 +335,8 @@ fn wait_banner(bot: &mut Bot, pid: i16) -> Result<u8> {
 
 #[test]
 fn banners_and_timed_chat_masks_outlive_a_zone_restart() {
-    let dir = temp_dir("zonedata");
-    let db = dir.join("zone.db");
-    let result = (|| -> Result<()> {
+    in_temp_dir("zonedata", |dir| {
+        let db = dir.join("zone.db");
         let mut zone = zone_with_db(&db, &["Chat:FloodLimit=3"])?;
         {
             let mut a = bot_in(&zone, "alice", "0", ship::SPECTATOR)?;
@@ -418,9 +368,5 @@ fn banners_and_timed_chat_masks_outlive_a_zone_restart() {
             |p| matches!(p, S2CPacket::Chat(c) if c.text == "am I heard?"),
         )?;
         Ok(())
-    })();
-    let _ = std::fs::remove_dir_all(&dir);
-    if let Err(e) = result {
-        panic!("{e:?}");
-    }
+    });
 }

@@ -211,22 +211,11 @@ fn failing_worker(dir: &Path) -> Result<PathBuf> {
     Ok(path)
 }
 
-fn temp_dir(tag: &str) -> Result<PathBuf> {
-    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "ss-tests-{tag}-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
-}
 
 #[test]
 fn a_realm_that_keeps_crashing_is_marked_failed_and_its_players_move() {
-    let dir = temp_dir("flaky").expect("temp dir");
-    let worker = failing_worker(&dir).expect("stand-in worker");
+    let dir = TempDir::new("flaky");
+    let worker = failing_worker(dir.path()).expect("stand-in worker");
     let mut zone = TestZone::start_with(ZoneOptions {
         overrides: vec![
             "Realms:RestartLimit=2".into(),
@@ -262,7 +251,6 @@ fn a_realm_that_keeps_crashing_is_marked_failed_and_its_players_move() {
         ensure!(zone.is_running());
         Ok(())
     })();
-    let _ = std::fs::remove_dir_all(&dir);
     if let Err(e) = result {
         panic!("{e:?}\nzone log:\n{}", zone.log_tail());
     }
@@ -363,8 +351,8 @@ fn wait_notify(sock: &UnixDatagram, want: &str) -> Result<String> {
 
 #[test]
 fn systemd_notifications_and_clean_sigterm() {
-    let dir = temp_dir("notify").expect("temp dir");
-    let (sock, path) = notify_socket(&dir).expect("notify socket");
+    let dir = TempDir::new("notify");
+    let (sock, path) = notify_socket(dir.path()).expect("notify socket");
     let mut zone = TestZone::start_with(ZoneOptions {
         env: vec![("NOTIFY_SOCKET".into(), path.display().to_string())],
         ..ZoneOptions::default()
@@ -387,7 +375,6 @@ fn systemd_notifications_and_clean_sigterm() {
         }
         Ok(())
     })();
-    let _ = std::fs::remove_dir_all(&dir);
     if let Err(e) = result {
         panic!("{e:?}\nzone log:\n{}", zone.log_tail());
     }
@@ -395,8 +382,8 @@ fn systemd_notifications_and_clean_sigterm() {
 
 #[test]
 fn sighup_sends_changed_settings_to_the_arena() {
-    let dir = temp_dir("reload").expect("temp dir");
-    let zone_dir = dir.join("zone");
+    let dir = TempDir::new("reload");
+    let zone_dir = dir.path().join("zone");
     let init = std::process::Command::new(bin_dir().unwrap().join("zone-supervisor"))
         .arg("init")
         .arg(&zone_dir)
@@ -424,7 +411,6 @@ fn sighup_sends_changed_settings_to_the_arena() {
         assert_eq!(speed, 4321);
         Ok(())
     })();
-    let _ = std::fs::remove_dir_all(&dir);
     if let Err(e) = result {
         panic!("{e:?}\nzone log:\n{}", zone.log_tail());
     }
