@@ -83,6 +83,14 @@ pub struct ArenaPlayer {
 /// Bytes of a banner bitmap.
 const BANNER_LEN: usize = 96;
 
+/// One step of the arena's xorshift random numbers.
+fn xorshift(mut x: u64) -> u64 {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    x
+}
+
 /// Appends one message to the output buffer.
 pub(crate) fn emit(out: &mut Vec<u8>, msg: &FromRealm<'_>) {
     if let Err(e) = ipc_proto::encode(msg, out) {
@@ -106,6 +114,8 @@ pub struct Arena {
     spare: Vec<u8>,
     pkt: Vec<u8>,
     targets: Vec<u8>,
+    /// Reused list of receivers of positions with extra data.
+    extra_targets: Vec<u8>,
     stop: bool,
     rng: u64,
 }
@@ -132,6 +142,7 @@ impl Arena {
             spare: Vec::new(),
             pkt: Vec::new(),
             targets: Vec::new(),
+            extra_targets: Vec::new(),
             stop: false,
             rng: seed | 1,
         }
@@ -330,9 +341,7 @@ impl Arena {
     }
 
     pub(crate) fn next_random(&mut self) -> u64 {
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
+        self.rng = xorshift(self.rng);
         self.rng
     }
 
@@ -657,11 +666,13 @@ impl Arena {
             0
         };
 
+        // Both target lists are reused buffers: relaying allocates nothing.
         let mut targets = std::mem::take(&mut self.targets);
         targets.clear();
-        let mut extra_targets = Vec::new();
+        let mut extra_targets = std::mem::take(&mut self.extra_targets);
+        extra_targets.clear();
         let (sx, sy) = (pos.x as i32, pos.y as i32);
-        let mut rolls = Vec::new();
+        let mut rng = self.rng;
         for (&other, r) in &self.players {
             if other == pid {
                 continue;
@@ -681,16 +692,14 @@ impl Arena {
             if to_all || in_range || r.spectating == pid || r.attached_to == pid {
                 push_pid(&mut targets, other);
             } else if !fired && d <= POSITION_EXTRA_PIXELS {
-                rolls.push((other, d));
+                // radar dots: the farther, the rarer
+                rng = xorshift(rng);
+                if (rng % POSITION_EXTRA_PIXELS as u64) as i32 > d {
+                    push_pid(&mut targets, other);
+                }
             }
         }
-        for (other, d) in rolls {
-            // radar dots: the farther, the rarer
-            let roll = (self.next_random() % POSITION_EXTRA_PIXELS as u64) as i32;
-            if roll > d {
-                push_pid(&mut targets, other);
-            }
-        }
+        self.rng = rng;
         let delivery = if flash || safe_changed {
             Delivery::Reliable
         } else if fired {
@@ -715,6 +724,7 @@ impl Arena {
             );
         }
         self.targets = targets;
+        self.extra_targets = extra_targets;
     }
 
     fn map_request(&mut self, pid: i16, index: Option<u16>) {

@@ -33,6 +33,8 @@ use crate::udp::{RecvBatch, SendBatch};
 
 /// Most `recvmmsg` calls per readiness event before other work gets a turn.
 const RECV_BATCH: usize = 8;
+/// How long the ping port's population figures are reused.
+const PING_REFRESH: Duration = Duration::from_secs(1);
 /// Queued unreliable bytes at which a held connection is sent at once.
 const COALESCE_FULL: usize = 400;
 /// How often process figures are sampled.
@@ -175,6 +177,7 @@ pub async fn run(settings: Settings) -> Result<()> {
         recv_batch: RecvBatch::default(),
         send_batch: SendBatch::default(),
         held: Vec::new(),
+        ping_cache: None,
         pending: VecDeque::new(),
         per_ip: HashMap::new(),
         biller,
@@ -227,6 +230,8 @@ pub(crate) struct Zone {
     send_batch: SendBatch,
     /// Players whose unreliable packets are held back for grouping.
     held: Vec<i16>,
+    /// The ping port's last population count and when it was made.
+    ping_cache: Option<(Instant, Population)>,
     /// Connections not logged in yet, oldest first (pid, accepted at);
     /// entries of players that have since logged in or left are skipped.
     pub(crate) pending: VecDeque<(i16, Instant)>,
@@ -485,8 +490,19 @@ impl Zone {
         for _ in 0..RECV_BATCH {
             match self.ping.try_recv_from(&mut buf) {
                 Ok((n, addr)) => {
-                    let pop = self.population();
-                    if ping::answer(&buf[..n], &pop, &mut out) {
+                    // Counted at most once a second however fast pings come.
+                    let now = Instant::now();
+                    let stale = self
+                        .ping_cache
+                        .as_ref()
+                        .is_none_or(|(at, _)| now.saturating_duration_since(*at) >= PING_REFRESH);
+                    if stale {
+                        self.ping_cache = Some((now, self.population()));
+                    }
+                    let Some((_, pop)) = self.ping_cache.as_ref() else {
+                        break;
+                    };
+                    if ping::answer(&buf[..n], pop, &mut out) {
                         let _ = self.ping.try_send_to(&out, addr);
                     }
                 }
