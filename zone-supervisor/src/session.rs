@@ -11,7 +11,8 @@ use ss_proto::game::{
     sanitize_login_name, C2SPacket, Chat, GoArena, Login, LoginCode, LoginResponse, S2CPacket,
 };
 use ss_proto::transport::{
-    decide_init, is_connection_request, Connection, Event, InitDecision, Priority, Reliability,
+    decide_init, is_connection_request, Connection, DisconnectReason, Event, InitDecision,
+    Priority, Reliability,
 };
 use tracing::{debug, info};
 
@@ -226,6 +227,12 @@ impl Zone {
             };
             if let Event::Disconnected(reason) = ev {
                 info!(pid, name = %player.name, ?reason, "player disconnected");
+                match reason {
+                    DisconnectReason::NoData => self.stats.lagout_no_data += 1,
+                    DisconnectReason::TooManyRetries => self.stats.lagout_retries += 1,
+                    DisconnectReason::TooManyOutgoing => self.stats.lagout_outgoing += 1,
+                    _ => {}
+                }
                 if let Some(text) = reason.lagout_text() {
                     // Tell the client why, the way ASSS does, before it goes.
                     let mut msg = vec![0x07, 0x08, 0x00, 0x00, 0x00];

@@ -131,6 +131,14 @@ pub struct ZoneReport {
     pub limit_total: u64,
     /// Idle not-logged-in connections evicted to make room for new ones.
     pub evicted_pending: u64,
+    /// Players dropped for sending nothing.
+    pub lagout_no_data: u64,
+    /// Players dropped for not acknowledging reliable packets.
+    pub lagout_retries: u64,
+    /// Players dropped for a full outgoing queue.
+    pub lagout_outgoing: u64,
+    /// Unreliable packets discarded because a player's queue was full.
+    pub unreliable_discarded: u64,
     /// Realm send requests refused (wrong target, too large).
     pub refused_realm_sends: u64,
     /// Billing server link: "disabled", "connecting", "up", "down".

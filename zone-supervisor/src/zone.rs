@@ -62,6 +62,12 @@ pub struct ZoneStats {
     pub limit_total: u64,
     /// Idle not-logged-in connections evicted to make room.
     pub evicted_pending: u64,
+    /// Players dropped for sending nothing (`Net:DropTimeout`).
+    pub lagout_no_data: u64,
+    /// Players dropped for not acknowledging reliable packets.
+    pub lagout_retries: u64,
+    /// Players dropped for a full outgoing queue (`Net:MaxOutlistSize`).
+    pub lagout_outgoing: u64,
 }
 
 /// Transport counters of connections that have ended, so zone totals do
@@ -73,6 +79,7 @@ pub struct RetiredCounters {
     bytes_out: u64,
     retransmits: u64,
     dropped: u64,
+    unreliable_discarded: u64,
 }
 
 impl RetiredCounters {
@@ -83,6 +90,7 @@ impl RetiredCounters {
         self.bytes_out += s.bytes_out;
         self.retransmits += s.retransmits;
         self.dropped += s.dropped;
+        self.unreliable_discarded += s.unreliable_discarded;
     }
 }
 
@@ -428,12 +436,16 @@ impl Zone {
             bytes_in: self.retired.bytes_in,
             bytes_out: self.retired.bytes_out,
             retransmits: self.retired.retransmits,
+            unreliable_discarded: self.retired.unreliable_discarded,
             dropped: self.retired.dropped + self.stats.dropped_unknown + self.stats.dropped_game,
             refused: self.stats.refused,
             limit_per_ip: self.stats.limit_per_ip,
             limit_pending: self.stats.limit_pending,
             limit_total: self.stats.limit_total,
             evicted_pending: self.stats.evicted_pending,
+            lagout_no_data: self.stats.lagout_no_data,
+            lagout_retries: self.stats.lagout_retries,
+            lagout_outgoing: self.stats.lagout_outgoing,
             refused_realm_sends: self.stats.refused_realm_sends,
             biller: self.biller.state_name().to_string(),
             billing: self.biller.report(),
@@ -452,6 +464,7 @@ impl Zone {
             zone.bytes_out += s.bytes_out;
             zone.retransmits += s.retransmits;
             zone.dropped += s.dropped;
+            zone.unreliable_discarded += s.unreliable_discarded;
             if p.realm().is_some() {
                 zone.players += 1;
             }
