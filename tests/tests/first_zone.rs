@@ -369,3 +369,34 @@ fn a_lagged_out_player_is_told_why() {
         Ok(())
     });
 }
+
+/// A SubSpace client written independently from the protocol documents
+/// (Python, `tests/py/vie_client.py`, standard library only) connects with
+/// VIE encryption, logs in and enters an arena: the zone follows the
+/// documents, not only what our own Rust client tolerates.
+#[test]
+fn an_independently_written_vie_client_enters_an_arena() {
+    zone_test(&[], |zone| {
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("py")
+            .join("vie_client.py");
+        let game = zone.game_addr();
+        let out = std::process::Command::new("python3")
+            .arg(&script)
+            .arg(game.ip().to_string())
+            .arg(game.port().to_string())
+            .arg("pyclient")
+            .arg("0")
+            .output()
+            .context("running python3 (needed for this test)")?;
+        anyhow::ensure!(
+            out.status.success(),
+            "the independent client failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let said = String::from_utf8_lossy(&out.stdout);
+        anyhow::ensure!(said.contains("entered arena 0"), "client said {said:?}");
+        Ok(())
+    });
+}
