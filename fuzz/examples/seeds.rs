@@ -7,7 +7,7 @@ use std::fs;
 use std::path::Path;
 
 use conf::{default_zone, ConfigFile, EmbeddedSource};
-use ipc_proto::{encode, Delivery, FromRealm, PlayerInfo, Target, ToRealm, PROTOCOL_VERSION};
+use ipc_proto::{encode, Delivery, FromRealm, Target, ToRealm, PROTOCOL_VERSION};
 use ss_proto::game::{
     C2SPacket, Chat, GoArena, Login, LoginCode, LoginResponse, Position, S2CPacket,
 };
@@ -140,25 +140,8 @@ fn main() {
     let _ = EmbeddedSource::new();
 
     let mut frames = vec![3u8];
-    let info = PlayerInfo {
-        pid: 1,
-        name: "fuzzer".into(),
-        squad: String::new(),
-        ship_request: 8,
-        obscenity_filter: false,
-        allow_audio: false,
-        x_res: 1024,
-        y_res: 768,
-        continuum: true,
-        optional_graphics: false,
-        reentry: false,
-        previous_ship: 8,
-        previous_freq: 0,
-        authenticated: false,
-        score: None,
-    };
     let list = [1u8, 0, 2, 0];
-    encode(&ToRealm::PlayerEnter(info), &mut frames).expect("encode");
+    // (No PlayerEnter seed: `PlayerInfo` grows often; the fuzzer finds it.)
     encode(&ToRealm::PlayerPacket { pid: 1, bytes: &p }, &mut frames).expect("encode");
     encode(&ToRealm::Heartbeat { seq: 9 }, &mut frames).expect("encode");
     encode(

@@ -22,6 +22,9 @@ fuzz_target!(|data: &[u8]| {
         let twice = Map::decode(&once.encode()).expect("a re-encoded map decodes");
         let tiles_once: Vec<_> = once.tiles().collect();
         let tiles_twice: Vec<_> = twice.tiles().collect();
-        assert_eq!(tiles_once, tiles_twice, "tiles changed in a second round trip");
+        assert_eq!(
+            tiles_once, tiles_twice,
+            "tiles changed in a second round trip"
+        );
     }
 });

@@ -9,7 +9,7 @@
 //! (`?` commands) and [`crate::freqman`] (team rules).
 
 use std::collections::BTreeMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ipc_proto::{push_pid, Delivery, FromRealm, PlayerInfo, Target, ToRealm, ZoneCall};
 use ss_proto::game::{
@@ -78,10 +78,14 @@ pub struct ArenaPlayer {
     pub fired: bool,
     /// Deaths in a row without firing.
     pub deaths_without_firing: u32,
+    /// When the map was last sent to him (repeats are ignored for a while).
+    pub map_sent_at: Option<Instant>,
 }
 
 /// Bytes of a banner bitmap.
 const BANNER_LEN: usize = 96;
+/// A player's repeated map requests within this time are ignored.
+const MAP_REPEAT_INTERVAL: Duration = Duration::from_secs(5);
 
 /// One step of the arena's xorshift random numbers.
 fn xorshift(mut x: u64) -> u64 {
@@ -430,6 +434,7 @@ impl Arena {
             chat: ChatState::new(now),
             fired: false,
             deaths_without_firing: 0,
+            map_sent_at: None,
         };
         let mut player = player;
         if let Some((mask, secs)) = player.info.chat_mask {
@@ -731,6 +736,18 @@ impl Arena {
         if index.unwrap_or(0) != 0 {
             return;
         }
+        // One download at a time: asking again and again must not make the
+        // realm (and the zone) copy the map thousands of times.
+        let now = Instant::now();
+        let Some(p) = self.players.get_mut(&pid) else {
+            return;
+        };
+        if p.map_sent_at
+            .is_some_and(|t| now.saturating_duration_since(t) < MAP_REPEAT_INTERVAL)
+        {
+            return;
+        }
+        p.map_sent_at = Some(now);
         // A player who is downloading cannot fly: to spectator first (ASSS).
         let spec_freq = self.rules.freq.spec_freq;
         if self

@@ -27,6 +27,8 @@ pub const MAX_CLUSTER_ITEM: usize = 255;
 pub const CLIENT_TYPE_VIE: u8 = 0x01;
 /// Client type byte of a Continuum connection request.
 pub const CLIENT_TYPE_CONTINUUM: u8 = 0x11;
+/// Sized streams (downloads) one connection may have queued at once.
+pub const MAX_SIZED_QUEUE: usize = 4;
 /// Deepest nesting of reliable/cluster/big-data packets processed.
 const MAX_NESTING: u8 = 8;
 
@@ -658,10 +660,23 @@ impl Connection {
 
     /// Queues a sized stream (`00 0A`), e.g. a map download. The data's first
     /// byte is the game packet type of the whole transfer.
-    pub fn send_sized(&mut self, data: Arc<[u8]>) {
-        if matches!(self.state, State::Open) && !data.is_empty() {
-            self.sized_out.push_back(SizedOut { data, offset: 0 });
+    /// Returns false (and drops the stream) when the connection already has
+    /// [`MAX_SIZED_QUEUE`] streams waiting: a client asking again and again
+    /// cannot make the queue grow.
+    pub fn send_sized(&mut self, data: Arc<[u8]>) -> bool {
+        if !matches!(self.state, State::Open)
+            || data.is_empty()
+            || self.sized_out.len() >= MAX_SIZED_QUEUE
+        {
+            return false;
         }
+        self.sized_out.push_back(SizedOut { data, offset: 0 });
+        true
+    }
+
+    /// Sized streams queued (being sent or waiting).
+    pub fn sized_queue_len(&self) -> usize {
+        self.sized_out.len()
     }
 
     /// Whether a sized stream is still being sent.
@@ -930,7 +945,12 @@ impl Connection {
     }
 
     fn refill_sized(&mut self) {
-        while self.rel_unsent.len() < self.cfg.send_window {
+        // A stream never takes more than half the outgoing limit, so other
+        // reliable packets (keepalives, chat) always fit behind it.
+        let budget = (self.cfg.max_outgoing / 2).max(1);
+        while self.rel_unsent.len() < self.cfg.send_window
+            && self.rel_unsent.len() + self.rel_inflight.len() < budget
+        {
             let Some(transfer) = self.sized_out.front_mut() else {
                 return;
             };

@@ -211,7 +211,6 @@ fn failing_worker(dir: &Path) -> Result<PathBuf> {
     Ok(path)
 }
 
-
 #[test]
 fn a_realm_that_keeps_crashing_is_marked_failed_and_its_players_move() {
     let dir = TempDir::new("flaky");

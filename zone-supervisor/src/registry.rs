@@ -429,7 +429,12 @@ impl Zone {
                 }
                 if self.player_in_realm(pid, slot_id) {
                     if let Some(p) = self.players.get_mut(pid) {
-                        p.conn.send_sized(Arc::from(bytes));
+                        // Copied only if the connection takes another stream.
+                        if p.conn.sized_queue_len() < ss_proto::transport::MAX_SIZED_QUEUE {
+                            p.conn.send_sized(Arc::from(bytes));
+                        } else {
+                            self.stats.refused_downloads += 1;
+                        }
                     }
                     self.mark_dirty(pid);
                 } else {
@@ -449,11 +454,12 @@ impl Zone {
                 Ok(())
             }
             FromRealm::PlayerState { pid, ship, freq } => {
-                if let Some(p) = self.players.get_mut(pid) {
-                    if p.realm() == Some(slot_id) {
+                match self.players.get_mut(pid) {
+                    Some(p) if p.realm() == Some(slot_id) => {
                         p.ship = ship;
                         p.freq = freq;
                     }
+                    _ => self.stats.refused_realm_sends += 1,
                 }
                 Ok(())
             }
@@ -582,6 +588,14 @@ impl Zone {
     }
 
     fn zone_call(&mut self, now: Instant, slot_id: SlotId, call: ZoneCall<'_>) {
+        // A realm acts only for its own players: a call naming a player of
+        // another realm as the one acting is refused and counted.
+        if let Some(pid) = acting_player(&call) {
+            if !self.player_in_realm(pid, slot_id) {
+                self.stats.refused_realm_sends += 1;
+                return;
+            }
+        }
         match call {
             ZoneCall::MovePlayer { pid, arena } => {
                 if self.player_in_realm(pid, slot_id) {
@@ -965,5 +979,26 @@ impl Zone {
                 slot.send(&ToRealm::ReloadConfig);
             }
         }
+    }
+}
+
+/// The player of the calling realm a zone call acts for (`None` for calls
+/// that act for nobody or address players anywhere).
+fn acting_player(call: &ZoneCall<'_>) -> Option<i16> {
+    match call {
+        ZoneCall::MovePlayer { pid, .. }
+        | ZoneCall::Kick { pid }
+        | ZoneCall::RealmSummary { pid }
+        | ZoneCall::FindPlayer { pid, .. }
+        | ZoneCall::ArenaList { pid, .. }
+        | ZoneCall::ListStaff { pid, .. }
+        | ZoneCall::KickWithMessage { pid, .. }
+        | ZoneCall::ChatChannel { pid, .. }
+        | ZoneCall::BillerCommand { pid, .. } => Some(*pid),
+        ZoneCall::RemotePrivate { from, .. }
+        | ZoneCall::StaffChat { from, .. }
+        | ZoneCall::RemoteCommand { from, .. } => Some(*from),
+        ZoneCall::PlayerReport { target, .. } => Some(*target),
+        ZoneCall::ZoneMessage { .. } | ZoneCall::MessageTo { .. } => None,
     }
 }

@@ -19,6 +19,84 @@ use tracing::{debug, info};
 use crate::players::{Player, Stage};
 use crate::zone::{sanitize_arena_name, Zone};
 
+/// Answered connection requests remembered at most.
+const HANDSHAKE_SLOTS: usize = 8192;
+/// How long an answered request waits for the client's next datagram.
+const HANDSHAKE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// An answered connection request.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Handshake {
+    cipher_key: u32,
+    continuum: bool,
+    at: Instant,
+}
+
+/// Answered connection requests, in a fixed-size table indexed by a keyed
+/// hash of the address: a flood overwrites random slots instead of
+/// growing anything.
+pub(crate) struct Handshakes {
+    slots: Vec<Option<(SocketAddr, Handshake)>>,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+impl Default for Handshakes {
+    fn default() -> Self {
+        Handshakes {
+            slots: vec![None; HANDSHAKE_SLOTS],
+            hasher: std::collections::hash_map::RandomState::new(),
+        }
+    }
+}
+
+impl Handshakes {
+    /// The two slots an address may use (two-way: a flood must hit both to
+    /// push out a fresh request).
+    fn slots_of(&self, addr: SocketAddr) -> [usize; 2] {
+        use std::hash::BuildHasher;
+        let n = self.slots.len();
+        [
+            (self.hasher.hash_one(addr) as usize) % n,
+            (self.hasher.hash_one((addr, 1u8)) as usize) % n,
+        ]
+    }
+
+    /// Remembers an answered request: in its own earlier slot, else an
+    /// empty one, else in place of the older of its two slots.
+    pub(crate) fn remember(&mut self, addr: SocketAddr, hs: Handshake) {
+        let [a, b] = self.slots_of(addr);
+        let pick = match (self.slots[a], self.slots[b]) {
+            (Some((x, _)), _) if x == addr => a,
+            (_, Some((x, _))) if x == addr => b,
+            (None, _) => a,
+            (_, None) => b,
+            (Some((_, ha)), Some((_, hb))) => {
+                if ha.at <= hb.at {
+                    a
+                } else {
+                    b
+                }
+            }
+        };
+        self.slots[pick] = Some((addr, hs));
+    }
+
+    /// Takes the answered request of `addr`, if it is there and recent.
+    pub(crate) fn take(&mut self, addr: SocketAddr, now: Instant) -> Option<Handshake> {
+        for i in self.slots_of(addr) {
+            if let Some((a, hs)) = self.slots[i] {
+                if a == addr {
+                    self.slots[i] = None;
+                    if now.saturating_duration_since(hs.at) < HANDSHAKE_TTL {
+                        return Some(hs);
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
 impl Zone {
     /// Handles one datagram from the game socket.
     pub(crate) fn handle_datagram(&mut self, now: Instant, addr: SocketAddr, data: &mut [u8]) {
@@ -53,50 +131,69 @@ impl Zone {
         self.drain_conn_events(now, pid);
     }
 
-    fn new_connection(&mut self, now: Instant, addr: SocketAddr, data: &[u8]) {
+    /// A datagram from an address without a connection. A connection
+    /// request is answered without creating anything (a fixed-size table
+    /// remembers the answer); the connection is created when the client's
+    /// next datagram arrives. A flood of requests from spoofed addresses
+    /// therefore never fills the connection table.
+    fn new_connection(&mut self, now: Instant, addr: SocketAddr, data: &mut [u8]) {
         if !is_connection_request(data) {
-            self.stats.dropped_unknown += 1;
+            match self.handshakes.take(addr, now) {
+                Some(hs) => self.open_connection(now, addr, hs, data),
+                None => self.stats.dropped_unknown += 1,
+            }
             return;
         }
-        let (reply, cipher_key, continuum) = match decide_init(data, &self.s.init_policy) {
+        match decide_init(data, &self.s.init_policy) {
             InitDecision::Accept {
                 reply,
                 cipher_key,
                 continuum,
-            } => (reply, cipher_key, continuum),
+            } => {
+                self.handshakes.remember(
+                    addr,
+                    Handshake {
+                        cipher_key,
+                        continuum,
+                        at: now,
+                    },
+                );
+                let _ = self.udp.try_send_to(&reply, addr);
+            }
             InitDecision::Refuse => {
                 self.stats.refused += 1;
                 let _ = self.udp.try_send_to(&[0x00, 0x07], addr);
-                return;
             }
-            InitDecision::Ignore => {
-                self.stats.dropped_unknown += 1;
-                return;
-            }
-        };
+            InitDecision::Ignore => self.stats.dropped_unknown += 1,
+        }
+    }
+
+    /// The client answered our key: the connection starts with the
+    /// datagram that proved it.
+    fn open_connection(&mut self, now: Instant, addr: SocketAddr, hs: Handshake, data: &mut [u8]) {
         if !self.admit(now, addr) {
-            // Refused silently: a flood of spoofed requests gets no replies.
             self.stats.refused += 1;
+            let _ = self.udp.try_send_to(&[0x00, 0x07], addr);
             return;
         }
         let conn = Connection::server(
             now,
             self.s.transport.clone(),
             self.clock,
-            cipher_key,
-            continuum,
+            hs.cipher_key,
+            hs.continuum,
         );
         let Some(pid) = self.players.insert(now, addr, conn) else {
             self.stats.refused += 1;
             return;
         };
         if let Some(p) = self.players.get_mut(pid) {
-            p.continuum = continuum;
+            p.continuum = hs.continuum;
         }
         self.pending.push_back((pid, now));
         *self.per_ip.entry(addr.ip()).or_default() += 1;
-        debug!(%addr, pid, continuum, "new connection");
-        let _ = self.udp.try_send_to(&reply, addr);
+        debug!(%addr, pid, continuum = hs.continuum, "new connection");
+        self.handle_datagram(now, addr, data);
     }
 
     /// Whether a new connection from `addr` fits the limits: total, per IP,
@@ -138,7 +235,7 @@ impl Zone {
     }
 
     /// Removes the oldest not-logged-in connection that has sent nothing
-    /// since its connection request. Returns whether one was removed.
+    /// since the datagram that opened it. Returns whether one was removed.
     fn evict_idle_pending(&mut self, now: Instant) -> bool {
         let idx = self.pending.iter().position(|&(pid, since)| {
             self.is_pending(pid, since)
@@ -506,5 +603,47 @@ impl Zone {
                 slot.send(&ToRealm::PlayerLeave { pid });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hs(at: Instant) -> Handshake {
+        Handshake {
+            cipher_key: 7,
+            continuum: false,
+            at,
+        }
+    }
+
+    #[test]
+    fn a_flood_rarely_pushes_out_a_fresh_request() {
+        let now = Instant::now();
+        let mut table = Handshakes::default();
+        let real: SocketAddr = "10.0.0.1:5000".parse().unwrap();
+        table.remember(real, hs(now));
+        // Older flood entries are replaced before the fresh one.
+        let later = now + std::time::Duration::from_millis(1);
+        let mut lost = 0;
+        for port in 0..2000u16 {
+            let spoofed: SocketAddr = SocketAddr::from(([127, 0, 0, 1], port));
+            table.remember(spoofed, hs(later));
+        }
+        if table.take(real, later).is_none() {
+            lost += 1;
+        }
+        assert_eq!(lost, 0, "the real request was pushed out");
+        assert!(table.take(real, later).is_none(), "taken once");
+    }
+
+    #[test]
+    fn requests_expire() {
+        let now = Instant::now();
+        let mut table = Handshakes::default();
+        let a: SocketAddr = "10.0.0.1:5000".parse().unwrap();
+        table.remember(a, hs(now));
+        assert!(table.take(a, now + HANDSHAKE_TTL).is_none());
     }
 }

@@ -131,6 +131,8 @@ pub struct ZoneReport {
     pub limit_total: u64,
     /// Idle not-logged-in connections evicted to make room for new ones.
     pub evicted_pending: u64,
+    /// Downloads refused because the player already had several queued.
+    pub refused_downloads: u64,
     /// Players dropped for sending nothing.
     pub lagout_no_data: u64,
     /// Players dropped for not acknowledging reliable packets.

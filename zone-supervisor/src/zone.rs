@@ -62,6 +62,8 @@ pub struct ZoneStats {
     pub limit_total: u64,
     /// Idle not-logged-in connections evicted to make room.
     pub evicted_pending: u64,
+    /// Downloads refused because the player already had several queued.
+    pub refused_downloads: u64,
     /// Players dropped for sending nothing (`Net:DropTimeout`).
     pub lagout_no_data: u64,
     /// Players dropped for not acknowledging reliable packets.
@@ -188,6 +190,7 @@ pub async fn run(settings: Settings) -> Result<()> {
         ping_cache: None,
         pending: VecDeque::new(),
         per_ip: HashMap::new(),
+        handshakes: Default::default(),
         biller,
         scores,
         started: now,
@@ -245,6 +248,8 @@ pub(crate) struct Zone {
     pub(crate) pending: VecDeque<(i16, Instant)>,
     /// Open connections per IP address.
     pub(crate) per_ip: HashMap<IpAddr, usize>,
+    /// Answered connection requests waiting for the client's next datagram.
+    pub(crate) handshakes: crate::session::Handshakes,
     /// The billing server link and what it knows of players.
     pub(crate) biller: Biller,
     /// Score keeping (`None` when `Persist:Enabled` is off).
@@ -443,6 +448,7 @@ impl Zone {
             limit_pending: self.stats.limit_pending,
             limit_total: self.stats.limit_total,
             evicted_pending: self.stats.evicted_pending,
+            refused_downloads: self.stats.refused_downloads,
             lagout_no_data: self.stats.lagout_no_data,
             lagout_retries: self.stats.lagout_retries,
             lagout_outgoing: self.stats.lagout_outgoing,

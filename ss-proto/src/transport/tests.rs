@@ -507,7 +507,6 @@ fn client_answers_time_sync_requests() {
 /// the window and the unsent queue to 510 packets, so the next reliable
 /// packet disconnects a peer that is merely slow to acknowledge.
 #[test]
-#[ignore = "transport bug: refill_sized ignores max_outgoing (see FUZZING.md)"]
 fn sized_stream_does_not_push_the_queue_over_its_limit() {
     let cfg = TransportConfig {
         send_window: 255,
@@ -515,8 +514,9 @@ fn sized_stream_does_not_push_the_queue_over_its_limit() {
         ..TransportConfig::default()
     };
     let mut link = Link::with_config(cfg);
-    link.server
-        .send_sized(Arc::from(vec![0x2Au8; 600 * CHUNK_SIZE]));
+    assert!(link
+        .server
+        .send_sized(Arc::from(vec![0x2Au8; 600 * CHUNK_SIZE])));
     // The client is slow: nothing it is sent arrives yet.
     link.flush();
     link.to_client.clear();
@@ -605,4 +605,14 @@ proptest! {
         prop_assert!(!link.client.is_closed() && !link.server.is_closed());
         prop_assert_eq!(&link.got_server, &payloads);
     }
+}
+
+#[test]
+fn sized_streams_queue_is_bounded() {
+    let mut l = Link::new();
+    let data: Arc<[u8]> = vec![0x2Au8; 1000].into();
+    for _ in 0..MAX_SIZED_QUEUE {
+        assert!(l.server.send_sized(data.clone()));
+    }
+    assert!(!l.server.send_sized(data), "a fifth stream is refused");
 }
