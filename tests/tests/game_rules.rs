@@ -2,8 +2,6 @@
 //! staff rights, cross-realm chat and moves, chat flood protection. Real
 //! `zone-supervisor` and `realm-worker` processes, bots over UDP.
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
@@ -49,19 +47,25 @@ fn digest(name: &str, password: &str) -> String {
         .collect()
 }
 
-/// A zone folder (`zone-supervisor init`) in which each `(name, group)`
-/// is staff, with [`PASSWORD`] as password.
-fn staff_zone(staff: &[(&str, &str)]) -> Result<PathBuf> {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "ss-tests-game-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
+/// Runs `body` against a zone started from a fresh zone folder
+/// (`zone-supervisor init`) in which each `(name, group)` is staff, with
+/// [`PASSWORD`] as password.
+fn staff_zone_test(staff: &[(&str, &str)], body: impl FnOnce(&TestZone) -> Result<()>) {
+    in_temp_dir("game", |dir| {
+        write_staff_zone(dir, staff)?;
+        let zone = TestZone::start_with(ZoneOptions {
+            zone_dir: Some(dir.to_path_buf()),
+            ..ZoneOptions::default()
+        })?;
+        body(&zone)
+    });
+}
+
+/// Writes the default zone into `dir` with `staff` as staff.
+fn write_staff_zone(dir: &std::path::Path, staff: &[(&str, &str)]) -> Result<()> {
     let out = std::process::Command::new(bin_dir()?.join("zone-supervisor"))
         .arg("init")
-        .arg(&dir)
+        .arg(dir)
         .output()
         .context("zone-supervisor init")?;
     ensure!(out.status.success(), "init failed: {out:?}");
@@ -83,7 +87,7 @@ fn staff_zone(staff: &[(&str, &str)]) -> Result<PathBuf> {
     }
     std::fs::write(conf.join("passwd.conf"), passwd)?;
     std::fs::write(conf.join("staff.conf"), staff_conf)?;
-    Ok(dir)
+    Ok(())
 }
 
 #[test]
@@ -191,16 +195,10 @@ fn a_full_freq_is_refused_and_entering_players_are_balanced() {
 
 #[test]
 fn kick_needs_the_right_and_the_kicked_bot_is_told_why() {
-    let dir = staff_zone(&[("moddy", "mod")]).expect("zone folder");
-    let zone = TestZone::start_with(ZoneOptions {
-        zone_dir: Some(dir.clone()),
-        ..ZoneOptions::default()
-    })
-    .expect("zone");
-    let result = (|| -> Result<()> {
-        let mut pleb = bot_in(&zone, "pleb", "0", ship::SPECTATOR)?;
-        let mut victim = bot_in(&zone, "victim", "0", ship::SPECTATOR)?;
-        let mut moddy = bot_in(&zone, "moddy", "0", ship::SPECTATOR)?;
+    staff_zone_test(&[("moddy", "mod")], |zone| {
+        let mut pleb = bot_in(zone, "pleb", "0", ship::SPECTATOR)?;
+        let mut victim = bot_in(zone, "victim", "0", ship::SPECTATOR)?;
+        let mut moddy = bot_in(zone, "moddy", "0", ship::SPECTATOR)?;
         let victim_pid = wait_for_player(&mut pleb, "victim")?;
         wait_for_player(&mut moddy, "victim")?;
 
@@ -219,12 +217,7 @@ fn kick_needs_the_right_and_the_kicked_bot_is_told_why() {
             matches!(p, S2CPacket::PlayerLeaving { pid } if *pid == victim_pid).then_some(())
         })?;
         Ok(())
-    })();
-    drop(zone);
-    let _ = std::fs::remove_dir_all(&dir);
-    if let Err(e) = result {
-        panic!("{e:?}");
-    }
+    });
 }
 
 #[test]
@@ -351,16 +344,10 @@ fn a_chat_flood_is_throttled_and_others_still_talk() {
 
 #[test]
 fn staff_tools_work_across_realms() {
-    let dir = staff_zone(&[("moddy", "mod"), ("smoddy", "smod")]).expect("zone folder");
-    let zone = TestZone::start_with(ZoneOptions {
-        zone_dir: Some(dir.clone()),
-        ..ZoneOptions::default()
-    })
-    .expect("zone");
-    let result = (|| -> Result<()> {
-        let mut moddy = bot_in(&zone, "moddy", "0", ship::SPECTATOR)?;
-        let mut smoddy = bot_in(&zone, "smoddy", "1", ship::SPECTATOR)?;
-        let mut pleb = bot_in(&zone, "pleb", "1", ship::SPECTATOR)?;
+    staff_zone_test(&[("moddy", "mod"), ("smoddy", "smod")], |zone| {
+        let mut moddy = bot_in(zone, "moddy", "0", ship::SPECTATOR)?;
+        let mut smoddy = bot_in(zone, "smoddy", "1", ship::SPECTATOR)?;
+        let mut pleb = bot_in(zone, "pleb", "1", ship::SPECTATOR)?;
         let pleb_pid = wait_for_player(&mut smoddy, "pleb")?;
 
         // ?z reaches every arena, signed.
@@ -411,25 +398,14 @@ fn staff_tools_work_across_realms() {
         moddy.chat(chat_type::REMOTE_PRIVATE, -1, ":pleb:?info")?;
         wait_message(&mut moddy, "permission")?;
         Ok(())
-    })();
-    drop(zone);
-    let _ = std::fs::remove_dir_all(&dir);
-    if let Err(e) = result {
-        panic!("{e:?}");
-    }
+    });
 }
 
 #[test]
 fn realms_summary_is_for_staff_with_the_capability() {
-    let dir = staff_zone(&[("smoddy", "smod")]).expect("zone folder");
-    let zone = TestZone::start_with(ZoneOptions {
-        zone_dir: Some(dir.clone()),
-        ..ZoneOptions::default()
-    })
-    .expect("zone");
-    let result = (|| -> Result<()> {
-        let mut smoddy = bot_in(&zone, "smoddy", "0", ship::SPECTATOR)?;
-        let mut pleb = bot_in(&zone, "pleb", "1", ship::SPECTATOR)?;
+    staff_zone_test(&[("smoddy", "smod")], |zone| {
+        let mut smoddy = bot_in(zone, "smoddy", "0", ship::SPECTATOR)?;
+        let mut pleb = bot_in(zone, "pleb", "1", ship::SPECTATOR)?;
         pleb.chat(chat_type::PUBLIC, -1, "?realms")?;
         wait_message(&mut pleb, "permission")?;
         smoddy.chat(chat_type::PUBLIC, -1, "?realms")?;
@@ -439,10 +415,5 @@ fn realms_summary_is_for_staff_with_the_capability() {
             wait_message(&mut smoddy, name)?;
         }
         Ok(())
-    })();
-    drop(zone);
-    let _ = std::fs::remove_dir_all(&dir);
-    if let Err(e) = result {
-        panic!("{e:?}");
-    }
+    });
 }
