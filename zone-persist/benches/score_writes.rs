@@ -48,7 +48,7 @@ fn database(c: &mut Criterion) {
 }
 
 fn zone_side(c: &mut Criterion) {
-    let (tx, _replies) = spawn(Store::in_memory().unwrap());
+    let (tx, _replies) = spawn(Store::in_memory().unwrap()).unwrap();
     let mut persist = Persist::new(tx);
     let mut g = c.benchmark_group("zone loop");
     g.throughput(Throughput::Elements(1000));

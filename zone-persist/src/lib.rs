@@ -131,17 +131,14 @@ pub fn open(path: &std::path::Path) -> Result<Store> {
 /// Starts the database thread on an open store.
 pub fn spawn(
     store: Store,
-) -> (
-    std_mpsc::Sender<DbRequest>,
-    mpsc::UnboundedReceiver<DbReply>,
-) {
+) -> Result<(std_mpsc::Sender<DbRequest>, mpsc::UnboundedReceiver<DbReply>)> {
     let (tx, rx) = std_mpsc::channel();
     let (reply_tx, reply_rx) = mpsc::unbounded_channel();
     std::thread::Builder::new()
         .name("persist".into())
         .spawn(move || db_thread(store, rx, reply_tx))
-        .expect("spawning the persistence thread");
-    (tx, reply_rx)
+        .context("starting the database thread")?;
+    Ok((tx, reply_rx))
 }
 
 fn db_thread(
@@ -515,7 +512,7 @@ mod tests {
 
     #[tokio::test]
     async fn changes_reach_the_database_and_load_back() {
-        let (tx, mut replies) = spawn(Store::in_memory().unwrap());
+        let (tx, mut replies) = spawn(Store::in_memory().unwrap()).unwrap();
         let mut p = Persist::new(tx);
         p.add("bob", "(public)", "0", 0, 50);
         p.add("bob", "(public)", "0", 2, 1);

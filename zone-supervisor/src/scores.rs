@@ -68,7 +68,7 @@ pub fn start(
         .schedule_next(RESET_SCHEDULE)
         .map_err(|e| anyhow::anyhow!("reading the reset schedule: {e}"))?;
     info!(path = %settings.path.display(), "scores kept in the database");
-    let (tx, replies) = zone_persist::spawn(store);
+    let (tx, replies) = zone_persist::spawn(store)?;
     Ok(Some((
         ScoreKeeper::new(Persist::new(tx), settings.reset_every, next),
         replies,
