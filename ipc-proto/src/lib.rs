@@ -384,6 +384,9 @@ pub enum ZoneCall<'a> {
         pid: i16,
         /// The message shown to him before the disconnect.
         text: String,
+        /// Keep him out this many seconds (0 = he may come back at once):
+        /// his machine id and name are refused until then.
+        ban_secs: u32,
     },
     /// `?lag`/`?info`: the supervisor answers `asker` (anywhere) about
     /// `target` (a player of the calling realm) from the connection's data.

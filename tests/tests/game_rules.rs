@@ -417,3 +417,32 @@ fn realms_summary_is_for_staff_with_the_capability() {
         Ok(())
     });
 }
+
+#[test]
+fn a_timed_kick_keeps_the_player_out() {
+    staff_zone_test(&[("moddy", "mod")], |zone| {
+        let mut victim = bot_in(zone, "victim", "0", ship::SPECTATOR)?;
+        let mut moddy = bot_in(zone, "moddy", "0", ship::SPECTATOR)?;
+        let victim_pid = wait_for_player(&mut moddy, "victim")?;
+        moddy.chat(chat_type::PRIVATE, victim_pid, "?kick -t 60 cool off")?;
+        assert_eq!(
+            wait_message(&mut moddy, "Kicked")?,
+            "Kicked 'victim' for 60 seconds."
+        );
+        victim.wait_disconnected(WAIT)?;
+        // Coming back under the same name is refused while the time runs.
+        let mut again = Bot::connect(zone.game_addr())?;
+        let refused = again.login("victim", PASSWORD);
+        let why = format!(
+            "{:?}",
+            refused.err().context("the kicked player logged in again")?
+        );
+        ensure!(
+            why.contains("code 0x04"),
+            "refused, but not as locked out: {why}"
+        );
+        // Others are not affected.
+        let _other = bot_in(zone, "bystander", "0", ship::SPECTATOR)?;
+        Ok(())
+    });
+}

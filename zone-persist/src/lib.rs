@@ -131,7 +131,10 @@ pub fn open(path: &std::path::Path) -> Result<Store> {
 /// Starts the database thread on an open store.
 pub fn spawn(
     store: Store,
-) -> Result<(std_mpsc::Sender<DbRequest>, mpsc::UnboundedReceiver<DbReply>)> {
+) -> Result<(
+    std_mpsc::Sender<DbRequest>,
+    mpsc::UnboundedReceiver<DbReply>,
+)> {
     let (tx, rx) = std_mpsc::channel();
     let (reply_tx, reply_rx) = mpsc::unbounded_channel();
     std::thread::Builder::new()

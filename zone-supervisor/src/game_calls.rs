@@ -189,9 +189,22 @@ impl Zone {
     }
 
     /// `?kick`: the reason goes out at once, then the disconnect.
-    pub(crate) fn call_kick(&mut self, now: Instant, slot: SlotId, pid: i16, text: &str) {
+    pub(crate) fn call_kick(
+        &mut self,
+        now: Instant,
+        slot: SlotId,
+        pid: i16,
+        text: &str,
+        ban_secs: u32,
+    ) {
         if !self.player_in_realm(pid, slot) {
             return;
+        }
+        if ban_secs > 0 {
+            if let Some(p) = self.players.get(pid) {
+                let until = now + std::time::Duration::from_secs(u64::from(ban_secs));
+                self.bans.ban(&p.name, p.machine_id, until);
+            }
         }
         let mut bytes = Vec::new();
         chat(SYSOP_WARNING, 0, text).encode(&mut bytes);

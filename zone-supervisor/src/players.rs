@@ -66,6 +66,8 @@ pub struct Player {
     /// Since when unreliable packets have been held back for grouping
     /// (`Net:FlushDelayMillis`).
     pub held_since: Option<Instant>,
+    /// The machine id from the login packet (0 = unknown).
+    pub machine_id: u32,
     /// The player's banner (96-byte bitmap).
     pub banner: Option<[u8; BANNER_LEN]>,
     /// A timed chat mask and when it ends.
@@ -144,6 +146,7 @@ impl PlayerTable {
             enter_sent: false,
             reentry: false,
             held_since: None,
+            machine_id: 0,
             banner: None,
             chat_mask: None,
             zone_data_loaded: false,
@@ -227,5 +230,30 @@ mod tests {
         assert_eq!(t.pid_at(&c), Some(0));
         assert_eq!(t.pid_at(&a), None);
         assert_eq!(t.len(), 2);
+    }
+}
+
+/// Timed kicks (`?kick -t`): names and machine ids kept out until a time.
+#[derive(Default)]
+pub struct Bans {
+    by_name: std::collections::HashMap<String, Instant>,
+    by_machine: std::collections::HashMap<u32, Instant>,
+}
+
+impl Bans {
+    /// Keeps `name` (and `machine_id`, unless 0 = unknown) out until `until`.
+    pub fn ban(&mut self, name: &str, machine_id: u32, until: Instant) {
+        self.by_name.insert(name.to_ascii_lowercase(), until);
+        if machine_id != 0 {
+            self.by_machine.insert(machine_id, until);
+        }
+    }
+
+    /// Whether a login with this name or machine id is still banned.
+    pub fn is_banned(&mut self, name: &str, machine_id: u32, now: Instant) -> bool {
+        self.by_name.retain(|_, t| *t > now);
+        self.by_machine.retain(|_, t| *t > now);
+        self.by_name.contains_key(&name.to_ascii_lowercase())
+            || (machine_id != 0 && self.by_machine.contains_key(&machine_id))
     }
 }

@@ -695,7 +695,11 @@ impl Zone {
                 sound,
                 text,
             } => self.call_message_to(pid, chat_type, sound, &text),
-            ZoneCall::KickWithMessage { pid, text } => self.call_kick(now, slot_id, pid, &text),
+            ZoneCall::KickWithMessage {
+                pid,
+                text,
+                ban_secs,
+            } => self.call_kick(now, slot_id, pid, &text, ban_secs),
             ZoneCall::PlayerReport {
                 asker,
                 target,

@@ -475,6 +475,24 @@ impl Zone {
                 return;
             }
         };
+        if self.bans.is_banned(&name, login.machine_id, now) {
+            info!(pid, %name, machine_id = login.machine_id, "login refused: kicked with a timeout");
+            if continuum {
+                self.send_packet(
+                    pid,
+                    &S2CPacket::LoginText(
+                        "You have been kicked from this zone for a while.".into(),
+                    ),
+                );
+                self.login_response(pid, LoginCode::CUSTOM_TEXT);
+            } else {
+                self.login_response(pid, LoginCode::LOCKED_OUT);
+            }
+            return;
+        }
+        if let Some(p) = self.players.get_mut(pid) {
+            p.machine_id = login.machine_id;
+        }
         if self.biller_login(now, pid, &login, pkt, &name) {
             return;
         }

@@ -191,6 +191,7 @@ pub async fn run(settings: Settings) -> Result<()> {
         pending: VecDeque::new(),
         per_ip: HashMap::new(),
         handshakes: Default::default(),
+        bans: Default::default(),
         biller,
         scores,
         started: now,
@@ -250,6 +251,8 @@ pub(crate) struct Zone {
     pub(crate) per_ip: HashMap<IpAddr, usize>,
     /// Answered connection requests waiting for the client's next datagram.
     pub(crate) handshakes: crate::session::Handshakes,
+    /// Names and machines kept out by timed kicks.
+    pub(crate) bans: crate::players::Bans,
     /// The billing server link and what it knows of players.
     pub(crate) biller: Biller,
     /// Score keeping (`None` when `Persist:Enabled` is off).

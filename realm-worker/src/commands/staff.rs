@@ -122,11 +122,14 @@ pub(super) fn kick(a: &mut Arena, ctx: &Ctx, params: &str) -> CmdResult {
     } else {
         format!("You have been kicked for: {reason}")
     };
-    a.zone_call(ZoneCall::KickWithMessage { pid: t, text });
+    let ban_secs = u32::try_from(secs).unwrap_or(u32::MAX);
+    a.zone_call(ZoneCall::KickWithMessage {
+        pid: t,
+        text,
+        ban_secs,
+    });
     let reply = if secs > 0 {
-        format!(
-            "Kicked '{name}'. (Timed kicks are not supported; the {secs}s timeout was ignored.)"
-        )
+        format!("Kicked '{name}' for {secs} seconds.")
     } else {
         format!("Kicked '{name}'.")
     };
