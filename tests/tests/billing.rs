@@ -10,7 +10,7 @@ use ss_proto::game::{chat_type, ship, C2SPacket, Login, LoginCode, LoginResponse
 use ss_proto::transport::{Priority, Reliability};
 use ss_tests::biller::{self, FromZone, LoginAnswer, TestBiller};
 use ss_tests::bot::Bot;
-use ss_tests::scenario::{QUIET, WAIT};
+use ss_tests::scenario::{wait_for_player, QUIET, WAIT};
 use ss_tests::zone::{wait_until, TestZone};
 
 /// How long an outage or a reconnection may take to be noticed with the
@@ -546,6 +546,50 @@ fn malformed_biller_messages_do_not_disturb_the_zone() {
         );
         // The zone still logs players in through the biller.
         let (_bob, _) = biller_bot(zone, &biller, "bob", "0")?;
+        Ok(())
+    });
+}
+
+#[test]
+fn a_biller_score_reset_clears_the_public_scores() {
+    let biller = TestBiller::start().unwrap();
+    billing_test(&biller, &[], |zone| {
+        let mut bots = Vec::new();
+        for name in ["alice", "bob"] {
+            let mut bot = Bot::connect(zone.game_addr())?;
+            bot.login(name, "secret")?;
+            bot.enter_arena("0", ship::WARBIRD)?;
+            bots.push(bot);
+        }
+        let (alice, bob) = bots.split_at_mut(1);
+        let (alice, bob) = (&mut alice[0], &mut bob[0]);
+        let alice_pid = alice.pid().context("alice's pid")?;
+        wait_for_player(bob, "alice")?;
+        bob.send(
+            &C2SPacket::Death {
+                killer: alice_pid,
+                bounty: 20,
+            },
+            Reliability::Reliable,
+            Priority::Normal,
+        )?;
+        alice.wait_for(WAIT, |p| match p {
+            S2CPacket::ScoreUpdate(u) if u.pid == alice_pid && u.kill_points == 20 => Some(()),
+            _ => None,
+        })?;
+        // B2S 0x31: ScoreID, then its negation.
+        let mut reset = vec![0x31u8];
+        reset.extend_from_slice(&7i32.to_le_bytes());
+        reset.extend_from_slice(&(-7i32).to_le_bytes());
+        biller.send(&reset)?;
+        alice.wait_for(WAIT, |p| match p {
+            S2CPacket::ScoreUpdate(u)
+                if u.pid == alice_pid && u.kill_points == 0 && u.kills == 0 =>
+            {
+                Some(())
+            }
+            _ => None,
+        })?;
         Ok(())
     });
 }

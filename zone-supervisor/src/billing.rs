@@ -123,6 +123,11 @@ pub struct BillingConfig {
     pub staff_chat_prefix: String,
     /// Send the public-arena score with logoffs (`SavePublicPlayerScores`).
     pub save_public_scores: bool,
+    /// `HonorScoreResetRequests`: a biller-ordered score reset ends the
+    /// reset interval of `score_reset_groups`.
+    pub honor_score_resets: bool,
+    /// `ScoreResetArenaGroups` (default `(public)`).
+    pub score_reset_groups: Vec<String>,
     /// Channel numbers above 100 are reduced by 100
     /// (`EnableIsometryCompatibility`).
     pub isometry: bool,
@@ -199,6 +204,14 @@ impl BillingConfig {
             staff_chats: list("StaffChats"),
             staff_chat_prefix: text("StaffChatPrefix"),
             save_public_scores: global.get_bool("Billing", "SavePublicPlayerScores", true),
+            honor_score_resets: global.get_bool("Billing", "HonorScoreResetRequests", true),
+            score_reset_groups: global
+                .get_str("Billing", "ScoreResetArenaGroups")
+                .unwrap_or("(public)")
+                .split([',', ' ', '\t'])
+                .filter(|g| !g.is_empty())
+                .map(str::to_string)
+                .collect(),
             isometry: global.get_bool("Billing", "EnableIsometryCompatibility", false),
         }
     }
@@ -1113,11 +1126,16 @@ impl Zone {
                 }
             }
             BillerMessage::ScoreReset { score_id } => {
-                // The zone keeps no score intervals of its own yet.
-                info!(
-                    score_id,
-                    "biller asked for a score reset; not supported, ignored"
-                );
+                if self.biller.cfg.honor_score_resets {
+                    let groups = self.biller.cfg.score_reset_groups.clone();
+                    info!(score_id, ?groups, "biller ordered a score reset");
+                    self.end_score_interval(groups);
+                } else {
+                    info!(
+                        score_id,
+                        "biller asked for a score reset; not honoured by config"
+                    );
+                }
             }
             BillerMessage::UserPacket {
                 connection_id,
