@@ -429,3 +429,41 @@ fn killing_the_supervisor_leaves_no_worker_behind() {
         "workers {workers:?} outlived the supervisor"
     );
 }
+
+#[test]
+fn reload_rereads_the_zones_own_settings() {
+    let dir = TempDir::new("reload-zone");
+    let zone_dir = dir.path().join("zone");
+    let init = std::process::Command::new(bin_dir().unwrap().join("zone-supervisor"))
+        .arg("init")
+        .arg(&zone_dir)
+        .output()
+        .expect("zone-supervisor init");
+    assert!(init.status.success(), "init failed: {init:?}");
+    let zone = TestZone::start_with(ZoneOptions {
+        zone_dir: Some(zone_dir.clone()),
+        ..ZoneOptions::default()
+    })
+    .expect("zone");
+    let result = (|| -> Result<()> {
+        let mut first = Bot::connect(zone.game_addr())?;
+        first.login("mallory", "x")?;
+        // The operator locks the name out and reloads.
+        let passwd = zone_dir.join("conf").join("passwd.conf");
+        let mut text = std::fs::read_to_string(&passwd)?;
+        text.push_str("\nmallory = lock\n");
+        std::fs::write(&passwd, text)?;
+        let out = zone.cli(&["reload"])?;
+        ensure!(out.contains("reload"), "answer {out:?}");
+        let mut again = Bot::connect(zone.game_addr())?;
+        let refused = again
+            .login("mallory", "x")
+            .err()
+            .context("mallory logged in again")?;
+        ensure!(format!("{refused:?}").contains("code 0x04"), "{refused:?}");
+        Ok(())
+    })();
+    if let Err(e) = result {
+        panic!("{e:?}\nzone log:\n{}", zone.log_tail());
+    }
+}

@@ -93,6 +93,8 @@ pub struct Settings {
     pub persist: PersistSettings,
     /// The zone's config source (arena configs are read for score groups).
     pub zone: ZoneConfig,
+    /// The command line the settings came from (for reloads).
+    pub args: RunArgs,
 }
 
 /// The `[Persist]` settings.
@@ -212,6 +214,7 @@ impl Settings {
             auth: LocalAuth::new(zone.load_file("passwd.conf").ok()),
             persist,
             zone: zone.clone(),
+            args: args.clone(),
             billing: BillingConfig::load(&global),
         })
     }

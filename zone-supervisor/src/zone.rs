@@ -398,8 +398,28 @@ impl Zone {
         self.sample_realm_processes(now);
     }
 
+    /// Re-reads the configuration: the zone's own settings that can change
+    /// while it runs (passwords, limits, realm policy, transport tunables for
+    /// new connections, flush delay), then every realm's arena config. The
+    /// sockets, the control path, billing and the database stay as started.
     fn reload(&mut self) {
-        info!("reloading configuration (SIGHUP)");
+        info!("reloading configuration");
+        match Settings::load(&self.s.args) {
+            Ok(fresh) => {
+                self.s.auth = fresh.auth;
+                self.s.transport = fresh.transport;
+                self.s.init_policy = fresh.init_policy;
+                self.s.max_connections = fresh.max_connections;
+                self.s.max_connections_per_ip = fresh.max_connections_per_ip;
+                self.s.max_pending = fresh.max_pending;
+                self.s.login_timeout = fresh.login_timeout;
+                self.s.flush_delay = fresh.flush_delay;
+                self.s.zone = fresh.zone;
+                self.policy = fresh.realm_policy.clone();
+                self.s.realm_policy = fresh.realm_policy;
+            }
+            Err(e) => warn!("reload failed, keeping the running settings: {e:#}"),
+        }
         self.reload_realms();
     }
 
