@@ -120,25 +120,18 @@ impl VieCipher {
     /// Encrypts in place. Bytes past 520 of the body are left unchanged
     /// (no datagram the protocol allows is that long).
     pub fn encrypt(&self, datagram: &mut [u8]) {
-        let h = clear_header_len(datagram);
-        if datagram.len() <= h {
-            return;
-        }
-        let mut chain = self.key as u32;
-        for (i, chunk) in datagram[h..].chunks_mut(4).enumerate() {
-            let Some(t) = self.table.get(i) else { break };
-            let mut w = [0u8; 4];
-            w[..chunk.len()].copy_from_slice(chunk);
-            let c = u32::from_le_bytes(w) ^ t ^ chain;
-            let cb = c.to_le_bytes();
-            let n = chunk.len();
-            chunk.copy_from_slice(&cb[..n]);
-            chain = c;
-        }
+        self.apply(datagram, false);
     }
 
     /// Decrypts in place; the inverse of [`VieCipher::encrypt`].
     pub fn decrypt(&self, datagram: &mut [u8]) {
+        self.apply(datagram, true);
+    }
+
+    /// XORs each body word with its table word and the previous
+    /// *ciphertext* word: the input word when decrypting, the output word
+    /// when encrypting. That choice is the only difference between the two.
+    fn apply(&self, datagram: &mut [u8], decrypting: bool) {
         let h = clear_header_len(datagram);
         if datagram.len() <= h {
             return;
@@ -148,11 +141,11 @@ impl VieCipher {
             let Some(t) = self.table.get(i) else { break };
             let mut w = [0u8; 4];
             w[..chunk.len()].copy_from_slice(chunk);
-            let c = u32::from_le_bytes(w);
-            let p = (c ^ t ^ chain).to_le_bytes();
+            let input = u32::from_le_bytes(w);
+            let output = input ^ t ^ chain;
             let n = chunk.len();
-            chunk.copy_from_slice(&p[..n]);
-            chain = c;
+            chunk.copy_from_slice(&output.to_le_bytes()[..n]);
+            chain = if decrypting { input } else { output };
         }
     }
 }

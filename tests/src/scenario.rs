@@ -145,3 +145,25 @@ pub fn in_temp_dir(tag: &str, body: impl FnOnce(&std::path::Path) -> Result<()>)
         panic!("{e:?}");
     }
 }
+
+/// Writes the embedded default zone into `<dir>/zone` with the real
+/// `zone-supervisor init`, for tests that edit config files; returns the
+/// zone folder.
+pub fn init_zone_folder(dir: &std::path::Path) -> Result<std::path::PathBuf> {
+    let zone_dir = dir.join("zone");
+    let out = std::process::Command::new(crate::zone::bin_dir()?.join("zone-supervisor"))
+        .arg("init")
+        .arg(&zone_dir)
+        .output()
+        .context("running zone-supervisor init")?;
+    anyhow::ensure!(out.status.success(), "zone-supervisor init failed: {out:?}");
+    Ok(zone_dir)
+}
+
+/// Starts a zone serving the zone folder `zone_dir`.
+pub fn zone_from_folder(zone_dir: &std::path::Path) -> Result<TestZone> {
+    TestZone::start_with(crate::zone::ZoneOptions {
+        zone_dir: Some(zone_dir.to_path_buf()),
+        ..crate::zone::ZoneOptions::default()
+    })
+}

@@ -10,7 +10,7 @@ use ss_proto::game::{chat_type, ship, C2SPacket, S2CPacket};
 use ss_proto::transport::{Priority, Reliability};
 use ss_tests::bot::Bot;
 use ss_tests::scenario::*;
-use ss_tests::zone::{bin_dir, wait_until, TestZone, ZoneOptions};
+use ss_tests::zone::{wait_until, TestZone};
 
 /// The password [`bot_in`] logs in with.
 const PASSWORD: &str = "secret";
@@ -52,23 +52,14 @@ fn digest(name: &str, password: &str) -> String {
 /// [`PASSWORD`] as password.
 fn staff_zone_test(staff: &[(&str, &str)], body: impl FnOnce(&TestZone) -> Result<()>) {
     in_temp_dir("game", |dir| {
-        write_staff_zone(dir, staff)?;
-        let zone = TestZone::start_with(ZoneOptions {
-            zone_dir: Some(dir.to_path_buf()),
-            ..ZoneOptions::default()
-        })?;
-        body(&zone)
+        let zone_dir = init_zone_folder(dir)?;
+        add_staff(&zone_dir, staff)?;
+        body(&zone_from_folder(&zone_dir)?)
     });
 }
 
-/// Writes the default zone into `dir` with `staff` as staff.
-fn write_staff_zone(dir: &std::path::Path, staff: &[(&str, &str)]) -> Result<()> {
-    let out = std::process::Command::new(bin_dir()?.join("zone-supervisor"))
-        .arg("init")
-        .arg(dir)
-        .output()
-        .context("zone-supervisor init")?;
-    ensure!(out.status.success(), "init failed: {out:?}");
+/// Makes each `(name, group)` staff of the zone folder `dir`.
+fn add_staff(dir: &std::path::Path, staff: &[(&str, &str)]) -> Result<()> {
     let conf = dir.join("conf");
     let mut passwd = std::fs::read_to_string(conf.join("passwd.conf"))?;
     let mut staff_conf = std::fs::read_to_string(conf.join("staff.conf"))?;

@@ -382,18 +382,8 @@ fn systemd_notifications_and_clean_sigterm() {
 #[test]
 fn sighup_sends_changed_settings_to_the_arena() {
     let dir = TempDir::new("reload");
-    let zone_dir = dir.path().join("zone");
-    let init = std::process::Command::new(bin_dir().unwrap().join("zone-supervisor"))
-        .arg("init")
-        .arg(&zone_dir)
-        .output()
-        .expect("zone-supervisor init");
-    assert!(init.status.success(), "init failed: {init:?}");
-    let zone = TestZone::start_with(ZoneOptions {
-        zone_dir: Some(zone_dir.clone()),
-        ..ZoneOptions::default()
-    })
-    .expect("zone");
+    let zone_dir = init_zone_folder(dir.path()).expect("zone folder");
+    let zone = zone_from_folder(&zone_dir).expect("zone");
     let result = (|| -> Result<()> {
         let mut a = bot_in(&zone, "alice", "0", ship::WARBIRD)?;
         let conf = zone_dir.join("arenas").join("(default)").join("arena.conf");
@@ -433,18 +423,8 @@ fn killing_the_supervisor_leaves_no_worker_behind() {
 #[test]
 fn reload_rereads_the_zones_own_settings() {
     let dir = TempDir::new("reload-zone");
-    let zone_dir = dir.path().join("zone");
-    let init = std::process::Command::new(bin_dir().unwrap().join("zone-supervisor"))
-        .arg("init")
-        .arg(&zone_dir)
-        .output()
-        .expect("zone-supervisor init");
-    assert!(init.status.success(), "init failed: {init:?}");
-    let zone = TestZone::start_with(ZoneOptions {
-        zone_dir: Some(zone_dir.clone()),
-        ..ZoneOptions::default()
-    })
-    .expect("zone");
+    let zone_dir = init_zone_folder(dir.path()).expect("zone folder");
+    let zone = zone_from_folder(&zone_dir).expect("zone");
     let result = (|| -> Result<()> {
         let mut first = Bot::connect(zone.game_addr())?;
         first.login("mallory", "x")?;
