@@ -35,12 +35,12 @@ use ss_proto::billing::{
     login_result, BillerMessage, FirstLogin, LoginResult, PlayerScore, ServerConnect, UserLogin,
     ZoneMessage, DEFAULT_PORT, MAX_CLIENT_EXTRA, NO_CONNECTION,
 };
-use ss_proto::game::{sanitize_login_name, Chat, Login, LoginCode, S2CPacket};
+use ss_proto::game::{c2s_type, chat_type, sanitize_login_name, Chat, Login, LoginCode, S2CPacket};
 use ss_proto::transport::{Priority, Reliability, TransportConfig};
 use tokio::net::UdpSocket;
 use tracing::{debug, info, warn};
 
-use crate::players::Stage;
+use crate::state::Place;
 use crate::zone::Zone;
 use link::{Link, LinkConfig, LinkEvent, LinkState, Ticket};
 
@@ -59,12 +59,6 @@ const MAX_QUEUED_LOGOFFS: usize = 65_536;
 const BANNER_INTERVAL: Duration = Duration::from_millis(200);
 /// Datagrams read per readiness event.
 const RECV_BATCH: usize = 64;
-/// Chat type of the red warning shown before a kick.
-const SYSOP_WARNING: u8 = 8;
-/// Chat type of remote private messages.
-const REMOTE_PRIVATE: u8 = 7;
-/// Chat type of chat channel messages.
-const CHANNEL: u8 = 9;
 
 /// What answers logins while the biller is unreachable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -615,7 +609,7 @@ impl Zone {
         let pids: Vec<(i16, bool)> = self
             .players
             .iter()
-            .filter(|p| p.realm().is_some())
+            .filter(|p| self.state.members.realm_of(p.pid).is_some())
             .map(|p| {
                 (
                     p.pid,
@@ -652,7 +646,7 @@ impl Zone {
             let pids: Vec<i16> = self
                 .players
                 .iter()
-                .filter(|p| p.realm().is_some())
+                .filter(|p| self.state.members.realm_of(p.pid).is_some())
                 .map(|p| p.pid)
                 .collect();
             for pid in pids {
@@ -724,9 +718,7 @@ impl Zone {
         );
         // Asked about: a logoff is owed when he leaves (ASSS rule).
         self.biller.sessions.entry(pid).or_default();
-        if let Some(p) = self.players.get_mut(pid) {
-            p.stage = Stage::Authenticating;
-        }
+        self.state.set_login_state(pid, Place::Authenticating);
         true
     }
 
@@ -779,13 +771,10 @@ impl Zone {
 
     /// A refused login: the response goes out and the player may try again.
     fn refuse_login(&mut self, pid: i16, code: LoginCode) {
-        let since = match self.players.get_mut(pid) {
-            Some(p) => {
-                p.stage = Stage::Connected;
-                p.connected_at
-            }
-            None => return,
+        let Some(since) = self.players.get(pid).map(|p| p.connected_at) else {
+            return;
         };
+        self.state.set_login_state(pid, Place::Connected);
         // Back under the not-logged-in time limit.
         if !self.pending.contains(&(pid, since)) {
             self.pending.push_back((pid, since));
@@ -805,11 +794,7 @@ impl Zone {
             warn!(pid, "biller answered a login that is not pending; ignored");
             return;
         };
-        if !self
-            .players
-            .get(pid)
-            .is_some_and(|p| p.stage == Stage::Authenticating)
-        {
+        if self.state.members.place(pid) != Some(Place::Authenticating) {
             return;
         }
         let code = login_code(r.result);
@@ -865,7 +850,7 @@ impl Zone {
     /// digits only) it is kept for his logoff (`billing-udp.md` §3.5).
     pub(crate) fn biller_score_changed(
         &mut self,
-        slot: crate::registry::SlotId,
+        slot: crate::state::SlotId,
         pid: i16,
         kill_points: i32,
         flag_points: i32,
@@ -876,8 +861,9 @@ impl Zone {
             return;
         }
         let public = self
-            .realms
-            .get(&slot)
+            .state
+            .registry
+            .get(slot)
             .is_some_and(|r| !r.name.is_empty() && r.name.bytes().all(|b| b.is_ascii_digit()));
         if let (true, Some(s)) = (public, self.biller.sessions.get_mut(&pid)) {
             s.score = Some(PlayerScore {
@@ -1041,15 +1027,12 @@ impl Zone {
     /// form (C2S 0x17, consumed: returns true) and banners (C2S 0x19, also
     /// for the realm: returns false).
     pub(crate) fn biller_game_packet(&mut self, now: Instant, pid: i16, pkt: &[u8]) -> bool {
-        let logged_in = self
-            .players
-            .get(pid)
-            .is_some_and(|p| matches!(p.stage, Stage::LoggedIn | Stage::InRealm { .. }));
+        let logged_in = self.state.members.place(pid).is_some_and(Place::logged_in);
         if !self.biller.enabled() || !logged_in {
             return false;
         }
         match pkt.first() {
-            Some(0x17) => {
+            Some(&c2s_type::REGISTRATION) => {
                 let Some(s) = self.biller.sessions.get_mut(&pid) else {
                     return true;
                 };
@@ -1065,7 +1048,7 @@ impl Zone {
                 }
                 true
             }
-            Some(0x19) => {
+            Some(&c2s_type::BANNER) => {
                 if pkt.len() == 1 + ss_proto::billing::BANNER_LEN && self.biller_takes(pid) {
                     let due = self
                         .biller
@@ -1172,7 +1155,10 @@ impl Zone {
         } else {
             channel
         };
-        self.send_packet(pid, &chat(CHANNEL, 0, format!("{channel}:{text}")));
+        self.send_packet(
+            pid,
+            &chat(chat_type::CHANNEL, 0, format!("{channel}:{text}")),
+        );
     }
 
     /// B2S private chat: `:name:(sender)>msg` to a player, `:#squad:…` to a
@@ -1182,7 +1168,7 @@ impl Zone {
             let pids: Vec<i16> = self
                 .players
                 .iter()
-                .filter(|p| p.realm().is_some())
+                .filter(|p| self.state.members.realm_of(p.pid).is_some())
                 .map(|p| p.pid)
                 .collect();
             for pid in pids {
@@ -1207,19 +1193,29 @@ impl Zone {
             let pids: Vec<i16> = self
                 .players
                 .iter()
-                .filter(|p| p.realm().is_some() && p.squad.eq_ignore_ascii_case(squad))
+                .filter(|p| {
+                    self.state.members.realm_of(p.pid).is_some()
+                        && p.squad.eq_ignore_ascii_case(squad)
+                })
                 .map(|p| p.pid)
                 .collect();
             for pid in pids {
                 self.send_packet(
                     pid,
-                    &chat(REMOTE_PRIVATE, sound, format!("(#{squad}){body}")),
+                    &chat(
+                        chat_type::REMOTE_PRIVATE,
+                        sound,
+                        format!("(#{squad}){body}"),
+                    ),
                 );
             }
             return;
         }
         match self.players.find_by_name(to).map(|p| p.pid) {
-            Some(pid) => self.send_packet(pid, &chat(REMOTE_PRIVATE, sound, body.to_string())),
+            Some(pid) => self.send_packet(
+                pid,
+                &chat(chat_type::REMOTE_PRIVATE, sound, body.to_string()),
+            ),
             None => debug!(to, "biller private message for a player not here"),
         }
     }
@@ -1229,7 +1225,7 @@ impl Zone {
         let text =
             format!("You have been disconnected by the user database server (reason {reason}).");
         let mut bytes = Vec::new();
-        chat(SYSOP_WARNING, 0, text).encode(&mut bytes);
+        chat(chat_type::SYSOP_WARNING, 0, text).encode(&mut bytes);
         if let Some(p) = self.players.get_mut(pid) {
             info!(pid, name = %p.name, reason, "biller kicked the player");
             p.conn.send(&bytes, Reliability::Reliable, Priority::High);

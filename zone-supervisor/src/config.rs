@@ -11,7 +11,7 @@ use ss_proto::transport::{InitPolicy, TransportConfig};
 
 use crate::auth::LocalAuth;
 use crate::billing::BillingConfig;
-use crate::registry::RealmPolicy;
+use crate::state::RealmPolicy;
 use crate::RunArgs;
 
 /// One `Section:Key=Value` override from the command line.

@@ -8,20 +8,16 @@
 use std::time::Instant;
 
 use ipc_proto::{ReportKind, ToRealm};
-use ss_proto::game::{ArenaListEntry, Chat, S2CPacket};
+use ss_proto::game::{chat_type, ArenaListEntry, Chat, S2CPacket};
 use ss_proto::transport::{Priority, Reliability};
 use tracing::info;
 
-use crate::players::{Player, Stage};
-use crate::registry::{RealmState, SlotId};
+use crate::state::{Membership, RealmState, SlotId};
 use crate::zone::Zone;
 
 /// Largest S2C 0x2F the list is cut to (ASSS: a packet minus the reliable
 /// header).
 const MAX_ARENA_LIST: usize = 506;
-
-/// Chat type of the red staff warning.
-const SYSOP_WARNING: u8 = 8;
 
 fn chat(chat_type: u8, sound: u8, text: &str) -> S2CPacket {
     S2CPacket::Chat(Chat {
@@ -32,21 +28,19 @@ fn chat(chat_type: u8, sound: u8, text: &str) -> S2CPacket {
     })
 }
 
-fn in_arena(p: &Player) -> bool {
-    matches!(p.stage, Stage::InRealm { entered: true, .. })
+/// The realm of a player whose entry the realm has confirmed.
+fn arena_of(members: &Membership, pid: i16) -> Option<SlotId> {
+    members
+        .entered(pid)
+        .then(|| members.realm_of(pid))
+        .flatten()
 }
 
 impl Zone {
-    fn realm_name(&self, id: SlotId) -> &str {
-        self.realms.get(&id).map_or("?", |s| s.name.as_str())
-    }
-
     /// Sends `msg` to every realm that accepts messages.
     fn send_to_every_realm(&mut self, msg: &ToRealm<'_>) {
-        for slot in self.realms.values_mut() {
-            if slot.ready() {
-                slot.send(msg);
-            }
+        for (_, worker) in self.state.registry.ready_workers() {
+            self.queue_to_worker(worker, msg);
         }
     }
 
@@ -63,8 +57,10 @@ impl Zone {
         }
         let lower = query.to_ascii_lowercase();
         let mut best: Option<(usize, String, SlotId)> = None;
-        for p in self.players.iter().filter(|p| in_arena(p)) {
-            let Some(realm) = p.realm() else { continue };
+        for p in self.players.iter() {
+            let Some(realm) = arena_of(&self.state.members, p.pid) else {
+                continue;
+            };
             if p.name.eq_ignore_ascii_case(query) {
                 best = Some((0, p.name.clone(), realm));
                 break;
@@ -79,7 +75,7 @@ impl Zone {
         }
         let text = match best {
             Some((_, name, realm)) => {
-                let arena = self.realm_name(realm);
+                let arena = self.slot_name(realm);
                 if arena.starts_with('#') && !see_private && realm != slot {
                     format!("{name} is in a private arena.")
                 } else {
@@ -104,8 +100,9 @@ impl Zone {
             return;
         }
         let mut arenas: Vec<(String, usize, bool)> = self
-            .realms
-            .values()
+            .state
+            .registry
+            .iter()
             .filter(|s| {
                 matches!(
                     s.state,
@@ -113,7 +110,13 @@ impl Zone {
                 )
             })
             .filter(|s| !s.name.starts_with('#') || see_private || s.id == slot)
-            .map(|s| (s.name.clone(), s.players.len(), s.id == slot))
+            .map(|s| {
+                (
+                    s.name.clone(),
+                    self.state.members.count_in(s.id),
+                    s.id == slot,
+                )
+            })
             .collect();
         arenas.sort();
         if text {
@@ -141,11 +144,11 @@ impl Zone {
 
     /// `?z`/`?az`: a green message to everyone in an arena.
     pub(crate) fn call_zone_message(&mut self, text: &str, sound: u8) {
-        let pkt = chat(0, sound, text);
+        let pkt = chat(chat_type::ARENA, sound, text);
         let pids: Vec<i16> = self
             .players
             .iter()
-            .filter(|p| in_arena(p))
+            .filter(|p| self.state.members.entered(p.pid))
             .map(|p| p.pid)
             .collect();
         for pid in pids {
@@ -179,11 +182,7 @@ impl Zone {
 
     /// A chat message to a player wherever he is.
     pub(crate) fn call_message_to(&mut self, pid: i16, chat_type: u8, sound: u8, text: &str) {
-        if self
-            .players
-            .get(pid)
-            .is_some_and(|p| p.stage != Stage::Connected)
-        {
+        if self.state.members.place(pid).is_some_and(|p| p.logged_in()) {
             self.send_packet(pid, &chat(chat_type, sound, text));
         }
     }
@@ -207,7 +206,7 @@ impl Zone {
             }
         }
         let mut bytes = Vec::new();
-        chat(SYSOP_WARNING, 0, text).encode(&mut bytes);
+        chat(chat_type::SYSOP_WARNING, 0, text).encode(&mut bytes);
         if let Some(p) = self.players.get_mut(pid) {
             info!(pid, name = %p.name, reason = text, "player kicked");
             p.conn.send(&bytes, Reliability::Reliable, Priority::High);
@@ -234,7 +233,7 @@ impl Zone {
         let Some(t) = self.players.get(target) else {
             return;
         };
-        let arena = self.realm_name(slot).to_string();
+        let arena = self.slot_name(slot).to_string();
         let s = t.conn.stats();
         let pct = |part: u64, whole: u64| {
             if whole == 0 {
@@ -312,28 +311,32 @@ impl Zone {
         line: String,
         star: bool,
     ) {
-        let Some(sender) = self.players.get(from).filter(|p| p.realm() == Some(slot)) else {
+        let Some(sender) = self
+            .players
+            .get(from)
+            .filter(|p| self.player_in_realm(p.pid, slot))
+        else {
             return;
         };
         let (from_name, from_authenticated) = (sender.name.clone(), sender.authenticated);
         let target = self
             .players
             .find_by_name(to_name)
-            .filter(|p| in_arena(p))
-            .and_then(|p| Some((p.pid, p.realm()?)));
+            .and_then(|p| Some((p.pid, arena_of(&self.state.members, p.pid)?)));
         let Some((target, realm)) = target else {
             self.arena_message(from, &format!("{to_name} is not online."));
             return;
         };
-        if let Some(s) = self.realms.get_mut(&realm).filter(|s| s.ready()) {
-            s.send(&ToRealm::RemoteCommand {
+        self.queue_to_realm(
+            realm,
+            &ToRealm::RemoteCommand {
                 from,
                 from_name,
                 from_authenticated,
                 target,
                 line,
                 star,
-            });
-        }
+            },
+        );
     }
 }

@@ -1,4 +1,6 @@
-//! The zone's player table: one entry per connection, indexed by player id.
+//! The zone's player table: one entry per connection, indexed by player id:
+//! the connection and what the zone knows of the player. Where the player
+//! is (logging in, which realm) is kept by `state::Membership` alone.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -7,29 +9,9 @@ use std::time::{Duration, Instant};
 use ss_proto::game::GoArena;
 use ss_proto::transport::Connection;
 
-use crate::registry::SlotId as RealmId;
-
 /// A freed player id is not handed out again for this long (ASSS rule), so
 /// late packets about the old player cannot be mistaken for the new one.
 const PID_REUSE_DELAY: Duration = Duration::from_secs(10);
-
-/// Where a player is in its life on the zone.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Stage {
-    /// Connected, not logged in.
-    Connected,
-    /// Login sent to the billing server; waiting for its answer.
-    Authenticating,
-    /// Logged in, in no arena.
-    LoggedIn,
-    /// Assigned to a realm; `entered` once the realm has sent the entry.
-    InRealm {
-        /// The realm instance.
-        realm: RealmId,
-        /// The realm confirmed the entry.
-        entered: bool,
-    },
-}
 
 /// One connected player.
 pub struct Player {
@@ -39,9 +21,7 @@ pub struct Player {
     pub addr: SocketAddr,
     /// The core-transport connection.
     pub conn: Connection,
-    /// Life-cycle stage.
-    pub stage: Stage,
-    /// Name (after login).
+    /// Name (set when the login finishes; empty before).
     pub name: String,
     /// Squad (after login).
     pub squad: String,
@@ -59,10 +39,6 @@ pub struct Player {
     pub authenticated: bool,
     /// When the connection was accepted.
     pub connected_at: Instant,
-    /// `PlayerEnter` went to the current realm worker.
-    pub enter_sent: bool,
-    /// The next `PlayerEnter` is a re-entry after a realm restart.
-    pub reentry: bool,
     /// Since when unreliable packets have been held back for grouping
     /// (`Net:FlushDelayMillis`).
     pub held_since: Option<Instant>,
@@ -86,14 +62,6 @@ impl Player {
         let (mask, until) = self.chat_mask?;
         let left = until.saturating_duration_since(now).as_secs();
         (left > 0).then_some((mask, left.min(u32::MAX as u64) as u32))
-    }
-
-    /// Whether the player is in (or entering) a realm.
-    pub fn realm(&self) -> Option<RealmId> {
-        match self.stage {
-            Stage::InRealm { realm, .. } => Some(realm),
-            _ => None,
-        }
     }
 }
 
@@ -133,7 +101,6 @@ impl PlayerTable {
             pid,
             addr,
             conn,
-            stage: Stage::Connected,
             name: String::new(),
             squad: String::new(),
             continuum: false,
@@ -143,8 +110,6 @@ impl PlayerTable {
             dirty: false,
             authenticated: false,
             connected_at: now,
-            enter_sent: false,
-            reentry: false,
             held_since: None,
             machine_id: 0,
             banner: None,
@@ -191,10 +156,11 @@ impl PlayerTable {
         self.slots.iter_mut().flatten()
     }
 
-    /// The logged-in player with this name (case-insensitive).
+    /// The logged-in player with this name (case-insensitive). Only a
+    /// finished login gives a player a name.
     pub fn find_by_name(&self, name: &str) -> Option<&Player> {
         self.iter()
-            .find(|p| p.stage != Stage::Connected && p.name.eq_ignore_ascii_case(name))
+            .find(|p| !p.name.is_empty() && p.name.eq_ignore_ascii_case(name))
     }
 }
 

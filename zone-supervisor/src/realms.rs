@@ -17,8 +17,8 @@ use tokio::sync::mpsc;
 
 use crate::config::Settings;
 
-/// Identifies one worker process instance (a restarted realm gets a new id).
-pub type WorkerId = u32;
+use crate::state::ExitCause;
+pub use crate::state::WorkerId;
 
 /// What a link task reports to the zone task.
 #[derive(Debug)]
@@ -27,8 +27,8 @@ pub enum RealmSignal {
     Data(Vec<u8>),
     /// The worker closed its socket.
     Closed,
-    /// The worker process ended, with a human-readable cause.
-    Exited(String),
+    /// The worker process ended.
+    Exited(ExitCause),
 }
 
 /// A report about one realm instance.
@@ -50,17 +50,17 @@ pub struct WorkerProcess {
     pub queued: Arc<AtomicU64>,
 }
 
-/// Describes how a process ended: exit code or signal name.
-pub fn exit_cause(status: &ExitStatus) -> String {
+/// How a process ended: exit code or signal.
+pub fn exit_cause(status: &ExitStatus) -> ExitCause {
     if let Some(code) = status.code() {
-        format!("exit code {code}")
+        ExitCause::Exited(code)
     } else if let Some(sig) = status.signal() {
         match nix::sys::signal::Signal::try_from(sig) {
-            Ok(s) => format!("signal {}", s.as_str()),
-            Err(_) => format!("signal {sig}"),
+            Ok(s) => ExitCause::Signaled(s.as_str().to_string()),
+            Err(_) => ExitCause::Signaled(sig.to_string()),
         }
     } else {
-        "unknown".to_string()
+        ExitCause::Misbehaved("ended in an unknown way".into())
     }
 }
 
@@ -157,7 +157,7 @@ pub fn spawn_worker(
     tokio::spawn(async move {
         let cause = match child.wait().await {
             Ok(status) => exit_cause(&status),
-            Err(e) => format!("wait failed: {e}"),
+            Err(e) => ExitCause::Misbehaved(format!("wait failed: {e}")),
         };
         let _ = events.send(RealmEvent {
             worker: id,

@@ -14,8 +14,8 @@ use ipc_proto::{SavedScore, ToRealm};
 use tracing::{info, warn};
 use zone_persist::{interval, DbReply, Persist, PlayerZoneData, StatMap};
 
-use crate::players::{Stage, BANNER_LEN};
-use crate::registry::SlotId;
+use crate::players::BANNER_LEN;
+use crate::state::{SlotId, WorkerId};
 use crate::zone::{player_info, Zone};
 
 /// Stat ids of the four SubSpace scores (`persistence.md` §3.2).
@@ -113,7 +113,7 @@ fn saved_score(reset: &StatMap) -> SavedScore {
 impl Zone {
     fn score_keys(&self, pid: i16, slot_id: SlotId) -> Option<(String, String, String)> {
         let p = self.players.get(pid)?;
-        let slot = self.realms.get(&slot_id)?;
+        let slot = self.state.registry.get(slot_id)?;
         Some((
             p.name.to_ascii_lowercase(),
             slot.score_group.clone(),
@@ -121,47 +121,56 @@ impl Zone {
         ))
     }
 
-    /// Sends `PlayerEnter` for a player assigned to a ready realm, once his
-    /// stats are at hand (asking the database for them if they are not).
-    pub(crate) fn try_enter(&mut self, pid: i16, slot_id: SlotId) {
-        let ready = self.realms.get(&slot_id).is_some_and(|s| s.ready());
+    /// Carries out `Action::LoadScores`: answers at once from the cache,
+    /// or asks the database (one load per player in flight).
+    pub(crate) fn load_scores(&mut self, pid: i16, slot_id: SlotId) {
+        let Some((name, group, arena)) = self.score_keys(pid, slot_id) else {
+            return;
+        };
+        let zone_data_loaded = self.players.get(pid).is_some_and(|p| p.zone_data_loaded);
+        let Some(keeper) = self.scores.as_mut() else {
+            // No scores kept: nothing to wait for.
+            self.state.scores_loaded(pid, slot_id);
+            return;
+        };
+        if zone_data_loaded && keeper.persist.cached(&name, &group, &arena).is_some() {
+            self.state.scores_loaded(pid, slot_id);
+            return;
+        }
+        if let Some(old) = keeper.loading.get(&pid) {
+            // A load for another realm is still out: its answer is for
+            // the old realm; this one gets its own.
+            if keeper.loads.get(old).is_some_and(|&(_, s)| s == slot_id) {
+                return;
+            }
+        }
+        let token = keeper.persist.request_load(&name, &group, &arena);
+        keeper.loads.insert(token, (pid, slot_id));
+        keeper.loading.insert(pid, token);
+    }
+
+    /// Carries out `Action::EnterPlayer`: `PlayerEnter` with the player's
+    /// saved scores to the realm's worker.
+    pub(crate) fn enter_player(
+        &mut self,
+        pid: i16,
+        slot_id: SlotId,
+        worker: WorkerId,
+        reentry: bool,
+    ) {
+        let score = match (self.score_keys(pid, slot_id), self.scores.as_ref()) {
+            (Some((name, group, arena)), Some(keeper)) => keeper
+                .persist
+                .cached(&name, &group, &arena)
+                .map(|stats| saved_score(&stats[1])),
+            _ => None,
+        };
         let Some(p) = self.players.get(pid) else {
             return;
         };
-        if !ready || p.realm() != Some(slot_id) || p.enter_sent {
-            return;
-        }
-        let mut score = None;
-        if self.scores.is_some() {
-            let Some((name, group, arena)) = self.score_keys(pid, slot_id) else {
-                return;
-            };
-            let zone_data_loaded = self.players.get(pid).is_some_and(|p| p.zone_data_loaded);
-            let Some(keeper) = self.scores.as_mut() else {
-                return;
-            };
-            match keeper.persist.cached(&name, &group, &arena) {
-                Some(stats) if zone_data_loaded => score = Some(saved_score(&stats[1])),
-                _ => {
-                    if !keeper.loading.contains_key(&pid) {
-                        let token = keeper.persist.request_load(&name, &group, &arena);
-                        keeper.loads.insert(token, (pid, slot_id));
-                        keeper.loading.insert(pid, token);
-                    }
-                    return;
-                }
-            }
-        }
-        let Some(p) = self.players.get_mut(pid) else {
-            return;
-        };
-        let reentry = std::mem::replace(&mut p.reentry, false);
-        p.enter_sent = true;
         let mut info = player_info(p, reentry);
         info.score = score;
-        if let Some(slot) = self.realms.get_mut(&slot_id) {
-            slot.send(&ToRealm::PlayerEnter(info));
-        }
+        self.queue_to_worker(worker, &ToRealm::PlayerEnter(info));
     }
 
     /// Handles an answer from the database thread.
@@ -182,7 +191,7 @@ impl Zone {
                     if let Some(keeper) = self.scores.as_mut() {
                         keeper.persist.fill(&name, &group, &arena, stats);
                     }
-                    self.try_enter(pid, slot_id);
+                    self.state.scores_loaded(pid, slot_id);
                 }
             }
             DbReply::Status {
@@ -192,6 +201,7 @@ impl Zone {
             } => keeper.persist.note_status(pending, failures, dropped),
             DbReply::Closed => {}
         }
+        self.run_actions(Instant::now());
     }
 
     /// A realm reported a player's new score totals.
@@ -343,37 +353,8 @@ impl Zone {
             return;
         };
         keeper.persist.end_interval(groups.clone(), interval::RESET);
-        let ids: Vec<SlotId> = self
-            .realms
-            .values()
-            .filter(|s| groups.is_empty() || groups.contains(&s.score_group))
-            .map(|s| s.id)
-            .collect();
-        for id in ids {
-            if let Some(slot) = self.realms.get_mut(&id) {
-                if slot.ready() {
-                    slot.send(&ToRealm::ResetScores);
-                }
-            }
-        }
-    }
-
-    /// Marks the players of a slot for a fresh `PlayerEnter` (after a
-    /// worker restart).
-    pub(crate) fn mark_reentry(&mut self, slot_id: SlotId) {
-        let pids = self
-            .realms
-            .get(&slot_id)
-            .map(|s| s.players.clone())
-            .unwrap_or_default();
-        for pid in pids {
-            if let Some(p) = self.players.get_mut(pid) {
-                if matches!(p.stage, Stage::InRealm { realm, .. } if realm == slot_id) {
-                    p.enter_sent = false;
-                    p.reentry = true;
-                }
-            }
-        }
+        self.state.reset_scores(&groups);
+        self.run_actions(Instant::now());
     }
 }
 

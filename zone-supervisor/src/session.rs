@@ -6,9 +6,9 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use ipc_proto::ToRealm;
 use ss_proto::game::{
-    sanitize_login_name, C2SPacket, Chat, GoArena, Login, LoginCode, LoginResponse, S2CPacket,
+    c2s_type as c2s, chat_type, sanitize_login_name, C2SPacket, Chat, GoArena, Login, LoginCode,
+    LoginResponse, S2CPacket,
 };
 use ss_proto::transport::{
     decide_init, is_connection_request, Connection, DisconnectReason, Event, InitDecision,
@@ -16,7 +16,7 @@ use ss_proto::transport::{
 };
 use tracing::{debug, info};
 
-use crate::players::{Player, Stage};
+use crate::state::Place;
 use crate::zone::{sanitize_arena_name, Zone};
 
 /// Answered connection requests remembered at most.
@@ -195,6 +195,7 @@ impl Zone {
         if let Some(p) = self.players.get_mut(pid) {
             p.continuum = hs.continuum;
         }
+        self.state.connected(pid);
         self.pending.push_back((pid, now));
         *self.per_ip.entry(addr.ip()).or_default() += 1;
         debug!(%addr, pid, continuum = hs.continuum, "new connection");
@@ -222,9 +223,11 @@ impl Zone {
     }
 
     fn is_pending(&self, pid: i16, since: Instant) -> bool {
-        self.players
-            .get(pid)
-            .is_some_and(|p| p.stage == Stage::Connected && p.connected_at == since)
+        self.state.members.place(pid) == Some(Place::Connected)
+            && self
+                .players
+                .get(pid)
+                .is_some_and(|p| p.connected_at == since)
     }
 
     fn pending_count(&mut self) -> usize {
@@ -282,7 +285,7 @@ impl Zone {
         let Some(player) = self.players.get_mut(pid) else {
             return;
         };
-        if player.stage != Stage::Connected {
+        if self.state.members.place(pid) != Some(Place::Connected) {
             info!(pid, name = %player.name, "connection request from a logged-in address; dropping the old player");
             self.remove_player(now, pid);
             return;
@@ -302,6 +305,17 @@ impl Zone {
             );
             player.continuum = continuum;
             let _ = self.udp.try_send_to(&reply, player.addr);
+        }
+    }
+
+    /// Sends what is queued for one player right away (before a
+    /// disconnect, so a last message still leaves).
+    pub(crate) fn flush_player(&mut self, now: Instant, pid: i16) {
+        if let Some(p) = self.players.get_mut(pid) {
+            let (udp, addr) = (&self.udp, p.addr);
+            p.conn.poll_transmit(now, &mut |d| {
+                let _ = udp.try_send_to(d, addr);
+            });
         }
     }
 
@@ -337,11 +351,14 @@ impl Zone {
                 }
                 if let Some(text) = reason.lagout_text() {
                     // Tell the client why, the way ASSS does, before it goes.
-                    let mut msg = vec![0x07, 0x08, 0x00, 0x00, 0x00];
-                    msg.extend_from_slice(
-                        format!("You have been disconnected because of lag ({text}).").as_bytes(),
-                    );
-                    msg.push(0);
+                    let mut msg = Vec::new();
+                    S2CPacket::Chat(Chat {
+                        chat_type: chat_type::SYSOP_WARNING,
+                        sound: 0,
+                        pid: 0,
+                        text: format!("You have been disconnected because of lag ({text})."),
+                    })
+                    .encode(&mut msg);
                     player.conn.seal(&mut msg);
                     let _ = self.udp.try_send_to(&msg, player.addr);
                     let _ = self.udp.try_send_to(&[0x00, 0x07], player.addr);
@@ -355,12 +372,12 @@ impl Zone {
     /// Forgets a player: out of its realm, out of the table, `00 07` sent.
     pub(crate) fn remove_player(&mut self, now: Instant, pid: i16) {
         let last_arena = self
-            .players
-            .get(pid)
-            .and_then(Player::realm)
-            .and_then(|id| self.realms.get(&id))
+            .state
+            .members
+            .realm_of(pid)
+            .and_then(|id| self.state.registry.get(id))
             .map(|s| s.name.clone());
-        self.leave_realm(now, pid);
+        self.state.player_gone(pid);
         self.biller_player_left(now, pid);
         if let Some(mut p) = self.players.remove(now, pid) {
             if !p.name.is_empty() {
@@ -383,26 +400,33 @@ impl Zone {
         }
     }
 
+    /// A game packet from a connected player. What the supervisor handles
+    /// itself (login, arena choice, leaving, billing forms) is decoded and
+    /// length-checked here; a malformed one is dropped and counted, never
+    /// acted on. Everything else a player in a realm sends goes to the
+    /// realm, which checks it the same way.
     fn game_packet(&mut self, now: Instant, pid: i16, pkt: &[u8]) {
-        if matches!(pkt[0], 0x17 | 0x19) && self.biller_game_packet(now, pid, pkt) {
-            return;
-        }
-        let Some(player) = self.players.get(pid) else {
+        let Some(place) = self.state.members.place(pid) else {
             return;
         };
-        match (player.stage, pkt[0]) {
-            (Stage::Connected, 0x09 | 0x24) => self.login(now, pid, pkt),
-            (Stage::LoggedIn | Stage::InRealm { .. }, 0x01) => match C2SPacket::decode(pkt) {
+        let kind = pkt[0];
+        match kind {
+            c2s::LOGIN | c2s::CONTINUUM_LOGIN if place == Place::Connected => {
+                self.login(now, pid, pkt)
+            }
+            c2s::GO_ARENA if place.logged_in() => match C2SPacket::decode(pkt) {
                 Ok(C2SPacket::GoArena(go)) => self.go_arena(now, pid, go),
                 _ => self.stats.dropped_game += 1,
             },
-            (Stage::InRealm { .. }, 0x02) => self.leave_realm(now, pid),
-            (Stage::InRealm { realm, .. }, t) if t != 0x09 && t != 0x24 => {
-                let forwarded = self
-                    .realms
-                    .get_mut(&realm)
-                    .is_some_and(|r| r.forward_packet(pid, pkt));
-                if !forwarded {
+            c2s::LEAVE_ARENA if place.realm().is_some() => match C2SPacket::decode(pkt) {
+                Ok(C2SPacket::LeaveArena) => self.state.leave_realm(pid),
+                _ => self.stats.dropped_game += 1,
+            },
+            c2s::REGISTRATION | c2s::BANNER
+                if place.logged_in() && self.biller_game_packet(now, pid, pkt) => {}
+            c2s::LOGIN | c2s::CONTINUUM_LOGIN => self.stats.dropped_game += 1,
+            _ if place.realm().is_some() => {
+                if !self.forward_packet(pid, pkt) {
                     self.stats.dropped_game += 1;
                 }
             }
@@ -432,7 +456,7 @@ impl Zone {
         self.send_packet(
             pid,
             &S2CPacket::Chat(Chat {
-                chat_type: 0,
+                chat_type: chat_type::ARENA,
                 sound: 0,
                 pid: -1,
                 text: text.to_string(),
@@ -529,9 +553,9 @@ impl Zone {
         };
         p.name = name.clone();
         p.squad = squad;
-        p.stage = Stage::LoggedIn;
         p.authenticated = authenticated;
         let continuum = p.continuum;
+        self.state.set_login_state(pid, Place::LoggedIn);
         info!(pid, %name, continuum, "player logged in");
         if continuum {
             self.send_packet(
@@ -569,7 +593,7 @@ impl Zone {
             return;
         }
         let name = match go.arena_type {
-            -1 | -2 => self.policy.default_arena.clone(),
+            -1 | -2 => self.state.registry.policy.default_arena.clone(),
             -3 => sanitize_arena_name(&go.arena_name),
             n if n >= 0 => n.to_string(),
             _ => {
@@ -583,48 +607,16 @@ impl Zone {
         self.move_to_arena(now, pid, &name);
     }
 
-    /// Takes a player out of its realm (if any) and into the named one.
+    /// Takes a player out of its realm (if any) and into the named one;
+    /// he is told why if that arena cannot be entered.
     pub(crate) fn move_to_arena(&mut self, now: Instant, pid: i16, arena: &str) {
-        self.leave_realm(now, pid);
-        let slot_id = match self.realm_for(now, arena) {
-            Ok(id) => id,
-            Err(why) => {
-                self.arena_message(pid, &why);
-                return;
-            }
-        };
-        match self.players.get_mut(pid) {
-            Some(p) => {
-                p.stage = Stage::InRealm {
-                    realm: slot_id,
-                    entered: false,
-                };
-                p.enter_sent = false;
-                p.reentry = false;
-            }
-            None => return,
-        }
-        if let Some(slot) = self.realms.get_mut(&slot_id) {
-            slot.players.push(pid);
-            debug!(pid, arena, "player assigned to realm");
-        }
-        self.try_enter(pid, slot_id);
-    }
-
-    /// Takes a player out of its realm; the realm tells the others.
-    pub(crate) fn leave_realm(&mut self, _now: Instant, pid: i16) {
-        let Some(slot_id) = self.players.get(pid).and_then(Player::realm) else {
-            return;
-        };
-        if let Some(p) = self.players.get_mut(pid) {
-            p.stage = Stage::LoggedIn;
-            p.enter_sent = false;
-        }
-        if let Some(slot) = self.realms.get_mut(&slot_id) {
-            slot.players.retain(|&p| p != pid);
-            if slot.ready() {
-                slot.send(&ToRealm::PlayerLeave { pid });
-            }
+        let zone = &self.s.zone;
+        let placed = self.state.go_to(now, pid, arena, |name| {
+            crate::config::score_group(zone, name)
+        });
+        match placed {
+            Ok(_) => debug!(pid, arena, "player assigned to realm"),
+            Err(why) => self.arena_message(pid, &why),
         }
     }
 }

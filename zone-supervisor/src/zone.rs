@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use ipc_proto::PlayerInfo;
-use ss_proto::game::GoArena;
+use ss_proto::game::{GoArena, S2CPacket};
 use ss_proto::transport::{ConnStats, Priority, Reliability, TickClock};
 use tokio::net::UdpSocket;
 use tokio::signal::unix::{signal, SignalKind};
@@ -25,9 +25,10 @@ use crate::billing::Biller;
 use crate::config::Settings;
 use crate::control::{self, ControlRequest};
 use crate::ping::{self, Population};
-use crate::players::{Player, PlayerTable, Stage};
-use crate::realms::{RealmEvent, RealmSignal, WorkerId};
-use crate::registry::{RealmPolicy, RealmSlot, SlotId};
+use crate::players::{Player, PlayerTable};
+use crate::realm_link::WorkerLinks;
+use crate::realms::{RealmEvent, RealmSignal};
+use crate::state::{Action, SlotId, ZoneState};
 use crate::stats::{cpu_percent, read_proc, ProcSample, ProcessReport, StatsReport, ZoneReport};
 use crate::udp::{RecvBatch, SendBatch};
 
@@ -168,16 +169,13 @@ pub async fn run(settings: Settings) -> Result<()> {
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let mut zone = Zone {
         clock: TickClock::new(now, ipc_proto::monotonic_ticks()),
-        policy: settings.realm_policy.clone(),
+        state: ZoneState::new(settings.realm_policy.clone(), scores.is_some()),
+        links: WorkerLinks::new(),
+        action_buf: Vec::new(),
         s: settings,
         udp,
         ping,
         players: PlayerTable::default(),
-        realms: HashMap::new(),
-        realm_by_name: HashMap::new(),
-        worker_slot: HashMap::new(),
-        next_slot_id: 1,
-        next_worker_id: 1,
         events_tx,
         flush_list: Vec::new(),
         inbox: Vec::new(),
@@ -220,16 +218,16 @@ fn notify(state: &[sd_notify::NotifyState]) {
 /// The zone's state, owned by the one zone task.
 pub(crate) struct Zone {
     pub(crate) s: Settings,
-    pub(crate) policy: RealmPolicy,
+    /// Realms and where every player is: the sans-IO zone state.
+    pub(crate) state: ZoneState,
+    /// Running worker processes and their IPC buffers.
+    pub(crate) links: WorkerLinks,
+    /// Reused buffer for carrying out the zone state's actions.
+    pub(crate) action_buf: Vec<Action>,
     pub(crate) udp: UdpSocket,
     ping: UdpSocket,
     pub(crate) clock: TickClock,
     pub(crate) players: PlayerTable,
-    pub(crate) realms: HashMap<SlotId, RealmSlot>,
-    pub(crate) realm_by_name: HashMap<String, SlotId>,
-    pub(crate) worker_slot: HashMap<WorkerId, SlotId>,
-    pub(crate) next_slot_id: SlotId,
-    pub(crate) next_worker_id: WorkerId,
     pub(crate) events_tx: mpsc::UnboundedSender<RealmEvent>,
     pub(crate) flush_list: Vec<i16>,
     /// Game packets decoded from the datagram being handled, back to back
@@ -289,9 +287,10 @@ impl Zone {
                     self.drain_ping_socket();
                 }
                 Some(ev) = events_rx.recv() => {
-                    self.realm_event(ev);
+                    let now = Instant::now();
+                    self.realm_event(now, ev);
                     while let Ok(ev) = events_rx.try_recv() {
-                        self.realm_event(ev);
+                        self.realm_event(now, ev);
                     }
                 }
                 Ok(()) = self.biller.readable() => self.drain_biller_socket(),
@@ -349,24 +348,27 @@ impl Zone {
         if keepalive {
             self.last_keepalive = now;
         }
-        let mut due = Vec::new();
+        let mut keepalive_bytes = std::mem::take(&mut self.scratch);
+        keepalive_bytes.clear();
+        S2CPacket::KeepAlive.encode(&mut keepalive_bytes);
         for p in self.players.iter_mut() {
-            if keepalive && matches!(p.stage, Stage::InRealm { entered: true, .. }) {
+            if keepalive && self.state.members.entered(p.pid) {
                 p.conn
-                    .send(&[0x27], Reliability::Reliable, Priority::Normal);
+                    .send(&keepalive_bytes, Reliability::Reliable, Priority::Normal);
             }
-            if p.conn.next_deadline().is_none_or(|d| d <= now) || p.conn.has_pending() {
-                due.push(p.pid);
+            let due = p.conn.next_deadline().is_none_or(|d| d <= now) || p.conn.has_pending();
+            if due && !p.dirty {
+                p.dirty = true;
+                self.flush_list.push(p.pid);
             }
         }
-        for pid in due {
-            self.mark_dirty(pid);
-        }
+        self.scratch = keepalive_bytes;
         self.biller_tick(now);
         self.scores_tick(now);
         if now.saturating_duration_since(self.last_housekeeping) >= Duration::from_millis(100) {
             self.last_housekeeping = now;
-            self.realm_housekeeping(now);
+            self.state.tick(now);
+            self.run_actions(now);
             self.expire_pending(now);
         }
         if now.saturating_duration_since(self.last_sample) >= SAMPLE_INTERVAL {
@@ -376,7 +378,7 @@ impl Zone {
                 sd_notify::NotifyState::Status(&format!(
                     "{} players, {} realms",
                     self.players.len(),
-                    self.realms.len()
+                    self.state.registry.len()
                 )),
                 sd_notify::NotifyState::Watchdog,
             ]);
@@ -415,12 +417,13 @@ impl Zone {
                 self.s.login_timeout = fresh.login_timeout;
                 self.s.flush_delay = fresh.flush_delay;
                 self.s.zone = fresh.zone;
-                self.policy = fresh.realm_policy.clone();
+                self.state.registry.policy = fresh.realm_policy.clone();
                 self.s.realm_policy = fresh.realm_policy;
             }
             Err(e) => warn!("reload failed, keeping the running settings: {e:#}"),
         }
-        self.reload_realms();
+        self.state.reload_realms();
+        self.run_actions(Instant::now());
     }
 
     // ----- control socket -------------------------------------------------
@@ -494,20 +497,21 @@ impl Zone {
             zone.retransmits += s.retransmits;
             zone.dropped += s.dropped;
             zone.unreliable_discarded += s.unreliable_discarded;
-            if p.realm().is_some() {
+            if self.state.members.realm_of(p.pid).is_some() {
                 zone.players += 1;
             }
         }
-        let mut realms: Vec<_> = self.realms.values().map(|r| r.report(now)).collect();
-        realms.sort_by(|a, b| a.name.cmp(&b.name));
-        StatsReport { zone, realms }
+        StatsReport {
+            zone,
+            realms: self.realm_reports(now),
+        }
     }
 
     fn population(&self) -> Population {
         let mut pop = Population::default();
         let mut by_realm: HashMap<SlotId, (u16, u16)> = HashMap::new();
         for p in self.players.iter() {
-            if let Some(r) = p.realm() {
+            if let Some(r) = self.state.members.realm_of(p.pid) {
                 pop.total += 1;
                 let e = by_realm.entry(r).or_default();
                 e.0 += 1;
@@ -518,7 +522,7 @@ impl Zone {
             }
         }
         for (id, (total, playing)) in by_realm {
-            if let Some(r) = self.realms.get(&id) {
+            if let Some(r) = self.state.registry.get(id) {
                 pop.arenas.push((r.name.clone(), total, playing));
             }
         }
@@ -580,6 +584,9 @@ impl Zone {
 
     fn flush(&mut self) {
         let now = Instant::now();
+        // What the zone state decided during this pass (entries, worker
+        // starts, notices) is carried out before anything is sent.
+        self.run_actions(now);
         // First: what the biller link sends or reports can queue packets
         // for players, which then leave in this same pass.
         self.flush_biller(now);
@@ -634,7 +641,9 @@ impl Zone {
                 let _ = udp.try_send_to(d, addr);
             });
         }
-        self.stop_all_workers();
+        self.state.stop_all();
+        self.run_actions(now);
+        self.flush_realms();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
         while self.workers_running() {
             match tokio::time::timeout_at(deadline, events_rx.recv()).await {
@@ -643,13 +652,14 @@ impl Zone {
                     signal: RealmSignal::Exited(_),
                 })) => self.forget_worker(worker),
                 // Last words of a stopping worker (score changes) still count.
-                Ok(Some(ev)) => self.realm_event(ev),
+                Ok(Some(ev)) => self.realm_event(Instant::now(), ev),
                 _ => break,
             }
         }
         if self.workers_running() {
             warn!("realm workers did not stop in time; killing them");
-            self.kill_all_workers();
+            self.state.kill_all();
+            self.run_actions(Instant::now());
         }
     }
 }

@@ -114,8 +114,12 @@ pub mod c2s_type {
     pub const ATTACH: u8 = 0x10;
     /// Turret kick-off.
     pub const TURRET_KICKOFF: u8 = 0x14;
+    /// Registration form (demographics), answered to the biller.
+    pub const REGISTRATION: u8 = 0x17;
     /// Set ship.
     pub const SET_SHIP: u8 = 0x18;
+    /// Banner change.
+    pub const BANNER: u8 = 0x19;
     /// Security response.
     pub const SECURITY_RESPONSE: u8 = 0x1A;
     /// Login (Continuum).

@@ -1,0 +1,700 @@
+//! The shell around the realm registry: worker processes and their IPC
+//! links. It carries out the zone state's [`Action`]s (spawn, kill, messages,
+//! entries), decodes what workers send and feeds it back to the zone state, and
+//! executes the realm's requests that touch players: validated sends,
+//! sized streams, zone calls.
+//!
+//! The rules (restart, back-off, watchdog, idle stop, who is where) live
+//! in `state/`; this module owns only processes, sockets and buffers.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use ipc_proto::{Delivery, FrameReader, FromRealm, Target, ToRealm, ZoneCall};
+use ss_proto::game::{chat_type, Chat, S2CPacket};
+use ss_proto::transport::{Priority, Reliability};
+use tracing::{info, warn};
+
+use crate::realms::{spawn_worker, RealmEvent, RealmSignal, WorkerProcess};
+use crate::state::{Action, ExitCause, RealmSlot, SlotId, WorkerEnd, WorkerId, WorkerMsg};
+use crate::stats::{cpu_percent, read_proc, ProcSample, ProcessReport, RealmReport};
+use crate::zone::{sanitize_arena_name, Zone};
+
+/// Largest packet a realm may ask to send (the clients' reassembly limit).
+const MAX_REALM_PACKET: usize = 65536;
+/// Largest sized stream (map download) a realm may ask to send.
+const MAX_REALM_STREAM: usize = 16 << 20;
+
+/// One running worker process and its link buffers.
+pub struct WorkerLink {
+    /// The slot it serves.
+    pub slot: SlotId,
+    process: WorkerProcess,
+    reader: FrameReader,
+    /// Framed messages waiting for this pass's flush.
+    out: Vec<u8>,
+    cpu_prev: Option<(ProcSample, Instant)>,
+    cpu_pct: f64,
+    proc_now: ProcSample,
+}
+
+/// Workers by id.
+pub type WorkerLinks = HashMap<WorkerId, WorkerLink>;
+
+/// Queues a message on a worker's link, counting it for the slot.
+fn encode_to(link: &mut WorkerLink, slot: Option<&mut RealmSlot>, msg: &ToRealm<'_>) {
+    let before = link.out.len();
+    if let Err(e) = ipc_proto::encode(msg, &mut link.out) {
+        warn!("could not encode a message for a realm: {e}");
+        return;
+    }
+    if let Some(slot) = slot {
+        slot.counters.ipc_msgs_to += 1;
+        slot.counters.ipc_bytes_to += (link.out.len() - before) as u64;
+    }
+}
+
+impl Zone {
+    // ----- carrying out the zone state's actions --------------------------------
+
+    /// Carries out everything the zone state asked for, including what those
+    /// actions make it ask for in turn.
+    pub(crate) fn run_actions(&mut self, now: Instant) {
+        let mut batch = std::mem::take(&mut self.action_buf);
+        while self.state.has_actions() {
+            self.state.drain_actions(&mut batch);
+            for action in batch.drain(..) {
+                self.run_action(now, action);
+            }
+        }
+        self.action_buf = batch;
+    }
+
+    fn run_action(&mut self, now: Instant, action: Action) {
+        match action {
+            Action::SpawnWorker { worker, realm } => self.spawn(now, worker, &realm),
+            Action::KillWorker { worker } => {
+                if let Some(link) = self.links.get(&worker) {
+                    warn!(realm = %self.slot_name(link.slot), os_pid = link.process.os_pid, "killing realm worker");
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(link.process.os_pid as i32),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+            }
+            Action::ToWorker { worker, msg } => {
+                let msg = match msg {
+                    WorkerMsg::Heartbeat { seq } => ToRealm::Heartbeat { seq },
+                    WorkerMsg::Shutdown => ToRealm::Shutdown,
+                    WorkerMsg::ReloadConfig => ToRealm::ReloadConfig,
+                    WorkerMsg::ResetScores => ToRealm::ResetScores,
+                    WorkerMsg::PlayerLeave { pid } => ToRealm::PlayerLeave { pid },
+                };
+                self.queue_to_worker(worker, &msg);
+            }
+            Action::LoadScores { pid, slot } => self.load_scores(pid, slot),
+            Action::EnterPlayer {
+                pid,
+                slot,
+                worker,
+                reentry,
+            } => self.enter_player(pid, slot, worker, reentry),
+            Action::Notice { pid, text } => self.arena_message(pid, &text),
+            Action::WhoAmI { pid } => {
+                self.send_packet(pid, &S2CPacket::WhoAmI { pid });
+            }
+            Action::Disconnect { pid } => {
+                // Let the notice queued just before it leave first.
+                self.flush_player(now, pid);
+                self.remove_player(now, pid);
+            }
+        }
+    }
+
+    fn spawn(&mut self, now: Instant, worker: WorkerId, realm: &str) {
+        let Some(slot) = self.state.registry.by_name(realm).map(|s| s.id) else {
+            return;
+        };
+        match spawn_worker(&self.s, realm, worker, self.events_tx.clone()) {
+            Ok(process) => {
+                info!(realm, os_pid = process.os_pid, "realm worker started");
+                self.links.insert(
+                    worker,
+                    WorkerLink {
+                        slot,
+                        process,
+                        reader: FrameReader::new(),
+                        out: Vec::new(),
+                        cpu_prev: None,
+                        cpu_pct: 0.0,
+                        proc_now: ProcSample::default(),
+                    },
+                );
+            }
+            Err(e) => {
+                warn!(realm, "could not start realm worker: {e:#}");
+                self.worker_gone(now, worker, ExitCause::StartFailed(format!("{e:#}")));
+            }
+        }
+    }
+
+    /// Queues a message for a worker.
+    pub(crate) fn queue_to_worker(&mut self, worker: WorkerId, msg: &ToRealm<'_>) {
+        if let Some(link) = self.links.get_mut(&worker) {
+            encode_to(link, self.state.registry.get_mut(link.slot), msg);
+        }
+    }
+
+    /// Queues a message for a realm's ready worker (dropped if none).
+    pub(crate) fn queue_to_realm(&mut self, slot: SlotId, msg: &ToRealm<'_>) -> bool {
+        let Some(worker) = self
+            .state
+            .registry
+            .get(slot)
+            .and_then(RealmSlot::ready_worker)
+        else {
+            return false;
+        };
+        self.queue_to_worker(worker, msg);
+        true
+    }
+
+    /// Forwards a player's game packet to his realm, if its worker knows him.
+    pub(crate) fn forward_packet(&mut self, pid: i16, bytes: &[u8]) -> bool {
+        let Some(place) = self.state.members.place(pid) else {
+            return false;
+        };
+        let (Some(slot), true) = (place.realm(), place.known_to_realm()) else {
+            return false;
+        };
+        let Some(worker) = self
+            .state
+            .registry
+            .get(slot)
+            .and_then(RealmSlot::ready_worker)
+        else {
+            return false;
+        };
+        let Some(link) = self.links.get_mut(&worker) else {
+            return false;
+        };
+        let counters = self.state.registry.get_mut(slot);
+        if let Some(s) = counters {
+            s.counters.packets_in += 1;
+            encode_to(link, Some(s), &ToRealm::PlayerPacket { pid, bytes });
+        }
+        true
+    }
+
+    pub(crate) fn slot_name(&self, slot: SlotId) -> &str {
+        self.state
+            .registry
+            .get(slot)
+            .map_or("?", |s| s.name.as_str())
+    }
+
+    // ----- events from worker links -------------------------------------------
+
+    pub(crate) fn realm_event(&mut self, now: Instant, ev: RealmEvent) {
+        match ev.signal {
+            RealmSignal::Data(bytes) => self.realm_data(now, ev.worker, &bytes),
+            RealmSignal::Closed => {}
+            RealmSignal::Exited(cause) => self.worker_gone(now, ev.worker, cause),
+        }
+        self.run_actions(now);
+    }
+
+    /// A worker process ended (or never started): the zone state decides what
+    /// becomes of its realm and players.
+    fn worker_gone(&mut self, now: Instant, worker: WorkerId, cause: ExitCause) {
+        self.links.remove(&worker);
+        let zone = &self.s.zone;
+        let ended = self.state.worker_exited(now, worker, cause, |name| {
+            crate::config::score_group(zone, name)
+        });
+        match ended {
+            Some((name, WorkerEnd::Removed, cause)) => {
+                info!(realm = %name, %cause, "realm worker stopped");
+            }
+            Some((name, end, cause)) => {
+                let players = self
+                    .state
+                    .registry
+                    .by_name(&name)
+                    .map_or(0, |s| self.state.members.count_in(s.id));
+                warn!(realm = %name, %cause, ?end, players, "realm worker ended");
+            }
+            None => {}
+        }
+    }
+
+    fn realm_data(&mut self, now: Instant, worker: WorkerId, bytes: &[u8]) {
+        if !self.state.worker_bytes(now, worker, bytes.len()) {
+            return;
+        }
+        let Some(link) = self.links.get_mut(&worker) else {
+            return;
+        };
+        let slot_id = link.slot;
+        let mut reader = std::mem::take(&mut link.reader);
+        reader.extend(bytes);
+        let mut broken = None;
+        loop {
+            match reader.next_frame() {
+                Ok(Some(frame)) => match ipc_proto::decode::<FromRealm>(frame) {
+                    Ok(msg) => {
+                        if let Some(s) = self.state.registry.get_mut(slot_id) {
+                            s.counters.ipc_msgs_from += 1;
+                        }
+                        if let Err(why) = self.realm_message(now, slot_id, worker, msg) {
+                            broken = Some(why);
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        broken = Some(format!("sent an undecodable message: {e}"));
+                        break;
+                    }
+                },
+                Ok(None) => break,
+                Err(e) => {
+                    broken = Some(format!("broke the framing: {e}"));
+                    break;
+                }
+            }
+        }
+        if let Some(link) = self.links.get_mut(&worker) {
+            link.reader = reader;
+        }
+        if let Some(why) = broken {
+            self.state.worker_misbehaved(worker, why);
+        }
+    }
+
+    /// Handles one message; an `Err` means the worker misbehaved.
+    fn realm_message(
+        &mut self,
+        now: Instant,
+        slot_id: SlotId,
+        worker: WorkerId,
+        msg: FromRealm<'_>,
+    ) -> Result<(), String> {
+        if self.state.registry.slot_of_worker(worker).is_none() {
+            return Ok(());
+        }
+        if !self.state.registry.has_said_hello(worker) {
+            let version_ok = matches!(msg, FromRealm::Hello { version, .. } if version == ipc_proto::PROTOCOL_VERSION);
+            self.state.worker_hello(now, worker, version_ok);
+            return Ok(());
+        }
+        match msg {
+            FromRealm::Hello { .. } => Err("said hello twice".into()),
+            FromRealm::Ready => {
+                info!(realm = %self.slot_name(slot_id), "realm ready");
+                self.state.worker_ready(now, worker);
+                Ok(())
+            }
+            FromRealm::Send {
+                to,
+                delivery,
+                bytes,
+            } => self.realm_send(slot_id, to, delivery, bytes),
+            FromRealm::SendSized { pid, bytes } => {
+                if bytes.len() > MAX_REALM_STREAM {
+                    return Err(format!("asked to stream {} bytes", bytes.len()));
+                }
+                if self.player_in_realm(pid, slot_id) {
+                    if let Some(p) = self.players.get_mut(pid) {
+                        // Copied only if the connection takes another stream.
+                        if p.conn.sized_queue_len() < ss_proto::transport::MAX_SIZED_QUEUE {
+                            p.conn.send_sized(Arc::from(bytes));
+                        } else {
+                            self.stats.refused_downloads += 1;
+                        }
+                    }
+                    self.mark_dirty(pid);
+                } else {
+                    self.stats.refused_realm_sends += 1;
+                }
+                Ok(())
+            }
+            FromRealm::PlayerEntered { pid } => {
+                self.state.player_entered(worker, pid);
+                Ok(())
+            }
+            FromRealm::PlayerState { pid, ship, freq } => {
+                match self.players.get_mut(pid) {
+                    Some(p) if self.state.members.in_realm(pid, slot_id) => {
+                        p.ship = ship;
+                        p.freq = freq;
+                    }
+                    _ => self.stats.refused_realm_sends += 1,
+                }
+                Ok(())
+            }
+            FromRealm::HeartbeatAck { seq } => {
+                self.state.heartbeat_ack(now, worker, seq);
+                Ok(())
+            }
+            FromRealm::ZoneCall(call) => {
+                self.zone_call(now, slot_id, call);
+                Ok(())
+            }
+            FromRealm::BannerChanged { pid, banner } => {
+                if banner.len() != crate::players::BANNER_LEN {
+                    return Err(format!("sent a banner of {} bytes", banner.len()));
+                }
+                if self.player_in_realm(pid, slot_id) {
+                    self.banner_changed(pid, banner);
+                }
+                Ok(())
+            }
+            FromRealm::ChatMaskChanged {
+                pid,
+                mask,
+                remaining_secs,
+            } => {
+                if self.player_in_realm(pid, slot_id) {
+                    self.chat_mask_changed(pid, mask, remaining_secs);
+                }
+                Ok(())
+            }
+            FromRealm::ScoreChanged {
+                reset,
+                pid,
+                kill_points,
+                flag_points,
+                kills,
+                deaths,
+            } => {
+                // The billing server gets public-arena scores with logoffs.
+                self.biller_score_changed(slot_id, pid, kill_points, flag_points, kills, deaths);
+                let totals = ipc_proto::SavedScore {
+                    kill_points,
+                    flag_points,
+                    kills,
+                    deaths,
+                };
+                self.score_changed(slot_id, pid, totals, reset);
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether the player belongs to this realm (entering or in it).
+    pub(crate) fn player_in_realm(&self, pid: i16, slot: SlotId) -> bool {
+        self.state.members.in_realm(pid, slot)
+    }
+
+    fn realm_send(
+        &mut self,
+        slot_id: SlotId,
+        to: Target<'_>,
+        delivery: Delivery,
+        bytes: &[u8],
+    ) -> Result<(), String> {
+        if bytes.is_empty() || bytes.len() > MAX_REALM_PACKET {
+            return Err(format!("asked to send a packet of {} bytes", bytes.len()));
+        }
+        let (reliability, priority) = match delivery {
+            Delivery::Reliable => (Reliability::Reliable, Priority::Normal),
+            Delivery::Unreliable => (Reliability::Unreliable, Priority::Normal),
+            Delivery::UnreliableHigh => (Reliability::Unreliable, Priority::High),
+            Delivery::UnreliableLow => (Reliability::Unreliable, Priority::Low),
+        };
+        let Zone {
+            state,
+            players,
+            stats,
+            flush_list,
+            ..
+        } = self;
+        let mut sent = 0u64;
+        let mut send_one = |pid: i16| {
+            // A realm may only reach its own players.
+            let Some(p) = players
+                .get_mut(pid)
+                .filter(|_| state.members.in_realm(pid, slot_id))
+            else {
+                stats.refused_realm_sends += 1;
+                return;
+            };
+            p.conn.send(bytes, reliability, priority);
+            sent += 1;
+            if !p.dirty {
+                p.dirty = true;
+                flush_list.push(pid);
+            }
+        };
+        match to {
+            Target::Player(pid) => send_one(pid),
+            Target::Players(list) => Target::list(list).for_each(&mut send_one),
+            Target::Arena => {
+                for &pid in state.members.players_in(slot_id) {
+                    send_one(pid);
+                }
+            }
+            Target::ArenaExcept(except) => {
+                for &pid in state.members.players_in(slot_id) {
+                    if pid != except {
+                        send_one(pid);
+                    }
+                }
+            }
+        }
+        if let Some(slot) = self.state.registry.get_mut(slot_id) {
+            slot.counters.packets_out += sent;
+        }
+        Ok(())
+    }
+
+    fn zone_call(&mut self, now: Instant, slot_id: SlotId, call: ZoneCall<'_>) {
+        // A realm acts only for its own players: a call naming a player of
+        // another realm as the one acting is refused and counted.
+        if let Some(pid) = acting_player(&call) {
+            if !self.player_in_realm(pid, slot_id) {
+                self.stats.refused_realm_sends += 1;
+                return;
+            }
+        }
+        match call {
+            ZoneCall::MovePlayer { pid, arena } => {
+                if self.player_in_realm(pid, slot_id) {
+                    let arena = sanitize_arena_name(&arena);
+                    self.move_to_arena(now, pid, &arena);
+                }
+            }
+            ZoneCall::RemotePrivate {
+                from,
+                to_name,
+                text,
+            } => {
+                let Some(sender) = self
+                    .players
+                    .get(from)
+                    .filter(|p| self.state.members.in_realm(p.pid, slot_id))
+                else {
+                    return;
+                };
+                let sender_name = sender.name.clone();
+                match self.players.find_by_name(&to_name).map(|p| p.pid) {
+                    Some(target) => {
+                        let pkt = S2CPacket::Chat(Chat {
+                            chat_type: chat_type::REMOTE_PRIVATE,
+                            sound: 0,
+                            pid: -1,
+                            text: format!("({sender_name})>{text}"),
+                        });
+                        self.send_packet(target, &pkt);
+                    }
+                    None => {
+                        if !self.biller_remote_private(from, &to_name, text, 0) {
+                            self.arena_message(from, &format!("{to_name} is not in the zone."));
+                        }
+                    }
+                }
+            }
+            ZoneCall::Kick { pid } => {
+                if self.player_in_realm(pid, slot_id) {
+                    self.remove_player(now, pid);
+                }
+            }
+            ZoneCall::RealmSummary { pid } => {
+                if self.player_in_realm(pid, slot_id) {
+                    let report = self.report(now);
+                    let z = &report.zone;
+                    self.arena_message(
+                        pid,
+                        &format!(
+                            "zone: {} connections, {} players, cpu {:.1}%, {} realms",
+                            z.connections,
+                            z.players,
+                            z.process.cpu_percent,
+                            report.realms.len()
+                        ),
+                    );
+                    for r in &report.realms {
+                        let line = format!(
+                            "{}: {} pid {} up {:.0}s players {} cpu {:.1}% rss {}K restarts {}{}",
+                            r.name,
+                            r.state,
+                            r.process.pid,
+                            r.uptime_secs,
+                            r.players,
+                            r.process.cpu_percent,
+                            r.process.rss_bytes / 1024,
+                            r.restarts,
+                            r.last_exit
+                                .as_deref()
+                                .map(|c| format!(" (last: {c})"))
+                                .unwrap_or_default()
+                        );
+                        self.arena_message(pid, &line);
+                    }
+                }
+            }
+            ZoneCall::FindPlayer {
+                pid,
+                name,
+                see_private,
+            } => self.call_find_player(slot_id, pid, &name, see_private),
+            ZoneCall::ArenaList {
+                pid,
+                see_private,
+                text,
+            } => self.call_arena_list(slot_id, pid, see_private, text),
+            ZoneCall::ZoneMessage { text, sound } => self.call_zone_message(&text, sound),
+            ZoneCall::StaffChat { from, text } => self.call_staff_chat(slot_id, from, text),
+            ZoneCall::ListStaff {
+                pid,
+                see_private,
+                see_all_staff,
+            } => self.call_list_staff(slot_id, pid, see_private, see_all_staff),
+            ZoneCall::MessageTo {
+                pid,
+                chat_type,
+                sound,
+                text,
+            } => self.call_message_to(pid, chat_type, sound, &text),
+            ZoneCall::KickWithMessage {
+                pid,
+                text,
+                ban_secs,
+            } => self.call_kick(now, slot_id, pid, &text, ban_secs),
+            ZoneCall::PlayerReport {
+                asker,
+                target,
+                kind,
+            } => self.call_player_report(now, slot_id, asker, target, kind),
+            ZoneCall::RemoteCommand {
+                from,
+                to_name,
+                line,
+                star,
+            } => self.call_remote_command(slot_id, from, &to_name, line, star),
+            ZoneCall::ChatChannel { pid, text } => {
+                if self.player_in_realm(pid, slot_id) {
+                    self.biller_channel_chat(pid, &text);
+                }
+            }
+            ZoneCall::BillerCommand { pid, line, modchat } => {
+                if self.player_in_realm(pid, slot_id) {
+                    self.biller_command(pid, &line, modchat);
+                }
+            }
+        }
+    }
+
+    // ----- process figures, reports, operator requests ----------------------
+
+    /// Refreshes CPU and memory figures of every worker.
+    pub(crate) fn sample_realm_processes(&mut self, now: Instant) {
+        for link in self.links.values_mut() {
+            if let Some(sample) = read_proc(link.process.os_pid) {
+                if let Some((prev, at)) = link.cpu_prev {
+                    let secs = now.saturating_duration_since(at).as_secs_f64();
+                    link.cpu_pct = cpu_percent(&prev, &sample, secs);
+                }
+                link.cpu_prev = Some((sample, now));
+                link.proc_now = sample;
+            }
+        }
+    }
+
+    /// The report lines of every realm, by name.
+    pub(crate) fn realm_reports(&self, now: Instant) -> Vec<RealmReport> {
+        let mut out: Vec<RealmReport> = self
+            .state
+            .registry
+            .iter()
+            .map(|slot| {
+                let worker = slot.worker.as_ref();
+                let link = worker.and_then(|w| self.links.get(&w.id));
+                let process = link.map_or_else(ProcessReport::default, |l| ProcessReport {
+                    pid: l.process.os_pid,
+                    cpu_user_secs: l.proc_now.user_secs,
+                    cpu_system_secs: l.proc_now.system_secs,
+                    cpu_percent: l.cpu_pct,
+                    rss_bytes: l.proc_now.rss_bytes,
+                });
+                RealmReport {
+                    name: slot.name.clone(),
+                    state: slot.state.as_str().to_string(),
+                    process,
+                    uptime_secs: worker.map_or(0.0, |w| {
+                        now.saturating_duration_since(w.started).as_secs_f64()
+                    }),
+                    restarts: slot.restarts,
+                    last_exit: slot.last_exit.as_ref().map(ToString::to_string),
+                    players: self.state.members.count_in(slot.id) as u32,
+                    ipc_msgs_to: slot.counters.ipc_msgs_to,
+                    ipc_msgs_from: slot.counters.ipc_msgs_from,
+                    ipc_bytes_to: slot.counters.ipc_bytes_to,
+                    ipc_bytes_from: slot.counters.ipc_bytes_from,
+                    ipc_queue_bytes: link.map_or(0, |l| {
+                        l.process.queued.load(Ordering::Relaxed) + l.out.len() as u64
+                    }),
+                    packets_in: slot.counters.packets_in,
+                    packets_out: slot.counters.packets_out,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
+    /// Operator request: restart a realm's worker, or bring a failed realm
+    /// back.
+    pub(crate) fn operator_restart(&mut self, now: Instant, name: &str) -> Result<String, String> {
+        let answer = self.state.operator_restart(now, name);
+        self.run_actions(now);
+        answer
+    }
+
+    /// Moves every worker's queued messages to its writer task.
+    pub(crate) fn flush_realms(&mut self) {
+        for link in self.links.values_mut() {
+            if !link.out.is_empty() {
+                let batch = std::mem::take(&mut link.out);
+                link.process
+                    .queued
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                let _ = link.process.writer.send(batch);
+            }
+        }
+    }
+
+    /// Whether any worker process is still running.
+    pub(crate) fn workers_running(&self) -> bool {
+        !self.links.is_empty()
+    }
+
+    /// Marks a worker gone after shutdown (its exit was seen).
+    pub(crate) fn forget_worker(&mut self, worker: WorkerId) {
+        self.links.remove(&worker);
+        self.state.registry.forget_worker(worker);
+    }
+}
+
+/// The player of the calling realm a zone call acts for (`None` for calls
+/// that act for nobody or address players anywhere).
+fn acting_player(call: &ZoneCall<'_>) -> Option<i16> {
+    match call {
+        ZoneCall::MovePlayer { pid, .. }
+        | ZoneCall::Kick { pid }
+        | ZoneCall::RealmSummary { pid }
+        | ZoneCall::FindPlayer { pid, .. }
+        | ZoneCall::ArenaList { pid, .. }
+        | ZoneCall::ListStaff { pid, .. }
+        | ZoneCall::KickWithMessage { pid, .. }
+        | ZoneCall::ChatChannel { pid, .. }
+        | ZoneCall::BillerCommand { pid, .. } => Some(*pid),
+        ZoneCall::RemotePrivate { from, .. }
+        | ZoneCall::StaffChat { from, .. }
+        | ZoneCall::RemoteCommand { from, .. } => Some(*from),
+        ZoneCall::PlayerReport { target, .. } => Some(*target),
+        ZoneCall::ZoneMessage { .. } | ZoneCall::MessageTo { .. } => None,
+    }
+}
