@@ -165,7 +165,8 @@ impl ZoneConfig {
     /// `General:Map` through `arenas/<base>/`, `maps/`, the root,
     /// `arenas/<base>/<base>.lvl`, `maps/<base>.lvl`, `arenas/(default)/`;
     /// without `General:Map` only the two `<base>.lvl` candidates. `None` if no
-    /// map file exists (the arena then has an empty map).
+    /// map file exists (the realm then serves the one-tile emergency map,
+    /// docs/protocol/lvl-format.md §9).
     pub fn load_map(&self, arena: &ArenaConfig) -> Result<Option<FoundFile>, ConfError> {
         let candidates = map_search_path(arena.base_name(), arena.map_name());
         find_first(self.root.as_ref(), &candidates)
