@@ -86,8 +86,8 @@ pub struct ConfigFile {
 
 impl ConfigFile {
     /// Loads config file `name` found through the ASSS search path
-    /// (config.md §2) for arena group `arena_base` (`None` for global files
-    /// such as `global.conf`, `staff.conf`).
+    /// (docs/protocol/config.md §2) for arena group `arena_base` (`None` for
+    /// global files such as `global.conf`, `staff.conf`).
     pub fn load(
         source: &dyn FileSource,
         arena_base: Option<&str>,

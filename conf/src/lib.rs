@@ -8,7 +8,7 @@
 //!   found through the ASSS search path, staff files and maps.
 //! - [`default_zone`] / [`write_default_zone`]: the embedded default zone.
 //!
-//! Formats and rules: `shared/protocol/config.md`.
+//! Formats and rules: `docs/protocol/config.md`.
 
 #![warn(missing_docs)]
 

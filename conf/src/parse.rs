@@ -1,4 +1,5 @@
-//! The ASSS line preprocessor and key/value parser (config.md §3).
+//! The ASSS line preprocessor and key/value parser (docs/protocol/config.md
+//! §3).
 //!
 //! Stage one turns files into logical lines: CR/LF stripped, `\`
 //! continuations joined, `#` directives in column 1 handled (`#include`,

@@ -1,7 +1,8 @@
 //! Feeding the arena settings packet builder (`ss_proto::settings`).
 //!
-//! The packet reads every field with "integer, default 0" (client-settings.md
-//! §7), so these impls use [`ConfigFile::get_int`] with default 0.
+//! The packet reads every field with "integer, default 0"
+//! (docs/protocol/client-settings.md §7), so these impls use
+//! [`ConfigFile::get_int`] with default 0.
 
 use ss_proto::settings::{ArenaSettings, SettingsLookup};
 

@@ -1,5 +1,5 @@
 //! Where configuration files come from: a directory on disk or an in-memory
-//! map, and the ASSS search path over them (config.md §2).
+//! map, and the ASSS search path over them (docs/protocol/config.md §2).
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -178,8 +178,8 @@ pub fn config_search_path(arena_base: Option<&str>, name: &str) -> Vec<String> {
 }
 
 /// The candidates for map file `map` of an arena group (ASSS
-/// `CFG_LVL_SEARCH_PATH`, config.md §2.3). With no `General:Map` pass
-/// `None`: then only `arenas/<base>/<base>.lvl` and `maps/<base>.lvl`.
+/// `CFG_LVL_SEARCH_PATH`, docs/protocol/config.md §2.3). With no `General:Map`
+/// pass `None`: then only `arenas/<base>/<base>.lvl` and `maps/<base>.lvl`.
 pub fn map_search_path(arena_base: &str, map: Option<&str>) -> Vec<String> {
     let b = arena_base;
     match map {

@@ -481,8 +481,8 @@ fn arena_config_lookup_by_base_name() {
 
 #[test]
 fn arena_settings_do_not_fall_back_to_global() {
-    // config.md §2.1: an arena setting missing from the arena file takes
-    // the reader's default, never the global.conf value.
+    // docs/protocol/config.md §2.1: an arena setting missing from the arena
+    // file takes the reader's default, never the global.conf value.
     let z = test_zone();
     let a = z.load_arena("turf").expect("arena");
     assert_eq!(a.get_int("Misc", "OnlyGlobal", -1), -1);
@@ -587,8 +587,8 @@ fn embedded_zone_loads_cleanly() {
     assert!(has("bot", "excludepopulation"));
 }
 
-/// Every client setting of client-settings.md is present in the default
-/// arena (a missing one would silently be sent as 0).
+/// Every client setting of docs/protocol/client-settings.md is present in the
+/// default arena (a missing one would silently be sent as 0).
 #[test]
 fn embedded_arena_has_every_client_setting() {
     let a = ZoneConfig::embedded()

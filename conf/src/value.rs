@@ -1,4 +1,4 @@
-//! How ASSS interprets setting strings (config.md §3.3).
+//! How ASSS interprets setting strings (docs/protocol/config.md §3.3).
 
 /// C `isspace` in the "C" locale.
 pub(crate) fn is_c_space(c: char) -> bool {

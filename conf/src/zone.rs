@@ -12,8 +12,8 @@ use crate::source::{find_first, map_search_path, DirSource, FileSource, FoundFil
 /// The base name ASSS gives arena groups whose name is all digits.
 pub const PUBLIC_BASE: &str = "(public)";
 
-/// An arena's base name (config.md §1.1): its name with trailing ASCII
-/// digits removed; if nothing is left, `(public)`.
+/// An arena's base name (docs/protocol/config.md §1.1): its name with trailing
+/// ASCII digits removed; if nothing is left, `(public)`.
 ///
 /// `smallpb2` → `smallpb`, `duel` → `duel`, `0` → `(public)`.
 pub fn base_name(arena: &str) -> &str {
@@ -30,10 +30,10 @@ pub fn base_name(arena: &str) -> &str {
 /// global file.
 ///
 /// Lookups through [`get_str`](Self::get_str) and friends read the arena
-/// file **only**. config.md §2.1: every setting has a fixed scope, and an
-/// arena setting missing from the arena file falls back to the reader's
-/// built-in default, *not* to `global.conf`; `(default)` is a whole-file
-/// fallback, not a per-key one. Global settings are read with
+/// file **only**. docs/protocol/config.md §2.1: every setting has a fixed
+/// scope, and an arena setting missing from the arena file falls back to the
+/// reader's built-in default, *not* to `global.conf`; `(default)` is a
+/// whole-file fallback, not a per-key one. Global settings are read with
 /// [`global`](Self::global).
 #[derive(Debug, Clone)]
 pub struct ArenaConfig {
@@ -161,11 +161,12 @@ impl ZoneConfig {
         ConfigFile::load(self.root.as_ref(), None, name)
     }
 
-    /// Finds and reads an arena's map (config.md §2.3): `General:Map`
-    /// through `arenas/<base>/`, `maps/`, the root, `arenas/<base>/<base>.lvl`,
-    /// `maps/<base>.lvl`, `arenas/(default)/`; without `General:Map` only
-    /// the two `<base>.lvl` candidates. `None` if no map file exists (the
-    /// arena then has an empty map).
+    /// Finds and reads an arena's map (docs/protocol/config.md §2.3):
+    /// `General:Map` through `arenas/<base>/`, `maps/`, the root,
+    /// `arenas/<base>/<base>.lvl`, `maps/<base>.lvl`, `arenas/(default)/`;
+    /// without `General:Map` only the two `<base>.lvl` candidates. `None` if no
+    /// map file exists (the realm then serves the one-tile emergency map,
+    /// docs/protocol/lvl-format.md §9).
     pub fn load_map(&self, arena: &ArenaConfig) -> Result<Option<FoundFile>, ConfError> {
         let candidates = map_search_path(arena.base_name(), arena.map_name());
         find_first(self.root.as_ref(), &candidates)

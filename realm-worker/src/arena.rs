@@ -500,8 +500,8 @@ impl Arena {
         self.players.insert(pid, player);
         emit(&mut self.out, &FromRealm::PlayerEntered { pid });
         emit(&mut self.out, &FromRealm::PlayerState { pid, ship, freq });
-        // Banners (game-protocol.md §6.2, §18): the others' to the newcomer,
-        // his to the others.
+        // Banners (docs/protocol/game-protocol.md §6.2, §18): the others' to
+        // the newcomer, his to the others.
         let banners: Vec<(i16, Vec<u8>)> = self
             .players
             .iter()

@@ -1,5 +1,5 @@
 //! Staff groups and capabilities (`staff.conf`, `groupdef.conf`;
-//! `commands-and-capabilities.md`).
+//! `docs/protocol/commands-and-capabilities.md`).
 //!
 //! A player's group comes from `staff.conf` (the arena's base-name section
 //! first, then `[(global)]`), and only for players who logged in with a
@@ -63,9 +63,9 @@ impl Capabilities {
             .is_some_and(|s| s.get(capability).is_some())
     }
 
-    /// The "higher than" rule (`commands-and-capabilities.md` §2.3): a
-    /// member of `group` may act on a member of `other` only if `group` has
-    /// `higher_than_<other>`.
+    /// The "higher than" rule (`docs/protocol/commands-and-capabilities.md`
+    /// §2.3): a member of `group` may act on a member of `other` only if
+    /// `group` has `higher_than_<other>`.
     pub fn higher_than(&self, group: &str, other: &str) -> bool {
         self.group_has(group, &format!("higher_than_{other}"))
     }

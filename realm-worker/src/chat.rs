@@ -1,5 +1,5 @@
-//! Chat inside the arena (`game-protocol.md` §9): routing by chat type,
-//! commands, staff chat, chat masks (`?setcm`), flood control and the
+//! Chat inside the arena (`docs/protocol/game-protocol.md` §9): routing by chat
+//! type, commands, staff chat, chat masks (`?setcm`), flood control and the
 //! obscenity filter.
 
 use std::time::{Duration, Instant};

@@ -1,5 +1,5 @@
-//! Hooks a flag game plugs into (`game-protocol.md` §14). No flag game is
-//! implemented yet; [`NoFlags`] answers "no flags" everywhere, and the
+//! Hooks a flag game plugs into (`docs/protocol/game-protocol.md` §14). No flag
+//! game is implemented yet; [`NoFlags`] answers "no flags" everywhere, and the
 //! kill and scoring code already asks these questions.
 
 /// What the rest of the arena needs from a flag game.

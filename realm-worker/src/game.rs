@@ -1,7 +1,6 @@
-//! The game rules of the arena (`game-protocol.md` §8.8, §10, §11, §12,
-//! §13): ship and freq changes through the freq manager, staff locks,
-//! deaths and kill points, greens and prizes, scores, turrets and
-//! spectating.
+//! The game rules of the arena (`docs/protocol/game-protocol.md` §8.8, §10,
+//! §11, §12, §13): ship and freq changes through the freq manager, staff locks,
+//! deaths and kill points, greens and prizes, scores, turrets and spectating.
 
 use std::time::{Duration, Instant};
 

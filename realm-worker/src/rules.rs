@@ -7,7 +7,8 @@ use ss_proto::settings::{ArenaSettings, PRIZE_WEIGHTS};
 use crate::freqman::FreqConfig;
 use crate::scores::KillRules;
 
-/// Prize numbers (`game-protocol.md` §11.4) that some rules single out.
+/// Prize numbers (`docs/protocol/game-protocol.md` §11.4) that some rules
+/// single out.
 pub mod prize {
     /// Burst.
     pub const BURST: i16 = 22;
@@ -17,7 +18,7 @@ pub mod prize {
     pub const BRICK: i16 = 26;
 }
 
-/// Server-side prize rules (`config.md` §8.12).
+/// Server-side prize rules (`docs/protocol/config.md` §8.12).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PrizeRules {
     /// `Prize:UseTeamkillPrize`.
@@ -68,7 +69,7 @@ impl PrizeRules {
     }
 
     /// The death green for a draw `roll` (any number; reduced modulo the
-    /// total weight): 0 for none (`client-settings.md` §9).
+    /// total weight): 0 for none (`docs/protocol/client-settings.md` §9).
     pub fn death_green(&self, roll: u64) -> u8 {
         let total: u64 = u64::from(self.death_null_weight)
             + self
@@ -94,7 +95,7 @@ impl PrizeRules {
     }
 }
 
-/// Chat protection (`config.md` §8.6; mostly global settings).
+/// Chat protection (`docs/protocol/config.md` §8.6; mostly global settings).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChatRules {
     /// `Chat:FloodLimit` (0 = off).
@@ -166,7 +167,7 @@ impl Rules {
                 restrict: cfg.get_int("Chat", "RestrictChat", 0) as u32,
                 max_length: 250,
             },
-            // Arena settings (`config.md` §8.2).
+            // Arena settings (`docs/protocol/config.md` §8.2).
             ranges: RelayRanges {
                 weapon: cfg.get_int("Net", "WeaponPixels", 2000),
                 bullet: cfg.get_int("Net", "BulletPixels", 1500),

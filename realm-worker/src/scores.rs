@@ -75,7 +75,7 @@ impl Scores {
     }
 }
 
-/// The arena's kill-points rules (`config.md` §8.9).
+/// The arena's kill-points rules (`docs/protocol/config.md` §8.9).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KillRules {
     /// `Kill:FixedKillReward`: −1 = the killed player's bounty.

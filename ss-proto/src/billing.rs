@@ -1,7 +1,7 @@
 //! The UDP billing ("biller") protocol: the messages a zone and a billing
 //! server exchange over the core transport, where the zone is the client
-//! (`billing-udp.md`). Sans-IO like the rest of this crate: encoding into
-//! byte buffers and bounds-checked decoding, nothing else.
+//! (`docs/protocol/billing-udp.md`). Sans-IO like the rest of this crate:
+//! encoding into byte buffers and bounds-checked decoding, nothing else.
 //!
 //! Zone → biller messages are [`ZoneMessage`] (encode only: a zone never
 //! reads them); biller → zone messages are [`BillerMessage`] (decode only).
@@ -198,7 +198,7 @@ pub struct UserLogin {
     pub extra: Vec<u8>,
 }
 
-/// A message from the zone to the biller (`billing-udp.md` §3).
+/// A message from the zone to the biller (`docs/protocol/billing-udp.md` §3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ZoneMessage {
     /// 0x01 keepalive.
@@ -386,7 +386,7 @@ impl FirstLogin {
     }
 }
 
-/// Login result codes of a B2S 0x01 (`billing-udp.md` §4.1).
+/// Login result codes of a B2S 0x01 (`docs/protocol/billing-udp.md` §4.1).
 pub mod login_result {
     /// Accepted.
     pub const OK: u8 = 0;
@@ -462,7 +462,7 @@ impl LoginResult {
     }
 }
 
-/// A message from the biller to the zone (`billing-udp.md` §4).
+/// A message from the biller to the zone (`docs/protocol/billing-udp.md` §4).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BillerMessage {
     /// 0x01 login result.

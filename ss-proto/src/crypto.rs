@@ -1,10 +1,11 @@
 //! Connection ciphers: VIE encryption and the null cipher.
 //!
 //! VIE is the XOR stream cipher of SubSpace 1.34 and most bots
-//! (`core-transport.md` §5). Its keystream is a 520-byte table derived from
-//! the 32-bit key; every 32-bit word of a packet body is XORed with the table
-//! word at its position and with the previous ciphertext word. Both sides
-//! encrypt and decrypt in place, so no buffer is allocated per packet.
+//! (`docs/protocol/core-transport.md` §5). Its keystream is a 520-byte table
+//! derived from the 32-bit key; every 32-bit word of a packet body is XORed
+//! with the table word at its position and with the previous ciphertext word.
+//! Both sides encrypt and decrypt in place, so no buffer is allocated per
+//! packet.
 
 /// Number of 32-bit words in the VIE key table (520 bytes).
 pub const VIE_TABLE_WORDS: usize = 130;
@@ -59,7 +60,8 @@ pub struct VieCipher {
     table: [u32; VIE_TABLE_WORDS],
 }
 
-/// One step of the VIE table generator (`core-transport.md` §5.2).
+/// One step of the VIE table generator (`docs/protocol/core-transport.md`
+/// §5.2).
 ///
 /// The multiply-and-shift quotient must be reproduced exactly, including its
 /// off-by-one for negative states; it is not a plain division.

@@ -5,7 +5,8 @@
 //! back the game packets it decoded (through a callback, without copying),
 //! events, the datagrams to send (from [`Connection::poll_transmit`]) and the
 //! time it next needs attention ([`Connection::next_deadline`]). It never
-//! touches a socket or reads a clock. Facts are from `core-transport.md`.
+//! touches a socket or reads a clock. Facts are from
+//! `docs/protocol/core-transport.md`.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -238,7 +239,7 @@ pub fn is_connection_request(datagram: &[u8]) -> bool {
 }
 
 /// Decides how to answer a connection request; exactly one answer per
-/// request (`core-transport.md` §4).
+/// request (`docs/protocol/core-transport.md` §4).
 pub fn decide_init(datagram: &[u8], policy: &InitPolicy) -> InitDecision {
     if datagram.len() != 8 || datagram[0] != 0 || datagram[1] != 0x01 || datagram[7] != 0 {
         return InitDecision::Ignore;
@@ -760,7 +761,7 @@ impl Connection {
             0x03 => self.process_reliable(now, pkt, depth, on_packet),
             0x04 if pkt.len() == 6 => self.process_ack(now, read_i32(&pkt[2..6])),
             // Answered in either role: a biller asks the zone, its client,
-            // too (billing-udp.md §1.2).
+            // too (docs/protocol/billing-udp.md §1.2).
             0x05 if pkt.len() == 14 => {
                 let mut reply = [0u8; 10];
                 reply[1] = 0x06;

@@ -1,5 +1,6 @@
 //! A test billing server ("biller") that speaks the UDP biller protocol
-//! (`billing-udp.md`) in the server role, inside the test process.
+//! (`docs/protocol/billing-udp.md`) in the server role, inside the test
+//! process.
 //!
 //! It is written from the protocol document, independently of the zone's
 //! codec in `ss_proto::billing`: every message is laid out and read here by

@@ -423,7 +423,7 @@ impl Bot {
     /// Downloads the current arena's map (C2S 0x0C → S2C 0x2A), decompresses
     /// it and checks its CRC-32 against the map info (S2C 0x29). Returns the
     /// `.lvl` file. Note that asking for the map puts the bot in spectator
-    /// mode (`game-protocol.md` §7.2).
+    /// mode (`docs/protocol/game-protocol.md` §7.2).
     pub fn download_map(&mut self) -> Result<Vec<u8>> {
         let info = self
             .map_info

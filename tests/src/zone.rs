@@ -293,7 +293,7 @@ impl TestZone {
     }
 
     /// Asks the ping port for the population (8-byte request with option
-    /// bit 1, `core-transport.md` §16): `(total, playing)`.
+    /// bit 1, `docs/protocol/core-transport.md` §16): `(total, playing)`.
     pub fn ping_population(&self) -> Result<(u32, u32)> {
         ping_population(self.ping)
     }

@@ -8,8 +8,8 @@
 //! full, database locked) is kept and retried, bounded, while the zone runs
 //! on.
 //!
-//! Keys follow `persistence.md`: shared intervals (forever, reset) are kept
-//! per arena *group*, the game interval per arena name.
+//! Keys follow `docs/protocol/persistence.md`: shared intervals (forever,
+//! reset) are kept per arena *group*, the game interval per arena name.
 
 pub mod store;
 

@@ -1,10 +1,10 @@
 //! The SQLite database: schema, migrations and the queries the persistence
 //! thread runs. Only this module speaks SQL.
 //!
-//! Data model (`persistence.md`): a player's stats are kept per *scope*
-//! (an arena group for the shared intervals "forever" and "reset", an arena
-//! name for "game") and per interval *serial*: ending an interval starts a
-//! new serial, so old rows stay as history and new data starts empty.
+//! Data model (`docs/protocol/persistence.md`): a player's stats are kept per
+//! *scope* (an arena group for the shared intervals "forever" and "reset", an
+//! arena name for "game") and per interval *serial*: ending an interval starts
+//! a new serial, so old rows stay as history and new data starts empty.
 
 use std::collections::BTreeMap;
 use std::path::Path;

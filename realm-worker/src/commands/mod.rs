@@ -1,5 +1,5 @@
-//! The `?`/`*` command dispatcher (`commands-and-capabilities.md` §1):
-//! parsing, targets, the capability check, help, and the table of
+//! The `?`/`*` command dispatcher (`docs/protocol/commands-and-capabilities.md`
+//! §1): parsing, targets, the capability check, help, and the table of
 //! commands. The handlers live in [`general`] (everyone's commands) and
 //! [`staff`] (staff powers).
 
@@ -234,8 +234,8 @@ impl Arena {
     }
 
     /// A command no handler here knows, or one forced past them with `\`:
-    /// for the billing server's default handler (`billing-udp.md` §7.1),
-    /// through the supervisor, which says it is unknown when there is no
+    /// for the billing server's default handler (`docs/protocol/billing-udp.md`
+    /// §7.1), through the supervisor, which says it is unknown when there is no
     /// biller. Only public commands of local players go there.
     fn send_to_biller(&mut self, issuer: &Issuer, target: CmdTarget, line: &str) {
         if issuer.remote || target != CmdTarget::Arena {

@@ -1,6 +1,6 @@
 //! Turning the text after `?`/`*` into commands
-//! (`commands-and-capabilities.md` §1): multi-commands, the command name,
-//! the parameter string and its words.
+//! (`docs/protocol/commands-and-capabilities.md` §1): multi-commands, the
+//! command name, the parameter string and its words.
 
 /// Longest command name.
 pub const MAX_NAME: usize = 30;

@@ -1,5 +1,5 @@
 //! Game packets: everything whose first byte is not 0x00
-//! (`game-protocol.md`).
+//! (`docs/protocol/game-protocol.md`).
 //!
 //! [`C2SPacket`] and [`S2CPacket`] decode whole packets (type byte included)
 //! from a slice and append their encoding to a caller-owned `Vec<u8>`, so a

@@ -5,7 +5,8 @@ use super::text::{byte_to_char, put_cstr, put_fixed_str, read_fixed_str, split_c
 use super::wire::{Reader, Sink};
 use super::{check_len, game_type, s2c_type as t, Chat, Green, LoginCode, PacketError};
 
-/// Length of the S2C 0x0F arena settings packet (`client-settings.md`).
+/// Length of the S2C 0x0F arena settings packet
+/// (`docs/protocol/client-settings.md`).
 pub const ARENA_SETTINGS_LEN: usize = 1428;
 
 /// Whether `len` bytes hold a whole number of `record`-byte records.

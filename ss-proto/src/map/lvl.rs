@@ -1,4 +1,4 @@
-//! Reading and writing `.lvl` files (`lvl-format.md` §1–§7).
+//! Reading and writing `.lvl` files (`docs/protocol/lvl-format.md` §1–§7).
 
 use super::region::{decode_region, RegionOutcome};
 use super::{tile, Map, MapError, MAP_SIZE, MAX_CHUNK_SIZE, MAX_LVL_SIZE};

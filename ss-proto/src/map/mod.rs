@@ -2,9 +2,9 @@
 //! queries, the two map checksums, our built-in map generator and the zlib
 //! helpers used for the map download (S2C 0x2A).
 //!
-//! See `lvl-format.md` for the format. The grid is 1024 × 1024 tiles, one
-//! tile type (`u8`) per cell, stored sparsely in 32 × 32 blocks so that a
-//! typical map costs a few hundred KiB at most.
+//! See `docs/protocol/lvl-format.md` for the format. The grid is 1024 × 1024
+//! tiles, one tile type (`u8`) per cell, stored sparsely in 32 × 32 blocks so
+//! that a typical map costs a few hundred KiB at most.
 
 mod download;
 mod generate;
@@ -33,7 +33,8 @@ pub const MAX_CHUNK_SIZE: usize = 128 << 10;
 /// regions that would exceed it are skipped (hostile-input guard).
 pub const MAX_REGION_RUNS: usize = 1 << 20;
 
-/// Tile type numbers with a meaning to the server (`lvl-format.md` §4).
+/// Tile type numbers with a meaning to the server
+/// (`docs/protocol/lvl-format.md` §4).
 pub mod tile {
     /// Empty space.
     pub const EMPTY: u8 = 0;
@@ -136,7 +137,8 @@ pub enum MapError {
 }
 
 /// Which lookup rule the security checksum uses for the negative start
-/// coordinates that keys ≥ `0x8000_0000` produce (`lvl-format.md` §8.2).
+/// coordinates that keys ≥ `0x8000_0000` produce (`docs/protocol/lvl-format.md`
+/// §8.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum NegativeKeyRule {
     /// ASSS: coordinates wrap modulo 1024 (−1 reads column/row 1023).
@@ -311,7 +313,7 @@ impl Map {
     }
 
     /// Positions of the static flags (type 170) sorted by y then x; a flag's
-    /// index in this list is its flag id (`lvl-format.md` §7.1).
+    /// index in this list is its flag id (`docs/protocol/lvl-format.md` §7.1).
     pub fn flags(&self) -> Vec<(u16, u16)> {
         self.tiles()
             .filter(|&(_, _, t)| t == tile::FLAG)
@@ -365,7 +367,7 @@ impl Map {
     }
 
     /// The security map checksum for `key` with ASSS's wrap rule
-    /// (`lvl-format.md` §8.2).
+    /// (`docs/protocol/lvl-format.md` §8.2).
     pub fn security_checksum(&self, key: u32) -> u32 {
         self.security_checksum_with(key, NegativeKeyRule::Wrap)
     }

@@ -1,5 +1,5 @@
 //! Regions of extended maps (`REGN` chunks) and the `rTIL` run-length
-//! tile encoding (`lvl-format.md` §6).
+//! tile encoding (`docs/protocol/lvl-format.md` §6).
 
 use super::lvl::chunks;
 use super::MAP_SIZE;

@@ -1,5 +1,5 @@
 //! The field layout of the 1428-byte arena settings packet as data tables
-//! (`client-settings.md` §1–§5).
+//! (`docs/protocol/client-settings.md` §1–§5).
 
 /// How a field is stored in the packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! The arena settings packet (S2C 0x0F, "client settings"): building it
 //! from an arena's configuration, reading fields back, and its security
-//! checksum. See `client-settings.md`.
+//! checksum. See `docs/protocol/client-settings.md`.
 
 mod layout;
 #[cfg(test)]
@@ -112,8 +112,9 @@ impl ArenaSettings {
         &self.bytes
     }
 
-    /// The settings checksum for the security check (`client-settings.md`
-    /// §6): the wrapping sum of every little-endian `u32` word XOR `key`.
+    /// The settings checksum for the security check
+    /// (`docs/protocol/client-settings.md` §6): the wrapping sum of every
+    /// little-endian `u32` word XOR `key`.
     pub fn checksum(&self, key: u32) -> u32 {
         self.bytes
             .chunks_exact(4)

@@ -1,7 +1,8 @@
 use super::*;
 
 /// Ship settings of the distributed ASSS default arena that are the same
-/// for all eight ships (`client-settings.md` §3; zero values omitted).
+/// for all eight ships (`docs/protocol/client-settings.md` §3; zero values
+/// omitted).
 const SHIP_COMMON: &[(&str, i32)] = &[
     ("SuperTime", 6000),
     ("ShieldsTime", 4000),
@@ -82,7 +83,7 @@ const SHIP_EACH: &[(&str, [i32; 8])] = &[
 ];
 
 /// Arena-wide settings as written in the config (before the ×1000 rule;
-/// zero values omitted), `client-settings.md` §5.
+/// zero values omitted), `docs/protocol/client-settings.md` §5.
 const ARENA: &[(&str, &str, i32)] = &[
     ("Bullet", "BulletDamageLevel", 200),
     ("Bomb", "BombDamageLevel", 7500),
@@ -165,7 +166,8 @@ const ARENA: &[(&str, &str, i32)] = &[
     ("Soccer", "BallLocation", 1),
 ];
 
-/// Prize weights in prize-number order (`client-settings.md` §5.4).
+/// Prize weights in prize-number order (`docs/protocol/client-settings.md`
+/// §5.4).
 const WEIGHTS: [i32; 28] = [
     40, 40, 40, 40, 25, 40, 7, 25, 25, 25, 40, 40, 10, 0, 30, 25, 10, 10, 30, 25, 70, 70, 40, 30,
     130, 200, 50, 60,
