@@ -1,5 +1,5 @@
 //! Local authentication from `passwd.conf` (ASSS `auth_file` rules,
-//! `config.md` §6): MD5 digests of name and password, locked names, and
+//! `docs/protocol/config.md` §6): MD5 digests of name and password, locked names, and
 //! whether unknown names may log in.
 
 use conf::ConfigFile;

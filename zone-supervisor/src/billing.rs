@@ -1,5 +1,5 @@
 //! The billing server ("biller") connection: one UDP link for the whole
-//! zone, owned by the zone task (`billing-udp.md`).
+//! zone, owned by the zone task (`docs/protocol/billing-udp.md`).
 //!
 //! The link itself (transport, zone login, pings, reconnecting with
 //! back-off) is the sans-IO [`link::Link`]; the message codec is
@@ -64,7 +64,7 @@ const RECV_BATCH: usize = 64;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fallback {
     /// Local passwords (`passwd.conf`); names without a local entry get a
-    /// `^` prefix and are not authenticated (`billing-udp.md` §8).
+    /// `^` prefix and are not authenticated (`docs/protocol/billing-udp.md` §8).
     Local,
     /// Refuse the login, saying why.
     Refuse,
@@ -442,7 +442,7 @@ fn split_channel(text: &str) -> (String, String) {
 }
 
 /// Rebuilds `?chat=a,b` with the local and staff channel prefixes
-/// (`billing-udp.md` §7.2). `args` is what follows `chat=`.
+/// (`docs/protocol/billing-udp.md` §7.2). `args` is what follows `chat=`.
 fn rewrite_chat(cfg: &BillingConfig, args: &str, modchat: bool) -> String {
     let mut out = String::from("?chat=");
     let mut first = true;
@@ -722,7 +722,7 @@ impl Zone {
         true
     }
 
-    /// Answers a login without the biller (`billing-udp.md` §8).
+    /// Answers a login without the biller (`docs/protocol/billing-udp.md` §8).
     fn login_fallback(&mut self, now: Instant, pid: i16, name: &str, password: &str) {
         if self.players.get(pid).is_none() {
             return;
@@ -847,7 +847,7 @@ impl Zone {
     }
 
     /// A realm reports a player's new score. In a public arena (a name of
-    /// digits only) it is kept for his logoff (`billing-udp.md` §3.5).
+    /// digits only) it is kept for his logoff (`docs/protocol/billing-udp.md` §3.5).
     pub(crate) fn biller_score_changed(
         &mut self,
         slot: crate::state::SlotId,

@@ -1,4 +1,4 @@
-//! The ping / population port (game port + 1, `core-transport.md` §16).
+//! The ping / population port (game port + 1, `docs/protocol/core-transport.md` §16).
 
 /// Population figures the ping port reports.
 #[derive(Clone, Debug, Default)]

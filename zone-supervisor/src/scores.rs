@@ -18,7 +18,7 @@ use crate::players::BANNER_LEN;
 use crate::state::{SlotId, WorkerId};
 use crate::zone::{player_info, Zone};
 
-/// Stat ids of the four SubSpace scores (`persistence.md` §3.2).
+/// Stat ids of the four SubSpace scores (`docs/protocol/persistence.md` §3.2).
 pub mod stat {
     /// Kill points.
     pub const KILL_POINTS: u16 = 0;

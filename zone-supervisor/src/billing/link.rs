@@ -1,6 +1,6 @@
 //! The zone's end of the biller link as a sans-IO state machine: the core
 //! transport in the client role, the zone login, keepalive pings, and
-//! reconnecting with back-off (`billing-udp.md` §1, §6).
+//! reconnecting with back-off (`docs/protocol/billing-udp.md` §1, §6).
 //!
 //! States follow ASSS `billing_ssc`: *retry* (waiting to connect) →
 //! *connecting* (`00 01` sent) → *waitlogin* (ServerConnect sent) →
