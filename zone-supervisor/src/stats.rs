@@ -98,30 +98,19 @@ pub struct RealmReport {
     pub packets_out: u64,
 }
 
-/// Zone-wide figures in the report.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct ZoneReport {
-    /// The supervisor process.
-    pub process: ProcessReport,
-    /// Seconds since the zone started.
-    pub uptime_secs: f64,
-    /// Open connections.
-    pub connections: u32,
-    /// Players in arenas.
-    pub players: u32,
-    /// Datagrams received.
+/// Zone-wide event counters, kept by the zone task and reported as they
+/// are (declared once: the zone increments these very fields).
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct ZoneCounters {
+    /// Datagrams received on the game port.
     pub datagrams_in: u64,
-    /// Datagrams sent.
-    pub datagrams_out: u64,
-    /// Bytes received.
-    pub bytes_in: u64,
-    /// Bytes sent.
-    pub bytes_out: u64,
-    /// Reliable packets retransmitted.
-    pub retransmits: u64,
-    /// Packets dropped: unknown senders, malformed, out of window.
-    pub dropped: u64,
-    /// Connection requests refused.
+    /// Datagrams from unknown addresses that were not connection requests.
+    #[serde(default)]
+    pub dropped_unknown: u64,
+    /// Game packets dropped (wrong state for them, malformed).
+    #[serde(default)]
+    pub dropped_game: u64,
+    /// Connection requests refused (full, or client type not allowed).
     pub refused: u64,
     /// Refused by the per-IP connection limit.
     pub limit_per_ip: u64,
@@ -133,16 +122,66 @@ pub struct ZoneReport {
     pub evicted_pending: u64,
     /// Downloads refused because the player already had several queued.
     pub refused_downloads: u64,
-    /// Players dropped for sending nothing.
+    /// Players dropped for sending nothing (`Net:DropTimeout`).
     pub lagout_no_data: u64,
     /// Players dropped for not acknowledging reliable packets.
     pub lagout_retries: u64,
-    /// Players dropped for a full outgoing queue.
+    /// Players dropped for a full outgoing queue (`Net:MaxOutlistSize`).
     pub lagout_outgoing: u64,
+    /// Realm send requests refused (target not in that realm, too large).
+    pub refused_realm_sends: u64,
+}
+
+/// Transport figures summed over connections (live and ended ones, so
+/// the totals never shrink when players leave).
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct TrafficCounters {
+    /// Datagrams sent.
+    pub datagrams_out: u64,
+    /// Bytes received.
+    pub bytes_in: u64,
+    /// Bytes sent.
+    pub bytes_out: u64,
+    /// Reliable packets retransmitted.
+    pub retransmits: u64,
+    /// Packets the transport dropped (out of window, malformed).
+    #[serde(default)]
+    pub transport_dropped: u64,
     /// Unreliable packets discarded because a player's queue was full.
     pub unreliable_discarded: u64,
-    /// Realm send requests refused (wrong target, too large).
-    pub refused_realm_sends: u64,
+}
+
+impl TrafficCounters {
+    /// Adds one connection's figures.
+    pub fn absorb(&mut self, s: &ss_proto::transport::ConnStats) {
+        self.datagrams_out += s.datagrams_out;
+        self.bytes_in += s.bytes_in;
+        self.bytes_out += s.bytes_out;
+        self.retransmits += s.retransmits;
+        self.transport_dropped += s.dropped;
+        self.unreliable_discarded += s.unreliable_discarded;
+    }
+}
+
+/// Zone-wide figures in the report.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct ZoneReport {
+    /// The supervisor process.
+    pub process: ProcessReport,
+    /// Seconds since the zone started.
+    pub uptime_secs: f64,
+    /// Open connections.
+    pub connections: u32,
+    /// Players in arenas.
+    pub players: u32,
+    /// The zone's event counters.
+    #[serde(flatten)]
+    pub counters: ZoneCounters,
+    /// Transport totals.
+    #[serde(flatten)]
+    pub traffic: TrafficCounters,
+    /// Packets dropped in all: unknown senders, malformed, out of window.
+    pub dropped: u64,
     /// Billing server link: "disabled", "connecting", "up", "down".
     pub biller: String,
     /// Details of the billing server link.
@@ -222,7 +261,13 @@ pub fn render_table(r: &StatsReport) -> String {
     ));
     s.push_str(&format!(
         "      datagrams in/out {}/{}  bytes in/out {}/{}  retransmits {}  dropped {}  refused {}\n\n",
-        z.datagrams_in, z.datagrams_out, z.bytes_in, z.bytes_out, z.retransmits, z.dropped, z.refused
+        z.counters.datagrams_in,
+        z.traffic.datagrams_out,
+        z.traffic.bytes_in,
+        z.traffic.bytes_out,
+        z.traffic.retransmits,
+        z.dropped,
+        z.counters.refused
     ));
     s.push_str(&format!(
         "{:<16} {:>7} {:<10} {:>8} {:>4} {:>7} {:>6} {:>8} {:>9} {:>9} {:>9} {:>6}  {}\n",

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use ipc_proto::PlayerInfo;
 use ss_proto::game::{GoArena, S2CPacket};
-use ss_proto::transport::{ConnStats, Priority, Reliability, TickClock};
+use ss_proto::transport::{Priority, Reliability, TickClock};
 use tokio::net::UdpSocket;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
@@ -29,7 +29,10 @@ use crate::players::{Player, PlayerTable};
 use crate::realm_link::WorkerLinks;
 use crate::realms::{RealmEvent, RealmSignal};
 use crate::state::{Action, SlotId, ZoneState};
-use crate::stats::{cpu_percent, read_proc, ProcSample, ProcessReport, StatsReport, ZoneReport};
+use crate::stats::{
+    cpu_percent, read_proc, ProcSample, ProcessReport, StatsReport, TrafficCounters, ZoneCounters,
+    ZoneReport,
+};
 use crate::udp::{RecvBatch, SendBatch};
 
 /// Most `recvmmsg` calls per readiness event before other work gets a turn.
@@ -40,62 +43,6 @@ const PING_REFRESH: Duration = Duration::from_secs(1);
 const COALESCE_FULL: usize = 400;
 /// How often process figures are sampled.
 const SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
-
-/// Zone-wide counters kept by the zone task itself.
-#[derive(Default, Debug)]
-pub struct ZoneStats {
-    /// Datagrams received on the game port.
-    pub datagrams_in: u64,
-    /// Datagrams from unknown addresses that were not connection requests.
-    pub dropped_unknown: u64,
-    /// Connection requests refused (full, or client type not allowed).
-    pub refused: u64,
-    /// Game packets dropped (wrong state, malformed).
-    pub dropped_game: u64,
-    /// Realm send requests refused (target not in that realm).
-    pub refused_realm_sends: u64,
-    /// Connection requests refused by the per-IP limit.
-    pub limit_per_ip: u64,
-    /// Connection requests refused because too many connections had not
-    /// logged in yet.
-    pub limit_pending: u64,
-    /// Connection requests refused by the total connection limit.
-    pub limit_total: u64,
-    /// Idle not-logged-in connections evicted to make room.
-    pub evicted_pending: u64,
-    /// Downloads refused because the player already had several queued.
-    pub refused_downloads: u64,
-    /// Players dropped for sending nothing (`Net:DropTimeout`).
-    pub lagout_no_data: u64,
-    /// Players dropped for not acknowledging reliable packets.
-    pub lagout_retries: u64,
-    /// Players dropped for a full outgoing queue (`Net:MaxOutlistSize`).
-    pub lagout_outgoing: u64,
-}
-
-/// Transport counters of connections that have ended, so zone totals do
-/// not shrink when players leave.
-#[derive(Default, Debug, Clone, Copy)]
-pub struct RetiredCounters {
-    datagrams_out: u64,
-    bytes_in: u64,
-    bytes_out: u64,
-    retransmits: u64,
-    dropped: u64,
-    unreliable_discarded: u64,
-}
-
-impl RetiredCounters {
-    /// Adds an ended connection's counters.
-    pub fn absorb(&mut self, s: &ConnStats) {
-        self.datagrams_out += s.datagrams_out;
-        self.bytes_in += s.bytes_in;
-        self.bytes_out += s.bytes_out;
-        self.retransmits += s.retransmits;
-        self.dropped += s.dropped;
-        self.unreliable_discarded += s.unreliable_discarded;
-    }
-}
 
 /// Binds the game socket and the ping socket one port above it.
 fn bind_sockets(ip: IpAddr, port: u16) -> Result<(std::net::UdpSocket, std::net::UdpSocket)> {
@@ -179,8 +126,8 @@ pub async fn run(settings: Settings) -> Result<()> {
         events_tx,
         flush_list: Vec::new(),
         inbox: Vec::new(),
-        stats: ZoneStats::default(),
-        retired: RetiredCounters::default(),
+        stats: ZoneCounters::default(),
+        retired: TrafficCounters::default(),
         scratch: Vec::new(),
         recv_batch: RecvBatch::default(),
         send_batch: SendBatch::default(),
@@ -233,8 +180,10 @@ pub(crate) struct Zone {
     /// Game packets decoded from the datagram being handled, back to back
     /// as `u16` length + bytes (reused, so receiving does not allocate).
     pub(crate) inbox: Vec<u8>,
-    pub(crate) stats: ZoneStats,
-    pub(crate) retired: RetiredCounters,
+    /// Zone-wide event counters.
+    pub(crate) stats: ZoneCounters,
+    /// Transport totals of connections that have ended.
+    pub(crate) retired: TrafficCounters,
     pub(crate) scratch: Vec<u8>,
     recv_batch: RecvBatch,
     send_batch: SendBatch,
@@ -452,7 +401,15 @@ impl Zone {
 
     /// The operator report: zone figures and every realm.
     pub(crate) fn report(&self, now: Instant) -> StatsReport {
-        let mut zone = ZoneReport {
+        let mut traffic = self.retired;
+        let mut players = 0;
+        for p in self.players.iter() {
+            traffic.absorb(p.conn.stats());
+            if self.state.members.realm_of(p.pid).is_some() {
+                players += 1;
+            }
+        }
+        let zone = ZoneReport {
             process: ProcessReport {
                 pid: std::process::id(),
                 cpu_user_secs: self.self_proc.user_secs,
@@ -462,23 +419,12 @@ impl Zone {
             },
             uptime_secs: now.saturating_duration_since(self.started).as_secs_f64(),
             connections: self.players.len() as u32,
-            datagrams_in: self.stats.datagrams_in,
-            datagrams_out: self.retired.datagrams_out,
-            bytes_in: self.retired.bytes_in,
-            bytes_out: self.retired.bytes_out,
-            retransmits: self.retired.retransmits,
-            unreliable_discarded: self.retired.unreliable_discarded,
-            dropped: self.retired.dropped + self.stats.dropped_unknown + self.stats.dropped_game,
-            refused: self.stats.refused,
-            limit_per_ip: self.stats.limit_per_ip,
-            limit_pending: self.stats.limit_pending,
-            limit_total: self.stats.limit_total,
-            evicted_pending: self.stats.evicted_pending,
-            refused_downloads: self.stats.refused_downloads,
-            lagout_no_data: self.stats.lagout_no_data,
-            lagout_retries: self.stats.lagout_retries,
-            lagout_outgoing: self.stats.lagout_outgoing,
-            refused_realm_sends: self.stats.refused_realm_sends,
+            players,
+            counters: self.stats,
+            traffic,
+            dropped: traffic.transport_dropped
+                + self.stats.dropped_unknown
+                + self.stats.dropped_game,
             biller: self.biller.state_name().to_string(),
             billing: self.biller.report(),
             persist: self.scores.as_ref().map(|k| crate::stats::PersistReport {
@@ -487,20 +433,7 @@ impl Zone {
                 failed_writes: k.persist.failures,
                 dropped_writes: k.persist.dropped,
             }),
-            ..ZoneReport::default()
         };
-        for p in self.players.iter() {
-            let s = p.conn.stats();
-            zone.datagrams_out += s.datagrams_out;
-            zone.bytes_in += s.bytes_in;
-            zone.bytes_out += s.bytes_out;
-            zone.retransmits += s.retransmits;
-            zone.dropped += s.dropped;
-            zone.unreliable_discarded += s.unreliable_discarded;
-            if self.state.members.realm_of(p.pid).is_some() {
-                zone.players += 1;
-            }
-        }
         StatsReport {
             zone,
             realms: self.realm_reports(now),
