@@ -320,7 +320,7 @@ fn an_empty_realm_stops_after_the_idle_time_and_is_removed() {
         msg: WorkerMsg::PlayerLeave { pid: 0 }
     }));
     let mut waited = Duration::ZERO;
-    while waited < Duration::from_secs(30) {
+    while waited < Duration::from_secs(40) {
         h.advance(MS * 500);
         waited += MS * 500;
         h.beat(w);
