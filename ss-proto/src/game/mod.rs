@@ -15,6 +15,7 @@ mod position;
 mod s2c;
 mod text;
 mod wire;
+mod zone;
 
 #[cfg(test)]
 mod tests;
@@ -32,6 +33,7 @@ pub use text::{
     byte_to_char, char_to_byte, decode_bytes, read_fixed_str, sanitize_login_name, write_fixed_str,
     BadName, MAX_LOGIN_NAME_CHARS,
 };
+pub use zone::{ClientKind, ZonePacket};
 
 use wire::{Reader, Sink};
 
@@ -114,8 +116,12 @@ pub mod c2s_type {
     pub const ATTACH: u8 = 0x10;
     /// Turret kick-off.
     pub const TURRET_KICKOFF: u8 = 0x14;
+    /// Registration form (demographics) for the biller.
+    pub const REGISTRATION: u8 = 0x17;
     /// Set ship.
     pub const SET_SHIP: u8 = 0x18;
+    /// Set banner.
+    pub const BANNER: u8 = 0x19;
     /// Security response.
     pub const SECURITY_RESPONSE: u8 = 0x1A;
     /// Login (Continuum).
