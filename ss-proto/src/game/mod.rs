@@ -158,6 +158,8 @@ pub mod s2c_type {
     pub const ARENA_SETTINGS: u8 = 0x0F;
     /// Incoming file.
     pub const INCOMING_FILE: u8 = 0x10;
+    /// Turret kick-off (a player shook off his turrets).
+    pub const TURRET_KICKOFF: u8 = 0x15;
     /// Security seeds and checksum request.
     pub const SECURITY: u8 = 0x18;
     /// Ship reset.
