@@ -272,6 +272,11 @@ fn db_thread(
                         );
                     }
                 }
+                // Checkpoint and close before answering, so that once the
+                // zone hears `Closed` only the database file is left.
+                if let Err(e) = store.close() {
+                    error!("closing the database failed: {e}");
+                }
                 let _ = replies.send(DbReply::Closed);
                 return;
             }
@@ -656,7 +661,7 @@ mod tests {
         })
         .collect();
         store.write(&writes).unwrap();
-        drop(store);
+        store.close().unwrap();
         stored
     }
 
@@ -754,6 +759,36 @@ mod tests {
         assert!(!p.reset_player("bob", "(public)", interval::RESET));
         p.close(&mut replies).await;
         assert_eq!(stored(&path), before);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_clean_close_leaves_only_the_database_file() {
+        let dir = test_dir("close");
+        let path = dir.join("zone.db");
+        let (tx, mut replies) = spawn(open(&path).unwrap()).unwrap();
+        let mut p = Persist::new(tx);
+        let token = p.request_load("bob", "(public)", "0");
+        match next_answer(&mut replies).await {
+            DbReply::Loaded {
+                token: t, stats, ..
+            } if t == token => p.fill("bob", "(public)", "0", stats),
+            other => panic!("expected Loaded, got {other:?}"),
+        }
+        assert!(p.add("bob", "(public)", "0", 0, 42));
+        p.flush();
+        // The thread has written (and the WAL holds) the change by now.
+        let _ = p.request_load("bob", "(public)", "0");
+        let _ = next_answer(&mut replies).await;
+        assert!(dir.join("zone.db-wal").exists(), "WAL in use while open");
+        p.close(&mut replies).await;
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["zone.db"]);
+        assert_eq!(stored(&path)[0], map(&[(0, 42)]));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
