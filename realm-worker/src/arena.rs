@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use ipc_proto::{push_pid, Delivery, FromRealm, PlayerInfo, Target, ToRealm, ZoneCall};
 use ss_proto::game::{
-    chat_type, position_latency, relay_position, ship, weapon_type, C2SPacket, Chat, ExtraLen,
-    MapInfo, PlayerEntering, Position, S2CPacket, MAX_RELAY_LEN,
+    c2s_type, chat_type, position_latency, relay_position, ship, weapon_type, C2SPacket, Chat,
+    ExtraLen, MapInfo, PlayerEntering, Position, S2CPacket, MAX_RELAY_LEN,
 };
 use ss_proto::transport::tick_diff;
 use tracing::{debug, info, warn};
@@ -620,7 +620,10 @@ impl Arena {
             C2SPacket::Green(green) => self.green(pid, green),
             C2SPacket::Attach { pid: to } => self.attach(pid, to),
             C2SPacket::TurretKickoff => self.turret_kickoff(pid),
-            C2SPacket::Other { ptype: 0x19, body } => self.banner(pid, &body),
+            C2SPacket::Other {
+                ptype: c2s_type::BANNER,
+                body,
+            } => self.banner(pid, &body),
             other => debug!(
                 pid,
                 ptype = other.packet_type(),

@@ -12,9 +12,6 @@ use crate::arena::{emit, member_of, Arena, ShipLock};
 use crate::freqman::{Change, FreqMan, Outcome};
 use crate::scores::{kill_points, KillFacts, Score};
 
-/// S2C 0x15: a player shook off his turrets.
-const S2C_TURRET_KICKOFF: u8 = 0x15;
-
 impl Arena {
     /// True (and the player is told) if a lock keeps him from this change.
     fn locked(&mut self, pid: i16, to_spec: bool) -> bool {
@@ -375,7 +372,7 @@ impl Arena {
         let mut body = Vec::with_capacity(2);
         body.extend_from_slice(&pid.to_le_bytes());
         let pkt = S2CPacket::Other {
-            ptype: S2C_TURRET_KICKOFF,
+            ptype: ss_proto::game::s2c_type::TURRET_KICKOFF,
             body,
         };
         self.send_packet(Target::Arena, Delivery::Reliable, &pkt);

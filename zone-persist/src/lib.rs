@@ -104,6 +104,16 @@ pub enum DbReply {
         /// The player's zone-wide data.
         zone: PlayerZoneData,
     },
+    /// A load failed (the database could not be read). Nothing was cached
+    /// for it and nothing will be written for it: the zone may ask again
+    /// with [`Persist::request_load`], but must not treat the player's
+    /// scores as known (or zero) until a `Loaded` arrives.
+    LoadFailed {
+        /// The request's token.
+        token: u64,
+        /// What went wrong, for logs and operators.
+        error: String,
+    },
     /// Health after each write attempt.
     Status {
         /// Writes waiting for a retry.
@@ -195,38 +205,18 @@ fn db_thread(
                 player,
                 group,
                 arena,
-            } => {
-                // Pending rows are newer than the database: overlay them.
-                let mut stats: [StatMap; 3] = Default::default();
-                for (slot, (scope, interval)) in [
-                    (&group, interval::FOREVER),
-                    (&group, interval::RESET),
-                    (&arena, interval::GAME),
-                ]
-                .into_iter()
-                .enumerate()
-                {
-                    stats[slot] = match store.load(&player, scope, interval) {
-                        Ok(m) => m,
-                        Err(e) => {
-                            error!(%player, "loading stats failed: {e}");
-                            StatMap::new()
-                        }
-                    };
-                    if let Some(w) = pending
-                        .iter()
-                        .rev()
-                        .find(|w| w.player == player && &w.scope == scope && w.interval == interval)
-                    {
-                        stats[slot] = w.stats.clone();
-                    }
+            } => match load(&store, &pending, &player, &group, &arena) {
+                Ok((stats, zone)) => {
+                    let _ = replies.send(DbReply::Loaded { token, stats, zone });
                 }
-                let zone = store.zone_data(&player).unwrap_or_else(|e| {
-                    error!(%player, "loading zone data failed: {e}");
-                    PlayerZoneData::default()
-                });
-                let _ = replies.send(DbReply::Loaded { token, stats, zone });
-            }
+                Err(e) => {
+                    error!(%player, %group, %arena, "loading stats failed: {e}");
+                    let _ = replies.send(DbReply::LoadFailed {
+                        token,
+                        error: e.to_string(),
+                    });
+                }
+            },
             DbRequest::Write(batch) => {
                 if !pending.is_empty() {
                     keep(&mut pending, batch, &mut dropped);
@@ -282,11 +272,49 @@ fn db_thread(
                         );
                     }
                 }
+                // Checkpoint and close before answering, so that once the
+                // zone hears `Closed` only the database file is left.
+                if let Err(e) = store.close() {
+                    error!("closing the database failed: {e}");
+                }
                 let _ = replies.send(DbReply::Closed);
                 return;
             }
         }
     }
+}
+
+/// A player's three interval maps and zone data, with writes still
+/// waiting for a retry laid over what the database holds (they are newer).
+/// Any failure fails the whole load: a partial answer would be taken for
+/// the player's real scores.
+fn load(
+    store: &Store,
+    pending: &VecDeque<StatsWrite>,
+    player: &str,
+    group: &str,
+    arena: &str,
+) -> Result<([StatMap; 3], PlayerZoneData), store::StoreError> {
+    let mut stats: [StatMap; 3] = Default::default();
+    for (slot, (scope, interval)) in [
+        (group, interval::FOREVER),
+        (group, interval::RESET),
+        (arena, interval::GAME),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        stats[slot] = store.load(player, scope, interval)?;
+        if let Some(w) = pending
+            .iter()
+            .rev()
+            .find(|w| w.player == player && w.scope == scope && w.interval == interval)
+        {
+            stats[slot] = w.stats.clone();
+        }
+    }
+    let zone = store.zone_data(player)?;
+    Ok((stats, zone))
 }
 
 fn keep(pending: &mut VecDeque<StatsWrite>, batch: Vec<StatsWrite>, dropped: &mut u64) {
@@ -336,7 +364,9 @@ impl Persist {
     }
 
     /// Asks for a player's stats; the answer arrives as `DbReply::Loaded`
-    /// with the returned token.
+    /// (then [`Persist::fill`]) or `DbReply::LoadFailed` with the returned
+    /// token. After a failure nothing is cached for the player, so his
+    /// stats cannot be changed or written; asking again is safe.
     pub fn request_load(&mut self, player: &str, group: &str, arena: &str) -> u64 {
         let token = self.next_token;
         self.next_token += 1;
@@ -377,39 +407,74 @@ impl Persist {
         }
     }
 
-    /// Adds `delta` to a stat in all three intervals.
-    pub fn add(&mut self, player: &str, group: &str, arena: &str, stat: u16, delta: i64) {
-        for (scope, i) in [
+    /// Adds `delta` to a stat in all three intervals. Refused (nothing
+    /// changes, `false`) unless all three maps are loaded: a map that was
+    /// never read from the database must never be written over it.
+    pub fn add(&mut self, player: &str, group: &str, arena: &str, stat: u16, delta: i64) -> bool {
+        let keys = [
             (group, interval::FOREVER),
             (group, interval::RESET),
             (arena, interval::GAME),
-        ] {
-            let key = (player.to_string(), scope.to_string(), i);
-            *self
-                .cache
-                .entry(key.clone())
-                .or_default()
-                .entry(stat)
-                .or_insert(0) += delta;
-            self.dirty.insert(key);
+        ]
+        .map(|(scope, i)| (player.to_string(), scope.to_string(), i));
+        if !keys.iter().all(|k| self.cache.contains_key(k)) {
+            warn!(
+                player,
+                group, arena, stat, delta, "stats not loaded; change dropped"
+            );
+            return false;
         }
+        for key in keys {
+            if let Some(map) = self.cache.get_mut(&key) {
+                *map.entry(stat).or_insert(0) += delta;
+                self.dirty.insert(key);
+            }
+        }
+        true
     }
 
-    /// Sets a stat in one interval.
-    pub fn set(&mut self, player: &str, scope: &str, i: i64, stat: u16, value: i64) {
+    /// Sets a stat in one interval; refused (`false`) unless that map is
+    /// loaded.
+    pub fn set(&mut self, player: &str, scope: &str, i: i64, stat: u16, value: i64) -> bool {
         let key = (player.to_string(), scope.to_string(), i);
+        let Some(map) = self.cache.get_mut(&key) else {
+            warn!(
+                player,
+                scope,
+                interval = i,
+                stat,
+                "stats not loaded; change dropped"
+            );
+            return false;
+        };
+        map.insert(stat, value);
+        self.dirty.insert(key);
+        true
+    }
+
+    /// Clears one interval of a player (`?scorereset`); refused (`false`)
+    /// unless that map is loaded.
+    pub fn reset_player(&mut self, player: &str, scope: &str, i: i64) -> bool {
+        let key = (player.to_string(), scope.to_string(), i);
+        let Some(map) = self.cache.get_mut(&key) else {
+            warn!(
+                player,
+                scope,
+                interval = i,
+                "stats not loaded; reset dropped"
+            );
+            return false;
+        };
+        map.clear();
+        self.dirty.insert(key);
+        true
+    }
+
+    /// Whether a player's map of one interval in a scope was loaded (only
+    /// loaded maps are changed and written).
+    pub fn is_loaded(&self, player: &str, scope: &str, i: i64) -> bool {
         self.cache
-            .entry(key.clone())
-            .or_default()
-            .insert(stat, value);
-        self.dirty.insert(key);
-    }
-
-    /// Clears one interval of a player (`?scorereset`).
-    pub fn reset_player(&mut self, player: &str, scope: &str, i: i64) {
-        let key = (player.to_string(), scope.to_string(), i);
-        self.cache.insert(key.clone(), StatMap::new());
-        self.dirty.insert(key);
+            .contains_key(&(player.to_string(), scope.to_string(), i))
     }
 
     /// Ends an interval in some scopes (all scopes with data if empty):
@@ -465,17 +530,24 @@ impl Persist {
         if self.dirty.is_empty() {
             return;
         }
+        // Only loaded maps are ever dirty; a key without one is skipped
+        // rather than written as empty (which would delete the stored row).
         let batch: Vec<StatsWrite> = self
             .dirty
             .drain()
-            .map(|key| StatsWrite {
-                stats: self.cache.get(&key).cloned().unwrap_or_default(),
-                player: key.0,
-                scope: key.1,
-                interval: key.2,
+            .filter_map(|key| {
+                let stats = self.cache.get(&key)?.clone();
+                Some(StatsWrite {
+                    stats,
+                    player: key.0,
+                    scope: key.1,
+                    interval: key.2,
+                })
             })
             .collect();
-        self.send(DbRequest::Write(batch));
+        if !batch.is_empty() {
+            self.send(DbRequest::Write(batch));
+        }
     }
 
     /// Forgets a player's cached maps (after they were flushed).
@@ -517,8 +589,16 @@ mod tests {
     async fn changes_reach_the_database_and_load_back() {
         let (tx, mut replies) = spawn(Store::in_memory().unwrap()).unwrap();
         let mut p = Persist::new(tx);
-        p.add("bob", "(public)", "0", 0, 50);
-        p.add("bob", "(public)", "0", 2, 1);
+        let first = p.request_load("bob", "(public)", "0");
+        match replies.recv().await.unwrap() {
+            DbReply::Loaded { token, stats, .. } if token == first => {
+                assert!(stats.iter().all(StatMap::is_empty), "a new player");
+                p.fill("bob", "(public)", "0", stats);
+            }
+            other => panic!("expected Loaded, got {other:?}"),
+        }
+        assert!(p.add("bob", "(public)", "0", 0, 50));
+        assert!(p.add("bob", "(public)", "0", 2, 1));
         p.flush();
         let token = p.request_load("bob", "(public)", "1");
         let stats = loop {
@@ -534,5 +614,181 @@ mod tests {
         assert_eq!(stats[1], expected, "reset, shared by the group");
         assert!(stats[2].is_empty(), "game is per arena");
         p.close(&mut replies).await;
+    }
+
+    /// A fresh directory for one test's database file.
+    fn test_dir(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("zone-persist-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn map(pairs: &[(u16, i64)]) -> StatMap {
+        pairs.iter().copied().collect()
+    }
+
+    /// The next reply that is not a status report.
+    async fn next_answer(replies: &mut mpsc::UnboundedReceiver<DbReply>) -> DbReply {
+        loop {
+            match replies.recv().await.expect("database thread gone") {
+                DbReply::Status { .. } => {}
+                other => return other,
+            }
+        }
+    }
+
+    /// Bob's stored rows: forever and reset in (public), game in arena 0.
+    fn seed(path: &std::path::Path) -> [StatMap; 3] {
+        let stored = [
+            map(&[(0, 500), (2, 7)]),
+            map(&[(0, 50), (2, 1)]),
+            map(&[(0, 5)]),
+        ];
+        let mut store = Store::open(path).unwrap();
+        let writes: Vec<StatsWrite> = [
+            ("(public)", interval::FOREVER),
+            ("(public)", interval::RESET),
+            ("0", interval::GAME),
+        ]
+        .into_iter()
+        .zip(stored.iter())
+        .map(|((scope, i), stats)| StatsWrite {
+            player: "bob".into(),
+            scope: scope.into(),
+            interval: i,
+            stats: stats.clone(),
+        })
+        .collect();
+        store.write(&writes).unwrap();
+        store.close().unwrap();
+        stored
+    }
+
+    /// Bob's rows as stored, read through a separate connection.
+    fn stored(path: &std::path::Path) -> [StatMap; 3] {
+        let s = Store::open_read_only(path).unwrap();
+        [
+            s.load("bob", "(public)", interval::FOREVER).unwrap(),
+            s.load("bob", "(public)", interval::RESET).unwrap(),
+            s.load("bob", "0", interval::GAME).unwrap(),
+        ]
+    }
+
+    async fn failed_load_leaves_rows_alone(hide: &str, name: &str) {
+        let dir = test_dir(name);
+        let path = dir.join("zone.db");
+        let before = seed(&path);
+        let (tx, mut replies) = spawn(open(&path).unwrap()).unwrap();
+        let mut p = Persist::new(tx);
+
+        // Another connection makes a table unreadable for a while.
+        let side = rusqlite::Connection::open(&path).unwrap();
+        side.execute_batch(&format!("ALTER TABLE {hide} RENAME TO hidden_for_test"))
+            .unwrap();
+
+        let token = p.request_load("bob", "(public)", "0");
+        match next_answer(&mut replies).await {
+            DbReply::LoadFailed { token: t, error } => {
+                assert_eq!(t, token);
+                assert!(!error.is_empty());
+            }
+            other => panic!("expected LoadFailed, got {other:?}"),
+        }
+        assert!(p.cached("bob", "(public)", "0").is_none());
+        assert!(!p.is_loaded("bob", "(public)", interval::FOREVER));
+        // What the game would do with a player whose load failed: all of
+        // it is refused, none of it reaches the database.
+        assert!(!p.add("bob", "(public)", "0", 0, 10));
+        assert!(!p.set("bob", "(public)", interval::FOREVER, 0, 0));
+        assert!(!p.reset_player("bob", "(public)", interval::RESET));
+        assert!(!p.reset_player("bob", "(public)", interval::FOREVER));
+        p.flush();
+        p.forget_player("bob");
+        p.flush();
+        // A second try while the fault lasts fails the same way; being
+        // answered after everything above, it also shows that the thread
+        // has seen all of it.
+        let again = p.request_load("bob", "(public)", "0");
+        assert!(matches!(
+            next_answer(&mut replies).await,
+            DbReply::LoadFailed { token, .. } if token == again
+        ));
+        assert_eq!(p.pending, 0);
+
+        side.execute_batch(&format!("ALTER TABLE hidden_for_test RENAME TO {hide}"))
+            .unwrap();
+        assert_eq!(stored(&path), before, "stored rows untouched");
+
+        // The fault is gone: the same request now loads the real values.
+        let retry = p.request_load("bob", "(public)", "0");
+        let stats = match next_answer(&mut replies).await {
+            DbReply::Loaded { token, stats, .. } if token == retry => stats,
+            other => panic!("expected Loaded, got {other:?}"),
+        };
+        assert_eq!(stats, before);
+        p.fill("bob", "(public)", "0", stats);
+        assert!(p.add("bob", "(public)", "0", 0, 10));
+        p.close(&mut replies).await;
+        drop(side);
+        let after = stored(&path);
+        assert_eq!(after[0], map(&[(0, 510), (2, 7)]));
+        assert_eq!(after[1], map(&[(0, 60), (2, 1)]));
+        assert_eq!(after[2], map(&[(0, 15)]));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_stats_table_fails_the_load_and_destroys_nothing() {
+        failed_load_leaves_rows_alone("player_stats", "stats-table").await;
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_zone_table_fails_the_whole_load() {
+        failed_load_leaves_rows_alone("player_zone", "zone-table").await;
+    }
+
+    #[tokio::test]
+    async fn changes_before_a_load_are_refused_not_written_as_the_whole_map() {
+        let dir = test_dir("early-change");
+        let path = dir.join("zone.db");
+        let before = seed(&path);
+        let (tx, mut replies) = spawn(open(&path).unwrap()).unwrap();
+        let mut p = Persist::new(tx);
+        assert!(!p.add("bob", "(public)", "0", 0, 1));
+        assert!(!p.reset_player("bob", "(public)", interval::RESET));
+        p.close(&mut replies).await;
+        assert_eq!(stored(&path), before);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_clean_close_leaves_only_the_database_file() {
+        let dir = test_dir("close");
+        let path = dir.join("zone.db");
+        let (tx, mut replies) = spawn(open(&path).unwrap()).unwrap();
+        let mut p = Persist::new(tx);
+        let token = p.request_load("bob", "(public)", "0");
+        match next_answer(&mut replies).await {
+            DbReply::Loaded {
+                token: t, stats, ..
+            } if t == token => p.fill("bob", "(public)", "0", stats),
+            other => panic!("expected Loaded, got {other:?}"),
+        }
+        assert!(p.add("bob", "(public)", "0", 0, 42));
+        p.flush();
+        // The thread has written (and the WAL holds) the change by now.
+        let _ = p.request_load("bob", "(public)", "0");
+        let _ = next_answer(&mut replies).await;
+        assert!(dir.join("zone.db-wal").exists(), "WAL in use while open");
+        p.close(&mut replies).await;
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["zone.db"]);
+        assert_eq!(stored(&path)[0], map(&[(0, 42)]));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -30,6 +30,18 @@ pub enum StoreError {
         /// Version in the file.
         found: i64,
     },
+    /// The file can be read but not written (a read-only file, directory
+    /// or mount): the zone would lose every change, so it is refused.
+    #[error(
+        "database {path} is not writable ({cause}); \
+         fix its permissions (and its directory's) or point the zone at another file"
+    )]
+    NotWritable {
+        /// The file as given.
+        path: String,
+        /// What SQLite said.
+        cause: String,
+    },
     /// SQLite reported an error.
     #[error("database error: {0}")]
     Sql(#[from] rusqlite::Error),
@@ -64,6 +76,11 @@ pub struct Store {
     conn: Connection,
 }
 
+/// Whether SQLite refused a write because the database is read-only.
+fn is_read_only_error(e: &rusqlite::Error) -> bool {
+    matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::ReadOnly))
+}
+
 fn now_secs() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -73,9 +90,26 @@ fn now_secs() -> i64 {
 impl Store {
     /// Opens (creating if needed) the database, refusing a file from a newer
     /// version before changing anything, and runs the migrations.
+    ///
+    /// A file that opens but cannot be written is [`StoreError::NotWritable`].
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let conn = Connection::open(path)?;
-        Store::from_connection(conn)
+        Store::from_connection(conn).map_err(|e| match e {
+            StoreError::Sql(err) if is_read_only_error(&err) => StoreError::NotWritable {
+                path: path.display().to_string(),
+                cause: err.to_string(),
+            },
+            other => other,
+        })
+    }
+
+    /// Writes everything out of the write-ahead log into the database file
+    /// and closes it, so that only the file itself remains (no `-wal` or
+    /// `-shm` beside it).
+    pub fn close(self) -> Result<(), StoreError> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        self.conn.close().map_err(|(_, e)| StoreError::Sql(e))
     }
 
     /// Opens an existing database for reading only (operator checks and
@@ -101,6 +135,16 @@ impl Store {
             return Err(StoreError::TooNew { found });
         }
         conn.busy_timeout(std::time::Duration::from_millis(200))?;
+        // A file SQLite could only open read-only (or a read-only URI)
+        // fails here, before anything else is attempted: taking the write
+        // lock is the one check that does not depend on who runs the zone.
+        if conn.is_readonly(rusqlite::DatabaseName::Main)? {
+            return Err(StoreError::Sql(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_READONLY),
+                Some("the database was opened read-only".into()),
+            )));
+        }
+        conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;")?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         let mut store = Store { conn };
@@ -486,6 +530,53 @@ mod tests {
             other => panic!("expected TooNew, got {:?}", other.err()),
         }
         assert_eq!(std::fs::read(&path).unwrap(), before, "file untouched");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_read_only_database_is_refused_naming_the_file() {
+        let dir = std::env::temp_dir().join(format!("ss-persist-ro-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("zone.db");
+        // A zone's database as a clean shutdown leaves it: migrated, in WAL
+        // mode, nothing left to write, so only a write attempt tells.
+        Store::open(&path).unwrap().close().unwrap();
+        let before = std::fs::read(&path).unwrap();
+        // Tests may run as root, for whom file modes do not stop writes;
+        // a read-only URI gives SQLite the same read-only connection a
+        // read-only file or mount would.
+        let uri = format!("file:{}?mode=ro", path.display());
+        match Store::open(Path::new(&uri)) {
+            Err(e @ StoreError::NotWritable { .. }) => {
+                let text = e.to_string();
+                assert!(text.contains(&uri), "{text}");
+                assert!(text.contains("not writable"), "{text}");
+            }
+            other => panic!("expected NotWritable, got {:?}", other.err()),
+        }
+        assert_eq!(std::fs::read(&path).unwrap(), before, "file untouched");
+
+        // With file modes too, where they apply (not as root).
+        let mut perms = std::fs::metadata(&path).unwrap().permissions();
+        perms.set_readonly(true);
+        std::fs::set_permissions(&path, perms.clone()).unwrap();
+        let modes_apply = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .is_err();
+        if modes_apply {
+            match Store::open(&path) {
+                Err(e @ StoreError::NotWritable { .. }) => {
+                    assert!(e.to_string().contains(&path.display().to_string()))
+                }
+                other => panic!("expected NotWritable, got {:?}", other.err()),
+            }
+        }
+        #[allow(clippy::permissions_set_readonly_false)]
+        perms.set_readonly(false);
+        std::fs::set_permissions(&path, perms).unwrap();
+        assert!(Store::open(&path).is_ok(), "writable again");
         let _ = std::fs::remove_dir_all(&dir);
     }
 

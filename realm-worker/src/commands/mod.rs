@@ -203,7 +203,7 @@ impl Arena {
         if issuer.remote {
             self.zone_call(ZoneCall::MessageTo {
                 pid: issuer.pid,
-                chat_type: 0,
+                chat_type: ss_proto::game::chat_type::ARENA,
                 sound: 0,
                 text: text.to_string(),
             });

@@ -234,7 +234,7 @@ impl GoArena {
     /// Arena type: the arena named in `arena_name`.
     pub const NAMED: i16 = -3;
 
-    fn decode(b: &[u8]) -> Result<Self, PacketError> {
+    pub(super) fn decode(b: &[u8]) -> Result<Self, PacketError> {
         let len = b.len();
         check_len(
             t::GO_ARENA,
@@ -254,7 +254,7 @@ impl GoArena {
         })
     }
 
-    fn write(&self, out: &mut impl Sink) {
+    pub(super) fn write(&self, out: &mut impl Sink) {
         out.put_u8(t::GO_ARENA);
         out.put_u8(self.ship);
         out.put_bool(self.obscenity_filter);
@@ -340,7 +340,7 @@ impl Login {
         self.continuum_id.is_some()
     }
 
-    fn decode(b: &[u8]) -> Result<Self, PacketError> {
+    pub(super) fn decode(b: &[u8]) -> Result<Self, PacketError> {
         let len = b.len();
         let ptype = b.first().copied().unwrap_or(t::LOGIN);
         check_len(
@@ -367,7 +367,7 @@ impl Login {
         })
     }
 
-    fn write(&self, out: &mut impl Sink) {
+    pub(super) fn write(&self, out: &mut impl Sink) {
         out.put_u8(if self.is_continuum() {
             t::CONTINUUM_LOGIN
         } else {

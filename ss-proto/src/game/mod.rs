@@ -15,6 +15,7 @@ mod position;
 mod s2c;
 mod text;
 mod wire;
+mod zone;
 
 #[cfg(test)]
 mod tests;
@@ -32,6 +33,7 @@ pub use text::{
     byte_to_char, char_to_byte, decode_bytes, read_fixed_str, sanitize_login_name, write_fixed_str,
     BadName, MAX_LOGIN_NAME_CHARS,
 };
+pub use zone::{ClientKind, ZonePacket};
 
 use wire::{Reader, Sink};
 
@@ -114,11 +116,11 @@ pub mod c2s_type {
     pub const ATTACH: u8 = 0x10;
     /// Turret kick-off.
     pub const TURRET_KICKOFF: u8 = 0x14;
-    /// Registration form (demographics), answered to the biller.
+    /// Registration form (demographics) for the biller.
     pub const REGISTRATION: u8 = 0x17;
     /// Set ship.
     pub const SET_SHIP: u8 = 0x18;
-    /// Banner change.
+    /// Set banner.
     pub const BANNER: u8 = 0x19;
     /// Security response.
     pub const SECURITY_RESPONSE: u8 = 0x1A;
@@ -156,6 +158,8 @@ pub mod s2c_type {
     pub const ARENA_SETTINGS: u8 = 0x0F;
     /// Incoming file.
     pub const INCOMING_FILE: u8 = 0x10;
+    /// Turret kick-off (a player shook off his turrets).
+    pub const TURRET_KICKOFF: u8 = 0x15;
     /// Security seeds and checksum request.
     pub const SECURITY: u8 = 0x18;
     /// Ship reset.

@@ -1,6 +1,7 @@
 //! Tests: doc test vectors (§25), round trips, length checks, proptests.
 
 use super::*;
+use crate::transport::DisconnectReason;
 use proptest::prelude::*;
 
 fn hex(s: &str) -> Vec<u8> {
@@ -1101,6 +1102,249 @@ proptest! {
             prop_assert!(name.chars().all(|c| (' '..='~').contains(&c) && c != ':'));
             prop_assert!(!name.contains("  "));
             prop_assert!(name.starts_with(|c: char| c.is_ascii_alphanumeric()));
+        }
+    }
+}
+
+// ---- packets the zone handles itself ----
+
+/// A packet of type `t` and length `len`, body bytes 0x41.
+fn sized(t: u8, len: usize) -> Vec<u8> {
+    let mut v = vec![0x41; len];
+    v[0] = t;
+    v
+}
+
+fn zone(b: &[u8], client: ClientKind) -> Result<Option<ZonePacket>, PacketError> {
+    ZonePacket::decode(b, client)
+}
+
+fn bad_len(ptype: u8, len: usize) -> Result<Option<ZonePacket>, PacketError> {
+    Err(PacketError::BadLength { ptype, len })
+}
+
+const BOTH: [ClientKind; 2] = [ClientKind::Vie, ClientKind::Continuum];
+
+#[test]
+fn zone_leave_arena_is_exactly_one_byte() {
+    for c in BOTH {
+        assert_eq!(zone(&[0x02], c), Ok(Some(ZonePacket::LeaveArena)));
+        assert_eq!(zone(&[0x02, 0], c), bad_len(0x02, 2));
+        assert_eq!(zone(&sized(0x02, 30), c), bad_len(0x02, 30));
+    }
+}
+
+#[test]
+fn zone_go_arena_takes_either_length_from_either_client() {
+    let go = GoArena {
+        ship: ship::SPECTATOR,
+        x_res: 1024,
+        y_res: 768,
+        arena_type: GoArena::NAMED,
+        arena_name: "duel".into(),
+        ..GoArena::default()
+    };
+    let vie = c2s_bytes(&C2SPacket::GoArena(go.clone()));
+    let cont_go = GoArena {
+        optional_graphics: Some(true),
+        ..go.clone()
+    };
+    let cont = c2s_bytes(&C2SPacket::GoArena(cont_go.clone()));
+    assert_eq!((vie.len(), cont.len()), (26, 27));
+    for c in BOTH {
+        assert_eq!(zone(&vie, c), Ok(Some(ZonePacket::GoArena(go.clone()))));
+        assert_eq!(
+            zone(&cont, c),
+            Ok(Some(ZonePacket::GoArena(cont_go.clone())))
+        );
+        assert_eq!(zone(&vie[..25], c), bad_len(0x01, 25));
+        let mut long = cont.clone();
+        long.push(0);
+        assert_eq!(zone(&long, c), bad_len(0x01, 28));
+        assert_eq!(zone(&[0x01], c), bad_len(0x01, 1));
+    }
+}
+
+#[test]
+fn zone_login_length_follows_the_client_kind() {
+    for (continuum, kind, other) in [
+        (false, ClientKind::Vie, ClientKind::Continuum),
+        (true, ClientKind::Continuum, ClientKind::Vie),
+    ] {
+        let login = sample_login(continuum);
+        let bytes = c2s_bytes(&C2SPacket::Login(Box::new(login.clone())));
+        assert_eq!(bytes.len(), kind.login_len());
+        assert_eq!(ClientKind::from_continuum(continuum), kind);
+        let got = zone(&bytes, kind).unwrap().unwrap();
+        assert_eq!(got, ZonePacket::Login(Box::new(login.clone())));
+        // Either type byte: ASSS checks the length by client kind only.
+        for t in [0x09, 0x24] {
+            let mut b = bytes.clone();
+            b[0] = t;
+            assert!(matches!(zone(&b, kind), Ok(Some(ZonePacket::Login(_)))));
+            assert_eq!(zone(&b, other), bad_len(t, bytes.len()));
+            let mut long = b.clone();
+            long.push(0);
+            assert_eq!(zone(&long, kind), bad_len(t, bytes.len() + 1));
+            assert_eq!(zone(&b[..b.len() - 1], kind), bad_len(t, bytes.len() - 1));
+        }
+    }
+}
+
+#[test]
+fn zone_registration_is_one_to_766_bytes() {
+    for c in BOTH {
+        assert_eq!(
+            zone(&[0x17], c),
+            Ok(Some(ZonePacket::Registration(Vec::new())))
+        );
+        let full = sized(0x17, 766);
+        assert_eq!(
+            zone(&full, c),
+            Ok(Some(ZonePacket::Registration(vec![0x41; 765])))
+        );
+        assert_eq!(zone(&sized(0x17, 767), c), bad_len(0x17, 767));
+    }
+    assert_eq!(ZonePacket::MAX_REGISTRATION_LEN, 766);
+}
+
+#[test]
+fn zone_banner_is_exactly_97_bytes() {
+    let mut b = sized(0x19, 97);
+    b[1] = 7;
+    b[96] = 9;
+    for c in BOTH {
+        match zone(&b, c) {
+            Ok(Some(ZonePacket::Banner(bitmap))) => {
+                assert_eq!(bitmap[..], b[1..]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(zone(&b[..96], c), bad_len(0x19, 96));
+        assert_eq!(zone(&sized(0x19, 98), c), bad_len(0x19, 98));
+        assert_eq!(zone(&[0x19], c), bad_len(0x19, 1));
+    }
+}
+
+#[test]
+fn zone_leaves_other_types_to_the_arena() {
+    for t in 1..=255u8 {
+        let b = sized(t, 5);
+        let handled = ZonePacket::handles(t);
+        assert_eq!(
+            handled,
+            [0x01, 0x02, 0x09, 0x17, 0x19, 0x24].contains(&t),
+            "{t:#04x}"
+        );
+        if !handled {
+            assert_eq!(zone(&b, ClientKind::Vie), Ok(None), "{t:#04x}");
+        }
+    }
+    assert_eq!(zone(&[], ClientKind::Vie), Err(PacketError::Empty));
+    assert_eq!(zone(&[0, 1], ClientKind::Vie), Err(PacketError::CorePacket));
+}
+
+#[test]
+fn zone_packets_encode_what_they_decode() {
+    let packets = [
+        ZonePacket::LeaveArena,
+        ZonePacket::Registration(vec![1, 2, 3]),
+        ZonePacket::Banner(Box::new([5; 96])),
+        ZonePacket::GoArena(GoArena::default()),
+        ZonePacket::Login(Box::new(sample_login(true))),
+        ZonePacket::Login(Box::new(sample_login(false))),
+    ];
+    for p in packets {
+        let mut b = Vec::new();
+        p.encode(&mut b);
+        assert_eq!(b[0], p.packet_type());
+        let kind = ClientKind::from_continuum(b.len() == Login::CONTINUUM_LEN);
+        assert_eq!(zone(&b, kind), Ok(Some(p)));
+    }
+}
+
+#[test]
+fn supervisor_s2c_helpers_match_the_wire_forms() {
+    assert_eq!(s2c_bytes(&S2CPacket::who_am_i(0x0102)), [0x01, 0x02, 0x01]);
+    assert_eq!(s2c_bytes(&S2CPacket::who_am_i(3)), [0x01u8, 3, 0]);
+    assert_eq!(
+        s2c_bytes(&S2CPacket::arena_message("hi")),
+        [0x07, 0, 0, 0xFF, 0xFF, b'h', b'i', 0]
+    );
+    assert_eq!(
+        s2c_bytes(&S2CPacket::remote_private("Bob", "yo")),
+        b"\x07\x07\x00\xFF\xFF(Bob)>yo\0"
+    );
+    for (reason, why) in [
+        (DisconnectReason::NoData, "no data"),
+        (
+            DisconnectReason::TooManyRetries,
+            "too many reliable retries",
+        ),
+        (
+            DisconnectReason::TooManyOutgoing,
+            "too many outgoing packets",
+        ),
+    ] {
+        let mut expected = vec![0x07, 0x08, 0x00, 0x00, 0x00];
+        expected.extend_from_slice(
+            format!("You have been disconnected because of lag ({why}).").as_bytes(),
+        );
+        expected.push(0);
+        let pkt = S2CPacket::lagged_out(reason).unwrap();
+        assert_eq!(s2c_bytes(&pkt), expected);
+    }
+    assert_eq!(S2CPacket::lagged_out(DisconnectReason::Peer), None);
+    assert_eq!(S2CPacket::lagged_out(DisconnectReason::Local), None);
+}
+
+/// Packets of the zone's types around the lengths that matter.
+fn zone_packet_bytes() -> impl Strategy<Value = Vec<u8>> {
+    let t = prop_oneof![
+        Just(0x01u8),
+        Just(0x02),
+        Just(0x09),
+        Just(0x17),
+        Just(0x19),
+        Just(0x24),
+        any::<u8>()
+    ];
+    let len = prop_oneof![
+        0usize..4,
+        24usize..30,
+        95usize..100,
+        99usize..104,
+        163usize..168,
+        764usize..770,
+        0usize..900
+    ];
+    prop_oneof![
+        (t, len, any::<u8>()).prop_map(|(t, len, fill)| {
+            let mut v = vec![fill; len];
+            if let Some(first) = v.first_mut() {
+                *first = t;
+            }
+            v
+        }),
+        packet_bytes(),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn zone_decode_never_panics_and_is_stable(b in zone_packet_bytes(), continuum in any::<bool>()) {
+        let kind = ClientKind::from_continuum(continuum);
+        match ZonePacket::decode(&b, kind) {
+            Ok(Some(p)) => {
+                let mut again = Vec::new();
+                p.encode(&mut again);
+                prop_assert_eq!(again.len(), b.len());
+                prop_assert_eq!(ZonePacket::decode(&again, kind), Ok(Some(p)));
+            }
+            Ok(None) => prop_assert!(!ZonePacket::handles(b[0])),
+            Err(_) => prop_assert!(b.first().is_none_or(|&t| t == 0 || ZonePacket::handles(t))),
         }
     }
 }
