@@ -30,6 +30,9 @@ pub const CLIENT_TYPE_VIE: u8 = 0x01;
 pub const CLIENT_TYPE_CONTINUUM: u8 = 0x11;
 /// Sized streams (downloads) one connection may have queued at once.
 pub const MAX_SIZED_QUEUE: usize = 4;
+/// The core disconnect packet (`00 07`), sent plain to an address that has
+/// no connection, or sealed by one that is closing.
+pub const DISCONNECT: [u8; 2] = [0x00, 0x07];
 /// Deepest nesting of reliable/cluster/big-data packets processed.
 const MAX_NESTING: u8 = 8;
 
@@ -571,7 +574,7 @@ impl Connection {
     /// Closes the connection: a `00 07` goes out with the next transmit.
     pub fn disconnect(&mut self) {
         if matches!(self.state, State::Open | State::AwaitingKey) {
-            self.raw.push(&[0x00, 0x07]);
+            self.raw.push(&DISCONNECT);
             self.state = State::Closing;
             self.events
                 .push_back(Event::Disconnected(DisconnectReason::Local));

@@ -35,7 +35,7 @@ use ss_proto::billing::{
     login_result, BillerMessage, FirstLogin, LoginResult, PlayerScore, ServerConnect, UserLogin,
     ZoneMessage, DEFAULT_PORT, MAX_CLIENT_EXTRA, NO_CONNECTION,
 };
-use ss_proto::game::{c2s_type, chat_type, sanitize_login_name, Chat, Login, LoginCode, S2CPacket};
+use ss_proto::game::{chat_type, sanitize_login_name, Chat, Login, LoginCode, S2CPacket};
 use ss_proto::transport::{Priority, Reliability, TransportConfig};
 use tokio::net::UdpSocket;
 use tracing::{debug, info, warn};
@@ -1023,50 +1023,48 @@ impl Zone {
         }
     }
 
-    /// Game packets the biller wants besides the realm: the registration
-    /// form (C2S 0x17, consumed: returns true) and banners (C2S 0x19, also
-    /// for the realm: returns false).
-    pub(crate) fn biller_game_packet(&mut self, now: Instant, pid: i16, pkt: &[u8]) -> bool {
-        let logged_in = self.state.members.place(pid).is_some_and(Place::logged_in);
-        if !self.biller.enabled() || !logged_in {
+    /// A registration form (C2S 0x17 body): sent to the biller once per
+    /// session. Returns whether the biller took it (billing is on).
+    pub(crate) fn biller_registration(&mut self, pid: i16, form: Vec<u8>) -> bool {
+        if !self.biller.enabled() {
             return false;
         }
-        match pkt.first() {
-            Some(&c2s_type::REGISTRATION) => {
-                let Some(s) = self.biller.sessions.get_mut(&pid) else {
-                    return true;
-                };
-                if s.demographics_sent {
-                    warn!(pid, "second registration form; ignored");
-                } else if (1..=766).contains(&pkt.len()) {
-                    s.demographics_sent = true;
-                    let msg = ZoneMessage::UserDemographics {
-                        connection_id: pid as u16 as u32,
-                        data: pkt[1..].to_vec(),
-                    };
-                    self.biller.link.send(&msg);
-                }
-                true
-            }
-            Some(&c2s_type::BANNER) => {
-                if pkt.len() == 1 + ss_proto::billing::BANNER_LEN && self.biller_takes(pid) {
-                    let due = self
-                        .biller
-                        .last_banner
-                        .is_none_or(|t| now.saturating_duration_since(t) >= BANNER_INTERVAL);
-                    if due {
-                        let mut banner = [0u8; ss_proto::billing::BANNER_LEN];
-                        banner.copy_from_slice(&pkt[1..]);
-                        self.biller.last_banner = Some(now);
-                        self.biller.link.send(&ZoneMessage::UserBanner {
-                            connection_id: pid as u16 as u32,
-                            banner,
-                        });
-                    }
-                }
-                false
-            }
-            _ => false,
+        let Some(s) = self.biller.sessions.get_mut(&pid) else {
+            return true;
+        };
+        if s.demographics_sent {
+            warn!(pid, "second registration form; ignored");
+        } else {
+            s.demographics_sent = true;
+            self.biller.link.send(&ZoneMessage::UserDemographics {
+                connection_id: pid as u16 as u32,
+                data: form,
+            });
+        }
+        true
+    }
+
+    /// A banner change (C2S 0x19): forwarded to the biller, at most one
+    /// banner per [`BANNER_INTERVAL`] zone-wide (the realm gets it too).
+    pub(crate) fn biller_banner(
+        &mut self,
+        now: Instant,
+        pid: i16,
+        banner: &[u8; ss_proto::billing::BANNER_LEN],
+    ) {
+        if !self.biller.enabled() || !self.biller_takes(pid) {
+            return;
+        }
+        let due = self
+            .biller
+            .last_banner
+            .is_none_or(|t| now.saturating_duration_since(t) >= BANNER_INTERVAL);
+        if due {
+            self.biller.last_banner = Some(now);
+            self.biller.link.send(&ZoneMessage::UserBanner {
+                connection_id: pid as u16 as u32,
+                banner: *banner,
+            });
         }
     }
 

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ipc_proto::{Delivery, FrameReader, FromRealm, Target, ToRealm, ZoneCall};
-use ss_proto::game::{chat_type, Chat, S2CPacket};
+use ss_proto::game::S2CPacket;
 use ss_proto::transport::{Priority, Reliability};
 use tracing::{info, warn};
 
@@ -103,7 +103,7 @@ impl Zone {
             } => self.enter_player(pid, slot, worker, reentry),
             Action::Notice { pid, text } => self.arena_message(pid, &text),
             Action::WhoAmI { pid } => {
-                self.send_packet(pid, &S2CPacket::WhoAmI { pid });
+                self.send_packet(pid, &S2CPacket::who_am_i(pid));
             }
             Action::Disconnect { pid } => {
                 // Let the notice queued just before it leave first.
@@ -481,12 +481,7 @@ impl Zone {
                 let sender_name = sender.name.clone();
                 match self.players.find_by_name(&to_name).map(|p| p.pid) {
                     Some(target) => {
-                        let pkt = S2CPacket::Chat(Chat {
-                            chat_type: chat_type::REMOTE_PRIVATE,
-                            sound: 0,
-                            pid: -1,
-                            text: format!("({sender_name})>{text}"),
-                        });
+                        let pkt = S2CPacket::remote_private(&sender_name, text);
                         self.send_packet(target, &pkt);
                     }
                     None => {

@@ -194,6 +194,16 @@ impl Zone {
                     self.state.scores_loaded(pid, slot_id);
                 }
             }
+            DbReply::LoadFailed { token, error } => {
+                let Some((pid, slot_id)) = keeper.loads.remove(&token) else {
+                    return;
+                };
+                if keeper.loading.get(&pid) == Some(&token) {
+                    keeper.loading.remove(&pid);
+                }
+                warn!(pid, %error, "loading a player's scores failed; he stays out of the arena");
+                self.state.scores_failed(Instant::now(), pid, slot_id);
+            }
             DbReply::Status {
                 pending,
                 failures,

@@ -7,12 +7,12 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use ss_proto::game::{
-    c2s_type as c2s, chat_type, sanitize_login_name, C2SPacket, Chat, GoArena, Login, LoginCode,
-    LoginResponse, S2CPacket,
+    chat_type, sanitize_login_name, ClientKind, GoArena, Login, LoginCode, LoginResponse,
+    S2CPacket, ZonePacket,
 };
 use ss_proto::transport::{
     decide_init, is_connection_request, Connection, DisconnectReason, Event, InitDecision,
-    Priority, Reliability,
+    Priority, Reliability, DISCONNECT,
 };
 use tracing::{debug, info};
 
@@ -167,7 +167,7 @@ impl Zone {
             }
             InitDecision::Refuse => {
                 self.stats.refused += 1;
-                let _ = self.udp.try_send_to(&[0x00, 0x07], addr);
+                let _ = self.udp.try_send_to(&DISCONNECT, addr);
             }
             InitDecision::Ignore => self.stats.dropped_unknown += 1,
         }
@@ -178,7 +178,7 @@ impl Zone {
     fn open_connection(&mut self, now: Instant, addr: SocketAddr, hs: Handshake, data: &mut [u8]) {
         if !self.admit(now, addr) {
             self.stats.refused += 1;
-            let _ = self.udp.try_send_to(&[0x00, 0x07], addr);
+            let _ = self.udp.try_send_to(&DISCONNECT, addr);
             return;
         }
         let conn = Connection::server(
@@ -352,16 +352,12 @@ impl Zone {
                 if let Some(text) = reason.lagout_text() {
                     // Tell the client why, the way ASSS does, before it goes.
                     let mut msg = Vec::new();
-                    S2CPacket::Chat(Chat {
-                        chat_type: chat_type::SYSOP_WARNING,
-                        sound: 0,
-                        pid: 0,
-                        text: format!("You have been disconnected because of lag ({text})."),
-                    })
-                    .encode(&mut msg);
+                    S2CPacket::lagged_out(reason)
+                        .unwrap_or_else(|| S2CPacket::server_chat(chat_type::SYSOP_WARNING, text))
+                        .encode(&mut msg);
                     player.conn.seal(&mut msg);
                     let _ = self.udp.try_send_to(&msg, player.addr);
-                    let _ = self.udp.try_send_to(&[0x00, 0x07], player.addr);
+                    let _ = self.udp.try_send_to(&DISCONNECT, player.addr);
                 }
                 self.remove_player(now, pid);
                 return;
@@ -406,26 +402,40 @@ impl Zone {
     /// acted on. Everything else a player in a realm sends goes to the
     /// realm, which checks it the same way.
     fn game_packet(&mut self, now: Instant, pid: i16, pkt: &[u8]) {
-        let Some(place) = self.state.members.place(pid) else {
+        let (Some(place), Some(player)) = (self.state.members.place(pid), self.players.get(pid))
+        else {
             return;
         };
-        let kind = pkt[0];
-        match kind {
-            c2s::LOGIN | c2s::CONTINUUM_LOGIN if place == Place::Connected => {
-                self.login(now, pid, pkt)
+        let client = ClientKind::from_continuum(player.continuum);
+        let zone_packet = match ZonePacket::decode(pkt, client) {
+            Ok(p) => p,
+            Err(_) => {
+                // One of ours with a length ASSS refuses: never acted on.
+                self.stats.dropped_game += 1;
+                return;
             }
-            c2s::GO_ARENA if place.logged_in() => match C2SPacket::decode(pkt) {
-                Ok(C2SPacket::GoArena(go)) => self.go_arena(now, pid, go),
-                _ => self.stats.dropped_game += 1,
-            },
-            c2s::LEAVE_ARENA if place.realm().is_some() => match C2SPacket::decode(pkt) {
-                Ok(C2SPacket::LeaveArena) => self.state.leave_realm(pid),
-                _ => self.stats.dropped_game += 1,
-            },
-            c2s::REGISTRATION | c2s::BANNER
-                if place.logged_in() && self.biller_game_packet(now, pid, pkt) => {}
-            c2s::LOGIN | c2s::CONTINUUM_LOGIN => self.stats.dropped_game += 1,
-            _ if place.realm().is_some() => {
+        };
+        match (zone_packet, place) {
+            (None, place) if place.realm().is_some() => {
+                if !self.forward_packet(pid, pkt) {
+                    self.stats.dropped_game += 1;
+                }
+            }
+            (Some(ZonePacket::Login(login)), Place::Connected) => self.login(now, pid, &login, pkt),
+            (Some(ZonePacket::GoArena(go)), place) if place.logged_in() => {
+                self.go_arena(now, pid, go)
+            }
+            (Some(ZonePacket::LeaveArena), place) if place.realm().is_some() => {
+                self.state.leave_realm(pid)
+            }
+            (Some(ZonePacket::Registration(form)), place) if place.logged_in() => {
+                if !self.biller_registration(pid, form) && !self.forward_packet(pid, pkt) {
+                    self.stats.dropped_game += 1;
+                }
+            }
+            (Some(ZonePacket::Banner(banner)), place) if place.logged_in() => {
+                self.biller_banner(now, pid, &banner);
+                // The realm shows it to the arena (and reports it back).
                 if !self.forward_packet(pid, pkt) {
                     self.stats.dropped_game += 1;
                 }
@@ -453,38 +463,15 @@ impl Zone {
 
     /// A green server message to one player.
     pub(crate) fn arena_message(&mut self, pid: i16, text: &str) {
-        self.send_packet(
-            pid,
-            &S2CPacket::Chat(Chat {
-                chat_type: chat_type::ARENA,
-                sound: 0,
-                pid: -1,
-                text: text.to_string(),
-            }),
-        );
+        self.send_packet(pid, &S2CPacket::arena_message(text));
     }
 
-    fn login(&mut self, now: Instant, pid: i16, pkt: &[u8]) {
+    /// A login packet (already length-checked for the client kind).
+    fn login(&mut self, now: Instant, pid: i16, login: &Login, raw: &[u8]) {
         let Some(player) = self.players.get(pid) else {
             return;
         };
         let continuum = player.continuum;
-        let expected_len = if continuum {
-            Login::CONTINUUM_LEN
-        } else {
-            Login::VIE_LEN
-        };
-        if pkt.len() != expected_len {
-            self.stats.dropped_game += 1;
-            return;
-        }
-        let login = match C2SPacket::decode(pkt) {
-            Ok(C2SPacket::Login(l)) => l,
-            _ => {
-                self.stats.dropped_game += 1;
-                return;
-            }
-        };
         if !continuum && login.client_version != Login::VIE_VERSION {
             self.login_response(pid, LoginCode::LOCKED_OUT);
             return;
@@ -517,7 +504,7 @@ impl Zone {
         if let Some(p) = self.players.get_mut(pid) {
             p.machine_id = login.machine_id;
         }
-        if self.biller_login(now, pid, &login, pkt, &name) {
+        if self.biller_login(now, pid, login, raw, &name) {
             return;
         }
         let authenticated = match self.s.auth.check(&name, &login.password) {
