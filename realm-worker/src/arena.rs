@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use ipc_proto::{push_pid, Delivery, FromRealm, PlayerInfo, Target, ToRealm, ZoneCall};
 use ss_proto::game::{
-    c2s_type, chat_type, position_latency, relay_position, ship, weapon_type, C2SPacket, Chat,
-    ExtraLen, MapInfo, PlayerEntering, Position, S2CPacket, MAX_RELAY_LEN,
+    c2s_type, chat_type, position_latency, relay_position, s2c_type, ship, weapon_type, C2SPacket,
+    Chat, ExtraLen, MapInfo, PlayerEntering, Position, S2CPacket, MAX_RELAY_LEN,
 };
 use ss_proto::transport::tick_diff;
 use tracing::{debug, info, warn};
@@ -519,7 +519,7 @@ impl Arena {
     /// S2C 0x1F: `pid`'s banner, to `to`.
     fn send_banner(&mut self, to: Target<'_>, pid: i16, banner: &[u8]) {
         let mut pkt = Vec::with_capacity(3 + BANNER_LEN);
-        pkt.push(0x1F);
+        pkt.push(s2c_type::BANNER);
         pkt.extend_from_slice(&pid.to_le_bytes());
         pkt.extend_from_slice(banner);
         self.send_bytes(to, Delivery::Reliable, &pkt);
@@ -595,7 +595,7 @@ impl Arena {
         if !self.players.contains_key(&pid) || bytes.is_empty() {
             return;
         }
-        if bytes[0] == 0x03 {
+        if bytes[0] == c2s_type::POSITION {
             // The hot path: decoded without allocating.
             match Position::decode(bytes) {
                 Ok(pos) => self.position(pid, &pos),

@@ -106,16 +106,28 @@ pub mod c2s_type {
     pub const SPECTATE_REQUEST: u8 = 0x08;
     /// Login (VIE).
     pub const LOGIN: u8 = 0x09;
+    /// Rebroadcast (a bot asks the server to forward a packet).
+    pub const REBROADCAST: u8 = 0x0A;
+    /// Update request (Continuum asks for its update).
+    pub const UPDATE_REQUEST: u8 = 0x0B;
     /// Map / LVZ request.
     pub const MAP_REQUEST: u8 = 0x0C;
     /// News request.
     pub const NEWS_REQUEST: u8 = 0x0D;
+    /// Voice message.
+    pub const VOICE: u8 = 0x0E;
     /// Set freq.
     pub const SET_FREQ: u8 = 0x0F;
     /// Attach.
     pub const ATTACH: u8 = 0x10;
+    /// Touch (pick up or claim) a flag.
+    pub const TOUCH_FLAG: u8 = 0x13;
     /// Turret kick-off.
     pub const TURRET_KICKOFF: u8 = 0x14;
+    /// Drop flags (the flag timer ran out).
+    pub const DROP_FLAGS: u8 = 0x15;
+    /// Upload file (answer to a file request).
+    pub const UPLOAD_FILE: u8 = 0x16;
     /// Registration form (demographics) for the biller.
     pub const REGISTRATION: u8 = 0x17;
     /// Set ship.
@@ -124,8 +136,24 @@ pub mod c2s_type {
     pub const BANNER: u8 = 0x19;
     /// Security response.
     pub const SECURITY_RESPONSE: u8 = 0x1A;
+    /// Security violation reported by the client.
+    pub const SECURITY_VIOLATION: u8 = 0x1B;
+    /// Drop a brick.
+    pub const DROP_BRICK: u8 = 0x1C;
+    /// Arena settings change (staff).
+    pub const SETTINGS_CHANGE: u8 = 0x1D;
+    /// Crown (king of the hill) timer expired.
+    pub const CROWN_EXPIRED: u8 = 0x1E;
+    /// Shoot a ball.
+    pub const SHOOT_BALL: u8 = 0x1F;
+    /// Pick up a ball.
+    pub const PICKUP_BALL: u8 = 0x20;
+    /// Goal scored.
+    pub const GOAL: u8 = 0x21;
     /// Login (Continuum).
     pub const CONTINUUM_LOGIN: u8 = 0x24;
+    /// Damage report (watch damage).
+    pub const DAMAGE_REPORT: u8 = 0x32;
 }
 
 /// S2C packet type bytes (§3).
@@ -150,6 +178,10 @@ pub mod s2c_type {
     pub const SCORE_UPDATE: u8 = 0x09;
     /// Login response.
     pub const LOGIN_RESPONSE: u8 = 0x0A;
+    /// Soccer goal.
+    pub const SOCCER_GOAL: u8 = 0x0B;
+    /// Voice message.
+    pub const VOICE: u8 = 0x0C;
     /// Freq change.
     pub const FREQ_CHANGE: u8 = 0x0D;
     /// Turret (attach).
@@ -158,20 +190,38 @@ pub mod s2c_type {
     pub const ARENA_SETTINGS: u8 = 0x0F;
     /// Incoming file.
     pub const INCOMING_FILE: u8 = 0x10;
+    /// Flag location.
+    pub const FLAG_LOCATION: u8 = 0x12;
+    /// Flag picked up or claimed.
+    pub const FLAG_CLAIM: u8 = 0x13;
+    /// Flag game victory or reset.
+    pub const FLAG_VICTORY: u8 = 0x14;
     /// Turret kick-off (a player shook off his turrets).
     pub const TURRET_KICKOFF: u8 = 0x15;
+    /// Flags dropped.
+    pub const FLAG_DROP: u8 = 0x16;
     /// Security seeds and checksum request.
     pub const SECURITY: u8 = 0x18;
+    /// Request a file from the client.
+    pub const REQUEST_FILE: u8 = 0x19;
+    /// Score reset (SS.NET; not sent by ASSS).
+    pub const SCORE_RESET: u8 = 0x1A;
     /// Ship reset.
     pub const SHIP_RESET: u8 = 0x1B;
     /// Spectate data request.
     pub const SPECTATE_DATA: u8 = 0x1C;
     /// Ship change.
     pub const SHIP_CHANGE: u8 = 0x1D;
+    /// A player's banner.
+    pub const BANNER: u8 = 0x1F;
     /// Prize received.
     pub const PRIZE_RECEIVED: u8 = 0x20;
     /// Brick.
     pub const BRICK: u8 = 0x21;
+    /// Turf flag owners.
+    pub const TURF_FLAGS: u8 = 0x22;
+    /// Periodic reward.
+    pub const PERIODIC_REWARD: u8 = 0x23;
     /// Keepalive.
     pub const KEEPALIVE: u8 = 0x27;
     /// Small position.
@@ -180,6 +230,10 @@ pub mod s2c_type {
     pub const MAP_INFO: u8 = 0x29;
     /// Map / LVZ file data.
     pub const MAP_DATA: u8 = 0x2A;
+    /// Crown on or off (king of the hill).
+    pub const CROWN: u8 = 0x2C;
+    /// Ball position.
+    pub const BALL_POSITION: u8 = 0x2E;
     /// Arena list.
     pub const ARENA_LIST: u8 = 0x2F;
     /// Warp to.
