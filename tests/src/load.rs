@@ -36,6 +36,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
+use proc_sample::{cpu_percent, read_proc, ProcSample};
 use serde_json::{json, Value};
 use ss_proto::game::{
     chat_type, s2c_type, ship, weapon_type, C2SPacket, Chat, GoArena, LargePosition, Login,
@@ -960,34 +961,6 @@ struct ProcWatch {
     rss_max: u64,
 }
 
-/// CPU time and resident memory of a process.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct ProcSample {
-    /// User plus system CPU seconds.
-    pub cpu_secs: f64,
-    /// Resident memory in bytes.
-    pub rss_bytes: u64,
-}
-
-fn clk_tck() -> f64 {
-    // Linux has reported 100 for as long as /proc existed in this form.
-    100.0
-}
-
-/// Reads `/proc/PID/stat`; `None` if the process is gone.
-pub fn read_proc(pid: u32) -> Option<ProcSample> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &text[text.rfind(')')? + 1..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let utime: f64 = f.get(11)?.parse().ok()?;
-    let stime: f64 = f.get(12)?.parse().ok()?;
-    let rss_pages: u64 = f.get(21)?.parse().ok()?;
-    Some(ProcSample {
-        cpu_secs: (utime + stime) / clk_tck(),
-        rss_bytes: rss_pages * 4096,
-    })
-}
-
 /// Asks the zone's control socket for its stats (one JSON line).
 pub fn control_stats(path: &std::path::Path) -> Result<Value> {
     let mut stream = UnixStream::connect(path)
@@ -1026,7 +999,7 @@ fn discover(probe: &ServerProbe) -> Result<Vec<(String, u32)>> {
         }
         ServerProbe::Pid(pid) => {
             let mut out = vec![("supervisor".to_string(), *pid)];
-            for (child, _) in crate::zone::children_of(*pid) {
+            for child in proc_sample::children_of(*pid) {
                 let comm =
                     std::fs::read_to_string(format!("/proc/{child}/comm")).unwrap_or_default();
                 let comm = comm.trim();
@@ -1590,7 +1563,7 @@ fn drive(shared: &Shared) -> Result<LoadReport> {
         name: p.name.clone(),
         pid: p.pid,
         cpu_percent: match (p.start, p.end) {
-            (Some(a), Some(b)) => ((b.cpu_secs - a.cpu_secs) / secs * 100.0).max(0.0),
+            (Some(a), Some(b)) => cpu_percent(&a, &b, secs),
             _ => 0.0,
         },
         rss_bytes: p.end.map_or(0, |s| s.rss_bytes),
@@ -1680,7 +1653,7 @@ fn drive(shared: &Shared) -> Result<LoadReport> {
             name: "loadgen".to_string(),
             pid: std::process::id(),
             cpu_percent: match (self_start, self_end) {
-                (Some(a), Some(b)) => ((b.cpu_secs - a.cpu_secs) / secs * 100.0).max(0.0),
+                (Some(a), Some(b)) => cpu_percent(&a, &b, secs),
                 _ => 0.0,
             },
             rss_bytes: self_end.map_or(0, |s| s.rss_bytes),
@@ -1734,7 +1707,7 @@ impl<'a> Progress<'a> {
         for (pid, prev) in self.procs.iter_mut() {
             let cur = read_proc(*pid);
             if let (Some(a), Some(b)) = (*prev, cur) {
-                server_cpu += (b.cpu_secs - a.cpu_secs) / dt * 100.0;
+                server_cpu += (b.cpu_secs() - a.cpu_secs()) / dt * 100.0;
                 server_rss += b.rss_bytes;
             }
             if cur.is_some() {
@@ -1743,7 +1716,7 @@ impl<'a> Progress<'a> {
         }
         let me = read_proc(std::process::id());
         let self_cpu = match (self.prev_self, me) {
-            (Some(a), Some(b)) => (b.cpu_secs - a.cpu_secs) / dt * 100.0,
+            (Some(a), Some(b)) => (b.cpu_secs() - a.cpu_secs()) / dt * 100.0,
             _ => 0.0,
         };
         self.prev_self = me;

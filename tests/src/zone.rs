@@ -345,45 +345,13 @@ fn read_tail(path: &Path, max: u64) -> std::io::Result<String> {
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
-/// Live (non-zombie) child processes of `parent`, from `/proc/*/stat`:
-/// pid and command line (arguments joined by spaces).
+/// Live (non-zombie) child processes of `parent`: pid and command line
+/// (arguments joined by spaces).
 pub fn children_of(parent: u32) -> Vec<(u32, String)> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return out;
-    };
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        // "pid (comm) state ppid ..."; comm may hold spaces and parentheses.
-        let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-            continue;
-        };
-        let mut fields = after.split_whitespace();
-        let state = fields.next().unwrap_or("");
-        let ppid = fields.next().and_then(|s| s.parse::<u32>().ok());
-        if ppid != Some(parent) || state == "Z" || state == "X" {
-            continue;
-        }
-        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        let cmd = cmdline
-            .split(|&b| b == 0)
-            .filter(|a| !a.is_empty())
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect::<Vec<_>>()
-            .join(" ");
-        out.push((pid, cmd));
-    }
-    out.sort();
-    out
+    proc_sample::children_of(parent)
+        .into_iter()
+        .map(|pid| (pid, proc_sample::cmdline(pid)))
+        .collect()
 }
 
 /// Asks a ping port for `(total, playing)`: an 8-byte request with option
