@@ -101,6 +101,11 @@ pub fn parse_statm_resident(text: &str) -> Option<u64> {
     text.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// Reads and parses `/proc/<pid>/stat`; `None` if the process is gone.
+pub fn read_stat(pid: u32) -> Option<Stat> {
+    parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
 /// A sample from the texts of `/proc/<pid>/stat` and, if read,
 /// `/proc/<pid>/statm` (whose resident figure is preferred), in `units`.
 pub fn sample_from(stat: &str, statm: Option<&str>, units: Units) -> Option<ProcSample> {

@@ -28,8 +28,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use ss_proto::game::{
-    C2SPacket, Chat, GoArena, Login, LoginResponse, MapInfo, PlayerEntering, Position, S2CPacket,
-    WeaponInfo, ARENA_SETTINGS_LEN,
+    chat_type, C2SPacket, Chat, GoArena, Login, LoginResponse, MapInfo, PlayerEntering, Position,
+    S2CPacket, WeaponInfo, ARENA_SETTINGS_LEN,
 };
 use ss_proto::map::{decompress_download, file_checksum, MAX_LVL_SIZE};
 use ss_proto::transport::{
@@ -48,6 +48,11 @@ pub const MAX_BACKLOG: usize = 10_000;
 /// are dropped (and counted) so that a bot nobody reads cannot grow without
 /// bound.
 pub const MAX_INBOX: usize = 65_536;
+/// Longest [`Bot::expect_none_before`] waits for its marker (a bound on a
+/// wait, not a claim on the zone's speed).
+pub const MARKER_TIMEOUT: Duration = Duration::from_secs(20);
+/// Numbers the self-markers of [`Bot::expect_none_before_marker`].
+static MARKER_SEQ: AtomicU64 = AtomicU64::new(0);
 /// Longest the background thread blocks in one receive call.
 const MAX_RECV_WAIT: Duration = Duration::from_secs(1);
 
@@ -615,25 +620,84 @@ impl Bot {
         }
     }
 
-    /// Asserts that no packet matching `pred` is in the backlog or arrives
-    /// within `duration` (which is always waited out in full). Matching
-    /// packets are left in the backlog.
-    pub fn expect_none(
+    /// Asserts that nothing matching `unwanted` arrives before a packet
+    /// `marker` maps to `Some`, and returns that value. The caller makes
+    /// something happen that must reach this bot *after* anything the
+    /// unwanted packet would have followed (a later chat from the same
+    /// sender, a message through the same path); no time is waited out.
+    ///
+    /// The backlog is searched first, oldest first: an unwanted packet
+    /// there fails, a marker there ends the search (a packet matching
+    /// both is the marker). Then new packets are
+    /// read until the marker, for at most [`MARKER_TIMEOUT`] (an error: the
+    /// marker never came). The marker is consumed; other packets, unwanted
+    /// ones included, stay in the backlog.
+    pub fn expect_none_before<T>(
         &mut self,
-        duration: Duration,
-        mut pred: impl FnMut(&S2CPacket) -> bool,
+        mut marker: impl FnMut(&S2CPacket) -> Option<T>,
+        mut unwanted: impl FnMut(&S2CPacket) -> bool,
+    ) -> Result<T> {
+        self.pump();
+        for i in 0..self.backlog.len() {
+            let p = &self.backlog[i];
+            if let Some(v) = marker(p) {
+                self.backlog.remove(i);
+                return Ok(v);
+            }
+            if unwanted(p) {
+                bail!("unexpected packet received before the marker: {p:?}");
+            }
+        }
+        let deadline = Instant::now() + MARKER_TIMEOUT;
+        loop {
+            let p = self
+                .next_packet(deadline)
+                .context("waiting for the marker")?;
+            if let Some(v) = marker(&p) {
+                return Ok(v);
+            }
+            if unwanted(&p) {
+                let shown = format!("{p:?}");
+                self.push_backlog(p);
+                bail!("unexpected packet received before the marker: {shown}");
+            }
+            self.push_backlog(p);
+        }
+    }
+
+    /// Asserts that nothing matching `unwanted` arrives before the answer
+    /// to a marker the bot sends itself: a private command to itself that
+    /// no handler knows (`?ssmarkerN`), which its realm answers with
+    /// "Unknown command: ?ssmarkerN". Everything the realm or the zone
+    /// queued for this bot before handling the marker arrives before the
+    /// answer. The bot must be in an arena; the marker counts as one
+    /// message toward `Chat:FloodLimit`.
+    pub fn expect_none_before_marker(
+        &mut self,
+        unwanted: impl FnMut(&S2CPacket) -> bool,
     ) -> Result<()> {
+        let pid = self
+            .pid
+            .ok_or_else(|| anyhow!("a self-marker needs the bot in an arena"))?;
+        let n = MARKER_SEQ.fetch_add(1, Ordering::Relaxed);
+        let name = format!("ssmarker{n}");
+        self.chat(chat_type::PRIVATE, pid, &format!("?{name}"))?;
+        let answer = format!("Unknown command: ?{name}");
+        self.expect_none_before(
+            |p| matches!(p, S2CPacket::Chat(c) if c.text == answer).then_some(()),
+            unwanted,
+        )
+        .with_context(|| format!("self-marker ?{name}"))
+    }
+
+    /// Asserts that nothing matching `pred` has been received so far
+    /// (after processing what has arrived, without waiting): for checks
+    /// right after a wait for a marker that [`Bot::expect_none_before`]
+    /// does not fit. Matching packets stay in the backlog.
+    pub fn expect_none_received(&mut self, mut pred: impl FnMut(&S2CPacket) -> bool) -> Result<()> {
+        self.pump();
         if let Some(p) = self.backlog.iter().find(|p| pred(p)) {
             bail!("unexpected packet received: {p:?}");
-        }
-        let deadline = Instant::now() + duration;
-        while let Some(p) = self.next_packet_or_timeout(deadline)? {
-            let hit = pred(&p);
-            let shown = hit.then(|| format!("{p:?}"));
-            self.push_backlog(p);
-            if let Some(shown) = shown {
-                bail!("unexpected packet received: {shown}");
-            }
         }
         Ok(())
     }

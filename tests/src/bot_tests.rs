@@ -246,10 +246,17 @@ fn bot_talks_to_a_fake_zone() {
         })
         .unwrap();
     assert_eq!(text, "hello");
-    bot.expect_none(Duration::from_millis(100), |p| {
-        matches!(p, S2CPacket::Chat(_))
-    })
+    // The fake zone echoes each chat once: the echo of a second message is
+    // the marker, and no other chat comes before it.
+    bot.chat(ss_proto::game::chat_type::PUBLIC, -1, "marker")
+        .unwrap();
+    bot.expect_none_before(
+        |p| matches!(p, S2CPacket::Chat(c) if c.text == "marker").then_some(()),
+        |p| matches!(p, S2CPacket::Chat(_)),
+    )
     .unwrap();
+    bot.expect_none_received(|p| matches!(p, S2CPacket::Chat(_)))
+        .unwrap();
 
     // A timeout is an error, not a hang.
     let err = bot.wait_for(Duration::from_millis(50), |p| match p {
