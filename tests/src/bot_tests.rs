@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use ss_proto::game::{relay_position, ExtraLen, LoginCode, PlayerEntering, MAX_RELAY_LEN};
+use ss_proto::game::{relay_position, Chat, ExtraLen, LoginCode, PlayerEntering, MAX_RELAY_LEN};
 use ss_proto::map::{default_map, download_packet};
-use ss_proto::transport::{decide_init, InitDecision, InitPolicy, TickClock};
+use ss_proto::transport::{decide_init, Connection, InitDecision, InitPolicy, TickClock};
 
 use super::*;
 

@@ -1,8 +1,9 @@
 //! The load generator's engine: many bot connections driven by a few
 //! event-loop threads, and the measurements of a run.
 //!
-//! Bots are built directly on the sans-IO [`Connection`] (client role), not
-//! on the thread-per-bot [`crate::bot::Bot`]: each of `threads` OS threads
+//! Bots are built directly on the sans-IO [`ClientSession`] (the session
+//! logic the scripted [`crate::bot::Bot`] shares), not on the thread-per-bot
+//! bot itself: each of `threads` OS threads
 //! runs a single-threaded tokio runtime with one small task per bot (a UDP
 //! socket, a connection and a timer). A bot connects with VIE encryption,
 //! syncs its clock, logs in, enters its arena in a ship and then flies
@@ -39,14 +40,14 @@ use anyhow::{anyhow, bail, Context, Result};
 use proc_sample::{cpu_percent, read_proc, ProcSample};
 use serde_json::{json, Value};
 use ss_proto::game::{
-    chat_type, s2c_type, ship, weapon_type, C2SPacket, Chat, GoArena, LargePosition, Login,
-    Position, S2CPacket, SmallPosition, WeaponInfo,
+    chat_type, s2c_type, ship, weapon_type, LargePosition, Position, S2CPacket, SmallPosition,
+    WeaponInfo,
 };
-use ss_proto::transport::{
-    tick_diff, Connection, DisconnectReason, Event, Priority, Reliability, TransportConfig,
-};
+use ss_proto::transport::{DisconnectReason, Event, TransportConfig};
 use tokio::net::UdpSocket;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::session::{ClientSession, SessionState, SyncPolicy};
 
 /// Centre of the standard 1024×1024-tile map, in pixels.
 pub const MAP_CENTRE: i16 = 8192;
@@ -378,20 +379,17 @@ enum Stage {
     Done,
 }
 
-/// A bot's state apart from its connection (so that the packet callback
-/// can borrow it while the connection is borrowed).
+/// A bot's state apart from its session (so that the packet callback
+/// can borrow it while the session is borrowed).
 struct BotState {
     idx: usize,
     arena: usize,
     stage: Stage,
-    pid: Option<i16>,
     rng: u64,
     started_at: Instant,
     login_sent_at: Instant,
     /// Latencies seen in the datagrams being handled (µs).
     lat: Vec<u64>,
-    login_ok: Option<bool>,
-    entered: bool,
     /// The bot's ship as the zone last told it (8 = spectator).
     ship: u8,
     closed: Option<DisconnectReason>,
@@ -400,16 +398,15 @@ struct BotState {
 struct LoadBot {
     st: BotState,
     sock: UdpSocket,
-    conn: Connection,
+    session: ClientSession,
     permit: Option<OwnedSemaphorePermit>,
-    last_stamp: Option<u32>,
     next_pos: Instant,
     next_chat: Instant,
-    next_sync: Instant,
     centre: (i32, i32),
     angle: f64,
     published_retx: u64,
     published_dups: u64,
+    published_decode_errors: u64,
     pos_seq: u64,
     /// Whether this bot chats at all.
     chat: bool,
@@ -431,8 +428,16 @@ fn jitter(rng: &mut u64, mean: Duration) -> Duration {
 }
 
 impl BotState {
-    /// Handles one game packet from the zone.
-    fn on_packet(&mut self, shared: &Shared, stats: &ShardStats, now_us: u64, pkt: &[u8]) {
+    /// Handles one game packet from the zone (the session has followed the
+    /// login and entry replies in `session`).
+    fn on_packet(
+        &mut self,
+        shared: &Shared,
+        stats: &ShardStats,
+        now_us: u64,
+        session: &SessionState,
+        pkt: &[u8],
+    ) {
         match pkt[0] {
             s2c_type::SMALL_POSITION => match SmallPosition::decode(pkt) {
                 Ok(p) => {
@@ -450,24 +455,14 @@ impl BotState {
                     stats.decode_errors.fetch_add(1, Ordering::Relaxed);
                 }
             },
-            s2c_type::LOGIN_RESPONSE => match S2CPacket::decode(pkt) {
-                Ok(S2CPacket::LoginResponse(r)) => self.login_ok = Some(r.code.proceeds()),
-                _ => {
-                    stats.decode_errors.fetch_add(1, Ordering::Relaxed);
-                }
-            },
-            s2c_type::WHO_AM_I if pkt.len() >= 3 => {
-                self.pid = Some(i16::from_le_bytes([pkt[1], pkt[2]]));
-            }
-            s2c_type::ENTERED_ARENA if self.pid.is_some() => self.entered = true,
-            s2c_type::PLAYER_ENTERING | s2c_type::SHIP_CHANGE if self.pid.is_some() => {
+            s2c_type::PLAYER_ENTERING | s2c_type::SHIP_CHANGE if session.pid.is_some() => {
                 match S2CPacket::decode(pkt) {
                     Ok(S2CPacket::PlayerEntering(list)) => {
-                        if let Some(me) = list.iter().find(|r| Some(r.pid) == self.pid) {
+                        if let Some(me) = list.iter().find(|r| Some(r.pid) == session.pid) {
                             self.ship = me.ship;
                         }
                     }
-                    Ok(S2CPacket::ShipChange { ship, pid, .. }) if Some(pid) == self.pid => {
+                    Ok(S2CPacket::ShipChange { ship, pid, .. }) if Some(pid) == session.pid => {
                         self.ship = ship;
                     }
                     Ok(_) => {}
@@ -527,27 +522,32 @@ impl LoadBot {
                 idx,
                 arena: shared.cfg.bot_arena(idx),
                 stage: Stage::Waiting,
-                pid: None,
                 rng,
                 started_at: now,
                 login_sent_at: now,
                 lat: Vec::new(),
-                login_ok: None,
-                entered: false,
                 ship: ship::SPECTATOR,
                 closed: None,
             },
             sock,
-            conn: Connection::client(now, TransportConfig::default(), key),
+            // Re-syncs start once the bot flies (see `progress`).
+            session: ClientSession::new(
+                now,
+                TransportConfig::default(),
+                key,
+                SyncPolicy {
+                    interval: RESYNC_INTERVAL,
+                    from_connect: false,
+                },
+            ),
             permit: None,
-            last_stamp: None,
             next_pos: now,
             next_chat: now,
-            next_sync: now,
             centre: (cx, cy),
             angle,
             published_retx: 0,
             published_dups: 0,
+            published_decode_errors: 0,
             pos_seq: 0,
             chat: !shared.cfg.chat_interval.is_zero(),
             member: false,
@@ -558,18 +558,18 @@ impl LoadBot {
         &shared.shards[shard]
     }
 
-    /// Sends everything the connection has due.
+    /// Sends everything the session has due.
     fn flush(&mut self, shared: &Shared, shard: usize, now: Instant) {
         let stats = &shared.shards[shard];
         let sock = &self.sock;
-        self.conn.poll_transmit(now, &mut |d| {
+        self.session.poll_transmit(now, &mut |d| {
             stats.datagrams_out.fetch_add(1, Ordering::Relaxed);
             stats.bytes_out.fetch_add(d.len() as u64, Ordering::Relaxed);
             if sock.try_send(d).is_err() {
                 stats.send_errors.fetch_add(1, Ordering::Relaxed);
             }
         });
-        let cs = *self.conn.stats();
+        let cs = *self.session.connection().stats();
         if cs.retransmits != self.published_retx {
             stats
                 .retransmits
@@ -582,6 +582,13 @@ impl LoadBot {
                 .fetch_add(cs.duplicates - self.published_dups, Ordering::Relaxed);
             self.published_dups = cs.duplicates;
         }
+        let errors = self.session.decode_errors();
+        if errors != self.published_decode_errors {
+            stats
+                .decode_errors
+                .fetch_add(errors - self.published_decode_errors, Ordering::Relaxed);
+            self.published_decode_errors = errors;
+        }
     }
 
     /// Reads every datagram waiting on the socket into the connection.
@@ -593,9 +600,10 @@ impl LoadBot {
             stats.datagrams_in.fetch_add(1, Ordering::Relaxed);
             stats.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
             let st = &mut self.st;
-            self.conn.handle_datagram(now, &mut buf[..n], &mut |pkt| {
-                st.on_packet(shared, stats, now_us, pkt);
-            });
+            self.session
+                .handle_datagram(now, &mut buf[..n], &mut |session, pkt| {
+                    st.on_packet(shared, stats, now_us, session, pkt);
+                });
         }
         if !self.st.lat.is_empty() {
             let mut h = stats.latency.lock().unwrap_or_else(|e| e.into_inner());
@@ -608,10 +616,10 @@ impl LoadBot {
         }
     }
 
-    /// Handles transport events.
+    /// Handles transport events (the session sends the first time sync).
     fn events(&mut self, shared: &Shared, shard: usize, now: Instant) {
         let stats = self.stats(shared, shard);
-        while let Some(ev) = self.conn.poll_event() {
+        while let Some(ev) = self.session.poll_event(now) {
             match ev {
                 Event::Connected { encrypted } => {
                     if !encrypted {
@@ -621,16 +629,12 @@ impl LoadBot {
                         return;
                     }
                     stats.connected.fetch_add(1, Ordering::Relaxed);
-                    self.conn.send_time_sync(now);
                     self.st.stage = Stage::Syncing;
                 }
                 Event::TimeSynced { .. } if self.st.stage == Stage::Syncing => {
-                    let login = Login::new(
-                        &shared.cfg.bot_name(self.st.idx),
-                        &shared.cfg.password,
-                        false,
-                    );
-                    self.send_packet(&C2SPacket::Login(Box::new(login)), Reliability::Reliable);
+                    let _ = self
+                        .session
+                        .send_login(&shared.cfg.bot_name(self.st.idx), &shared.cfg.password);
                     self.st.login_sent_at = now;
                     self.st.stage = Stage::LoggingIn;
                 }
@@ -642,18 +646,12 @@ impl LoadBot {
         }
     }
 
-    fn send_packet(&mut self, pkt: &C2SPacket, rel: Reliability) {
-        let mut buf = Vec::with_capacity(128);
-        pkt.encode(&mut buf);
-        self.conn.send(&buf, rel, Priority::Normal);
-    }
-
     fn fail(&mut self, shared: &Shared, shard: usize) {
         self.stats(shared, shard)
             .failed
             .fetch_add(1, Ordering::Relaxed);
         self.permit = None;
-        self.conn.disconnect();
+        self.session.disconnect();
         self.st.stage = Stage::Done;
     }
 
@@ -661,7 +659,7 @@ impl LoadBot {
     fn progress(&mut self, shared: &Shared, shard: usize, now: Instant) {
         let stats = self.stats(shared, shard);
         if self.st.stage == Stage::LoggingIn {
-            match self.st.login_ok {
+            match self.session.state().login_ok {
                 Some(true) => {
                     stats.logged_in.fetch_add(1, Ordering::Relaxed);
                     shared
@@ -673,17 +671,10 @@ impl LoadBot {
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
                         .record(took.as_micros() as u64);
-                    let go = GoArena {
-                        ship: (self.st.idx % 8) as u8,
-                        obscenity_filter: false,
-                        allow_audio: false,
-                        x_res: 1024,
-                        y_res: 768,
-                        arena_type: self.st.arena as i16,
-                        arena_name: String::new(),
-                        optional_graphics: None,
-                    };
-                    self.send_packet(&C2SPacket::GoArena(go), Reliability::Reliable);
+                    // Public arena N: the number form of the request.
+                    let _ = self
+                        .session
+                        .send_go_arena(&self.st.arena.to_string(), (self.st.idx % 8) as u8);
                     self.st.stage = Stage::Entering;
                 }
                 Some(false) => {
@@ -694,8 +685,9 @@ impl LoadBot {
                 None => {}
             }
         }
-        if self.st.stage == Stage::Entering && self.st.entered {
-            if let Some(pid) = self.st.pid {
+        let session = *self.session.state();
+        if self.st.stage == Stage::Entering && session.entered {
+            if let Some(pid) = session.pid {
                 shared.bot_pids[pid as u16 as usize].store(true, Ordering::Relaxed);
                 shared.arena_members[self.st.arena].fetch_add(1, Ordering::Relaxed);
                 self.member = true;
@@ -713,7 +705,8 @@ impl LoadBot {
                 let period = Duration::from_secs_f64(1.0 / shared.cfg.rate_hz.max(0.01));
                 let phase = (xorshift(&mut self.st.rng) % 1000) as f64 / 1000.0;
                 self.next_pos = now + period.mul_f64(phase);
-                self.next_sync = now + jitter(&mut self.st.rng, RESYNC_INTERVAL);
+                let first_sync = now + jitter(&mut self.st.rng, RESYNC_INTERVAL);
+                self.session.schedule_sync(first_sync);
                 if self.chat {
                     self.next_chat = now + jitter(&mut self.st.rng, shared.cfg.chat_interval);
                 }
@@ -726,18 +719,6 @@ impl LoadBot {
         {
             self.fail(shared, shard);
         }
-    }
-
-    /// The next position stamp: the estimated server time, always later
-    /// than the previous one.
-    fn next_stamp(&mut self, now: Instant) -> Option<u32> {
-        let ticks = self.conn.server_ticks(now)?;
-        let stamp = match self.last_stamp {
-            Some(last) if tick_diff(ticks, last) <= 0 => last.wrapping_add(1) & 0x7FFF_FFFF,
-            _ => ticks,
-        };
-        self.last_stamp = Some(stamp);
-        Some(stamp)
     }
 
     /// Timed actions of a flying bot: positions, chat, clock sync.
@@ -753,31 +734,21 @@ impl LoadBot {
                 // Fell behind (a stalled loop): skip rather than burst.
                 self.next_pos = now + period;
             }
-            if let Some(stamp) = self.next_stamp(now) {
-                self.send_position(shared, stats, now, stamp);
+            // The session stamps positions once the clock is synced.
+            if self.session.server_ticks(now).is_some() {
+                self.send_position(shared, stats, now);
             }
         }
         if self.chat && now >= self.next_chat {
             self.next_chat = now + jitter(&mut self.st.rng, shared.cfg.chat_interval);
             let text = format!("load chat {} from bot {}", self.pos_seq, self.st.idx);
-            self.send_packet(
-                &C2SPacket::Chat(Chat {
-                    chat_type: chat_type::PUBLIC,
-                    sound: 0,
-                    pid: -1,
-                    text,
-                }),
-                Reliability::Reliable,
-            );
+            let _ = self.session.send_chat(chat_type::PUBLIC, -1, &text);
             stats.chats_sent.fetch_add(1, Ordering::Relaxed);
         }
-        if now >= self.next_sync {
-            self.next_sync = now + RESYNC_INTERVAL;
-            self.conn.send_time_sync(now);
-        }
+        // Clock re-syncs go out with the next flush (the session's).
     }
 
-    fn send_position(&mut self, shared: &Shared, stats: &ShardStats, now: Instant, stamp: u32) {
+    fn send_position(&mut self, shared: &Shared, stats: &ShardStats, now: Instant) {
         self.pos_seq += 1;
         self.angle += 0.15;
         let r = 120.0;
@@ -794,7 +765,7 @@ impl LoadBot {
         let sent = now_us as u32;
         let pos = Position {
             rotation: ((self.angle * 40.0 / std::f64::consts::TAU) as i64).rem_euclid(40) as i8,
-            time: stamp,
+            time: 0,
             x: x as i16,
             y: y as i16,
             x_speed: sent as u16 as i16,
@@ -805,17 +776,7 @@ impl LoadBot {
             weapon,
             extra: None,
         };
-        let mut buf = [0u8; Position::MAX_LEN];
-        let len = pos.encode_into(&mut buf);
-        let priority = if fire {
-            Priority::High
-        } else {
-            Priority::Normal
-        };
-        if self
-            .conn
-            .send(&buf[..len], Reliability::Unreliable, priority)
-        {
+        if self.session.send_position(now, pos).is_ok() {
             stats.pos_sent.fetch_add(1, Ordering::Relaxed);
             if shared.in_window(now_us) && self.st.ship != ship::SPECTATOR {
                 stats.pos_sent_window.fetch_add(1, Ordering::Relaxed);
@@ -833,11 +794,11 @@ impl LoadBot {
     /// When the bot next needs to act.
     fn next_wake(&self, now: Instant) -> Instant {
         let mut wake = now + MAX_IDLE;
-        if let Some(d) = self.conn.next_deadline() {
+        if let Some(d) = self.session.next_deadline() {
             wake = wake.min(d);
         }
         if self.st.stage == Stage::Flying {
-            wake = wake.min(self.next_pos).min(self.next_sync);
+            wake = wake.min(self.next_pos);
             if self.chat {
                 wake = wake.min(self.next_chat);
             }
@@ -901,7 +862,7 @@ async fn run_bot(shared: Arc<Shared>, shard: usize, idx: usize) {
         bot.progress(&shared, shard, now);
         bot.fly(&shared, shard, now);
         if shared.phase.load(Ordering::Relaxed) == PHASE_STOP && bot.st.stage != Stage::Done {
-            bot.conn.disconnect();
+            bot.session.disconnect();
             bot.st.stage = Stage::Done;
         }
         bot.flush(&shared, shard, now);
