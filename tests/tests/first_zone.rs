@@ -214,8 +214,11 @@ fn one_worker_per_realm_and_idle_realms_stop() {
             zone.children()
         );
 
-        // Realm 0 is still busy and keeps working.
-        a.chat(chat_type::PUBLIC, -1, "still here")?;
+        // Realm 0 is still busy and keeps working: it answers alice's
+        // marker, without having moved her.
+        a.expect_none_before_marker(|p| matches!(p, S2CPacket::WhoAmI { .. }))
+            .context("realm 0 after realm 1 stopped")?;
+        assert_eq!(worker_realms(zone), ["0"]);
         a.disconnect();
         let none = wait_until(WAIT, || zone.realm_workers().is_empty());
         assert!(
