@@ -41,8 +41,9 @@ use crate::session::{ClientSession, SyncPolicy};
 /// link from timing out while the bot is otherwise silent).
 pub const TIME_SYNC_INTERVAL: Duration = Duration::from_secs(5);
 /// Default timeout of the waits in [`Bot::connect`], [`Bot::login`],
-/// [`Bot::enter_arena`] and [`Bot::download_map`].
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// [`Bot::enter_arena`] and [`Bot::download_map`] (generous: a bound on a
+/// wait on a busy machine, not a claim on the zone's speed).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
 /// Received packets kept unconsumed at most; older ones are dropped.
 pub const MAX_BACKLOG: usize = 10_000;
 /// Packets the background thread queues for the owner at most; further ones

@@ -317,7 +317,7 @@ fn bots_log_in_during_a_flood_of_connection_requests() {
             // (rarely); the client then times out and connects again.
             let mut bot = None;
             for attempt in 1..=CONNECT_ATTEMPTS {
-                match Bot::connect_with(server, TransportConfig::default(), Duration::from_secs(2))
+                match Bot::connect_with(server, TransportConfig::default(), Duration::from_secs(5))
                 {
                     Ok(b) => {
                         bot = Some(b);
