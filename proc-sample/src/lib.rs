@@ -21,6 +21,9 @@ pub struct ProcSample {
     pub system_secs: f64,
     /// Resident set size in bytes.
     pub rss_bytes: u64,
+    /// Virtual memory size in bytes (everything mapped or reserved,
+    /// touched or not).
+    pub vm_bytes: u64,
 }
 
 impl ProcSample {
@@ -67,6 +70,8 @@ pub struct Stat {
     pub utime: u64,
     /// System CPU time in clock ticks.
     pub stime: u64,
+    /// Virtual memory size in bytes.
+    pub vsize: u64,
     /// Resident set size in pages.
     pub rss_pages: u64,
 }
@@ -84,13 +89,15 @@ impl Stat {
 pub fn parse_stat(text: &str) -> Option<Stat> {
     let rest = &text[text.rfind(')')? + 1..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    // fields[0] is field 3 of the line (state): utime is 14, stime 15, rss 24.
+    // fields[0] is field 3 of the line (state): utime is 14, stime 15,
+    // vsize 23, rss 24.
     let state = fields.first()?.chars().next()?;
     Some(Stat {
         state,
         ppid: fields.get(1)?.parse().ok()?,
         utime: fields.get(11)?.parse().ok()?,
         stime: fields.get(12)?.parse().ok()?,
+        vsize: fields.get(20)?.parse().ok()?,
         rss_pages: fields.get(21)?.parse().ok()?,
     })
 }
@@ -101,21 +108,31 @@ pub fn parse_statm_resident(text: &str) -> Option<u64> {
     text.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// Parses the text of a `/proc/<pid>/statm` file: total program size in
+/// pages (its first field).
+pub fn parse_statm_size(text: &str) -> Option<u64> {
+    text.split_whitespace().next()?.parse().ok()
+}
+
 /// Reads and parses `/proc/<pid>/stat`; `None` if the process is gone.
 pub fn read_stat(pid: u32) -> Option<Stat> {
     parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
 }
 
 /// A sample from the texts of `/proc/<pid>/stat` and, if read,
-/// `/proc/<pid>/statm` (whose resident figure is preferred), in `units`.
+/// `/proc/<pid>/statm` (whose memory figures are preferred), in `units`.
 pub fn sample_from(stat: &str, statm: Option<&str>, units: Units) -> Option<ProcSample> {
     let s = parse_stat(stat)?;
     let pages = statm.and_then(parse_statm_resident).unwrap_or(s.rss_pages);
+    let vm_bytes = statm
+        .and_then(parse_statm_size)
+        .map_or(s.vsize, |p| p * units.page_size);
     let hz = units.ticks_per_sec.max(1) as f64;
     Some(ProcSample {
         user_secs: s.utime as f64 / hz,
         system_secs: s.stime as f64 / hz,
         rss_bytes: pages * units.page_size,
+        vm_bytes,
     })
 }
 
@@ -195,6 +212,7 @@ mod tests {
         assert_eq!(s.ppid, 1);
         assert_eq!(s.utime, 250);
         assert_eq!(s.stime, 50);
+        assert_eq!(s.vsize, 1000000);
         assert_eq!(s.rss_pages, 300);
         assert!(!s.is_zombie());
     }
@@ -232,6 +250,7 @@ mod tests {
         assert!((s.user_secs - 1.0).abs() < 1e-12);
         assert!((s.system_secs - 0.2).abs() < 1e-12);
         assert_eq!(s.rss_bytes, 300 * 16384);
+        assert_eq!(s.vm_bytes, 1000000, "vsize is in bytes already");
         assert!((s.cpu_secs() - 1.2).abs() < 1e-12);
     }
 
@@ -243,11 +262,14 @@ mod tests {
         };
         assert_eq!(parse_statm_resident("5000 420 100 1 0 800 0\n"), Some(420));
         assert_eq!(parse_statm_resident("5000"), None);
+        assert_eq!(parse_statm_size("5000 420 100 1 0 800 0\n"), Some(5000));
         let s = sample_from(LINE, Some("5000 420 100 1 0 800 0\n"), units).unwrap();
         assert_eq!(s.rss_bytes, 420 * 4096);
+        assert_eq!(s.vm_bytes, 5000 * 4096);
         // An unreadable statm falls back to the stat line's figure.
         let s = sample_from(LINE, Some("garbage"), units).unwrap();
         assert_eq!(s.rss_bytes, 300 * 4096);
+        assert_eq!(s.vm_bytes, 1000000);
     }
 
     #[test]
@@ -265,6 +287,7 @@ mod tests {
     fn own_process_is_readable() {
         let me = read_proc(std::process::id()).unwrap();
         assert!(me.rss_bytes > 0);
+        assert!(me.vm_bytes >= me.rss_bytes);
         assert!(me.cpu_secs() >= 0.0);
         assert!(!cmdline(std::process::id()).is_empty());
     }
@@ -303,11 +326,13 @@ mod tests {
             user_secs: 1.0,
             system_secs: 0.5,
             rss_bytes: 0,
+            vm_bytes: 0,
         };
         let b = ProcSample {
             user_secs: 1.5,
             system_secs: 0.5,
             rss_bytes: 0,
+            vm_bytes: 0,
         };
         assert!((cpu_percent(&a, &b, 2.0) - 25.0).abs() < 1e-9);
         assert_eq!(cpu_percent(&a, &b, 0.0), 0.0);

@@ -28,6 +28,14 @@ fn zone_counter(stats: &Value, key: &str) -> u64 {
     stats["zone"][key].as_u64().unwrap_or(0)
 }
 
+/// The supervisor's virtual memory size (mapped or reserved, touched or
+/// not), read from /proc.
+fn supervisor_vm(zone: &TestZone) -> Result<u64> {
+    proc_sample::read_proc(zone.pid())
+        .map(|s| s.vm_bytes)
+        .context("the supervisor's /proc entry")
+}
+
 /// The stats entry of realm `name`.
 fn realm_stats(stats: &Value, name: &str) -> Option<Value> {
     stats["realms"]
@@ -503,6 +511,7 @@ fn a_sized_stream_announcing_a_gigabyte_is_refused_without_allocating_it() {
         let mut b = bot_in(zone, "bob", "0", ship::SPECTATOR)?;
         let a_pid = wait_for_player(&mut b, "alice")?;
         let before = zone.stats()?;
+        let vm_before = supervisor_vm(zone)?;
 
         // `00 0A` fragments of a stream announcing 1 GB (200 of 480 bytes).
         let total: u32 = 1 << 30;
@@ -538,6 +547,14 @@ fn a_sized_stream_announcing_a_gigabyte_is_refused_without_allocating_it() {
         assert!(
             zone_counter(&after, "dropped") >= zone_counter(&before, "dropped") + 2,
             "the oversized transfers were not counted as dropped"
+        );
+        // Not even reserved: the supervisor's address space did not grow
+        // by anything near the announced size (a count of mapped bytes,
+        // not a sample of how much memory happens to be resident).
+        let vm_after = supervisor_vm(zone)?;
+        assert!(
+            vm_after < vm_before + (u64::from(total) / 2),
+            "the supervisor's virtual memory grew from {vm_before} to {vm_after} bytes"
         );
         assert_eq!(zone_counter(&after, "connections"), 2);
         Ok(())
