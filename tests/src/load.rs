@@ -106,6 +106,10 @@ pub struct LoadConfig {
     pub progress: bool,
     /// Zone processes to measure.
     pub probe: ServerProbe,
+    /// Kill (SIGKILL) the worker of realm `0` this long into the window
+    /// and measure how long until its bots are back in their arena (needs
+    /// a probe that finds the realm processes).
+    pub kill_realm_after: Option<Duration>,
 }
 
 impl LoadConfig {
@@ -127,6 +131,7 @@ impl LoadConfig {
             drain: Duration::from_secs(1),
             progress: true,
             probe: ServerProbe::None,
+            kill_realm_after: None,
         }
     }
 
@@ -323,6 +328,8 @@ struct ShardStats {
     latency: Mutex<(Histogram, Histogram)>,
     /// Connect-to-logged-in times.
     login_time: Mutex<Histogram>,
+    /// Kill-to-back-in-the-arena times of bots whose realm was killed.
+    reentry: Mutex<Histogram>,
 }
 
 macro_rules! sum_field {
@@ -352,6 +359,8 @@ struct Shared {
     first_start: AtomicU64,
     last_login: AtomicU64,
     last_enter: AtomicU64,
+    /// When the realm was killed, µs since the epoch (`u64::MAX`: not).
+    killed_at: AtomicU64,
 }
 
 impl Shared {
@@ -473,6 +482,20 @@ impl BotState {
             }
             s2c_type::CHAT => {
                 stats.chats_recv.fetch_add(1, Ordering::Relaxed);
+            }
+            // A flying bot entering again: its realm was restarted.
+            s2c_type::ENTERED_ARENA if self.stage == Stage::Flying && session.entered => {
+                if let Some(pid) = session.pid {
+                    shared.bot_pids[pid as u16 as usize].store(true, Ordering::Relaxed);
+                }
+                let killed = shared.killed_at.load(Ordering::Relaxed);
+                if now_us >= killed {
+                    stats
+                        .reentry
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .record(now_us - killed);
+                }
             }
             _ => {}
         }
@@ -972,6 +995,27 @@ fn discover(probe: &ServerProbe) -> Result<Vec<(String, u32)>> {
     }
 }
 
+/// Kills the worker of realm `0` (SIGKILL) and notes when; returns its pid
+/// and how far into the window that was.
+fn kill_realm(shared: &Shared, procs: &[ProcWatch]) -> Option<(u32, Duration)> {
+    let Some(p) = procs.iter().skip(1).find(|p| p.name == "0") else {
+        eprintln!("loadgen: no worker of realm 0 found to kill (is --control given?)");
+        return None;
+    };
+    let now = Instant::now();
+    let pid = nix::unistd::Pid::from_raw(p.pid as i32);
+    if let Err(e) = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL) {
+        eprintln!("loadgen: killing realm 0 (pid {}): {e}", p.pid);
+        return None;
+    }
+    shared.killed_at.store(shared.us(now), Ordering::Relaxed);
+    let start = shared.window_start.load(Ordering::Relaxed);
+    Some((
+        p.pid,
+        Duration::from_micros(shared.us(now).saturating_sub(start)),
+    ))
+}
+
 /// The zone's own counters, where the control socket is known.
 fn zone_counters(probe: &ServerProbe) -> Option<Value> {
     match probe {
@@ -1206,6 +1250,21 @@ pub struct LoadReport {
     pub zone_counters: Option<Value>,
     /// This process over the window.
     pub loadgen: ProcReport,
+    /// The realm kill, if one was asked for and done.
+    pub realm_kill: Option<RealmKillReport>,
+}
+
+/// What a realm kill (`--kill-realm`) showed.
+#[derive(Clone, Debug, Default)]
+pub struct RealmKillReport {
+    /// The killed worker.
+    pub pid: u32,
+    /// Seconds into the window.
+    pub after_secs: f64,
+    /// Bots of the realm.
+    pub bots: u64,
+    /// Time from the kill to each bot being back in its arena (S2C 0x02).
+    pub back: LatencySummary,
 }
 
 impl LoadReport {
@@ -1277,6 +1336,12 @@ impl LoadReport {
                 "zone_counters": self.zone_counters,
             },
             "loadgen": proc_json(&self.loadgen),
+            "realm_kill": self.realm_kill.as_ref().map(|k| json!({
+                "pid": k.pid,
+                "after_secs": round3(k.after_secs),
+                "bots": k.bots,
+                "back_ms": k.back.json(),
+            })),
         })
     }
 
@@ -1354,6 +1419,12 @@ impl LoadReport {
             self.loadgen.cpu_percent,
             mib(self.loadgen.rss_bytes)
         ));
+        if let Some(k) = &self.realm_kill {
+            s.push_str(&format!(
+                "realm 0 killed (pid {}) {:.1} s into the window: {} of {} bots back in, after p50 {:.1} ms, max {:.1} ms\n",
+                k.pid, k.after_secs, k.back.count, k.bots, k.back.p50_ms, k.back.max_ms
+            ));
+        }
         s
     }
 }
@@ -1384,6 +1455,7 @@ pub fn run(cfg: LoadConfig) -> Result<LoadReport> {
         first_start: AtomicU64::new(u64::MAX),
         last_login: AtomicU64::new(0),
         last_enter: AtomicU64::new(0),
+        killed_at: AtomicU64::new(u64::MAX),
         cfg: cfg.clone(),
     });
     let mut handles = Vec::new();
@@ -1479,10 +1551,16 @@ fn drive(shared: &Shared) -> Result<LoadReport> {
     }
     progress.procs = procs.iter().map(|p| (p.pid, p.start)).collect();
     let end = start + cfg.duration;
+    let mut kill_at = cfg.kill_realm_after.map(|after| start + after);
+    let mut killed_realm = None;
     while Instant::now() < end {
         std::thread::sleep(
             Duration::from_millis(50).min(end.saturating_duration_since(Instant::now())),
         );
+        if kill_at.is_some_and(|t| Instant::now() >= t) {
+            kill_at = None;
+            killed_realm = kill_realm(shared, &procs);
+        }
         if progress.tick("run") {
             for p in &mut procs {
                 if let Some(s) = read_proc(p.pid) {
@@ -1493,6 +1571,16 @@ fn drive(shared: &Shared) -> Result<LoadReport> {
     }
     let window = start.elapsed();
     let t_end = totals(&shared.shards);
+    let mut reentry = Histogram::default();
+    for s in shared.shards.iter() {
+        reentry.merge(&s.reentry.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+    let realm_kill = killed_realm.map(|(pid, after)| RealmKillReport {
+        pid,
+        after_secs: after.as_secs_f64(),
+        bots: (0..cfg.bots).filter(|&i| cfg.bot_arena(i) == 0).count() as u64,
+        back: LatencySummary::of(&reentry),
+    });
     for p in &mut procs {
         p.end = read_proc(p.pid);
         if let Some(s) = p.end {
@@ -1610,6 +1698,7 @@ fn drive(shared: &Shared) -> Result<LoadReport> {
         realms,
         server_cpu_percent,
         zone_counters: zone_delta,
+        realm_kill,
         loadgen: ProcReport {
             name: "loadgen".to_string(),
             pid: std::process::id(),
