@@ -2,12 +2,13 @@
 //! over real UDP, the way a VIE client does.
 //!
 //! Each bot owns a UDP socket and one background thread. The thread blocks
-//! in `recv_from` until a datagram arrives or the connection's next deadline
+//! in `recv_from` until a datagram arrives or the session's next deadline
 //! (retransmission, time sync, timeout) is due — it never spins — feeds the
-//! datagram to the sans-IO [`Connection`], flushes what the connection wants
-//! to send and forwards every game packet to the owner through a channel.
-//! Sends from the owner lock the connection, queue the packet and flush right
-//! away on the owner's thread, so nothing waits for the background thread.
+//! datagram to the sans-IO [`ClientSession`] (the session logic the load
+//! generator shares), flushes what it wants to send and forwards every game
+//! packet to the owner through a channel. Sends from the owner lock the
+//! session, queue the packet and flush right away on the owner's thread, so
+//! nothing waits for the background thread.
 //!
 //! Received packets are decoded on the owner's side, when the owner waits
 //! for something ([`Bot::wait_for`] and friends). Every packet received
@@ -28,26 +29,32 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use ss_proto::game::{
-    C2SPacket, Chat, GoArena, Login, LoginResponse, MapInfo, PlayerEntering, Position, S2CPacket,
-    WeaponInfo, ARENA_SETTINGS_LEN,
+    chat_type, C2SPacket, LoginResponse, MapInfo, PlayerEntering, Position, S2CPacket, WeaponInfo,
+    ARENA_SETTINGS_LEN,
 };
 use ss_proto::map::{decompress_download, file_checksum, MAX_LVL_SIZE};
-use ss_proto::transport::{
-    tick_diff, Connection, DisconnectReason, Event, Priority, Reliability, TransportConfig,
-};
+use ss_proto::transport::{DisconnectReason, Event, Priority, Reliability, TransportConfig};
+
+use crate::session::{ClientSession, SyncPolicy};
 
 /// How often the bot re-syncs its clock with the server (also keeps the
 /// link from timing out while the bot is otherwise silent).
 pub const TIME_SYNC_INTERVAL: Duration = Duration::from_secs(5);
 /// Default timeout of the waits in [`Bot::connect`], [`Bot::login`],
-/// [`Bot::enter_arena`] and [`Bot::download_map`].
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// [`Bot::enter_arena`] and [`Bot::download_map`] (generous: a bound on a
+/// wait on a busy machine, not a claim on the zone's speed).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
 /// Received packets kept unconsumed at most; older ones are dropped.
 pub const MAX_BACKLOG: usize = 10_000;
 /// Packets the background thread queues for the owner at most; further ones
 /// are dropped (and counted) so that a bot nobody reads cannot grow without
 /// bound.
 pub const MAX_INBOX: usize = 65_536;
+/// Longest [`Bot::expect_none_before`] waits for its marker (a bound on a
+/// wait, not a claim on the zone's speed).
+pub const MARKER_TIMEOUT: Duration = Duration::from_secs(20);
+/// Numbers the self-markers of [`Bot::expect_none_before_marker`].
+static MARKER_SEQ: AtomicU64 = AtomicU64::new(0);
 /// Longest the background thread blocks in one receive call.
 const MAX_RECV_WAIT: Duration = Duration::from_secs(1);
 
@@ -61,7 +68,7 @@ enum Incoming {
 
 /// State shared by the owner and the background thread.
 struct Shared {
-    conn: Mutex<Connection>,
+    session: Mutex<ClientSession>,
     socket: UdpSocket,
     server: SocketAddr,
     stop: AtomicBool,
@@ -70,16 +77,16 @@ struct Shared {
 }
 
 impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Connection> {
-        // A panic while holding the lock leaves the connection usable.
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> MutexGuard<'_, ClientSession> {
+        // A panic while holding the lock leaves the session usable.
+        self.session.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Sends everything the connection has due (caller holds the lock).
-    fn flush(&self, conn: &mut Connection, now: Instant) {
+    /// Sends everything the session has due (caller holds the lock).
+    fn flush(&self, session: &mut ClientSession, now: Instant) {
         let socket = &self.socket;
         let server = self.server;
-        conn.poll_transmit(now, &mut |datagram| {
+        session.poll_transmit(now, &mut |datagram| {
             // Send errors (e.g. a full buffer) look like packet loss.
             let _ = socket.send_to(datagram, server);
         });
@@ -137,9 +144,7 @@ pub struct Bot {
     pid: Option<i16>,
     map_info: Option<MapInfo>,
     disconnect_reason: Option<DisconnectReason>,
-    last_stamp: Option<u32>,
     decode_errors: u64,
-    scratch: Vec<u8>,
 }
 
 impl Bot {
@@ -164,9 +169,17 @@ impl Bot {
         let socket = UdpSocket::bind((bind_ip, 0)).context("binding the bot's UDP socket")?;
         let now = Instant::now();
         let key = rand::random::<u32>();
-        let conn = Connection::client(now, cfg, key);
+        let session = ClientSession::new(
+            now,
+            cfg,
+            key,
+            SyncPolicy {
+                interval: TIME_SYNC_INTERVAL,
+                from_connect: true,
+            },
+        );
         let shared = Arc::new(Shared {
-            conn: Mutex::new(conn),
+            session: Mutex::new(session),
             socket,
             server,
             stop: AtomicBool::new(false),
@@ -189,9 +202,7 @@ impl Bot {
             pid: None,
             map_info: None,
             disconnect_reason: None,
-            last_stamp: None,
             decode_errors: 0,
-            scratch: Vec::with_capacity(64),
         };
         let deadline = Instant::now() + timeout;
         let encrypted = bot
@@ -304,14 +315,18 @@ impl Bot {
         reliability: Reliability,
         priority: Priority,
     ) -> Result<()> {
+        self.with_session(|s| s.send_raw(bytes, reliability, priority))
+    }
+
+    /// Runs a send on the locked session and flushes right away.
+    fn with_session(
+        &mut self,
+        f: impl FnOnce(&mut ClientSession) -> Result<(), crate::session::SendError>,
+    ) -> Result<()> {
         let shared = &*self.shared;
-        let mut conn = shared.lock();
-        ensure!(conn.is_open(), "the connection is closed");
-        ensure!(
-            conn.send(bytes, reliability, priority),
-            "the connection refused the packet"
-        );
-        shared.flush(&mut conn, Instant::now());
+        let mut session = shared.lock();
+        f(&mut session)?;
+        shared.flush(&mut session, Instant::now());
         Ok(())
     }
 
@@ -322,23 +337,17 @@ impl Bot {
         reliability: Reliability,
         priority: Priority,
     ) -> Result<()> {
-        let mut buf = std::mem::take(&mut self.scratch);
-        buf.clear();
-        pkt.encode(&mut buf);
-        let r = self.send_raw(&buf, reliability, priority);
-        self.scratch = buf;
-        r
+        self.with_session(|s| s.send(pkt, reliability, priority))
     }
 
     fn send_reliable(&mut self, pkt: &C2SPacket) -> Result<()> {
-        self.send(pkt, Reliability::Reliable, Priority::Normal)
+        self.with_session(|s| s.send_reliable(pkt))
     }
 
     /// Logs in (C2S 0x09, the VIE form) and waits for the login response.
     /// A response whose code does not let the login proceed is an error.
     pub fn login(&mut self, name: &str, password: &str) -> Result<LoginResponse> {
-        let login = Login::new(name, password, false);
-        self.send_reliable(&C2SPacket::Login(Box::new(login)))?;
+        self.with_session(|s| s.send_login(name, password))?;
         let resp = self
             .wait_for(DEFAULT_TIMEOUT, |p| match p {
                 S2CPacket::LoginResponse(r) => Some(*r),
@@ -359,30 +368,9 @@ impl Bot {
     /// 0x29, 0x21) are consumed; anything else that arrives meanwhile stays
     /// in the backlog.
     pub fn enter_arena(&mut self, name: &str, ship: u8) -> Result<ArenaEntry> {
-        let number =
-            if !name.is_empty() && name.len() <= 5 && name.bytes().all(|b| b.is_ascii_digit()) {
-                name.parse::<i16>().ok()
-            } else {
-                None
-            };
-        let go = GoArena {
-            ship,
-            obscenity_filter: false,
-            allow_audio: false,
-            x_res: 1024,
-            y_res: 768,
-            arena_type: number.unwrap_or(GoArena::NAMED),
-            arena_name: if number.is_some() {
-                String::new()
-            } else {
-                name.to_owned()
-            },
-            optional_graphics: None,
-        };
         self.pid = None;
         self.map_info = None;
-        self.last_stamp = None;
-        self.send_reliable(&C2SPacket::GoArena(go))?;
+        self.with_session(|s| s.send_go_arena(name, ship))?;
         let deadline = Instant::now() + DEFAULT_TIMEOUT;
         let mut entry = ArenaEntry {
             pid: -1,
@@ -457,34 +445,12 @@ impl Bot {
         Ok(lvl)
     }
 
-    /// The time stamp for the next position: the estimated server time,
-    /// but always later than the previous stamp (the server ignores
-    /// positions that are not newer than the last one).
-    fn next_stamp(&mut self) -> Result<u32> {
-        let ticks = self
-            .server_ticks()
-            .ok_or_else(|| anyhow!("no time sync yet"))?;
-        let stamp = match self.last_stamp {
-            Some(last) if tick_diff(ticks, last) <= 0 => last.wrapping_add(1) & 0x7FFF_FFFF,
-            _ => ticks,
-        };
-        self.last_stamp = Some(stamp);
-        Ok(stamp)
-    }
-
-    /// Sends a position (C2S 0x03) stamped with the synced server time;
-    /// `time` is overwritten, the checksum is computed by the encoder.
-    /// Unreliable; high priority if it carries a weapon.
-    pub fn send_position_packet(&mut self, mut pos: Position) -> Result<()> {
-        pos.time = self.next_stamp()?;
-        let priority = if pos.weapon.is_fired() {
-            Priority::High
-        } else {
-            Priority::Normal
-        };
-        let mut buf = [0u8; Position::MAX_LEN];
-        let len = pos.encode_into(&mut buf);
-        self.send_raw(&buf[..len], Reliability::Unreliable, priority)
+    /// Sends a position (C2S 0x03) stamped with the synced server time
+    /// (always later than the previous stamp); `time` is overwritten, the
+    /// checksum is computed by the encoder. Unreliable; high priority if it
+    /// carries a weapon.
+    pub fn send_position_packet(&mut self, pos: Position) -> Result<()> {
+        self.with_session(|s| s.send_position(Instant::now(), pos))
     }
 
     /// Sends a position at (`x`, `y`) pixels with the given speeds and
@@ -515,12 +481,7 @@ impl Bot {
     /// Sends a chat message (C2S 0x06); `target_pid` matters for private and
     /// enemy-freq messages.
     pub fn chat(&mut self, chat_type: u8, target_pid: i16, text: &str) -> Result<()> {
-        self.send_reliable(&C2SPacket::Chat(Chat {
-            chat_type,
-            sound: 0,
-            pid: target_pid,
-            text: text.to_owned(),
-        }))
+        self.with_session(|s| s.send_chat(chat_type, target_pid, text))
     }
 
     /// Asks for a ship (C2S 0x18; 8 = spectator).
@@ -538,9 +499,9 @@ impl Bot {
     pub fn disconnect(&mut self) {
         {
             let shared = &*self.shared;
-            let mut conn = shared.lock();
-            conn.disconnect();
-            shared.flush(&mut conn, Instant::now());
+            let mut session = shared.lock();
+            session.disconnect();
+            shared.flush(&mut session, Instant::now());
         }
         self.shared.closed.store(true, Ordering::Release);
         if self.disconnect_reason.is_none() {
@@ -615,25 +576,84 @@ impl Bot {
         }
     }
 
-    /// Asserts that no packet matching `pred` is in the backlog or arrives
-    /// within `duration` (which is always waited out in full). Matching
-    /// packets are left in the backlog.
-    pub fn expect_none(
+    /// Asserts that nothing matching `unwanted` arrives before a packet
+    /// `marker` maps to `Some`, and returns that value. The caller makes
+    /// something happen that must reach this bot *after* anything the
+    /// unwanted packet would have followed (a later chat from the same
+    /// sender, a message through the same path); no time is waited out.
+    ///
+    /// The backlog is searched first, oldest first: an unwanted packet
+    /// there fails, a marker there ends the search (a packet matching
+    /// both is the marker). Then new packets are
+    /// read until the marker, for at most [`MARKER_TIMEOUT`] (an error: the
+    /// marker never came). The marker is consumed; other packets, unwanted
+    /// ones included, stay in the backlog.
+    pub fn expect_none_before<T>(
         &mut self,
-        duration: Duration,
-        mut pred: impl FnMut(&S2CPacket) -> bool,
+        mut marker: impl FnMut(&S2CPacket) -> Option<T>,
+        mut unwanted: impl FnMut(&S2CPacket) -> bool,
+    ) -> Result<T> {
+        self.pump();
+        for i in 0..self.backlog.len() {
+            let p = &self.backlog[i];
+            if let Some(v) = marker(p) {
+                self.backlog.remove(i);
+                return Ok(v);
+            }
+            if unwanted(p) {
+                bail!("unexpected packet received before the marker: {p:?}");
+            }
+        }
+        let deadline = Instant::now() + MARKER_TIMEOUT;
+        loop {
+            let p = self
+                .next_packet(deadline)
+                .context("waiting for the marker")?;
+            if let Some(v) = marker(&p) {
+                return Ok(v);
+            }
+            if unwanted(&p) {
+                let shown = format!("{p:?}");
+                self.push_backlog(p);
+                bail!("unexpected packet received before the marker: {shown}");
+            }
+            self.push_backlog(p);
+        }
+    }
+
+    /// Asserts that nothing matching `unwanted` arrives before the answer
+    /// to a marker the bot sends itself: a private command to itself that
+    /// no handler knows (`?ssmarkerN`), which its realm answers with
+    /// "Unknown command: ?ssmarkerN". Everything the realm or the zone
+    /// queued for this bot before handling the marker arrives before the
+    /// answer. The bot must be in an arena; the marker counts as one
+    /// message toward `Chat:FloodLimit`.
+    pub fn expect_none_before_marker(
+        &mut self,
+        unwanted: impl FnMut(&S2CPacket) -> bool,
     ) -> Result<()> {
+        let pid = self
+            .pid
+            .ok_or_else(|| anyhow!("a self-marker needs the bot in an arena"))?;
+        let n = MARKER_SEQ.fetch_add(1, Ordering::Relaxed);
+        let name = format!("ssmarker{n}");
+        self.chat(chat_type::PRIVATE, pid, &format!("?{name}"))?;
+        let answer = format!("Unknown command: ?{name}");
+        self.expect_none_before(
+            |p| matches!(p, S2CPacket::Chat(c) if c.text == answer).then_some(()),
+            unwanted,
+        )
+        .with_context(|| format!("self-marker ?{name}"))
+    }
+
+    /// Asserts that nothing matching `pred` has been received so far
+    /// (after processing what has arrived, without waiting): for checks
+    /// right after a wait for a marker that [`Bot::expect_none_before`]
+    /// does not fit. Matching packets stay in the backlog.
+    pub fn expect_none_received(&mut self, mut pred: impl FnMut(&S2CPacket) -> bool) -> Result<()> {
+        self.pump();
         if let Some(p) = self.backlog.iter().find(|p| pred(p)) {
             bail!("unexpected packet received: {p:?}");
-        }
-        let deadline = Instant::now() + duration;
-        while let Some(p) = self.next_packet_or_timeout(deadline)? {
-            let hit = pred(&p);
-            let shown = hit.then(|| format!("{p:?}"));
-            self.push_backlog(p);
-            if let Some(shown) = shown {
-                bail!("unexpected packet received: {shown}");
-            }
         }
         Ok(())
     }
@@ -819,10 +839,9 @@ impl Drop for Bot {
 }
 
 /// The background thread: receive, feed, forward, flush, until told to stop
-/// or the connection is closed.
+/// or the connection is closed. The session sends the time syncs.
 fn io_thread(shared: &Shared, tx: &SyncSender<Incoming>) {
     let mut buf = vec![0u8; 2048];
-    let mut next_sync: Option<Instant> = None;
     let forward = |msg: Incoming| match tx.try_send(msg) {
         Ok(()) => {}
         Err(TrySendError::Full(_)) => {
@@ -832,21 +851,19 @@ fn io_thread(shared: &Shared, tx: &SyncSender<Incoming>) {
     };
     // Send the connection request.
     {
-        let mut conn = shared.lock();
-        shared.flush(&mut conn, Instant::now());
+        let mut session = shared.lock();
+        shared.flush(&mut session, Instant::now());
     }
     loop {
         if shared.stop.load(Ordering::Acquire) {
             return;
         }
         let wait = {
-            let conn = shared.lock();
+            let session = shared.lock();
             let now = Instant::now();
-            let mut due = conn.next_deadline();
-            if let Some(s) = next_sync {
-                due = Some(due.map_or(s, |d| d.min(s)));
-            }
-            due.map_or(MAX_RECV_WAIT, |d| d.saturating_duration_since(now))
+            session
+                .next_deadline()
+                .map_or(MAX_RECV_WAIT, |d| d.saturating_duration_since(now))
                 .clamp(Duration::from_millis(1), MAX_RECV_WAIT)
         };
         let _ = shared.socket.set_read_timeout(Some(wait));
@@ -867,38 +884,25 @@ fn io_thread(shared: &Shared, tx: &SyncSender<Incoming>) {
             return;
         }
         let now = Instant::now();
-        let mut conn = shared.lock();
+        let mut session = shared.lock();
         if let Some(n) = received {
-            conn.handle_datagram(now, &mut buf[..n], &mut |pkt| {
+            session.handle_datagram(now, &mut buf[..n], &mut |_, pkt| {
                 forward(Incoming::Packet(pkt.to_vec()));
             });
         }
-        while let Some(ev) = conn.poll_event() {
-            match ev {
-                Event::Connected { .. } => {
-                    conn.send_time_sync(now);
-                    next_sync = Some(now + TIME_SYNC_INTERVAL);
-                }
-                Event::Disconnected(_) => {
+        // Twice: poll_transmit may close the connection (timeouts, retries).
+        for flush in [true, false] {
+            while let Some(ev) = session.poll_event(now) {
+                if matches!(ev, Event::Disconnected(_)) {
                     shared.closed.store(true, Ordering::Release);
                 }
-                _ => {}
+                forward(Incoming::Event(ev));
             }
-            forward(Incoming::Event(ev));
-        }
-        if next_sync.is_some_and(|t| now >= t) && conn.is_open() {
-            conn.send_time_sync(now);
-            next_sync = Some(now + TIME_SYNC_INTERVAL);
-        }
-        shared.flush(&mut conn, now);
-        // poll_transmit may close the connection (timeouts, retries).
-        while let Some(ev) = conn.poll_event() {
-            if matches!(ev, Event::Disconnected(_)) {
-                shared.closed.store(true, Ordering::Release);
+            if flush {
+                shared.flush(&mut session, now);
             }
-            forward(Incoming::Event(ev));
         }
-        if conn.is_closed() {
+        if session.connection().is_closed() {
             return;
         }
     }

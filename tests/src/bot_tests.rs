@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use ss_proto::game::{relay_position, ExtraLen, LoginCode, PlayerEntering, MAX_RELAY_LEN};
+use ss_proto::game::{relay_position, Chat, ExtraLen, LoginCode, PlayerEntering, MAX_RELAY_LEN};
 use ss_proto::map::{default_map, download_packet};
-use ss_proto::transport::{decide_init, InitDecision, InitPolicy, TickClock};
+use ss_proto::transport::{decide_init, Connection, InitDecision, InitPolicy, TickClock};
 
 use super::*;
 
@@ -246,10 +246,34 @@ fn bot_talks_to_a_fake_zone() {
         })
         .unwrap();
     assert_eq!(text, "hello");
-    bot.expect_none(Duration::from_millis(100), |p| {
-        matches!(p, S2CPacket::Chat(_))
-    })
+    // The fake zone echoes each chat once: the echo of a second message is
+    // the marker, and no other chat comes before it.
+    bot.chat(ss_proto::game::chat_type::PUBLIC, -1, "marker")
+        .unwrap();
+    bot.expect_none_before(
+        |p| matches!(p, S2CPacket::Chat(c) if c.text == "marker").then_some(()),
+        |p| matches!(p, S2CPacket::Chat(_)),
+    )
     .unwrap();
+    bot.expect_none_received(|p| matches!(p, S2CPacket::Chat(_)))
+        .unwrap();
+    // An unwanted packet before the marker fails the check, whether it is
+    // still arriving or already in the backlog; the marker is not taken.
+    bot.chat(ss_proto::game::chat_type::PUBLIC, -1, "unwanted")
+        .unwrap();
+    bot.chat(ss_proto::game::chat_type::PUBLIC, -1, "marker 2")
+        .unwrap();
+    let is_marker = |p: &S2CPacket| matches!(p, S2CPacket::Chat(c) if c.text == "marker 2");
+    let unwanted = |p: &S2CPacket| matches!(p, S2CPacket::Chat(c) if c.text == "unwanted");
+    let err = bot
+        .expect_none_before(|p| is_marker(p).then_some(()), unwanted)
+        .unwrap_err();
+    assert!(format!("{err}").contains("unwanted"), "{err}");
+    assert!(bot
+        .expect_none_before(|p| is_marker(p).then_some(()), unwanted)
+        .is_err());
+    assert!(bot.expect_none_received(unwanted).is_err());
+    bot.clear_backlog();
 
     // A timeout is an error, not a hang.
     let err = bot.wait_for(Duration::from_millis(50), |p| match p {

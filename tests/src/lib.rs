@@ -1,4 +1,5 @@
-//! Test support for Subsumption: the scripted SubSpace client ([`bot`]), a
+//! Test support for Subsumption: the client session both test clients share
+//! ([`session`]), the scripted SubSpace client ([`bot`]), a
 //! harness that runs the real zone binaries ([`zone`]) and the load
 //! generator's engine ([`load`], driven by the `loadgen` binary). The
 //! multi-process end-to-end tests live in `tests/`.
@@ -9,6 +10,7 @@ pub mod biller;
 pub mod bot;
 pub mod load;
 pub mod scenario;
+pub mod session;
 pub mod zone;
 
 pub use bot::{ArenaEntry, Bot, PlayerInfo};

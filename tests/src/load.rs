@@ -1,8 +1,9 @@
 //! The load generator's engine: many bot connections driven by a few
 //! event-loop threads, and the measurements of a run.
 //!
-//! Bots are built directly on the sans-IO [`Connection`] (client role), not
-//! on the thread-per-bot [`crate::bot::Bot`]: each of `threads` OS threads
+//! Bots are built directly on the sans-IO [`ClientSession`] (the session
+//! logic the scripted [`crate::bot::Bot`] shares), not on the thread-per-bot
+//! bot itself: each of `threads` OS threads
 //! runs a single-threaded tokio runtime with one small task per bot (a UDP
 //! socket, a connection and a timer). A bot connects with VIE encryption,
 //! syncs its clock, logs in, enters its arena in a ship and then flies
@@ -36,16 +37,17 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
+use proc_sample::{cpu_percent, read_proc, ProcSample};
 use serde_json::{json, Value};
 use ss_proto::game::{
-    chat_type, s2c_type, ship, weapon_type, C2SPacket, Chat, GoArena, LargePosition, Login,
-    Position, S2CPacket, SmallPosition, WeaponInfo,
+    chat_type, s2c_type, ship, weapon_type, LargePosition, Position, S2CPacket, SmallPosition,
+    WeaponInfo,
 };
-use ss_proto::transport::{
-    tick_diff, Connection, DisconnectReason, Event, Priority, Reliability, TransportConfig,
-};
+use ss_proto::transport::{DisconnectReason, Event, TransportConfig};
 use tokio::net::UdpSocket;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::session::{ClientSession, SessionState, SyncPolicy};
 
 /// Centre of the standard 1024×1024-tile map, in pixels.
 pub const MAP_CENTRE: i16 = 8192;
@@ -104,6 +106,10 @@ pub struct LoadConfig {
     pub progress: bool,
     /// Zone processes to measure.
     pub probe: ServerProbe,
+    /// Kill (SIGKILL) the worker of realm `0` this long into the window
+    /// and measure how long until its bots are back in their arena (needs
+    /// a probe that finds the realm processes).
+    pub kill_realm_after: Option<Duration>,
 }
 
 impl LoadConfig {
@@ -125,6 +131,7 @@ impl LoadConfig {
             drain: Duration::from_secs(1),
             progress: true,
             probe: ServerProbe::None,
+            kill_realm_after: None,
         }
     }
 
@@ -321,6 +328,8 @@ struct ShardStats {
     latency: Mutex<(Histogram, Histogram)>,
     /// Connect-to-logged-in times.
     login_time: Mutex<Histogram>,
+    /// Kill-to-back-in-the-arena times of bots whose realm was killed.
+    reentry: Mutex<Histogram>,
 }
 
 macro_rules! sum_field {
@@ -350,6 +359,8 @@ struct Shared {
     first_start: AtomicU64,
     last_login: AtomicU64,
     last_enter: AtomicU64,
+    /// When the realm was killed, µs since the epoch (`u64::MAX`: not).
+    killed_at: AtomicU64,
 }
 
 impl Shared {
@@ -377,20 +388,17 @@ enum Stage {
     Done,
 }
 
-/// A bot's state apart from its connection (so that the packet callback
-/// can borrow it while the connection is borrowed).
+/// A bot's state apart from its session (so that the packet callback
+/// can borrow it while the session is borrowed).
 struct BotState {
     idx: usize,
     arena: usize,
     stage: Stage,
-    pid: Option<i16>,
     rng: u64,
     started_at: Instant,
     login_sent_at: Instant,
     /// Latencies seen in the datagrams being handled (µs).
     lat: Vec<u64>,
-    login_ok: Option<bool>,
-    entered: bool,
     /// The bot's ship as the zone last told it (8 = spectator).
     ship: u8,
     closed: Option<DisconnectReason>,
@@ -399,16 +407,15 @@ struct BotState {
 struct LoadBot {
     st: BotState,
     sock: UdpSocket,
-    conn: Connection,
+    session: ClientSession,
     permit: Option<OwnedSemaphorePermit>,
-    last_stamp: Option<u32>,
     next_pos: Instant,
     next_chat: Instant,
-    next_sync: Instant,
     centre: (i32, i32),
     angle: f64,
     published_retx: u64,
     published_dups: u64,
+    published_decode_errors: u64,
     pos_seq: u64,
     /// Whether this bot chats at all.
     chat: bool,
@@ -430,8 +437,16 @@ fn jitter(rng: &mut u64, mean: Duration) -> Duration {
 }
 
 impl BotState {
-    /// Handles one game packet from the zone.
-    fn on_packet(&mut self, shared: &Shared, stats: &ShardStats, now_us: u64, pkt: &[u8]) {
+    /// Handles one game packet from the zone (the session has followed the
+    /// login and entry replies in `session`).
+    fn on_packet(
+        &mut self,
+        shared: &Shared,
+        stats: &ShardStats,
+        now_us: u64,
+        session: &SessionState,
+        pkt: &[u8],
+    ) {
         match pkt[0] {
             s2c_type::SMALL_POSITION => match SmallPosition::decode(pkt) {
                 Ok(p) => {
@@ -449,24 +464,14 @@ impl BotState {
                     stats.decode_errors.fetch_add(1, Ordering::Relaxed);
                 }
             },
-            s2c_type::LOGIN_RESPONSE => match S2CPacket::decode(pkt) {
-                Ok(S2CPacket::LoginResponse(r)) => self.login_ok = Some(r.code.proceeds()),
-                _ => {
-                    stats.decode_errors.fetch_add(1, Ordering::Relaxed);
-                }
-            },
-            s2c_type::WHO_AM_I if pkt.len() >= 3 => {
-                self.pid = Some(i16::from_le_bytes([pkt[1], pkt[2]]));
-            }
-            s2c_type::ENTERED_ARENA if self.pid.is_some() => self.entered = true,
-            s2c_type::PLAYER_ENTERING | s2c_type::SHIP_CHANGE if self.pid.is_some() => {
+            s2c_type::PLAYER_ENTERING | s2c_type::SHIP_CHANGE if session.pid.is_some() => {
                 match S2CPacket::decode(pkt) {
                     Ok(S2CPacket::PlayerEntering(list)) => {
-                        if let Some(me) = list.iter().find(|r| Some(r.pid) == self.pid) {
+                        if let Some(me) = list.iter().find(|r| Some(r.pid) == session.pid) {
                             self.ship = me.ship;
                         }
                     }
-                    Ok(S2CPacket::ShipChange { ship, pid, .. }) if Some(pid) == self.pid => {
+                    Ok(S2CPacket::ShipChange { ship, pid, .. }) if Some(pid) == session.pid => {
                         self.ship = ship;
                     }
                     Ok(_) => {}
@@ -477,6 +482,20 @@ impl BotState {
             }
             s2c_type::CHAT => {
                 stats.chats_recv.fetch_add(1, Ordering::Relaxed);
+            }
+            // A flying bot entering again: its realm was restarted.
+            s2c_type::ENTERED_ARENA if self.stage == Stage::Flying && session.entered => {
+                if let Some(pid) = session.pid {
+                    shared.bot_pids[pid as u16 as usize].store(true, Ordering::Relaxed);
+                }
+                let killed = shared.killed_at.load(Ordering::Relaxed);
+                if now_us >= killed {
+                    stats
+                        .reentry
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .record(now_us - killed);
+                }
             }
             _ => {}
         }
@@ -526,27 +545,32 @@ impl LoadBot {
                 idx,
                 arena: shared.cfg.bot_arena(idx),
                 stage: Stage::Waiting,
-                pid: None,
                 rng,
                 started_at: now,
                 login_sent_at: now,
                 lat: Vec::new(),
-                login_ok: None,
-                entered: false,
                 ship: ship::SPECTATOR,
                 closed: None,
             },
             sock,
-            conn: Connection::client(now, TransportConfig::default(), key),
+            // Re-syncs start once the bot flies (see `progress`).
+            session: ClientSession::new(
+                now,
+                TransportConfig::default(),
+                key,
+                SyncPolicy {
+                    interval: RESYNC_INTERVAL,
+                    from_connect: false,
+                },
+            ),
             permit: None,
-            last_stamp: None,
             next_pos: now,
             next_chat: now,
-            next_sync: now,
             centre: (cx, cy),
             angle,
             published_retx: 0,
             published_dups: 0,
+            published_decode_errors: 0,
             pos_seq: 0,
             chat: !shared.cfg.chat_interval.is_zero(),
             member: false,
@@ -557,18 +581,18 @@ impl LoadBot {
         &shared.shards[shard]
     }
 
-    /// Sends everything the connection has due.
+    /// Sends everything the session has due.
     fn flush(&mut self, shared: &Shared, shard: usize, now: Instant) {
         let stats = &shared.shards[shard];
         let sock = &self.sock;
-        self.conn.poll_transmit(now, &mut |d| {
+        self.session.poll_transmit(now, &mut |d| {
             stats.datagrams_out.fetch_add(1, Ordering::Relaxed);
             stats.bytes_out.fetch_add(d.len() as u64, Ordering::Relaxed);
             if sock.try_send(d).is_err() {
                 stats.send_errors.fetch_add(1, Ordering::Relaxed);
             }
         });
-        let cs = *self.conn.stats();
+        let cs = *self.session.connection().stats();
         if cs.retransmits != self.published_retx {
             stats
                 .retransmits
@@ -581,6 +605,13 @@ impl LoadBot {
                 .fetch_add(cs.duplicates - self.published_dups, Ordering::Relaxed);
             self.published_dups = cs.duplicates;
         }
+        let errors = self.session.decode_errors();
+        if errors != self.published_decode_errors {
+            stats
+                .decode_errors
+                .fetch_add(errors - self.published_decode_errors, Ordering::Relaxed);
+            self.published_decode_errors = errors;
+        }
     }
 
     /// Reads every datagram waiting on the socket into the connection.
@@ -592,9 +623,10 @@ impl LoadBot {
             stats.datagrams_in.fetch_add(1, Ordering::Relaxed);
             stats.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
             let st = &mut self.st;
-            self.conn.handle_datagram(now, &mut buf[..n], &mut |pkt| {
-                st.on_packet(shared, stats, now_us, pkt);
-            });
+            self.session
+                .handle_datagram(now, &mut buf[..n], &mut |session, pkt| {
+                    st.on_packet(shared, stats, now_us, session, pkt);
+                });
         }
         if !self.st.lat.is_empty() {
             let mut h = stats.latency.lock().unwrap_or_else(|e| e.into_inner());
@@ -607,10 +639,10 @@ impl LoadBot {
         }
     }
 
-    /// Handles transport events.
+    /// Handles transport events (the session sends the first time sync).
     fn events(&mut self, shared: &Shared, shard: usize, now: Instant) {
         let stats = self.stats(shared, shard);
-        while let Some(ev) = self.conn.poll_event() {
+        while let Some(ev) = self.session.poll_event(now) {
             match ev {
                 Event::Connected { encrypted } => {
                     if !encrypted {
@@ -620,16 +652,12 @@ impl LoadBot {
                         return;
                     }
                     stats.connected.fetch_add(1, Ordering::Relaxed);
-                    self.conn.send_time_sync(now);
                     self.st.stage = Stage::Syncing;
                 }
                 Event::TimeSynced { .. } if self.st.stage == Stage::Syncing => {
-                    let login = Login::new(
-                        &shared.cfg.bot_name(self.st.idx),
-                        &shared.cfg.password,
-                        false,
-                    );
-                    self.send_packet(&C2SPacket::Login(Box::new(login)), Reliability::Reliable);
+                    let _ = self
+                        .session
+                        .send_login(&shared.cfg.bot_name(self.st.idx), &shared.cfg.password);
                     self.st.login_sent_at = now;
                     self.st.stage = Stage::LoggingIn;
                 }
@@ -641,18 +669,12 @@ impl LoadBot {
         }
     }
 
-    fn send_packet(&mut self, pkt: &C2SPacket, rel: Reliability) {
-        let mut buf = Vec::with_capacity(128);
-        pkt.encode(&mut buf);
-        self.conn.send(&buf, rel, Priority::Normal);
-    }
-
     fn fail(&mut self, shared: &Shared, shard: usize) {
         self.stats(shared, shard)
             .failed
             .fetch_add(1, Ordering::Relaxed);
         self.permit = None;
-        self.conn.disconnect();
+        self.session.disconnect();
         self.st.stage = Stage::Done;
     }
 
@@ -660,7 +682,7 @@ impl LoadBot {
     fn progress(&mut self, shared: &Shared, shard: usize, now: Instant) {
         let stats = self.stats(shared, shard);
         if self.st.stage == Stage::LoggingIn {
-            match self.st.login_ok {
+            match self.session.state().login_ok {
                 Some(true) => {
                     stats.logged_in.fetch_add(1, Ordering::Relaxed);
                     shared
@@ -672,17 +694,10 @@ impl LoadBot {
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
                         .record(took.as_micros() as u64);
-                    let go = GoArena {
-                        ship: (self.st.idx % 8) as u8,
-                        obscenity_filter: false,
-                        allow_audio: false,
-                        x_res: 1024,
-                        y_res: 768,
-                        arena_type: self.st.arena as i16,
-                        arena_name: String::new(),
-                        optional_graphics: None,
-                    };
-                    self.send_packet(&C2SPacket::GoArena(go), Reliability::Reliable);
+                    // Public arena N: the number form of the request.
+                    let _ = self
+                        .session
+                        .send_go_arena(&self.st.arena.to_string(), (self.st.idx % 8) as u8);
                     self.st.stage = Stage::Entering;
                 }
                 Some(false) => {
@@ -693,8 +708,9 @@ impl LoadBot {
                 None => {}
             }
         }
-        if self.st.stage == Stage::Entering && self.st.entered {
-            if let Some(pid) = self.st.pid {
+        let session = *self.session.state();
+        if self.st.stage == Stage::Entering && session.entered {
+            if let Some(pid) = session.pid {
                 shared.bot_pids[pid as u16 as usize].store(true, Ordering::Relaxed);
                 shared.arena_members[self.st.arena].fetch_add(1, Ordering::Relaxed);
                 self.member = true;
@@ -712,7 +728,8 @@ impl LoadBot {
                 let period = Duration::from_secs_f64(1.0 / shared.cfg.rate_hz.max(0.01));
                 let phase = (xorshift(&mut self.st.rng) % 1000) as f64 / 1000.0;
                 self.next_pos = now + period.mul_f64(phase);
-                self.next_sync = now + jitter(&mut self.st.rng, RESYNC_INTERVAL);
+                let first_sync = now + jitter(&mut self.st.rng, RESYNC_INTERVAL);
+                self.session.schedule_sync(first_sync);
                 if self.chat {
                     self.next_chat = now + jitter(&mut self.st.rng, shared.cfg.chat_interval);
                 }
@@ -725,18 +742,6 @@ impl LoadBot {
         {
             self.fail(shared, shard);
         }
-    }
-
-    /// The next position stamp: the estimated server time, always later
-    /// than the previous one.
-    fn next_stamp(&mut self, now: Instant) -> Option<u32> {
-        let ticks = self.conn.server_ticks(now)?;
-        let stamp = match self.last_stamp {
-            Some(last) if tick_diff(ticks, last) <= 0 => last.wrapping_add(1) & 0x7FFF_FFFF,
-            _ => ticks,
-        };
-        self.last_stamp = Some(stamp);
-        Some(stamp)
     }
 
     /// Timed actions of a flying bot: positions, chat, clock sync.
@@ -752,31 +757,21 @@ impl LoadBot {
                 // Fell behind (a stalled loop): skip rather than burst.
                 self.next_pos = now + period;
             }
-            if let Some(stamp) = self.next_stamp(now) {
-                self.send_position(shared, stats, now, stamp);
+            // The session stamps positions once the clock is synced.
+            if self.session.server_ticks(now).is_some() {
+                self.send_position(shared, stats, now);
             }
         }
         if self.chat && now >= self.next_chat {
             self.next_chat = now + jitter(&mut self.st.rng, shared.cfg.chat_interval);
             let text = format!("load chat {} from bot {}", self.pos_seq, self.st.idx);
-            self.send_packet(
-                &C2SPacket::Chat(Chat {
-                    chat_type: chat_type::PUBLIC,
-                    sound: 0,
-                    pid: -1,
-                    text,
-                }),
-                Reliability::Reliable,
-            );
+            let _ = self.session.send_chat(chat_type::PUBLIC, -1, &text);
             stats.chats_sent.fetch_add(1, Ordering::Relaxed);
         }
-        if now >= self.next_sync {
-            self.next_sync = now + RESYNC_INTERVAL;
-            self.conn.send_time_sync(now);
-        }
+        // Clock re-syncs go out with the next flush (the session's).
     }
 
-    fn send_position(&mut self, shared: &Shared, stats: &ShardStats, now: Instant, stamp: u32) {
+    fn send_position(&mut self, shared: &Shared, stats: &ShardStats, now: Instant) {
         self.pos_seq += 1;
         self.angle += 0.15;
         let r = 120.0;
@@ -793,7 +788,7 @@ impl LoadBot {
         let sent = now_us as u32;
         let pos = Position {
             rotation: ((self.angle * 40.0 / std::f64::consts::TAU) as i64).rem_euclid(40) as i8,
-            time: stamp,
+            time: 0,
             x: x as i16,
             y: y as i16,
             x_speed: sent as u16 as i16,
@@ -804,17 +799,7 @@ impl LoadBot {
             weapon,
             extra: None,
         };
-        let mut buf = [0u8; Position::MAX_LEN];
-        let len = pos.encode_into(&mut buf);
-        let priority = if fire {
-            Priority::High
-        } else {
-            Priority::Normal
-        };
-        if self
-            .conn
-            .send(&buf[..len], Reliability::Unreliable, priority)
-        {
+        if self.session.send_position(now, pos).is_ok() {
             stats.pos_sent.fetch_add(1, Ordering::Relaxed);
             if shared.in_window(now_us) && self.st.ship != ship::SPECTATOR {
                 stats.pos_sent_window.fetch_add(1, Ordering::Relaxed);
@@ -832,11 +817,11 @@ impl LoadBot {
     /// When the bot next needs to act.
     fn next_wake(&self, now: Instant) -> Instant {
         let mut wake = now + MAX_IDLE;
-        if let Some(d) = self.conn.next_deadline() {
+        if let Some(d) = self.session.next_deadline() {
             wake = wake.min(d);
         }
         if self.st.stage == Stage::Flying {
-            wake = wake.min(self.next_pos).min(self.next_sync);
+            wake = wake.min(self.next_pos);
             if self.chat {
                 wake = wake.min(self.next_chat);
             }
@@ -900,7 +885,7 @@ async fn run_bot(shared: Arc<Shared>, shard: usize, idx: usize) {
         bot.progress(&shared, shard, now);
         bot.fly(&shared, shard, now);
         if shared.phase.load(Ordering::Relaxed) == PHASE_STOP && bot.st.stage != Stage::Done {
-            bot.conn.disconnect();
+            bot.session.disconnect();
             bot.st.stage = Stage::Done;
         }
         bot.flush(&shared, shard, now);
@@ -960,34 +945,6 @@ struct ProcWatch {
     rss_max: u64,
 }
 
-/// CPU time and resident memory of a process.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct ProcSample {
-    /// User plus system CPU seconds.
-    pub cpu_secs: f64,
-    /// Resident memory in bytes.
-    pub rss_bytes: u64,
-}
-
-fn clk_tck() -> f64 {
-    // Linux has reported 100 for as long as /proc existed in this form.
-    100.0
-}
-
-/// Reads `/proc/PID/stat`; `None` if the process is gone.
-pub fn read_proc(pid: u32) -> Option<ProcSample> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &text[text.rfind(')')? + 1..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let utime: f64 = f.get(11)?.parse().ok()?;
-    let stime: f64 = f.get(12)?.parse().ok()?;
-    let rss_pages: u64 = f.get(21)?.parse().ok()?;
-    Some(ProcSample {
-        cpu_secs: (utime + stime) / clk_tck(),
-        rss_bytes: rss_pages * 4096,
-    })
-}
-
 /// Asks the zone's control socket for its stats (one JSON line).
 pub fn control_stats(path: &std::path::Path) -> Result<Value> {
     let mut stream = UnixStream::connect(path)
@@ -1026,7 +983,7 @@ fn discover(probe: &ServerProbe) -> Result<Vec<(String, u32)>> {
         }
         ServerProbe::Pid(pid) => {
             let mut out = vec![("supervisor".to_string(), *pid)];
-            for (child, _) in crate::zone::children_of(*pid) {
+            for child in proc_sample::children_of(*pid) {
                 let comm =
                     std::fs::read_to_string(format!("/proc/{child}/comm")).unwrap_or_default();
                 let comm = comm.trim();
@@ -1036,6 +993,27 @@ fn discover(probe: &ServerProbe) -> Result<Vec<(String, u32)>> {
             Ok(out)
         }
     }
+}
+
+/// Kills the worker of realm `0` (SIGKILL) and notes when; returns its pid
+/// and how far into the window that was.
+fn kill_realm(shared: &Shared, procs: &[ProcWatch]) -> Option<(u32, Duration)> {
+    let Some(p) = procs.iter().skip(1).find(|p| p.name == "0") else {
+        eprintln!("loadgen: no worker of realm 0 found to kill (is --control given?)");
+        return None;
+    };
+    let now = Instant::now();
+    let pid = nix::unistd::Pid::from_raw(p.pid as i32);
+    if let Err(e) = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL) {
+        eprintln!("loadgen: killing realm 0 (pid {}): {e}", p.pid);
+        return None;
+    }
+    shared.killed_at.store(shared.us(now), Ordering::Relaxed);
+    let start = shared.window_start.load(Ordering::Relaxed);
+    Some((
+        p.pid,
+        Duration::from_micros(shared.us(now).saturating_sub(start)),
+    ))
 }
 
 /// The zone's own counters, where the control socket is known.
@@ -1272,6 +1250,21 @@ pub struct LoadReport {
     pub zone_counters: Option<Value>,
     /// This process over the window.
     pub loadgen: ProcReport,
+    /// The realm kill, if one was asked for and done.
+    pub realm_kill: Option<RealmKillReport>,
+}
+
+/// What a realm kill (`--kill-realm`) showed.
+#[derive(Clone, Debug, Default)]
+pub struct RealmKillReport {
+    /// The killed worker.
+    pub pid: u32,
+    /// Seconds into the window.
+    pub after_secs: f64,
+    /// Bots of the realm.
+    pub bots: u64,
+    /// Time from the kill to each bot being back in its arena (S2C 0x02).
+    pub back: LatencySummary,
 }
 
 impl LoadReport {
@@ -1343,6 +1336,12 @@ impl LoadReport {
                 "zone_counters": self.zone_counters,
             },
             "loadgen": proc_json(&self.loadgen),
+            "realm_kill": self.realm_kill.as_ref().map(|k| json!({
+                "pid": k.pid,
+                "after_secs": round3(k.after_secs),
+                "bots": k.bots,
+                "back_ms": k.back.json(),
+            })),
         })
     }
 
@@ -1420,6 +1419,12 @@ impl LoadReport {
             self.loadgen.cpu_percent,
             mib(self.loadgen.rss_bytes)
         ));
+        if let Some(k) = &self.realm_kill {
+            s.push_str(&format!(
+                "realm 0 killed (pid {}) {:.1} s into the window: {} of {} bots back in, after p50 {:.1} ms, max {:.1} ms\n",
+                k.pid, k.after_secs, k.back.count, k.bots, k.back.p50_ms, k.back.max_ms
+            ));
+        }
         s
     }
 }
@@ -1450,6 +1455,7 @@ pub fn run(cfg: LoadConfig) -> Result<LoadReport> {
         first_start: AtomicU64::new(u64::MAX),
         last_login: AtomicU64::new(0),
         last_enter: AtomicU64::new(0),
+        killed_at: AtomicU64::new(u64::MAX),
         cfg: cfg.clone(),
     });
     let mut handles = Vec::new();
@@ -1545,10 +1551,16 @@ fn drive(shared: &Shared) -> Result<LoadReport> {
     }
     progress.procs = procs.iter().map(|p| (p.pid, p.start)).collect();
     let end = start + cfg.duration;
+    let mut kill_at = cfg.kill_realm_after.map(|after| start + after);
+    let mut killed_realm = None;
     while Instant::now() < end {
         std::thread::sleep(
             Duration::from_millis(50).min(end.saturating_duration_since(Instant::now())),
         );
+        if kill_at.is_some_and(|t| Instant::now() >= t) {
+            kill_at = None;
+            killed_realm = kill_realm(shared, &procs);
+        }
         if progress.tick("run") {
             for p in &mut procs {
                 if let Some(s) = read_proc(p.pid) {
@@ -1559,6 +1571,16 @@ fn drive(shared: &Shared) -> Result<LoadReport> {
     }
     let window = start.elapsed();
     let t_end = totals(&shared.shards);
+    let mut reentry = Histogram::default();
+    for s in shared.shards.iter() {
+        reentry.merge(&s.reentry.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+    let realm_kill = killed_realm.map(|(pid, after)| RealmKillReport {
+        pid,
+        after_secs: after.as_secs_f64(),
+        bots: (0..cfg.bots).filter(|&i| cfg.bot_arena(i) == 0).count() as u64,
+        back: LatencySummary::of(&reentry),
+    });
     for p in &mut procs {
         p.end = read_proc(p.pid);
         if let Some(s) = p.end {
@@ -1590,7 +1612,7 @@ fn drive(shared: &Shared) -> Result<LoadReport> {
         name: p.name.clone(),
         pid: p.pid,
         cpu_percent: match (p.start, p.end) {
-            (Some(a), Some(b)) => ((b.cpu_secs - a.cpu_secs) / secs * 100.0).max(0.0),
+            (Some(a), Some(b)) => cpu_percent(&a, &b, secs),
             _ => 0.0,
         },
         rss_bytes: p.end.map_or(0, |s| s.rss_bytes),
@@ -1676,11 +1698,12 @@ fn drive(shared: &Shared) -> Result<LoadReport> {
         realms,
         server_cpu_percent,
         zone_counters: zone_delta,
+        realm_kill,
         loadgen: ProcReport {
             name: "loadgen".to_string(),
             pid: std::process::id(),
             cpu_percent: match (self_start, self_end) {
-                (Some(a), Some(b)) => ((b.cpu_secs - a.cpu_secs) / secs * 100.0).max(0.0),
+                (Some(a), Some(b)) => cpu_percent(&a, &b, secs),
                 _ => 0.0,
             },
             rss_bytes: self_end.map_or(0, |s| s.rss_bytes),
@@ -1734,7 +1757,7 @@ impl<'a> Progress<'a> {
         for (pid, prev) in self.procs.iter_mut() {
             let cur = read_proc(*pid);
             if let (Some(a), Some(b)) = (*prev, cur) {
-                server_cpu += (b.cpu_secs - a.cpu_secs) / dt * 100.0;
+                server_cpu += (b.cpu_secs() - a.cpu_secs()) / dt * 100.0;
                 server_rss += b.rss_bytes;
             }
             if cur.is_some() {
@@ -1743,7 +1766,7 @@ impl<'a> Progress<'a> {
         }
         let me = read_proc(std::process::id());
         let self_cpu = match (self.prev_self, me) {
-            (Some(a), Some(b)) => (b.cpu_secs - a.cpu_secs) / dt * 100.0,
+            (Some(a), Some(b)) => (b.cpu_secs() - a.cpu_secs()) / dt * 100.0,
             _ => 0.0,
         };
         self.prev_self = me;

@@ -18,8 +18,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail, Context, Result};
 
-/// How long [`TestZone::start`] waits for the "zone listening" line.
-pub const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long [`TestZone::start`] waits for the "zone listening" line
+/// (generous, for busy machines).
+pub const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// Ping requests [`ping_population`] sends before giving up (UDP: a
+/// request or its answer may be lost).
+pub const PING_TRIES: usize = 5;
+/// How long [`ping_population`] waits for each answer.
+pub const PING_TRY_WAIT: Duration = Duration::from_secs(2);
 /// Poll interval of [`wait_until`].
 pub const POLL_INTERVAL: Duration = Duration::from_millis(20);
 /// Bytes of the log printed when a test fails.
@@ -345,60 +351,28 @@ fn read_tail(path: &Path, max: u64) -> std::io::Result<String> {
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
-/// Live (non-zombie) child processes of `parent`, from `/proc/*/stat`:
-/// pid and command line (arguments joined by spaces).
+/// Live (non-zombie) child processes of `parent`: pid and command line
+/// (arguments joined by spaces).
 pub fn children_of(parent: u32) -> Vec<(u32, String)> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return out;
-    };
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        // "pid (comm) state ppid ..."; comm may hold spaces and parentheses.
-        let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-            continue;
-        };
-        let mut fields = after.split_whitespace();
-        let state = fields.next().unwrap_or("");
-        let ppid = fields.next().and_then(|s| s.parse::<u32>().ok());
-        if ppid != Some(parent) || state == "Z" || state == "X" {
-            continue;
-        }
-        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        let cmd = cmdline
-            .split(|&b| b == 0)
-            .filter(|a| !a.is_empty())
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect::<Vec<_>>()
-            .join(" ");
-        out.push((pid, cmd));
-    }
-    out.sort();
-    out
+    proc_sample::children_of(parent)
+        .into_iter()
+        .map(|pid| (pid, proc_sample::cmdline(pid)))
+        .collect()
 }
 
 /// Asks a ping port for `(total, playing)`: an 8-byte request with option
-/// bit 1; up to 3 tries of 1 s each.
+/// bit 1; up to [`PING_TRIES`] tries of [`PING_TRY_WAIT`] each.
 pub fn ping_population(ping: SocketAddr) -> Result<(u32, u32)> {
     let sock = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).context("binding a ping socket")?;
-    sock.set_read_timeout(Some(Duration::from_secs(1)))?;
+    sock.set_read_timeout(Some(PING_TRY_WAIT))?;
     let stamp = rand::random::<u32>();
     let mut req = [0u8; 8];
     req[..4].copy_from_slice(&stamp.to_le_bytes());
     req[4..].copy_from_slice(&1u32.to_le_bytes());
     let mut buf = [0u8; 1024];
-    for _ in 0..3 {
+    for _ in 0..PING_TRIES {
         sock.send_to(&req, ping).context("sending a ping request")?;
-        let deadline = Instant::now() + Duration::from_secs(1);
+        let deadline = Instant::now() + PING_TRY_WAIT;
         while Instant::now() < deadline {
             let Ok((n, from)) = sock.recv_from(&mut buf) else {
                 break;

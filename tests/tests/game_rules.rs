@@ -172,9 +172,13 @@ fn a_full_freq_is_refused_and_entering_players_are_balanced() {
 
         b.set_freq(0)?;
         wait_message(&mut b, "Frequency 0 is full.")?;
-        a.expect_none(QUIET, |p| {
-            matches!(p, S2CPacket::ShipChange { pid, .. } | S2CPacket::FreqChange { pid, .. } if *pid == b_pid)
-        })
+        // Bob's next message reaches alice after anything his refused
+        // change could have caused.
+        b.chat(chat_type::PUBLIC, -1, "after the full freq")?;
+        a.expect_none_before(
+            |p| matches!(p, S2CPacket::Chat(m) if m.pid == b_pid && m.text == "after the full freq").then_some(()),
+            |p| matches!(p, S2CPacket::ShipChange { pid, .. } | S2CPacket::FreqChange { pid, .. } if *pid == b_pid),
+        )
         .context("nobody sees bob change")?;
         assert_eq!(a.player(b_pid).map(|p| p.freq), Some(1));
 
@@ -196,7 +200,13 @@ fn kick_needs_the_right_and_the_kicked_bot_is_told_why() {
         pleb.chat(chat_type::PRIVATE, victim_pid, "?kick bye")?;
         let text = wait_message(&mut pleb, "permission")?;
         assert_eq!(text, "You don't have permission to use ?kick.");
-        victim.expect_none(QUIET, |_| false)?;
+        // The refusal is out, so the refused kick is done with: the
+        // victim's own marker comes back, with no kick message before it.
+        victim
+            .expect_none_before_marker(
+                |p| matches!(p, S2CPacket::Chat(c) if c.text.contains("kicked")),
+            )
+            .context("the victim must still be here")?;
         ensure!(!victim.is_disconnected(), "the victim must still be here");
 
         moddy.chat(chat_type::PRIVATE, victim_pid, "?kick spamming the arena")?;
@@ -324,9 +334,11 @@ fn a_chat_flood_is_throttled_and_others_still_talk() {
             (10..20).contains(&relayed),
             "{relayed} flood messages relayed"
         );
+        // The flooder's ship change after the muted message is the marker.
         a.chat(chat_type::PUBLIC, -1, "am I muted?")?;
-        b.expect_none(
-            QUIET,
+        a.set_ship(ship::WARBIRD)?;
+        b.expect_none_before(
+            |p| matches!(p, S2CPacket::ShipChange { pid, .. } if *pid == a_pid).then_some(()),
             |p| matches!(p, S2CPacket::Chat(m) if m.text == "am I muted?"),
         )?;
         Ok(())
@@ -358,10 +370,13 @@ fn staff_tools_work_across_realms() {
             (kind, text.as_str()),
             (chat_type::SYSOP_WARNING, "moddy> staff only")
         );
-        pleb.expect_none(
-            QUIET,
+        // moddy's zone-wide message takes the staff message's path, later.
+        moddy.chat(chat_type::PUBLIC, -1, "?z after staff")?;
+        pleb.expect_none_before(
+            |p| matches!(p, S2CPacket::Chat(c) if c.text.contains("after staff")).then_some(()),
             |p| matches!(p, S2CPacket::Chat(c) if c.text.contains("staff only")),
         )?;
+        wait_message(&mut smoddy, "after staff")?;
         // ?listmod lists staff of every arena.
         pleb.chat(chat_type::PUBLIC, -1, "?listmod")?;
         // The realms answer in any order; "smoddy" contains "moddy".

@@ -77,6 +77,11 @@ struct Args {
     /// No progress line on stderr.
     #[arg(long)]
     quiet: bool,
+    /// Kill (SIGKILL) the worker of realm 0 this many seconds into the
+    /// window and report how long its bots took to be back in (needs
+    /// --control or --supervisor-pid).
+    #[arg(long, value_name = "SECS")]
+    kill_realm: Option<f64>,
     /// Instead of running: print a markdown table of earlier `--json`
     /// reports (a `NAME.after.json` beside `NAME.json` adds the idle
     /// realms' memory).
@@ -115,6 +120,10 @@ fn main() -> Result<()> {
     cfg.settle = secs(args.settle, "--settle")?;
     cfg.drain = secs(args.drain, "--drain")?;
     cfg.progress = !args.quiet;
+    cfg.kill_realm_after = args
+        .kill_realm
+        .map(|v| secs(v, "--kill-realm"))
+        .transpose()?;
     cfg.probe = match (args.control, args.supervisor_pid) {
         (Some(path), _) => ServerProbe::Control(path),
         (None, Some(pid)) => ServerProbe::Pid(pid),
