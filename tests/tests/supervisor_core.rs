@@ -1,0 +1,309 @@
+//! What the supervisor decides by itself, checked end to end: malformed
+//! packets it handles (login, arena choice, leaving, billing forms) are
+//! dropped and counted, never acted on; a failed score load never enters
+//! the player with zeros nor overwrites his stored scores; a failed default
+//! arena does not strand anyone. Real binaries, bots over UDP.
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{ensure, Context, Result};
+use rand::{Rng, SeedableRng};
+use serde_json::Value;
+use ss_proto::game::{c2s_type, chat_type, ship, C2SPacket, ClientKind, S2CPacket, ZonePacket};
+use ss_proto::transport::{Priority, Reliability};
+use ss_tests::bot::Bot;
+use ss_tests::scenario::*;
+use ss_tests::zone::{bin_dir, TestZone, ZoneOptions};
+
+fn zone_counter(stats: &Value, key: &str) -> u64 {
+    stats["zone"][key].as_u64().unwrap_or(0)
+}
+
+fn realm_players(stats: &Value, name: &str) -> Option<u64> {
+    stats["realms"]
+        .as_array()?
+        .iter()
+        .find(|r| r["name"] == name)?["players"]
+        .as_u64()
+}
+
+/// `from` says something in public and `to` must hear it: proof that
+/// `from` is still in the arena with `to`.
+fn still_together(from: &mut Bot, to: &mut Bot, text: &str) -> Result<()> {
+    let from_pid = pid_of(from);
+    from.chat(chat_type::PUBLIC, -1, text)?;
+    to.wait_for(WAIT, |p| match p {
+        S2CPacket::Chat(c) if c.pid == from_pid && c.text == text => Some(()),
+        _ => None,
+    })
+    .with_context(|| format!("{text:?} from pid {from_pid}"))
+}
+
+/// Wrong-length versions of every packet the supervisor handles itself.
+fn malformed_zone_packets() -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let lens: &[(u8, &[usize])] = &[
+        // Leave arena: exactly 1 byte.
+        (c2s_type::LEAVE_ARENA, &[2, 3, 26]),
+        // Go to arena: 26 or 27 bytes.
+        (c2s_type::GO_ARENA, &[1, 2, 25, 28, 60]),
+        // Logins, while already logged in and with wrong lengths.
+        (c2s_type::LOGIN, &[1, 100, 102, 165]),
+        (c2s_type::CONTINUUM_LOGIN, &[1, 100, 164, 166]),
+        // Registration form: at most 766 bytes.
+        (c2s_type::REGISTRATION, &[767, 900]),
+        // Banner: exactly 97 bytes.
+        (c2s_type::BANNER, &[1, 96, 98]),
+    ];
+    for &(ptype, sizes) in lens {
+        for &len in sizes {
+            let mut p = vec![0u8; len];
+            p[0] = ptype;
+            // A plausible arena request inside: it must still not move him.
+            if ptype == c2s_type::GO_ARENA && len > 10 {
+                p[1] = ship::SPECTATOR;
+                p[8..10].copy_from_slice(&(-3i16).to_le_bytes());
+                p[10..14].copy_from_slice(b"evil");
+            }
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn malformed_zone_packets_are_dropped_and_the_sender_stays_in_his_arena() {
+    zone_test(&[], |zone| {
+        let mut a = bot_in(zone, "alice", "0", ship::WARBIRD)?;
+        let mut b = bot_in(zone, "bob", "0", ship::WARBIRD)?;
+        wait_for_player(&mut b, "alice")?;
+        let before = zone_counter(&zone.stats()?, "dropped_game");
+        let packets = malformed_zone_packets();
+        for p in &packets {
+            // Each one is refused by the decoder the zone uses.
+            let decoded = ZonePacket::decode(p, ClientKind::Vie);
+            ensure!(decoded.is_err(), "{:02x?}… decodes: {decoded:?}", &p[..1]);
+            a.send_raw(p, Reliability::Reliable, Priority::Normal)?;
+        }
+        // A well-formed login while logged in is out of place: dropped too.
+        let mut login = vec![0u8; ss_proto::game::Login::VIE_LEN];
+        login[0] = c2s_type::LOGIN;
+        a.send_raw(&login, Reliability::Reliable, Priority::Normal)?;
+        // Sent reliably and in order: once this chat arrives, every
+        // malformed packet before it has been handled.
+        still_together(&mut a, &mut b, "still here")?;
+        let stats = zone.stats()?;
+        let dropped = zone_counter(&stats, "dropped_game") - before;
+        ensure!(
+            dropped >= packets.len() as u64,
+            "{dropped} of {} malformed packets counted",
+            packets.len()
+        );
+        ensure!(realm_players(&stats, "0") == Some(2), "{stats}");
+        ensure!(
+            realm_players(&stats, "evil").is_none(),
+            "moved to arena evil"
+        );
+        ensure!(!a.is_disconnected());
+        Ok(())
+    });
+}
+
+#[test]
+fn thousands_of_malformed_packets_leave_the_sender_in_his_arena() {
+    zone_test(&[], |zone| {
+        let mut a = bot_in(zone, "alice", "0", ship::WARBIRD)?;
+        let mut b = bot_in(zone, "bob", "0", ship::WARBIRD)?;
+        wait_for_player(&mut b, "alice")?;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        let mut sent = 0;
+        while sent < 3000 {
+            let ptype: u8 = rng.gen_range(1..=0x40);
+            let len = rng.gen_range(1..=300usize);
+            let mut p = vec![0u8; len];
+            rng.fill(&mut p[..]);
+            p[0] = ptype;
+            // Only what every decoder refuses: a malformed packet, not a
+            // well-formed request that may legitimately move him.
+            let zone_ok = matches!(ZonePacket::decode(&p, ClientKind::Vie), Ok(Some(_)));
+            if zone_ok || C2SPacket::decode(&p).is_ok() {
+                continue;
+            }
+            let reliability = if sent % 2 == 0 {
+                Reliability::Reliable
+            } else {
+                Reliability::Unreliable
+            };
+            a.send_raw(&p, reliability, Priority::Normal)?;
+            sent += 1;
+            if sent % 250 == 0 {
+                // Still flying where bob sees him (positions, not chat:
+                // chat markers would trip the chat flood limit).
+                let x = 1000 + sent as i16;
+                stream_until_seen(&mut a, &mut b, x, 512)?;
+                a.clear_backlog();
+                b.clear_backlog();
+            }
+        }
+        still_together(&mut a, &mut b, "still here")?;
+        let stats = zone.stats()?;
+        ensure!(realm_players(&stats, "0") == Some(2), "{stats}");
+        ensure!(!a.is_disconnected());
+        Ok(())
+    });
+}
+
+/// The stats table's name in the database (see zone-persist's schema).
+const STATS_TABLE: &str = "player_stats";
+
+fn sql(db: &Path, statement: &str) -> Result<()> {
+    let conn = rusqlite::Connection::open(db)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.execute_batch(statement)
+        .with_context(|| format!("running {statement:?}"))
+}
+
+fn stored_rows(db: &Path) -> Result<Vec<(String, i64, i64)>> {
+    let conn = rusqlite::Connection::open(db)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    let mut q = conn.prepare(&format!(
+        "SELECT player, stat, value FROM {STATS_TABLE} ORDER BY player, scope, interval, stat"
+    ))?;
+    let rows = q
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+#[test]
+fn a_failed_score_load_keeps_the_player_out_and_never_overwrites_his_scores() {
+    in_temp_dir("loadfail", |dir| {
+        let db = dir.join("zone.db");
+        let zone = TestZone::start_with(ZoneOptions {
+            overrides: vec![format!("Persist:DatabasePath={}", db.display())],
+            ..ZoneOptions::default()
+        })?;
+        // Alice scores a kill, so she has a stored row worth keeping.
+        let mut a = bot_in(&zone, "alice", "0", ship::WARBIRD)?;
+        let mut b = bot_in(&zone, "bob", "0", ship::WARBIRD)?;
+        let (alice, bob) = (pid_of(&a), pid_of(&b));
+        face_off(&mut a, &mut b)?;
+        b.send(
+            &C2SPacket::Death {
+                killer: alice,
+                bounty: 50,
+            },
+            Reliability::Reliable,
+            Priority::Normal,
+        )?;
+        b.wait_for(WAIT, |p| match p {
+            S2CPacket::Kill(k) if k.killer == alice && k.killed == bob => Some(()),
+            _ => None,
+        })?;
+        a.disconnect();
+        // Her row reaches the database (written within a second or two).
+        let written = ss_tests::zone::wait_until(WAIT, || {
+            stored_rows(&db).is_ok_and(|rows| rows.iter().any(|(p, _, v)| p == "alice" && *v > 0))
+        });
+        ensure!(written, "alice's score never reached the database");
+        let before = stored_rows(&db)?;
+        // The stats table becomes unreadable: her next load fails.
+        sql(&db, &format!("ALTER TABLE {STATS_TABLE} RENAME TO hidden"))?;
+        let mut a = Bot::connect(zone.game_addr())?;
+        a.login("alice", "secret")?;
+        a.send(
+            &C2SPacket::GoArena(ss_proto::game::GoArena {
+                ship: ship::WARBIRD,
+                obscenity_filter: false,
+                allow_audio: false,
+                x_res: 1024,
+                y_res: 768,
+                arena_type: 0,
+                arena_name: String::new(),
+                optional_graphics: None,
+            }),
+            Reliability::Reliable,
+            Priority::Normal,
+        )?;
+        // She is told and disconnected; she never entered the arena.
+        let mut entered = false;
+        a.wait_for(WAIT, |p| match p {
+            S2CPacket::EnteredArena => {
+                entered = true;
+                None
+            }
+            S2CPacket::Chat(c) if c.text.contains("could not be loaded") => Some(()),
+            _ => None,
+        })
+        .context("the load failure notice")?;
+        a.wait_disconnected(WAIT)?;
+        ensure!(!entered, "entered the arena without her scores");
+        // The table comes back untouched: nothing wrote zeros over it.
+        sql(&db, &format!("ALTER TABLE hidden RENAME TO {STATS_TABLE}"))?;
+        ensure!(stored_rows(&db)? == before, "stored scores changed");
+        // Once the database reads again, she enters with her real score.
+        let mut a = Bot::connect(zone.game_addr())?;
+        a.login("alice", "secret")?;
+        let entry = a.enter_arena("0", ship::WARBIRD)?;
+        let me = entry
+            .players
+            .iter()
+            .find(|r| r.pid == entry.pid)
+            .context("own record")?;
+        ensure!(me.kills == 1, "entered with {} kills", me.kills);
+        Ok(())
+    });
+}
+
+/// A stand-in worker that exits at once for realm "0" and runs the real
+/// worker for every other realm.
+fn worker_failing_arena_zero(dir: &Path) -> Result<PathBuf> {
+    let real = bin_dir()?.join("realm-worker");
+    let path = dir.join("zero-fails");
+    let mut f = std::fs::File::create(&path)?;
+    writeln!(
+        f,
+        "#!/bin/sh\ncase \" $* \" in *\" --realm 0 \"*) exit 3;; esac\nexec '{}' \"$@\"",
+        real.display()
+    )?;
+    drop(f);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+    Ok(path)
+}
+
+#[test]
+fn a_failed_default_arena_sends_everyone_to_the_next_public_arena() {
+    in_temp_dir("zerofails", |dir| {
+        let zone = TestZone::start_with(ZoneOptions {
+            overrides: vec![
+                "Realms:RestartLimit=2".into(),
+                "Realms:RestartBackoffMillis=20".into(),
+            ],
+            worker: Some(worker_failing_arena_zero(dir)?),
+            ..ZoneOptions::default()
+        })?;
+        // Alice asks for the default arena; it crash-loops and fails, and
+        // she is moved on and enters arena 1.
+        let mut a = Bot::connect(zone.game_addr())?;
+        a.login("alice", "secret")?;
+        a.enter_arena("0", ship::WARBIRD)?;
+        a.wait_for(WAIT, |p| match p {
+            S2CPacket::Chat(c) if c.text.contains("moving you to arena 1") => Some(()),
+            _ => None,
+        })?;
+        // Newcomers asking for the default arena keep getting in.
+        let mut b = bot_in(&zone, "bob", "0", ship::WARBIRD)?;
+        wait_for_player(&mut b, "alice")?;
+        still_together(&mut a, &mut b, "we made it")?;
+        let stats = zone.stats()?;
+        ensure!(realm_players(&stats, "1") == Some(2), "{stats}");
+        let zero = stats["realms"]
+            .as_array()
+            .and_then(|r| r.iter().find(|r| r["name"] == "0"))
+            .context("realm 0 in stats")?;
+        ensure!(zero["state"] == "failed", "{zero}");
+        Ok(())
+    });
+}
