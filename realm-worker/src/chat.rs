@@ -11,7 +11,7 @@ use tracing::debug;
 use crate::arena::Arena;
 use crate::commands::{CmdTarget, Issuer};
 
-/// Chat mask bits: bit n blocks message kind n (ASSS `chat.h` numbering).
+/// Chat mask bits: bit n blocks message kind n (numbered as ASSS numbers chat masks; see `docs/protocol/game-protocol.md`).
 pub mod msg {
     /// Public macro.
     pub const PUBMACRO: u32 = 1;

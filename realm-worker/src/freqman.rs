@@ -1,6 +1,6 @@
 //! The freq manager: which ship and freq a player gets on entry, and
 //! whether a ship or freq change is granted (`docs/protocol/config.md` §8.4,
-//! the rules of ASSS's `freqman.c` with its default balancer and the optional
+//! the rules of ASSS's frequency manager with its default balancer and the optional
 //! `enf_legalship`/`enf_shipcount` enforcers).
 //!
 //! It is pure: it decides over a snapshot of the arena's players

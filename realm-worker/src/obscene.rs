@@ -1,4 +1,4 @@
-//! The obscene-word filter (`Chat:Obscene`, ASSS `obscene.c` rules).
+//! The obscene-word filter (`Chat:Obscene`, as ASSS filters).
 //!
 //! The word list is space-separated; a word starting with `?` is written
 //! in rot-13. Matching is a case-insensitive substring search, and every
