@@ -11,7 +11,8 @@ use tracing::debug;
 use crate::arena::Arena;
 use crate::commands::{CmdTarget, Issuer};
 
-/// Chat mask bits: bit n blocks message kind n (numbered as ASSS numbers chat masks; see `docs/protocol/game-protocol.md`).
+/// Chat mask bits: bit n blocks message kind n (the table in
+/// `docs/protocol/game-protocol.md` §9.2).
 pub mod msg {
     /// Public macro.
     pub const PUBMACRO: u32 = 1;
