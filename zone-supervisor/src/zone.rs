@@ -140,17 +140,17 @@ pub async fn run(settings: Settings) -> Result<()> {
     };
     let (control_tx, control_rx) = mpsc::unbounded_channel();
     let control_path = settings.control_path.clone();
-    let control_bound =
-        match control::listen(&control_path, settings.control_dir_private, control_tx) {
-            Ok(()) => true,
-            // The embedded zone's default path may be taken by another zone on
-            // this machine; serve players anyway, without a control socket.
-            Err(e) if !settings.control_required => {
-                warn!("no control socket: {e:#}");
-                false
-            }
-            Err(e) => return Err(e),
-        };
+    let private = settings.control_dir_private;
+    let control_bound = match control::listen(&control_path, private, control_tx) {
+        Ok(()) => true,
+        // The embedded zone's default path may be taken by another zone on
+        // this machine; serve players anyway, without a control socket.
+        Err(e) if !settings.control_required => {
+            warn!("no control socket: {e:#}");
+            false
+        }
+        Err(e) => return Err(e),
+    };
     info!(
         game = %udp.local_addr()?,
         ping = %ping.local_addr()?,
@@ -414,10 +414,9 @@ impl Zone {
                 Ok(())
             }
             Err(e) => {
-                warn!("reload failed, keeping the running settings: {e:#}");
-                Err(format!(
-                    "reload failed, keeping the running settings: {e:#}"
-                ))
+                let msg = format!("reload failed, keeping the running settings: {e:#}");
+                warn!("{msg}");
+                Err(msg)
             }
         };
         self.reload_realms();
