@@ -6,6 +6,8 @@
 //! Real binaries (`cargo build --workspace --bins` first); every wait is
 //! bounded.
 
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -242,6 +244,73 @@ fn a_contradicting_reload_is_refused_and_reported() {
         // Still serving, with the running settings.
         let mut bot = Bot::connect(zone.game_addr())?;
         bot.login("still", "x")?;
+        Ok(())
+    });
+}
+
+#[test]
+fn a_planted_control_folder_is_refused() {
+    in_temp_dir("planted", |dir| {
+        // Someone else made the per-user folder first, open to all.
+        let runtime = dir.join("xdg");
+        let planted = runtime.join("subsumption");
+        std::fs::create_dir_all(&planted)?;
+        std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o777))?;
+        let zone = TestZone::start_with(ZoneOptions {
+            default_control: true,
+            env: vec![
+                ("RUNTIME_DIRECTORY".into(), String::new()),
+                ("XDG_RUNTIME_DIR".into(), runtime.display().to_string()),
+            ],
+            ..ZoneOptions::default()
+        })?;
+        ensure!(
+            zone.control_path() == planted.join("control.sock"),
+            "{}",
+            zone.control_path().display()
+        );
+        // The embedded zone serves players but puts no socket there.
+        let mut bot = Bot::connect(zone.game_addr())?;
+        bot.login("alice", "x")?;
+        ensure!(
+            !zone.control_path().exists(),
+            "socket made in a planted folder"
+        );
+        let log = std::fs::read_to_string(zone.log_path())?;
+        ensure!(
+            log.contains("refusing control folder") && log.contains("mode 0777"),
+            "{log}"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn other_users_are_refused_on_the_control_socket() {
+    use std::os::unix::fs::MetadataExt;
+    if std::fs::metadata("/proc/self").map_or(true, |m| m.uid() != 0) {
+        // Needs root to run the CLI as another user.
+        return;
+    }
+    zone_test(&[], |zone| {
+        // Even if the socket's mode were opened up, the zone checks who
+        // connects.
+        std::fs::set_permissions(zone.control_path(), std::fs::Permissions::from_mode(0o666))?;
+        let out = Command::new(bin_dir()?.join("zone-supervisor"))
+            .args(["stats", "--json", "--control"])
+            .arg(zone.control_path())
+            .uid(65534)
+            .gid(65534)
+            .output()?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        ensure!(!out.status.success(), "uid 65534 got stats: {out:?}");
+        // Closed unanswered (the CLI sees a closed or reset connection).
+        ensure!(stderr.contains("control"), "{stderr:?}");
+        ensure!(out.stdout.is_empty(), "{out:?}");
+        // Root (and the zone's own user) still get answers.
+        zone.stats()?;
+        let log = std::fs::read_to_string(zone.log_path())?;
+        ensure!(log.contains("refused a connection from uid 65534"), "{log}");
         Ok(())
     });
 }

@@ -245,14 +245,28 @@ pub fn request(path: &Path, command: &str) -> Result<String> {
     let mut stream = std::os::unix::net::UnixStream::connect(path)
         .with_context(|| format!("connecting to the zone's control socket {}", path.display()))?;
     stream.set_read_timeout(Some(Duration::from_secs(15)))?;
-    stream.write_all(command.as_bytes())?;
-    stream.write_all(b"\n")?;
+    stream
+        .write_all(format!("{command}\n").as_bytes())
+        .with_context(|| {
+            format!(
+                "sending the request to the control socket {}",
+                path.display()
+            )
+        })?;
     let mut line = String::new();
     std::io::BufReader::new(stream)
         .read_line(&mut line)
-        .context("reading the zone's answer")?;
+        .with_context(|| {
+            format!(
+                "reading the answer on the control socket {}",
+                path.display()
+            )
+        })?;
     if line.is_empty() {
-        bail!("the zone closed the control connection without answering");
+        bail!(
+            "the zone closed the control connection {} without answering",
+            path.display()
+        );
     }
     Ok(line.trim_end().to_string())
 }
