@@ -147,4 +147,79 @@ pub enum Warning {
         /// Line number.
         line: usize,
     },
+    /// A line that is neither a setting, a section header, a comment nor a
+    /// directive (e.g. `= 5`, or words without `=`).
+    #[error("{file}:{line}: not a setting: {text:?}")]
+    Garbage {
+        /// File containing the line.
+        file: String,
+        /// Line number.
+        line: usize,
+        /// The line, trimmed.
+        text: String,
+    },
+    /// A `[Section` header without its closing `]`; the name was used
+    /// anyway.
+    #[error("{file}:{line}: section header without closing ']': {text:?}")]
+    UnterminatedSection {
+        /// File containing the line.
+        file: String,
+        /// Line number.
+        line: usize,
+        /// The line, trimmed.
+        text: String,
+    },
+    /// An arena's `arena.conf` could not be loaded (none on the search
+    /// path, unreadable, too large); the arena cannot start.
+    #[error("arena '{arena}': {error}")]
+    ArenaConfig {
+        /// The arena name.
+        arena: String,
+        /// What went wrong (names the file or the paths tried).
+        error: String,
+    },
+    /// `General:Map` names a map file found nowhere on the map search path;
+    /// the arena gets an empty map.
+    #[error("{}: arena '{arena}': map file '{map}' not found (tried: {})", location(file, *line), tried.join(", "))]
+    MapNotFound {
+        /// File that sets `General:Map`.
+        file: String,
+        /// Line of the setting (0 = unknown).
+        line: usize,
+        /// The arena name.
+        arena: String,
+        /// The map file name.
+        map: String,
+        /// Every path tried, in order.
+        tried: Vec<String>,
+    },
+    /// A setting read with a checked accessor does not parse or is out of
+    /// range; `used` was used instead. `line` is 0 when the value did not
+    /// come from a file line (then `file` is a label).
+    #[error("{}: {section}:{key} = {value:?} {problem}; using {used}", location(file, *line))]
+    BadValue {
+        /// File the value came from (or a label such as `--set`).
+        file: String,
+        /// Line of the assignment (0 = not from a file line).
+        line: usize,
+        /// Section name.
+        section: String,
+        /// Key name.
+        key: String,
+        /// The value as written.
+        value: String,
+        /// What is wrong with it ("is not a whole number").
+        problem: String,
+        /// The value used instead.
+        used: String,
+    },
+}
+
+/// `file:line`, or just `file` when the line is unknown (0).
+fn location(file: &str, line: usize) -> String {
+    if line == 0 {
+        file.to_string()
+    } else {
+        format!("{file}:{line}")
+    }
 }

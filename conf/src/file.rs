@@ -1,20 +1,51 @@
 //! A parsed configuration file and its typed lookups.
 
 use std::collections::HashMap;
+use std::fmt;
+use std::ops::RangeInclusive;
+use std::sync::Arc;
 
 use crate::error::{ConfError, Warning};
 use crate::source::{EmbeddedSource, FileSource};
-use crate::value::{parse_enum, parse_int};
+use crate::value::{parse_bool_strict, parse_enum, parse_int, parse_int_strict};
 
 /// At most this many warnings are kept per loaded file.
 pub const MAX_WARNINGS: usize = 1000;
+
+/// Where a value was last assigned: a file and line, or a label such as
+/// `--set` for values set in memory (line 0).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// The zone-relative path of the file, or a label.
+    pub file: Arc<str>,
+    /// 1-based line number; 0 when the value did not come from a file line.
+    pub line: usize,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            f.write_str(&self.file)
+        } else {
+            write!(f, "{}:{}", self.file, self.line)
+        }
+    }
+}
+
+/// One key of a section.
+#[derive(Debug, Clone)]
+struct Entry {
+    key: String,
+    value: String,
+    origin: Option<Origin>,
+}
 
 /// One `[Section]` of a parsed file: its keys and values in the order each
 /// key was first assigned.
 #[derive(Debug, Clone)]
 pub struct Section {
     name: String,
-    entries: Vec<(String, String)>,
+    entries: Vec<Entry>,
     index: HashMap<String, usize>,
 }
 
@@ -36,18 +67,27 @@ impl Section {
     pub fn get(&self, key: &str) -> Option<&str> {
         self.index
             .get(&key.to_ascii_lowercase())
-            .map(|&i| self.entries[i].1.as_str())
+            .map(|&i| self.entries[i].value.as_str())
+    }
+
+    /// Where `key` was last assigned, if known.
+    pub fn origin(&self, key: &str) -> Option<&Origin> {
+        self.index
+            .get(&key.to_ascii_lowercase())
+            .and_then(|&i| self.entries[i].origin.as_ref())
     }
 
     /// All (key, value) pairs; keys as first written, values as last
     /// assigned.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.entries.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.entries
+            .iter()
+            .map(|e| (e.key.as_str(), e.value.as_str()))
     }
 
     /// All keys, as first written.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.entries.iter().map(|(k, _)| k.as_str())
+        self.entries.iter().map(|e| e.key.as_str())
     }
 
     /// Number of keys.
@@ -60,13 +100,20 @@ impl Section {
         self.entries.is_empty()
     }
 
-    fn set(&mut self, key: &str, value: &str) {
+    fn set(&mut self, key: &str, value: &str, origin: Option<Origin>) {
         match self.index.get(&key.to_ascii_lowercase()) {
-            Some(&i) => self.entries[i].1 = value.to_string(),
+            Some(&i) => {
+                self.entries[i].value = value.to_string();
+                self.entries[i].origin = origin;
+            }
             None => {
                 self.index
                     .insert(key.to_ascii_lowercase(), self.entries.len());
-                self.entries.push((key.to_string(), value.to_string()));
+                self.entries.push(Entry {
+                    key: key.to_string(),
+                    value: value.to_string(),
+                    origin,
+                });
             }
         }
     }
@@ -168,6 +215,89 @@ impl ConfigFile {
             .map_or(default, |v| parse_enum(v, names, default))
     }
 
+    /// Where `section:key` was last assigned, if it is set and the place is
+    /// known (values set with [`set`](Self::set) have no origin).
+    pub fn origin(&self, section: &str, key: &str) -> Option<&Origin> {
+        self.section(section).and_then(|s| s.origin(key))
+    }
+
+    /// An integer setting read strictly: `default` when missing; the value
+    /// when it is a whole number (see [`crate::parse_int_strict`]) inside
+    /// `range`; otherwise `default` together with a [`Warning::BadValue`]
+    /// naming the file and line the value came from, the section, the key,
+    /// the bad value and the default used instead.
+    pub fn get_int_checked(
+        &self,
+        section: &str,
+        key: &str,
+        default: i64,
+        range: RangeInclusive<i64>,
+    ) -> (i64, Option<Warning>) {
+        debug_assert!(
+            range.contains(&default),
+            "{section}:{key} default outside its range"
+        );
+        let Some(text) = self.get_str(section, key) else {
+            return (default, None);
+        };
+        let problem = match parse_int_strict(text) {
+            Some(v) if range.contains(&v) => return (v, None),
+            Some(_) => format!("is outside the range {}..={}", range.start(), range.end()),
+            None => "is not a whole number".to_string(),
+        };
+        let warning = self.bad_value(section, key, text, problem, default.to_string());
+        (default, Some(warning))
+    }
+
+    /// A boolean setting read strictly: `default` when missing; the value
+    /// when it is a number or yes/no/on/off/true/false (see
+    /// [`crate::parse_bool_strict`]); otherwise `default` with a
+    /// [`Warning::BadValue`].
+    pub fn get_bool_checked(
+        &self,
+        section: &str,
+        key: &str,
+        default: bool,
+    ) -> (bool, Option<Warning>) {
+        let Some(text) = self.get_str(section, key) else {
+            return (default, None);
+        };
+        match parse_bool_strict(text) {
+            Some(v) => (v, None),
+            None => {
+                let used = if default { "yes" } else { "no" };
+                let problem = "is not yes or no".to_string();
+                let warning = self.bad_value(section, key, text, problem, used.to_string());
+                (default, Some(warning))
+            }
+        }
+    }
+
+    /// A [`Warning::BadValue`] for `section:key`, placed where the value
+    /// was set.
+    pub fn bad_value(
+        &self,
+        section: &str,
+        key: &str,
+        value: &str,
+        problem: String,
+        used: String,
+    ) -> Warning {
+        let (file, line) = match self.origin(section, key) {
+            Some(o) => (o.file.to_string(), o.line),
+            None => (format!("{} (set in memory)", self.path), 0),
+        };
+        Warning::BadValue {
+            file,
+            line,
+            section: section.to_string(),
+            key: key.to_string(),
+            value: value.to_string(),
+            problem,
+            used,
+        }
+    }
+
     /// A section by name (case-insensitive).
     pub fn section(&self, name: &str) -> Option<&Section> {
         self.index
@@ -185,7 +315,14 @@ impl ConfigFile {
     /// nothing is written to disk.
     pub fn set(&mut self, section: &str, key: &str, value: &str) {
         let i = self.ensure_section(section);
-        self.sections[i].set(key, value);
+        self.sections[i].set(key, value, None);
+    }
+
+    /// Like [`set`](Self::set), recording where the value came from (for
+    /// warnings about it), e.g. a command-line override labelled `--set`.
+    pub fn set_from(&mut self, section: &str, key: &str, value: &str, origin: Origin) {
+        let i = self.ensure_section(section);
+        self.sections[i].set(key, value, Some(origin));
     }
 
     /// The index of `section`, created empty if new.

@@ -23,13 +23,13 @@ mod zone;
 
 pub use embedded::{default_zone, write_default_zone, DEFAULT_MAP_PATH, DEFAULT_ZONE_FILES};
 pub use error::{ConfError, Warning};
-pub use file::{ConfigFile, Section, MAX_WARNINGS};
+pub use file::{ConfigFile, Origin, Section, MAX_WARNINGS};
 pub use parse::{INCLUDE_COST, MAX_INCLUDE_DEPTH, MAX_LINE, MAX_TOTAL_BYTES};
 pub use source::{
     config_search_path, find_first, map_search_path, DirSource, EmbeddedSource, FileSource,
     FoundFile, MAX_FILE_BYTES,
 };
-pub use value::{parse_enum, parse_int, strtol};
+pub use value::{parse_bool_strict, parse_enum, parse_int, parse_int_strict, strtol};
 pub use zone::{base_name, ArenaConfig, ZoneConfig, PUBLIC_BASE};
 
 #[cfg(test)]

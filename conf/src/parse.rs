@@ -21,9 +21,10 @@
 //! so no byte is lost.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::error::{ConfError, Warning};
-use crate::file::ConfigFile;
+use crate::file::{ConfigFile, Origin};
 use crate::source::{config_search_path, find_first, FileSource};
 use crate::value::is_c_space;
 
@@ -97,7 +98,7 @@ struct Parser<'a> {
     /// Open conditionals; like ASSS, shared across include boundaries.
     ifs: Vec<IfBlock>,
     /// Paths of the files being read, outermost first.
-    stack: Vec<String>,
+    stack: Vec<Arc<str>>,
     /// Budget used so far.
     used: usize,
     /// The current section; like ASSS, it carries across includes.
@@ -189,7 +190,7 @@ impl Parser<'_> {
             });
         }
         self.out.add_file(path);
-        self.stack.push(path.to_string());
+        self.stack.push(Arc::from(path));
         let text = decode(data);
         let mut lines = text.split('\n').enumerate();
         let mut result = Ok(());
@@ -314,7 +315,7 @@ impl Parser<'_> {
         };
         match found {
             Ok(Some(found)) => {
-                if self.stack.contains(&found.path) {
+                if self.stack.iter().any(|p| **p == *found.path) {
                     self.out.warn(Warning::IncludeLoop {
                         file: pos.file(),
                         line: pos.line,
@@ -348,6 +349,13 @@ impl Parser<'_> {
     fn key_value(&mut self, pos: Pos<'_>, line: &str) {
         let line = trim_c(line);
         if let Some(rest) = line.strip_prefix('[') {
+            if !rest.ends_with(']') {
+                self.out.warn(Warning::UnterminatedSection {
+                    file: pos.file(),
+                    line: pos.line,
+                    text: line.to_string(),
+                });
+            }
             let name = rest
                 .trim_start_matches(|c| is_c_space(c) || c == '[')
                 .trim_end_matches(|c| is_c_space(c) || c == ']');
@@ -356,8 +364,22 @@ impl Parser<'_> {
             return;
         }
         let (key, rest) = unescape(line, Some('='));
-        if key.is_empty() {
+        if key.trim_matches(is_c_space).is_empty() {
+            self.out.warn(Warning::Garbage {
+                file: pos.file(),
+                line: pos.line,
+                text: line.to_string(),
+            });
             return;
+        }
+        if !rest.starts_with('=') && key.contains(is_c_space) {
+            // Not `key = value` and not a lone name either (capability
+            // lists); kept as before, but most likely a mistake.
+            self.out.warn(Warning::Garbage {
+                file: pos.file(),
+                line: pos.line,
+                text: line.to_string(),
+            });
         }
         let (key, value) = match rest.strip_prefix('=') {
             Some(v) => (
@@ -367,11 +389,22 @@ impl Parser<'_> {
             // A key with no `=` (groupdef.conf capability lists) gets "".
             None => (key, String::new()),
         };
+        let origin = || Origin {
+            file: self
+                .stack
+                .last()
+                .cloned()
+                .unwrap_or_else(|| Arc::from(pos.file)),
+            line: pos.line,
+        };
         if let Some((section, key)) = key.split_once(':') {
             // `Section:Key = value` leaves the current section unchanged.
-            self.out.set(section, key, &value);
+            let origin = origin();
+            self.out.set_from(section, key, &value, origin);
         } else if let Some(section) = &self.section {
-            self.out.set(section, &key, &value);
+            let origin = origin();
+            let section = section.clone();
+            self.out.set_from(&section, &key, &value, origin);
         } else {
             self.out.warn(Warning::NoSection {
                 file: pos.file(),

@@ -759,3 +759,159 @@ proptest! {
         prop_assert_eq!(parsed, expected.len());
     }
 }
+
+// ---- problems reported as warnings ----
+
+#[test]
+fn garbage_lines_are_reported() {
+    let c = parse("[S]\nthis is garbage\n= 5\nname_only\nk = 1\n");
+    assert_eq!(c.get_str("S", "k"), Some("1"));
+    assert_eq!(c.get_str("S", "name_only"), Some(""));
+    assert_eq!(
+        c.warnings(),
+        [
+            Warning::Garbage {
+                file: "<string>".into(),
+                line: 2,
+                text: "this is garbage".into()
+            },
+            Warning::Garbage {
+                file: "<string>".into(),
+                line: 3,
+                text: "= 5".into()
+            },
+        ]
+    );
+    assert_eq!(
+        c.warnings()[0].to_string(),
+        "<string>:2: not a setting: \"this is garbage\""
+    );
+}
+
+#[test]
+fn unterminated_section_header_is_reported() {
+    let c = parse("[General\nMap = x.lvl\n");
+    assert_eq!(c.get_str("General", "Map"), Some("x.lvl"));
+    assert_eq!(
+        c.warnings(),
+        [Warning::UnterminatedSection {
+            file: "<string>".into(),
+            line: 1,
+            text: "[General".into()
+        }]
+    );
+}
+
+#[test]
+fn values_remember_where_they_were_set() {
+    let s = src(&[
+        ("conf/a", "[S]\nk = 1\n#include b\n"),
+        ("conf/b", "; b\n[T]\nj = 2\nS:k = 3\n"),
+    ]);
+    let mut c = load(&s, "a");
+    let at = |c: &ConfigFile, sec: &str, key: &str| c.origin(sec, key).map(|o| o.to_string());
+    assert_eq!(at(&c, "T", "j").as_deref(), Some("conf/b:3"));
+    // Last assignment wins, for the origin too.
+    assert_eq!(at(&c, "S", "k").as_deref(), Some("conf/b:4"));
+    c.set("S", "k", "4");
+    assert_eq!(at(&c, "S", "k"), None);
+    c.set_from(
+        "S",
+        "k",
+        "5",
+        Origin {
+            file: "--set".into(),
+            line: 0,
+        },
+    );
+    assert_eq!(at(&c, "S", "k").as_deref(), Some("--set"));
+}
+
+#[test]
+fn checked_ints_warn_once_and_use_the_default() {
+    let c = ConfigFile::parse_bytes(
+        &EmbeddedSource::new(),
+        None,
+        "conf/global.conf",
+        b"[Listen]\nPort = abc\n[Net]\nMaxConnections = 70000\nOk = 0x20\nPart = 12abc\n",
+    )
+    .expect("parses");
+    assert_eq!(c.get_int_checked("Net", "Ok", 1, 0..=100), (32, None));
+    assert_eq!(c.get_int_checked("Net", "Missing", 7, 0..=100), (7, None));
+    let (port, w) = c.get_int_checked("Listen", "Port", 5000, 0..=65534);
+    assert_eq!(port, 5000);
+    let w = w.expect("warning");
+    assert_eq!(
+        w,
+        Warning::BadValue {
+            file: "conf/global.conf".into(),
+            line: 2,
+            section: "Listen".into(),
+            key: "Port".into(),
+            value: "abc".into(),
+            problem: "is not a whole number".into(),
+            used: "5000".into(),
+        }
+    );
+    assert_eq!(
+        w.to_string(),
+        "conf/global.conf:2: Listen:Port = \"abc\" is not a whole number; using 5000"
+    );
+    let (n, w) = c.get_int_checked("Net", "MaxConnections", 1000, 1..=32000);
+    assert_eq!(n, 1000);
+    assert_eq!(
+        w.expect("warning").to_string(),
+        "conf/global.conf:4: Net:MaxConnections = \"70000\" is outside the range 1..=32000; using 1000"
+    );
+    let (n, w) = c.get_int_checked("Net", "Part", 3, 0..=100);
+    assert_eq!(n, 3);
+    assert!(w.is_some());
+}
+
+#[test]
+fn checked_bools() {
+    let c = parse("[S]\na = yes\nb = 0\nc = maybe\nd = true\n");
+    assert_eq!(c.get_bool_checked("S", "a", false), (true, None));
+    assert_eq!(c.get_bool_checked("S", "b", true), (false, None));
+    assert_eq!(c.get_bool_checked("S", "d", false), (true, None));
+    assert_eq!(c.get_bool_checked("S", "none", true), (true, None));
+    let (v, w) = c.get_bool_checked("S", "c", true);
+    assert!(v);
+    assert_eq!(
+        w.expect("warning").to_string(),
+        "<string>:4: S:c = \"maybe\" is not yes or no; using yes"
+    );
+}
+
+#[test]
+fn arena_checks() {
+    let s = src(&[
+        ("conf/global.conf", ""),
+        ("arenas/good/arena.conf", "[General]\nMap = good.lvl\n"),
+        ("arenas/good/good.lvl", "MAP"),
+        (
+            "arenas/nomap/arena.conf",
+            "[Misc]\nx = 1\n[General]\nMap = gone.lvl\n#include missing.conf\n",
+        ),
+    ]);
+    let z = ZoneConfig::new(Arc::new(s)).expect("zone");
+    assert_eq!(z.check_arena("good"), []);
+    let w = z.check_arena("nomap2");
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert!(
+        matches!(&w[0], Warning::IncludeNotFound { file, line: 5, .. } if file == "arenas/nomap/arena.conf")
+    );
+    assert_eq!(
+        w[1].to_string(),
+        "arenas/nomap/arena.conf:4: arena 'nomap2': map file 'gone.lvl' not found (tried: \
+         arenas/nomap/gone.lvl, maps/gone.lvl, gone.lvl, arenas/nomap/nomap.lvl, maps/nomap.lvl, \
+         arenas/(default)/gone.lvl)"
+    );
+    // No arena.conf anywhere (no (default) either).
+    let w = z.check_arena("lost");
+    assert!(
+        matches!(&w[..], [Warning::ArenaConfig { arena, error }]
+            if arena == "lost" && error.contains("arenas/lost/arena.conf")),
+        "{w:?}"
+    );
+}

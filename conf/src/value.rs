@@ -13,6 +13,11 @@ pub(crate) fn is_c_space(c: char) -> bool {
 ///
 /// Returns `None` if no digit was consumed (strtol's "no conversion").
 pub fn strtol(s: &str) -> Option<i64> {
+    strtol_end(s).map(|(v, _)| v)
+}
+
+/// [`strtol`] that also returns the byte index where parsing stopped.
+fn strtol_end(s: &str) -> Option<(i64, usize)> {
     let b = s.as_bytes();
     let mut i = 0;
     while i < b.len() && is_c_space(b[i] as char) {
@@ -58,11 +63,37 @@ pub fn strtol(s: &str) -> Option<i64> {
     if !any {
         return None;
     }
-    Some(if negative {
+    let value = if negative {
         value
     } else {
         value.checked_neg().unwrap_or(i64::MAX)
-    })
+    };
+    Some((value, i))
+}
+
+/// Parses a whole setting string as an integer, strictly: like [`strtol`]
+/// (decimal, `0x` hex, leading-`0` octal, optional sign, surrounding
+/// whitespace) but the whole value must be the number. `None` for anything
+/// else (`abc`, `12abc`, `yes`, the empty string). Values beyond `i64`
+/// saturate, so a range check catches them.
+pub fn parse_int_strict(value: &str) -> Option<i64> {
+    let (v, end) = strtol_end(value)?;
+    value[end..].chars().all(is_c_space).then_some(v)
+}
+
+/// Parses a whole setting string as a boolean, strictly: an integer (0 is
+/// false, anything else true), or (case-insensitive) `yes`/`y`/`on`/`true`
+/// or `no`/`n`/`off`/`false`. `None` for anything else.
+pub fn parse_bool_strict(value: &str) -> Option<bool> {
+    if let Some(n) = parse_int_strict(value) {
+        return Some(n != 0);
+    }
+    let word = value.trim_matches(is_c_space).to_ascii_lowercase();
+    match word.as_str() {
+        "yes" | "y" | "on" | "true" => Some(true),
+        "no" | "n" | "off" | "false" => Some(false),
+        _ => None,
+    }
 }
 
 /// The integer value of a setting string, as ASSS `GetInt` computes it:
@@ -129,6 +160,31 @@ mod tests {
         assert_eq!(strtol("99999999999999999999999"), Some(i64::MAX));
         assert_eq!(strtol("-99999999999999999999999"), Some(i64::MIN));
         assert_eq!(strtol("-9223372036854775808"), Some(i64::MIN));
+    }
+
+    #[test]
+    fn strict_ints() {
+        assert_eq!(parse_int_strict("42"), Some(42));
+        assert_eq!(parse_int_strict(" -7 \t"), Some(-7));
+        assert_eq!(parse_int_strict("0x10"), Some(16));
+        assert_eq!(parse_int_strict("010"), Some(8));
+        assert_eq!(parse_int_strict("abc"), None);
+        assert_eq!(parse_int_strict("12abc"), None);
+        assert_eq!(parse_int_strict("5 7"), None);
+        assert_eq!(parse_int_strict("yes"), None);
+        assert_eq!(parse_int_strict(""), None);
+        assert_eq!(parse_int_strict("99999999999999999999"), Some(i64::MAX));
+    }
+
+    #[test]
+    fn strict_bools() {
+        assert_eq!(parse_bool_strict("1"), Some(true));
+        assert_eq!(parse_bool_strict("0"), Some(false));
+        assert_eq!(parse_bool_strict("Yes"), Some(true));
+        assert_eq!(parse_bool_strict("false"), Some(false));
+        assert_eq!(parse_bool_strict(" on "), Some(true));
+        assert_eq!(parse_bool_strict("maybe"), None);
+        assert_eq!(parse_bool_strict(""), None);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::embedded::default_zone;
-use crate::error::ConfError;
+use crate::error::{ConfError, Warning};
 use crate::file::ConfigFile;
 use crate::source::{find_first, map_search_path, DirSource, FileSource, FoundFile};
 
@@ -170,5 +170,44 @@ impl ZoneConfig {
     pub fn load_map(&self, arena: &ArenaConfig) -> Result<Option<FoundFile>, ConfError> {
         let candidates = map_search_path(arena.base_name(), arena.map_name());
         find_first(self.root.as_ref(), &candidates)
+    }
+
+    /// Everything wrong with arena `arena`'s configuration that would
+    /// otherwise only show when (or after) it starts: its `arena.conf` is
+    /// missing or unreadable ([`Warning::ArenaConfig`]), the warnings of
+    /// parsing it (garbage lines, missing includes, ...), and a
+    /// `General:Map` that names no existing file ([`Warning::MapNotFound`]).
+    pub fn check_arena(&self, arena: &str) -> Vec<Warning> {
+        let config = match self.load_arena(arena) {
+            Ok(c) => c,
+            Err(e) => {
+                return vec![Warning::ArenaConfig {
+                    arena: arena.to_string(),
+                    error: e.to_string(),
+                }]
+            }
+        };
+        let mut out = config.file().warnings().to_vec();
+        match (config.map_name(), self.load_map(&config)) {
+            (Some(map), Ok(None)) => {
+                let (file, line) = match config.file().origin("General", "Map") {
+                    Some(o) => (o.file.to_string(), o.line),
+                    None => (config.file().path().to_string(), 0),
+                };
+                out.push(Warning::MapNotFound {
+                    file,
+                    line,
+                    arena: arena.to_string(),
+                    map: map.to_string(),
+                    tried: map_search_path(config.base_name(), Some(map)),
+                });
+            }
+            (_, Err(e)) => out.push(Warning::ArenaConfig {
+                arena: arena.to_string(),
+                error: format!("reading its map: {e}"),
+            }),
+            _ => {}
+        }
+        out
     }
 }

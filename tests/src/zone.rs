@@ -61,6 +61,9 @@ pub struct ZoneOptions {
     pub worker: Option<PathBuf>,
     /// Extra environment variables for the supervisor.
     pub env: Vec<(String, String)>,
+    /// Let the supervisor choose its default control socket (no
+    /// `--control`); its path is read from the listening line.
+    pub default_control: bool,
 }
 
 /// The folder holding the zone binaries: `$SUBSUMPTION_BIN_DIR`, else the
@@ -119,14 +122,15 @@ impl TestZone {
             .arg("127.0.0.1")
             .arg("--port")
             .arg("0")
-            .arg("--control")
-            .arg(&control_path)
             .arg("--worker")
             .arg(
                 opts.worker
                     .clone()
                     .unwrap_or_else(|| dir.join("realm-worker")),
             );
+        if !opts.default_control {
+            cmd.arg("--control").arg(&control_path);
+        }
         if let Some(zone_dir) = &opts.zone_dir {
             cmd.arg("--zone").arg(zone_dir);
         }
@@ -198,6 +202,13 @@ impl TestZone {
         let (game, ping) = parse_listening(&line).with_context(|| format!("parsing {line:?}"))?;
         zone.game = game;
         zone.ping = ping;
+        if opts.default_control {
+            zone.control_path = line
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix("control="))
+                .map(PathBuf::from)
+                .ok_or_else(|| anyhow!("no control= path in {line:?}"))?;
+        }
         Ok(zone)
     }
 

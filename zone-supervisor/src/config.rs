@@ -2,12 +2,14 @@
 //! command-line overrides, and the typed values the supervisor reads.
 
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::ops::{Deref, DerefMut, RangeInclusive};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use conf::{ConfigFile, ZoneConfig};
+use conf::{ConfigFile, Origin, Warning, ZoneConfig};
 use ss_proto::transport::{InitPolicy, TransportConfig};
+use tracing::warn;
 
 use crate::auth::LocalAuth;
 use crate::billing::BillingConfig;
@@ -45,8 +47,10 @@ impl Override {
     }
 }
 
-/// Everything the supervisor needs to run, read once at start (and again on
-/// reload).
+/// Everything the supervisor needs to run, read once at start. The fields
+/// here are fixed for the life of the process (sockets, paths, billing, the
+/// database); what a reload may change is in [`RuntimeSettings`], reachable
+/// directly through `Deref` (`settings.max_connections`).
 #[derive(Clone, Debug)]
 pub struct Settings {
     /// The zone folder, or `None` for the embedded default zone.
@@ -59,17 +63,36 @@ pub struct Settings {
     pub port: u16,
     /// The realm-worker binary.
     pub worker_path: PathBuf,
+    /// Path of the control socket.
+    pub control_path: PathBuf,
+    /// Whether failing to bind the control socket stops the zone: when the
+    /// operator chose its path (`--control`) or it is the zone folder's own.
+    pub control_required: bool,
+    /// Whether the control socket's folder is a default one, which must be
+    /// this user's with mode 0700 (created so if absent).
+    pub control_dir_private: bool,
+    /// Interval of keepalive packets to players in arenas.
+    pub keepalive: Duration,
+    /// The billing server link (`[Billing]`).
+    pub billing: BillingConfig,
+    /// Where and how scores are kept.
+    pub persist: PersistSettings,
+    /// The command line the settings came from (for reloads).
+    pub args: RunArgs,
+    /// What a reload re-reads and replaces as a whole.
+    pub runtime: RuntimeSettings,
+}
+
+/// The settings a reload (`zone-supervisor reload`, SIGHUP) replaces: read
+/// afresh, validated, then swapped in as one value.
+#[derive(Clone, Debug)]
+pub struct RuntimeSettings {
     /// Transport tunables for player connections.
     pub transport: TransportConfig,
     /// How connection requests are answered.
     pub init_policy: InitPolicy,
     /// How realms are watched, restarted and stopped.
     pub realm_policy: RealmPolicy,
-    /// Path of the control socket.
-    pub control_path: PathBuf,
-    /// Whether the operator chose the control path (then failing to bind
-    /// it stops the zone).
-    pub control_path_given: bool,
     /// Most connections at once.
     pub max_connections: usize,
     /// Most connections from one IP address (0 = no limit).
@@ -79,22 +102,28 @@ pub struct Settings {
     pub max_pending: usize,
     /// How long a connection may take to log in.
     pub login_timeout: Duration,
-    /// Interval of keepalive packets to players in arenas.
-    pub keepalive: Duration,
     /// How long a connection's unreliable packets may wait to be grouped
     /// with later ones into one datagram (`Net:FlushDelayMillis`; 0 = send
     /// at the end of every loop pass).
     pub flush_delay: Duration,
     /// Local passwords (`passwd.conf`).
     pub auth: LocalAuth,
-    /// The billing server link (`[Billing]`).
-    pub billing: BillingConfig,
-    /// Where and how scores are kept.
-    pub persist: PersistSettings,
     /// The zone's config source (arena configs are read for score groups).
     pub zone: ZoneConfig,
-    /// The command line the settings came from (for reloads).
-    pub args: RunArgs,
+}
+
+impl Deref for Settings {
+    type Target = RuntimeSettings;
+
+    fn deref(&self) -> &RuntimeSettings {
+        &self.runtime
+    }
+}
+
+impl DerefMut for Settings {
+    fn deref_mut(&mut self) -> &mut RuntimeSettings {
+        &mut self.runtime
+    }
 }
 
 /// The `[Persist]` settings.
@@ -110,10 +139,17 @@ pub struct PersistSettings {
     pub reset_every: Option<Duration>,
 }
 
+/// The label warnings give values that came from `--set`.
+pub const OVERRIDE_ORIGIN: &str = "--set";
+
 /// Applies overrides to a parsed config file.
 pub fn apply_overrides(file: &mut ConfigFile, overrides: &[Override]) {
     for o in overrides {
-        file.set(&o.section, &o.key, &o.value);
+        let origin = Origin {
+            file: OVERRIDE_ORIGIN.into(),
+            line: 0,
+        };
+        file.set_from(&o.section, &o.key, &o.value, origin);
     }
 }
 
@@ -126,9 +162,100 @@ pub fn open_zone(zone_dir: Option<&PathBuf>) -> Result<ZoneConfig> {
     }
 }
 
+/// Reads typed settings from the global config, collecting one warning
+/// per value that does not parse or is out of range (the default is used
+/// instead).
+pub struct Reader<'a> {
+    file: &'a ConfigFile,
+    /// Warnings so far.
+    pub warnings: Vec<Warning>,
+}
+
+impl<'a> Reader<'a> {
+    /// A reader of `file`.
+    pub fn new(file: &'a ConfigFile) -> Reader<'a> {
+        Reader {
+            file,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// An integer in `range`, else `default` (with a warning).
+    pub fn int(
+        &mut self,
+        section: &str,
+        key: &str,
+        default: i64,
+        range: RangeInclusive<i64>,
+    ) -> i64 {
+        let (v, w) = self.file.get_int_checked(section, key, default, range);
+        self.warnings.extend(w);
+        v
+    }
+
+    /// A yes/no setting.
+    pub fn bool(&mut self, section: &str, key: &str, default: bool) -> bool {
+        let (v, w) = self.file.get_bool_checked(section, key, default);
+        self.warnings.extend(w);
+        v
+    }
+
+    /// A count in `range` (which must not go below 0).
+    pub fn count(
+        &mut self,
+        section: &str,
+        key: &str,
+        default: i64,
+        range: RangeInclusive<i64>,
+    ) -> usize {
+        debug_assert!(*range.start() >= 0);
+        self.int(section, key, default, range) as usize
+    }
+
+    /// A duration given in milliseconds, in `range`.
+    pub fn millis(
+        &mut self,
+        section: &str,
+        key: &str,
+        default: i64,
+        range: RangeInclusive<i64>,
+    ) -> Duration {
+        debug_assert!(*range.start() >= 0);
+        Duration::from_millis(self.int(section, key, default, range) as u64)
+    }
+
+    /// A non-empty string setting.
+    pub fn text(&self, section: &str, key: &str) -> Option<&'a str> {
+        self.file
+            .get_str(section, key)
+            .filter(|s| !s.trim().is_empty())
+    }
+
+    /// `Section:Key = value` with where it was set, for error messages.
+    pub fn describe(&self, section: &str, key: &str, value: impl std::fmt::Display) -> String {
+        match self.file.origin(section, key) {
+            Some(o) => format!("{o}: {section}:{key} = {value}"),
+            None => format!("{section}:{key} = {value} (default)"),
+        }
+    }
+}
+
 impl Settings {
-    /// Reads the settings for `zone-supervisor run`.
+    /// Reads the settings for `zone-supervisor run` (and for a reload),
+    /// logging every warning about the config. Fails on what cannot run:
+    /// a zone folder without `global.conf`, settings that contradict each
+    /// other, a bad bind address.
     pub fn load(args: &RunArgs) -> Result<Settings> {
+        let (settings, warnings) = Settings::read(args)?;
+        for w in &warnings {
+            warn!("config: {w}");
+        }
+        Ok(settings)
+    }
+
+    /// [`load`](Self::load) without logging: the settings and the
+    /// warnings about the config.
+    pub fn read(args: &RunArgs) -> Result<(Settings, Vec<Warning>)> {
         let overrides = args
             .overrides
             .iter()
@@ -137,120 +264,185 @@ impl Settings {
         let zone = open_zone(args.zone.as_ref())?;
         let mut global = (**zone.global()).clone();
         apply_overrides(&mut global, &overrides);
-        let persist = persist_settings(&global, args.zone.as_ref());
+        let mut r = Reader::new(&global);
+        r.warnings.extend(global.warnings().iter().cloned());
+        let persist = persist_settings(&mut r, args.zone.as_ref());
 
-        let bind_text = args
-            .bind
-            .clone()
-            .or_else(|| global.get_str("Listen", "BindAddress").map(str::to_string))
-            .unwrap_or_else(|| "0.0.0.0".to_string());
-        let bind: IpAddr = bind_text
-            .parse()
-            .with_context(|| format!("bind address {bind_text:?} is not an IP address"))?;
-        let port_setting = global.get_int("Listen", "Port", 5000);
-        let port = match args.port {
-            Some(p) => p,
-            None => u16::try_from(port_setting)
-                .with_context(|| format!("Listen:Port {port_setting} is not a port number"))?,
+        let bind = match &args.bind {
+            Some(text) => text
+                .parse()
+                .with_context(|| format!("--bind {text:?} is not an IP address"))?,
+            None => match r.text("Listen", "BindAddress") {
+                // Refused rather than defaulted: listening on every
+                // interface is not a safe stand-in for a mistyped address.
+                Some(text) => text.trim().parse().with_context(|| {
+                    format!(
+                        "{} is not an IP address",
+                        r.describe("Listen", "BindAddress", text)
+                    )
+                })?,
+                None => IpAddr::from([0, 0, 0, 0]),
+            },
         };
+        // The ping port is one above the game port.
+        let port_setting = r.int("Listen", "Port", 5000, 0..=65534) as u16;
+        let port = args.port.unwrap_or(port_setting);
+        if port == u16::MAX {
+            bail!("--port 65535 leaves no room for the ping port (one above)");
+        }
         let worker_path = match &args.worker {
             Some(p) => p.clone(),
-            None => match global.get_str("Realms", "WorkerPath") {
-                Some(p) if !p.is_empty() => PathBuf::from(p),
-                _ => std::env::current_exe()
+            None => match r.text("Realms", "WorkerPath") {
+                Some(p) => PathBuf::from(p),
+                None => std::env::current_exe()
                     .context("locating this binary")?
                     .with_file_name("realm-worker"),
             },
         };
-        let ticks = |key: &str, default: i32| {
-            Duration::from_millis(global.get_int("Net", key, default).max(1) as u64 * 10)
+        let ticks = |r: &mut Reader, key: &str, default: i64, range: RangeInclusive<i64>| {
+            Duration::from_millis(r.int("Net", key, default, range) as u64 * 10)
         };
         let transport = TransportConfig {
-            drop_timeout: ticks("DropTimeout", 3000),
-            max_retries: global.get_int("Net", "MaxRetries", 15).clamp(1, 1000) as u32,
-            max_outgoing: global
-                .get_int("Net", "MaxOutlistSize", 500)
-                .clamp(10, 100_000) as usize,
-            send_window: global.get_int("Net", "SendAtOnce", 30).clamp(1, 255) as usize,
-            max_big_packet: global
-                .get_int("Net", "MaxBigPacket", 65536)
-                .clamp(1024, 1 << 20) as usize,
+            drop_timeout: ticks(&mut r, "DropTimeout", 3000, 10..=360_000),
+            max_retries: r.int("Net", "MaxRetries", 15, 1..=1000) as u32,
+            max_outgoing: r.count("Net", "MaxOutlistSize", 500, 10..=100_000),
+            send_window: r.count("Net", "SendAtOnce", 30, 1..=255),
+            max_big_packet: r.count("Net", "MaxBigPacket", 65536, 1024..=1 << 20),
             ..TransportConfig::default()
         };
         let init_policy = InitPolicy {
-            allow_vie: global.get_bool("Listen", "AllowVIE", true),
-            allow_continuum: global.get_bool("Listen", "AllowCont", true),
-            vie_encrypt: global.get_bool("Net", "VIEEncryption", true),
-            continuum_vie: global.get_bool("Net", "ContinuumVIE", false),
+            allow_vie: r.bool("Listen", "AllowVIE", true),
+            allow_continuum: r.bool("Listen", "AllowCont", true),
+            vie_encrypt: r.bool("Net", "VIEEncryption", true),
+            continuum_vie: r.bool("Net", "ContinuumVIE", false),
         };
-        Ok(Settings {
+        let realm_policy = realm_policy(&mut r)?;
+        let runtime = RuntimeSettings {
+            transport,
+            init_policy,
+            max_connections: r.count("Net", "MaxConnections", 1000, 1..=32000),
+            max_connections_per_ip: r.count("Net", "MaxConnectionsPerIp", 0, 0..=32000),
+            max_pending: r.count("Net", "MaxPendingConnections", 200, 1..=32000),
+            login_timeout: r.millis("Net", "LoginTimeoutMillis", 10_000, 100..=600_000),
+            flush_delay: r.millis("Net", "FlushDelayMillis", 0, 0..=100),
+            auth: LocalAuth::new(zone.load_file("passwd.conf").ok().inspect(|f| {
+                r.warnings.extend(f.warnings().iter().cloned());
+            })),
+            zone: zone.clone(),
+            realm_policy,
+        };
+        let mut warnings = r.warnings;
+        warnings.extend(check_arenas(
+            &zone,
+            args.zone.as_deref(),
+            &runtime.realm_policy,
+        ));
+        let settings = Settings {
             zone_dir: args.zone.clone(),
             overrides,
             bind,
             port,
             worker_path,
-            transport,
-            init_policy,
-            realm_policy: realm_policy(&global),
-            control_path: args
-                .control
-                .clone()
-                .unwrap_or_else(crate::control::default_path),
-            control_path_given: args.control.is_some(),
-            max_connections: global
-                .get_int("Net", "MaxConnections", 1000)
-                .clamp(1, 32000) as usize,
-            max_connections_per_ip: global.get_int("Net", "MaxConnectionsPerIp", 0).max(0) as usize,
-            max_pending: global
-                .get_int("Net", "MaxPendingConnections", 200)
-                .clamp(1, 32000) as usize,
-            login_timeout: Duration::from_millis(
-                global.get_int("Net", "LoginTimeoutMillis", 10_000).max(100) as u64,
-            ),
+            control_path: match &args.control {
+                Some(p) => p.clone(),
+                None => crate::control::default_path(args.zone.as_deref()),
+            },
+            control_required: args.control.is_some() || args.zone.is_some(),
+            control_dir_private: args.control.is_none(),
             keepalive: Duration::from_secs(5),
-            flush_delay: Duration::from_millis(
-                global.get_int("Net", "FlushDelayMillis", 0).clamp(0, 100) as u64,
-            ),
-            auth: LocalAuth::new(zone.load_file("passwd.conf").ok()),
             persist,
-            zone: zone.clone(),
             args: args.clone(),
             billing: BillingConfig::load(&global),
-        })
+            runtime,
+        };
+        Ok((settings, warnings))
     }
 }
 
-/// Reads the `[Realms]` policy.
-fn realm_policy(global: &ConfigFile) -> RealmPolicy {
-    let millis = |key: &str, default: i32| {
-        Duration::from_millis(global.get_int("Realms", key, default).max(0) as u64)
-    };
-    RealmPolicy {
-        idle_stop: millis("IdleStopMillis", 30_000),
-        heartbeat: millis("HeartbeatMillis", 500).max(Duration::from_millis(50)),
-        heartbeat_timeout: millis("HeartbeatTimeoutMillis", 3_000).max(Duration::from_millis(200)),
-        restart_limit: global.get_int("Realms", "RestartLimit", 5).max(0) as u32,
-        restart_window: Duration::from_secs(
-            global.get_int("Realms", "RestartWindowSeconds", 60).max(1) as u64,
-        ),
-        backoff_base: millis("RestartBackoffMillis", 250),
-        backoff_max: millis("RestartBackoffMaxMillis", 10_000),
-        default_arena: global
-            .get_str("Realms", "DefaultArena")
-            .filter(|s| !s.is_empty())
-            .map(crate::zone::sanitize_arena_name)
-            .unwrap_or_else(|| "0".to_string()),
-        max_ipc_bytes_per_sec: global
-            .get_int("Realms", "MaxIpcBytesPerSecond", 64 << 20)
-            .max(1 << 16) as u64,
+/// Problems with the zone's arenas that would otherwise only show when a
+/// player enters one: every arena folder under `arenas/` and the default
+/// arena.
+fn check_arenas(zone: &ZoneConfig, zone_dir: Option<&Path>, policy: &RealmPolicy) -> Vec<Warning> {
+    let mut names = Vec::new();
+    if let Some(dir) = zone_dir {
+        if let Ok(entries) = std::fs::read_dir(dir.join("arenas")) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if e.path().is_dir() && name != "(default)" {
+                    names.push(name);
+                }
+            }
+        }
     }
+    names.sort();
+    let default_base = conf::base_name(&policy.default_arena);
+    if !names.iter().any(|n| n == default_base) {
+        names.push(policy.default_arena.clone());
+    }
+    names.iter().flat_map(|n| zone.check_arena(n)).collect()
+}
+
+/// Reads the `[Realms]` policy; fails if its timings contradict each
+/// other.
+fn realm_policy(r: &mut Reader) -> Result<RealmPolicy> {
+    let policy = RealmPolicy {
+        idle_stop: r.millis("Realms", "IdleStopMillis", 30_000, 0..=86_400_000),
+        heartbeat: r.millis("Realms", "HeartbeatMillis", 500, 50..=60_000),
+        heartbeat_timeout: r.millis("Realms", "HeartbeatTimeoutMillis", 3_000, 200..=600_000),
+        restart_limit: r.int("Realms", "RestartLimit", 5, 0..=1000) as u32,
+        restart_window: Duration::from_secs(
+            r.int("Realms", "RestartWindowSeconds", 60, 1..=86_400) as u64,
+        ),
+        backoff_base: r.millis("Realms", "RestartBackoffMillis", 250, 0..=600_000),
+        backoff_max: r.millis("Realms", "RestartBackoffMaxMillis", 10_000, 0..=3_600_000),
+        default_arena: r
+            .text("Realms", "DefaultArena")
+            .map(crate::zone::sanitize_arena_name)
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "0".to_string()),
+        max_ipc_bytes_per_sec: r.int(
+            "Realms",
+            "MaxIpcBytesPerSecond",
+            64 << 20,
+            1 << 16..=1 << 34,
+        ) as u64,
+    };
+    // A healthy realm answers a heartbeat up to one interval after the
+    // previous answer; a timeout under two intervals kills healthy realms.
+    if policy.heartbeat_timeout < policy.heartbeat * 2 {
+        bail!(
+            "{} must be at least twice {} (realms would be killed while healthy)",
+            r.describe(
+                "Realms",
+                "HeartbeatTimeoutMillis",
+                policy.heartbeat_timeout.as_millis()
+            ),
+            r.describe("Realms", "HeartbeatMillis", policy.heartbeat.as_millis()),
+        );
+    }
+    if policy.backoff_base > policy.backoff_max {
+        bail!(
+            "{} is longer than {}",
+            r.describe(
+                "Realms",
+                "RestartBackoffMillis",
+                policy.backoff_base.as_millis()
+            ),
+            r.describe(
+                "Realms",
+                "RestartBackoffMaxMillis",
+                policy.backoff_max.as_millis()
+            ),
+        );
+    }
+    Ok(policy)
 }
 
 /// Reads the `[Persist]` settings.
-pub fn persist_settings(global: &ConfigFile, zone_dir: Option<&PathBuf>) -> PersistSettings {
+pub fn persist_settings(r: &mut Reader, zone_dir: Option<&PathBuf>) -> PersistSettings {
     let base = zone_dir.cloned().unwrap_or_else(|| PathBuf::from("."));
-    let path = match global.get_str("Persist", "DatabasePath") {
-        Some(p) if !p.is_empty() => {
+    let path = match r.text("Persist", "DatabasePath") {
+        Some(p) => {
             let p = PathBuf::from(p);
             if p.is_absolute() {
                 p
@@ -258,22 +450,220 @@ pub fn persist_settings(global: &ConfigFile, zone_dir: Option<&PathBuf>) -> Pers
                 base.join(p)
             }
         }
-        _ => base.join("data").join("zone.db"),
+        None => base.join("data").join("zone.db"),
     };
-    let every = global.get_int("Persist", "ResetIntervalSeconds", 0);
+    let every = r.int(
+        "Persist",
+        "ResetIntervalSeconds",
+        0,
+        0..=i64::from(i32::MAX),
+    );
     PersistSettings {
-        enabled: global.get_bool("Persist", "Enabled", true),
+        enabled: r.bool("Persist", "Enabled", true),
         path,
         reset_every: (every > 0).then(|| Duration::from_secs(every as u64)),
     }
 }
 
 /// The score group of an arena: `General:ScoreGroup`, else its base name
-/// (`persistence.md` §1.2).
+/// (`docs/protocol/persistence.md` §1.2).
 pub fn score_group(zone: &ZoneConfig, arena: &str) -> String {
     zone.load_arena(arena)
         .ok()
         .and_then(|a| a.get_str("General", "ScoreGroup").map(str::to_string))
         .filter(|g| !g.is_empty())
         .unwrap_or_else(|| conf::base_name(arena).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(zone: Option<PathBuf>, overrides: &[&str]) -> RunArgs {
+        RunArgs {
+            zone,
+            bind: None,
+            port: None,
+            overrides: overrides.iter().map(|s| s.to_string()).collect(),
+            worker: Some(PathBuf::from("/nonexistent/realm-worker")),
+            control: Some(PathBuf::from("/nonexistent/control.sock")),
+        }
+    }
+
+    fn messages(warnings: &[Warning]) -> Vec<String> {
+        warnings.iter().map(ToString::to_string).collect()
+    }
+
+    /// A copy of the default zone in a fresh folder.
+    fn zone_folder(tag: &str) -> PathBuf {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "zs-config-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        conf::write_default_zone(&dir, false).expect("default zone");
+        dir
+    }
+
+    fn append(path: &Path, text: &str) {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .expect("open");
+        f.write_all(text.as_bytes()).expect("write");
+    }
+
+    #[test]
+    fn defaults_read_cleanly() {
+        let (s, warnings) = Settings::read(&args(None, &[])).expect("settings");
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(s.port, 5000);
+        assert_eq!(s.max_connections, 1000);
+        assert_eq!(s.realm_policy.heartbeat_timeout, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn bad_numbers_warn_and_use_the_default() {
+        let (s, warnings) = Settings::read(&args(
+            None,
+            &[
+                "Listen:Port=abc",
+                "Net:MaxConnections=lots",
+                "Realms:HeartbeatTimeoutMillis=abc",
+                "Net:FlushDelayMillis=500",
+                "Listen:AllowVIE=perhaps",
+            ],
+        ))
+        .expect("settings");
+        assert_eq!(s.port, 5000);
+        assert_eq!(s.max_connections, 1000);
+        assert_eq!(s.realm_policy.heartbeat_timeout, Duration::from_secs(3));
+        assert_eq!(s.flush_delay, Duration::ZERO);
+        assert!(s.init_policy.allow_vie);
+        let mut got = messages(&warnings);
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                "--set: Listen:AllowVIE = \"perhaps\" is not yes or no; using yes",
+                "--set: Listen:Port = \"abc\" is not a whole number; using 5000",
+                "--set: Net:FlushDelayMillis = \"500\" is outside the range 0..=100; using 0",
+                "--set: Net:MaxConnections = \"lots\" is not a whole number; using 1000",
+                "--set: Realms:HeartbeatTimeoutMillis = \"abc\" is not a whole number; using 3000",
+            ]
+        );
+    }
+
+    #[test]
+    fn warnings_name_the_file_and_line() {
+        let dir = zone_folder("lines");
+        let global = dir.join("conf").join("global.conf");
+        let lines = std::fs::read_to_string(&global)
+            .expect("read")
+            .lines()
+            .count();
+        append(&global, "\n[Net]\nMaxConnections = lots\nthis is garbage\n");
+        let (s, warnings) = Settings::read(&args(Some(dir.clone()), &[])).expect("settings");
+        assert_eq!(s.max_connections, 1000);
+        assert_eq!(
+            messages(&warnings),
+            [
+                format!("conf/global.conf:{}: not a setting: \"this is garbage\"", lines + 4),
+                format!(
+                    "conf/global.conf:{}: Net:MaxConnections = \"lots\" is not a whole number; using 1000",
+                    lines + 3
+                ),
+            ]
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn missing_map_and_arena_config_are_reported() {
+        let dir = zone_folder("arenas");
+        std::fs::create_dir_all(dir.join("arenas").join("duel")).expect("mkdir");
+        std::fs::write(
+            dir.join("arenas").join("duel").join("arena.conf"),
+            "[General]\nMap = nowhere.lvl\n",
+        )
+        .expect("write");
+        let (_, warnings) = Settings::read(&args(Some(dir.clone()), &[])).expect("settings");
+        let got = messages(&warnings);
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(
+            got[0].starts_with(
+                "arenas/duel/arena.conf:2: arena 'duel': map file 'nowhere.lvl' not found"
+            ),
+            "{got:?}"
+        );
+        // Without any arena.conf the default arena cannot start.
+        std::fs::remove_dir_all(dir.join("arenas")).expect("rm");
+        let _ = std::fs::remove_file(dir.join("conf").join("arena.conf"));
+        let (_, warnings) = Settings::read(&args(Some(dir.clone()), &[])).expect("settings");
+        let got = messages(&warnings);
+        assert!(
+            got.iter()
+                .any(|w| w.starts_with("arena '0': config file 'arena.conf' not found")),
+            "{got:?}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn contradicting_realm_timings_are_refused() {
+        let err = Settings::read(&args(None, &["Realms:HeartbeatTimeoutMillis=400"]))
+            .expect_err("refused");
+        assert_eq!(
+            format!("{err:#}"),
+            "--set: Realms:HeartbeatTimeoutMillis = 400 must be at least twice \
+             Realms:HeartbeatMillis = 500 (default) (realms would be killed while healthy)"
+        );
+        let err = Settings::read(&args(
+            None,
+            &[
+                "Realms:RestartBackoffMillis=5000",
+                "Realms:RestartBackoffMaxMillis=1000",
+            ],
+        ))
+        .expect_err("refused");
+        assert!(
+            format!("{err:#}").contains("RestartBackoffMillis"),
+            "{err:#}"
+        );
+        // Consistent values are fine.
+        Settings::read(&args(
+            None,
+            &[
+                "Realms:HeartbeatMillis=100",
+                "Realms:HeartbeatTimeoutMillis=800",
+            ],
+        ))
+        .expect("accepted");
+    }
+
+    #[test]
+    fn a_bad_bind_address_is_refused() {
+        let err =
+            Settings::read(&args(None, &["Listen:BindAddress=localhost"])).expect_err("refused");
+        assert!(
+            format!("{err:#}").starts_with("--set: Listen:BindAddress = localhost is not an IP"),
+            "{err:#}"
+        );
+    }
+
+    #[test]
+    fn runtime_settings_are_one_value() {
+        let (mut s, _) = Settings::read(&args(None, &[])).expect("settings");
+        let (fresh, _) = Settings::read(&args(
+            None,
+            &["Net:MaxConnections=7", "Net:LoginTimeoutMillis=500"],
+        ))
+        .expect("settings");
+        s.runtime = fresh.runtime;
+        assert_eq!(s.max_connections, 7);
+        assert_eq!(s.login_timeout, Duration::from_millis(500));
+    }
 }

@@ -20,6 +20,7 @@ mod udp;
 mod zone;
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -48,23 +49,20 @@ enum Command {
         /// Refresh every N seconds until interrupted.
         #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "2")]
         watch: Option<u64>,
-        /// The zone's control socket.
-        #[arg(long)]
-        control: Option<PathBuf>,
+        #[command(flatten)]
+        target: ControlTarget,
     },
     /// Operate on one realm of a running zone.
     Realm {
         #[command(subcommand)]
         action: RealmAction,
-        /// The zone's control socket.
-        #[arg(long, global = true)]
-        control: Option<PathBuf>,
+        #[command(flatten)]
+        target: ControlTarget,
     },
     /// Make a running zone re-read its configuration (like SIGHUP).
     Reload {
-        /// The zone's control socket.
-        #[arg(long)]
-        control: Option<PathBuf>,
+        #[command(flatten)]
+        target: ControlTarget,
     },
     /// Check or export the zone's score database.
     Db {
@@ -119,7 +117,34 @@ fn database_path(
     let zone_cfg = config::open_zone(zone.as_ref())?;
     let mut global = (**zone_cfg.global()).clone();
     config::apply_overrides(&mut global, &overrides);
-    Ok(config::persist_settings(&global, zone.as_ref()).path)
+    let mut reader = config::Reader::new(&global);
+    let path = config::persist_settings(&mut reader, zone.as_ref()).path;
+    for w in &reader.warnings {
+        tracing::warn!("config: {w}");
+    }
+    Ok(path)
+}
+
+/// Which running zone an operator command talks to.
+#[derive(clap::Args, Debug)]
+struct ControlTarget {
+    /// The zone's control socket.
+    #[arg(long, global = true, conflicts_with = "zone")]
+    control: Option<PathBuf>,
+    /// The zone's folder (as given to `run --zone`): talk to the control
+    /// socket that zone uses by default.
+    #[arg(long, global = true)]
+    zone: Option<PathBuf>,
+}
+
+impl ControlTarget {
+    /// The control socket path: `--control`, else the default of the zone
+    /// folder (or of the embedded zone).
+    fn path(&self) -> PathBuf {
+        self.control
+            .clone()
+            .unwrap_or_else(|| control::default_path(self.zone.as_deref()))
+    }
 }
 
 /// Realm operations.
@@ -154,14 +179,12 @@ pub struct RunArgs {
     /// Path of the realm-worker binary (default: next to this binary).
     #[arg(long)]
     pub worker: Option<PathBuf>,
-    /// Path of the control socket (default: $RUNTIME_DIRECTORY/control.sock,
-    /// else $XDG_RUNTIME_DIR/subsumption/control.sock, else /tmp/subsumption-UID/).
+    /// Path of the control socket (default: $RUNTIME_DIRECTORY/control.sock
+    /// under systemd, else <zone folder>/run/control.sock, else for the
+    /// embedded zone $XDG_RUNTIME_DIR/subsumption/control.sock or
+    /// /tmp/subsumption-UID/control.sock).
     #[arg(long)]
     pub control: Option<PathBuf>,
-}
-
-fn control_path(given: Option<PathBuf>) -> PathBuf {
-    given.unwrap_or_else(control::default_path)
 }
 
 /// Prints a control answer; fails if the zone reported an error.
@@ -197,8 +220,44 @@ fn show_stats(path: &std::path::Path, json: bool) -> Result<()> {
     Ok(())
 }
 
-fn main() -> Result<()> {
-    let cli = Cli::parse();
+/// Runs the command; an error is printed as one line (the whole chain of
+/// causes, no backtrace) and the exit status is 1.
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help, --version.
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let text = e.render().to_string();
+            let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            eprintln!("zone-supervisor: {first} (see --help)");
+            return ExitCode::FAILURE;
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("zone-supervisor: {}", one_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// An error and its causes on one line.
+fn one_line(e: &anyhow::Error) -> String {
+    format!("{e:#}")
+        .split(['\n', '\r'])
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn run(cli: Cli) -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -216,9 +275,9 @@ fn main() -> Result<()> {
         Command::Stats {
             json,
             watch,
-            control,
+            target,
         } => {
-            let path = control_path(control);
+            let path = target.path();
             match watch {
                 None => show_stats(&path, json),
                 Some(secs) => loop {
@@ -230,8 +289,8 @@ fn main() -> Result<()> {
                 },
             }
         }
-        Command::Realm { action, control } => {
-            let path = control_path(control);
+        Command::Realm { action, target } => {
+            let path = target.path();
             match action {
                 RealmAction::Restart { name } => {
                     print_answer(&control::request(&path, &format!("restart {name}"))?)
@@ -269,9 +328,7 @@ fn main() -> Result<()> {
                 }
             }
         }
-        Command::Reload { control } => {
-            print_answer(&control::request(&control_path(control), "reload")?)
-        }
+        Command::Reload { target } => print_answer(&control::request(&target.path(), "reload")?),
         Command::Run(args) => {
             let settings = config::Settings::load(&args)?;
             let rt = tokio::runtime::Builder::new_current_thread()

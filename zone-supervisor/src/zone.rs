@@ -88,11 +88,12 @@ pub async fn run(settings: Settings) -> Result<()> {
     };
     let (control_tx, control_rx) = mpsc::unbounded_channel();
     let control_path = settings.control_path.clone();
-    let control_bound = match control::listen(&control_path, control_tx) {
+    let private = settings.control_dir_private;
+    let control_bound = match control::listen(&control_path, private, control_tx) {
         Ok(()) => true,
-        // The default path may be taken by another zone on this machine;
-        // serve players anyway, without a control socket.
-        Err(e) if !settings.control_path_given => {
+        // The embedded zone's default path may be taken by another zone on
+        // this machine; serve players anyway, without a control socket.
+        Err(e) if !settings.control_required => {
             warn!("no control socket: {e:#}");
             false
         }
@@ -247,7 +248,9 @@ impl Zone {
                 Some(reply) = next_reply(&mut db_rx) => self.db_reply(reply),
                 _ = tick.tick() => self.on_tick(),
                 _ = sleep_until_opt(self.held_deadline()) => self.release_held(),
-                _ = sighup.recv() => self.reload(),
+                _ = sighup.recv() => {
+                    let _ = self.reload();
+                }
                 _ = sigterm.recv() => break,
                 _ = sigint.recv() => break,
             }
@@ -353,26 +356,24 @@ impl Zone {
     /// while it runs (passwords, limits, realm policy, transport tunables for
     /// new connections, flush delay), then every realm's arena config. The
     /// sockets, the control path, billing and the database stay as started.
-    fn reload(&mut self) {
+    fn reload(&mut self) -> Result<(), String> {
         info!("reloading configuration");
-        match Settings::load(&self.s.args) {
+        let result = match Settings::load(&self.s.args) {
             Ok(fresh) => {
-                self.s.auth = fresh.auth;
-                self.s.transport = fresh.transport;
-                self.s.init_policy = fresh.init_policy;
-                self.s.max_connections = fresh.max_connections;
-                self.s.max_connections_per_ip = fresh.max_connections_per_ip;
-                self.s.max_pending = fresh.max_pending;
-                self.s.login_timeout = fresh.login_timeout;
-                self.s.flush_delay = fresh.flush_delay;
-                self.s.zone = fresh.zone;
-                self.state.registry.policy = fresh.realm_policy.clone();
-                self.s.realm_policy = fresh.realm_policy;
+                self.s.runtime = fresh.runtime;
+                // The registry applies the realm policy from now on.
+                self.state.registry.policy = self.s.realm_policy.clone();
+                Ok(())
             }
-            Err(e) => warn!("reload failed, keeping the running settings: {e:#}"),
-        }
+            Err(e) => {
+                let msg = format!("reload failed, keeping the running settings: {e:#}");
+                warn!("{msg}");
+                Err(msg)
+            }
+        };
         self.state.reload_realms();
         self.run_actions(Instant::now());
+        result
     }
 
     // ----- control socket -------------------------------------------------
@@ -390,10 +391,10 @@ impl Zone {
                 Ok(msg) => ok_json(&msg),
                 Err(msg) => error_json(&msg),
             },
-            (Some("reload"), None) => {
-                self.reload();
-                ok_json("reload requested")
-            }
+            (Some("reload"), None) => match self.reload() {
+                Ok(()) => ok_json("reload requested"),
+                Err(msg) => error_json(&msg),
+            },
             _ => error_json(&format!("unknown command {:?}", req.command)),
         };
         let _ = req.reply.send(answer);
