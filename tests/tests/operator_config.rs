@@ -314,3 +314,42 @@ fn other_users_are_refused_on_the_control_socket() {
         Ok(())
     });
 }
+
+/// An ASSS zone folder's `modules.conf` decides which zone features run:
+/// with `billing_ssc` left out, a filled-in `[Billing]` starts no link;
+/// listed, the same folder connects.
+#[test]
+fn modules_conf_leaving_out_billing_ssc_keeps_the_biller_link_off() {
+    in_temp_dir("modules", |dir| {
+        let zone_dir = init_zone_folder(dir)?;
+        let global = zone_dir.join("conf/global.conf");
+        let mut text = std::fs::read_to_string(&global)?;
+        // A biller address nobody answers on: only the link state matters.
+        text.push_str("\n[Billing]\nIP = 127.0.0.1\nPort = 9\n");
+        std::fs::write(&global, text)?;
+        let modules = zone_dir.join("conf/modules.conf");
+        std::fs::write(
+            &modules,
+            "net\ncore\nauth_file\n; billing_ssc\nfunky:autowarp\n",
+        )?;
+        {
+            let zone = zone_from_folder(&zone_dir)?;
+            let stats = zone.stats()?;
+            ensure!(stats["zone"]["biller"] == "disabled", "{}", stats["zone"]);
+            let log = zone.log_tail();
+            ensure!(
+                log.contains("modules.conf leaves out: billing_ssc"),
+                "no note about billing_ssc:\n{log}"
+            );
+            ensure!(
+                log.contains("does not have: autowarp"),
+                "no warning about autowarp:\n{log}"
+            );
+        }
+        std::fs::write(&modules, "net\ncore\nauth_file\nbilling_ssc\n")?;
+        let zone = zone_from_folder(&zone_dir)?;
+        let stats = zone.stats()?;
+        ensure!(stats["zone"]["biller"] != "disabled", "{}", stats["zone"]);
+        Ok(())
+    });
+}

@@ -13,6 +13,7 @@ use tracing::warn;
 
 use crate::auth::LocalAuth;
 use crate::billing::BillingConfig;
+use crate::modules::ZoneModules;
 use crate::state::RealmPolicy;
 use crate::RunArgs;
 
@@ -75,6 +76,8 @@ pub struct Settings {
     pub keepalive: Duration,
     /// The billing server link (`[Billing]`).
     pub billing: BillingConfig,
+    /// What the zone folder's `modules.conf` switches on.
+    pub modules: ZoneModules,
     /// Where and how scores are kept.
     pub persist: PersistSettings,
     /// The command line the settings came from (for reloads).
@@ -266,7 +269,9 @@ impl Settings {
         apply_overrides(&mut global, &overrides);
         let mut r = Reader::new(&global);
         r.warnings.extend(global.warnings().iter().cloned());
-        let persist = persist_settings(&mut r, args.zone.as_ref());
+        let modules = ZoneModules::read(args.zone.as_deref())?;
+        let mut persist = persist_settings(&mut r, args.zone.as_ref());
+        persist.enabled &= modules.enabled("persist");
 
         let bind = match &args.bind {
             Some(text) => text
@@ -325,9 +330,16 @@ impl Settings {
             max_pending: r.count("Net", "MaxPendingConnections", 200, 1..=32000),
             login_timeout: r.millis("Net", "LoginTimeoutMillis", 10_000, 100..=600_000),
             flush_delay: r.millis("Net", "FlushDelayMillis", 0, 0..=100),
-            auth: LocalAuth::new(zone.load_file("passwd.conf").ok().inspect(|f| {
-                r.warnings.extend(f.warnings().iter().cloned());
-            })),
+            // Without ASSS's `auth_file` module, passwd.conf is not read
+            // (everyone may log in, unauthenticated, as ASSS would let them).
+            auth: LocalAuth::new(
+                zone.load_file("passwd.conf")
+                    .ok()
+                    .filter(|_| modules.enabled("auth_file"))
+                    .inspect(|f| {
+                        r.warnings.extend(f.warnings().iter().cloned());
+                    }),
+            ),
             zone: zone.clone(),
             realm_policy,
         };
@@ -352,7 +364,14 @@ impl Settings {
             keepalive: Duration::from_secs(5),
             persist,
             args: args.clone(),
-            billing: BillingConfig::load(&global),
+            billing: {
+                let mut billing = BillingConfig::load(&global);
+                if !modules.enabled("billing_ssc") {
+                    billing.addr = None;
+                }
+                billing
+            },
+            modules,
             runtime,
         };
         Ok((settings, warnings))

@@ -74,6 +74,19 @@ fn tune_socket(sock: &std::net::UdpSocket) {
 
 /// Runs the zone until SIGTERM or SIGINT.
 pub async fn run(settings: Settings) -> Result<()> {
+    let (off, unknown) = settings.modules.notes();
+    if !off.is_empty() {
+        info!(
+            "modules.conf leaves out: {}; those stay off",
+            off.join(", ")
+        );
+    }
+    if !unknown.is_empty() {
+        warn!(
+            "modules.conf lists modules this server does not have: {}",
+            unknown.join(", ")
+        );
+    }
     let (game, ping) = bind_sockets(settings.bind, settings.port)?;
     tune_socket(&game);
     game.set_nonblocking(true)?;
