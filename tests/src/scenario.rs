@@ -167,3 +167,21 @@ pub fn zone_from_folder(zone_dir: &std::path::Path) -> Result<TestZone> {
         ..crate::zone::ZoneOptions::default()
     })
 }
+
+/// A stand-in worker binary in `dir`: exits at once (status 3) when
+/// started for `realm`, runs the real `realm-worker` for every other realm.
+pub fn failing_worker(dir: &std::path::Path, realm: &str) -> Result<std::path::PathBuf> {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    let real = crate::zone::bin_dir()?.join("realm-worker");
+    let path = dir.join(format!("worker-failing-{realm}"));
+    let mut f = std::fs::File::create(&path)?;
+    writeln!(
+        f,
+        "#!/bin/sh\ncase \" $* \" in *\" --realm {realm} \"*) exit 3;; esac\nexec '{}' \"$@\"",
+        real.display()
+    )?;
+    drop(f);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+    Ok(path)
+}

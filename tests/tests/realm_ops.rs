@@ -4,8 +4,6 @@
 //!
 //! Real binaries, bots over UDP on 127.0.0.1; every wait is bounded.
 
-use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -17,7 +15,7 @@ use ss_proto::game::{ship, S2CPacket, WeaponInfo};
 use ss_proto::settings::ArenaSettings;
 use ss_tests::bot::Bot;
 use ss_tests::scenario::*;
-use ss_tests::zone::{bin_dir, wait_until, TestZone, ZoneOptions};
+use ss_tests::zone::{wait_until, TestZone, ZoneOptions};
 
 /// A realm's entry in `stats --json`.
 fn realm<'a>(stats: &'a Value, name: &str) -> Option<&'a Value> {
@@ -153,26 +151,10 @@ fn a_hung_realm_is_replaced_after_the_heartbeat_timeout() {
     );
 }
 
-/// A stand-in worker: exits at once for realm "bad", runs the real worker
-/// for every other realm.
-fn failing_worker(dir: &Path) -> Result<PathBuf> {
-    let real = bin_dir()?.join("realm-worker");
-    let path = dir.join("flaky-worker");
-    let mut f = std::fs::File::create(&path)?;
-    writeln!(
-        f,
-        "#!/bin/sh\ncase \" $* \" in *\" --realm bad \"*) exit 3;; esac\nexec '{}' \"$@\"",
-        real.display()
-    )?;
-    drop(f);
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
-    Ok(path)
-}
-
 #[test]
 fn a_realm_that_keeps_crashing_is_marked_failed_and_its_players_move() {
     let dir = TempDir::new("flaky");
-    let worker = failing_worker(dir.path()).expect("stand-in worker");
+    let worker = failing_worker(dir.path(), "bad").expect("stand-in worker");
     let mut zone = TestZone::start_with(ZoneOptions {
         overrides: vec![
             "Realms:RestartLimit=2".into(),

@@ -4,9 +4,7 @@
 //! the player with zeros nor overwrites his stored scores; a failed default
 //! arena does not strand anyone. Real binaries, bots over UDP.
 
-use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{ensure, Context, Result};
 use rand::{Rng, SeedableRng};
@@ -15,7 +13,7 @@ use ss_proto::game::{c2s_type, chat_type, ship, C2SPacket, ClientKind, S2CPacket
 use ss_proto::transport::{Priority, Reliability};
 use ss_tests::bot::Bot;
 use ss_tests::scenario::*;
-use ss_tests::zone::{bin_dir, TestZone, ZoneOptions};
+use ss_tests::zone::{TestZone, ZoneOptions};
 
 fn zone_counter(stats: &Value, key: &str) -> u64 {
     stats["zone"][key].as_u64().unwrap_or(0)
@@ -257,22 +255,6 @@ fn a_failed_score_load_keeps_the_player_out_and_never_overwrites_his_scores() {
     });
 }
 
-/// A stand-in worker that exits at once for realm "0" and runs the real
-/// worker for every other realm.
-fn worker_failing_arena_zero(dir: &Path) -> Result<PathBuf> {
-    let real = bin_dir()?.join("realm-worker");
-    let path = dir.join("zero-fails");
-    let mut f = std::fs::File::create(&path)?;
-    writeln!(
-        f,
-        "#!/bin/sh\ncase \" $* \" in *\" --realm 0 \"*) exit 3;; esac\nexec '{}' \"$@\"",
-        real.display()
-    )?;
-    drop(f);
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
-    Ok(path)
-}
-
 #[test]
 fn a_failed_default_arena_sends_everyone_to_the_next_public_arena() {
     in_temp_dir("zerofails", |dir| {
@@ -281,7 +263,7 @@ fn a_failed_default_arena_sends_everyone_to_the_next_public_arena() {
                 "Realms:RestartLimit=2".into(),
                 "Realms:RestartBackoffMillis=20".into(),
             ],
-            worker: Some(worker_failing_arena_zero(dir)?),
+            worker: Some(failing_worker(dir, "0")?),
             ..ZoneOptions::default()
         })?;
         // Alice asks for the default arena; it crash-loops and fails, and

@@ -169,21 +169,11 @@ impl Zone {
         let (Some(slot), true) = (place.realm(), place.known_to_realm()) else {
             return false;
         };
-        let Some(worker) = self
-            .state
-            .registry
-            .get(slot)
-            .and_then(RealmSlot::ready_worker)
-        else {
+        if !self.queue_to_realm(slot, &ToRealm::PlayerPacket { pid, bytes }) {
             return false;
-        };
-        let Some(link) = self.links.get_mut(&worker) else {
-            return false;
-        };
-        let counters = self.state.registry.get_mut(slot);
-        if let Some(s) = counters {
+        }
+        if let Some(s) = self.state.registry.get_mut(slot) {
             s.counters.packets_in += 1;
-            encode_to(link, Some(s), &ToRealm::PlayerPacket { pid, bytes });
         }
         true
     }

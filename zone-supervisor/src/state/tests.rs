@@ -72,6 +72,15 @@ impl Harness {
             .expect("no worker spawned")
     }
 
+    /// A logged-in player in a realm whose worker is running.
+    fn in_running_realm(&mut self, pid: i16, realm: &str) -> WorkerId {
+        self.login(pid);
+        self.go(pid, realm).unwrap();
+        let w = self.spawned(realm);
+        self.start(w);
+        w
+    }
+
     /// Hello and ready from a worker.
     fn start(&mut self, worker: WorkerId) {
         assert!(self.core.worker_hello(self.now, worker, true));
@@ -276,10 +285,7 @@ fn a_failed_default_arena_does_not_strand_anyone() {
 #[test]
 fn a_silent_worker_is_killed_as_unresponsive_and_replaced() {
     let mut h = Harness::new(false);
-    h.login(0);
-    h.go(0, "duel").unwrap();
-    let w = h.spawned("duel");
-    h.start(w);
+    let w = h.in_running_realm(0, "duel");
     h.take();
     // Heartbeats go out every 500 ms; answering them keeps it alive.
     for _ in 0..10 {
@@ -310,10 +316,7 @@ fn a_silent_worker_is_killed_as_unresponsive_and_replaced() {
 #[test]
 fn an_empty_realm_stops_after_the_idle_time_and_is_removed() {
     let mut h = Harness::new(false);
-    h.login(0);
-    h.go(0, "duel").unwrap();
-    let w = h.spawned("duel");
-    h.start(w);
+    let w = h.in_running_realm(0, "duel");
     h.core.leave_realm(0);
     assert!(h.take().contains(&Action::ToWorker {
         worker: w,
@@ -341,10 +344,7 @@ fn an_empty_realm_stops_after_the_idle_time_and_is_removed() {
 #[test]
 fn a_stopping_worker_that_hangs_is_killed() {
     let mut h = Harness::new(false);
-    h.login(0);
-    h.go(0, "duel").unwrap();
-    let w = h.spawned("duel");
-    h.start(w);
+    let w = h.in_running_realm(0, "duel");
     h.core.leave_realm(0);
     // It answers heartbeats, but never exits after the shutdown.
     for _ in 0..(30_000 + 5_000) / 500 + 1 {
@@ -359,10 +359,7 @@ fn a_stopping_worker_that_hangs_is_killed() {
 #[test]
 fn a_realm_wanted_while_stopping_comes_back_with_a_fresh_worker() {
     let mut h = Harness::new(false);
-    h.login(0);
-    h.go(0, "duel").unwrap();
-    let w = h.spawned("duel");
-    h.start(w);
+    let w = h.in_running_realm(0, "duel");
     h.core.leave_realm(0);
     for _ in 0..61 {
         h.advance(MS * 500);
