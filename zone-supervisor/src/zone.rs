@@ -118,6 +118,9 @@ pub async fn run(settings: Settings) -> Result<()> {
         control = %control_path.display(),
         "zone listening"
     );
+    // Handlers first: a stop asked for right after the announcement below
+    // is a clean stop, not the default action of the signal.
+    let signals = Signals::install()?;
     // Tests and scripts read this line to learn the ports.
     println!(
         "zone listening game={} ping={} control={}",
@@ -162,11 +165,29 @@ pub async fn run(settings: Settings) -> Result<()> {
         self_proc: ProcSample::default(),
     };
     notify(&[sd_notify::NotifyState::Ready]);
-    let result = zone.event_loop(events_rx, control_rx, db_rx).await;
+    let result = zone.event_loop(signals, events_rx, control_rx, db_rx).await;
     if control_bound {
         let _ = std::fs::remove_file(&control_path);
     }
     result
+}
+
+/// The signals the zone answers: SIGTERM and SIGINT stop it, SIGHUP
+/// reloads the configuration.
+struct Signals {
+    sigterm: tokio::signal::unix::Signal,
+    sigint: tokio::signal::unix::Signal,
+    sighup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Self> {
+        Ok(Signals {
+            sigterm: signal(SignalKind::terminate()).context("installing SIGTERM handler")?,
+            sigint: signal(SignalKind::interrupt()).context("installing SIGINT handler")?,
+            sighup: signal(SignalKind::hangup()).context("installing SIGHUP handler")?,
+        })
+    }
 }
 
 /// Tells systemd (if it is listening) about the service state.
@@ -230,15 +251,18 @@ pub(crate) struct Zone {
 impl Zone {
     async fn event_loop(
         &mut self,
+        signals: Signals,
         mut events_rx: mpsc::UnboundedReceiver<RealmEvent>,
         mut control_rx: mpsc::UnboundedReceiver<ControlRequest>,
         mut db_rx: Option<mpsc::UnboundedReceiver<zone_persist::DbReply>>,
     ) -> Result<()> {
         let mut tick = tokio::time::interval(Duration::from_millis(10));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        let mut sigterm = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
-        let mut sigint = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
-        let mut sighup = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
+        let Signals {
+            mut sigterm,
+            mut sigint,
+            mut sighup,
+        } = signals;
         loop {
             tokio::select! {
                 r = self.udp.readable() => {
