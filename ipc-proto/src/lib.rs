@@ -14,7 +14,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Version of this message set; bumped on every incompatible change.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Largest frame either side accepts. A peer that announces more is broken
 /// or hostile and the link is dropped.
@@ -291,6 +291,13 @@ pub enum FromRealm<'a> {
         kills: u16,
         /// Deaths.
         deaths: u16,
+    },
+    /// What is wrong with the arena's setup that the operator should see
+    /// (a missing map, ...), sent when ready and after each reload; an
+    /// empty list clears earlier problems.
+    Problems {
+        /// One line each.
+        list: Vec<String>,
     },
 }
 

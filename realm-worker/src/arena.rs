@@ -162,6 +162,18 @@ impl Arena {
             },
         );
         emit(&mut self.out, &FromRealm::Ready);
+        self.report_problems();
+    }
+
+    /// Tells the zone what is wrong with the arena's setup (or that
+    /// nothing is).
+    fn report_problems(&mut self) {
+        emit(
+            &mut self.out,
+            &FromRealm::Problems {
+                list: self.assets.problems.clone(),
+            },
+        );
     }
 
     /// Output produced since the last call (framed messages).
@@ -253,6 +265,7 @@ impl Arena {
             p.group = caps.group_of(&p.info.name, p.info.authenticated);
         }
         info!(realm = %self.name, settings_changed = changed, "config reloaded");
+        self.report_problems();
         if changed && self.assets.config.get_int("Misc", "SendUpdatedSettings", 1) != 0 {
             let settings = *self.assets.settings.as_bytes();
             self.send_bytes(Target::Arena, Delivery::Reliable, &settings);

@@ -25,6 +25,8 @@ pub struct ArenaAssets {
     pub map_packet: Vec<u8>,
     /// Staff groups and capabilities.
     pub caps: Capabilities,
+    /// Setup problems the operator should see (reported to the zone).
+    pub problems: Vec<String>,
 }
 
 /// Where the assets come from, kept for reloads.
@@ -75,14 +77,24 @@ impl ArenaAssets {
         let config = ArenaConfig::new(realm, Arc::new(file), Arc::new(global));
         let caps = Capabilities::load(&zone, config.base_name());
         let settings = ArenaSettings::build(&config);
+        let mut problems = Vec::new();
         let (path, lvl) = match zone.load_map(&config).context("reading the map")? {
             Some(found) => (found.path, found.data),
             // No map anywhere: serve the one-tile emergency map, as ASSS does.
-            None => (
-                map::EMERGENCY_MAP_NAME.to_string(),
-                map::EMERGENCY_MAP.to_vec(),
-            ),
+            None => {
+                let wanted = config.get_str("General", "Map").unwrap_or("(none set)");
+                problems.push(format!(
+                    "map {wanted} not found; serving the one-tile emergency map"
+                ));
+                (
+                    map::EMERGENCY_MAP_NAME.to_string(),
+                    map::EMERGENCY_MAP.to_vec(),
+                )
+            }
         };
+        for p in &problems {
+            tracing::warn!(realm, "{p}");
+        }
         let mut map_name = path.rsplit('/').next().unwrap_or(&path).to_string();
         map_name.truncate(16);
         let map_packet = map::download_packet(&map_name, &lvl).context("compressing the map")?;
@@ -93,6 +105,7 @@ impl ArenaAssets {
             map_name,
             map_packet,
             caps,
+            problems,
         })
     }
 }

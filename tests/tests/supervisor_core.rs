@@ -289,3 +289,27 @@ fn a_failed_default_arena_sends_everyone_to_the_next_public_arena() {
         Ok(())
     });
 }
+
+#[test]
+fn a_missing_map_is_a_problem_the_operator_sees_in_stats() {
+    in_temp_dir("nomap", |dir| {
+        let zone_dir = init_zone_folder(dir)?;
+        let arena = zone_dir.join("arenas").join("nomap");
+        std::fs::create_dir_all(&arena)?;
+        std::fs::write(arena.join("arena.conf"), "[General]\nMap = nosuch.lvl\n")?;
+        let zone = zone_from_folder(&zone_dir)?;
+        // The arena still runs (on the emergency map)...
+        let _a = bot_in(&zone, "alice", "nomap", ship::WARBIRD)?;
+        // ...and says what is wrong with it.
+        let stats = zone.stats()?;
+        let realm = stats["realms"]
+            .as_array()
+            .and_then(|r| r.iter().find(|r| r["name"] == "nomap"))
+            .context("realm nomap in stats")?;
+        let problems = realm["problems"].to_string();
+        ensure!(problems.contains("nosuch.lvl"), "problems: {problems}");
+        let table = zone.cli(&["stats"])?;
+        ensure!(table.contains("problem: map nosuch.lvl"), "{table}");
+        Ok(())
+    });
+}

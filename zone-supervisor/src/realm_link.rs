@@ -324,6 +324,15 @@ impl Zone {
                 }
                 Ok(())
             }
+            FromRealm::Problems { list } => {
+                if let Some(slot) = self.state.registry.get_mut(slot_id) {
+                    for p in list.iter().filter(|p| !slot.problems.contains(p)) {
+                        warn!(realm = %slot.name, "realm setup problem: {p}");
+                    }
+                    slot.problems = list.into_iter().take(16).collect();
+                }
+                Ok(())
+            }
             FromRealm::HeartbeatAck { seq } => {
                 self.state.heartbeat_ack(now, worker, seq);
                 Ok(())
@@ -517,6 +526,9 @@ impl Zone {
                                 .unwrap_or_default()
                         );
                         self.arena_message(pid, &line);
+                        for problem in &r.problems {
+                            self.arena_message(pid, &format!("{}: problem: {problem}", r.name));
+                        }
                     }
                 }
             }
@@ -623,6 +635,7 @@ impl Zone {
                     }),
                     packets_in: slot.counters.packets_in,
                     packets_out: slot.counters.packets_out,
+                    problems: slot.problems.clone(),
                 }
             })
             .collect();

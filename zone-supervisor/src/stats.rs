@@ -51,6 +51,9 @@ pub struct RealmReport {
     pub packets_in: u64,
     /// Game packets the realm sent to players (per receiver).
     pub packets_out: u64,
+    /// Setup problems the realm reported (missing map, ...).
+    #[serde(default)]
+    pub problems: Vec<String>,
 }
 
 /// Zone-wide event counters, kept by the zone task and reported as they
@@ -257,6 +260,9 @@ pub fn render_table(r: &StatsReport) -> String {
             realm.ipc_queue_bytes,
             realm.last_exit.as_deref().unwrap_or("-")
         ));
+        for problem in &realm.problems {
+            s.push_str(&format!("{:<16} problem: {problem}\n", ""));
+        }
     }
     s
 }

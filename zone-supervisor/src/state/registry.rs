@@ -196,6 +196,8 @@ pub struct RealmSlot {
     pub score_group: String,
     /// IPC and packet counters.
     pub counters: RealmCounters,
+    /// Setup problems the realm reported (missing map, ...).
+    pub problems: Vec<String>,
     crash_times: VecDeque<Instant>,
     restart_at: Option<Instant>,
     empty_since: Option<Instant>,
@@ -323,6 +325,7 @@ impl RealmRegistry {
             last_exit: None,
             score_group: score_group(),
             counters: RealmCounters::default(),
+            problems: Vec::new(),
             crash_times: VecDeque::new(),
             restart_at: None,
             empty_since: None,
