@@ -353,3 +353,25 @@ fn modules_conf_leaving_out_billing_ssc_keeps_the_biller_link_off() {
         Ok(())
     });
 }
+
+/// Junk in the operator's config is named with file and line in the log at
+/// start, and the zone runs on what it could read.
+#[test]
+fn junk_config_lines_are_warned_with_file_and_line() {
+    in_temp_dir("junk", |dir| {
+        let zone_dir = init_zone_folder(dir)?;
+        let global = zone_dir.join("conf/global.conf");
+        let mut text = std::fs::read_to_string(&global)?;
+        let first = text.lines().count() + 1;
+        text.push_str("this line is junk\n[Unterminated\n#include nothere.conf\n");
+        std::fs::write(&global, text)?;
+        let zone = zone_from_folder(&zone_dir)?;
+        let _a = bot_in(&zone, "alice", "0", ss_proto::game::ship::WARBIRD)?;
+        let log = zone.log_tail();
+        for line in first..first + 3 {
+            let at = format!("global.conf:{line}");
+            ensure!(log.contains(&at), "no warning naming {at}:\n{log}");
+        }
+        Ok(())
+    });
+}
