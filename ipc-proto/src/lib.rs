@@ -201,6 +201,13 @@ pub enum ToRealm<'a> {
         /// The line started with `*` rather than `?`.
         star: bool,
     },
+    /// Someone watches the arena's radar (the zone's dashboard): while on,
+    /// the realm answers each heartbeat with a
+    /// [`FromRealm::PositionSnapshot`].
+    WatchPositions {
+        /// Start (true) or stop.
+        on: bool,
+    },
 }
 
 /// Messages from a realm worker to the supervisor.
@@ -299,6 +306,26 @@ pub enum FromRealm<'a> {
         /// One line each.
         list: Vec<String>,
     },
+    /// Where everyone in the arena is (while the radar is watched).
+    PositionSnapshot {
+        /// One entry per player.
+        players: Vec<RadarEntry>,
+    },
+}
+
+/// One player on the arena radar.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RadarEntry {
+    /// Player id.
+    pub pid: i16,
+    /// Position, pixels.
+    pub x: i16,
+    /// Position, pixels.
+    pub y: i16,
+    /// Ship (8 = spectator).
+    pub ship: u8,
+    /// Frequency.
+    pub freq: i16,
 }
 
 /// Requests a realm makes of the zone.

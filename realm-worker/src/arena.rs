@@ -121,6 +121,9 @@ pub struct Arena {
     /// Reused list of receivers of positions with extra data.
     extra_targets: Vec<u8>,
     stop: bool,
+    /// The zone's radar watches this arena: position snapshots go up
+    /// with each heartbeat answer.
+    radar_watched: bool,
     rng: u64,
 }
 
@@ -148,6 +151,7 @@ impl Arena {
             targets: Vec::new(),
             extra_targets: Vec::new(),
             stop: false,
+            radar_watched: false,
             rng: seed | 1,
         }
     }
@@ -163,6 +167,22 @@ impl Arena {
         );
         emit(&mut self.out, &FromRealm::Ready);
         self.report_problems();
+    }
+
+    /// Where everyone is, for the zone's radar.
+    fn send_position_snapshot(&mut self) {
+        let players = self
+            .players
+            .values()
+            .map(|p| ipc_proto::RadarEntry {
+                pid: p.info.pid,
+                x: p.x,
+                y: p.y,
+                ship: p.ship,
+                freq: p.freq,
+            })
+            .collect();
+        emit(&mut self.out, &FromRealm::PositionSnapshot { players });
     }
 
     /// Tells the zone what is wrong with the arena's setup (or that
@@ -209,7 +229,13 @@ impl Arena {
             ToRealm::PlayerEnter(info) => self.player_enter(info),
             ToRealm::PlayerLeave { pid } => self.player_leave(pid),
             ToRealm::PlayerPacket { pid, bytes } => self.player_packet(pid, bytes),
-            ToRealm::Heartbeat { seq } => emit(&mut self.out, &FromRealm::HeartbeatAck { seq }),
+            ToRealm::Heartbeat { seq } => {
+                emit(&mut self.out, &FromRealm::HeartbeatAck { seq });
+                if self.radar_watched {
+                    self.send_position_snapshot();
+                }
+            }
+            ToRealm::WatchPositions { on } => self.radar_watched = on,
             ToRealm::ReloadConfig => self.reload(),
             ToRealm::Shutdown => self.stop = true,
             ToRealm::Deliver { pid, bytes } => {
