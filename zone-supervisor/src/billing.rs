@@ -255,6 +255,8 @@ pub struct BillingCounters {
 pub struct Biller {
     cfg: BillingConfig,
     socket: Option<UdpSocket>,
+    /// The link attempt the socket was (re)bound for.
+    socket_attempt: u64,
     link: Link,
     pending: HashMap<i16, PendingLogin>,
     interrupted: u32,
@@ -277,20 +279,7 @@ impl Biller {
         let (socket, link) = match cfg.addr {
             None => (None, Link::disabled(now)),
             Some(addr) => {
-                let local = if addr.ip().is_loopback() {
-                    Ipv4Addr::LOCALHOST
-                } else {
-                    Ipv4Addr::UNSPECIFIED
-                };
-                let sock =
-                    std::net::UdpSocket::bind(SocketAddr::new(IpAddr::V4(local), cfg.local_port))
-                        .with_context(|| {
-                        format!("binding the biller link's socket (port {})", cfg.local_port)
-                    })?;
-                sock.connect(addr)
-                    .with_context(|| format!("addressing the biller at {addr}"))?;
-                sock.set_nonblocking(true)?;
-                let sock = UdpSocket::from_std(sock)?;
+                let sock = link_socket(addr, cfg.local_port)?;
                 info!(biller = %addr, local = %sock.local_addr()?, "billing enabled");
                 let link_cfg = LinkConfig {
                     retry_min: cfg.retry_min,
@@ -319,6 +308,7 @@ impl Biller {
         Ok(Biller {
             cfg,
             socket,
+            socket_attempt: 0,
             link,
             pending: HashMap::new(),
             interrupted: 0,
@@ -351,12 +341,17 @@ impl Biller {
     }
 
     /// Figures for the operator report.
-    pub fn report(&self) -> crate::stats::BillingReport {
+    pub fn report(&self, now: Instant) -> crate::stats::BillingReport {
         let c = self.link.counters();
+        let millis = |d: Option<Duration>| d.map(|d| d.as_millis() as u64);
         crate::stats::BillingReport {
             state: self.state_name().to_string(),
             status: self.link.status_text().to_string(),
+            last_heard_ms: millis(self.link.since_heard(now)),
+            last_message_ms: millis(self.link.since_message(now)),
             connect_attempts: c.attempts,
+            failed_attempts: c.failed_attempts,
+            retransmits: c.retransmits,
             drops: c.drops,
             messages_in: c.messages_in,
             messages_out: c.messages_out,
@@ -367,6 +362,30 @@ impl Biller {
             logins_fallback: self.counters.logins_fallback,
             logins_busy: self.counters.logins_busy,
             logoffs_delivered: self.counters.logoffs_delivered,
+        }
+    }
+
+    /// A new connection attempt is starting: whatever is owed about the
+    /// last one goes out on its socket, then (with `Net:InternalClientPort`
+    /// 0) the link moves to a fresh local port, so that neither the biller
+    /// nor a late datagram can mix the new connection up with the old.
+    fn new_attempt(&mut self) {
+        self.socket_attempt = self.link.attempt();
+        let (Some(sock), Some(addr)) = (self.socket.as_ref(), self.cfg.addr) else {
+            return;
+        };
+        if let Some(bye) = self.link.take_farewell() {
+            let _ = sock.try_send(&bye);
+        }
+        if self.cfg.local_port != 0 || self.socket_attempt <= 1 {
+            return;
+        }
+        match link_socket(addr, 0) {
+            Ok(fresh) => {
+                debug!(local = ?fresh.local_addr().ok(), "biller link on a fresh port");
+                self.socket = Some(fresh);
+            }
+            Err(e) => warn!("no fresh port for the biller link, keeping the old one: {e:#}"),
         }
     }
 
@@ -410,6 +429,23 @@ impl Biller {
         self.logoffs.push_back(off);
         self.send_logoffs();
     }
+}
+
+/// A UDP socket for the biller link: bound to `local_port` (0 = any) on
+/// the loopback address for a loopback biller, else on any address, and
+/// connected to the biller.
+fn link_socket(addr: SocketAddrV4, local_port: u16) -> Result<UdpSocket> {
+    let local = if addr.ip().is_loopback() {
+        Ipv4Addr::LOCALHOST
+    } else {
+        Ipv4Addr::UNSPECIFIED
+    };
+    let sock = std::net::UdpSocket::bind(SocketAddr::new(IpAddr::V4(local), local_port))
+        .with_context(|| format!("binding the biller link's socket (port {local_port})"))?;
+    sock.connect(addr)
+        .with_context(|| format!("addressing the biller at {addr}"))?;
+    sock.set_nonblocking(true)?;
+    Ok(UdpSocket::from_std(sock)?)
 }
 
 /// The S2C login code for a biller login result.
@@ -530,6 +566,9 @@ impl Zone {
             return;
         }
         let b = &mut self.biller;
+        if b.link.attempt() != b.socket_attempt {
+            b.new_attempt();
+        }
         if let Some(sock) = b.socket.as_ref() {
             b.link.transmit(now, &mut |d| {
                 let _ = sock.try_send(d);

@@ -154,8 +154,22 @@ pub struct BillingReport {
     pub state: String,
     /// The link state in ASSS's `?userdbadm` words.
     pub status: String,
+    /// Milliseconds since the biller last sent anything the link took (an
+    /// acknowledgement counts); `None` if it never did.
+    #[serde(default)]
+    pub last_heard_ms: Option<u64>,
+    /// Milliseconds since the biller last sent a billing message; `None`
+    /// if it never did.
+    #[serde(default)]
+    pub last_message_ms: Option<u64>,
     /// Connection attempts.
     pub connect_attempts: u64,
+    /// Attempts that failed before the zone login was answered.
+    #[serde(default)]
+    pub failed_attempts: u64,
+    /// Reliable messages to the biller sent again for want of an ack.
+    #[serde(default)]
+    pub retransmits: u64,
     /// Times the link was lost after being logged in.
     pub drops: u64,
     /// Messages received from the biller.
@@ -215,7 +229,7 @@ pub fn render_table(r: &StatsReport) -> String {
         z.biller
     ));
     s.push_str(&format!(
-        "      datagrams in/out {}/{}  bytes in/out {}/{}  retransmits {}  dropped {}  refused {}\n\n",
+        "      datagrams in/out {}/{}  bytes in/out {}/{}  retransmits {}  dropped {}  refused {}\n",
         z.counters.datagrams_in,
         z.traffic.datagrams_out,
         z.traffic.bytes_in,
@@ -224,6 +238,26 @@ pub fn render_table(r: &StatsReport) -> String {
         z.dropped,
         z.counters.refused
     ));
+    if z.biller != "disabled" && !z.biller.is_empty() {
+        let b = &z.billing;
+        let ago = |ms: Option<u64>| {
+            ms.map_or("never".to_string(), |ms| {
+                format!("{:.1}s ago", ms as f64 / 1000.0)
+            })
+        };
+        s.push_str(&format!(
+            "      biller {} ({})  last heard {}  last message {}  attempts {} (failed {})  drops {}  retransmits {}\n",
+            b.state,
+            b.status,
+            ago(b.last_heard_ms),
+            ago(b.last_message_ms),
+            b.connect_attempts,
+            b.failed_attempts,
+            b.drops,
+            b.retransmits
+        ));
+    }
+    s.push('\n');
     s.push_str(&format!(
         "{:<16} {:>7} {:<10} {:>8} {:>4} {:>7} {:>6} {:>8} {:>9} {:>9} {:>9} {:>6}  {}\n",
         "REALM",
