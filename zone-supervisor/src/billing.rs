@@ -1030,6 +1030,20 @@ impl Zone {
         });
     }
 
+    /// `?find` for a name not in this zone: asked of the biller, as ASSS
+    /// does (`?find name` as a UserCommand; its answer comes back as a
+    /// command reply). False when the biller cannot take it (billing off,
+    /// link down, or a player the biller has not accepted).
+    pub(crate) fn biller_find(&mut self, pid: i16, query: &str) -> bool {
+        if !self.biller_takes(pid) {
+            return false;
+        }
+        self.biller.link.send(&ZoneMessage::UserCommand {
+            connection_id: pid as u16 as u32,
+            text: format!("?find {query}"),
+        })
+    }
+
     fn cmd_usage(&mut self, pid: i16) {
         let Some(p) = self.players.get(pid) else {
             return;
