@@ -735,7 +735,7 @@ impl Connection {
         // Only the answer to this request's key: the key itself (no
         // encryption) or its VIE server key. Anything else answers an
         // earlier request (a late or replayed reply) and would set a
-        // cipher the server does not use (`docs/protocol/core-transport.md` §4.1).
+        // cipher the server does not use (`docs/protocol/core-transport.md` §4.2).
         self.cipher = if key == self.client_key {
             Cipher::Null
         } else if key == vie_server_key(self.client_key) {
