@@ -300,6 +300,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_table_shows_the_biller_link_when_billing_is_on() {
+        let mut r = StatsReport::default();
+        r.zone.biller = "disabled".into();
+        assert!(!render_table(&r).contains("last heard"));
+        r.zone.biller = "up".into();
+        r.zone.billing = BillingReport {
+            state: "up".into(),
+            status: "logged in".into(),
+            last_heard_ms: Some(1500),
+            connect_attempts: 3,
+            failed_attempts: 2,
+            ..BillingReport::default()
+        };
+        let table = render_table(&r);
+        assert!(
+            table.contains(
+                "biller up (logged in)  last heard 1.5s ago  last message never  attempts 3 (failed 2)"
+            ),
+            "{table}"
+        );
+    }
+
+    #[test]
     fn process_figures_come_from_proc() {
         let me = read_proc(std::process::id()).unwrap();
         assert!(me.rss_bytes > 0);
