@@ -19,7 +19,8 @@
 //! with stale key replies first ([`TestBiller::set_replay_key_replies`]),
 //! keep a connection per address across the zone's reconnects
 //! ([`TestBiller::set_sticky`]), ignore the zone login
-//! ([`TestBiller::set_ignore_zone_login`]), or end the link itself
+//! ([`TestBiller::set_ignore_zone_login`]) or everything
+//! ([`TestBiller::set_mute`]), or end the link itself
 //! ([`TestBiller::drop_link`]).
 
 use std::collections::{HashMap, VecDeque};
@@ -186,6 +187,8 @@ struct State {
     encrypt: bool,
     /// Acknowledge but never answer zone logins.
     ignore_zone_login: bool,
+    /// Acknowledge but never answer anything.
+    mute: bool,
     /// Connection requests answered without a new connection (`sticky`).
     stale_requests: u64,
     /// Logins of these names (lower case) are never answered.
@@ -234,6 +237,7 @@ impl TestBiller {
                 sticky: false,
                 encrypt: true,
                 ignore_zone_login: false,
+                mute: false,
                 stale_requests: 0,
                 hold: Vec::new(),
                 answers: HashMap::new(),
@@ -321,6 +325,12 @@ impl TestBiller {
     /// Acknowledges zone logins (the transport does) but says nothing.
     pub fn set_ignore_zone_login(&self, on: bool) {
         self.shared.lock().ignore_zone_login = on;
+    }
+
+    /// Acknowledges everything (the transport does) but answers nothing:
+    /// no identity after a zone login, no login results.
+    pub fn set_mute(&self, on: bool) {
+        self.shared.lock().mute = on;
     }
 
     /// Ends the link from the biller's side (`00 07`).
@@ -684,7 +694,7 @@ fn datagram(shared: &Shared, st: &mut State, now: Instant, from: SocketAddr, dat
                 st.server_connects += 1;
                 // Say something at once, so the zone knows it is in
                 // (billers send their identity; any message will do).
-                if st.ignore_zone_login {
+                if st.ignore_zone_login || st.mute {
                     // acknowledged by the transport, nothing more
                 } else if let Some((_, conn)) = st.conn.as_mut() {
                     conn.send(b"\x33test biller", Reliability::Reliable, Priority::Normal);
@@ -695,7 +705,7 @@ fn datagram(shared: &Shared, st: &mut State, now: Instant, from: SocketAddr, dat
                 make_new,
                 pid,
                 ..
-            } => answer(st, name, *make_new, *pid),
+            } if !st.mute => answer(st, name, *make_new, *pid),
             _ => {}
         }
         if st.log.len() >= MAX_LOG {

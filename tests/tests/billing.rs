@@ -820,3 +820,48 @@ fn find_asks_the_biller_for_a_player_not_in_the_zone() {
         Ok(())
     });
 }
+
+#[test]
+fn a_biller_that_stops_answering_while_up_is_given_up() {
+    let biller = TestBiller::start().unwrap();
+    biller.answer_login("gina", LoginAnswer::accept("Gina", ""));
+    billing_test(&biller, &["Billing:WaitLoginMillis=500"], |zone| {
+        let (mut alice, _) = biller_bot(zone, &biller, "alice", "0")?;
+        // The biller still acknowledges (pings keep the link alive) but
+        // answers nothing, not even eve's login.
+        biller.set_mute(true);
+        let mut eve = Bot::connect(zone.game_addr())?;
+        eve.send(
+            &C2SPacket::Login(Box::new(Login::new("eve", "secret", false))),
+            Reliability::Reliable,
+            Priority::Normal,
+        )?;
+        login_seen(&biller, "eve")?;
+        let resp = eve
+            .wait_for(LINK_WAIT, |p| match p {
+                S2CPacket::LoginResponse(r) => Some(*r),
+                _ => None,
+            })
+            .context("eve's login is answered by the fallback")?;
+        ensure!(resp.code == LoginCode::OK, "eve got {:#04x}", resp.code.0);
+        // The link is not left "up": it is dropped and stays down while
+        // the biller answers nothing.
+        wait_biller_state(zone, "down")?;
+        wait_chat(&mut alice, chat_type::ARENA, |t| {
+            t.contains("user database server lost")
+        })?;
+        let (_frank, name) = entered_as(zone, "frank")?;
+        ensure!(name == "^frank", "frank entered as {name:?}");
+        let asked =
+            biller.take_all(|m| matches!(m, FromZone::UserLogin { name, .. } if name == "frank"));
+        ensure!(asked.is_empty(), "frank's login went to the biller");
+        let b = billing_stats(zone);
+        ensure!(b["drops"] == 1, "{b}");
+        // The biller answers again: up, and logins go to it.
+        biller.set_mute(false);
+        wait_biller_state(zone, "up")?;
+        let (_gina, name) = entered_as(zone, "gina")?;
+        ensure!(name == "Gina", "gina entered as {name:?}");
+        Ok(())
+    });
+}

@@ -213,6 +213,7 @@ impl BillingConfig {
 
 /// A login sent to the biller and not answered yet.
 struct PendingLogin {
+    sent_at: Instant,
     deadline: Instant,
     name: String,
     password: String,
@@ -597,6 +598,24 @@ impl Zone {
             .filter(|(_, p)| p.deadline <= now)
             .map(|(&pid, _)| pid)
             .collect();
+        // A login left unanswered by a biller that has said nothing at all
+        // since it was sent: the link is not really up (the biller may
+        // have lost the connection while its transport still acknowledges).
+        // It is dropped and made again; every pending login takes the
+        // fallback now rather than each waiting out its time.
+        let link = &self.biller.link;
+        let mute = link.is_up()
+            && late.iter().any(|pid| {
+                self.biller.pending.get(pid).is_some_and(|p| {
+                    link.since_message(now)
+                        .is_none_or(|d| d >= now.saturating_duration_since(p.sent_at))
+                })
+            });
+        if mute {
+            warn!("the biller has said nothing since a login it did not answer; reconnecting");
+            self.biller.link.abandon(now);
+            self.biller_events(now);
+        }
         for pid in late {
             if let Some(p) = self.biller.pending.remove(&pid) {
                 warn!(pid, name = %p.name, "the biller did not answer a login in time; using the fallback");
@@ -750,6 +769,7 @@ impl Zone {
         self.biller.pending.insert(
             pid,
             PendingLogin {
+                sent_at: now,
                 deadline: now + self.biller.cfg.login_timeout,
                 name: name.to_string(),
                 password: login.password.clone(),

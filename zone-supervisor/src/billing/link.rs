@@ -329,6 +329,15 @@ impl Link {
         self.events.push_back(LinkEvent::Down { was_up });
     }
 
+    /// The zone judges the link dead although the transport does not
+    /// (the biller acknowledges but answers nothing): it goes down as after
+    /// a drop, `00 07` to the biller included, and reconnects.
+    pub fn abandon(&mut self, now: Instant) {
+        if self.conn.is_some() {
+            self.went_down(now, DisconnectReason::Local);
+        }
+    }
+
     /// Feeds a datagram from the biller's address.
     pub fn handle_datagram(&mut self, now: Instant, datagram: &mut [u8]) {
         let Some(conn) = self.conn.as_mut() else {
@@ -719,6 +728,26 @@ mod tests {
         biller.receive(t, vec![bye]);
         assert!(biller.conn.as_ref().unwrap().is_closed());
         assert_eq!(link.take_farewell(), None, "sent once");
+    }
+
+    #[test]
+    fn an_abandoned_link_goes_down_and_says_goodbye() {
+        let t0 = Instant::now();
+        let mut link = Link::new(cfg(), ServerConnect::default(), t0);
+        let mut biller = FakeBiller::new();
+        bring_up(&mut link, &mut biller, t0);
+        while link.poll_event().is_some() {}
+        link.abandon(t0);
+        assert_eq!(link.poll_event(), Some(LinkEvent::Down { was_up: true }));
+        assert_eq!(link.state_name(), "down");
+        let bye = link_out(&mut link, t0);
+        biller.receive(t0, bye);
+        assert!(biller.conn.as_ref().unwrap().is_closed());
+        // nothing to abandon while waiting to retry
+        link.abandon(t0);
+        assert_eq!(link.poll_event(), None);
+        link.poll(t0 + Duration::from_millis(100));
+        assert_eq!(link.state(), LinkState::Connecting);
     }
 
     #[test]
