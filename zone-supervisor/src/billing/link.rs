@@ -236,8 +236,8 @@ impl Link {
     }
 
     /// The `00 07` owed to the biller for the connection that ended last,
-    /// if not sent yet ([`Link::transmit`] sends it too). The shell takes
-    /// it before it changes the socket.
+    /// if not sent yet ([`Link::transmit`] sends it first otherwise). The
+    /// shell takes it before it changes the socket.
     pub fn take_farewell(&mut self) -> Option<[u8; 2]> {
         self.farewell.take()
     }
@@ -273,9 +273,6 @@ impl Link {
     }
 
     fn connect(&mut self, now: Instant) {
-        // A farewell not sent by now is for a socket the shell has not
-        // flushed; the new attempt does not wait for it.
-        self.farewell = None;
         let key = random_u32();
         self.generation += 1;
         self.conn = Some(Connection::client(now, self.cfg.transport.clone(), key));
@@ -441,6 +438,11 @@ impl Link {
 
     /// Emits the datagrams that are due and notices timeouts.
     pub fn transmit(&mut self, now: Instant, out: &mut dyn FnMut(&[u8])) {
+        // A farewell still owed goes out before anything of a new
+        // connection, which it must not end.
+        if let Some(bye) = self.farewell.take() {
+            out(&bye);
+        }
         if let Some(conn) = self.conn.as_mut() {
             conn.poll_transmit(now, out);
         }
@@ -748,6 +750,23 @@ mod tests {
         assert_eq!(link.poll_event(), None);
         link.poll(t0 + Duration::from_millis(100));
         assert_eq!(link.state(), LinkState::Connecting);
+    }
+
+    #[test]
+    fn a_farewell_still_owed_goes_out_before_the_next_request() {
+        let t0 = Instant::now();
+        let mut link = Link::new(cfg(), ServerConnect::default(), t0);
+        let mut biller = FakeBiller::new();
+        let _ = to_waitlogin(&mut link, &mut biller, t0);
+        // the attempt fails and the next one starts before any transmit
+        let t1 = t0 + Duration::from_secs(5);
+        link.poll(t1);
+        link.poll(t1 + Duration::from_millis(100));
+        assert_eq!(link.state(), LinkState::Connecting);
+        let out = link_out(&mut link, t1 + Duration::from_millis(100));
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0], [0, 7]);
+        assert_eq!(out[1][..2], [0, 1]);
     }
 
     #[test]
