@@ -732,10 +732,17 @@ impl Connection {
             return;
         }
         let key = u32::from_le_bytes([datagram[2], datagram[3], datagram[4], datagram[5]]);
+        // Only the answer to this request's key: the key itself (no
+        // encryption) or its VIE server key. Anything else answers an
+        // earlier request (a late or replayed reply) and would set a
+        // cipher the server does not use (`docs/protocol/core-transport.md` §4.2).
         self.cipher = if key == self.client_key {
             Cipher::Null
-        } else {
+        } else if key == vie_server_key(self.client_key) {
             Cipher::for_key(key)
+        } else {
+            self.stats.dropped += 1;
+            return;
         };
         self.state = State::Open;
         self.events.push_back(Event::Connected {

@@ -14,6 +14,14 @@
 //! and answers player logins from a table of [`LoginAnswer`]s (accepting
 //! unknown names as typed). [`TestBiller::set_silent`] makes it stop
 //! answering entirely, as a dead biller or a cut network would.
+//!
+//! It can also misbehave as real billers do: answer connection requests
+//! with stale key replies first ([`TestBiller::set_replay_key_replies`]),
+//! keep a connection per address across the zone's reconnects
+//! ([`TestBiller::set_sticky`]), ignore the zone login
+//! ([`TestBiller::set_ignore_zone_login`]) or everything
+//! ([`TestBiller::set_mute`]), or end the link itself
+//! ([`TestBiller::drop_link`]).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
@@ -169,6 +177,20 @@ impl LoginAnswer {
 struct State {
     conn: Option<(SocketAddr, Connection)>,
     silent: bool,
+    /// Answer each connection request with every earlier key reply first.
+    replay: bool,
+    /// Key replies sent so far (for `replay`).
+    replies: Vec<[u8; 6]>,
+    /// Keep the connection of an address when it asks to connect again.
+    sticky: bool,
+    /// Answer with VIE encryption (else unencrypted).
+    encrypt: bool,
+    /// Acknowledge but never answer zone logins.
+    ignore_zone_login: bool,
+    /// Acknowledge but never answer anything.
+    mute: bool,
+    /// Connection requests answered without a new connection (`sticky`).
+    stale_requests: u64,
     /// Logins of these names (lower case) are never answered.
     hold: Vec<String>,
     answers: HashMap<String, Vec<LoginAnswer>>,
@@ -210,6 +232,13 @@ impl TestBiller {
             state: Mutex::new(State {
                 conn: None,
                 silent: false,
+                replay: false,
+                replies: Vec::new(),
+                sticky: false,
+                encrypt: true,
+                ignore_zone_login: false,
+                mute: false,
+                stale_requests: 0,
                 hold: Vec::new(),
                 answers: HashMap::new(),
                 log: VecDeque::new(),
@@ -270,6 +299,58 @@ impl TestBiller {
     /// every datagram is dropped unread and nothing is sent.
     pub fn set_silent(&self, silent: bool) {
         self.shared.lock().silent = silent;
+    }
+
+    /// Answers every connection request first with all the key replies
+    /// it sent before (to that request's address), then with its own: a
+    /// late biller's answers to the zone's earlier attempts.
+    pub fn set_replay_key_replies(&self, on: bool) {
+        self.shared.lock().replay = on;
+    }
+
+    /// Keeps state per address, as some billers do: a connection request
+    /// from the address of a live connection is answered, but the old
+    /// connection (its sequence numbers, its cipher) stays until that
+    /// address sends `00 07` or falls silent for two minutes.
+    pub fn set_sticky(&self, on: bool) {
+        self.shared.lock().sticky = on;
+    }
+
+    /// Answers connection requests with VIE encryption (the default) or
+    /// unencrypted.
+    pub fn set_encryption(&self, on: bool) {
+        self.shared.lock().encrypt = on;
+    }
+
+    /// Acknowledges zone logins (the transport does) but says nothing.
+    pub fn set_ignore_zone_login(&self, on: bool) {
+        self.shared.lock().ignore_zone_login = on;
+    }
+
+    /// Acknowledges everything (the transport does) but answers nothing:
+    /// no identity after a zone login, no login results.
+    pub fn set_mute(&self, on: bool) {
+        self.shared.lock().mute = on;
+    }
+
+    /// Ends the link from the biller's side (`00 07`).
+    pub fn drop_link(&self) -> Result<()> {
+        let mut st = self.shared.lock();
+        let Some((addr, mut conn)) = st.conn.take() else {
+            bail!("no zone is connected");
+        };
+        conn.disconnect();
+        let socket = &self.shared.socket;
+        conn.poll_transmit(Instant::now(), &mut |d| {
+            let _ = socket.send_to(d, addr);
+        });
+        Ok(())
+    }
+
+    /// Connection requests answered while keeping an older connection
+    /// ([`TestBiller::set_sticky`]).
+    pub fn stale_requests(&self) -> u64 {
+        self.shared.lock().stale_requests
     }
 
     /// Connection requests accepted so far.
@@ -563,10 +644,29 @@ fn serve(shared: &Shared) {
 fn datagram(shared: &Shared, st: &mut State, now: Instant, from: SocketAddr, data: &mut [u8]) {
     if data.len() == 8 && data[0] == 0 && data[1] == 0x01 {
         // A connection request: a (new) link from the zone.
+        let policy = InitPolicy {
+            vie_encrypt: st.encrypt,
+            ..InitPolicy::default()
+        };
         if let InitDecision::Accept {
             reply, cipher_key, ..
-        } = decide_init(data, &InitPolicy::default())
+        } = decide_init(data, &policy)
         {
+            if st.replay {
+                for old in &st.replies {
+                    let _ = shared.socket.send_to(old, from);
+                }
+            }
+            st.replies.push(reply);
+            let live = st
+                .conn
+                .as_ref()
+                .is_some_and(|(a, c)| *a == from && !c.is_closed());
+            if st.sticky && live {
+                st.stale_requests += 1;
+                let _ = shared.socket.send_to(&reply, from);
+                return;
+            }
             let cfg = TransportConfig {
                 drop_timeout: Duration::from_secs(120),
                 recv_window: 255,
@@ -594,7 +694,9 @@ fn datagram(shared: &Shared, st: &mut State, now: Instant, from: SocketAddr, dat
                 st.server_connects += 1;
                 // Say something at once, so the zone knows it is in
                 // (billers send their identity; any message will do).
-                if let Some((_, conn)) = st.conn.as_mut() {
+                if st.ignore_zone_login || st.mute {
+                    // acknowledged by the transport, nothing more
+                } else if let Some((_, conn)) = st.conn.as_mut() {
                     conn.send(b"\x33test biller", Reliability::Reliable, Priority::Normal);
                 }
             }
@@ -603,7 +705,7 @@ fn datagram(shared: &Shared, st: &mut State, now: Instant, from: SocketAddr, dat
                 make_new,
                 pid,
                 ..
-            } => answer(st, name, *make_new, *pid),
+            } if !st.mute => answer(st, name, *make_new, *pid),
             _ => {}
         }
         if st.log.len() >= MAX_LOG {

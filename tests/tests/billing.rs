@@ -25,6 +25,17 @@ fn billing_test(
     extra: &[&str],
     test: impl FnOnce(&mut TestZone) -> Result<()>,
 ) {
+    billing_test_with(biller, extra, true, test)
+}
+
+/// [`billing_test`], waiting for the zone to log in to the biller only if
+/// `wait_up`.
+fn billing_test_with(
+    biller: &TestBiller,
+    extra: &[&str],
+    wait_up: bool,
+    test: impl FnOnce(&mut TestZone) -> Result<()>,
+) {
     let mut settings = biller.zone_settings();
     settings.extend(
         [
@@ -40,7 +51,9 @@ fn billing_test(
     let refs: Vec<&str> = settings.iter().map(String::as_str).collect();
     let mut zone = TestZone::start(&refs).expect("starting the zone");
     let run = || -> Result<()> {
-        wait_biller_state(&zone, "up").context("the zone logging in to the biller")?;
+        if wait_up {
+            wait_biller_state(&zone, "up").context("the zone logging in to the biller")?;
+        }
         test(&mut zone)
     };
     if let Err(e) = run() {
@@ -54,6 +67,39 @@ fn biller_state(zone: &TestZone) -> String {
         .ok()
         .and_then(|s| s["zone"]["biller"].as_str().map(str::to_string))
         .unwrap_or_default()
+}
+
+/// The link details of the zone's stats (`zone.billing`).
+fn billing_stats(zone: &TestZone) -> serde_json::Value {
+    zone.stats()
+        .map(|s| s["zone"]["billing"].clone())
+        .unwrap_or_default()
+}
+
+/// Logs a new bot in as `name` and into arena 0; returns the bot and the
+/// name the zone gave it (the biller's spelling, or `^name` from the
+/// local fallback).
+fn entered_as(zone: &TestZone, name: &str) -> Result<(Bot, String)> {
+    let mut bot = Bot::connect(zone.game_addr()).with_context(|| format!("{name}: connect"))?;
+    bot.login(name, "secret")
+        .with_context(|| format!("{name}: login"))?;
+    let entry = bot
+        .enter_arena("0", ship::SPECTATOR)
+        .with_context(|| format!("{name}: enter arena 0"))?;
+    let me = bot
+        .player(entry.pid)
+        .context("own player record")?
+        .name
+        .clone();
+    Ok((bot, me))
+}
+
+/// A UDP port that was free a moment ago on 127.0.0.1.
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("a free UDP port")
 }
 
 /// Waits for the stats to show the biller `state` (no event to wait on:
@@ -602,6 +648,220 @@ fn a_biller_score_reset_clears_the_public_scores() {
             }
             _ => None,
         })?;
+        Ok(())
+    });
+}
+
+#[test]
+fn a_replayed_old_key_reply_is_not_taken() {
+    let biller = TestBiller::start().unwrap();
+    // Every connection request is answered with the replies to the
+    // earlier ones first, as a biller that was frozen and resumes does.
+    biller.set_replay_key_replies(true);
+    biller.answer_login("alice", LoginAnswer::accept("Alice", "Aces"));
+    billing_test(&biller, &[], |zone| {
+        biller.drop_link()?;
+        ensure!(
+            wait_until(LINK_WAIT, || biller.connections() >= 2),
+            "the zone did not reconnect"
+        );
+        ensure!(
+            wait_until(LINK_WAIT, || billing_stats(zone)["drops"].as_u64()
+                >= Some(1)
+                && biller_state(zone) == "up"),
+            "the link is not up again: {}",
+            billing_stats(zone)
+        );
+        // Messages flow both ways on the new connection: the biller reads
+        // the player login and the zone reads its answer.
+        let (_alice, name) = entered_as(zone, "alice")?;
+        ensure!(name == "Alice", "alice entered as {name:?}");
+        ensure!(
+            biller.server_connects() >= 2,
+            "zone logins read by the biller: {}",
+            biller.server_connects()
+        );
+        Ok(())
+    });
+}
+
+/// A biller that keeps a connection per address: after an outage the
+/// zone must end up logged in for real, with logins answered by the
+/// biller, not "up" on a connection the biller does not read.
+fn stale_per_address_state(fixed_port: bool) {
+    let biller = TestBiller::start().unwrap();
+    biller.set_sticky(true);
+    biller.set_encryption(false);
+    biller.answer_login("bob", LoginAnswer::accept("Bob", ""));
+    let port = if fixed_port { free_udp_port() } else { 0 };
+    let port = format!("Net:InternalClientPort={port}");
+    billing_test(&biller, &[&port, "Billing:WaitLoginMillis=1000"], |zone| {
+        let (mut alice, _) = biller_bot(zone, &biller, "alice", "0")?;
+        biller.set_silent(true);
+        wait_biller_state(zone, "down")?;
+        wait_chat(&mut alice, chat_type::ARENA, |t| {
+            t.contains("user database server lost")
+        })?;
+        biller.set_silent(false);
+        alice
+            .wait_for(LINK_WAIT, |p| match p {
+                S2CPacket::Chat(c) if c.text.contains("user database server restored") => Some(()),
+                _ => None,
+            })
+            .context("the link coming back")?;
+        ensure!(biller_state(zone) == "up", "stats: {}", billing_stats(zone));
+        let (_bob, name) = entered_as(zone, "bob")?;
+        ensure!(
+            name == "Bob",
+            "bob entered as {name:?}: the biller did not answer"
+        );
+        let stale = biller.stale_requests();
+        if fixed_port {
+            // The first attempt after the outage met the old state;
+            // the zone's 00 07 after the unanswered login cleared it.
+            ensure!(stale >= 1, "the biller saw no request from the old address");
+            ensure!(
+                billing_stats(zone)["failed_attempts"].as_u64() >= Some(1),
+                "{}",
+                billing_stats(zone)
+            );
+        } else {
+            ensure!(stale == 0, "{stale} requests came from an old address");
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn stale_biller_state_is_left_behind_on_a_fresh_port() {
+    stale_per_address_state(false);
+}
+
+#[test]
+fn stale_biller_state_is_cleared_from_a_fixed_port() {
+    stale_per_address_state(true);
+}
+
+#[test]
+fn a_biller_ignoring_the_zone_login_leaves_the_link_down_not_up() {
+    let biller = TestBiller::start().unwrap();
+    biller.set_ignore_zone_login(true);
+    biller.answer_login("dave", LoginAnswer::accept("Dave", ""));
+    billing_test_with(
+        &biller,
+        &[
+            "Billing:WaitLoginMillis=500",
+            // far beyond the bot's wait: a login sent to this biller
+            // could not be answered in time
+            "Billing:LoginTimeoutMillis=120000",
+        ],
+        false,
+        |zone| {
+            ensure!(
+                wait_until(LINK_WAIT, || biller.server_connects() >= 2),
+                "the zone did not try again after its unanswered login"
+            );
+            wait_biller_state(zone, "down")?;
+            let b = billing_stats(zone);
+            ensure!(b["drops"] == 0, "the link counted as up: {b}");
+            ensure!(b["failed_attempts"].as_u64() >= Some(1), "{b}");
+            ensure!(b["last_message_ms"].is_null(), "{b}");
+            ensure!(!b["last_heard_ms"].is_null(), "acks were heard: {b}");
+            // Logins take the fallback at once; none goes to the biller.
+            let (_carol, name) = entered_as(zone, "carol")?;
+            ensure!(name == "^carol", "carol entered as {name:?}");
+            let asked = biller.take_all(|m| matches!(m, FromZone::UserLogin { .. }));
+            ensure!(asked.is_empty(), "logins sent to the biller: {asked:?}");
+            // Once the biller answers, the link is up and logins go to it.
+            biller.set_ignore_zone_login(false);
+            wait_biller_state(zone, "up")?;
+            let (_dave, name) = entered_as(zone, "dave")?;
+            ensure!(name == "Dave", "dave entered as {name:?}");
+            let b = billing_stats(zone);
+            ensure!(!b["last_message_ms"].is_null(), "{b}");
+            Ok(())
+        },
+    );
+}
+
+#[test]
+fn find_asks_the_biller_for_a_player_not_in_the_zone() {
+    let biller = TestBiller::start().unwrap();
+    billing_test(&biller, &[], |zone| {
+        let (mut alice, alice_pid) = biller_bot(zone, &biller, "alice", "0")?;
+        let (_bob, _) = biller_bot(zone, &biller, "bob", "1")?;
+        alice.clear_backlog();
+        // A player in the zone is found here.
+        alice.chat(chat_type::PUBLIC, -1, "?find bob")?;
+        wait_chat(&mut alice, chat_type::ARENA, |t| t == "bob is in arena 1.")?;
+        // One who is not is looked for by the biller, which answers.
+        alice.chat(chat_type::PUBLIC, -1, "?find carl")?;
+        let asked = biller.wait_for(WAIT, |m| match m {
+            FromZone::Command { pid, text } if *pid == alice_pid && text.starts_with("?find") => {
+                Some(text.clone())
+            }
+            _ => None,
+        })?;
+        ensure!(
+            asked == "?find carl",
+            "the biller was asked {asked:?} first"
+        );
+        biller.send(&biller::command_chat(
+            alice_pid,
+            "carl is in Elsewhere Zone",
+        ))?;
+        alice.expect_none_before(
+            |p| {
+                matches!(p, S2CPacket::Chat(c) if c.text == "carl is in Elsewhere Zone")
+                    .then_some(())
+            },
+            |p| matches!(p, S2CPacket::Chat(c) if c.text.contains("not online")),
+        )?;
+        Ok(())
+    });
+}
+
+#[test]
+fn a_biller_that_stops_answering_while_up_is_given_up() {
+    let biller = TestBiller::start().unwrap();
+    biller.answer_login("gina", LoginAnswer::accept("Gina", ""));
+    billing_test(&biller, &["Billing:WaitLoginMillis=500"], |zone| {
+        let (mut alice, _) = biller_bot(zone, &biller, "alice", "0")?;
+        // The biller still acknowledges (pings keep the link alive) but
+        // answers nothing, not even eve's login.
+        biller.set_mute(true);
+        let mut eve = Bot::connect(zone.game_addr())?;
+        eve.send(
+            &C2SPacket::Login(Box::new(Login::new("eve", "secret", false))),
+            Reliability::Reliable,
+            Priority::Normal,
+        )?;
+        login_seen(&biller, "eve")?;
+        let resp = eve
+            .wait_for(LINK_WAIT, |p| match p {
+                S2CPacket::LoginResponse(r) => Some(*r),
+                _ => None,
+            })
+            .context("eve's login is answered by the fallback")?;
+        ensure!(resp.code == LoginCode::OK, "eve got {:#04x}", resp.code.0);
+        // The link is not left "up": it is dropped and stays down while
+        // the biller answers nothing.
+        wait_biller_state(zone, "down")?;
+        wait_chat(&mut alice, chat_type::ARENA, |t| {
+            t.contains("user database server lost")
+        })?;
+        let (_frank, name) = entered_as(zone, "frank")?;
+        ensure!(name == "^frank", "frank entered as {name:?}");
+        let asked =
+            biller.take_all(|m| matches!(m, FromZone::UserLogin { name, .. } if name == "frank"));
+        ensure!(asked.is_empty(), "frank's login went to the biller");
+        let b = billing_stats(zone);
+        ensure!(b["drops"] == 1, "{b}");
+        // The biller answers again: up, and logins go to it.
+        biller.set_mute(false);
+        wait_biller_state(zone, "up")?;
+        let (_gina, name) = entered_as(zone, "gina")?;
+        ensure!(name == "Gina", "gina entered as {name:?}");
         Ok(())
     });
 }

@@ -213,6 +213,7 @@ impl BillingConfig {
 
 /// A login sent to the biller and not answered yet.
 struct PendingLogin {
+    sent_at: Instant,
     deadline: Instant,
     name: String,
     password: String,
@@ -255,6 +256,8 @@ pub struct BillingCounters {
 pub struct Biller {
     cfg: BillingConfig,
     socket: Option<UdpSocket>,
+    /// The link attempt the socket was (re)bound for.
+    socket_attempt: u64,
     link: Link,
     pending: HashMap<i16, PendingLogin>,
     interrupted: u32,
@@ -277,20 +280,7 @@ impl Biller {
         let (socket, link) = match cfg.addr {
             None => (None, Link::disabled(now)),
             Some(addr) => {
-                let local = if addr.ip().is_loopback() {
-                    Ipv4Addr::LOCALHOST
-                } else {
-                    Ipv4Addr::UNSPECIFIED
-                };
-                let sock =
-                    std::net::UdpSocket::bind(SocketAddr::new(IpAddr::V4(local), cfg.local_port))
-                        .with_context(|| {
-                        format!("binding the biller link's socket (port {})", cfg.local_port)
-                    })?;
-                sock.connect(addr)
-                    .with_context(|| format!("addressing the biller at {addr}"))?;
-                sock.set_nonblocking(true)?;
-                let sock = UdpSocket::from_std(sock)?;
+                let sock = link_socket(addr, cfg.local_port)?;
                 info!(biller = %addr, local = %sock.local_addr()?, "billing enabled");
                 let link_cfg = LinkConfig {
                     retry_min: cfg.retry_min,
@@ -319,6 +309,7 @@ impl Biller {
         Ok(Biller {
             cfg,
             socket,
+            socket_attempt: 0,
             link,
             pending: HashMap::new(),
             interrupted: 0,
@@ -351,12 +342,17 @@ impl Biller {
     }
 
     /// Figures for the operator report.
-    pub fn report(&self) -> crate::stats::BillingReport {
+    pub fn report(&self, now: Instant) -> crate::stats::BillingReport {
         let c = self.link.counters();
+        let millis = |d: Option<Duration>| d.map(|d| d.as_millis() as u64);
         crate::stats::BillingReport {
             state: self.state_name().to_string(),
             status: self.link.status_text().to_string(),
+            last_heard_ms: millis(self.link.since_heard(now)),
+            last_message_ms: millis(self.link.since_message(now)),
             connect_attempts: c.attempts,
+            failed_attempts: c.failed_attempts,
+            retransmits: c.retransmits,
             drops: c.drops,
             messages_in: c.messages_in,
             messages_out: c.messages_out,
@@ -367,6 +363,30 @@ impl Biller {
             logins_fallback: self.counters.logins_fallback,
             logins_busy: self.counters.logins_busy,
             logoffs_delivered: self.counters.logoffs_delivered,
+        }
+    }
+
+    /// A new connection attempt is starting: whatever is owed about the
+    /// last one goes out on its socket, then (with `Net:InternalClientPort`
+    /// 0) the link moves to a fresh local port, so that neither the biller
+    /// nor a late datagram can mix the new connection up with the old.
+    fn new_attempt(&mut self) {
+        self.socket_attempt = self.link.attempt();
+        let (Some(sock), Some(addr)) = (self.socket.as_ref(), self.cfg.addr) else {
+            return;
+        };
+        if let Some(bye) = self.link.take_farewell() {
+            let _ = sock.try_send(&bye);
+        }
+        if self.cfg.local_port != 0 || self.socket_attempt <= 1 {
+            return;
+        }
+        match link_socket(addr, 0) {
+            Ok(fresh) => {
+                debug!(local = ?fresh.local_addr().ok(), "biller link on a fresh port");
+                self.socket = Some(fresh);
+            }
+            Err(e) => warn!("no fresh port for the biller link, keeping the old one: {e:#}"),
         }
     }
 
@@ -410,6 +430,23 @@ impl Biller {
         self.logoffs.push_back(off);
         self.send_logoffs();
     }
+}
+
+/// A UDP socket for the biller link: bound to `local_port` (0 = any) on
+/// the loopback address for a loopback biller, else on any address, and
+/// connected to the biller.
+fn link_socket(addr: SocketAddrV4, local_port: u16) -> Result<UdpSocket> {
+    let local = if addr.ip().is_loopback() {
+        Ipv4Addr::LOCALHOST
+    } else {
+        Ipv4Addr::UNSPECIFIED
+    };
+    let sock = std::net::UdpSocket::bind(SocketAddr::new(IpAddr::V4(local), local_port))
+        .with_context(|| format!("binding the biller link's socket (port {local_port})"))?;
+    sock.connect(addr)
+        .with_context(|| format!("addressing the biller at {addr}"))?;
+    sock.set_nonblocking(true)?;
+    Ok(UdpSocket::from_std(sock)?)
 }
 
 /// The S2C login code for a biller login result.
@@ -530,6 +567,9 @@ impl Zone {
             return;
         }
         let b = &mut self.biller;
+        if b.link.attempt() != b.socket_attempt {
+            b.new_attempt();
+        }
         if let Some(sock) = b.socket.as_ref() {
             b.link.transmit(now, &mut |d| {
                 let _ = sock.try_send(d);
@@ -558,6 +598,24 @@ impl Zone {
             .filter(|(_, p)| p.deadline <= now)
             .map(|(&pid, _)| pid)
             .collect();
+        // A login left unanswered by a biller that has said nothing at all
+        // since it was sent: the link is not really up (the biller may
+        // have lost the connection while its transport still acknowledges).
+        // It is dropped and made again; every pending login takes the
+        // fallback now rather than each waiting out its time.
+        let link = &self.biller.link;
+        let mute = link.is_up()
+            && late.iter().any(|pid| {
+                self.biller.pending.get(pid).is_some_and(|p| {
+                    link.since_message(now)
+                        .is_none_or(|d| d >= now.saturating_duration_since(p.sent_at))
+                })
+            });
+        if mute {
+            warn!("the biller has said nothing since a login it did not answer; reconnecting");
+            self.biller.link.abandon(now);
+            self.biller_events(now);
+        }
         for pid in late {
             if let Some(p) = self.biller.pending.remove(&pid) {
                 warn!(pid, name = %p.name, "the biller did not answer a login in time; using the fallback");
@@ -711,6 +769,7 @@ impl Zone {
         self.biller.pending.insert(
             pid,
             PendingLogin {
+                sent_at: now,
                 deadline: now + self.biller.cfg.login_timeout,
                 name: name.to_string(),
                 password: login.password.clone(),
@@ -989,6 +1048,20 @@ impl Zone {
             connection_id: pid as u16 as u32,
             text,
         });
+    }
+
+    /// `?find` for a name not in this zone: asked of the biller, as ASSS
+    /// does (`?find name` as a UserCommand; its answer comes back as a
+    /// command reply). False when the biller cannot take it (billing off,
+    /// link down, or a player the biller has not accepted).
+    pub(crate) fn biller_find(&mut self, pid: i16, query: &str) -> bool {
+        if !self.biller_takes(pid) {
+            return false;
+        }
+        self.biller.link.send(&ZoneMessage::UserCommand {
+            connection_id: pid as u16 as u32,
+            text: format!("?find {query}"),
+        })
     }
 
     fn cmd_usage(&mut self, pid: i16) {

@@ -44,7 +44,9 @@ impl Zone {
         }
     }
 
-    /// `?find`: the best match for `query` among players in arenas.
+    /// `?find`: the best match for `query` among players in arenas; with
+    /// none, the biller is asked when it can be (its reply reaches the
+    /// player as a command reply), else "not online".
     pub(crate) fn call_find_player(
         &mut self,
         slot: SlotId,
@@ -82,6 +84,7 @@ impl Zone {
                     format!("{name} is in arena {arena}.")
                 }
             }
+            None if self.biller_find(pid, query) => return,
             None => format!("{query} is not online."),
         };
         self.arena_message(pid, &text);

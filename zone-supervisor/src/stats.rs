@@ -157,8 +157,22 @@ pub struct BillingReport {
     pub state: String,
     /// The link state in ASSS's `?userdbadm` words.
     pub status: String,
+    /// Milliseconds since the biller last sent anything the link took (an
+    /// acknowledgement counts); `None` if it never did.
+    #[serde(default)]
+    pub last_heard_ms: Option<u64>,
+    /// Milliseconds since the biller last sent a billing message; `None`
+    /// if it never did.
+    #[serde(default)]
+    pub last_message_ms: Option<u64>,
     /// Connection attempts.
     pub connect_attempts: u64,
+    /// Attempts that failed before the zone login was answered.
+    #[serde(default)]
+    pub failed_attempts: u64,
+    /// Reliable messages to the biller sent again for want of an ack.
+    #[serde(default)]
+    pub retransmits: u64,
     /// Times the link was lost after being logged in.
     pub drops: u64,
     /// Messages received from the biller.
@@ -218,7 +232,7 @@ pub fn render_table(r: &StatsReport) -> String {
         z.biller
     ));
     s.push_str(&format!(
-        "      datagrams in/out {}/{}  bytes in/out {}/{}  retransmits {}  dropped {}  refused {}\n\n",
+        "      datagrams in/out {}/{}  bytes in/out {}/{}  retransmits {}  dropped {}  refused {}\n",
         z.counters.datagrams_in,
         z.traffic.datagrams_out,
         z.traffic.bytes_in,
@@ -227,6 +241,26 @@ pub fn render_table(r: &StatsReport) -> String {
         z.dropped,
         z.counters.refused
     ));
+    if z.biller != "disabled" && !z.biller.is_empty() {
+        let b = &z.billing;
+        let ago = |ms: Option<u64>| {
+            ms.map_or("never".to_string(), |ms| {
+                format!("{:.1}s ago", ms as f64 / 1000.0)
+            })
+        };
+        s.push_str(&format!(
+            "      biller {} ({})  last heard {}  last message {}  attempts {} (failed {})  drops {}  retransmits {}\n",
+            b.state,
+            b.status,
+            ago(b.last_heard_ms),
+            ago(b.last_message_ms),
+            b.connect_attempts,
+            b.failed_attempts,
+            b.drops,
+            b.retransmits
+        ));
+    }
+    s.push('\n');
     s.push_str(&format!(
         "{:<16} {:>7} {:<10} {:>8} {:>4} {:>7} {:>6} {:>8} {:>9} {:>9} {:>9} {:>6}  {}\n",
         "REALM",
@@ -270,6 +304,29 @@ pub fn render_table(r: &StatsReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_table_shows_the_biller_link_when_billing_is_on() {
+        let mut r = StatsReport::default();
+        r.zone.biller = "disabled".into();
+        assert!(!render_table(&r).contains("last heard"));
+        r.zone.biller = "up".into();
+        r.zone.billing = BillingReport {
+            state: "up".into(),
+            status: "logged in".into(),
+            last_heard_ms: Some(1500),
+            connect_attempts: 3,
+            failed_attempts: 2,
+            ..BillingReport::default()
+        };
+        let table = render_table(&r);
+        assert!(
+            table.contains(
+                "biller up (logged in)  last heard 1.5s ago  last message never  attempts 3 (failed 2)"
+            ),
+            "{table}"
+        );
+    }
 
     #[test]
     fn process_figures_come_from_proc() {

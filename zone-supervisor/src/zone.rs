@@ -464,7 +464,7 @@ impl Zone {
                 + self.stats.dropped_unknown
                 + self.stats.dropped_game,
             biller: self.biller.state_name().to_string(),
-            billing: self.biller.report(),
+            billing: self.biller.report(now),
             persist: self.scores.as_ref().map(|k| crate::stats::PersistReport {
                 path: self.s.persist.path.display().to_string(),
                 pending_writes: k.persist.pending as u64,

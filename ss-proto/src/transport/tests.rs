@@ -118,6 +118,36 @@ fn decide_init_answers() {
 }
 
 #[test]
+fn client_takes_only_the_answer_to_its_own_key() {
+    let now = Instant::now();
+    let key = 0x1234_5678u32 | 0x8000_0000;
+    let reply = |k: u32| {
+        let mut r = vec![0u8, 0x02];
+        r.extend_from_slice(&k.to_le_bytes());
+        r
+    };
+    // a reply to an earlier request (another key, echoed or negated) is
+    // dropped and the request stays open
+    let mut c = Connection::client(now, TransportConfig::default(), key);
+    for stale in [0x8765_4321u32, vie_server_key(0x8765_4321), 0x0102_0304] {
+        c.handle_datagram(now, &mut reply(stale), &mut |_| {});
+        assert_eq!(c.poll_event(), None);
+        assert!(!c.is_open());
+    }
+    assert_eq!(c.stats().dropped, 3);
+    // the echo of its own key: open, unencrypted
+    c.handle_datagram(now, &mut reply(key), &mut |_| {});
+    assert_eq!(c.poll_event(), Some(Event::Connected { encrypted: false }));
+    // a later reply, even the right one, changes nothing
+    c.handle_datagram(now, &mut reply(vie_server_key(key)), &mut |_| {});
+    assert!(!c.is_encrypted());
+    // the VIE answer to its key: open, encrypted
+    let mut c = Connection::client(now, TransportConfig::default(), key);
+    c.handle_datagram(now, &mut reply(vie_server_key(key)), &mut |_| {});
+    assert_eq!(c.poll_event(), Some(Event::Connected { encrypted: true }));
+}
+
+#[test]
 fn reliable_in_order_over_clean_link() {
     let mut l = Link::new();
     for i in 0..100u8 {

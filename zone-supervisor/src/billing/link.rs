@@ -4,10 +4,16 @@
 //!
 //! States follow ASSS `billing_ssc`: *retry* (waiting to connect) →
 //! *connecting* (`00 01` sent) → *waitlogin* (ServerConnect sent) →
-//! *loggedin* on the first message from the biller or after
-//! [`LinkConfig::waitlogin`]. Any drop goes back to *retry*; the wait
-//! before the next attempt starts at [`LinkConfig::retry_min`] and doubles
-//! after each failed attempt up to [`LinkConfig::retry_max`].
+//! *loggedin* on the first message from the biller. Unlike ASSS, a biller
+//! that says nothing within [`LinkConfig::waitlogin`] of the zone login
+//! fails the attempt (it is never assumed to have worked): a link is
+//! either up with the biller talking, or down. Any drop or failed attempt
+//! goes back to *retry*, after a `00 07` to the biller (unless the biller
+//! ended the link) so that it forgets the old connection; the wait before
+//! the next attempt starts at [`LinkConfig::retry_min`] and doubles after
+//! each failed attempt up to [`LinkConfig::retry_max`]. Every attempt uses
+//! a fresh key, and only the answer to that key is taken
+//! (`docs/protocol/billing-udp.md` §6).
 
 use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hasher};
@@ -30,7 +36,8 @@ pub struct LinkConfig {
     pub retry_max: Duration,
     /// Interval of keepalive pings while logged in.
     pub ping_interval: Duration,
-    /// How long to wait in *waitlogin* before assuming the login worked.
+    /// How long to wait in *waitlogin* for the biller's first message
+    /// before the attempt counts as failed.
     pub waitlogin: Duration,
     /// Transport settings of the link (drop timeout, retries).
     pub transport: TransportConfig,
@@ -80,6 +87,12 @@ pub struct LinkCounters {
     pub attempts: u64,
     /// Times the link went down after being logged in.
     pub drops: u64,
+    /// Connection attempts that ended before the link was logged in (no
+    /// key reply, or no answer to the zone login).
+    pub failed_attempts: u64,
+    /// Reliable messages sent again for want of an acknowledgement, over
+    /// all connections.
+    pub retransmits: u64,
     /// Messages received.
     pub messages_in: u64,
     /// Messages sent.
@@ -105,6 +118,14 @@ pub struct Link {
     last_ping: Instant,
     /// A connection attempt or the link failed since it was last up.
     failed_since_up: bool,
+    /// When the biller last sent a datagram the transport took.
+    last_heard: Option<Instant>,
+    /// When the biller last sent a billing message.
+    last_message: Option<Instant>,
+    /// A `00 07` for the biller about the connection that just ended.
+    farewell: Option<[u8; 2]>,
+    /// Retransmissions of the connections that ended.
+    retransmits_before: u64,
     events: VecDeque<LinkEvent>,
     scratch: Vec<u8>,
     counters: LinkCounters,
@@ -146,6 +167,10 @@ impl Link {
             waitlogin_since: now,
             last_ping: now,
             failed_since_up: false,
+            last_heard: None,
+            last_message: None,
+            farewell: None,
+            retransmits_before: 0,
             events: VecDeque::new(),
             scratch: Vec::new(),
             counters: LinkCounters::default(),
@@ -186,7 +211,35 @@ impl Link {
 
     /// The link's counters.
     pub fn counters(&self) -> LinkCounters {
-        self.counters
+        let current = self.conn.as_ref().map_or(0, |c| c.stats().retransmits);
+        LinkCounters {
+            retransmits: self.retransmits_before + current,
+            ..self.counters
+        }
+    }
+
+    /// Time since the biller last sent a datagram the transport took (an
+    /// acknowledgement counts), if it ever did.
+    pub fn since_heard(&self, now: Instant) -> Option<Duration> {
+        self.last_heard.map(|t| now.saturating_duration_since(t))
+    }
+
+    /// Time since the biller last sent a billing message, if it ever did.
+    pub fn since_message(&self, now: Instant) -> Option<Duration> {
+        self.last_message.map(|t| now.saturating_duration_since(t))
+    }
+
+    /// Counts connection attempts; it changes when a new attempt starts
+    /// (the shell may then take a fresh local port).
+    pub fn attempt(&self) -> u64 {
+        self.generation
+    }
+
+    /// The `00 07` owed to the biller for the connection that ended last,
+    /// if not sent yet ([`Link::transmit`] sends it first otherwise). The
+    /// shell takes it before it changes the socket.
+    pub fn take_farewell(&mut self) -> Option<[u8; 2]> {
+        self.farewell.take()
     }
 
     /// The next event, if any.
@@ -206,8 +259,8 @@ impl Link {
             }
             LinkState::WaitLogin => {
                 if now.saturating_duration_since(self.waitlogin_since) >= self.cfg.waitlogin {
-                    debug!("biller sent nothing after the zone login; assuming it worked");
-                    self.logged_in(now);
+                    warn!("the biller did not answer the zone login; dropping the attempt");
+                    self.went_down(now, DisconnectReason::Local);
                 }
             }
             LinkState::LoggedIn => {
@@ -249,9 +302,19 @@ impl Link {
             self.counters.drops += 1;
             warn!(?reason, "biller link lost");
         } else {
+            self.counters.failed_attempts += 1;
             debug!(?reason, state = ?self.state, "biller connection attempt failed");
         }
         if let Some(conn) = self.conn.take() {
+            if reason != DisconnectReason::Peer {
+                // Tell the biller the connection is over, so that one
+                // keeping state per address does not take the next
+                // attempt for more of this one.
+                let mut bye = [0u8, 0x07];
+                conn.seal(&mut bye);
+                self.farewell = Some(bye);
+            }
+            self.retransmits_before += conn.stats().retransmits;
             self.previous = Some((self.generation, conn));
         }
         self.state = LinkState::Retry;
@@ -263,13 +326,26 @@ impl Link {
         self.events.push_back(LinkEvent::Down { was_up });
     }
 
+    /// The zone judges the link dead although the transport does not
+    /// (the biller acknowledges but answers nothing): it goes down as after
+    /// a drop, `00 07` to the biller included, and reconnects.
+    pub fn abandon(&mut self, now: Instant) {
+        if self.conn.is_some() {
+            self.went_down(now, DisconnectReason::Local);
+        }
+    }
+
     /// Feeds a datagram from the biller's address.
     pub fn handle_datagram(&mut self, now: Instant, datagram: &mut [u8]) {
         let Some(conn) = self.conn.as_mut() else {
             return;
         };
         let mut packets = Vec::new();
+        let dropped = conn.stats().dropped;
         conn.handle_datagram(now, datagram, &mut |pkt| packets.push(pkt.to_vec()));
+        if conn.stats().dropped == dropped {
+            self.last_heard = Some(now);
+        }
         self.conn_events(now);
         for pkt in packets {
             self.message(now, &pkt);
@@ -281,6 +357,7 @@ impl Link {
             return;
         }
         self.counters.messages_in += 1;
+        self.last_message = Some(now);
         if self.state == LinkState::WaitLogin {
             // Any message from the biller means the login was accepted.
             self.logged_in(now);
@@ -361,6 +438,11 @@ impl Link {
 
     /// Emits the datagrams that are due and notices timeouts.
     pub fn transmit(&mut self, now: Instant, out: &mut dyn FnMut(&[u8])) {
+        // A farewell still owed goes out before anything of a new
+        // connection, which it must not end.
+        if let Some(bye) = self.farewell.take() {
+            out(&bye);
+        }
         if let Some(conn) = self.conn.as_mut() {
             conn.poll_transmit(now, out);
         }
@@ -369,6 +451,9 @@ impl Link {
             // Closed without an event having been seen (cannot happen with
             // the current transport, but never leave a dead link "up").
             self.went_down(now, DisconnectReason::Local);
+        }
+        if let Some(bye) = self.farewell.take() {
+            out(&bye);
         }
     }
 
@@ -522,17 +607,182 @@ mod tests {
         assert!(biller.got.contains(&vec![0x15, 3, 0, 0, 0]));
     }
 
-    #[test]
-    fn silent_biller_is_assumed_to_accept_after_waitlogin() {
-        let now = Instant::now();
-        let mut link = Link::new(cfg(), ServerConnect::default(), now);
+    /// Brings `link` to *waitlogin* against `biller` and hands the zone
+    /// login over; returns the datagrams the biller sends back.
+    fn to_waitlogin(link: &mut Link, biller: &mut FakeBiller, now: Instant) -> Vec<Vec<u8>> {
         link.poll(now);
-        let _ = link_out(&mut link, now);
-        let mut reply = vec![0x00, 0x02, 1, 2, 3, 4];
+        let init = link_out(link, now);
+        biller.got.clear();
+        biller.receive(now, init);
+        let mut reply = biller.got.remove(0);
         link.handle_datagram(now, &mut reply);
         assert_eq!(link.state(), LinkState::WaitLogin);
-        link.poll(now + Duration::from_secs(5));
-        assert_eq!(link.state(), LinkState::LoggedIn);
+        let login = link_out(link, now);
+        biller.receive(now, login);
+        assert_eq!(biller.got[0][0], s2b_type::SERVER_CONNECT);
+        biller.transmit(now)
+    }
+
+    #[test]
+    fn a_biller_that_ignores_the_zone_login_fails_the_attempt() {
+        let t0 = Instant::now();
+        let mut link = Link::new(cfg(), ServerConnect::default(), t0);
+        let mut biller = FakeBiller::new();
+        // the biller acknowledges the zone login and says nothing
+        let acks = to_waitlogin(&mut link, &mut biller, t0);
+        assert!(!acks.is_empty());
+        for mut d in acks {
+            link.handle_datagram(t0, &mut d);
+        }
+        assert_eq!(
+            link.since_heard(t0),
+            Some(Duration::ZERO),
+            "acks count as heard"
+        );
+        assert_eq!(link.since_message(t0), None);
+        let t1 = t0 + Duration::from_millis(4999);
+        link.poll(t1);
+        assert_eq!(link.state(), LinkState::WaitLogin);
+        assert_eq!(link.state_name(), "connecting");
+        let t2 = t0 + Duration::from_secs(5);
+        link.poll(t2);
+        // never up: down at once, so logins take the fallback
+        assert_eq!(link.poll_event(), Some(LinkEvent::Down { was_up: false }));
+        assert_eq!(link.poll_event(), None);
+        assert_eq!(link.state(), LinkState::Retry);
+        assert_eq!(link.state_name(), "down");
+        assert!(!link.send(&ZoneMessage::Ping));
+        let c = link.counters();
+        assert_eq!((c.failed_attempts, c.drops), (1, 0));
+        assert_eq!(link.since_heard(t2), Some(Duration::from_secs(5)));
+        // the biller is told the connection is over (`00 07`)
+        let bye = link_out(&mut link, t2);
+        assert_eq!(bye.len(), 1);
+        biller.receive(t2, bye);
+        assert!(biller.conn.as_ref().unwrap().is_closed());
+        // the next attempt starts with a new key
+        let attempt = link.attempt();
+        link.poll(t2 + Duration::from_millis(100));
+        assert_eq!(link.state(), LinkState::Connecting);
+        assert_eq!(link.attempt(), attempt + 1);
+    }
+
+    #[test]
+    fn a_reply_to_an_earlier_attempt_is_not_taken() {
+        let t0 = Instant::now();
+        let mut link = Link::new(cfg(), ServerConnect::default(), t0);
+        link.poll(t0);
+        let first = link_out(&mut link, t0);
+        assert_eq!(first[0][1], 0x01);
+        // no answer: the attempt fails; its farewell is plain (no cipher)
+        let t1 = t0 + Duration::from_secs(2);
+        let out = link_out(&mut link, t1);
+        assert_eq!(out, vec![vec![0, 7]]);
+        assert_eq!(link.poll_event(), Some(LinkEvent::Down { was_up: false }));
+        let t2 = t1 + Duration::from_millis(100);
+        link.poll(t2);
+        let second = link_out(&mut link, t2);
+        assert_eq!(second.len(), 1);
+        assert_ne!(first[0], second[0], "a new key");
+        // the biller wakes up and answers both requests in order
+        let mut late = FakeBiller::new();
+        late.receive(t2, first);
+        let mut stale = late.got.remove(0);
+        let mut biller = FakeBiller::new();
+        biller.receive(t2, second);
+        let mut fresh = biller.got.remove(0);
+        link.handle_datagram(t2, &mut stale);
+        assert_eq!(link.state(), LinkState::Connecting, "stale reply ignored");
+        assert_eq!(link.since_heard(t2), None);
+        link.handle_datagram(t2, &mut fresh);
+        assert_eq!(link.state(), LinkState::WaitLogin);
+        // the cipher is the right one: the biller reads the zone login
+        let login = link_out(&mut link, t2);
+        biller.receive(t2, login);
+        assert_eq!(biller.got[0][0], s2b_type::SERVER_CONNECT);
+        assert_eq!(biller.got[0].len(), 173);
+    }
+
+    #[test]
+    fn a_drop_tells_the_biller_and_counts_retransmits() {
+        let t0 = Instant::now();
+        let mut link = Link::new(cfg(), ServerConnect::default(), t0);
+        let mut biller = FakeBiller::new();
+        bring_up(&mut link, &mut biller, t0);
+        while link.poll_event().is_some() {}
+        assert_eq!(link.since_message(t0), Some(Duration::ZERO));
+        // the biller goes quiet; the link drops for want of data
+        let mut t = t0;
+        let mut last = Vec::new();
+        while link.state() == LinkState::LoggedIn {
+            t += Duration::from_millis(100);
+            link.poll(t);
+            last = link_out(&mut link, t);
+        }
+        assert_eq!(link.poll_event(), Some(LinkEvent::Down { was_up: true }));
+        assert!(link.counters().retransmits > 0);
+        assert_eq!(link.counters().drops, 1);
+        assert_eq!(link.since_message(t), Some(t - t0));
+        // the last datagram of the pass is the farewell, which the biller
+        // reads as the end of the connection
+        let bye = last.pop().unwrap();
+        assert_eq!(bye.len(), 2);
+        biller.receive(t, vec![bye]);
+        assert!(biller.conn.as_ref().unwrap().is_closed());
+        assert_eq!(link.take_farewell(), None, "sent once");
+    }
+
+    #[test]
+    fn an_abandoned_link_goes_down_and_says_goodbye() {
+        let t0 = Instant::now();
+        let mut link = Link::new(cfg(), ServerConnect::default(), t0);
+        let mut biller = FakeBiller::new();
+        bring_up(&mut link, &mut biller, t0);
+        while link.poll_event().is_some() {}
+        link.abandon(t0);
+        assert_eq!(link.poll_event(), Some(LinkEvent::Down { was_up: true }));
+        assert_eq!(link.state_name(), "down");
+        let bye = link_out(&mut link, t0);
+        biller.receive(t0, bye);
+        assert!(biller.conn.as_ref().unwrap().is_closed());
+        // nothing to abandon while waiting to retry
+        link.abandon(t0);
+        assert_eq!(link.poll_event(), None);
+        link.poll(t0 + Duration::from_millis(100));
+        assert_eq!(link.state(), LinkState::Connecting);
+    }
+
+    #[test]
+    fn a_farewell_still_owed_goes_out_before_the_next_request() {
+        let t0 = Instant::now();
+        let mut link = Link::new(cfg(), ServerConnect::default(), t0);
+        let mut biller = FakeBiller::new();
+        let _ = to_waitlogin(&mut link, &mut biller, t0);
+        // the attempt fails and the next one starts before any transmit
+        let t1 = t0 + Duration::from_secs(5);
+        link.poll(t1);
+        link.poll(t1 + Duration::from_millis(100));
+        assert_eq!(link.state(), LinkState::Connecting);
+        let out = link_out(&mut link, t1 + Duration::from_millis(100));
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0], [0, 7]);
+        assert_eq!(out[1][..2], [0, 1]);
+    }
+
+    #[test]
+    fn a_biller_ending_the_link_gets_no_farewell() {
+        let t0 = Instant::now();
+        let mut link = Link::new(cfg(), ServerConnect::default(), t0);
+        let mut biller = FakeBiller::new();
+        bring_up(&mut link, &mut biller, t0);
+        while link.poll_event().is_some() {}
+        biller.conn.as_mut().unwrap().disconnect();
+        for mut d in biller.transmit(t0) {
+            link.handle_datagram(t0, &mut d);
+        }
+        assert_eq!(link.poll_event(), Some(LinkEvent::Down { was_up: true }));
+        assert_eq!(link.take_farewell(), None);
+        assert!(link_out(&mut link, t0).is_empty());
     }
 
     #[test]
