@@ -784,6 +784,39 @@ fn a_biller_ignoring_the_zone_login_leaves_the_link_down_not_up() {
     );
 }
 
+/// With `Billing:AssumeLoginAfterWait` (for billers that never speak
+/// first), a biller that takes the zone login (acknowledges) and says
+/// nothing is assumed to have accepted it after `WaitLogin`, as ASSS does;
+/// the link is then truly up: logins go to the biller and answers come back.
+#[test]
+fn a_biller_that_takes_the_zone_login_silently_is_up_and_answers_logins() {
+    let biller = TestBiller::start().unwrap();
+    biller.set_ignore_zone_login(true);
+    biller.answer_login("dave", LoginAnswer::accept("Dave", ""));
+    billing_test_with(
+        &biller,
+        &[
+            "Billing:WaitLoginMillis=500",
+            "Billing:AssumeLoginAfterWait=1",
+        ],
+        false,
+        |zone| {
+            wait_biller_state(zone, "up")?;
+            let b = billing_stats(zone);
+            ensure!(
+                b["last_message_ms"].is_null(),
+                "the biller said nothing: {b}"
+            );
+            let (_dave, name) = entered_as(zone, "dave")?;
+            ensure!(name == "Dave", "dave entered as {name:?}");
+            let b = billing_stats(zone);
+            ensure!(!b["last_message_ms"].is_null(), "{b}");
+            ensure!(b["failed_attempts"] == 0, "{b}");
+            Ok(())
+        },
+    );
+}
+
 #[test]
 fn find_asks_the_biller_for_a_player_not_in_the_zone() {
     let biller = TestBiller::start().unwrap();

@@ -96,9 +96,12 @@ pub struct BillingConfig {
     /// Silence after which the link counts as lost
     /// (`NoDataTimeoutMillis`, 65000).
     pub no_data_timeout: Duration,
-    /// Wait for an answer to the zone login before assuming it worked
-    /// (`WaitLoginMillis`, 5000).
+    /// Wait for an answer to the zone login (`WaitLoginMillis`, 5000).
     pub waitlogin: Duration,
+    /// Take an acknowledged zone login as accepted after the wait even if
+    /// the biller said nothing (`AssumeLoginAfterWait`, default 0: ASSS's
+    /// rule, for billers that never speak first).
+    pub assume_login: bool,
     /// Reliable sends before the link is given up (`Net:MaxRetries`).
     pub max_retries: u32,
     /// Longest a player login waits for the biller (`LoginTimeoutMillis`,
@@ -190,6 +193,7 @@ impl BillingConfig {
             ping_interval: millis("PingIntervalMillis", 60_000, 50),
             no_data_timeout: millis("NoDataTimeoutMillis", 65_000, 100),
             waitlogin: millis("WaitLoginMillis", 5_000, 10),
+            assume_login: int("AssumeLoginAfterWait", 0) != 0,
             max_retries: global.get_int("Net", "MaxRetries", 15).clamp(1, 1000) as u32,
             login_timeout: millis("LoginTimeoutMillis", 10_000, 10),
             fallback,
@@ -287,6 +291,7 @@ impl Biller {
                     retry_max: cfg.retry_max,
                     ping_interval: cfg.ping_interval,
                     waitlogin: cfg.waitlogin,
+                    assume_login: cfg.assume_login,
                     transport: TransportConfig {
                         drop_timeout: cfg.no_data_timeout,
                         max_retries: cfg.max_retries,

@@ -333,6 +333,12 @@ impl Zone {
                 }
                 Ok(())
             }
+            FromRealm::PositionSnapshot { players } => {
+                if let Some(slot) = self.state.registry.get_mut(slot_id) {
+                    slot.radar = players;
+                }
+                Ok(())
+            }
             FromRealm::HeartbeatAck { seq } => {
                 self.state.heartbeat_ack(now, worker, seq);
                 Ok(())

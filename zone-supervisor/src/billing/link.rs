@@ -39,6 +39,10 @@ pub struct LinkConfig {
     /// How long to wait in *waitlogin* for the biller's first message
     /// before the attempt counts as failed.
     pub waitlogin: Duration,
+    /// After `waitlogin`, take an acknowledged but unanswered zone login as
+    /// accepted (ASSS's rule, for billers that never speak first); off by
+    /// default, so the link is up only when the biller has said something.
+    pub assume_login: bool,
     /// Transport settings of the link (drop timeout, retries).
     pub transport: TransportConfig,
 }
@@ -118,6 +122,12 @@ pub struct Link {
     last_ping: Instant,
     /// A connection attempt or the link failed since it was last up.
     failed_since_up: bool,
+    /// The transport ticket of the zone login (ServerConnect) in flight.
+    login_ticket: Option<u64>,
+    /// The biller proved it can fall silent (it acknowledged but answered
+    /// nothing when it had to): the next zone login counts only when the
+    /// biller says something, not after the wait.
+    needs_word: bool,
     /// When the biller last sent a datagram the transport took.
     last_heard: Option<Instant>,
     /// When the biller last sent a billing message.
@@ -140,6 +150,7 @@ impl Link {
                 retry_max: Duration::from_secs(1),
                 ping_interval: Duration::from_secs(60),
                 waitlogin: Duration::from_secs(5),
+                assume_login: false,
                 transport: TransportConfig::default(),
             },
             ServerConnect::default(),
@@ -167,6 +178,8 @@ impl Link {
             waitlogin_since: now,
             last_ping: now,
             failed_since_up: false,
+            login_ticket: None,
+            needs_word: false,
             last_heard: None,
             last_message: None,
             farewell: None,
@@ -259,8 +272,16 @@ impl Link {
             }
             LinkState::WaitLogin => {
                 if now.saturating_duration_since(self.waitlogin_since) >= self.cfg.waitlogin {
-                    warn!("the biller did not answer the zone login; dropping the attempt");
-                    self.went_down(now, DisconnectReason::Local);
+                    if self.cfg.assume_login && self.login_acked() && !self.needs_word {
+                        // Billers do not answer the zone login as such:
+                        // one that took it (acknowledged) and did not end
+                        // the connection accepted it (ASSS rule).
+                        info!("the biller took the zone login without a word; assuming it accepted it");
+                        self.logged_in(now);
+                    } else {
+                        warn!("the biller did not answer the zone login; dropping the attempt");
+                        self.went_down(now, DisconnectReason::Local);
+                    }
                 }
             }
             LinkState::LoggedIn => {
@@ -326,10 +347,20 @@ impl Link {
         self.events.push_back(LinkEvent::Down { was_up });
     }
 
+    /// Whether the biller acknowledged the zone login of this attempt.
+    fn login_acked(&self) -> bool {
+        match (self.conn.as_ref(), self.login_ticket) {
+            (Some(conn), Some(ticket)) => conn.is_acked(ticket),
+            _ => false,
+        }
+    }
+
     /// The zone judges the link dead although the transport does not
     /// (the biller acknowledges but answers nothing): it goes down as after
-    /// a drop, `00 07` to the biller included, and reconnects.
+    /// a drop, `00 07` to the biller included, and reconnects; from then on
+    /// a zone login counts only once the biller says something.
     pub fn abandon(&mut self, now: Instant) {
+        self.needs_word = true;
         if self.conn.is_some() {
             self.went_down(now, DisconnectReason::Local);
         }
@@ -358,6 +389,7 @@ impl Link {
         }
         self.counters.messages_in += 1;
         self.last_message = Some(now);
+        self.needs_word = false;
         if self.state == LinkState::WaitLogin {
             // Any message from the biller means the login was accepted.
             self.logged_in(now);
@@ -379,7 +411,7 @@ impl Link {
                     self.state = LinkState::WaitLogin;
                     self.waitlogin_since = now;
                     let login = ZoneMessage::ServerConnect(self.login.clone());
-                    self.send_any(&login);
+                    self.login_ticket = self.send_login(&login);
                 }
                 Event::Disconnected(reason) => self.went_down(now, reason),
                 Event::TimeSynced { .. } | Event::SizedCancelled => {}
@@ -403,6 +435,17 @@ impl Link {
             self.counters.messages_out += 1;
         }
         sent
+    }
+
+    /// Sends the zone login, tracked so the wait can tell whether the
+    /// biller took it.
+    fn send_login(&mut self, msg: &ZoneMessage) -> Option<u64> {
+        let conn = self.conn.as_mut()?;
+        self.scratch.clear();
+        msg.encode(&mut self.scratch);
+        let ticket = conn.send_tracked(&self.scratch)?;
+        self.counters.messages_out += 1;
+        Some(ticket)
     }
 
     /// Sends a message reliably and returns a ticket for
@@ -546,6 +589,7 @@ mod tests {
             retry_max: Duration::from_millis(400),
             ping_interval: Duration::from_secs(1),
             waitlogin: Duration::from_secs(5),
+            assume_login: false,
             transport: TransportConfig {
                 drop_timeout: Duration::from_secs(2),
                 ..TransportConfig::default()
@@ -624,14 +668,36 @@ mod tests {
     }
 
     #[test]
-    fn a_biller_that_ignores_the_zone_login_fails_the_attempt() {
+    fn a_zone_login_taken_without_a_word_fails_the_attempt() {
         let t0 = Instant::now();
         let mut link = Link::new(cfg(), ServerConnect::default(), t0);
         let mut biller = FakeBiller::new();
         // the biller acknowledges the zone login and says nothing
-        let acks = to_waitlogin(&mut link, &mut biller, t0);
-        assert!(!acks.is_empty());
-        for mut d in acks {
+        for mut d in to_waitlogin(&mut link, &mut biller, t0) {
+            link.handle_datagram(t0, &mut d);
+        }
+        link.poll(t0 + Duration::from_secs(5));
+        assert_eq!(link.poll_event(), Some(LinkEvent::Down { was_up: false }));
+        assert_eq!(link.state_name(), "down");
+        assert_eq!(link.counters().failed_attempts, 1);
+    }
+
+    /// `Billing:AssumeLoginAfterWait`, for billers that never speak first.
+    fn assuming_cfg() -> LinkConfig {
+        LinkConfig {
+            assume_login: true,
+            ..cfg()
+        }
+    }
+
+    #[test]
+    fn a_zone_login_taken_without_a_word_counts_after_the_wait_when_assumed() {
+        let t0 = Instant::now();
+        let mut link = Link::new(assuming_cfg(), ServerConnect::default(), t0);
+        let mut biller = FakeBiller::new();
+        // the biller acknowledges the zone login and says nothing, as
+        // billers do (they do not answer it as such)
+        for mut d in to_waitlogin(&mut link, &mut biller, t0) {
             link.handle_datagram(t0, &mut d);
         }
         assert_eq!(
@@ -640,21 +706,30 @@ mod tests {
             "acks count as heard"
         );
         assert_eq!(link.since_message(t0), None);
-        let t1 = t0 + Duration::from_millis(4999);
-        link.poll(t1);
+        link.poll(t0 + Duration::from_millis(4999));
         assert_eq!(link.state(), LinkState::WaitLogin);
         assert_eq!(link.state_name(), "connecting");
+        link.poll(t0 + Duration::from_secs(5));
+        assert_eq!(link.state(), LinkState::LoggedIn);
+        assert_eq!(link.poll_event(), Some(LinkEvent::Up));
+    }
+
+    #[test]
+    fn a_zone_login_nobody_acknowledges_fails_the_attempt_even_when_assumed() {
+        let t0 = Instant::now();
+        let mut link = Link::new(assuming_cfg(), ServerConnect::default(), t0);
+        let mut biller = FakeBiller::new();
+        // the biller's acknowledgements never arrive
+        let _lost = to_waitlogin(&mut link, &mut biller, t0);
         let t2 = t0 + Duration::from_secs(5);
         link.poll(t2);
         // never up: down at once, so logins take the fallback
         assert_eq!(link.poll_event(), Some(LinkEvent::Down { was_up: false }));
-        assert_eq!(link.poll_event(), None);
         assert_eq!(link.state(), LinkState::Retry);
         assert_eq!(link.state_name(), "down");
         assert!(!link.send(&ZoneMessage::Ping));
         let c = link.counters();
         assert_eq!((c.failed_attempts, c.drops), (1, 0));
-        assert_eq!(link.since_heard(t2), Some(Duration::from_secs(5)));
         // the biller is told the connection is over (`00 07`)
         let bye = link_out(&mut link, t2);
         assert_eq!(bye.len(), 1);
@@ -665,6 +740,35 @@ mod tests {
         link.poll(t2 + Duration::from_millis(100));
         assert_eq!(link.state(), LinkState::Connecting);
         assert_eq!(link.attempt(), attempt + 1);
+    }
+
+    #[test]
+    fn once_the_biller_fell_silent_a_zone_login_needs_a_word_even_when_assumed() {
+        let t0 = Instant::now();
+        let mut link = Link::new(assuming_cfg(), ServerConnect::default(), t0);
+        let mut biller = FakeBiller::new();
+        bring_up(&mut link, &mut biller, t0);
+        while link.poll_event().is_some() {}
+        // a player login went unanswered: the zone gives the link up
+        link.abandon(t0);
+        assert_eq!(link.poll_event(), Some(LinkEvent::Down { was_up: true }));
+        let bye = link_out(&mut link, t0);
+        biller.receive(t0, bye);
+        // the next attempt is acknowledged but meets silence again: that
+        // is not taken for a login any more
+        let t1 = t0 + Duration::from_secs(2);
+        link.poll(t1);
+        let mut biller = FakeBiller::new();
+        for mut d in to_waitlogin(&mut link, &mut biller, t1) {
+            link.handle_datagram(t1, &mut d);
+        }
+        link.poll(t1 + Duration::from_secs(5));
+        assert_eq!(link.poll_event(), Some(LinkEvent::Down { was_up: false }));
+        assert_eq!(link.state_name(), "down");
+        // a biller that speaks brings it up again (and is trusted again)
+        let t2 = t1 + Duration::from_secs(20);
+        let mut biller = FakeBiller::new();
+        bring_up(&mut link, &mut biller, t2);
     }
 
     #[test]

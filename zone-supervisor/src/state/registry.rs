@@ -198,6 +198,8 @@ pub struct RealmSlot {
     pub counters: RealmCounters,
     /// Setup problems the realm reported (missing map, ...).
     pub problems: Vec<String>,
+    /// The latest radar snapshot (while the dashboard watches the realm).
+    pub radar: Vec<ipc_proto::RadarEntry>,
     crash_times: VecDeque<Instant>,
     restart_at: Option<Instant>,
     empty_since: Option<Instant>,
@@ -326,6 +328,7 @@ impl RealmRegistry {
             score_group: score_group(),
             counters: RealmCounters::default(),
             problems: Vec::new(),
+            radar: Vec::new(),
             crash_times: VecDeque::new(),
             restart_at: None,
             empty_since: None,
