@@ -142,6 +142,8 @@ pub struct Arena {
     pub(crate) counters: Counters,
     /// The last checkpoint sent to the zone, and when.
     checkpoint_sent: (Vec<u8>, u32),
+    /// Where in `out` a checkpoint asked for during a module call goes.
+    checkpoint_at: Option<usize>,
     pub(crate) obscene: WordFilter,
     /// The arena's chat mask (`?setcm` in public; `Chat:RestrictChat`).
     pub(crate) arena_chat_mask: u32,
@@ -178,6 +180,7 @@ impl Arena {
             pending: Vec::new(),
             counters: Counters::default(),
             checkpoint_sent: (Vec::new(), 0),
+            checkpoint_at: None,
             out: Vec::new(),
             spare: Vec::new(),
             pkt: Vec::new(),
@@ -262,6 +265,7 @@ impl Arena {
         // A module added during the calls (none do today) is kept.
         mods.append(&mut self.modules);
         self.modules = mods;
+        self.write_due_checkpoint();
         self.run_pending();
     }
 
@@ -362,6 +366,29 @@ impl Arena {
             let target = to.map_or(Target::Arena, Target::Player);
             self.send_packet(target, Delivery::Reliable, &pkt);
         }
+    }
+
+    /// Checkpoints at once (if anything changed): called by modules before
+    /// they announce a change players will see, so that a player who saw it
+    /// can count on the zone having it.
+    /// (During a module call the modules are out of `self.modules`: the
+    /// checkpoint is written when they are back, into the output at the
+    /// place this was called.)
+    pub(crate) fn checkpoint_now(&mut self) {
+        if self.checkpoint_at.is_none() {
+            self.checkpoint_at = Some(self.out.len());
+        }
+    }
+
+    /// Writes the checkpoint [`Arena::checkpoint_now`] asked for, ahead of
+    /// what was sent after the request.
+    fn write_due_checkpoint(&mut self) {
+        let Some(at) = self.checkpoint_at.take() else {
+            return;
+        };
+        let tail = self.out.split_off(at.min(self.out.len()));
+        self.send_checkpoint(ipc_proto::monotonic_ticks(), true);
+        self.out.extend_from_slice(&tail);
     }
 
     /// Sends the modules' state to the zone if it changed (at most every

@@ -94,6 +94,7 @@ impl Module for FlagGame {
         let map = &a.assets.map;
         let free = |x, y| crate::assets::tile_free(map, x, y);
         let (moved, outs) = core.kill(&killer, &killed, now, &free);
+        a.checkpoint_now();
         a.send_flag_outs(None, &outs);
         Some(moved)
     }
@@ -156,6 +157,7 @@ impl Module for FlagGame {
                     Ok(outs) => {
                         if !outs.is_empty() {
                             info!(realm = %a.name, pid, fid, freq = p.freq, "flag touched");
+                            a.checkpoint_now();
                         }
                         a.send_flag_outs(None, &outs);
                     }
@@ -181,6 +183,7 @@ impl Module for FlagGame {
                 let map = &a.assets.map;
                 let free = |x, y| crate::assets::tile_free(map, x, y);
                 let outs = core.lose(&p, how, now, &free);
+                a.checkpoint_now();
                 a.send_flag_outs(None, &outs);
             }
             _ => {}
@@ -231,6 +234,7 @@ impl FlagGame {
         let map = &a.assets.map;
         let free = |x, y| crate::assets::tile_free(map, x, y);
         let outs = core.lose(&p, Loss::Neut, now, &free);
+        a.checkpoint_now();
         a.send_flag_outs(None, &outs);
     }
 }
