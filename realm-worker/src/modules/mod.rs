@@ -87,7 +87,7 @@ pub fn attach(names: &str, arena: &str) -> (Vec<Box<dyn Module>>, Vec<String>) {
             "fg_wz" => Box::new(flaggame::FlagGame::warzone()),
             "fg_turf" => Box::new(flaggame::FlagGame::turf()),
             "points_flag" => Box::new(rewards::PointsFlag),
-            "jackpot" => Box::new(rewards::Jackpot::default()),
+            "jackpot" => Box::new(rewards::Jackpot),
             "periodic" => Box::new(rewards::Periodic::default()),
             n if BUILT_IN.contains(&n) => continue,
             _ => {
