@@ -490,6 +490,12 @@ impl Arena {
         for p in self.players.values_mut() {
             p.group = caps.group_of(&p.info.name, p.info.authenticated);
         }
+        if let Some(core) = self.flags.as_mut() {
+            let mut bad = 0;
+            core.settings =
+                crate::modules::flagcore::FlagSettings::from_config(&self.assets.config, &mut bad);
+            self.counters.bad_config += bad;
+        }
         info!(realm = %self.name, settings_changed = changed, "config reloaded");
         if changed && self.assets.config.get_int("Misc", "SendUpdatedSettings", 1) != 0 {
             let settings = *self.assets.settings.as_bytes();

@@ -679,3 +679,65 @@ fn garbage_from_players_never_panics() {
         h.chat(1, chat_type::PRIVATE, 2, line);
     }
 }
+
+// ----- flag game modules -------------------------------------------------------
+
+#[test]
+fn bad_flag_settings_and_unknown_modules_are_counted_never_fatal() {
+    let mut h = Harness::new(&[
+        "Modules:AttachModules=points_kill fg_turf buy fg_wz",
+        "Flag:FlagCount=7 - 5",
+    ]);
+    // `buy` is unknown; fg_turf on a map without flag tiles has no flags.
+    assert_eq!(h.arena.counters.unknown_modules, 1);
+    assert!(h.arena.counters.bad_config >= 2, "{:?}", h.arena.counters);
+    assert_eq!(h.arena.flags.as_ref().map(|f| f.flags.len()), Some(0));
+    h.enter(1, "alice", ship::WARBIRD);
+    h.out.clear();
+    for fid in [0, 1, -1, i16::MAX] {
+        h.packet(1, C2SPacket::TouchFlag { fid });
+    }
+    h.packet(1, C2SPacket::DropFlags);
+    h.arena.on_timer();
+    h.drain();
+    assert_eq!(h.arena.counters.flag_touches_refused, 5);
+    assert!(
+        !h.out
+            .iter()
+            .any(|o| matches!(o, Out::Packet(_, S2CPacket::FlagPickup { .. }))),
+        "{:?}",
+        h.out
+    );
+}
+
+#[test]
+fn a_flood_of_pickups_is_refused_and_counted() {
+    let mut h = Harness::new(&[
+        "Flag:FlagCount=1",
+        "Flag:SpawnX=512",
+        "Flag:SpawnY=480",
+        "Flag:SpawnRadius=0",
+        "Flag:FlagBlankDelay=0",
+        "Flag:EnterGameFlaggingDelay=0",
+    ]);
+    h.arena.on_timer();
+    h.enter(1, "alice", ship::WARBIRD);
+    h.enter(2, "bob", ship::WARBIRD);
+    let flags = h
+        .arena
+        .flags
+        .as_ref()
+        .expect("fg_wz is attached by default");
+    assert_eq!(flags.current, 1);
+    h.out.clear();
+    // Bob is far away: none of his thousand touches counts.
+    for _ in 0..1000 {
+        h.packet(2, C2SPacket::TouchFlag { fid: 0 });
+    }
+    assert_eq!(h.arena.counters.flag_touches_refused, 1000);
+    assert!(!h
+        .out
+        .iter()
+        .any(|o| matches!(o, Out::Packet(_, S2CPacket::FlagPickup { .. }))));
+    assert_eq!(h.arena.flags.as_ref().unwrap().carried(2), 0);
+}

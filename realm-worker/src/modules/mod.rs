@@ -78,14 +78,29 @@ const BUILT_IN: &[&str] = &["points_kill", "points_periodic"];
 pub fn attach(names: &str, arena: &str) -> (Vec<Box<dyn Module>>, Vec<String>) {
     let mut mods: Vec<Box<dyn Module>> = Vec::new();
     let mut unknown = Vec::new();
+    let mut flag_game: Option<&str> = None;
     for name in names.split(|c: char| c.is_whitespace() || c == ',') {
         let name = name.trim();
         if name.is_empty() || mods.iter().any(|m| m.name().eq_ignore_ascii_case(name)) {
             continue;
         }
-        let m: Box<dyn Module> = match name.to_ascii_lowercase().as_str() {
-            "fg_wz" => Box::new(flaggame::FlagGame::warzone()),
-            "fg_turf" => Box::new(flaggame::FlagGame::turf()),
+        let lower = name.to_ascii_lowercase();
+        if lower.starts_with("fg_") {
+            // The flag state is one per arena: one flag game.
+            if let Some(first) = flag_game {
+                warn!(arena, first, ignored = name, "only one flag game per arena");
+                continue;
+            }
+        }
+        let m: Box<dyn Module> = match lower.as_str() {
+            "fg_wz" => {
+                flag_game = Some("fg_wz");
+                Box::new(flaggame::FlagGame::warzone())
+            }
+            "fg_turf" => {
+                flag_game = Some("fg_turf");
+                Box::new(flaggame::FlagGame::turf())
+            }
             "points_flag" => Box::new(rewards::PointsFlag),
             "jackpot" => Box::new(rewards::Jackpot),
             "periodic" => Box::new(rewards::Periodic::default()),
