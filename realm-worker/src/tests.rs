@@ -741,3 +741,59 @@ fn a_flood_of_pickups_is_refused_and_counted() {
         .any(|o| matches!(o, Out::Packet(_, S2CPacket::FlagPickup { .. }))));
     assert_eq!(h.arena.flags.as_ref().unwrap().carried(2), 0);
 }
+
+#[test]
+fn staff_move_neut_and_reset_flags_and_set_the_jackpot() {
+    let mut h = Harness::new(&["Flag:FlagCount=1", "Flag:SpawnRadius=0"]);
+    h.arena.on_timer();
+    h.enter(1, "smoddy", ship::SPECTATOR);
+    h.enter(2, "moddy", ship::SPECTATOR);
+    h.enter(3, "pleb", ship::SPECTATOR);
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?moveflag 0 3 600 610");
+    assert!(h.received(3).contains(&S2CPacket::FlagLocation {
+        fid: 0,
+        x: 600,
+        y: 610,
+        freq: 3
+    }));
+    assert_eq!(h.arena.flags.as_ref().unwrap().freq_flags(3), 1);
+    h.clear();
+    h.chat(2, chat_type::PUBLIC, -1, "?neutflag 0");
+    assert!(h.received(3).contains(&S2CPacket::FlagLocation {
+        fid: 0,
+        x: 600,
+        y: 610,
+        freq: -1
+    }));
+    // Bad flag ids are answered, not obeyed.
+    h.clear();
+    h.chat(2, chat_type::PUBLIC, -1, "?neutflag 9");
+    h.chat(2, chat_type::PUBLIC, -1, "?neutflag 99999");
+    assert!(!h
+        .received(3)
+        .iter()
+        .any(|p| matches!(p, S2CPacket::FlagLocation { .. })));
+    // Moderators may not move flags; players may not set the jackpot.
+    h.clear();
+    h.chat(2, chat_type::PUBLIC, -1, "?moveflag 0 1");
+    h.chat(3, chat_type::PUBLIC, -1, "?setjackpot 5");
+    assert!(!h
+        .received(3)
+        .iter()
+        .any(|p| matches!(p, S2CPacket::FlagLocation { .. })));
+    assert_eq!(h.arena.jackpot, Some(0));
+    h.chat(2, chat_type::PUBLIC, -1, "?setjackpot 55");
+    h.clear();
+    h.chat(3, chat_type::PUBLIC, -1, "?jackpot");
+    assert_eq!(h.messages(3), vec!["The jackpot is 55 points.".to_string()]);
+    h.clear();
+    h.chat(2, chat_type::PUBLIC, -1, "?flagreset");
+    assert!(h.received(3).contains(&S2CPacket::FlagVictory {
+        freq: -1,
+        points: 0
+    }));
+    assert_eq!(h.arena.flags.as_ref().unwrap().current, 0);
+    // The reset is checkpointed for the zone.
+    assert!(h.others().iter().any(|o| o.starts_with("ArenaCheckpoint")));
+}

@@ -55,7 +55,9 @@ pub(super) fn flagreset(a: &mut Arena, _ctx: &Ctx, _params: &str) -> CmdResult {
 /// `?neutflag <fid>`: the flag goes back on the map, neutral, where it is
 /// (or where its carrier is).
 pub(super) fn neutflag(a: &mut Arena, ctx: &Ctx, params: &str) -> CmdResult {
-    let fid = parse::int(params).ok_or(CmdError::Usage)? as i16;
+    let fid = parse::int(params)
+        .filter(|n| (0..=i64::from(i16::MAX)).contains(n))
+        .ok_or(CmdError::Usage)? as i16;
     let core = a.flags.as_ref().ok_or_else(no_flags)?;
     let i = usize::try_from(fid)
         .ok()
