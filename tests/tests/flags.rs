@@ -294,3 +294,37 @@ fn turf_owners_reach_late_joiners_earn_periodic_rewards_and_survive_a_crash() {
         Ok(())
     });
 }
+
+#[test]
+fn a_carried_flag_stays_with_its_carrier_when_the_realm_is_killed() {
+    zone_test(ONE_FLAG, |zone| {
+        let mut a = bot_in(zone, "alice", "0", ship::WARBIRD)?;
+        let a_pid = pid_of(&a);
+        wait_location(&mut a, 0)?;
+        pick_up(&mut a, 0, FLAG_TILE)?;
+        let old = worker_of(zone, "0")?;
+        kill(Pid::from_raw(old as i32), Signal::SIGKILL)?;
+        a.wait_for(WAIT, |p| {
+            matches!(p, S2CPacket::WhoAmI { .. }).then_some(())
+        })
+        .context("alice re-entered")?;
+        let me = a
+            .wait_for(WAIT, |p| match p {
+                S2CPacket::PlayerEntering(list) => list.iter().find(|r| r.pid == a_pid).cloned(),
+                _ => None,
+            })
+            .context("alice's own record after the restart")?;
+        assert_eq!(me.flags_carried, 1, "the flag is still alice's");
+        // A late joiner sees her carrying it.
+        let mut b = Bot::connect(zone.game_addr())?;
+        b.login("bob", "secret")?;
+        let entry = b.enter_arena("0", ship::SPECTATOR)?;
+        let rec = entry
+            .players
+            .iter()
+            .find(|r| r.pid == a_pid)
+            .context("alice in bob's list")?;
+        assert_eq!(rec.flags_carried, 1);
+        Ok(())
+    });
+}
