@@ -597,7 +597,11 @@ impl FlagCore {
             self.settings.drop_owned
         };
         let freq = if owned { killed.freq } else { -1 };
-        let at = (killed.x, killed.y, self.settings.drop_radius);
+        let at = if killed.x == 0 && killed.y == 0 {
+            self.settings.spawn
+        } else {
+            (killed.x, killed.y, self.settings.drop_radius)
+        };
         for fid in 0..self.flags.len() {
             if self.flags[fid].state == (FlagState::Carried { pid: killed.pid }) {
                 self.place(fid, at, freq, now, free, &mut out);
