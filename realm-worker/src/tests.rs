@@ -797,3 +797,54 @@ fn staff_move_neut_and_reset_flags_and_set_the_jackpot() {
     // The reset is checkpointed for the zone.
     assert!(h.others().iter().any(|o| o.starts_with("ArenaCheckpoint")));
 }
+
+#[test]
+fn the_flag_game_and_jackpot_come_back_from_a_checkpoint() {
+    let settings = ["Flag:FlagCount=3", "Flag:SpawnRadius=5"];
+    let mut h = Harness::new(&settings);
+    h.arena.on_timer();
+    h.arena.jackpot = Some(321);
+    h.enter(1, "alice", ship::WARBIRD);
+    // Alice carries flag 1 (put in her hands as a touch would).
+    if let Some(core) = h.arena.flags.as_mut() {
+        core.flags[1].state = crate::modules::flagcore::FlagState::Carried { pid: 1 };
+        core.flags[1].freq = 0;
+    }
+    let mut bytes = Vec::new();
+    crate::modules::write_checkpoint(&h.arena, &h.arena.modules, &mut bytes);
+    let before = h.arena.flags.clone().unwrap();
+
+    let mut again = Harness::new(&settings);
+    again.send(ToRealm::ArenaCheckpoint { bytes: &bytes });
+    assert_eq!(again.arena.jackpot, Some(321));
+    let after = again.arena.flags.as_ref().unwrap();
+    assert_eq!(after.current, 3);
+    assert_eq!(
+        after
+            .flags
+            .iter()
+            .map(|f| (f.state, f.freq))
+            .collect::<Vec<_>>(),
+        before
+            .flags
+            .iter()
+            .map(|f| (f.state, f.freq))
+            .collect::<Vec<_>>()
+    );
+    // Alice comes back: her record says she carries the flag.
+    again.enter(1, "alice", ship::WARBIRD);
+    let own = again.received(1).into_iter().find_map(|p| match p {
+        S2CPacket::PlayerEntering(list) => list.into_iter().find(|r| r.pid == 1),
+        _ => None,
+    });
+    assert_eq!(own.map(|r| r.flags_carried), Some(1));
+    // Garbage is ignored.
+    let mut third = Harness::new(&settings);
+    third.send(ToRealm::ArenaCheckpoint {
+        bytes: &[3, b'f', b'g', b'_', 9, 0, 1, 2],
+    });
+    third.send(ToRealm::ArenaCheckpoint {
+        bytes: &[6, b'f', b'g', b'_', b'w', b'z', 4, 0, 9, 9, 9, 9],
+    });
+    assert_eq!(third.arena.jackpot, Some(0));
+}

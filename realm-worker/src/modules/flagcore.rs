@@ -1002,4 +1002,74 @@ mod tests {
         assert_eq!(out.len(), 1);
         assert_eq!(again.carried(4), 0);
     }
+
+    #[test]
+    fn random_play_keeps_every_flag_in_one_consistent_state() {
+        let mut s = settings();
+        s.count = (3, 6);
+        s.carry = Carry::from_setting(3);
+        s.blank_delay = 0;
+        s.touch_distance = 0;
+        s.spawn = (512, 512, 3);
+        let mut fc = FlagCore::warzone(s, 0, 11);
+        let mut rng = 0x1234_5678_9abc_def1u64;
+        let mut next = move |n: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % n
+        };
+        let freq_of = |pid: i16| pid % 2;
+        let mut now = 0u32;
+        for _ in 0..5000 {
+            now += 7;
+            let pid = next(6) as i16;
+            let p = player(
+                pid,
+                freq_of(pid),
+                500 + next(30) as i16,
+                500 + next(30) as i16,
+            );
+            match next(6) {
+                0 => {
+                    let _ = fc.touch(&p, next(8) as i16 - 1, now);
+                }
+                1 => {
+                    fc.lose(&p, Loss::Dropped, now, FREE);
+                }
+                2 => {
+                    fc.lose(&p, Loss::Neut, now, FREE);
+                }
+                3 => {
+                    let k = next(6) as i16;
+                    if k != pid {
+                        let killer = player(k, freq_of(k), 0, 0);
+                        fc.kill(&killer, &p, now, FREE);
+                    }
+                }
+                4 => {
+                    if fc
+                        .tick(now, FREE)
+                        .iter()
+                        .any(|o| matches!(o, FlagOut::Win { .. }))
+                    {
+                        fc.reset(now);
+                    }
+                }
+                _ => {
+                    let _ = fc.move_flag(next(7) as i16, 400, 400 + next(3) as i16, -1, now);
+                }
+            }
+            consistent(&fc, freq_of);
+            let carried: u32 = (0..6).map(|pid| fc.carried(pid)).sum();
+            let in_hands = fc
+                .flags
+                .iter()
+                .filter(|f| matches!(f.state, FlagState::Carried { .. }))
+                .count();
+            assert_eq!(carried as usize, in_hands);
+            assert!((0..6).all(|pid| fc.carried(pid) <= 2), "carry limit");
+            assert!(fc.flags.len() <= MAX_FLAGS && fc.current <= fc.flags.len());
+        }
+    }
 }
