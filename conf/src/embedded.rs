@@ -11,6 +11,10 @@ use crate::source::EmbeddedSource;
 /// default arena's `General:Map = default.lvl` finds it via `maps/`.
 pub const DEFAULT_MAP_PATH: &str = "maps/default.lvl";
 
+/// Zone-relative path of the example turf arena's map (the default map with
+/// static flags), found by `arenas/turf/arena.conf`'s `Map = turf.lvl`.
+pub const TURF_MAP_PATH: &str = "maps/turf.lvl";
+
 /// The text files of the default zone: (zone-relative path, contents).
 pub const DEFAULT_ZONE_FILES: &[(&str, &[u8])] = &[
     (
@@ -50,6 +54,10 @@ pub const DEFAULT_ZONE_FILES: &[(&str, &[u8])] = &[
         "arenas/(default)/arena.conf",
         include_bytes!("../zone/arenas/(default)/arena.conf"),
     ),
+    (
+        "arenas/turf/arena.conf",
+        include_bytes!("../zone/arenas/turf/arena.conf"),
+    ),
     ("news.txt", include_bytes!("../zone/news.txt")),
 ];
 
@@ -59,13 +67,14 @@ fn default_map_bytes() -> Vec<u8> {
 }
 
 /// The embedded default zone: every file of [`DEFAULT_ZONE_FILES`] plus the
-/// generated map at [`DEFAULT_MAP_PATH`].
+/// generated maps at [`DEFAULT_MAP_PATH`] and [`TURF_MAP_PATH`].
 pub fn default_zone() -> EmbeddedSource {
     let mut zone = EmbeddedSource::new();
     for &(path, data) in DEFAULT_ZONE_FILES {
         zone.insert(path, data);
     }
     zone.insert(DEFAULT_MAP_PATH, default_map_bytes());
+    zone.insert(TURF_MAP_PATH, ss_proto::map::turf_map());
     zone
 }
 

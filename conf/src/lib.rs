@@ -21,7 +21,9 @@ mod source;
 mod value;
 mod zone;
 
-pub use embedded::{default_zone, write_default_zone, DEFAULT_MAP_PATH, DEFAULT_ZONE_FILES};
+pub use embedded::{
+    default_zone, write_default_zone, DEFAULT_MAP_PATH, DEFAULT_ZONE_FILES, TURF_MAP_PATH,
+};
 pub use error::{ConfError, Warning};
 pub use file::{ConfigFile, Origin, Section, MAX_WARNINGS};
 pub use parse::{INCLUDE_COST, MAX_INCLUDE_DEPTH, MAX_LINE, MAX_TOTAL_BYTES};

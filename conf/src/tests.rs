@@ -553,7 +553,7 @@ fn embedded_zone_loads_cleanly() {
     assert_eq!(g.get_int("Net", "DropTimeout", 0), 3000);
     assert_eq!(g.get_int("Net", "LimitMaximum", 0), 102400);
     assert_eq!(g.get_int("Chat", "FloodLimit", 0), 10);
-    for arena in ["0", "turf", "duel2"] {
+    for arena in ["0", "pub", "duel2"] {
         let a = z.load_arena(arena).expect("arena");
         assert_eq!(a.file().path(), "arenas/(default)/arena.conf");
         assert!(a.file().warnings().is_empty(), "{:?}", a.file().warnings());
@@ -562,6 +562,18 @@ fn embedded_zone_loads_cleanly() {
         assert_eq!(map.path, DEFAULT_MAP_PATH);
         assert_eq!(map.data, ss_proto::map::default_map());
     }
+    // The example turf arena: the default settings, its own modules and map.
+    let t = z.load_arena("turf").expect("turf arena");
+    assert_eq!(t.file().path(), "arenas/turf/arena.conf");
+    assert!(t.file().warnings().is_empty(), "{:?}", t.file().warnings());
+    assert_eq!(t.get_int("Flag", "CarryFlags", 1), 0);
+    assert_eq!(t.get_int("Team", "SpectatorFrequency", 0), 8025);
+    assert_eq!(
+        t.get_str("Modules", "AttachModules"),
+        Some("points_kill fg_turf periodic")
+    );
+    let map = z.load_map(&t).expect("ok").expect("turf map found");
+    assert_eq!(map.path, TURF_MAP_PATH);
     let a = z.load_arena("0").expect("arena");
     assert_eq!(a.get_int("Team", "SpectatorFrequency", 0), 8025);
     assert_eq!(a.get_int("Bomb", "BombDamageLevel", 0), 7500);
@@ -646,7 +658,7 @@ fn default_arena_settings_packet_matches_reference() {
 fn write_default_zone_round_trip() {
     let dir = temp_dir("write");
     let written = write_default_zone(&dir, false).expect("write");
-    assert_eq!(written.len(), DEFAULT_ZONE_FILES.len() + 1);
+    assert_eq!(written.len(), DEFAULT_ZONE_FILES.len() + 2);
     for (path, data) in default_zone().files() {
         assert_eq!(
             std::fs::read(dir.join(path)).expect("read back"),

@@ -201,6 +201,13 @@ pub enum ToRealm<'a> {
         /// The line started with `*` rather than `?`.
         star: bool,
     },
+    /// The last [`FromRealm::ArenaCheckpoint`] of this realm's previous
+    /// worker, sent to a new worker before its players enter again.
+    ArenaCheckpoint {
+        /// The bytes as the realm wrote them.
+        #[serde(borrow)]
+        bytes: &'a [u8],
+    },
     /// Someone watches the arena's radar (the zone's dashboard): while on,
     /// the realm answers each heartbeat with a
     /// [`FromRealm::PositionSnapshot`].
@@ -299,6 +306,16 @@ pub enum FromRealm<'a> {
         /// Deaths.
         deaths: u16,
     },
+    /// The realm's game state worth keeping if its worker dies (flag
+    /// owners, carried flags, jackpot), opaque to the supervisor; sent when
+    /// it changes, at most about once a second. The supervisor keeps the
+    /// newest per realm slot and hands it to the slot's next worker
+    /// ([`ToRealm::ArenaCheckpoint`]).
+    ArenaCheckpoint {
+        /// Opaque bytes (at most [`MAX_CHECKPOINT_LEN`]).
+        #[serde(borrow)]
+        bytes: &'a [u8],
+    },
     /// What is wrong with the arena's setup that the operator should see
     /// (a missing map, ...), sent when ready and after each reload; an
     /// empty list clears earlier problems.
@@ -327,6 +344,9 @@ pub struct RadarEntry {
     /// Frequency.
     pub freq: i16,
 }
+
+/// Largest checkpoint the supervisor keeps for a realm.
+pub const MAX_CHECKPOINT_LEN: usize = 16 * 1024;
 
 /// Requests a realm makes of the zone.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]

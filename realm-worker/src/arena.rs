@@ -22,8 +22,9 @@ use tracing::{debug, info, warn};
 use crate::assets::{ArenaAssets, AssetSource};
 use crate::chat::ChatState;
 use crate::commands::{CmdTarget, Issuer};
-use crate::flags::{FlagGame, NoFlags};
 use crate::freqman::{FreqMan, Member};
+use crate::modules::flagcore::{FlagCore, FlagOut, Toucher};
+use crate::modules::{Module, Pending};
 use crate::obscene::WordFilter;
 use crate::rules::Rules;
 use crate::scores::{Score, Scores};
@@ -80,7 +81,27 @@ pub struct ArenaPlayer {
     pub deaths_without_firing: u32,
     /// When the map was last sent to him (repeats are ignored for a while).
     pub map_sent_at: Option<Instant>,
+    /// When the arena last heard a position from him (server ticks).
+    pub heard_at: u32,
+    /// When he last entered the game (a ship or freq change; ticks).
+    pub in_game_since: u32,
 }
+
+/// Things the arena counts that an operator may want to see (`?flaginfo`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Counters {
+    /// Flag touches and drops ignored (no such flag, carried, too far,
+    /// too soon, spectator, carry limit).
+    pub flag_touches_refused: u64,
+    /// Bad module settings met (malformed `Flag:FlagCount`, turf without
+    /// flag tiles, checkpoints that do not fit).
+    pub bad_config: u64,
+    /// Unknown names in `Modules:AttachModules`.
+    pub unknown_modules: u64,
+}
+
+/// How often the arena's module state is checkpointed to the zone (ticks).
+const CHECKPOINT_INTERVAL: u32 = 100;
 
 /// Bytes of a banner bitmap.
 const BANNER_LEN: usize = 96;
@@ -110,7 +131,19 @@ pub struct Arena {
     pub(crate) rules: Rules,
     pub(crate) players: BTreeMap<i16, ArenaPlayer>,
     pub(crate) scores: Scores,
-    pub(crate) flags: Box<dyn FlagGame>,
+    /// The attached game modules (`Modules:AttachModules`).
+    pub(crate) modules: Vec<Box<dyn Module>>,
+    /// The flags, if a flag game module set them up.
+    pub(crate) flags: Option<FlagCore>,
+    /// The jackpot, if the `jackpot` module is attached.
+    pub(crate) jackpot: Option<i32>,
+    /// What modules asked for during the current event.
+    pub(crate) pending: Vec<Pending>,
+    pub(crate) counters: Counters,
+    /// The last checkpoint sent to the zone, and when.
+    checkpoint_sent: (Vec<u8>, u32),
+    /// Where in `out` a checkpoint asked for during a module call goes.
+    checkpoint_at: Option<usize>,
     pub(crate) obscene: WordFilter,
     /// The arena's chat mask (`?setcm` in public; `Chat:RestrictChat`).
     pub(crate) arena_chat_mask: u32,
@@ -135,7 +168,7 @@ impl Arena {
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
-        Arena {
+        let mut arena = Arena {
             name,
             source,
             obscene: WordFilter::from_list(&rules.chat.obscene),
@@ -144,7 +177,13 @@ impl Arena {
             assets,
             players: BTreeMap::new(),
             scores: Scores::default(),
-            flags: Box::new(NoFlags),
+            modules: Vec::new(),
+            flags: None,
+            jackpot: None,
+            pending: Vec::new(),
+            counters: Counters::default(),
+            checkpoint_sent: (Vec::new(), 0),
+            checkpoint_at: None,
             out: Vec::new(),
             spare: Vec::new(),
             pkt: Vec::new(),
@@ -153,7 +192,9 @@ impl Arena {
             stop: false,
             radar_watched: false,
             rng: seed | 1,
-        }
+        };
+        arena.attach_modules();
+        arena
     }
 
     /// Announces the worker to the supervisor: hello, then ready.
@@ -213,7 +254,8 @@ impl Arena {
         self.stop
     }
 
-    /// Periodic work (every 100 ms): lock expiry.
+    /// Periodic work (every 100 ms): lock expiry, the modules' timers, the
+    /// checkpoint.
     pub fn on_timer(&mut self) {
         let now = Instant::now();
         for p in self.players.values_mut() {
@@ -221,6 +263,201 @@ impl Arena {
                 p.lock = None;
             }
         }
+        let ticks = ipc_proto::monotonic_ticks();
+        self.each_module(|m, a| m.on_tick(a, ticks));
+        self.send_checkpoint(ticks, false);
+    }
+
+    // ----- modules ------------------------------------------------------------
+
+    /// Attaches the modules named in `Modules:AttachModules`.
+    fn attach_modules(&mut self) {
+        let names = self
+            .assets
+            .config
+            .get_str("Modules", "AttachModules")
+            .unwrap_or("")
+            .to_string();
+        let (mods, unknown) = crate::modules::attach(&names, &self.name);
+        self.counters.unknown_modules += unknown.len() as u64;
+        self.modules = mods;
+        let ticks = ipc_proto::monotonic_ticks();
+        self.each_module(|m, a| m.on_attach(a, ticks));
+    }
+
+    /// Runs `f` on every module in order, then what they asked for.
+    pub(crate) fn each_module(&mut self, mut f: impl FnMut(&mut dyn Module, &mut Arena)) {
+        if self.modules.is_empty() {
+            return;
+        }
+        let mut mods = std::mem::take(&mut self.modules);
+        for m in mods.iter_mut() {
+            f(m.as_mut(), self);
+        }
+        // A module added during the calls (none do today) is kept.
+        mods.append(&mut self.modules);
+        self.modules = mods;
+        self.write_due_checkpoint();
+        self.run_pending();
+    }
+
+    /// Carries out what modules asked for.
+    fn run_pending(&mut self) {
+        while let Some(p) = (!self.pending.is_empty()).then(|| self.pending.remove(0)) {
+            match p {
+                Pending::FlagWin(freq) => self.flag_game_over(freq),
+                Pending::FlagReset => self.flag_game_over(-1),
+            }
+        }
+    }
+
+    /// The flag game ends: `freq` (≥ 0) won and gets the reward the modules
+    /// add up (1000 if none does, as ASSS's warzone game), or no winner.
+    pub(crate) fn flag_game_over(&mut self, freq: i16) {
+        if self.flags.is_none() {
+            return;
+        }
+        let mut points = 0;
+        if freq >= 0 {
+            self.each_module(|m, a| m.on_flag_win(a, freq, &mut points));
+            if points == 0 {
+                points = 1000;
+            }
+        }
+        let now = ipc_proto::monotonic_ticks();
+        let Some(core) = self.flags.as_mut() else {
+            return;
+        };
+        let turf = core.kind == crate::modules::flagcore::Kind::Turf;
+        let outs = core.reset(now);
+        self.send_flag_outs(None, &outs);
+        if turf {
+            self.send_arena_text("Turf game reset.");
+        } else {
+            self.send_packet(
+                Target::Arena,
+                Delivery::Reliable,
+                &S2CPacket::FlagVictory { freq, points },
+            );
+            if freq >= 0 {
+                self.send_arena_text(&format!("Flag victory: freq {freq} won {points} points."));
+            } else {
+                self.send_arena_text("Flag game reset.");
+            }
+        }
+        info!(realm = %self.name, freq, points, "flag game over");
+        if freq >= 0 && !turf {
+            let winners: Vec<i16> = self
+                .players
+                .values()
+                .filter(|p| p.freq == freq && p.ship != ship::SPECTATOR && p.status & 0x20 == 0)
+                .map(|p| p.info.pid)
+                .collect();
+            for pid in winners {
+                self.add_flag_points(pid, points);
+            }
+        }
+        self.each_module(|m, a| m.on_flag_reset(a, freq, points));
+        self.send_checkpoint(now, true);
+    }
+
+    /// A green arena message to everyone.
+    fn send_arena_text(&mut self, text: &str) {
+        let pids: Vec<i16> = self.players.keys().copied().collect();
+        self.message_players(&pids, chat_type::ARENA, 0, text);
+    }
+
+    /// The rules' view of a player (position in tiles).
+    pub(crate) fn toucher(&self, pid: i16, _now: u32) -> Option<Toucher> {
+        let p = self.players.get(&pid)?;
+        Some(Toucher {
+            pid,
+            freq: p.freq,
+            in_ship: p.ship != ship::SPECTATOR,
+            x: p.x / 16,
+            y: p.y / 16,
+            since: p.in_game_since,
+            safe: p.status & 0x20 != 0,
+        })
+    }
+
+    /// Turns flag events into packets, to one player or the arena.
+    pub(crate) fn send_flag_outs(&mut self, to: Option<i16>, outs: &[FlagOut]) {
+        for o in outs {
+            let pkt = match *o {
+                FlagOut::Location { fid, x, y, freq } => {
+                    S2CPacket::FlagLocation { fid, x, y, freq }
+                }
+                FlagOut::Pickup { fid, pid } => S2CPacket::FlagPickup { fid, pid },
+                FlagOut::Drop { pid } => S2CPacket::FlagDrop { pid },
+                FlagOut::Turf => S2CPacket::TurfFlags(
+                    self.flags.as_ref().map(|f| f.owners()).unwrap_or_default(),
+                ),
+                FlagOut::Win { .. } => continue,
+            };
+            let target = to.map_or(Target::Arena, Target::Player);
+            self.send_packet(target, Delivery::Reliable, &pkt);
+        }
+    }
+
+    /// Checkpoints at once (if anything changed): called by modules before
+    /// they announce a change players will see, so that a player who saw it
+    /// can count on the zone having it.
+    /// (During a module call the modules are out of `self.modules`: the
+    /// checkpoint is written when they are back, into the output at the
+    /// place this was called.)
+    pub(crate) fn checkpoint_now(&mut self) {
+        if self.checkpoint_at.is_none() {
+            self.checkpoint_at = Some(self.out.len());
+        }
+    }
+
+    /// Writes the checkpoint [`Arena::checkpoint_now`] asked for, ahead of
+    /// what was sent after the request.
+    fn write_due_checkpoint(&mut self) {
+        let Some(at) = self.checkpoint_at.take() else {
+            return;
+        };
+        let tail = self.out.split_off(at.min(self.out.len()));
+        self.send_checkpoint(ipc_proto::monotonic_ticks(), true);
+        self.out.extend_from_slice(&tail);
+    }
+
+    /// Sends the modules' state to the zone if it changed (at most every
+    /// [`CHECKPOINT_INTERVAL`] unless `now_anyway`), so a restarted realm
+    /// can take it back.
+    fn send_checkpoint(&mut self, now: u32, now_anyway: bool) {
+        if self.modules.is_empty() {
+            return;
+        }
+        if !now_anyway && now.wrapping_sub(self.checkpoint_sent.1) < CHECKPOINT_INTERVAL {
+            return;
+        }
+        let mut bytes = Vec::new();
+        crate::modules::write_checkpoint(self, &self.modules, &mut bytes);
+        self.checkpoint_sent.1 = now;
+        if bytes == self.checkpoint_sent.0 {
+            return;
+        }
+        emit(&mut self.out, &FromRealm::ArenaCheckpoint { bytes: &bytes });
+        self.checkpoint_sent.0 = bytes;
+    }
+
+    /// The zone hands back the checkpoint of this realm's previous worker.
+    fn restore_checkpoint(&mut self, bytes: &[u8]) {
+        let now = ipc_proto::monotonic_ticks();
+        let sections: Vec<(String, Vec<u8>)> = crate::modules::read_checkpoint(bytes)
+            .into_iter()
+            .map(|(n, b)| (n.to_string(), b.to_vec()))
+            .collect();
+        for (name, body) in sections {
+            self.each_module(|m, a| {
+                if m.name() == name {
+                    m.restore(a, &body, now);
+                }
+            });
+        }
+        self.checkpoint_sent.0 = bytes.to_vec();
     }
 
     /// Handles one message from the supervisor.
@@ -245,6 +482,7 @@ impl Arena {
             }
             ToRealm::StaffChat { from, text } => self.deliver_staff_chat(from, &text),
             ToRealm::ResetScores => self.reset_all_scores(),
+            ToRealm::ArenaCheckpoint { bytes } => self.restore_checkpoint(bytes),
             ToRealm::ListStaff {
                 asker,
                 see_private,
@@ -289,6 +527,12 @@ impl Arena {
         let caps = &self.assets.caps;
         for p in self.players.values_mut() {
             p.group = caps.group_of(&p.info.name, p.info.authenticated);
+        }
+        if let Some(core) = self.flags.as_mut() {
+            let mut bad = 0;
+            core.settings =
+                crate::modules::flagcore::FlagSettings::from_config(&self.assets.config, &mut bad);
+            self.counters.bad_config += bad;
         }
         info!(realm = %self.name, settings_changed = changed, "config reloaded");
         self.report_problems();
@@ -403,7 +647,7 @@ impl Arena {
             kills: score.kills,
             deaths: score.deaths,
             attached_to: p.attached_to,
-            flags_carried: self.flags.flags_carried(p.info.pid) as i16,
+            flags_carried: self.flags.as_ref().map_or(0, |f| f.carried(p.info.pid)) as i16,
             misc_bits: 0,
         }
     }
@@ -474,6 +718,8 @@ impl Arena {
             fired: false,
             deaths_without_firing: 0,
             map_sent_at: None,
+            heard_at: ipc_proto::monotonic_ticks(),
+            in_game_since: ipc_proto::monotonic_ticks(),
         };
         let mut player = player;
         if let Some((mask, secs)) = player.info.chat_mask {
@@ -553,6 +799,8 @@ impl Arena {
         if let Some(banner) = own_banner {
             self.send_banner(Target::ArenaExcept(pid), pid, &banner);
         }
+        let ticks = ipc_proto::monotonic_ticks();
+        self.each_module(|m, a| m.on_enter(a, pid, ticks));
     }
 
     /// S2C 0x1F: `pid`'s banner, to `to`.
@@ -608,7 +856,8 @@ impl Arena {
             return;
         }
         self.stop_spectating(pid);
-        self.flags.on_player_gone(pid);
+        let ticks = ipc_proto::monotonic_ticks();
+        self.each_module(|m, a| m.on_leave(a, pid, ticks));
         let Some(gone) = self.players.remove(&pid) else {
             return;
         };
@@ -663,11 +912,17 @@ impl Arena {
                 ptype: c2s_type::BANNER,
                 body,
             } => self.banner(pid, &body),
-            other => debug!(
-                pid,
-                ptype = other.packet_type(),
-                "packet not handled in this arena"
-            ),
+            other => {
+                if self.modules.is_empty() {
+                    debug!(
+                        pid,
+                        ptype = other.packet_type(),
+                        "packet not handled in this arena"
+                    );
+                }
+                let ticks = ipc_proto::monotonic_ticks();
+                self.each_module(|m, a| m.on_packet(a, pid, &other, ticks));
+            }
         }
     }
 
@@ -681,6 +936,7 @@ impl Arena {
         };
         let newer = tick_diff(pos.time, sender.pos_time) > 0;
         let old_status = sender.status;
+        sender.heard_at = now;
         if newer {
             sender.x = pos.x;
             sender.y = pos.y;

@@ -27,6 +27,9 @@ pub struct ArenaAssets {
     pub caps: Capabilities,
     /// Setup problems the operator should see (reported to the zone).
     pub problems: Vec<String>,
+    /// The decoded map (flag tiles, free tiles for flags); empty if the
+    /// file does not decode.
+    pub map: map::Map,
 }
 
 /// Where the assets come from, kept for reloads.
@@ -98,6 +101,10 @@ impl ArenaAssets {
         let mut map_name = path.rsplit('/').next().unwrap_or(&path).to_string();
         map_name.truncate(16);
         let map_packet = map::download_packet(&map_name, &lvl).context("compressing the map")?;
+        let decoded = map::Map::decode(&lvl).unwrap_or_else(|e| {
+            tracing::warn!(realm, map = %map_name, "map does not decode ({e}); flags see an empty map");
+            map::Map::new()
+        });
         Ok(ArenaAssets {
             config,
             settings,
@@ -106,6 +113,12 @@ impl ArenaAssets {
             map_packet,
             caps,
             problems,
+            map: decoded,
         })
     }
+}
+
+/// "May a flag stand on tile (x, y)?": inside the map, not a wall.
+pub fn tile_free(map: &map::Map, x: i16, y: i16) -> bool {
+    (1..1023).contains(&x) && (1..1023).contains(&y) && !map.is_solid(i32::from(x), i32::from(y))
 }

@@ -140,7 +140,8 @@ impl Arena {
             return;
         }
         self.stop_spectating(pid);
-        self.flags.on_player_gone(pid);
+        let ticks = ipc_proto::monotonic_ticks();
+        self.each_module(|m, a| m.on_ship_freq(a, pid, ticks));
         for other in self.players.values_mut() {
             if other.attached_to == pid {
                 other.attached_to = -1;
@@ -150,6 +151,7 @@ impl Arena {
             p.ship = new_ship;
             p.freq = freq;
             p.attached_to = -1;
+            p.in_game_since = ticks;
         }
         info!(realm = %self.name, pid, ship = new_ship, freq, "ship/freq change");
         self.send_packet(
@@ -391,14 +393,15 @@ impl Arena {
             return;
         }
         let team_kill = dead.freq == k.freq;
-        let killed_flags = self.flags.flags_carried(pid);
+        let carried = |a: &Arena, pid: i16| a.flags.as_ref().map_or(0, |f| f.carried(pid)) as i32;
+        let killed_flags = carried(self, pid);
         let facts = KillFacts {
             bounty: i32::from(bounty.max(0)),
             killer_bounty: i32::from(k.bounty),
             team_kill,
             killed_flags,
-            killer_flags: self.flags.flags_carried(killer),
-            team_flags: self.flags.freq_flags(k.freq),
+            killer_flags: carried(self, killer),
+            team_flags: self.flags.as_ref().map_or(0, |f| f.freq_flags(k.freq)) as i32,
         };
         let (killer_name, dead_name) = (k.info.name.clone(), dead.info.name.clone());
         let points = kill_points(&self.rules.kill, &facts);
@@ -410,13 +413,25 @@ impl Arena {
             self.rules.prize.death_green(roll)
         };
         self.scores.record_kill(&killer_name, &dead_name, points);
-        self.flags.on_kill(killer, pid, killed_flags);
+        let event = crate::modules::KillEvent {
+            killer,
+            killed: pid,
+            bounty: i32::from(bounty.max(0)),
+        };
+        let ticks = ipc_proto::monotonic_ticks();
+        let mut moved = None;
+        self.each_module(|m, a| {
+            if let Some(n) = m.on_kill(a, &event, ticks) {
+                moved = Some(n);
+            }
+        });
+        let sent_flags = moved.map_or(killed_flags, |n| n as i32);
         let kill = Kill {
             green,
             killer,
             killed: pid,
             points: points.clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16,
-            flags: killed_flags.clamp(0, i32::from(i16::MAX)) as i16,
+            flags: sent_flags.clamp(0, i32::from(i16::MAX)) as i16,
         };
         self.send_packet(Target::Arena, Delivery::Reliable, &S2CPacket::Kill(kill));
         info!(realm = %self.name, killed = %dead_name, killer = %killer_name, bounty, flags = killed_flags, points, "kill");

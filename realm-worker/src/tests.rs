@@ -679,3 +679,172 @@ fn garbage_from_players_never_panics() {
         h.chat(1, chat_type::PRIVATE, 2, line);
     }
 }
+
+// ----- flag game modules -------------------------------------------------------
+
+#[test]
+fn bad_flag_settings_and_unknown_modules_are_counted_never_fatal() {
+    let mut h = Harness::new(&[
+        "Modules:AttachModules=points_kill fg_turf buy fg_wz",
+        "Flag:FlagCount=7 - 5",
+    ]);
+    // `buy` is unknown; fg_turf on a map without flag tiles has no flags.
+    assert_eq!(h.arena.counters.unknown_modules, 1);
+    assert!(h.arena.counters.bad_config >= 2, "{:?}", h.arena.counters);
+    assert_eq!(h.arena.flags.as_ref().map(|f| f.flags.len()), Some(0));
+    h.enter(1, "alice", ship::WARBIRD);
+    h.out.clear();
+    for fid in [0, 1, -1, i16::MAX] {
+        h.packet(1, C2SPacket::TouchFlag { fid });
+    }
+    h.packet(1, C2SPacket::DropFlags);
+    h.arena.on_timer();
+    h.drain();
+    assert_eq!(h.arena.counters.flag_touches_refused, 5);
+    assert!(
+        !h.out
+            .iter()
+            .any(|o| matches!(o, Out::Packet(_, S2CPacket::FlagPickup { .. }))),
+        "{:?}",
+        h.out
+    );
+}
+
+#[test]
+fn a_flood_of_pickups_is_refused_and_counted() {
+    let mut h = Harness::new(&[
+        "Flag:FlagCount=1",
+        "Flag:SpawnX=512",
+        "Flag:SpawnY=480",
+        "Flag:SpawnRadius=0",
+        "Flag:FlagBlankDelay=0",
+        "Flag:EnterGameFlaggingDelay=0",
+    ]);
+    h.arena.on_timer();
+    h.enter(1, "alice", ship::WARBIRD);
+    h.enter(2, "bob", ship::WARBIRD);
+    let flags = h
+        .arena
+        .flags
+        .as_ref()
+        .expect("fg_wz is attached by default");
+    assert_eq!(flags.current, 1);
+    h.out.clear();
+    // Bob is far away: none of his thousand touches counts.
+    for _ in 0..1000 {
+        h.packet(2, C2SPacket::TouchFlag { fid: 0 });
+    }
+    assert_eq!(h.arena.counters.flag_touches_refused, 1000);
+    assert!(!h
+        .out
+        .iter()
+        .any(|o| matches!(o, Out::Packet(_, S2CPacket::FlagPickup { .. }))));
+    assert_eq!(h.arena.flags.as_ref().unwrap().carried(2), 0);
+}
+
+#[test]
+fn staff_move_neut_and_reset_flags_and_set_the_jackpot() {
+    let mut h = Harness::new(&["Flag:FlagCount=1", "Flag:SpawnRadius=0"]);
+    h.arena.on_timer();
+    h.enter(1, "smoddy", ship::SPECTATOR);
+    h.enter(2, "moddy", ship::SPECTATOR);
+    h.enter(3, "pleb", ship::SPECTATOR);
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?moveflag 0 3 600 610");
+    assert!(h.received(3).contains(&S2CPacket::FlagLocation {
+        fid: 0,
+        x: 600,
+        y: 610,
+        freq: 3
+    }));
+    assert_eq!(h.arena.flags.as_ref().unwrap().freq_flags(3), 1);
+    h.clear();
+    h.chat(2, chat_type::PUBLIC, -1, "?neutflag 0");
+    assert!(h.received(3).contains(&S2CPacket::FlagLocation {
+        fid: 0,
+        x: 600,
+        y: 610,
+        freq: -1
+    }));
+    // Bad flag ids are answered, not obeyed.
+    h.clear();
+    h.chat(2, chat_type::PUBLIC, -1, "?neutflag 9");
+    h.chat(2, chat_type::PUBLIC, -1, "?neutflag 99999");
+    assert!(!h
+        .received(3)
+        .iter()
+        .any(|p| matches!(p, S2CPacket::FlagLocation { .. })));
+    // Moderators may not move flags; players may not set the jackpot.
+    h.clear();
+    h.chat(2, chat_type::PUBLIC, -1, "?moveflag 0 1");
+    h.chat(3, chat_type::PUBLIC, -1, "?setjackpot 5");
+    assert!(!h
+        .received(3)
+        .iter()
+        .any(|p| matches!(p, S2CPacket::FlagLocation { .. })));
+    assert_eq!(h.arena.jackpot, Some(0));
+    h.chat(2, chat_type::PUBLIC, -1, "?setjackpot 55");
+    h.clear();
+    h.chat(3, chat_type::PUBLIC, -1, "?jackpot");
+    assert_eq!(h.messages(3), vec!["The jackpot is 55 points.".to_string()]);
+    h.clear();
+    h.chat(2, chat_type::PUBLIC, -1, "?flagreset");
+    assert!(h.received(3).contains(&S2CPacket::FlagVictory {
+        freq: -1,
+        points: 0
+    }));
+    assert_eq!(h.arena.flags.as_ref().unwrap().current, 0);
+    // The reset is checkpointed for the zone.
+    assert!(h.others().iter().any(|o| o.starts_with("ArenaCheckpoint")));
+}
+
+#[test]
+fn the_flag_game_and_jackpot_come_back_from_a_checkpoint() {
+    let settings = ["Flag:FlagCount=3", "Flag:SpawnRadius=5"];
+    let mut h = Harness::new(&settings);
+    h.arena.on_timer();
+    h.arena.jackpot = Some(321);
+    h.enter(1, "alice", ship::WARBIRD);
+    // Alice carries flag 1 (put in her hands as a touch would).
+    if let Some(core) = h.arena.flags.as_mut() {
+        core.flags[1].state = crate::modules::flagcore::FlagState::Carried { pid: 1 };
+        core.flags[1].freq = 0;
+    }
+    let mut bytes = Vec::new();
+    crate::modules::write_checkpoint(&h.arena, &h.arena.modules, &mut bytes);
+    let before = h.arena.flags.clone().unwrap();
+
+    let mut again = Harness::new(&settings);
+    again.send(ToRealm::ArenaCheckpoint { bytes: &bytes });
+    assert_eq!(again.arena.jackpot, Some(321));
+    let after = again.arena.flags.as_ref().unwrap();
+    assert_eq!(after.current, 3);
+    assert_eq!(
+        after
+            .flags
+            .iter()
+            .map(|f| (f.state, f.freq))
+            .collect::<Vec<_>>(),
+        before
+            .flags
+            .iter()
+            .map(|f| (f.state, f.freq))
+            .collect::<Vec<_>>()
+    );
+    // Alice comes back: her record says she carries the flag.
+    again.enter(1, "alice", ship::WARBIRD);
+    let own = again.received(1).into_iter().find_map(|p| match p {
+        S2CPacket::PlayerEntering(list) => list.into_iter().find(|r| r.pid == 1),
+        _ => None,
+    });
+    assert_eq!(own.map(|r| r.flags_carried), Some(1));
+    // Garbage is ignored.
+    let mut third = Harness::new(&settings);
+    third.send(ToRealm::ArenaCheckpoint {
+        bytes: &[3, b'f', b'g', b'_', 9, 0, 1, 2],
+    });
+    third.send(ToRealm::ArenaCheckpoint {
+        bytes: &[6, b'f', b'g', b'_', b'w', b'z', 4, 0, 9, 9, 9, 9],
+    });
+    assert_eq!(third.arena.jackpot, Some(0));
+}

@@ -808,3 +808,14 @@ fn a_realm_flooding_the_supervisor_is_killed_and_restarted() {
     assert!(last.contains("flood"), "last exit {last:?}");
     assert_eq!(realm["state"], "running", "{realm}");
 }
+
+#[test]
+fn a_realm_sending_an_oversized_checkpoint_is_restarted_and_garbage_is_survived() {
+    // Run 1 sends a garbage checkpoint, then one over the size limit; run 2
+    // is the real worker, handed the garbage: it ignores it and serves.
+    let (_zone, realm) = misbehaving_realm("checkpoint", &[]).expect("the checkpoint realm");
+    assert_eq!(realm["restarts"].as_u64(), Some(1), "restarts: {realm}");
+    let last = realm["last_exit"].as_str().unwrap_or("");
+    assert!(last.contains("checkpoint"), "last exit {last:?}");
+    assert_eq!(realm["state"], "running", "{realm}");
+}

@@ -5,6 +5,7 @@
 
 mod auth;
 mod billing;
+mod checkpoints;
 mod config;
 mod control;
 mod game_calls;

@@ -283,6 +283,7 @@ impl Zone {
             FromRealm::Hello { .. } => Err("said hello twice".into()),
             FromRealm::Ready => {
                 info!(realm = %self.slot_name(slot_id), "realm ready");
+                self.hand_back_checkpoint(slot_id, worker);
                 self.state.worker_ready(now, worker);
                 Ok(())
             }
@@ -385,6 +386,7 @@ impl Zone {
                 self.score_changed(slot_id, pid, totals, reset);
                 Ok(())
             }
+            FromRealm::ArenaCheckpoint { bytes } => self.keep_checkpoint(slot_id, bytes),
         }
     }
 

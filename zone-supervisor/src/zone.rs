@@ -135,6 +135,7 @@ pub async fn run(settings: Settings) -> Result<()> {
         clock: TickClock::new(now, ipc_proto::monotonic_ticks()),
         state: ZoneState::new(settings.realm_policy.clone(), scores.is_some()),
         links: WorkerLinks::new(),
+        checkpoints: Default::default(),
         action_buf: Vec::new(),
         s: settings,
         udp,
@@ -204,6 +205,8 @@ pub(crate) struct Zone {
     pub(crate) state: ZoneState,
     /// Running worker processes and their IPC buffers.
     pub(crate) links: WorkerLinks,
+    /// The newest game-state checkpoint of each realm.
+    pub(crate) checkpoints: crate::checkpoints::Checkpoints,
     /// Reused buffer for carrying out the zone state's actions.
     pub(crate) action_buf: Vec<Action>,
     pub(crate) udp: UdpSocket,

@@ -3,6 +3,7 @@
 //! commands. The handlers live in [`general`] (everyone's commands) and
 //! [`staff`] (staff powers).
 
+mod flags;
 mod general;
 pub mod parse;
 mod staff;
@@ -100,16 +101,21 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("az", "none", "<text>", "Shows the text as an anonymous green message to the whole zone. (*zone)", staff::az),
     cmd!("commands", "none", "", "Lists the commands you may use.", general::commands),
     cmd!("find", "none", "<name or part of one>", "Tells you which arena a player is in; part of a name finds the closest match.", general::find),
+    cmd!("flaginfo", "none", "", "Shows where every flag is and who owns or carries it.", flags::flaginfo),
+    cmd!("flagreset", "none", "", "Ends the flag game with no winner; a new one starts after Flag:ResetDelay.", flags::flagreset),
     cmd!("getcm", "player or arena", "", "Shows the chat mask of the target player or of the arena.", staff::getcm),
     cmd!("getgroup", "player or none", "", "Shows your staff group, or the target player's.", general::getgroup),
     cmd!("go", "none", "[arena]", "Takes you to another arena (arena 0 if none is named).", general::go),
     cmd!("help", "none", "[command]", "Shows what a command does; without one, lists the commands you may use. Also ?man.", general::help),
     cmd!("info", "player", "", "Shows the target's client, resolution, address, connect time and traffic.", staff::info),
+    cmd!("jackpot", "none", "", "Shows the jackpot, paid to the winners of the flag game.", flags::jackpot),
     cmd!("kick", "player", "[-s seconds | -t seconds | -m minutes] [reason]", "Disconnects the target player, telling him the reason. You must rank higher than him.", staff::kick),
     cmd!("lag", "player or none", "[-v]", "Shows your ping and packet loss, or the target player's; -v for more detail.", general::lag),
     cmd!("listmod", "none", "", "Lists the staff members online, their arena and group.", general::listmod),
     cmd!("lock", "player, freq or arena", "[-n] [-s] [-t seconds]", "Locks the targets in their ships: -s puts them in spectator mode first, -n tells them, -t unlocks them after that many seconds.", staff::lock),
     cmd!("man", "none", "<command>", "Same as ?help.", general::help),
+    cmd!("moveflag", "none", "<flag id> <freq> [<x> <y>]", "Gives a flag to a freq, on the map where it is or at tile x, y.", flags::moveflag),
+    cmd!("neutflag", "none", "<flag id>", "Makes a flag neutral and puts it back on the map.", flags::neutflag),
     cmd!("obscene", "none", "", "Turns your obscene-word filter on or off.", general::obscene),
     cmd!("owner", "none", "", "Shows the arena's owner.", general::owner),
     cmd!("points", "player, freq or arena", "<points>", "Adds flag points to the targets' scores (negative to take them away).", staff::points),
@@ -119,6 +125,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("send", "player", "<arena>", "Sends the target player to another arena.", staff::send),
     cmd!("setcm", "player or arena", "(+|-)(pub|pubmacro|freq|nmefreq|priv|chat|modchat|all) ... [-t seconds]", "Changes the chat mask of the target player, or of the arena: '-' blocks that kind of chat, '+' allows it; -t makes a player's mask expire.", staff::setcm),
     cmd!("setfreq", "player, freq or arena", "[-f] <freq>", "Moves the targets to a freq; -f bypasses the freq manager.", staff::setfreq),
+    cmd!("setjackpot", "none", "<points>", "Sets the jackpot.", flags::setjackpot),
     cmd!("setscore", "player", "<kill points> [flag points] [kills] [deaths]", "Sets the target player's score in this arena.", staff::setscore),
     cmd!("setship", "player, freq or arena", "[-f] <1-9>", "Puts the targets in a ship (1 Warbird ... 8 Shark, 9 spectator); -f bypasses the freq manager.", staff::setship),
     cmd!("shipreset", "player, freq or arena", "", "Resets the targets' ships (full energy, initial items).", staff::shipreset),

@@ -58,6 +58,13 @@ pub enum C2SPacket {
     },
     /// 0x1A: security check response.
     SecurityResponse(SecurityResponse),
+    /// 0x13: touch (pick up or claim) flag `fid`.
+    TouchFlag {
+        /// Flag id.
+        fid: i16,
+    },
+    /// 0x15: the flag timer ran out: drop the carried flags.
+    DropFlags,
     /// Any other type: the type byte and the bytes after it.
     Other {
         /// Type byte.
@@ -122,6 +129,14 @@ impl C2SPacket {
                 C2SPacket::SetShip { ship: r.u8() }
             }
             t::SECURITY_RESPONSE => C2SPacket::SecurityResponse(SecurityResponse::decode(b)?),
+            t::TOUCH_FLAG => {
+                check_len(ptype, len, len == 3)?;
+                C2SPacket::TouchFlag { fid: r.i16() }
+            }
+            t::DROP_FLAGS => {
+                check_len(ptype, len, len == 1)?;
+                C2SPacket::DropFlags
+            }
             _ => C2SPacket::Other {
                 ptype,
                 body: r.rest().to_vec(),
@@ -172,6 +187,11 @@ impl C2SPacket {
                 out.put_u8(*ship);
             }
             C2SPacket::SecurityResponse(s) => s.write(out),
+            C2SPacket::TouchFlag { fid } => {
+                out.put_u8(t::TOUCH_FLAG);
+                out.put_i16(*fid);
+            }
+            C2SPacket::DropFlags => out.put_u8(t::DROP_FLAGS),
             C2SPacket::Other { ptype, body } => {
                 out.put_u8(*ptype);
                 out.put(body);
@@ -198,6 +218,8 @@ impl C2SPacket {
             C2SPacket::TurretKickoff => t::TURRET_KICKOFF,
             C2SPacket::SetShip { .. } => t::SET_SHIP,
             C2SPacket::SecurityResponse(_) => t::SECURITY_RESPONSE,
+            C2SPacket::TouchFlag { .. } => t::TOUCH_FLAG,
+            C2SPacket::DropFlags => t::DROP_FLAGS,
             C2SPacket::Other { ptype, .. } => *ptype,
         }
     }

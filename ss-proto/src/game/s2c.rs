@@ -121,6 +121,40 @@ pub enum S2CPacket {
         /// Checksum of the Continuum executable.
         checksum: u32,
     },
+    /// 0x12: a flag is on the map at (x, y) tiles, owned by `freq` (−1 none).
+    FlagLocation {
+        /// Flag id.
+        fid: i16,
+        /// X, tiles (−1 = off the map).
+        x: i16,
+        /// Y, tiles.
+        y: i16,
+        /// Owner freq (−1 = neutral).
+        freq: i16,
+    },
+    /// 0x13: `pid` picked up (or, in a turf game, claimed) flag `fid`.
+    FlagPickup {
+        /// Flag id.
+        fid: i16,
+        /// Player.
+        pid: i16,
+    },
+    /// 0x14: flag game over: `freq` won `points` (freq −1: reset, no winner).
+    FlagVictory {
+        /// Winning freq (−1 = reset).
+        freq: i16,
+        /// Points for each winner.
+        points: i32,
+    },
+    /// 0x16: `pid` dropped all his flags.
+    FlagDrop {
+        /// Player.
+        pid: i16,
+    },
+    /// 0x22: the owner freq of every turf flag, in flag id order.
+    TurfFlags(Vec<i16>),
+    /// 0x23: periodic reward: (freq, points) pairs.
+    PeriodicReward(Vec<(i16, i16)>),
     /// Any other type: the type byte and the bytes after it.
     Other {
         /// Type byte.
@@ -248,6 +282,41 @@ impl S2CPacket {
                     checksum: r.u32(),
                 }
             }
+            t::FLAG_LOCATION => {
+                exact(9)?;
+                S2CPacket::FlagLocation {
+                    fid: r.i16(),
+                    x: r.i16(),
+                    y: r.i16(),
+                    freq: r.i16(),
+                }
+            }
+            t::FLAG_CLAIM => {
+                exact(5)?;
+                S2CPacket::FlagPickup {
+                    fid: r.i16(),
+                    pid: r.i16(),
+                }
+            }
+            t::FLAG_VICTORY => {
+                exact(7)?;
+                S2CPacket::FlagVictory {
+                    freq: r.i16(),
+                    points: r.i32(),
+                }
+            }
+            t::FLAG_DROP => {
+                exact(3)?;
+                S2CPacket::FlagDrop { pid: r.i16() }
+            }
+            t::TURF_FLAGS => {
+                check_len(ptype, len, records_fit(len - 1, 2))?;
+                S2CPacket::TurfFlags((0..(len - 1) / 2).map(|_| r.i16()).collect())
+            }
+            t::PERIODIC_REWARD => {
+                check_len(ptype, len, records_fit(len - 1, 4))?;
+                S2CPacket::PeriodicReward((0..(len - 1) / 4).map(|_| (r.i16(), r.i16())).collect())
+            }
             _ => S2CPacket::Other {
                 ptype,
                 body: r.rest().to_vec(),
@@ -337,6 +406,38 @@ impl S2CPacket {
                 out.put_u16(*version);
                 out.put_u32(*checksum);
             }
+            S2CPacket::FlagLocation { fid, x, y, freq } => {
+                out.put_u8(ptype);
+                out.put_i16(*fid);
+                out.put_i16(*x);
+                out.put_i16(*y);
+                out.put_i16(*freq);
+            }
+            S2CPacket::FlagPickup { fid, pid } => {
+                out.put_u8(ptype);
+                out.put_i16(*fid);
+                out.put_i16(*pid);
+            }
+            S2CPacket::FlagVictory { freq, points } => {
+                out.put_u8(ptype);
+                out.put_i16(*freq);
+                out.put_i32(*points);
+            }
+            S2CPacket::FlagDrop { pid } => {
+                out.put_u8(ptype);
+                out.put_i16(*pid);
+            }
+            S2CPacket::TurfFlags(owners) => {
+                out.put_u8(ptype);
+                owners.iter().for_each(|f| out.put_i16(*f));
+            }
+            S2CPacket::PeriodicReward(list) => {
+                out.put_u8(ptype);
+                for (freq, points) in list {
+                    out.put_i16(*freq);
+                    out.put_i16(*points);
+                }
+            }
             S2CPacket::Other { body, .. } => {
                 out.put_u8(ptype);
                 out.put(body);
@@ -375,6 +476,12 @@ impl S2CPacket {
             S2CPacket::WarpTo { .. } => t::WARP_TO,
             S2CPacket::LoginText(_) => t::LOGIN_TEXT,
             S2CPacket::ContinuumVersion { .. } => t::CONTINUUM_VERSION,
+            S2CPacket::FlagLocation { .. } => t::FLAG_LOCATION,
+            S2CPacket::FlagPickup { .. } => t::FLAG_CLAIM,
+            S2CPacket::FlagVictory { .. } => t::FLAG_VICTORY,
+            S2CPacket::FlagDrop { .. } => t::FLAG_DROP,
+            S2CPacket::TurfFlags(_) => t::TURF_FLAGS,
+            S2CPacket::PeriodicReward(_) => t::PERIODIC_REWARD,
             S2CPacket::Other { ptype, .. } => *ptype,
         }
     }

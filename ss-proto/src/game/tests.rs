@@ -1348,3 +1348,46 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn flag_packets_round_trip_with_their_wire_lengths() {
+    let cases: Vec<(S2CPacket, usize)> = vec![
+        (
+            S2CPacket::FlagLocation {
+                fid: 3,
+                x: 500,
+                y: 510,
+                freq: -1,
+            },
+            9,
+        ),
+        (S2CPacket::FlagPickup { fid: 3, pid: 7 }, 5),
+        (
+            S2CPacket::FlagVictory {
+                freq: 1,
+                points: 70_000,
+            },
+            7,
+        ),
+        (S2CPacket::FlagDrop { pid: 7 }, 3),
+        (S2CPacket::TurfFlags(vec![-1, 0, 1]), 7),
+        (S2CPacket::TurfFlags(vec![]), 1),
+        (S2CPacket::PeriodicReward(vec![(0, 100), (1, 0)]), 9),
+    ];
+    for (pkt, len) in cases {
+        let mut buf = Vec::new();
+        pkt.encode(&mut buf);
+        assert_eq!(buf.len(), len, "{pkt:?}");
+        assert_eq!(S2CPacket::decode(&buf).unwrap(), pkt);
+    }
+    // A turf packet with half a record and a short victory are refused.
+    assert!(S2CPacket::decode(&[0x22, 1, 0, 2]).is_err());
+    assert!(S2CPacket::decode(&[0x14, 1, 0, 2]).is_err());
+    for pkt in [C2SPacket::TouchFlag { fid: 4 }, C2SPacket::DropFlags] {
+        let mut buf = Vec::new();
+        pkt.encode(&mut buf);
+        assert_eq!(C2SPacket::decode(&buf).unwrap(), pkt);
+    }
+    assert!(C2SPacket::decode(&[0x13, 1]).is_err());
+    assert!(C2SPacket::decode(&[0x15, 1]).is_err());
+}

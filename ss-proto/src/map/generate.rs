@@ -125,3 +125,17 @@ pub fn generate(params: &GenParams) -> Map {
 pub fn default_map() -> Vec<u8> {
     generate(&GenParams::default()).encode()
 }
+
+/// Turf flag tiles of [`turf_map`]: around the safe zone, inside the clear
+/// area; in flag id order (by y, then x).
+pub const TURF_FLAG_TILES: [(u16, u16); 4] = [(512, 490), (490, 512), (534, 512), (512, 534)];
+
+/// The `.lvl` bytes of the example turf map: the default map with four
+/// static flags ([`TURF_FLAG_TILES`], tile 170) around the centre.
+pub fn turf_map() -> Vec<u8> {
+    let mut map = generate(&GenParams::default());
+    for (x, y) in TURF_FLAG_TILES {
+        map.set_tile(x, y, tile::FLAG);
+    }
+    map.encode()
+}

@@ -19,7 +19,7 @@ pub use download::{
     compress_for_download, decompress_download, download_packet, EMERGENCY_MAP, EMERGENCY_MAP_NAME,
     FILE_NAME_LEN, MAP_DATA_PACKET_TYPE,
 };
-pub use generate::{default_map, generate, GenParams};
+pub use generate::{default_map, generate, turf_map, GenParams, TURF_FLAG_TILES};
 pub use region::{decode_rtil, encode_rtil, AutoWarp, Region, TileRun};
 
 /// Width and height of every map, in tiles.

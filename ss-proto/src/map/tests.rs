@@ -411,3 +411,10 @@ proptest! {
         prop_assert_eq!(inflated, lvl);
     }
 }
+
+#[test]
+fn turf_map_has_its_static_flags_in_id_order() {
+    let map = Map::decode(&turf_map()).unwrap();
+    let flags = map.flags();
+    assert_eq!(flags, TURF_FLAG_TILES.to_vec());
+}

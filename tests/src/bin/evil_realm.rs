@@ -17,6 +17,10 @@
 //!   [`FLOOD_FRAMES`] heartbeat answers at once (valid messages, far more
 //!   bytes than `Realms:MaxIpcBytesPerSecond` allows); later runs are the
 //!   real worker. Runs are counted as for `garbage`.
+//! - `checkpoint`: the first run answers the first player entering with a
+//!   small checkpoint of garbage (kept by the zone) and then one over
+//!   [`ipc_proto::MAX_CHECKPOINT_LEN`]; later runs are the real worker,
+//!   which is handed the garbage. Runs are counted as for `garbage`.
 //! - anything else: `exec`s the real `realm-worker` next to this binary
 //!   (or `$EVIL_REALM_REAL_WORKER`) with the same arguments; the IPC socket
 //!   on fd 3 is inherited.
@@ -29,8 +33,8 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use ipc_proto::{
-    encode, push_pid, Delivery, FrameReader, FromRealm, Target, ToRealm, ZoneCall, MAX_FRAME,
-    PROTOCOL_VERSION,
+    encode, push_pid, Delivery, FrameReader, FromRealm, Target, ToRealm, ZoneCall,
+    MAX_CHECKPOINT_LEN, MAX_FRAME, PROTOCOL_VERSION,
 };
 use ss_proto::game::{Chat, S2CPacket};
 
@@ -56,6 +60,7 @@ fn main() {
         "evil" => run_evil(&realm),
         "garbage" => run_garbage(&realm, &args),
         "flood" => run_flood(&realm, &args),
+        "checkpoint" => run_checkpoint(&realm, &args),
         _ => exec_real(&args),
     }
 }
@@ -272,6 +277,26 @@ fn run_flood(realm: &str, args: &[String]) {
         for _ in 0..FLOOD_FRAMES {
             frame(&FromRealm::HeartbeatAck { seq: 0 }, out);
         }
+        false
+    });
+    linger(&mut sock);
+}
+
+fn run_checkpoint(realm: &str, args: &[String]) {
+    if next_run() >= 1 {
+        exec_real(args);
+    }
+    let mut out = Vec::new();
+    hello(realm, &mut out);
+    let mut sock = ipc_socket();
+    serve(&mut sock, out, |msg, out| {
+        if !matches!(msg, ToRealm::PlayerEnter(_)) {
+            return true;
+        }
+        let garbage: Vec<u8> = (0..200u32).map(|i| (i * 37 % 251) as u8).collect();
+        frame(&FromRealm::ArenaCheckpoint { bytes: &garbage }, out);
+        let huge = vec![0xEE; MAX_CHECKPOINT_LEN + 1];
+        frame(&FromRealm::ArenaCheckpoint { bytes: &huge }, out);
         false
     });
     linger(&mut sock);

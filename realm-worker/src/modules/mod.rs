@@ -1,0 +1,198 @@
+//! Arena modules: game modes an arena attaches by name
+//! (`[Modules] AttachModules = fg_wz points_flag ...` in `arena.conf`, as
+//! ASSS operators write it). A module reacts to the arena's events through
+//! [`Module`] and uses the arena's services (sending, scores, messages, the
+//! flag state [`Arena::flags`], the jackpot); the arena code has no branch
+//! per game mode. ARCHITECTURE.md, "Write your own game mode", explains how
+//! to add one.
+
+pub mod flagcore;
+mod flaggame;
+mod rewards;
+
+use ss_proto::game::C2SPacket;
+use tracing::warn;
+
+use crate::arena::Arena;
+
+/// A kill, as modules see it.
+#[derive(Clone, Copy, Debug)]
+pub struct KillEvent {
+    /// The killer.
+    pub killer: i16,
+    /// The killed player.
+    pub killed: i16,
+    /// Bounty on the killed player.
+    pub bounty: i32,
+}
+
+/// A game mode attached to an arena. Every hook has a default that does
+/// nothing; the arena calls them in `AttachModules` order.
+pub trait Module {
+    /// The name operators write in `AttachModules`.
+    fn name(&self) -> &'static str;
+    /// The arena (re)started with this module attached.
+    fn on_attach(&mut self, _a: &mut Arena, _now: u32) {}
+    /// A player entered (after the arena sent him the entry sequence).
+    fn on_enter(&mut self, _a: &mut Arena, _pid: i16, _now: u32) {}
+    /// A player is leaving (still in [`Arena::players`]).
+    fn on_leave(&mut self, _a: &mut Arena, _pid: i16, _now: u32) {}
+    /// A player is about to change ship or freq (old values still set).
+    fn on_ship_freq(&mut self, _a: &mut Arena, _pid: i16, _now: u32) {}
+    /// A kill, before the kill packet goes out; returns the flags handed
+    /// to the killer (the kill packet's flag count), if the module moves
+    /// flags.
+    fn on_kill(&mut self, _a: &mut Arena, _k: &KillEvent, _now: u32) -> Option<u32> {
+        None
+    }
+    /// Every 100 ms (`now` in ticks).
+    fn on_tick(&mut self, _a: &mut Arena, _now: u32) {}
+    /// A game packet the arena itself does not handle.
+    fn on_packet(&mut self, _a: &mut Arena, _pid: i16, _pkt: &C2SPacket, _now: u32) {}
+    /// A freq won the flag game: add to the reward.
+    fn on_flag_win(&mut self, _a: &mut Arena, _freq: i16, _points: &mut i32) {}
+    /// The flag game ended (won by `freq` ≥ 0, or reset).
+    fn on_flag_reset(&mut self, _a: &mut Arena, _freq: i16, _points: i32) {}
+    /// State to keep across a realm restart (empty = none).
+    fn checkpoint(&self, _a: &Arena, _out: &mut Vec<u8>) {}
+    /// The state [`Module::checkpoint`] wrote before the restart.
+    fn restore(&mut self, _a: &mut Arena, _bytes: &[u8], _now: u32) {}
+}
+
+/// Something a module asks the arena to do once the current event is over
+/// (so that every module hears of it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pending {
+    /// `freq` owns every flag: pay the reward and end the game.
+    FlagWin(i16),
+    /// End the flag game with no winner.
+    FlagReset,
+}
+
+/// Module names accepted in `AttachModules` that need nothing more than
+/// what every arena does (kill points are always scored).
+const BUILT_IN: &[&str] = &["points_kill", "points_periodic"];
+
+/// Builds the modules named in `[Modules] AttachModules`; unknown names
+/// are returned (and logged once, together).
+pub fn attach(names: &str, arena: &str) -> (Vec<Box<dyn Module>>, Vec<String>) {
+    let mut mods: Vec<Box<dyn Module>> = Vec::new();
+    let mut unknown = Vec::new();
+    let mut flag_game: Option<&str> = None;
+    for name in names.split(|c: char| c.is_whitespace() || c == ',') {
+        let name = name.trim();
+        if name.is_empty() || mods.iter().any(|m| m.name().eq_ignore_ascii_case(name)) {
+            continue;
+        }
+        let lower = name.to_ascii_lowercase();
+        if lower.starts_with("fg_") {
+            // The flag state is one per arena: one flag game.
+            if let Some(first) = flag_game {
+                warn!(arena, first, ignored = name, "only one flag game per arena");
+                continue;
+            }
+        }
+        let m: Box<dyn Module> = match lower.as_str() {
+            "fg_wz" => {
+                flag_game = Some("fg_wz");
+                Box::new(flaggame::FlagGame::warzone())
+            }
+            "fg_turf" => {
+                flag_game = Some("fg_turf");
+                Box::new(flaggame::FlagGame::turf())
+            }
+            "points_flag" => Box::new(rewards::PointsFlag),
+            "jackpot" => Box::new(rewards::Jackpot),
+            "periodic" => Box::new(rewards::Periodic::default()),
+            n if BUILT_IN.contains(&n) => continue,
+            _ => {
+                unknown.push(name.to_string());
+                continue;
+            }
+        };
+        mods.push(m);
+    }
+    if !unknown.is_empty() {
+        warn!(
+            arena,
+            unknown = unknown.join(" "),
+            "Modules:AttachModules names modules this server does not have; ignored"
+        );
+    }
+    (mods, unknown)
+}
+
+/// Writes every module's checkpoint as (name, length, bytes) sections.
+pub fn write_checkpoint(a: &Arena, mods: &[Box<dyn Module>], out: &mut Vec<u8>) {
+    let mut buf = Vec::new();
+    for m in mods {
+        buf.clear();
+        m.checkpoint(a, &mut buf);
+        if buf.is_empty() || buf.len() > usize::from(u16::MAX) {
+            continue;
+        }
+        let name = m.name().as_bytes();
+        out.push(name.len() as u8);
+        out.extend_from_slice(name);
+        out.extend_from_slice(&(buf.len() as u16).to_le_bytes());
+        out.extend_from_slice(&buf);
+    }
+}
+
+/// Splits [`write_checkpoint`] bytes into (name, bytes) sections; stops at
+/// the first malformed one.
+pub fn read_checkpoint(mut b: &[u8]) -> Vec<(&str, &[u8])> {
+    let mut sections = Vec::new();
+    while let Some((&n, rest)) = b.split_first() {
+        let n = usize::from(n);
+        let Some(name) = rest.get(..n).and_then(|s| std::str::from_utf8(s).ok()) else {
+            break;
+        };
+        let Some(len) = rest
+            .get(n..n + 2)
+            .map(|l| usize::from(u16::from_le_bytes([l[0], l[1]])))
+        else {
+            break;
+        };
+        let Some(body) = rest.get(n + 2..n + 2 + len) else {
+            break;
+        };
+        sections.push((name, body));
+        b = &rest[n + 2 + len..];
+    }
+    sections
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attach_builds_known_modules_and_names_the_unknown_ones() {
+        let (mods, unknown) = attach(
+            "points_kill  fg_wz points_flag, buy jackpot fg_wz fm_custom",
+            "0",
+        );
+        let names: Vec<_> = mods.iter().map(|m| m.name()).collect();
+        assert_eq!(names, ["fg_wz", "points_flag", "jackpot"]);
+        assert_eq!(unknown, ["buy", "fm_custom"]);
+    }
+
+    #[test]
+    fn checkpoint_sections_round_trip_and_garbage_is_cut_off() {
+        let mut b = Vec::new();
+        for (name, body) in [("fg_turf", &[1u8, 2, 3][..]), ("jackpot", &[9u8][..])] {
+            b.push(name.len() as u8);
+            b.extend_from_slice(name.as_bytes());
+            b.extend_from_slice(&(body.len() as u16).to_le_bytes());
+            b.extend_from_slice(body);
+        }
+        let all = read_checkpoint(&b);
+        assert_eq!(
+            all,
+            vec![("fg_turf", &[1u8, 2, 3][..]), ("jackpot", &[9u8][..])]
+        );
+        assert_eq!(read_checkpoint(&b[..b.len() - 1]).len(), 1);
+        assert!(read_checkpoint(&[200, 1]).is_empty());
+    }
+}
