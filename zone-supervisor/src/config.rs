@@ -243,6 +243,9 @@ fn realm_policy(global: &ConfigFile) -> RealmPolicy {
         max_ipc_bytes_per_sec: global
             .get_int("Realms", "MaxIpcBytesPerSecond", 64 << 20)
             .max(1 << 16) as u64,
+        ipc_queue_max_bytes: global
+            .get_int("Realms", "IpcQueueMaxBytes", 1 << 20)
+            .max(1 << 12) as u64,
     }
 }
 

@@ -47,6 +47,10 @@ pub struct RealmReport {
     pub ipc_bytes_from: u64,
     /// Bytes queued for the worker and not yet written.
     pub ipc_queue_bytes: u64,
+    /// Player packets dropped because the queue to the worker was full
+    /// (`Realms:IpcQueueMaxBytes`; a hung or overloaded worker).
+    #[serde(default)]
+    pub ipc_dropped: u64,
     /// Game packets from players into the realm.
     pub packets_in: u64,
     /// Game packets the realm sent to players (per receiver).
