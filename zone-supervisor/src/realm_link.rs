@@ -591,6 +591,9 @@ impl Zone {
                             report.realms.len()
                         ),
                     );
+                    if let Some(line) = z.persist.as_ref().and_then(|p| p.failure_line()) {
+                        self.arena_message(pid, &format!("zone: {line}"));
+                    }
                     for r in &report.realms {
                         let line = format!(
                             "{}: {} pid {} up {:.0}s players {} cpu {:.1}% rss {}K restarts {}{}",

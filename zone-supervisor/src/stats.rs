@@ -193,6 +193,28 @@ pub struct PersistReport {
     pub failed_writes: u64,
     /// Writes given up because the in-memory queue was full.
     pub dropped_writes: u64,
+    /// Whether writes are failing now (the latest attempt failed; pending
+    /// writes are kept and retried every second).
+    #[serde(default)]
+    pub write_failing: bool,
+    /// Why the latest write attempt failed, while `write_failing`.
+    #[serde(default)]
+    pub last_error: Option<String>,
+}
+
+impl PersistReport {
+    /// A short line about failing writes for operators (`?realms`, the
+    /// systemd status), or `None` while writes succeed.
+    pub fn failure_line(&self) -> Option<String> {
+        self.write_failing.then(|| {
+            format!(
+                "database writes failing ({} pending, {} dropped): {}",
+                self.pending_writes,
+                self.dropped_writes,
+                self.last_error.as_deref().unwrap_or("unknown error")
+            )
+        })
+    }
 }
 
 /// The whole report.
@@ -228,6 +250,9 @@ pub fn render_table(r: &StatsReport) -> String {
         z.dropped,
         z.counters.refused
     ));
+    if let Some(line) = z.persist.as_ref().and_then(PersistReport::failure_line) {
+        s.push_str(&format!("      {line}\n\n"));
+    }
     s.push_str(&format!(
         "{:<16} {:>7} {:<10} {:>8} {:>4} {:>7} {:>6} {:>8} {:>9} {:>9} {:>9} {:>6}  {}\n",
         "REALM",

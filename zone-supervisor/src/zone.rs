@@ -323,12 +323,20 @@ impl Zone {
         if now.saturating_duration_since(self.last_sample) >= SAMPLE_INTERVAL {
             self.last_sample = now;
             self.sample_processes(now);
+            let mut status = format!(
+                "{} players, {} realms",
+                self.players.len(),
+                self.state.registry.len()
+            );
+            if self
+                .scores
+                .as_ref()
+                .is_some_and(|k| k.persist.write_failing())
+            {
+                status.push_str("; DATABASE WRITES FAILING");
+            }
             notify(&[
-                sd_notify::NotifyState::Status(&format!(
-                    "{} players, {} realms",
-                    self.players.len(),
-                    self.state.registry.len()
-                )),
+                sd_notify::NotifyState::Status(&status),
                 sd_notify::NotifyState::Watchdog,
             ]);
         }
@@ -432,6 +440,8 @@ impl Zone {
                 pending_writes: k.persist.pending as u64,
                 failed_writes: k.persist.failures,
                 dropped_writes: k.persist.dropped,
+                write_failing: k.persist.write_failing(),
+                last_error: k.persist.failing.clone(),
             }),
         };
         StatsReport {
