@@ -737,6 +737,16 @@ impl Zone {
     /// reaches `Realms:IpcQueueMaxBytes`.
     pub(crate) fn flush_realms(&mut self) {
         let handover = IPC_HANDOVER_BYTES.min(self.state.registry.policy.ipc_queue_max_bytes / 2);
+        self.hand_over(handover);
+    }
+
+    /// Moves every worker's queued messages to its writer task, however far
+    /// behind it is (at shutdown, so that `Shutdown` reaches every worker).
+    pub(crate) fn flush_realms_all(&mut self) {
+        self.hand_over(u64::MAX);
+    }
+
+    fn hand_over(&mut self, handover: u64) {
         for link in self.links.values_mut() {
             if !link.out.is_empty() && link.process.queued.load(Ordering::Relaxed) < handover {
                 link.droppable.clear();

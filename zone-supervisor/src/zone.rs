@@ -586,7 +586,7 @@ impl Zone {
         }
         self.state.stop_all();
         self.run_actions(now);
-        self.flush_realms();
+        self.flush_realms_all();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
         while self.workers_running() {
             match tokio::time::timeout_at(deadline, events_rx.recv()).await {
