@@ -217,3 +217,33 @@ pub fn add_staff(dir: &std::path::Path, staff: &[(&str, &str)]) -> Result<()> {
     std::fs::write(conf.join("staff.conf"), staff_conf)?;
     Ok(())
 }
+
+/// A datagram socket standing in for systemd's notify socket (pass its
+/// path to the zone as `NOTIFY_SOCKET`).
+pub fn notify_socket(
+    dir: &std::path::Path,
+) -> Result<(std::os::unix::net::UnixDatagram, std::path::PathBuf)> {
+    let path = dir.join("notify.sock");
+    let sock = std::os::unix::net::UnixDatagram::bind(&path)?;
+    sock.set_read_timeout(Some(Duration::from_millis(200)))?;
+    Ok((sock, path))
+}
+
+/// Waits (at most [`WAIT`]) for a notify message with a line for which
+/// `want` holds; returns that line.
+pub fn wait_notify_line(
+    sock: &std::os::unix::net::UnixDatagram,
+    mut want: impl FnMut(&str) -> bool,
+) -> Result<String> {
+    let deadline = Instant::now() + WAIT;
+    let mut buf = [0u8; 1024];
+    while Instant::now() < deadline {
+        if let Ok(n) = sock.recv(&mut buf) {
+            let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if let Some(line) = msg.lines().find(|l| want(l)) {
+                return Ok(line.to_string());
+            }
+        }
+    }
+    anyhow::bail!("no such line on the notify socket within {WAIT:?}")
+}

@@ -397,13 +397,19 @@ fn banners_and_timed_chat_masks_outlive_a_zone_restart() {
 /// Regression (fault campaign: a database the zone cannot write): while
 /// writes fail, `stats --json` says so with the error, and the stats table
 /// and staff's `?realms` mention it; once the other writer lets go, the
-/// kept writes are saved and the reports clear.
+/// kept writes are saved and the reports clear. The systemd status line
+/// says so too.
 #[test]
 fn failing_database_writes_are_reported_until_they_recover() {
     in_temp_dir("failing", |dir| {
         let zone_dir = init_zone_folder(dir)?;
         add_staff(&zone_dir, &[("smoddy", "smod")])?;
-        let zone = zone_from_folder(&zone_dir)?;
+        let (notify, notify_path) = notify_socket(dir)?;
+        let zone = TestZone::start_with(ZoneOptions {
+            zone_dir: Some(zone_dir.clone()),
+            env: vec![("NOTIFY_SOCKET".into(), notify_path.display().to_string())],
+            ..ZoneOptions::default()
+        })?;
         let db = std::path::PathBuf::from(
             zone.stats()?["zone"]["persist"]["path"]
                 .as_str()
@@ -441,6 +447,10 @@ fn failing_database_writes_are_reported_until_they_recover() {
         staff.chat(chat_type::PUBLIC, -1, "?realms")?;
         let line = wait_message(&mut staff, "database writes failing")?;
         ensure!(line.contains("locked"), "{line:?}");
+        wait_notify_line(&notify, |l| {
+            l.starts_with("STATUS=") && l.contains("DATABASE WRITES FAILING")
+        })
+        .context("the systemd status line")?;
 
         locker.execute_batch("ROLLBACK")?;
         drop(locker);
@@ -453,6 +463,10 @@ fn failing_database_writes_are_reported_until_they_recover() {
             persist(&zone)
         );
         ensure!(persist(&zone)["last_error"].is_null(), "{}", persist(&zone));
+        wait_notify_line(&notify, |l| {
+            l.starts_with("STATUS=") && !l.contains("DATABASE")
+        })
+        .context("the systemd status line after recovery")?;
         // `?realms` no longer mentions the database: its realm lines come
         // without a database line before them.
         staff.chat(chat_type::PUBLIC, -1, "?realms")?;

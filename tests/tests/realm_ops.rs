@@ -10,7 +10,7 @@ use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use nix::sys::signal::Signal;
 use serde_json::Value;
 use ss_proto::game::{ship, S2CPacket, WeaponInfo};
@@ -283,27 +283,9 @@ fn operator_restart_re_enters_players() {
     });
 }
 
-/// A datagram socket standing in for systemd's notify socket.
-fn notify_socket(dir: &Path) -> Result<(UnixDatagram, PathBuf)> {
-    let path = dir.join("notify.sock");
-    let sock = UnixDatagram::bind(&path)?;
-    sock.set_read_timeout(Some(Duration::from_millis(200)))?;
-    Ok((sock, path))
-}
-
-/// Waits for a notify message containing `want`.
+/// Waits for a notify message with the line `want`.
 fn wait_notify(sock: &UnixDatagram, want: &str) -> Result<String> {
-    let deadline = Instant::now() + WAIT;
-    let mut buf = [0u8; 1024];
-    while Instant::now() < deadline {
-        if let Ok(n) = sock.recv(&mut buf) {
-            let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
-            if msg.lines().any(|l| l == want) {
-                return Ok(msg);
-            }
-        }
-    }
-    bail!("no {want} on the notify socket within {WAIT:?}")
+    wait_notify_line(sock, |l| l == want)
 }
 
 #[test]
