@@ -254,7 +254,7 @@ pub fn render_table(r: &StatsReport) -> String {
         s.push_str(&format!("      {line}\n\n"));
     }
     s.push_str(&format!(
-        "{:<16} {:>7} {:<10} {:>8} {:>4} {:>7} {:>6} {:>8} {:>9} {:>9} {:>9} {:>6}  {}\n",
+        "{:<16} {:>7} {:<10} {:>8} {:>4} {:>7} {:>6} {:>8} {:>9} {:>9} {:>9} {:>6} {:>6}  {}\n",
         "REALM",
         "PID",
         "STATE",
@@ -267,11 +267,12 @@ pub fn render_table(r: &StatsReport) -> String {
         "IPC←",
         "PKT→",
         "QUEUE",
+        "DROP",
         "LAST EXIT"
     ));
     for realm in &r.realms {
         s.push_str(&format!(
-            "{:<16} {:>7} {:<10} {:>7.0}s {:>4} {:>7} {:>6.1} {:>8.1} {:>9} {:>9} {:>9} {:>6}  {}\n",
+            "{:<16} {:>7} {:<10} {:>7.0}s {:>4} {:>7} {:>6.1} {:>8.1} {:>9} {:>9} {:>9} {:>6} {:>6}  {}\n",
             realm.name,
             realm.process.pid,
             realm.state,
@@ -284,6 +285,7 @@ pub fn render_table(r: &StatsReport) -> String {
             realm.ipc_msgs_from,
             realm.packets_out,
             realm.ipc_queue_bytes,
+            realm.ipc_dropped,
             realm.last_exit.as_deref().unwrap_or("-")
         ));
     }
