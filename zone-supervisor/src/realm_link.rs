@@ -64,10 +64,10 @@ fn encode_to(
     }
     let len = link.out.len() - before;
     let droppable = matches!(msg, ToRealm::PlayerPacket { .. });
-    let mut dropped = 0;
+    let (mut dropped, mut freed) = (0, 0);
     let mut queued = true;
     if link.queue_bytes() > cap {
-        dropped = link.drop_oldest_packets(cap, before);
+        (dropped, freed) = link.drop_oldest_packets(cap, before);
         if droppable && link.queue_bytes() > cap {
             link.out.truncate(link.out.len() - len);
             dropped += 1;
@@ -78,7 +78,11 @@ fn encode_to(
         link.droppable.push((link.out.len() - len, len));
     }
     if let Some(slot) = slot {
-        slot.counters.ipc_dropped += dropped;
+        // Dropped messages were counted as sent when queued: uncount them.
+        let c = &mut slot.counters;
+        c.ipc_dropped += dropped;
+        c.ipc_msgs_to = c.ipc_msgs_to.saturating_sub(dropped - u64::from(!queued));
+        c.ipc_bytes_to = c.ipc_bytes_to.saturating_sub(freed);
         if queued {
             slot.counters.ipc_msgs_to += 1;
             slot.counters.ipc_bytes_to += len as u64;
@@ -100,8 +104,9 @@ impl WorkerLink {
 
     /// Drops the oldest forwarded player packets waiting in `out` before
     /// offset `end` until the queue is under a quarter below `cap` (so that
-    /// the next ones do not each cost a compaction). Returns how many.
-    fn drop_oldest_packets(&mut self, cap: u64, end: usize) -> u64 {
+    /// the next ones do not each cost a compaction). Returns how many, and
+    /// their bytes.
+    fn drop_oldest_packets(&mut self, cap: u64, end: usize) -> (u64, u64) {
         let target = cap - cap / 4;
         let excess = self.queue_bytes().saturating_sub(target);
         let mut freed = 0u64;
@@ -114,7 +119,7 @@ impl WorkerLink {
             count += 1;
         }
         if count == 0 {
-            return 0;
+            return (0, 0);
         }
         // Compact: keep everything but the first `count` droppable frames.
         let mut kept = Vec::with_capacity(self.out.len() - freed as usize);
@@ -130,7 +135,7 @@ impl WorkerLink {
         for r in &mut self.droppable {
             r.0 -= shift;
         }
-        count as u64
+        (count as u64, freed)
     }
 }
 
