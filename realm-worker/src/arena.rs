@@ -16,7 +16,7 @@ use ss_proto::game::{
     c2s_type, chat_type, position_latency, relay_position, s2c_type, ship, weapon_type, C2SPacket,
     Chat, ExtraLen, MapInfo, PlayerEntering, Position, S2CPacket, MAX_RELAY_LEN,
 };
-use ss_proto::transport::tick_diff;
+use ss_proto::transport::{tick_diff, MAX_RELIABLE_PAYLOAD};
 use tracing::{debug, info, warn};
 
 use crate::assets::{ArenaAssets, AssetSource};
@@ -107,6 +107,8 @@ const CHECKPOINT_INTERVAL: u32 = 100;
 const BANNER_LEN: usize = 96;
 /// A player's repeated map requests within this time are ignored.
 const MAP_REPEAT_INTERVAL: Duration = Duration::from_secs(5);
+/// S2C 0x03 records sent together in one reliable packet (7 of 64 bytes).
+const RECORDS_PER_PACKET: usize = MAX_RELIABLE_PAYLOAD / PlayerEntering::LEN;
 
 /// One step of the arena's xorshift random numbers.
 fn xorshift(mut x: u64) -> u64 {
@@ -739,12 +741,15 @@ impl Arena {
 
         // 3. the others to the newcomer, the newcomer to the others
         let newcomer = self.record(&player);
+        // Records back to back, as many as fit in one reliable packet (as
+        // ASSS does): a big arena's list is a few dozen packets, not one
+        // per player.
         let others: Vec<PlayerEntering> = self.players.values().map(|p| self.record(p)).collect();
-        for rec in others {
+        for batch in others.chunks(RECORDS_PER_PACKET) {
             self.send_packet(
                 Target::Player(pid),
                 Delivery::Reliable,
-                &S2CPacket::PlayerEntering(vec![rec]),
+                &S2CPacket::PlayerEntering(batch.to_vec()),
             );
         }
         self.targets.clear();

@@ -848,3 +848,33 @@ fn the_flag_game_and_jackpot_come_back_from_a_checkpoint() {
     });
     assert_eq!(third.arena.jackpot, Some(0));
 }
+
+/// Regression (fault campaign: an arena held at most ~493 players): the
+/// player list a newcomer gets is batched, seven 64-byte records to a
+/// packet, instead of one packet per player.
+#[test]
+fn the_player_list_on_entry_is_batched() {
+    let mut h = Harness::new(&[]);
+    for pid in 1..=20 {
+        h.enter(pid, &format!("p{pid}"), ship::SPECTATOR);
+    }
+    h.clear();
+    h.enter(21, "newcomer", ship::SPECTATOR);
+    let lists: Vec<Vec<i16>> = h
+        .out
+        .iter()
+        .filter_map(|o| match o {
+            Out::Packet(To::Player(21), S2CPacket::PlayerEntering(l)) => {
+                Some(l.iter().map(|r| r.pid).collect())
+            }
+            _ => None,
+        })
+        .collect();
+    // 20 others in packets of 7, 7 and 6, then his own record.
+    let sizes: Vec<usize> = lists.iter().map(Vec::len).collect();
+    assert_eq!(sizes, vec![7, 7, 6, 1], "{lists:?}");
+    let mut seen: Vec<i16> = lists[..3].iter().flatten().copied().collect();
+    seen.sort_unstable();
+    assert_eq!(seen, (1..=20).collect::<Vec<i16>>());
+    assert_eq!(lists[3], vec![21]);
+}

@@ -79,9 +79,15 @@ pub struct TransportConfig {
     pub max_big_packet: usize,
     /// Largest `00 0A` sized stream accepted.
     pub max_sized_receive: usize,
-    /// Reliable packets queued (unsent plus unacknowledged) before the link
-    /// is dropped as unable to keep up.
+    /// `Net:MaxOutlistSize`: how much reliable data may wait beyond the
+    /// send window before the link is dropped as unable to keep up, in
+    /// full reliable packets' worth ([`MAX_RELIABLE_PAYLOAD`] bytes each).
+    /// Only bytes count: sixty 64-byte packets weigh what eight full ones
+    /// do, and packets in the window (bounded by `send_window`) are free.
     pub max_outgoing: usize,
+    /// A floor under that byte limit; the zone raises it with the largest
+    /// possible arena, so that an arena-entry burst always fits.
+    pub min_outgoing_bytes: usize,
     /// Bytes of unreliable packets queued between flushes before further
     /// ones are discarded.
     pub max_unreliable_bytes: usize,
@@ -99,6 +105,7 @@ impl Default for TransportConfig {
             max_big_packet: 65536,
             max_sized_receive: 4 << 20,
             max_outgoing: 500,
+            min_outgoing_bytes: 0,
             max_unreliable_bytes: 64 * 1024,
             init_retry: Duration::from_millis(500),
         }
@@ -415,6 +422,8 @@ pub struct Connection {
     /// Reliable payloads waiting for the window, with their ticket if
     /// tracked.
     rel_unsent: VecDeque<(Vec<u8>, Option<u64>)>,
+    /// Bytes of the payloads in `rel_unsent`.
+    rel_unsent_bytes: usize,
     rel_inflight: VecDeque<InFlight>,
     next_ticket: u64,
     avg_rtt: u32,
@@ -457,6 +466,7 @@ impl Connection {
             acks: Vec::new(),
             out_next_seq: 0,
             rel_unsent: VecDeque::new(),
+            rel_unsent_bytes: 0,
             rel_inflight: VecDeque::new(),
             next_ticket: 0,
             avg_rtt: 200,
@@ -530,6 +540,21 @@ impl Connection {
     /// Reliable packets waiting to be sent or acknowledged.
     pub fn reliable_backlog(&self) -> usize {
         self.rel_unsent.len() + self.rel_inflight.len()
+    }
+
+    /// Bytes of reliable payloads waiting beyond the send window (what the
+    /// outgoing limit counts).
+    pub fn reliable_waiting_bytes(&self) -> usize {
+        self.rel_unsent_bytes
+    }
+
+    /// The outgoing limit in bytes: `max_outgoing` full reliable packets,
+    /// at least `min_outgoing_bytes`.
+    pub fn outgoing_limit(&self) -> usize {
+        self.cfg
+            .max_outgoing
+            .saturating_mul(MAX_RELIABLE_PAYLOAD)
+            .max(self.cfg.min_outgoing_bytes)
     }
 
     /// Smoothed reliable round trip in milliseconds.
@@ -614,10 +639,11 @@ impl Connection {
                 buf.clear();
                 buf.extend_from_slice(&[0x00, kind]);
                 buf.extend_from_slice(chunk);
+                self.rel_unsent_bytes += buf.len();
                 self.rel_unsent.push_back((buf, None));
             }
         }
-        if self.reliable_backlog() > self.cfg.max_outgoing {
+        if self.rel_unsent_bytes > self.outgoing_limit() {
             self.close(DisconnectReason::TooManyOutgoing);
             return false;
         }
@@ -628,6 +654,7 @@ impl Connection {
         let mut buf = self.spare_bufs.pop().unwrap_or_default();
         buf.clear();
         buf.extend_from_slice(payload);
+        self.rel_unsent_bytes += buf.len();
         self.rel_unsent.push_back((buf, None));
     }
 
@@ -640,7 +667,7 @@ impl Connection {
         if !matches!(self.state, State::Open)
             || payload.is_empty()
             || payload.len() > MAX_RELIABLE_PAYLOAD
-            || self.reliable_backlog() >= self.cfg.max_outgoing
+            || self.rel_unsent_bytes + payload.len() > self.outgoing_limit()
         {
             return None;
         }
@@ -948,6 +975,7 @@ impl Connection {
             // Drop fragments of it that have not entered the window yet.
             self.rel_unsent
                 .retain(|(p, _)| !(p.len() >= 2 && p[0] == 0 && p[1] == 0x0A));
+            self.rel_unsent_bytes = self.rel_unsent.iter().map(|(p, _)| p.len()).sum();
             self.events.push_back(Event::SizedCancelled);
         }
         if self.state == State::Open {
@@ -957,10 +985,11 @@ impl Connection {
 
     fn refill_sized(&mut self) {
         // A stream never takes more than half the outgoing limit, so other
-        // reliable packets (keepalives, chat) always fit behind it.
-        let budget = (self.cfg.max_outgoing / 2).max(1);
+        // reliable packets (keepalives, chat) always fit behind it; and it
+        // is fed only a window's worth ahead of the window.
+        let budget = (self.outgoing_limit() / 2).max(6 + CHUNK_SIZE);
         while self.rel_unsent.len() < self.cfg.send_window
-            && self.rel_unsent.len() + self.rel_inflight.len() < budget
+            && self.rel_unsent_bytes + 6 + CHUNK_SIZE <= budget
         {
             let Some(transfer) = self.sized_out.front_mut() else {
                 return;
@@ -974,6 +1003,7 @@ impl Connection {
             if end >= transfer.data.len() {
                 self.sized_out.pop_front();
             }
+            self.rel_unsent_bytes += buf.len();
             self.rel_unsent.push_back((buf, None));
         }
     }
@@ -1045,6 +1075,7 @@ impl Connection {
             let Some((payload, ticket)) = self.rel_unsent.pop_front() else {
                 break;
             };
+            self.rel_unsent_bytes -= payload.len();
             let mut packet = self.spare_bufs.pop().unwrap_or_default();
             packet.clear();
             packet.extend_from_slice(&[0x00, 0x03]);

@@ -110,6 +110,9 @@ pub struct LoadConfig {
     /// and measure how long until its bots are back in their arena (needs
     /// a probe that finds the realm processes).
     pub kill_realm_after: Option<Duration>,
+    /// Longest wait for every bot to be in (default: 30 s plus 20 ms per
+    /// bot).
+    pub ramp_timeout: Option<Duration>,
 }
 
 impl LoadConfig {
@@ -132,6 +135,7 @@ impl LoadConfig {
             progress: true,
             probe: ServerProbe::None,
             kill_realm_after: None,
+            ramp_timeout: None,
         }
     }
 
@@ -1487,7 +1491,9 @@ fn drive(shared: &Shared) -> Result<LoadReport> {
     let bots = cfg.bots as u64;
     let mut progress = Progress::new(shared);
     // Ramp: until every bot is in (or failed), bounded.
-    let ramp_limit = BOT_RAMP_TIMEOUT + Duration::from_millis(20 * cfg.bots as u64);
+    let ramp_limit = cfg
+        .ramp_timeout
+        .unwrap_or(BOT_RAMP_TIMEOUT + Duration::from_millis(20 * cfg.bots as u64));
     let ramp_deadline = Instant::now() + ramp_limit;
     loop {
         let t = totals(&shared.shards);

@@ -3,7 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{ensure, Context, Result};
+use md5::{Digest, Md5};
 use ss_proto::game::{S2CPacket, WeaponInfo};
 
 use crate::bot::Bot;
@@ -29,7 +30,7 @@ pub fn zone_test(overrides: &[&str], test: impl FnOnce(&mut TestZone) -> Result<
 /// A bot connected, logged in as `name` and inside `arena` in `ship`.
 pub fn bot_in(zone: &TestZone, name: &str, arena: &str, ship: u8) -> Result<Bot> {
     let mut bot = Bot::connect(zone.game_addr()).with_context(|| format!("{name}: connect"))?;
-    bot.login(name, "secret")
+    bot.login(name, PASSWORD)
         .with_context(|| format!("{name}: login"))?;
     bot.enter_arena(arena, ship)
         .with_context(|| format!("{name}: enter arena {arena:?}"))?;
@@ -184,4 +185,83 @@ pub fn failing_worker(dir: &std::path::Path, realm: &str) -> Result<std::path::P
     drop(f);
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
     Ok(path)
+}
+
+/// The password [`bot_in`] logs in with.
+pub const PASSWORD: &str = "secret";
+
+/// Waits for a green (or red) server message containing `needle`.
+pub fn wait_message(bot: &mut Bot, needle: &str) -> Result<String> {
+    let want = needle.to_owned();
+    bot.wait_for(WAIT, |p| match p {
+        S2CPacket::Chat(c) if c.pid == -1 && c.text.contains(&want) => Some(c.text.clone()),
+        _ => None,
+    })
+    .with_context(|| format!("waiting for a message containing {needle:?}"))
+}
+
+/// ASSS `passwd.conf` digest: MD5 over the lowercased name NUL-padded to
+/// 24 bytes and the password NUL-padded to 32.
+pub fn digest(name: &str, password: &str) -> String {
+    let mut block = [0u8; 56];
+    let lower = name.to_ascii_lowercase();
+    block[..lower.len()].copy_from_slice(lower.as_bytes());
+    block[24..24 + password.len()].copy_from_slice(password.as_bytes());
+    Md5::digest(block)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Makes each `(name, group)` staff of the zone folder `dir`.
+pub fn add_staff(dir: &std::path::Path, staff: &[(&str, &str)]) -> Result<()> {
+    let conf = dir.join("conf");
+    let mut passwd = std::fs::read_to_string(conf.join("passwd.conf"))?;
+    let mut staff_conf = std::fs::read_to_string(conf.join("staff.conf"))?;
+    // [Users] and [(global)] are the last sections of the shipped files.
+    ensure!(
+        passwd.trim_end().ends_with("[Users]"),
+        "unexpected passwd.conf layout"
+    );
+    ensure!(
+        staff_conf.trim_end().ends_with("[(global)]"),
+        "unexpected staff.conf layout"
+    );
+    for (name, group) in staff {
+        passwd.push_str(&format!("\n{name} = {}\n", digest(name, PASSWORD)));
+        staff_conf.push_str(&format!("\n{name} = {group}\n"));
+    }
+    std::fs::write(conf.join("passwd.conf"), passwd)?;
+    std::fs::write(conf.join("staff.conf"), staff_conf)?;
+    Ok(())
+}
+
+/// A datagram socket standing in for systemd's notify socket (pass its
+/// path to the zone as `NOTIFY_SOCKET`).
+pub fn notify_socket(
+    dir: &std::path::Path,
+) -> Result<(std::os::unix::net::UnixDatagram, std::path::PathBuf)> {
+    let path = dir.join("notify.sock");
+    let sock = std::os::unix::net::UnixDatagram::bind(&path)?;
+    sock.set_read_timeout(Some(Duration::from_millis(200)))?;
+    Ok((sock, path))
+}
+
+/// Waits (at most [`WAIT`]) for a notify message with a line for which
+/// `want` holds; returns that line.
+pub fn wait_notify_line(
+    sock: &std::os::unix::net::UnixDatagram,
+    mut want: impl FnMut(&str) -> bool,
+) -> Result<String> {
+    let deadline = Instant::now() + WAIT;
+    let mut buf = [0u8; 1024];
+    while Instant::now() < deadline {
+        if let Ok(n) = sock.recv(&mut buf) {
+            let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if let Some(line) = msg.lines().find(|l| want(l)) {
+                return Ok(line.to_string());
+            }
+        }
+    }
+    anyhow::bail!("no such line on the notify socket within {WAIT:?}")
 }

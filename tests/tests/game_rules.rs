@@ -5,25 +5,11 @@
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
-use md5::{Digest, Md5};
 use ss_proto::game::{chat_type, ship, C2SPacket, S2CPacket};
 use ss_proto::transport::{Priority, Reliability};
 use ss_tests::bot::Bot;
 use ss_tests::scenario::*;
 use ss_tests::zone::{wait_until, TestZone};
-
-/// The password [`bot_in`] logs in with.
-const PASSWORD: &str = "secret";
-
-/// Waits for a green (or red) server message containing `needle`.
-fn wait_message(bot: &mut Bot, needle: &str) -> Result<String> {
-    let want = needle.to_owned();
-    bot.wait_for(WAIT, |p| match p {
-        S2CPacket::Chat(c) if c.pid == -1 && c.text.contains(&want) => Some(c.text.clone()),
-        _ => None,
-    })
-    .with_context(|| format!("waiting for a message containing {needle:?}"))
-}
 
 /// The freq of the bot itself right after entering.
 fn own_freq(bot: &Bot) -> i16 {
@@ -32,19 +18,6 @@ fn own_freq(bot: &Bot) -> i16 {
 
 fn send_reliable(bot: &mut Bot, pkt: C2SPacket) -> Result<()> {
     bot.send(&pkt, Reliability::Reliable, Priority::Normal)
-}
-
-/// ASSS `passwd.conf` digest: MD5 over the lowercased name NUL-padded to
-/// 24 bytes and the password NUL-padded to 32.
-fn digest(name: &str, password: &str) -> String {
-    let mut block = [0u8; 56];
-    let lower = name.to_ascii_lowercase();
-    block[..lower.len()].copy_from_slice(lower.as_bytes());
-    block[24..24 + password.len()].copy_from_slice(password.as_bytes());
-    Md5::digest(block)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// Runs `body` against a zone started from a fresh zone folder
@@ -56,29 +29,6 @@ fn staff_zone_test(staff: &[(&str, &str)], body: impl FnOnce(&TestZone) -> Resul
         add_staff(&zone_dir, staff)?;
         body(&zone_from_folder(&zone_dir)?)
     });
-}
-
-/// Makes each `(name, group)` staff of the zone folder `dir`.
-fn add_staff(dir: &std::path::Path, staff: &[(&str, &str)]) -> Result<()> {
-    let conf = dir.join("conf");
-    let mut passwd = std::fs::read_to_string(conf.join("passwd.conf"))?;
-    let mut staff_conf = std::fs::read_to_string(conf.join("staff.conf"))?;
-    // [Users] and [(global)] are the last sections of the shipped files.
-    ensure!(
-        passwd.trim_end().ends_with("[Users]"),
-        "unexpected passwd.conf layout"
-    );
-    ensure!(
-        staff_conf.trim_end().ends_with("[(global)]"),
-        "unexpected staff.conf layout"
-    );
-    for (name, group) in staff {
-        passwd.push_str(&format!("\n{name} = {}\n", digest(name, PASSWORD)));
-        staff_conf.push_str(&format!("\n{name} = {group}\n"));
-    }
-    std::fs::write(conf.join("passwd.conf"), passwd)?;
-    std::fs::write(conf.join("staff.conf"), staff_conf)?;
-    Ok(())
 }
 
 #[test]

@@ -359,7 +359,14 @@ fn bots_log_in_during_a_flood_of_connection_requests() {
 
 #[test]
 fn a_client_that_never_acknowledges_is_dropped_at_its_queue_limit() {
-    zone_test(&["Net:MaxOutlistSize=200", "Chat:FloodLimit=0"], |zone| {
+    // The limit is 200 full packets' worth of bytes waiting beyond the
+    // window (the floor from Net:MaxConnections stays below it).
+    let overrides = [
+        "Net:MaxOutlistSize=200",
+        "Net:MaxConnections=50",
+        "Chat:FloodLimit=0",
+    ];
+    zone_test(&overrides, |zone| {
         let mut chatter = flooding_bot(zone, "chatter", "0", ship::SPECTATOR)?;
         let mut listener = bot_in(zone, "listener", "0", ship::SPECTATOR)?;
         let chatter_pid = wait_for_player(&mut listener, "chatter")?;

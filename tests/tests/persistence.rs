@@ -393,3 +393,92 @@ fn banners_and_timed_chat_masks_outlive_a_zone_restart() {
         Ok(())
     });
 }
+
+/// Regression (fault campaign: a database the zone cannot write): while
+/// writes fail, `stats --json` says so with the error, and the stats table
+/// and staff's `?realms` mention it; once the other writer lets go, the
+/// kept writes are saved and the reports clear. The systemd status line
+/// says so too.
+#[test]
+fn failing_database_writes_are_reported_until_they_recover() {
+    in_temp_dir("failing", |dir| {
+        let zone_dir = init_zone_folder(dir)?;
+        add_staff(&zone_dir, &[("smoddy", "smod")])?;
+        let (notify, notify_path) = notify_socket(dir)?;
+        let zone = TestZone::start_with(ZoneOptions {
+            zone_dir: Some(zone_dir.clone()),
+            env: vec![("NOTIFY_SOCKET".into(), notify_path.display().to_string())],
+            ..ZoneOptions::default()
+        })?;
+        let db = std::path::PathBuf::from(
+            zone.stats()?["zone"]["persist"]["path"]
+                .as_str()
+                .context("the database path in stats")?,
+        );
+        let mut staff = bot_in(&zone, "smoddy", "0", ship::WARBIRD)?;
+        let mut b = bot_in(&zone, "bob", "0", ship::WARBIRD)?;
+        let staff_pid = wait_for_player(&mut b, "smoddy")?;
+        let persist = |zone: &TestZone| {
+            zone.stats()
+                .map(|s| s["zone"]["persist"].clone())
+                .unwrap_or_default()
+        };
+        let p = persist(&zone);
+        ensure!(p["write_failing"] == false, "failing from the start: {p}");
+
+        // Another process holds the write lock; a kill makes a write.
+        let locker = rusqlite::Connection::open(&db)?;
+        locker.execute_batch("BEGIN EXCLUSIVE")?;
+        kill(&mut b, staff_pid, 12)?;
+        ensure!(
+            wait_until(WAIT, || persist(&zone)["write_failing"] == true),
+            "writes not reported failing: {}",
+            persist(&zone)
+        );
+        let p = persist(&zone);
+        let error = p["last_error"].as_str().unwrap_or_default();
+        ensure!(error.contains("locked"), "last error {error:?}: {p}");
+        ensure!(p["pending_writes"].as_u64() > Some(0), "{p}");
+        let table = zone.cli(&["stats"])?;
+        ensure!(
+            table.contains("database writes failing"),
+            "stats table:\n{table}"
+        );
+        staff.chat(chat_type::PUBLIC, -1, "?realms")?;
+        let line = wait_message(&mut staff, "database writes failing")?;
+        ensure!(line.contains("locked"), "{line:?}");
+        wait_notify_line(&notify, |l| {
+            l.starts_with("STATUS=") && l.contains("DATABASE WRITES FAILING")
+        })
+        .context("the systemd status line")?;
+
+        locker.execute_batch("ROLLBACK")?;
+        drop(locker);
+        ensure!(
+            wait_until(WAIT, || {
+                let p = persist(&zone);
+                p["write_failing"] == false && p["pending_writes"] == 0
+            }),
+            "writes still failing after the lock went: {}",
+            persist(&zone)
+        );
+        ensure!(persist(&zone)["last_error"].is_null(), "{}", persist(&zone));
+        wait_notify_line(&notify, |l| {
+            l.starts_with("STATUS=") && !l.contains("DATABASE")
+        })
+        .context("the systemd status line after recovery")?;
+        // `?realms` no longer mentions the database: its realm lines come
+        // without a database line before them.
+        staff.chat(chat_type::PUBLIC, -1, "?realms")?;
+        staff.expect_none_before(
+            |p| matches!(p, S2CPacket::Chat(c) if c.text.starts_with("0: running")).then_some(()),
+            |p| matches!(p, S2CPacket::Chat(c) if c.text.contains("database")),
+        )?;
+        ensure!(
+            wait_until(WAIT, || exported_points(&db, "smoddy").ok().flatten()
+                == Some(12)),
+            "the kill is not in the database"
+        );
+        Ok(())
+    });
+}

@@ -5,10 +5,9 @@
 //! Real binaries, bots over UDP on 127.0.0.1; every wait is bounded.
 
 use std::os::unix::net::UnixDatagram;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use nix::sys::signal::Signal;
 use serde_json::Value;
 use ss_proto::game::{ship, S2CPacket, WeaponInfo};
@@ -265,27 +264,9 @@ fn operator_restart_re_enters_players() {
     });
 }
 
-/// A datagram socket standing in for systemd's notify socket.
-fn notify_socket(dir: &Path) -> Result<(UnixDatagram, PathBuf)> {
-    let path = dir.join("notify.sock");
-    let sock = UnixDatagram::bind(&path)?;
-    sock.set_read_timeout(Some(Duration::from_millis(200)))?;
-    Ok((sock, path))
-}
-
-/// Waits for a notify message containing `want`.
+/// Waits for a notify message with the line `want`.
 fn wait_notify(sock: &UnixDatagram, want: &str) -> Result<String> {
-    let deadline = Instant::now() + WAIT;
-    let mut buf = [0u8; 1024];
-    while Instant::now() < deadline {
-        if let Ok(n) = sock.recv(&mut buf) {
-            let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
-            if msg.lines().any(|l| l == want) {
-                return Ok(msg);
-            }
-        }
-    }
-    bail!("no {want} on the notify socket within {WAIT:?}")
+    wait_notify_line(sock, |l| l == want)
 }
 
 #[test]
@@ -386,4 +367,73 @@ fn reload_rereads_the_zones_own_settings() {
     if let Err(e) = result {
         panic!("{e:?}\nzone log:\n{}", zone.log_tail());
     }
+}
+
+/// Regression (fault campaign: the IPC queue to a hung realm had no cap and
+/// fed the realm 20-second-old positions when it resumed): while a worker
+/// is stopped (and the watchdog is far away), the queue to it stays under
+/// `Realms:IpcQueueMaxBytes` by dropping player packets, which are counted;
+/// after SIGCONT the realm works again with the same players in it.
+#[test]
+fn the_queue_to_a_hung_realm_is_capped_and_the_realm_recovers() {
+    const CAP: u64 = 65536;
+    zone_test(
+        &[
+            "Realms:HeartbeatTimeoutMillis=600000",
+            &format!("Realms:IpcQueueMaxBytes={CAP}"),
+        ],
+        |zone| {
+            let mut a = bot_in(zone, "alice", "0", ship::WARBIRD)?;
+            let mut b = bot_in(zone, "bob", "0", ship::WARBIRD)?;
+            face_off(&mut a, &mut b)?;
+            let worker = running_worker(zone, "0")?;
+            kill(worker, Signal::SIGSTOP)?;
+            let result = (|| -> Result<()> {
+                // Positions until the zone reports dropping some (the
+                // socket buffer to the worker fills first), bounded.
+                let deadline = Instant::now() + Duration::from_secs(120);
+                let mut max_queue = 0;
+                loop {
+                    for i in 0..500 {
+                        a.send_position(8200 + (i % 50), 8200, 0, 0, WeaponInfo::NONE)?;
+                    }
+                    let stats = zone.stats()?;
+                    let r = realm(&stats, "0").context("realm 0 in stats")?;
+                    let queue = r["ipc_queue_bytes"].as_u64().context("ipc_queue_bytes")?;
+                    max_queue = max_queue.max(queue);
+                    ensure!(
+                        queue <= CAP,
+                        "{queue} bytes queued for the stopped realm: {r}"
+                    );
+                    if r["ipc_dropped"].as_u64().context("ipc_dropped")? > 1000 {
+                        break;
+                    }
+                    ensure!(
+                        Instant::now() < deadline,
+                        "no packets dropped for the stopped realm: {r}"
+                    );
+                }
+                eprintln!("largest queue to the stopped realm: {max_queue} bytes");
+                Ok(())
+            })();
+            kill(worker, Signal::SIGCONT)?;
+            result?;
+            // The same worker serves the same players again.
+            face_off(&mut a, &mut b).context("after SIGCONT")?;
+            let stats = zone.stats()?;
+            let r = realm(&stats, "0").context("realm 0 in stats")?;
+            ensure!(
+                realm_pid(&stats, "0") == Some(worker),
+                "worker replaced: {r}"
+            );
+            ensure!(r["restarts"] == 0, "restarted: {r}");
+            ensure!(r["players"] == 2, "players: {r}");
+            for bot in [&mut a, &mut b] {
+                ensure!(!bot.is_disconnected(), "a bot was disconnected");
+                bot.expect_none_before_marker(|p| matches!(p, S2CPacket::WhoAmI { .. }))
+                    .context("a player was sent through a re-entry")?;
+            }
+            Ok(())
+        },
+    );
 }

@@ -122,6 +122,8 @@ pub enum DbReply {
         failures: u64,
         /// Writes dropped because the retry queue was full.
         dropped: u64,
+        /// Why the latest write attempt failed; `None` once one succeeds.
+        failing: Option<String>,
     },
     /// The thread stopped after `Close`.
     Closed,
@@ -162,13 +164,16 @@ fn db_thread(
     let mut pending: VecDeque<StatsWrite> = VecDeque::new();
     let mut failures = 0u64;
     let mut dropped = 0u64;
-    let report = |pending: &VecDeque<StatsWrite>, failures: u64, dropped: u64| {
-        let _ = replies.send(DbReply::Status {
-            pending: pending.len(),
-            failures,
-            dropped,
-        });
-    };
+    let mut failing: Option<String> = None;
+    let report =
+        |pending: &VecDeque<StatsWrite>, failures: u64, dropped: u64, failing: &Option<String>| {
+            let _ = replies.send(DbReply::Status {
+                pending: pending.len(),
+                failures,
+                dropped,
+                failing: failing.clone(),
+            });
+        };
     loop {
         let req = match rx.recv_timeout(Duration::from_secs(1)) {
             Ok(r) => Some(r),
@@ -185,6 +190,7 @@ fn db_thread(
                         "database writable again; pending writes saved"
                     );
                     pending.clear();
+                    failing = None;
                 }
                 Err(e) => {
                     failures += 1;
@@ -192,9 +198,10 @@ fn db_thread(
                         "database write still failing ({} pending): {e}",
                         pending.len()
                     );
+                    failing = Some(e.to_string());
                 }
             }
-            report(&pending, failures, dropped);
+            report(&pending, failures, dropped, &failing);
         }
         let Some(req) = req else {
             continue;
@@ -226,9 +233,12 @@ fn db_thread(
                         "database write failed, keeping {} writes in memory: {e}",
                         batch.len()
                     );
+                    failing = Some(e.to_string());
                     keep(&mut pending, batch, &mut dropped);
+                } else {
+                    failing = None;
                 }
-                report(&pending, failures, dropped);
+                report(&pending, failures, dropped, &failing);
             }
             DbRequest::EndInterval { scopes, interval } => {
                 let scopes = if scopes.is_empty() {
@@ -341,6 +351,9 @@ pub struct Persist {
     pub failures: u64,
     /// Writes given up because the retry queue was full.
     pub dropped: u64,
+    /// Why the latest write attempt failed, while writes are failing
+    /// (`None` once one succeeds).
+    pub failing: Option<String>,
 }
 
 impl Persist {
@@ -354,6 +367,7 @@ impl Persist {
             pending: 0,
             failures: 0,
             dropped: 0,
+            failing: None,
         }
     }
 
@@ -574,10 +588,22 @@ impl Persist {
     }
 
     /// Takes a status reply into account.
-    pub fn note_status(&mut self, pending: usize, failures: u64, dropped: u64) {
+    pub fn note_status(
+        &mut self,
+        pending: usize,
+        failures: u64,
+        dropped: u64,
+        failing: Option<String>,
+    ) {
         self.pending = pending;
         self.failures = failures;
         self.dropped = dropped;
+        self.failing = failing;
+    }
+
+    /// Whether writes are failing now: the latest attempt failed.
+    pub fn write_failing(&self) -> bool {
+        self.failing.is_some()
     }
 }
 

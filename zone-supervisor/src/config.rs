@@ -425,6 +425,7 @@ fn realm_policy(r: &mut Reader) -> Result<RealmPolicy> {
             64 << 20,
             1 << 16..=1 << 34,
         ) as u64,
+        ipc_queue_max_bytes: r.int("Realms", "IpcQueueMaxBytes", 1 << 20, 1 << 12..=1 << 30) as u64,
     };
     // A healthy realm answers a heartbeat up to one interval after the
     // previous answer; a timeout under two intervals kills healthy realms.

@@ -33,8 +33,11 @@ pub struct WorkerLink {
     pub slot: SlotId,
     process: WorkerProcess,
     reader: FrameReader,
-    /// Framed messages waiting for this pass's flush.
+    /// Framed messages not yet handed to the writer task.
     out: Vec<u8>,
+    /// Where in `out` the forwarded player packets lie (offset, length), in
+    /// order: the traffic that may be dropped when the queue is full.
+    droppable: Vec<(usize, usize)>,
     cpu_prev: Option<(ProcSample, Instant)>,
     cpu_pct: f64,
     proc_now: ProcSample,
@@ -43,16 +46,96 @@ pub struct WorkerLink {
 /// Workers by id.
 pub type WorkerLinks = HashMap<WorkerId, WorkerLink>;
 
-/// Queues a message on a worker's link, counting it for the slot.
-fn encode_to(link: &mut WorkerLink, slot: Option<&mut RealmSlot>, msg: &ToRealm<'_>) {
+/// Queues a message on a worker's link, counting it for the slot. The
+/// queue (handed to the writer or waiting here) is kept under `cap` bytes
+/// by dropping the oldest forwarded player packets waiting here; control
+/// messages are never dropped, and a player packet that still does not fit
+/// is dropped itself. Returns whether the message was queued.
+fn encode_to(
+    link: &mut WorkerLink,
+    slot: Option<&mut RealmSlot>,
+    msg: &ToRealm<'_>,
+    cap: u64,
+) -> bool {
     let before = link.out.len();
     if let Err(e) = ipc_proto::encode(msg, &mut link.out) {
         warn!("could not encode a message for a realm: {e}");
-        return;
+        return false;
+    }
+    let len = link.out.len() - before;
+    let droppable = matches!(msg, ToRealm::PlayerPacket { .. });
+    let (mut dropped, mut freed) = (0, 0);
+    let mut queued = true;
+    if link.queue_bytes() > cap {
+        (dropped, freed) = link.drop_oldest_packets(cap, before);
+        if droppable && link.queue_bytes() > cap {
+            link.out.truncate(link.out.len() - len);
+            dropped += 1;
+            queued = false;
+        }
+    }
+    if queued && droppable {
+        link.droppable.push((link.out.len() - len, len));
     }
     if let Some(slot) = slot {
-        slot.counters.ipc_msgs_to += 1;
-        slot.counters.ipc_bytes_to += (link.out.len() - before) as u64;
+        // Dropped messages were counted as sent when queued: uncount them.
+        let c = &mut slot.counters;
+        c.ipc_dropped += dropped;
+        c.ipc_msgs_to = c.ipc_msgs_to.saturating_sub(dropped - u64::from(!queued));
+        c.ipc_bytes_to = c.ipc_bytes_to.saturating_sub(freed);
+        if queued {
+            slot.counters.ipc_msgs_to += 1;
+            slot.counters.ipc_bytes_to += len as u64;
+        }
+    }
+    queued
+}
+
+/// Below this many bytes in the writer's hands (or half the queue cap, if
+/// less), waiting messages are handed over at the end of a pass; above it
+/// they wait here, where stale player packets can still be dropped.
+const IPC_HANDOVER_BYTES: u64 = 64 * 1024;
+
+impl WorkerLink {
+    /// Bytes handed to the writer and not yet written, plus those waiting.
+    fn queue_bytes(&self) -> u64 {
+        self.process.queued.load(Ordering::Relaxed) + self.out.len() as u64
+    }
+
+    /// Drops the oldest forwarded player packets waiting in `out` before
+    /// offset `end` until the queue is under a quarter below `cap` (so that
+    /// the next ones do not each cost a compaction). Returns how many, and
+    /// their bytes.
+    fn drop_oldest_packets(&mut self, cap: u64, end: usize) -> (u64, u64) {
+        let target = cap - cap / 4;
+        let excess = self.queue_bytes().saturating_sub(target);
+        let mut freed = 0u64;
+        let mut count = 0;
+        for &(off, len) in &self.droppable {
+            if freed >= excess || off + len > end {
+                break;
+            }
+            freed += len as u64;
+            count += 1;
+        }
+        if count == 0 {
+            return (0, 0);
+        }
+        // Compact: keep everything but the first `count` droppable frames.
+        let mut kept = Vec::with_capacity(self.out.len() - freed as usize);
+        let mut pos = 0;
+        for &(off, len) in &self.droppable[..count] {
+            kept.extend_from_slice(&self.out[pos..off]);
+            pos = off + len;
+        }
+        kept.extend_from_slice(&self.out[pos..]);
+        self.out = kept;
+        self.droppable.drain(..count);
+        let shift = freed as usize;
+        for r in &mut self.droppable {
+            r.0 -= shift;
+        }
+        (count as u64, freed)
     }
 }
 
@@ -127,6 +210,7 @@ impl Zone {
                         process,
                         reader: FrameReader::new(),
                         out: Vec::new(),
+                        droppable: Vec::new(),
                         cpu_prev: None,
                         cpu_pct: 0.0,
                         proc_now: ProcSample::default(),
@@ -142,8 +226,9 @@ impl Zone {
 
     /// Queues a message for a worker.
     pub(crate) fn queue_to_worker(&mut self, worker: WorkerId, msg: &ToRealm<'_>) {
+        let cap = self.state.registry.policy.ipc_queue_max_bytes;
         if let Some(link) = self.links.get_mut(&worker) {
-            encode_to(link, self.state.registry.get_mut(link.slot), msg);
+            encode_to(link, self.state.registry.get_mut(link.slot), msg, cap);
         }
     }
 
@@ -517,6 +602,9 @@ impl Zone {
                             report.realms.len()
                         ),
                     );
+                    if let Some(line) = z.persist.as_ref().and_then(|p| p.failure_line()) {
+                        self.arena_message(pid, &format!("zone: {line}"));
+                    }
                     for r in &report.realms {
                         let line = format!(
                             "{}: {} pid {} up {:.0}s players {} cpu {:.1}% rss {}K restarts {}{}",
@@ -638,9 +726,8 @@ impl Zone {
                     ipc_msgs_from: slot.counters.ipc_msgs_from,
                     ipc_bytes_to: slot.counters.ipc_bytes_to,
                     ipc_bytes_from: slot.counters.ipc_bytes_from,
-                    ipc_queue_bytes: link.map_or(0, |l| {
-                        l.process.queued.load(Ordering::Relaxed) + l.out.len() as u64
-                    }),
+                    ipc_queue_bytes: link.map_or(0, WorkerLink::queue_bytes),
+                    ipc_dropped: slot.counters.ipc_dropped,
                     packets_in: slot.counters.packets_in,
                     packets_out: slot.counters.packets_out,
                     problems: slot.problems.clone(),
@@ -659,10 +746,25 @@ impl Zone {
         answer
     }
 
-    /// Moves every worker's queued messages to its writer task.
+    /// Moves every worker's queued messages to its writer task, unless the
+    /// writer is behind (a hung or overloaded worker): then they wait here,
+    /// where the oldest player packets are dropped first once the queue
+    /// reaches `Realms:IpcQueueMaxBytes`.
     pub(crate) fn flush_realms(&mut self) {
+        let handover = IPC_HANDOVER_BYTES.min(self.state.registry.policy.ipc_queue_max_bytes / 2);
+        self.hand_over(handover);
+    }
+
+    /// Moves every worker's queued messages to its writer task, however far
+    /// behind it is (at shutdown, so that `Shutdown` reaches every worker).
+    pub(crate) fn flush_realms_all(&mut self) {
+        self.hand_over(u64::MAX);
+    }
+
+    fn hand_over(&mut self, handover: u64) {
         for link in self.links.values_mut() {
-            if !link.out.is_empty() {
+            if !link.out.is_empty() && link.process.queued.load(Ordering::Relaxed) < handover {
+                link.droppable.clear();
                 let batch = std::mem::take(&mut link.out);
                 link.process
                     .queued
@@ -702,5 +804,119 @@ fn acting_player(call: &ZoneCall<'_>) -> Option<i16> {
         | ZoneCall::RemoteCommand { from, .. } => Some(*from),
         ZoneCall::PlayerReport { target, .. } => Some(*target),
         ZoneCall::ZoneMessage { .. } | ZoneCall::MessageTo { .. } => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicU64;
+
+    use tokio::sync::mpsc;
+
+    use super::*;
+
+    fn link() -> WorkerLink {
+        let (writer, _rx) = mpsc::unbounded_channel();
+        WorkerLink {
+            slot: 0,
+            process: WorkerProcess {
+                os_pid: 0,
+                writer,
+                queued: Arc::new(AtomicU64::new(0)),
+            },
+            reader: FrameReader::new(),
+            out: Vec::new(),
+            droppable: Vec::new(),
+            cpu_prev: None,
+            cpu_pct: 0.0,
+            proc_now: ProcSample::default(),
+        }
+    }
+
+    /// What is waiting in the link: (control messages, player packets by
+    /// their first byte).
+    fn waiting(link: &WorkerLink) -> (Vec<String>, Vec<u8>) {
+        let mut r = FrameReader::new();
+        r.extend(&link.out);
+        let (mut control, mut packets) = (Vec::new(), Vec::new());
+        while let Ok(Some(frame)) = r.next_frame() {
+            match ipc_proto::decode::<ToRealm>(frame).unwrap() {
+                ToRealm::PlayerPacket { bytes, .. } => packets.push(bytes[1]),
+                other => control.push(format!("{other:?}")),
+            }
+        }
+        (control, packets)
+    }
+
+    /// Regression (fault campaign: the IPC queue to a hung realm had no
+    /// cap): behind a writer that does not move, the queue stays under the
+    /// cap by dropping the oldest player packets; control messages all stay,
+    /// in order.
+    #[test]
+    fn a_full_queue_drops_the_oldest_player_packets_and_keeps_control() {
+        let cap = 4096;
+        let mut l = link();
+        // The writer already holds a batch it cannot write.
+        l.process.queued.store(1000, Ordering::Relaxed);
+        let mut dropped = 0;
+        let mut count = |queued: bool| dropped += u64::from(!queued);
+        count(encode_to(&mut l, None, &ToRealm::Heartbeat { seq: 1 }, cap));
+        for i in 0..=255u8 {
+            let bytes = [
+                0x03, i, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            ];
+            count(encode_to(
+                &mut l,
+                None,
+                &ToRealm::PlayerPacket {
+                    pid: 1,
+                    bytes: &bytes,
+                },
+                cap,
+            ));
+            if i % 64 == 0 {
+                let leave = ToRealm::PlayerLeave { pid: i16::from(i) };
+                count(encode_to(&mut l, None, &leave, cap));
+            }
+            assert!(l.queue_bytes() <= cap, "{} bytes queued", l.queue_bytes());
+        }
+        assert_eq!(dropped, 0, "nothing refused: old packets made room");
+        let (control, packets) = waiting(&l);
+        assert_eq!(
+            control,
+            vec![
+                "Heartbeat { seq: 1 }",
+                "PlayerLeave { pid: 0 }",
+                "PlayerLeave { pid: 64 }",
+                "PlayerLeave { pid: 128 }",
+                "PlayerLeave { pid: 192 }",
+            ]
+        );
+        // The newest packets are kept, in order, the oldest dropped.
+        assert!(packets.len() < 256);
+        assert_eq!(*packets.last().unwrap(), 255);
+        assert!(packets.windows(2).all(|w| w[0] + 1 == w[1]), "{packets:?}");
+        assert_eq!(l.droppable.len(), packets.len());
+    }
+
+    /// With only control messages waiting, a player packet that does not
+    /// fit is itself dropped.
+    #[test]
+    fn a_packet_that_cannot_fit_is_dropped() {
+        let mut l = link();
+        l.process.queued.store(4096, Ordering::Relaxed);
+        let bytes = [0x03u8; 22];
+        let pkt = ToRealm::PlayerPacket {
+            pid: 1,
+            bytes: &bytes,
+        };
+        assert!(!encode_to(&mut l, None, &pkt, 4096));
+        assert!(encode_to(
+            &mut l,
+            None,
+            &ToRealm::Heartbeat { seq: 2 },
+            4096
+        ));
+        assert_eq!(waiting(&l).1.len(), 0);
     }
 }

@@ -208,7 +208,10 @@ impl Zone {
                 pending,
                 failures,
                 dropped,
-            } => keeper.persist.note_status(pending, failures, dropped),
+                failing,
+            } => keeper
+                .persist
+                .note_status(pending, failures, dropped, failing),
             DbReply::Closed => {}
         }
         self.run_actions(Instant::now());

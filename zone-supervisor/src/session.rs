@@ -12,13 +12,18 @@ use ss_proto::game::{
 };
 use ss_proto::transport::{
     decide_init, is_connection_request, Connection, DisconnectReason, Event, InitDecision,
-    Priority, Reliability, DISCONNECT,
+    Priority, Reliability, TransportConfig, DISCONNECT,
 };
 use tracing::{debug, info};
 
 use crate::state::Place;
 use crate::zone::{sanitize_arena_name, Zone};
 
+/// Reliable bytes one player of an arena costs each other player when
+/// entering (his 64-byte S2C 0x03 record, a 99-byte banner) and the same
+/// again the other way, rounded up: the outgoing limit's floor per
+/// `Net:MaxConnections`.
+const ENTRY_BYTES_PER_PLAYER: usize = 384;
 /// Answered connection requests remembered at most.
 const HANDSHAKE_SLOTS: usize = 8192;
 /// How long an answered request waits for the client's next datagram.
@@ -173,6 +178,19 @@ impl Zone {
         }
     }
 
+    /// Transport settings of a player connection: the configured ones,
+    /// with the outgoing limit raised so that entering (or watching others
+    /// enter) an arena of `Net:MaxConnections` players never overflows it.
+    fn player_transport(&self) -> TransportConfig {
+        let mut cfg = self.s.transport.clone();
+        cfg.min_outgoing_bytes = cfg.min_outgoing_bytes.max(
+            self.s
+                .max_connections
+                .saturating_mul(ENTRY_BYTES_PER_PLAYER),
+        );
+        cfg
+    }
+
     /// The client answered our key: the connection starts with the
     /// datagram that proved it.
     fn open_connection(&mut self, now: Instant, addr: SocketAddr, hs: Handshake, data: &mut [u8]) {
@@ -183,7 +201,7 @@ impl Zone {
         }
         let conn = Connection::server(
             now,
-            self.s.transport.clone(),
+            self.player_transport(),
             self.clock,
             hs.cipher_key,
             hs.continuum,
@@ -282,6 +300,7 @@ impl Zone {
     /// logged in yet: answer again), or the client restarted (drop the old
     /// player; the client's retry then connects afresh).
     fn repeated_connection_request(&mut self, now: Instant, pid: i16, data: &[u8]) {
+        let transport = self.player_transport();
         let Some(player) = self.players.get_mut(pid) else {
             return;
         };
@@ -296,13 +315,7 @@ impl Zone {
             continuum,
         } = decide_init(data, &self.s.init_policy)
         {
-            player.conn = Connection::server(
-                now,
-                self.s.transport.clone(),
-                self.clock,
-                cipher_key,
-                continuum,
-            );
+            player.conn = Connection::server(now, transport, self.clock, cipher_key, continuum);
             player.continuum = continuum;
             let _ = self.udp.try_send_to(&reply, player.addr);
         }

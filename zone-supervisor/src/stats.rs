@@ -47,6 +47,10 @@ pub struct RealmReport {
     pub ipc_bytes_from: u64,
     /// Bytes queued for the worker and not yet written.
     pub ipc_queue_bytes: u64,
+    /// Player packets dropped because the queue to the worker was full
+    /// (`Realms:IpcQueueMaxBytes`; a hung or overloaded worker).
+    #[serde(default)]
+    pub ipc_dropped: u64,
     /// Game packets from players into the realm.
     pub packets_in: u64,
     /// Game packets the realm sent to players (per receiver).
@@ -206,6 +210,28 @@ pub struct PersistReport {
     pub failed_writes: u64,
     /// Writes given up because the in-memory queue was full.
     pub dropped_writes: u64,
+    /// Whether writes are failing now (the latest attempt failed; pending
+    /// writes are kept and retried every second).
+    #[serde(default)]
+    pub write_failing: bool,
+    /// Why the latest write attempt failed, while `write_failing`.
+    #[serde(default)]
+    pub last_error: Option<String>,
+}
+
+impl PersistReport {
+    /// A short line about failing writes for operators (`?realms`, the
+    /// systemd status), or `None` while writes succeed.
+    pub fn failure_line(&self) -> Option<String> {
+        self.write_failing.then(|| {
+            format!(
+                "database writes failing ({} pending, {} dropped): {}",
+                self.pending_writes,
+                self.dropped_writes,
+                self.last_error.as_deref().unwrap_or("unknown error")
+            )
+        })
+    }
 }
 
 /// The whole report.
@@ -260,9 +286,12 @@ pub fn render_table(r: &StatsReport) -> String {
             b.retransmits
         ));
     }
+    if let Some(line) = z.persist.as_ref().and_then(PersistReport::failure_line) {
+        s.push_str(&format!("      {line}\n"));
+    }
     s.push('\n');
     s.push_str(&format!(
-        "{:<16} {:>7} {:<10} {:>8} {:>4} {:>7} {:>6} {:>8} {:>9} {:>9} {:>9} {:>6}  {}\n",
+        "{:<16} {:>7} {:<10} {:>8} {:>4} {:>7} {:>6} {:>8} {:>9} {:>9} {:>9} {:>6} {:>6}  {}\n",
         "REALM",
         "PID",
         "STATE",
@@ -275,11 +304,12 @@ pub fn render_table(r: &StatsReport) -> String {
         "IPC←",
         "PKT→",
         "QUEUE",
+        "DROP",
         "LAST EXIT"
     ));
     for realm in &r.realms {
         s.push_str(&format!(
-            "{:<16} {:>7} {:<10} {:>7.0}s {:>4} {:>7} {:>6.1} {:>8.1} {:>9} {:>9} {:>9} {:>6}  {}\n",
+            "{:<16} {:>7} {:<10} {:>7.0}s {:>4} {:>7} {:>6.1} {:>8.1} {:>9} {:>9} {:>9} {:>6} {:>6}  {}\n",
             realm.name,
             realm.process.pid,
             realm.state,
@@ -292,6 +322,7 @@ pub fn render_table(r: &StatsReport) -> String {
             realm.ipc_msgs_from,
             realm.packets_out,
             realm.ipc_queue_bytes,
+            realm.ipc_dropped,
             realm.last_exit.as_deref().unwrap_or("-")
         ));
         for problem in &realm.problems {

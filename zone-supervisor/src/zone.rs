@@ -366,12 +366,20 @@ impl Zone {
         if now.saturating_duration_since(self.last_sample) >= SAMPLE_INTERVAL {
             self.last_sample = now;
             self.sample_processes(now);
+            let mut status = format!(
+                "{} players, {} realms",
+                self.players.len(),
+                self.state.registry.len()
+            );
+            if self
+                .scores
+                .as_ref()
+                .is_some_and(|k| k.persist.write_failing())
+            {
+                status.push_str("; DATABASE WRITES FAILING");
+            }
             notify(&[
-                sd_notify::NotifyState::Status(&format!(
-                    "{} players, {} realms",
-                    self.players.len(),
-                    self.state.registry.len()
-                )),
+                sd_notify::NotifyState::Status(&status),
                 sd_notify::NotifyState::Watchdog,
             ]);
         }
@@ -473,6 +481,8 @@ impl Zone {
                 pending_writes: k.persist.pending as u64,
                 failed_writes: k.persist.failures,
                 dropped_writes: k.persist.dropped,
+                write_failing: k.persist.write_failing(),
+                last_error: k.persist.failing.clone(),
             }),
         };
         StatsReport {
@@ -617,7 +627,7 @@ impl Zone {
         }
         self.state.stop_all();
         self.run_actions(now);
-        self.flush_realms();
+        self.flush_realms_all();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
         while self.workers_running() {
             match tokio::time::timeout_at(deadline, events_rx.recv()).await {

@@ -426,10 +426,12 @@ fn outgoing_queue_limit_disconnects() {
         ..TransportConfig::default()
     };
     let mut l = Link::with_config(cfg);
+    // The limit is 50 full packets' worth of bytes waiting beyond the window.
+    let full = [0x27u8; MAX_RELIABLE_PAYLOAD];
     let mut accepted = 0;
     for _ in 0..100 {
         if l.server
-            .send(&[0x27], Reliability::Reliable, Priority::Normal)
+            .send(&full, Reliability::Reliable, Priority::Normal)
         {
             accepted += 1;
         }
@@ -439,6 +441,51 @@ fn outgoing_queue_limit_disconnects() {
         l.server.poll_event(),
         Some(Event::Disconnected(DisconnectReason::TooManyOutgoing))
     );
+}
+
+/// Regression (fault campaign: an arena held at most ~493 players): the
+/// limit counts bytes, so a burst of many small reliable packets (player
+/// records of a big arena) that a slow peer has not acknowledged yet does
+/// not end the link, while the same number of full packets does.
+#[test]
+fn outgoing_limit_counts_bytes_not_packets() {
+    let cfg = TransportConfig {
+        max_outgoing: 50,
+        ..TransportConfig::default()
+    };
+    let mut l = Link::with_config(cfg);
+    let record = [0x03u8; 64];
+    for i in 0..300 {
+        assert!(
+            l.server
+                .send(&record, Reliability::Reliable, Priority::Normal),
+            "record {i} refused"
+        );
+    }
+    l.flush();
+    assert!(!l.server.is_closed());
+    // Packets in the window do not count; those beyond it do.
+    assert_eq!(l.server.reliable_waiting_bytes(), (300 - 30) * 64);
+    assert_eq!(l.server.outgoing_limit(), 50 * MAX_RELIABLE_PAYLOAD);
+}
+
+/// The zone raises the floor of the limit with the largest arena.
+#[test]
+fn outgoing_limit_floor_raises_it() {
+    let cfg = TransportConfig {
+        max_outgoing: 10,
+        min_outgoing_bytes: 100_000,
+        ..TransportConfig::default()
+    };
+    let mut l = Link::with_config(cfg);
+    assert_eq!(l.server.outgoing_limit(), 100_000);
+    let full = [0x27u8; MAX_RELIABLE_PAYLOAD];
+    for _ in 0..100 {
+        assert!(l
+            .server
+            .send(&full, Reliability::Reliable, Priority::Normal));
+    }
+    assert!(!l.server.is_closed());
 }
 
 #[test]
@@ -553,9 +600,9 @@ fn sized_stream_does_not_push_the_queue_over_its_limit() {
     link.flush();
     link.to_client.clear();
     assert!(
-        link.server.reliable_backlog() < 500,
-        "backlog {} from one sized stream",
-        link.server.reliable_backlog()
+        link.server.reliable_waiting_bytes() <= link.server.outgoing_limit() / 2,
+        "{} bytes waiting from one sized stream",
+        link.server.reliable_waiting_bytes()
     );
     assert!(link
         .server

@@ -121,6 +121,9 @@ pub struct RealmPolicy {
     pub default_arena: String,
     /// Bytes per second a worker may send before it is killed as flooding.
     pub max_ipc_bytes_per_sec: u64,
+    /// Bytes queued for a worker (handed to its writer or waiting) beyond
+    /// which forwarded player packets are dropped, oldest first.
+    pub ipc_queue_max_bytes: u64,
 }
 
 impl Default for RealmPolicy {
@@ -135,6 +138,7 @@ impl Default for RealmPolicy {
             backoff_max: Duration::from_secs(10),
             default_arena: "0".to_string(),
             max_ipc_bytes_per_sec: 64 << 20,
+            ipc_queue_max_bytes: 1 << 20,
         }
     }
 }
@@ -175,6 +179,8 @@ pub struct RealmCounters {
     pub packets_in: u64,
     /// Packets the realm had sent to players.
     pub packets_out: u64,
+    /// Player packets not delivered because the IPC queue was full.
+    pub ipc_dropped: u64,
 }
 
 /// A realm: its name, state and current worker.

@@ -27,6 +27,7 @@ impl Harness {
             backoff_max: Duration::from_secs(2),
             default_arena: "0".into(),
             max_ipc_bytes_per_sec: 1000,
+            ipc_queue_max_bytes: 1 << 20,
         };
         Harness {
             core: ZoneState::new(policy, keeps_scores),
