@@ -110,6 +110,8 @@ pub struct RuntimeSettings {
     pub auth: LocalAuth,
     /// The zone's config source (arena configs are read for score groups).
     pub zone: ZoneConfig,
+    /// Directory servers to announce the zone to (`[Directory]`).
+    pub directory: crate::directory::DirectoryConfig,
 }
 
 impl Deref for Settings {
@@ -330,6 +332,11 @@ impl Settings {
             })),
             zone: zone.clone(),
             realm_policy,
+            directory: {
+                let (d, w) = crate::directory::DirectoryConfig::read(&global);
+                r.warnings.extend(w);
+                d
+            },
         };
         let mut warnings = r.warnings;
         warnings.extend(check_arenas(

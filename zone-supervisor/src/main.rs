@@ -7,6 +7,7 @@ mod auth;
 mod billing;
 mod config;
 mod control;
+mod directory;
 mod game_calls;
 mod ping;
 mod players;

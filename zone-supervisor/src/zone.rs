@@ -24,6 +24,7 @@ use tracing::{debug, info, warn};
 use crate::billing::Biller;
 use crate::config::Settings;
 use crate::control::{self, ControlRequest};
+use crate::directory::Directory;
 use crate::ping::{self, Population};
 use crate::players::{Player, PlayerTable};
 use crate::realm_link::WorkerLinks;
@@ -115,6 +116,7 @@ pub async fn run(settings: Settings) -> Result<()> {
     let now = Instant::now();
     let biller = Biller::new(settings.billing.clone(), udp.local_addr()?.port(), now)?;
     let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let directory = Directory::start(settings.directory.clone(), udp.local_addr()?.port());
     let mut zone = Zone {
         clock: TickClock::new(now, ipc_proto::monotonic_ticks()),
         state: ZoneState::new(settings.realm_policy.clone(), scores.is_some()),
@@ -140,6 +142,7 @@ pub async fn run(settings: Settings) -> Result<()> {
         bans: Default::default(),
         biller,
         scores,
+        directory,
         started: now,
         last_keepalive: now,
         last_housekeeping: now,
@@ -205,6 +208,8 @@ pub(crate) struct Zone {
     pub(crate) biller: Biller,
     /// Score keeping (`None` when `Persist:Enabled` is off).
     pub(crate) scores: Option<crate::scores::ScoreKeeper>,
+    /// The directory announcing task.
+    directory: Directory,
     started: Instant,
     last_keepalive: Instant,
     last_housekeeping: Instant,
@@ -326,6 +331,7 @@ impl Zone {
         if now.saturating_duration_since(self.last_sample) >= SAMPLE_INTERVAL {
             self.last_sample = now;
             self.sample_processes(now);
+            self.directory.set_population(self.players_in_arenas());
             notify(&[
                 sd_notify::NotifyState::Status(&format!(
                     "{} players, {} realms",
@@ -361,6 +367,7 @@ impl Zone {
         let result = match Settings::load(&self.s.args) {
             Ok(fresh) => {
                 self.s.runtime = fresh.runtime;
+                self.directory.configure(self.s.directory.clone());
                 // The registry applies the realm policy from now on.
                 self.state.registry.policy = self.s.realm_policy.clone();
                 Ok(())
@@ -439,6 +446,14 @@ impl Zone {
             zone,
             realms: self.realm_reports(now),
         }
+    }
+
+    /// Players inside an arena (the count directory servers are given).
+    fn players_in_arenas(&self) -> usize {
+        self.players
+            .iter()
+            .filter(|p| self.state.members.realm_of(p.pid).is_some())
+            .count()
     }
 
     fn population(&self) -> Population {
