@@ -13,6 +13,7 @@ mod ping;
 mod players;
 mod realm_link;
 mod realms;
+mod redirect;
 mod scores;
 mod session;
 mod state;

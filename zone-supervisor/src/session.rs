@@ -503,6 +503,7 @@ impl Zone {
         }
         if let Some(p) = self.players.get_mut(pid) {
             p.machine_id = login.machine_id;
+            p.client_features = login.client_features;
         }
         if self.biller_login(now, pid, login, raw, &name) {
             return;
@@ -588,6 +589,15 @@ impl Zone {
                 return;
             }
         };
+        // The name as asked (a literal address survives), as ASSS does.
+        let asked = if go.arena_type == -3 {
+            go.arena_name.as_str()
+        } else {
+            name.as_str()
+        };
+        if self.redirect_entrant(pid, asked) {
+            return;
+        }
         if let Some(p) = self.players.get_mut(pid) {
             p.go = Some(go);
         }
