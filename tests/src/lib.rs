@@ -8,6 +8,7 @@
 
 pub mod biller;
 pub mod bot;
+pub mod chatnet;
 pub mod directory;
 pub mod load;
 pub mod scenario;

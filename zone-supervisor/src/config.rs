@@ -77,6 +77,8 @@ pub struct Settings {
     pub billing: BillingConfig,
     /// Where and how scores are kept.
     pub persist: PersistSettings,
+    /// The chatnet listener (`Net:ChatListen` and its limits).
+    pub chatnet: crate::chatnet::ChatnetConfig,
     /// The command line the settings came from (for reloads).
     pub args: RunArgs,
     /// What a reload re-reads and replaces as a whole.
@@ -338,7 +340,9 @@ impl Settings {
                 d
             },
         };
+        let (chatnet, w) = crate::chatnet::ChatnetConfig::read(&global);
         let mut warnings = r.warnings;
+        warnings.extend(w);
         warnings.extend(check_arenas(
             &zone,
             args.zone.as_deref(),
@@ -358,6 +362,7 @@ impl Settings {
             control_dir_private: args.control.is_none(),
             keepalive: Duration::from_secs(5),
             persist,
+            chatnet,
             args: args.clone(),
             billing: BillingConfig::load(&global),
             runtime,

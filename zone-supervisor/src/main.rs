@@ -5,6 +5,7 @@
 
 mod auth;
 mod billing;
+mod chatnet;
 mod config;
 mod control;
 mod directory;

@@ -375,6 +375,7 @@ impl Zone {
             .map(|s| s.name.clone());
         self.state.player_gone(pid);
         self.biller_player_left(now, pid);
+        self.chat_player_gone(pid);
         if let Some(mut p) = self.players.remove(now, pid) {
             if !p.name.is_empty() {
                 self.scores_player_left(&p.name, last_arena.as_deref());
@@ -467,7 +468,7 @@ impl Zone {
     }
 
     /// A login packet (already length-checked for the client kind).
-    fn login(&mut self, now: Instant, pid: i16, login: &Login, raw: &[u8]) {
+    pub(crate) fn login(&mut self, now: Instant, pid: i16, login: &Login, raw: &[u8]) {
         let Some(player) = self.players.get(pid) else {
             return;
         };
@@ -575,7 +576,7 @@ impl Zone {
         self.send_packet(pid, &S2CPacket::LoginResponse(resp));
     }
 
-    fn go_arena(&mut self, now: Instant, pid: i16, go: GoArena) {
+    pub(crate) fn go_arena(&mut self, now: Instant, pid: i16, go: GoArena) {
         if go.ship > 8 {
             self.stats.dropped_game += 1;
             return;

@@ -22,6 +22,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
 use crate::billing::Biller;
+use crate::chatnet::Chatnet;
 use crate::config::Settings;
 use crate::control::{self, ControlRequest};
 use crate::directory::Directory;
@@ -100,6 +101,7 @@ pub async fn run(settings: Settings) -> Result<()> {
         }
         Err(e) => return Err(e),
     };
+    let (chatnet, chat_addr) = Chatnet::start(&settings.chatnet)?;
     info!(
         game = %udp.local_addr()?,
         ping = %ping.local_addr()?,
@@ -108,9 +110,10 @@ pub async fn run(settings: Settings) -> Result<()> {
     );
     // Tests and scripts read this line to learn the ports.
     println!(
-        "zone listening game={} ping={} control={}",
+        "zone listening game={} ping={}{} control={}",
         udp.local_addr()?,
         ping.local_addr()?,
+        chat_addr.map(|a| format!(" chat={a}")).unwrap_or_default(),
         control_path.display()
     );
     let now = Instant::now();
@@ -143,6 +146,7 @@ pub async fn run(settings: Settings) -> Result<()> {
         biller,
         scores,
         directory,
+        chatnet,
         started: now,
         last_keepalive: now,
         last_housekeeping: now,
@@ -210,6 +214,8 @@ pub(crate) struct Zone {
     pub(crate) scores: Option<crate::scores::ScoreKeeper>,
     /// The directory announcing task.
     directory: Directory,
+    /// Chat-protocol clients.
+    pub(crate) chatnet: Chatnet,
     started: Instant,
     last_keepalive: Instant,
     last_housekeeping: Instant,
@@ -231,6 +237,7 @@ impl Zone {
         let mut sigterm = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
         let mut sigint = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
         let mut sighup = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
+        let mut chat_rx = self.chatnet.take_events();
         loop {
             tokio::select! {
                 r = self.udp.readable() => {
@@ -249,6 +256,7 @@ impl Zone {
                     }
                 }
                 Ok(()) = self.biller.readable() => self.drain_biller_socket(),
+                Some(ev) = crate::chatnet::next_event(&mut chat_rx) => self.chat_event(Instant::now(), ev),
                 Some(req) = control_rx.recv() => self.control_request(req),
                 Some(reply) = next_reply(&mut db_rx) => self.db_reply(reply),
                 _ = tick.tick() => self.on_tick(),
@@ -541,6 +549,7 @@ impl Zone {
         self.flush_biller(now);
         let mut list = std::mem::take(&mut self.flush_list);
         let mut ended = Vec::new();
+        self.flush_chatnet(now, &mut list, &mut ended);
         let delay = self.s.flush_delay;
         for &pid in &list {
             let Some(p) = self.players.get_mut(pid) else {

@@ -1,0 +1,98 @@
+//! Chatnet: a chat-protocol client over TCP is a player of the zone: it
+//! logs in, enters an arena, exchanges chat with game clients, and is
+//! found by `?find`.
+//!
+//! Real binaries (`cargo build --workspace --bins` first); every wait is
+//! bounded.
+
+use anyhow::{ensure, Context, Result};
+use ss_proto::game::{chat_type, S2CPacket};
+use ss_tests::chatnet::ChatClient;
+use ss_tests::scenario::*;
+use ss_tests::zone::TestZone;
+
+/// Settings for a zone with chatnet on a free loopback port and no pacing
+/// delay worth waiting for.
+const CHAT: &[&str] = &["Net:ChatListen=127.0.0.1:0", "Net:ChatMessageDelay=1"];
+
+fn chat_client(zone: &TestZone) -> Result<ChatClient> {
+    ChatClient::connect(zone.chat_addr().context("no chat= in the listening line")?)
+}
+
+#[test]
+fn chat_client_talks_with_a_game_client() {
+    zone_test(CHAT, |zone| {
+        let mut bot = bot_in(zone, "Gamer", "duel", 8)?;
+        let mut chat = chat_client(zone)?;
+        chat.send("LOGIN:1;test client 1.0:Chatter:secret")?;
+        chat.expect(WAIT, "LOGINOK:Chatter")?;
+        chat.send("GO:duel")?;
+        chat.wait_line(WAIT, |l| l.starts_with("INARENA:duel:"))?;
+        chat.wait_line(WAIT, |l| l.starts_with("PLAYER:Gamer:8:"))?;
+        // The game client sees the chat client enter.
+        let chatter = wait_for_player(&mut bot, "Chatter")?;
+
+        bot.chat(chat_type::PUBLIC, -1, "hello chat")?;
+        chat.expect(WAIT, "MSG:PUB:Gamer:hello chat")?;
+
+        chat.send("SEND:PUB:hello game")?;
+        let got = bot.wait_for(WAIT, |p| match p {
+            S2CPacket::Chat(c) if c.chat_type == chat_type::PUBLIC => Some((c.pid, c.text.clone())),
+            _ => None,
+        })?;
+        ensure!(got == (chatter, "hello game".to_string()), "{got:?}");
+
+        bot.chat(chat_type::PRIVATE, chatter, "psst")?;
+        chat.expect(WAIT, "MSG:PRIV:Gamer:psst")?;
+
+        // ?find from the game client finds the chat client.
+        bot.chat(chat_type::PUBLIC, -1, "?find Chatter")?;
+        bot.wait_for(WAIT, |p| match p {
+            S2CPacket::Chat(c) if c.text.contains("Chatter") && c.text.contains("duel") => Some(()),
+            _ => None,
+        })
+        .context("?find Chatter")?;
+        // And commands run for the chat client; the reply is a MSG:ARENA line.
+        chat.send("SEND:CMD:find Gamer")?;
+        chat.wait_line(WAIT, |l| l.starts_with("MSG:ARENA:") && l.contains("Gamer"))?;
+
+        // A player entering and leaving is announced.
+        let late = bot_in(zone, "Latecomer", "duel", 8)?;
+        chat.wait_line(WAIT, |l| l.starts_with("ENTERING:Latecomer:8:"))?;
+        drop(late);
+        chat.expect(WAIT, "LEAVING:Latecomer")?;
+
+        // The chat client leaving is seen by the arena.
+        drop(chat);
+        bot.wait_for(WAIT, |p| match p {
+            S2CPacket::PlayerLeaving { pid } if *pid == chatter => Some(()),
+            _ => None,
+        })
+        .context("the chat client's leaving")?;
+        Ok(())
+    });
+}
+
+#[test]
+fn chat_login_is_checked_and_bounded() {
+    zone_test(
+        &[
+            "Net:ChatListen=127.0.0.1:0",
+            "Net:ChatMessageDelay=1",
+            "Net:ChatMaxPerIp=2",
+        ],
+        |zone| {
+            let mut a = chat_client(zone)?;
+            // Lines before LOGIN are ignored; a too-long line is dropped.
+            a.send("SEND:PUB:not yet")?;
+            a.send(&"x".repeat(3000))?;
+            a.send("LOGIN:1;c:Alpha:pw")?;
+            a.expect(WAIT, "LOGINOK:Alpha")?;
+            let _b = chat_client(zone)?;
+            // A third connection from the same address is refused.
+            let mut c = chat_client(zone)?;
+            c.wait_line(WAIT, |l| l.starts_with("LOGINBAD:"))?;
+            Ok(())
+        },
+    );
+}
