@@ -96,3 +96,26 @@ fn chat_login_is_checked_and_bounded() {
         },
     );
 }
+
+#[test]
+fn chat_client_sees_ship_changes_and_is_replaced_by_a_new_login() {
+    zone_test(CHAT, |zone| {
+        let mut chat = chat_client(zone)?;
+        chat.send("LOGIN:1;c:Twin:pw")?;
+        chat.expect(WAIT, "LOGINOK:Twin")?;
+        chat.send("GO:")?;
+        chat.wait_line(WAIT, |l| l.starts_with("INARENA:0:"))?;
+        let mut bot = bot_in(zone, "Pilot", "0", 8)?;
+        chat.wait_line(WAIT, |l| l.starts_with("ENTERING:Pilot:8:"))?;
+        bot.set_ship(1)?;
+        chat.wait_line(WAIT, |l| l.starts_with("SHIPFREQCHANGE:Pilot:1:"))?;
+        // A game client logging in with the same name replaces the chat
+        // client, whose connection is closed.
+        let _twin = bot_in(zone, "Twin", "0", 8)?;
+        let err = chat
+            .wait_line(WAIT, |_| false)
+            .expect_err("the chat connection stays open");
+        ensure!(err.to_string().contains("connection closed"), "{err:#}");
+        Ok(())
+    });
+}

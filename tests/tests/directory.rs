@@ -87,3 +87,27 @@ fn missing_name_is_reported_at_start() {
         },
     );
 }
+
+#[test]
+fn reload_applies_new_directory_settings() {
+    let dir = TestDirectory::start().expect("directory server");
+    in_temp_dir("directory", |tmp| {
+        let zone_dir = init_zone_folder(tmp)?;
+        let global = zone_dir.join("conf").join("global.conf");
+        let original = std::fs::read_to_string(&global)?;
+        let section = |name: &str| {
+            format!(
+                "{original}\n[Directory]\nName = {name}\nServer1 = 127.0.0.1\nPort1 = {}\nFirstAnnounceMillis = 0\nAnnounceMillis = 200\n",
+                dir.addr().port()
+            )
+        };
+        std::fs::write(&global, section("Before"))?;
+        let zone = zone_from_folder(&zone_dir)?;
+        dir.wait_for(0, WAIT, |a| a.name == "Before")?;
+        std::fs::write(&global, section("After"))?;
+        zone.cli(&["reload"])?;
+        let n = dir.announcements().len();
+        dir.wait_for(n, WAIT, |a| a.name == "After")?;
+        Ok(())
+    });
+}
