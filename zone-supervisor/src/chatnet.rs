@@ -240,8 +240,9 @@ impl Zone {
                 }
             }
             ChatEvent::Closed { conn } => {
-                if let Some(pid) = self.chatnet.pids.remove(&conn) {
-                    self.chatnet.clients.remove(&pid);
+                // Leaving the zone closes the client's connection
+                // (`chat_player_gone`).
+                if let Some(&pid) = self.chatnet.pids.get(&conn) {
                     info!(pid, "chat client closed");
                     self.remove_player(now, pid);
                 }
@@ -317,7 +318,7 @@ impl Zone {
             }
             line.truncate(end);
         }
-        if c.out.try_send(line).is_err() {
+        if let Err(mpsc::error::TrySendError::Full(_)) = c.out.try_send(line) {
             warn!(pid, addr = %c.addr, "chat client does not read its lines; disconnecting");
             if let Some(p) = self.players.get_mut(pid) {
                 p.conn.disconnect();
