@@ -167,3 +167,34 @@ pub fn zone_from_folder(zone_dir: &std::path::Path) -> Result<TestZone> {
         ..crate::zone::ZoneOptions::default()
     })
 }
+
+/// ASSS `passwd.conf` digest: MD5 over the lowercased name NUL-padded to
+/// 24 bytes and the password NUL-padded to 32.
+pub fn passwd_digest(name: &str, password: &str) -> String {
+    use md5::{Digest, Md5};
+    let mut block = [0u8; 56];
+    let lower = name.to_ascii_lowercase();
+    let n = lower.len().min(24);
+    block[..n].copy_from_slice(&lower.as_bytes()[..n]);
+    let m = password.len().min(32);
+    block[24..24 + m].copy_from_slice(&password.as_bytes()[..m]);
+    Md5::digest(block)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Makes each `(name, group)` staff of the zone folder `zone_dir` (written
+/// by [`init_zone_folder`]), with `password`.
+pub fn add_staff(zone_dir: &std::path::Path, staff: &[(&str, &str)], password: &str) -> Result<()> {
+    let conf = zone_dir.join("conf");
+    let mut passwd = std::fs::read_to_string(conf.join("passwd.conf"))?;
+    let mut staff_conf = std::fs::read_to_string(conf.join("staff.conf"))?;
+    for (name, group) in staff {
+        passwd.push_str(&format!("\n{name} = {}\n", passwd_digest(name, password)));
+        staff_conf.push_str(&format!("\n{name} = {group}\n"));
+    }
+    std::fs::write(conf.join("passwd.conf"), passwd)?;
+    std::fs::write(conf.join("staff.conf"), staff_conf)?;
+    Ok(())
+}

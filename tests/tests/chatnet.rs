@@ -119,3 +119,32 @@ fn chat_client_sees_ship_changes_and_is_replaced_by_a_new_login() {
         Ok(())
     });
 }
+
+#[test]
+fn a_kicked_chat_client_reads_why_and_is_closed() {
+    in_temp_dir("chatnet", |dir| {
+        let zone_dir = init_zone_folder(dir)?;
+        add_staff(&zone_dir, &[("Warden", "smod")], "secret")?;
+        let zone = ss_tests::zone::TestZone::start_with(ss_tests::zone::ZoneOptions {
+            zone_dir: Some(zone_dir),
+            overrides: CHAT.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        })?;
+        let mut warden = bot_in(&zone, "Warden", "0", 8)?;
+        let mut chat = chat_client(&zone)?;
+        chat.send("LOGIN:1;c:Rowdy:pw")?;
+        chat.expect(WAIT, "LOGINOK:Rowdy")?;
+        chat.send("GO:0")?;
+        chat.wait_line(WAIT, |l| l.starts_with("INARENA:0:"))?;
+        let rowdy = wait_for_player(&mut warden, "Rowdy")?;
+        warden.chat(chat_type::PRIVATE, rowdy, "?kick too loud")?;
+        chat.wait_line(WAIT, |l| {
+            l.starts_with("MSG:SYSOP:") && l.contains("too loud")
+        })?;
+        let err = chat
+            .wait_line(WAIT, |_| false)
+            .expect_err("the chat connection stays open");
+        ensure!(err.to_string().contains("connection closed"), "{err:#}");
+        Ok(())
+    });
+}

@@ -7,7 +7,6 @@
 use std::net::Ipv4Addr;
 
 use anyhow::{ensure, Context, Result};
-use md5::{Digest, Md5};
 use ss_proto::game::{chat_type, client_feature, C2SPacket, Redirect, S2CPacket};
 use ss_proto::transport::{Priority, Reliability};
 use ss_tests::bot::Bot;
@@ -17,31 +16,13 @@ use ss_tests::zone::TestZone;
 
 const PASSWORD: &str = "secret";
 
-/// ASSS `passwd.conf` digest: MD5 over the lowercased name NUL-padded to
-/// 24 bytes and the password NUL-padded to 32.
-fn digest(name: &str, password: &str) -> String {
-    let mut block = [0u8; 56];
-    let lower = name.to_ascii_lowercase();
-    block[..lower.len()].copy_from_slice(lower.as_bytes());
-    block[24..24 + password.len()].copy_from_slice(password.as_bytes());
-    Md5::digest(block)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// A zone folder where `staff` is an smod and `[Redirects]` names
 /// `elsewhere`.
 fn redirect_zone_test(staff: &str, body: impl FnOnce(&TestZone) -> Result<()>) {
     in_temp_dir("redirect", |dir| {
         let zone_dir = init_zone_folder(dir)?;
+        add_staff(&zone_dir, &[(staff, "smod")], PASSWORD)?;
         let conf = zone_dir.join("conf");
-        let mut passwd = std::fs::read_to_string(conf.join("passwd.conf"))?;
-        passwd.push_str(&format!("\n{staff} = {}\n", digest(staff, PASSWORD)));
-        std::fs::write(conf.join("passwd.conf"), passwd)?;
-        let mut staff_conf = std::fs::read_to_string(conf.join("staff.conf"))?;
-        staff_conf.push_str(&format!("\n{staff} = smod\n"));
-        std::fs::write(conf.join("staff.conf"), staff_conf)?;
         let mut global = std::fs::read_to_string(conf.join("global.conf"))?;
         global.push_str("\n[Redirects]\nelsewhere = 127.0.0.2:6100:duel\n");
         std::fs::write(conf.join("global.conf"), global)?;

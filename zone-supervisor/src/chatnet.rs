@@ -296,12 +296,25 @@ impl Zone {
     /// task ends when the line queue's sender is dropped) and its
     /// connection is closed here, so nothing is sent for it over UDP.
     pub(crate) fn chat_player_gone(&mut self, pid: i16) {
+        if !self.chatnet.clients.contains_key(&pid) {
+            return;
+        }
+        // Last words (a kick's reason) still reach the client, whether
+        // queued or already "sent" by a caller that flushed the connection.
+        let now = Instant::now();
+        let mut last = Vec::new();
+        if let Some(p) = self.players.get_mut(pid) {
+            p.conn.take_local(now, &mut |pkt| last.push(pkt.to_vec()));
+            p.conn.disconnect();
+            p.conn.take_local(now, &mut |_| {});
+        }
+        for pkt in last {
+            if let Ok(decoded) = S2CPacket::decode(&pkt) {
+                self.chat_translate(pid, decoded);
+            }
+        }
         if let Some(c) = self.chatnet.clients.remove(&pid) {
             self.chatnet.pids.remove(&c.conn);
-            if let Some(p) = self.players.get_mut(pid) {
-                p.conn.disconnect();
-                p.conn.take_local(Instant::now(), &mut |_| {});
-            }
         }
     }
 
