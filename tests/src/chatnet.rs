@@ -37,6 +37,12 @@ impl ChatClient {
         Ok(())
     }
 
+    /// Sends raw bytes (no terminator added).
+    pub fn send_raw(&mut self, bytes: &[u8]) -> Result<()> {
+        self.stream.write_all(bytes)?;
+        Ok(())
+    }
+
     /// Waits up to `timeout` for a line (after the ones already consumed)
     /// that satisfies `pred`; consumes it and the lines before it.
     pub fn wait_line(

@@ -148,3 +148,50 @@ fn a_kicked_chat_client_reads_why_and_is_closed() {
         Ok(())
     });
 }
+
+#[test]
+fn malformed_chat_lines_change_nothing() {
+    zone_test(CHAT, |zone| {
+        let mut bot = bot_in(zone, "Watcher", "0", 8)?;
+        let mut bad = chat_client(zone)?;
+        bad.send_raw(&[0xff, 0xfe, 0, 1, 2, b'\n'])?;
+        for line in [
+            "LOGIN",
+            "LOGIN:",
+            "GO",
+            "LOGIN:1;x::",
+            "LOGIN:1;x:\u{1}\u{2}:pw",
+        ] {
+            bad.send(line)?;
+        }
+        bad.send("LOGIN:1;x:Odd One:pw")?;
+        bad.expect(WAIT, "LOGINOK:Odd One")?;
+        // A second LOGIN once logged in is ignored.
+        bad.send("LOGIN:1;x:Other:pw")?;
+        for line in [
+            "GO:",
+            "SEND:PRIV:",
+            "SEND:PRIV:nobody",
+            "SEND:FREQ:abc:x",
+            "SEND:FREQ:9999:x",
+            "CHANGEFREQ:99999",
+            "SEND:NOSUCH:x",
+            "WHATEVER:1:2:3",
+        ] {
+            bad.send(line)?;
+        }
+        bad.send_raw(&vec![b'A'; 10_000])?;
+        bad.send("")?;
+        bad.send("SEND:PUB:still here")?;
+        let got = bot.wait_for(WAIT, |p| match p {
+            S2CPacket::Chat(c) if c.chat_type == chat_type::PUBLIC => Some(c.text.clone()),
+            _ => None,
+        })?;
+        ensure!(got == "still here", "{got:?}");
+        ensure!(
+            bot.player_by_name("Other").is_none(),
+            "the second LOGIN changed the name"
+        );
+        Ok(())
+    });
+}
