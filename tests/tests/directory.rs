@@ -22,12 +22,10 @@ fn wait_count(dir: &TestDirectory, after: usize, players: u16) -> Result<usize> 
 #[test]
 fn zone_is_listed_with_its_player_count() {
     let dir = TestDirectory::start().expect("directory server");
-    // A port nobody listens on: a directory server that is down.
-    let down = UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // A directory server that is down: its port is held (so no other
+    // test can take it) and never read.
+    let down_socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let down = down_socket.local_addr().unwrap().port();
     let port1 = format!("Directory:Port1={}", dir.addr().port());
     let port2 = format!("Directory:Port2={down}");
     zone_test(
@@ -65,6 +63,7 @@ fn zone_is_listed_with_its_player_count() {
             let n = wait_count(&dir, n, 1)?;
             drop(b);
             wait_count(&dir, n, 0)?;
+            let _ = &down_socket;
             ensure!(dir.errors().is_empty(), "malformed: {:?}", dir.errors());
             Ok(())
         },
