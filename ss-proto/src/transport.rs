@@ -1138,6 +1138,51 @@ impl Connection {
         self.packer = packer;
     }
 
+    /// Hands every queued game packet to `out` without transmitting it,
+    /// for a peer that is not reached over UDP (a chat-protocol client of
+    /// the same process): unreliable packets by priority, then reliable
+    /// ones in order, with big-data fragments joined back into one packet.
+    /// Sized streams and raw transport replies are dropped. The peer counts
+    /// as heard from, so the connection never times out; a disconnect
+    /// queued with [`disconnect`](Self::disconnect) closes it here.
+    pub fn take_local(&mut self, now: Instant, out: &mut dyn FnMut(&[u8])) {
+        self.last_recv = now;
+        self.raw.bytes.clear();
+        self.acks.clear();
+        self.sized_out.clear();
+        if self.state == State::Closing {
+            self.state = State::Closed;
+        }
+        if self.state != State::Open {
+            return;
+        }
+        for q in self.unrel.iter_mut().rev() {
+            for pkt in q.iter() {
+                out(pkt);
+            }
+            q.bytes.clear();
+        }
+        self.unrel_bytes = 0;
+        // In-flight packets carry their `00 03 seq` header (none are, for a
+        // connection that is never transmitted); queued ones are bare.
+        let inflight = self.rel_inflight.drain(..).map(|p| (p.packet, 6));
+        let queued = self.rel_unsent.drain(..).map(|(b, _)| (b, 0));
+        let mut big = Vec::new();
+        for (buf, skip) in inflight.chain(queued) {
+            let pkt = buf.get(skip..).unwrap_or(&[]);
+            match pkt.get(..2) {
+                Some([0x00, 0x08]) => big.extend_from_slice(&pkt[2..]),
+                Some([0x00, 0x09]) => {
+                    big.extend_from_slice(&pkt[2..]);
+                    out(&big);
+                    big.clear();
+                }
+                _ => out(pkt),
+            }
+            self.spare_bufs.push(buf);
+        }
+    }
+
     /// Whether anything is waiting to be sent right away.
     pub fn has_pending(&self) -> bool {
         self.has_urgent() || self.unrel_bytes > 0

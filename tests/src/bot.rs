@@ -347,7 +347,18 @@ impl Bot {
     /// Logs in (C2S 0x09, the VIE form) and waits for the login response.
     /// A response whose code does not let the login proceed is an error.
     pub fn login(&mut self, name: &str, password: &str) -> Result<LoginResponse> {
-        self.with_session(|s| s.send_login(name, password))?;
+        self.login_with_features(name, password, 0)
+    }
+
+    /// [`login`](Self::login) declaring client feature bits
+    /// (`ss_proto::game::client_feature`).
+    pub fn login_with_features(
+        &mut self,
+        name: &str,
+        password: &str,
+        features: u16,
+    ) -> Result<LoginResponse> {
+        self.with_session(|s| s.send_login_with(name, password, features))?;
         let resp = self
             .wait_for(DEFAULT_TIMEOUT, |p| match p {
                 S2CPacket::LoginResponse(r) => Some(*r),

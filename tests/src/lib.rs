@@ -8,6 +8,8 @@
 
 pub mod biller;
 pub mod bot;
+pub mod chatnet;
+pub mod directory;
 pub mod load;
 pub mod scenario;
 pub mod session;

@@ -244,8 +244,20 @@ impl ClientSession {
     /// Queues the login (C2S 0x09, the VIE form); the answer shows in
     /// [`SessionState::login_ok`].
     pub fn send_login(&mut self, name: &str, password: &str) -> Result<(), SendError> {
+        self.send_login_with(name, password, 0)
+    }
+
+    /// [`send_login`](Self::send_login) declaring client feature bits
+    /// (`ss_proto::game::client_feature`).
+    pub fn send_login_with(
+        &mut self,
+        name: &str,
+        password: &str,
+        client_features: u16,
+    ) -> Result<(), SendError> {
         self.state.login_ok = None;
-        let login = Login::new(name, password, false);
+        let mut login = Login::new(name, password, false);
+        login.client_features = client_features;
         self.send_reliable(&C2SPacket::Login(Box::new(login)))
     }
 

@@ -45,6 +45,7 @@ pub struct TestZone {
     child: Child,
     game: SocketAddr,
     ping: SocketAddr,
+    chat: Option<SocketAddr>,
     log_path: PathBuf,
     control_path: PathBuf,
     bin_dir: PathBuf,
@@ -185,6 +186,7 @@ impl TestZone {
             child,
             game: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             ping: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            chat: None,
             log_path,
             control_path,
             bin_dir: dir.clone(),
@@ -202,6 +204,10 @@ impl TestZone {
         let (game, ping) = parse_listening(&line).with_context(|| format!("parsing {line:?}"))?;
         zone.game = game;
         zone.ping = ping;
+        zone.chat = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("chat="))
+            .and_then(|a| a.parse().ok());
         if opts.default_control {
             zone.control_path = line
                 .split_whitespace()
@@ -220,6 +226,11 @@ impl TestZone {
     /// The ping port's address.
     pub fn ping_addr(&self) -> SocketAddr {
         self.ping
+    }
+
+    /// The chatnet listener's address, when `Net:ChatListen` is set.
+    pub fn chat_addr(&self) -> Option<SocketAddr> {
+        self.chat
     }
 
     /// The supervisor's process id.

@@ -80,6 +80,8 @@ pub struct Settings {
     pub modules: ZoneModules,
     /// Where and how scores are kept.
     pub persist: PersistSettings,
+    /// The chatnet listener (`Net:ChatListen` and its limits).
+    pub chatnet: crate::chatnet::ChatnetConfig,
     /// The command line the settings came from (for reloads).
     pub args: RunArgs,
     /// What a reload re-reads and replaces as a whole.
@@ -113,6 +115,8 @@ pub struct RuntimeSettings {
     pub auth: LocalAuth,
     /// The zone's config source (arena configs are read for score groups).
     pub zone: ZoneConfig,
+    /// Directory servers to announce the zone to (`[Directory]`).
+    pub directory: crate::directory::DirectoryConfig,
 }
 
 impl Deref for Settings {
@@ -342,8 +346,22 @@ impl Settings {
             ),
             zone: zone.clone(),
             realm_policy,
+            directory: {
+                let (mut d, w) = crate::directory::DirectoryConfig::read(&global);
+                r.warnings.extend(w);
+                // ASSS's modules.conf decides (see modules.rs).
+                if !modules.enabled("directory") {
+                    d.servers.clear();
+                }
+                d
+            },
         };
+        let (mut chatnet, w) = crate::chatnet::ChatnetConfig::read(&global);
+        if !modules.enabled("chatnet") {
+            chatnet.listen = None;
+        }
         let mut warnings = r.warnings;
+        warnings.extend(w);
         warnings.extend(check_arenas(
             &zone,
             args.zone.as_deref(),
@@ -363,6 +381,7 @@ impl Settings {
             control_dir_private: args.control.is_none(),
             keepalive: Duration::from_secs(5),
             persist,
+            chatnet,
             args: args.clone(),
             billing: {
                 let mut billing = BillingConfig::load(&global);

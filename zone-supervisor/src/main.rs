@@ -5,15 +5,18 @@
 
 mod auth;
 mod billing;
+mod chatnet;
 mod checkpoints;
 mod config;
 mod control;
+mod directory;
 mod game_calls;
 mod modules;
 mod ping;
 mod players;
 mod realm_link;
 mod realms;
+mod redirect;
 mod scores;
 mod session;
 mod state;

@@ -27,6 +27,8 @@ pub struct Player {
     pub squad: String,
     /// Continuum client.
     pub continuum: bool,
+    /// Client feature bits declared at login (`client_feature`).
+    pub client_features: u16,
     /// The last arena request, kept for re-entries.
     pub go: Option<GoArena>,
     /// Ship as last reported by the realm.
@@ -104,6 +106,7 @@ impl PlayerTable {
             name: String::new(),
             squad: String::new(),
             continuum: false,
+            client_features: 0,
             go: None,
             ship: 8,
             freq: 0,

@@ -388,6 +388,7 @@ impl Zone {
             .map(|s| s.name.clone());
         self.state.player_gone(pid);
         self.biller_player_left(now, pid);
+        self.chat_player_gone(pid);
         if let Some(mut p) = self.players.remove(now, pid) {
             if !p.name.is_empty() {
                 self.scores_player_left(&p.name, last_arena.as_deref());
@@ -480,7 +481,7 @@ impl Zone {
     }
 
     /// A login packet (already length-checked for the client kind).
-    fn login(&mut self, now: Instant, pid: i16, login: &Login, raw: &[u8]) {
+    pub(crate) fn login(&mut self, now: Instant, pid: i16, login: &Login, raw: &[u8]) {
         let Some(player) = self.players.get(pid) else {
             return;
         };
@@ -516,6 +517,7 @@ impl Zone {
         }
         if let Some(p) = self.players.get_mut(pid) {
             p.machine_id = login.machine_id;
+            p.client_features = login.client_features;
         }
         if self.biller_login(now, pid, login, raw, &name) {
             return;
@@ -587,7 +589,7 @@ impl Zone {
         self.send_packet(pid, &S2CPacket::LoginResponse(resp));
     }
 
-    fn go_arena(&mut self, now: Instant, pid: i16, go: GoArena) {
+    pub(crate) fn go_arena(&mut self, now: Instant, pid: i16, go: GoArena) {
         if go.ship > 8 {
             self.stats.dropped_game += 1;
             return;
@@ -601,6 +603,15 @@ impl Zone {
                 return;
             }
         };
+        // The name as asked (a literal address survives), as ASSS does.
+        let asked = if go.arena_type == -3 {
+            go.arena_name.as_str()
+        } else {
+            name.as_str()
+        };
+        if self.redirect_entrant(pid, asked) {
+            return;
+        }
         if let Some(p) = self.players.get_mut(pid) {
             p.go = Some(go);
         }

@@ -22,8 +22,10 @@ use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
 use crate::billing::Biller;
+use crate::chatnet::Chatnet;
 use crate::config::Settings;
 use crate::control::{self, ControlRequest};
+use crate::directory::Directory;
 use crate::ping::{self, Population};
 use crate::players::{Player, PlayerTable};
 use crate::realm_link::WorkerLinks;
@@ -112,6 +114,7 @@ pub async fn run(settings: Settings) -> Result<()> {
         }
         Err(e) => return Err(e),
     };
+    let (chatnet, chat_addr) = Chatnet::start(&settings.chatnet)?;
     info!(
         game = %udp.local_addr()?,
         ping = %ping.local_addr()?,
@@ -123,14 +126,16 @@ pub async fn run(settings: Settings) -> Result<()> {
     let signals = Signals::install()?;
     // Tests and scripts read this line to learn the ports.
     println!(
-        "zone listening game={} ping={} control={}",
+        "zone listening game={} ping={}{} control={}",
         udp.local_addr()?,
         ping.local_addr()?,
+        chat_addr.map(|a| format!(" chat={a}")).unwrap_or_default(),
         control_path.display()
     );
     let now = Instant::now();
     let biller = Biller::new(settings.billing.clone(), udp.local_addr()?.port(), now)?;
     let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let directory = Directory::start(settings.directory.clone(), udp.local_addr()?.port());
     let mut zone = Zone {
         clock: TickClock::new(now, ipc_proto::monotonic_ticks()),
         state: ZoneState::new(settings.realm_policy.clone(), scores.is_some()),
@@ -157,6 +162,8 @@ pub async fn run(settings: Settings) -> Result<()> {
         bans: Default::default(),
         biller,
         scores,
+        directory,
+        chatnet,
         started: now,
         last_keepalive: now,
         last_housekeeping: now,
@@ -242,6 +249,10 @@ pub(crate) struct Zone {
     pub(crate) biller: Biller,
     /// Score keeping (`None` when `Persist:Enabled` is off).
     pub(crate) scores: Option<crate::scores::ScoreKeeper>,
+    /// The directory announcing task.
+    directory: Directory,
+    /// Chat-protocol clients.
+    pub(crate) chatnet: Chatnet,
     started: Instant,
     last_keepalive: Instant,
     last_housekeeping: Instant,
@@ -266,6 +277,7 @@ impl Zone {
             mut sigint,
             mut sighup,
         } = signals;
+        let mut chat_rx = self.chatnet.take_events();
         loop {
             tokio::select! {
                 r = self.udp.readable() => {
@@ -284,6 +296,7 @@ impl Zone {
                     }
                 }
                 Ok(()) = self.biller.readable() => self.drain_biller_socket(),
+                Some(ev) = crate::chatnet::next_event(&mut chat_rx) => self.chat_event(Instant::now(), ev),
                 Some(req) = control_rx.recv() => self.control_request(req),
                 Some(reply) = next_reply(&mut db_rx) => self.db_reply(reply),
                 _ = tick.tick() => self.on_tick(),
@@ -378,6 +391,7 @@ impl Zone {
             {
                 status.push_str("; DATABASE WRITES FAILING");
             }
+            self.directory.set_population(self.players_in_arenas());
             notify(&[
                 sd_notify::NotifyState::Status(&status),
                 sd_notify::NotifyState::Watchdog,
@@ -409,6 +423,7 @@ impl Zone {
         let result = match Settings::load(&self.s.args) {
             Ok(fresh) => {
                 self.s.runtime = fresh.runtime;
+                self.directory.configure(self.s.directory.clone());
                 // The registry applies the realm policy from now on.
                 self.state.registry.policy = self.s.realm_policy.clone();
                 Ok(())
@@ -489,6 +504,14 @@ impl Zone {
             zone,
             realms: self.realm_reports(now),
         }
+    }
+
+    /// Players inside an arena (the count directory servers are given).
+    fn players_in_arenas(&self) -> usize {
+        self.players
+            .iter()
+            .filter(|p| self.state.members.realm_of(p.pid).is_some())
+            .count()
     }
 
     fn population(&self) -> Population {
@@ -576,6 +599,7 @@ impl Zone {
         self.flush_biller(now);
         let mut list = std::mem::take(&mut self.flush_list);
         let mut ended = Vec::new();
+        self.flush_chatnet(now, &mut list, &mut ended);
         let delay = self.s.flush_delay;
         for &pid in &list {
             let Some(p) = self.players.get_mut(pid) else {

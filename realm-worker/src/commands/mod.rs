@@ -6,6 +6,7 @@
 mod flags;
 mod general;
 pub mod parse;
+mod redirect;
 mod staff;
 
 use ipc_proto::ZoneCall;
@@ -121,6 +122,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("points", "player, freq or arena", "<points>", "Adds flag points to the targets' scores (negative to take them away).", staff::points),
     cmd!("prize", "player, freq or arena", "[count] [-]<prize> ... | #<number>", "Gives the targets prizes, e.g. {3 reps}, {anti}; a '-' before the name or count takes them away ({-prox}, {-3 bricks}); a count alone gives random prizes.", staff::prize),
     cmd!("realms", "none", "", "Shows every realm (arena process) of the zone: state, players, CPU, memory, restarts.", general::realms),
+    cmd!("redirect", "player, freq or arena", "<redirect name> | <ip>:<port>[:<arena>]", "Sends the targets to another zone (Continuum and bots that understand redirects); sent in public, sends you. Names are set in the global [Redirects] section.", redirect::redirect),
     cmd!("scorereset", "player or none", "", "Resets your own score (if the arena allows it), or the target player's.", general::scorereset),
     cmd!("send", "player", "<arena>", "Sends the target player to another arena.", staff::send),
     cmd!("setcm", "player or arena", "(+|-)(pub|pubmacro|freq|nmefreq|priv|chat|modchat|all) ... [-t seconds]", "Changes the chat mask of the target player, or of the arena: '-' blocks that kind of chat, '+' allows it; -t makes a player's mask expire.", staff::setcm),

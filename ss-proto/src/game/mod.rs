@@ -27,7 +27,7 @@ pub use position::{
 };
 pub use s2c::{
     ArenaListEntry, Brick, FileData, Kill, LoginResponse, MapFileEntry, MapInfo, PlayerEntering,
-    S2CPacket, ScoreUpdate, SecuritySeeds, ARENA_SETTINGS_LEN,
+    Redirect, S2CPacket, ScoreUpdate, SecuritySeeds, ARENA_SETTINGS_LEN,
 };
 pub use text::{
     byte_to_char, char_to_byte, decode_bytes, read_fixed_str, sanitize_login_name, write_fixed_str,
@@ -242,6 +242,8 @@ pub mod s2c_type {
     pub const LOGIN_TEXT: u8 = 0x33;
     /// Continuum version.
     pub const CONTINUUM_VERSION: u8 = 0x34;
+    /// Redirect to another zone or arena.
+    pub const REDIRECT: u8 = 0x3B;
 }
 
 /// Ship numbers (§1).

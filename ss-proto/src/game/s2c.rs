@@ -155,6 +155,8 @@ pub enum S2CPacket {
     TurfFlags(Vec<i16>),
     /// 0x23: periodic reward: (freq, points) pairs.
     PeriodicReward(Vec<(i16, i16)>),
+    /// 0x3B: go to another zone (or arena) (`docs/protocol/game-protocol.md` §23).
+    Redirect(Redirect),
     /// Any other type: the type byte and the bytes after it.
     Other {
         /// Type byte.
@@ -317,6 +319,16 @@ impl S2CPacket {
                 check_len(ptype, len, records_fit(len - 1, 4))?;
                 S2CPacket::PeriodicReward((0..(len - 1) / 4).map(|_| (r.i16(), r.i16())).collect())
             }
+            t::REDIRECT => {
+                exact(Redirect::LEN)?;
+                S2CPacket::Redirect(Redirect {
+                    ip: std::net::Ipv4Addr::from(r.u32()),
+                    port: r.u16(),
+                    arena_type: r.i16(),
+                    arena_name: read_fixed_str(r.bytes(16)),
+                    login_id: r.u32(),
+                })
+            }
             _ => S2CPacket::Other {
                 ptype,
                 body: r.rest().to_vec(),
@@ -438,6 +450,14 @@ impl S2CPacket {
                     out.put_i16(*points);
                 }
             }
+            S2CPacket::Redirect(rd) => {
+                out.put_u8(ptype);
+                out.put_u32(u32::from(rd.ip));
+                out.put_u16(rd.port);
+                out.put_i16(rd.arena_type);
+                put_fixed_str(out, &rd.arena_name, 16);
+                out.put_u32(rd.login_id);
+            }
             S2CPacket::Other { body, .. } => {
                 out.put_u8(ptype);
                 out.put(body);
@@ -482,8 +502,65 @@ impl S2CPacket {
             S2CPacket::FlagDrop { .. } => t::FLAG_DROP,
             S2CPacket::TurfFlags(_) => t::TURF_FLAGS,
             S2CPacket::PeriodicReward(_) => t::PERIODIC_REWARD,
+            S2CPacket::Redirect(_) => t::REDIRECT,
             S2CPacket::Other { ptype, .. } => *ptype,
         }
+    }
+}
+
+/// S2C 0x3B: where a redirected client goes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Redirect {
+    /// Zone address (the wire holds its numeric value little-endian).
+    pub ip: std::net::Ipv4Addr,
+    /// Zone game port.
+    pub port: u16,
+    /// Arena request as in C2S 0x01: −1 any public arena, −3 the named one.
+    pub arena_type: i16,
+    /// Arena name (for −3), at most 15 characters.
+    pub arena_name: String,
+    /// Echoed by the client in its next login (we send 0).
+    pub login_id: u32,
+}
+
+impl Redirect {
+    /// Length of the packet, type byte included.
+    pub const LEN: usize = 29;
+
+    /// A redirect to `ip:port`, to `arena` if given, else to any public
+    /// arena.
+    pub fn to(ip: std::net::Ipv4Addr, port: u16, arena: Option<&str>) -> Redirect {
+        Redirect {
+            ip,
+            port,
+            arena_type: if arena.is_some() { -3 } else { -1 },
+            arena_name: arena.unwrap_or("").chars().take(15).collect(),
+            login_id: 0,
+        }
+    }
+
+    /// The redirect an alias names, as ASSS reads them
+    /// (`docs/protocol/game-protocol.md` §23): `lookup(alias)` (the
+    /// `[Redirects]` setting of that name), else the alias itself if it
+    /// looks like an address (starts with 1–9, has a `.` and a `:`). The
+    /// text is `ip:port[:arena]`; `None` if the IPv4 address or the port
+    /// does not parse.
+    pub fn from_alias<'a>(
+        alias: &'a str,
+        lookup: impl FnOnce(&str) -> Option<&'a str>,
+    ) -> Option<Redirect> {
+        let alias = alias.trim();
+        let text = lookup(alias).or_else(|| {
+            let literal = alias.starts_with(|c: char| ('1'..='9').contains(&c))
+                && alias.contains('.')
+                && alias.contains(':');
+            literal.then_some(alias)
+        })?;
+        let mut parts = text.trim().splitn(3, ':');
+        let ip = parts.next()?.trim().parse().ok()?;
+        let port = parts.next()?.trim().parse().ok().filter(|&p| p != 0)?;
+        let arena = parts.next().map(str::trim).filter(|a| !a.is_empty());
+        Some(Redirect::to(ip, port, arena))
     }
 }
 

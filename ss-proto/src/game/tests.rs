@@ -386,6 +386,43 @@ fn sample_player(pid: i16) -> PlayerEntering {
     }
 }
 
+/// The redirect's address is the numeric value of a.b.c.d, little-endian
+/// on the wire (`docs/protocol/game-protocol.md` §23).
+#[test]
+fn redirect_wire_form() {
+    let mut out = Vec::new();
+    S2CPacket::Redirect(Redirect::to(
+        std::net::Ipv4Addr::new(10, 1, 2, 3),
+        5002,
+        Some("duel"),
+    ))
+    .encode(&mut out);
+    assert_eq!(out.len(), Redirect::LEN);
+    assert_eq!(&out[..9], &[0x3B, 3, 2, 1, 10, 0x8A, 0x13, 0xFD, 0xFF]);
+    assert_eq!(&out[9..13], b"duel");
+    assert!(out[13..29].iter().all(|&b| b == 0));
+    let mut out = Vec::new();
+    S2CPacket::Redirect(Redirect::to(std::net::Ipv4Addr::LOCALHOST, 1, None)).encode(&mut out);
+    assert_eq!(&out[7..9], &[0xFF, 0xFF]);
+    assert!(S2CPacket::decode(&out[..28]).is_err());
+}
+
+#[test]
+fn redirect_aliases() {
+    let table = |name: &str| (name == "elsewhere").then_some("10.0.0.9:5400:pub");
+    let r = Redirect::from_alias("elsewhere", table).unwrap();
+    assert_eq!(
+        (r.ip, r.port, r.arena_type, r.arena_name.as_str()),
+        (std::net::Ipv4Addr::new(10, 0, 0, 9), 5400, -3, "pub")
+    );
+    let r = Redirect::from_alias("127.0.0.1:5000", table).unwrap();
+    assert_eq!((r.port, r.arena_type), (5000, -1));
+    assert!(Redirect::from_alias("nowhere", table).is_none());
+    assert!(Redirect::from_alias("0.1.2.3:5", table).is_none());
+    assert!(Redirect::from_alias("1.2.3:5", table).is_none());
+    assert!(Redirect::from_alias("1.2.3.4:x", table).is_none());
+}
+
 #[test]
 fn s2c_round_trips() {
     let mut settings = Box::new([7u8; ARENA_SETTINGS_LEN]);
@@ -485,6 +522,11 @@ fn s2c_round_trips() {
             },
         ]),
         S2CPacket::KeepAlive,
+        S2CPacket::Redirect(Redirect::to(
+            std::net::Ipv4Addr::new(10, 1, 2, 3),
+            5002,
+            Some("duel"),
+        )),
         S2CPacket::SmallPosition(SmallPosition {
             pid: 200,
             ..Default::default()
@@ -527,7 +569,7 @@ fn s2c_round_trips() {
             checksum: !0,
         },
         S2CPacket::Other {
-            ptype: 0x3B,
+            ptype: 0x3C,
             body: vec![0; 28],
         },
     ];

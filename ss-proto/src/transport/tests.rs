@@ -693,3 +693,26 @@ fn sized_streams_queue_is_bounded() {
     }
     assert!(!l.server.send_sized(data), "a fifth stream is refused");
 }
+
+#[test]
+fn local_delivery_hands_over_packets_whole() {
+    let now = Instant::now();
+    let cfg = TransportConfig::default();
+    let mut c = Connection::server(now, cfg.clone(), TickClock::new(now, 0), 0, false);
+    let big: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8 + 1).collect();
+    assert!(c.send(&[0x07, 1], Reliability::Reliable, Priority::Normal));
+    assert!(c.send(&big, Reliability::Reliable, Priority::Normal));
+    assert!(c.send(&[0x28, 2], Reliability::Unreliable, Priority::Low));
+    assert!(c.send(&[0x05, 3], Reliability::Unreliable, Priority::High));
+    let mut got = Vec::new();
+    let later = now + cfg.drop_timeout * 2;
+    c.take_local(later, &mut |p| got.push(p.to_vec()));
+    assert_eq!(got, vec![vec![0x05, 3], vec![0x28, 2], vec![0x07, 1], big]);
+    assert!(!c.has_pending());
+    // Never times out while taken from, and a disconnect closes it.
+    assert!(c.next_deadline().is_some_and(|d| d > later));
+    assert!(!c.is_closed());
+    c.disconnect();
+    c.take_local(later, &mut |_| panic!("nothing after a disconnect"));
+    assert!(c.is_closed());
+}
