@@ -46,6 +46,7 @@ pub struct TestZone {
     game: SocketAddr,
     ping: SocketAddr,
     chat: Option<SocketAddr>,
+    metrics: Option<SocketAddr>,
     log_path: PathBuf,
     control_path: PathBuf,
     bin_dir: PathBuf,
@@ -187,6 +188,7 @@ impl TestZone {
             game: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             ping: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             chat: None,
+            metrics: None,
             log_path,
             control_path,
             bin_dir: dir.clone(),
@@ -207,6 +209,10 @@ impl TestZone {
         zone.chat = line
             .split_whitespace()
             .find_map(|w| w.strip_prefix("chat="))
+            .and_then(|a| a.parse().ok());
+        zone.metrics = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("metrics="))
             .and_then(|a| a.parse().ok());
         if opts.default_control {
             zone.control_path = line
@@ -231,6 +237,12 @@ impl TestZone {
     /// The chatnet listener's address, when `Net:ChatListen` is set.
     pub fn chat_addr(&self) -> Option<SocketAddr> {
         self.chat
+    }
+
+    /// The metrics and dashboard listener's address, when
+    /// `Metrics:Listen` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics
     }
 
     /// The supervisor's process id.

@@ -78,6 +78,8 @@ pub struct Settings {
     pub billing: BillingConfig,
     /// What the zone folder's `modules.conf` switches on.
     pub modules: ZoneModules,
+    /// The metrics and dashboard listener (`[Metrics]`).
+    pub web: crate::web::WebConfig,
     /// Where and how scores are kept.
     pub persist: PersistSettings,
     /// The chatnet listener (`Net:ChatListen` and its limits).
@@ -391,6 +393,7 @@ impl Settings {
                 billing
             },
             modules,
+            web: crate::web::WebConfig::read(&global)?,
             runtime,
         };
         Ok((settings, warnings))

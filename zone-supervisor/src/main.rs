@@ -22,6 +22,7 @@ mod session;
 mod state;
 mod stats;
 mod udp;
+mod web;
 mod zone;
 
 use std::path::PathBuf;

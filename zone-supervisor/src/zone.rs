@@ -115,6 +115,10 @@ pub async fn run(settings: Settings) -> Result<()> {
         Err(e) => return Err(e),
     };
     let (chatnet, chat_addr) = Chatnet::start(&settings.chatnet)?;
+    let (web_addr, web) = match crate::web::start(&settings.web, settings.zone.clone())? {
+        Some((addr, state)) => (Some(addr), Some(state)),
+        None => (None, None),
+    };
     info!(
         game = %udp.local_addr()?,
         ping = %ping.local_addr()?,
@@ -126,10 +130,13 @@ pub async fn run(settings: Settings) -> Result<()> {
     let signals = Signals::install()?;
     // Tests and scripts read this line to learn the ports.
     println!(
-        "zone listening game={} ping={}{} control={}",
+        "zone listening game={} ping={}{}{} control={}",
         udp.local_addr()?,
         ping.local_addr()?,
         chat_addr.map(|a| format!(" chat={a}")).unwrap_or_default(),
+        web_addr
+            .map(|a| format!(" metrics={a}"))
+            .unwrap_or_default(),
         control_path.display()
     );
     let now = Instant::now();
@@ -164,6 +171,7 @@ pub async fn run(settings: Settings) -> Result<()> {
         scores,
         directory,
         chatnet,
+        web,
         started: now,
         last_keepalive: now,
         last_housekeeping: now,
@@ -253,6 +261,8 @@ pub(crate) struct Zone {
     directory: Directory,
     /// Chat-protocol clients.
     pub(crate) chatnet: Chatnet,
+    /// The metrics and dashboard listener's zone side (`[Metrics]`).
+    pub(crate) web: Option<crate::web::WebState>,
     started: Instant,
     last_keepalive: Instant,
     last_housekeeping: Instant,
@@ -370,6 +380,7 @@ impl Zone {
         self.scratch = keepalive_bytes;
         self.biller_tick(now);
         self.scores_tick(now);
+        self.web_tick(now);
         if now.saturating_duration_since(self.last_housekeeping) >= Duration::from_millis(100) {
             self.last_housekeeping = now;
             self.state.tick(now);
