@@ -27,6 +27,7 @@ use crate::freqman::{FreqMan, Member};
 use crate::obscene::WordFilter;
 use crate::rules::Rules;
 use crate::scores::{Score, Scores};
+use crate::security::{ArenaSecurity, PlayerSecurity};
 
 /// Distance within which plain positions may reach a receiver as radar
 /// dots (`Net:PositionExtraPixels`).
@@ -80,6 +81,8 @@ pub struct ArenaPlayer {
     pub deaths_without_firing: u32,
     /// When the map was last sent to him (repeats are ignored for a while).
     pub map_sent_at: Option<Instant>,
+    /// Security checks (seeds, checksum requests, violations).
+    pub security: PlayerSecurity,
 }
 
 /// Bytes of a banner bitmap.
@@ -114,6 +117,8 @@ pub struct Arena {
     pub(crate) obscene: WordFilter,
     /// The arena's chat mask (`?setcm` in public; `Chat:RestrictChat`).
     pub(crate) arena_chat_mask: u32,
+    /// Seeds and checksum requests.
+    pub(crate) security: ArenaSecurity,
     pub(crate) out: Vec<u8>,
     spare: Vec<u8>,
     pkt: Vec<u8>,
@@ -132,7 +137,13 @@ impl Arena {
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
+        let mut rng = seed | 1;
+        let security = ArenaSecurity::new(Instant::now(), assets.config.global(), || {
+            rng = xorshift(rng);
+            rng as u32
+        });
         Arena {
+            security,
             name,
             source,
             obscene: WordFilter::from_list(&rules.chat.obscene),
@@ -148,7 +159,7 @@ impl Arena {
             targets: Vec::new(),
             extra_targets: Vec::new(),
             stop: false,
-            rng: seed | 1,
+            rng,
         }
     }
 
@@ -181,7 +192,7 @@ impl Arena {
         self.stop
     }
 
-    /// Periodic work (every 100 ms): lock expiry.
+    /// Periodic work (every 100 ms): lock expiry, security requests.
     pub fn on_timer(&mut self) {
         let now = Instant::now();
         for p in self.players.values_mut() {
@@ -189,6 +200,7 @@ impl Arena {
                 p.lock = None;
             }
         }
+        self.security_tick(now);
     }
 
     /// Handles one message from the supervisor.
@@ -248,6 +260,8 @@ impl Arena {
         self.assets = fresh;
         self.rules = Rules::from_config(&self.assets.config, &self.assets.settings);
         self.obscene = WordFilter::from_list(&self.rules.chat.obscene);
+        self.security
+            .reconfigure(Instant::now(), self.assets.config.global());
         let caps = &self.assets.caps;
         for p in self.players.values_mut() {
             p.group = caps.group_of(&p.info.name, p.info.authenticated);
@@ -435,6 +449,7 @@ impl Arena {
             fired: false,
             deaths_without_firing: 0,
             map_sent_at: None,
+            security: PlayerSecurity::default(),
         };
         let mut player = player;
         if let Some((mask, secs)) = player.info.chat_mask {
@@ -495,6 +510,8 @@ impl Arena {
             Delivery::Reliable,
             &S2CPacket::EnteredArena,
         );
+        // 8. the arena's seeds (no checksum request yet)
+        self.security_on_enter(pid);
 
         let own_banner = player.info.banner.clone();
         self.players.insert(pid, player);
@@ -595,6 +612,10 @@ impl Arena {
         if !self.players.contains_key(&pid) || bytes.is_empty() {
             return;
         }
+        if bytes[0] == c2s_type::SECURITY_RESPONSE {
+            self.security_response(pid, bytes);
+            return;
+        }
         if bytes[0] == c2s_type::POSITION {
             // The hot path: decoded without allocating.
             match Position::decode(bytes) {
@@ -640,6 +661,7 @@ impl Arena {
         let Some(sender) = self.players.get_mut(&pid) else {
             return;
         };
+        sender.security.sent_position = true;
         let newer = tick_diff(pos.time, sender.pos_time) > 0;
         let old_status = sender.status;
         if newer {

@@ -25,6 +25,12 @@ pub struct ArenaAssets {
     pub map_packet: Vec<u8>,
     /// Staff groups and capabilities.
     pub caps: Capabilities,
+    /// The decoded map, for the security map checksum (`None` if the file
+    /// does not decode: the map checksum is then not checked).
+    pub map: Option<map::Map>,
+    /// The operator's exe checksum table (`scrty` in the zone folder):
+    /// pairs of (checksum key, Continuum exe checksum).
+    pub exe_table: Vec<(u32, u32)>,
 }
 
 /// Where the assets come from, kept for reloads.
@@ -86,7 +92,19 @@ impl ArenaAssets {
         let mut map_name = path.rsplit('/').next().unwrap_or(&path).to_string();
         map_name.truncate(16);
         let map_packet = map::download_packet(&map_name, &lvl).context("compressing the map")?;
+        let decoded = match map::Map::decode(&lvl) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                tracing::warn!(realm, map = %path, "map does not decode, its security checksum is not checked: {e}");
+                None
+            }
+        };
+        let exe_table = zone_dir
+            .map(|d| load_exe_table(&d.join("scrty")))
+            .unwrap_or_default();
         Ok(ArenaAssets {
+            map: decoded,
+            exe_table,
             config,
             settings,
             map_crc: map::file_checksum(&lvl),
@@ -95,4 +113,34 @@ impl ArenaAssets {
             caps,
         })
     }
+}
+
+/// Size of an exe checksum table file: 1000 little-endian `u32`s.
+const EXE_TABLE_LEN: usize = 4000;
+
+/// Reads the exe checksum table (`docs/protocol/game-protocol.md` §20):
+/// 1000 `u32`s, the first two unused, then (key, checksum) pairs. A missing
+/// file is no table; a file of another size is refused with a warning.
+fn load_exe_table(path: &std::path::Path) -> Vec<(u32, u32)> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+        Err(e) => {
+            tracing::warn!(file = %path.display(), "exe checksum table unreadable, not used: {e}");
+            return Vec::new();
+        }
+    };
+    if bytes.len() != EXE_TABLE_LEN {
+        tracing::warn!(
+            file = %path.display(),
+            len = bytes.len(),
+            "exe checksum table must be {EXE_TABLE_LEN} bytes, not used"
+        );
+        return Vec::new();
+    }
+    let words: Vec<u32> = bytes
+        .chunks_exact(4)
+        .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+        .collect();
+    words[2..].chunks_exact(2).map(|p| (p[0], p[1])).collect()
 }

@@ -18,6 +18,7 @@ mod link;
 mod obscene;
 mod rules;
 mod scores;
+mod security;
 #[cfg(test)]
 mod tests;
 
