@@ -35,7 +35,7 @@ use ss_proto::game::{
 use ss_proto::map::{decompress_download, file_checksum, MAX_LVL_SIZE};
 use ss_proto::transport::{DisconnectReason, Event, Priority, Reliability, TransportConfig};
 
-use crate::session::{ClientSession, SyncPolicy};
+use crate::session::{ClientSession, SecurityAnswers, SyncPolicy};
 
 /// How often the bot re-syncs its clock with the server (also keeps the
 /// link from timing out while the bot is otherwise silent).
@@ -442,7 +442,20 @@ impl Bot {
             crc == want_crc,
             "map CRC-32 {crc:#010x} differs from the map info's {want_crc:#010x}"
         );
+        self.shared.lock().add_map(&lvl);
         Ok(lvl)
+    }
+
+    /// How the bot answers security checksum requests (S2C 0x18 with a
+    /// key); by default correctly, like a real client. The I/O thread
+    /// answers as soon as a request arrives.
+    pub fn set_security_answers(&self, answers: SecurityAnswers) {
+        self.shared.lock().set_security_answers(answers);
+    }
+
+    /// Security requests the bot has answered.
+    pub fn security_answered(&self) -> u64 {
+        self.shared.lock().security_answered()
     }
 
     /// Sends a position (C2S 0x03) stamped with the synced server time

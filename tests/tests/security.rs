@@ -1,0 +1,152 @@
+//! End-to-end tests of what every client is sent and checked for: security
+//! seeds and checksum requests (S2C 0x18 / C2S 0x1A). Real
+//! `zone-supervisor` and `realm-worker` processes, bots over UDP.
+
+use std::path::Path;
+
+use anyhow::{ensure, Context, Result};
+use md5::{Digest, Md5};
+use ss_proto::game::{chat_type, ship, S2CPacket, SecuritySeeds, WeaponInfo};
+use ss_tests::bot::Bot;
+use ss_tests::scenario::*;
+use ss_tests::session::SecurityAnswers;
+use ss_tests::zone::{wait_until, TestZone, ZoneOptions};
+
+/// The password staff bots log in with ([`bot_in`] uses it too).
+const PASSWORD: &str = "secret";
+
+/// Checksum requests every second in these tests.
+const FAST_REQUESTS: &str = "Security:SecurityIntervalMillis=1000";
+
+fn seeds(bot: &mut Bot) -> Result<SecuritySeeds> {
+    bot.wait_for(WAIT, |p| match p {
+        S2CPacket::Security(s) => Some(*s),
+        _ => None,
+    })
+    .context("waiting for the security seeds (S2C 0x18)")
+}
+
+/// Waits for a green message containing `needle`.
+fn wait_message(bot: &mut Bot, needle: &str) -> Result<String> {
+    let want = needle.to_owned();
+    bot.wait_for(WAIT, |p| match p {
+        S2CPacket::Chat(c) if c.pid == -1 && c.text.contains(&want) => Some(c.text.clone()),
+        _ => None,
+    })
+    .with_context(|| format!("waiting for a message containing {needle:?}"))
+}
+
+/// ASSS `passwd.conf` digest: MD5 over the lowercased name NUL-padded to
+/// 24 bytes and the password NUL-padded to 32.
+fn digest(name: &str, password: &str) -> String {
+    let mut block = [0u8; 56];
+    let lower = name.to_ascii_lowercase();
+    block[..lower.len()].copy_from_slice(lower.as_bytes());
+    block[24..24 + password.len()].copy_from_slice(password.as_bytes());
+    Md5::digest(block)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Makes `name` a sysop of the zone folder `dir`.
+fn add_sysop(dir: &Path, name: &str) -> Result<()> {
+    let conf = dir.join("conf");
+    let mut passwd = std::fs::read_to_string(conf.join("passwd.conf"))?;
+    let mut staff = std::fs::read_to_string(conf.join("staff.conf"))?;
+    ensure!(passwd.trim_end().ends_with("[Users]"), "passwd.conf layout");
+    ensure!(
+        staff.trim_end().ends_with("[(global)]"),
+        "staff.conf layout"
+    );
+    passwd.push_str(&format!("\n{name} = {}\n", digest(name, PASSWORD)));
+    staff.push_str(&format!("\n{name} = sysop\n"));
+    std::fs::write(conf.join("passwd.conf"), passwd)?;
+    std::fs::write(conf.join("staff.conf"), staff)?;
+    Ok(())
+}
+
+/// A zone from a fresh folder with a sysop `sysy`, started with
+/// `overrides`.
+fn staff_zone(dir: &Path, overrides: &[&str]) -> Result<TestZone> {
+    let zone_dir = init_zone_folder(dir)?;
+    add_sysop(&zone_dir, "sysy")?;
+    TestZone::start_with(ZoneOptions {
+        zone_dir: Some(zone_dir),
+        overrides: overrides.iter().map(|s| s.to_string()).collect(),
+        ..ZoneOptions::default()
+    })
+}
+
+/// Sends positions until the bot has answered `n` checksum requests.
+fn fly_until_answered(bot: &mut Bot, n: u64) -> Result<()> {
+    let ok = wait_until(WAIT, || {
+        let _ = bot.send_position(8200, 8200, 0, 0, WeaponInfo::NONE);
+        bot.pump();
+        bot.security_answered() >= n
+    });
+    ensure!(ok, "no checksum request was answered");
+    Ok(())
+}
+
+#[test]
+fn seeds_arrive_on_entry_and_are_the_same_for_everyone() {
+    zone_test(&[], |zone| {
+        let mut a = bot_in(zone, "alpha", "0", ship::WARBIRD)?;
+        let mut b = bot_in(zone, "bravo", "0", ship::SPECTATOR)?;
+        let (sa, sb) = (seeds(&mut a)?, seeds(&mut b)?);
+        ensure!(sa == sb, "different seeds: {sa:?} vs {sb:?}");
+        ensure!(sa.checksum_key == 0, "no checksum request on entry: {sa:?}");
+        ensure!(
+            sa.green_seed != 0 || sa.door_seed != 0,
+            "seeds look unset: {sa:?}"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn right_answers_pass_and_a_wrong_map_checksum_shows_in_info() {
+    in_temp_dir("security", |dir| {
+        let zone = staff_zone(dir, &[FAST_REQUESTS])?;
+        let mut staff = bot_in(&zone, "sysy", "0", ship::SPECTATOR)?;
+        let mut good = bot_in(&zone, "good", "0", ship::WARBIRD)?;
+        let mut bad = bot_in(&zone, "bad", "0", ship::JAVELIN)?;
+        bad.set_security_answers(SecurityAnswers::WrongMap);
+        fly_until_answered(&mut good, 1)?;
+        fly_until_answered(&mut bad, 1)?;
+        // The answers went out before these commands: the realm has
+        // checked them when it runs the command.
+        let good_pid = wait_for_player(&mut staff, "good")?;
+        let bad_pid = wait_for_player(&mut staff, "bad")?;
+        staff.chat(chat_type::PRIVATE, good_pid, "*info")?;
+        let line = wait_message(&mut staff, "good: security:")?;
+        ensure!(line.contains("violations=0"), "{line}");
+        staff.chat(chat_type::PRIVATE, bad_pid, "*info")?;
+        let line = wait_message(&mut staff, "bad: security:")?;
+        ensure!(
+            !line.contains("violations=0") && line.contains("map checksum mismatch"),
+            "{line}"
+        );
+        // Without kickoff he stays.
+        bad.expect_none_before_marker(|_| false)?;
+        Ok(())
+    });
+}
+
+#[test]
+fn with_kickoff_a_wrong_map_checksum_kicks() {
+    zone_test(&[FAST_REQUESTS, "Security:SecurityKickoff=1"], |zone| {
+        let mut good = bot_in(zone, "good", "0", ship::WARBIRD)?;
+        let mut bad = bot_in(zone, "bad", "0", ship::JAVELIN)?;
+        bad.set_security_answers(SecurityAnswers::WrongMap);
+        fly_until_answered(&mut bad, 1)?;
+        bad.wait_disconnected(WAIT)
+            .context("the bad bot was not kicked")?;
+        // The good one answered as well and is still in.
+        fly_until_answered(&mut good, 2)?;
+        good.expect_none_before_marker(|_| false)?;
+        ensure!(!good.is_disconnected(), "the good bot was kicked");
+        Ok(())
+    });
+}
