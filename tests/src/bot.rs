@@ -446,6 +446,20 @@ impl Bot {
         Ok(lvl)
     }
 
+    /// Asks for the zone's news (C2S 0x0D) and returns the decompressed
+    /// file of the S2C 0x10 answer.
+    pub fn download_news(&mut self) -> Result<Vec<u8>> {
+        self.send_reliable(&C2SPacket::NewsRequest)?;
+        let file = self
+            .wait_for(DEFAULT_TIMEOUT, |p| match p {
+                S2CPacket::IncomingFile(f) => Some(f.clone()),
+                _ => None,
+            })
+            .context("waiting for the news file (0x10)")?;
+        ensure!(file.name.is_empty(), "news file named {:?}", file.name);
+        decompress_download(&file.data, MAX_LVL_SIZE).context("decompressing the news")
+    }
+
     /// How the bot answers security checksum requests (S2C 0x18 with a
     /// key); by default correctly, like a real client. The I/O thread
     /// answers as soon as a request arrives.

@@ -150,3 +150,44 @@ fn with_kickoff_a_wrong_map_checksum_kicks() {
         Ok(())
     });
 }
+
+#[test]
+fn news_arrives_compressed_matches_news_txt_and_follows_a_reload() {
+    in_temp_dir("news", |dir| {
+        let zone_dir = init_zone_folder(dir)?;
+        let first = b"Welcome to the test zone.\r\nNo spawn killing.\r\n".to_vec();
+        std::fs::write(zone_dir.join("news.txt"), &first)?;
+        let zone = zone_from_folder(&zone_dir)?;
+        let mut bot = Bot::connect(zone.game_addr())?;
+        let resp = bot.login("reader", PASSWORD)?;
+        ensure!(
+            resp.news_checksum == ss_proto::map::file_checksum(&first),
+            "login response news checksum {:#x}",
+            resp.news_checksum
+        );
+        ensure!(
+            bot.download_news()? == first,
+            "the news differs from news.txt"
+        );
+
+        let second = b"New season starts today.\r\n".to_vec();
+        std::fs::write(zone_dir.join("news.txt"), &second)?;
+        zone.cli(&["reload"])?;
+        ensure!(bot.download_news()? == second, "the news was not re-read");
+        let mut late = Bot::connect(zone.game_addr())?;
+        let resp = late.login("latecomer", PASSWORD)?;
+        ensure!(resp.news_checksum == ss_proto::map::file_checksum(&second));
+
+        // A binary file: a warning naming it, and no news (checksum 0).
+        std::fs::write(zone_dir.join("news.txt"), b"\x00\x01\x02binary")?;
+        zone.cli(&["reload"])?;
+        let mut third = Bot::connect(zone.game_addr())?;
+        let resp = third.login("third", PASSWORD)?;
+        ensure!(resp.news_checksum == 0, "checksum of refused news");
+        let logged = wait_until(WAIT, || {
+            zone.log_tail().contains("news.txt: news file is not text")
+        });
+        ensure!(logged, "no warning naming news.txt:\n{}", zone.log_tail());
+        Ok(())
+    });
+}

@@ -110,6 +110,8 @@ pub struct RuntimeSettings {
     pub auth: LocalAuth,
     /// The zone's config source (arena configs are read for score groups).
     pub zone: ZoneConfig,
+    /// The news file (`General:NewsFile`), re-read on reload.
+    pub news: crate::news::News,
 }
 
 impl Deref for Settings {
@@ -317,7 +319,15 @@ impl Settings {
             continuum_vie: r.bool("Net", "ContinuumVIE", false),
         };
         let realm_policy = realm_policy(&mut r)?;
+        let news_file = r
+            .text("General", "NewsFile")
+            .unwrap_or("news.txt")
+            .trim()
+            .to_string();
+        let (news, news_warning) = crate::news::News::load(&zone, &news_file);
+        r.warnings.extend(news_warning);
         let runtime = RuntimeSettings {
+            news,
             transport,
             init_policy,
             max_connections: r.count("Net", "MaxConnections", 1000, 1..=32000),
