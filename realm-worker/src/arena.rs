@@ -24,6 +24,7 @@ use crate::chat::ChatState;
 use crate::commands::{CmdTarget, Issuer};
 use crate::flags::{FlagGame, NoFlags};
 use crate::freqman::{FreqMan, Member};
+use crate::lag::{LagFigures, LagLimits, PlayerLag};
 use crate::obscene::WordFilter;
 use crate::rules::Rules;
 use crate::scores::{Score, Scores};
@@ -83,6 +84,8 @@ pub struct ArenaPlayer {
     pub map_sent_at: Option<Instant>,
     /// Security checks (seeds, checksum requests, violations).
     pub security: PlayerSecurity,
+    /// Lag figures and what the `[Lag]` rules made of them.
+    pub lag: PlayerLag,
 }
 
 /// Bytes of a banner bitmap.
@@ -119,6 +122,8 @@ pub struct Arena {
     pub(crate) arena_chat_mask: u32,
     /// Seeds and checksum requests.
     pub(crate) security: ArenaSecurity,
+    /// The `[Lag]` limits.
+    pub(crate) lag_limits: LagLimits,
     pub(crate) out: Vec<u8>,
     spare: Vec<u8>,
     pkt: Vec<u8>,
@@ -144,6 +149,7 @@ impl Arena {
         });
         Arena {
             security,
+            lag_limits: LagLimits::from_config(&assets.config),
             name,
             source,
             obscene: WordFilter::from_list(&rules.chat.obscene),
@@ -219,6 +225,21 @@ impl Arena {
             }
             ToRealm::StaffChat { from, text } => self.deliver_staff_chat(from, &text),
             ToRealm::ResetScores => self.reset_all_scores(),
+            ToRealm::LagReport {
+                pid,
+                ping_ms,
+                s2c_loss,
+                c2s_loss,
+                silent_ms,
+            } => self.lag_report(
+                pid,
+                LagFigures {
+                    ping: ping_ms,
+                    s2c: f64::from(s2c_loss) / 1000.0,
+                    c2s: f64::from(c2s_loss) / 1000.0,
+                    silent_ms,
+                },
+            ),
             ToRealm::ListStaff {
                 asker,
                 see_private,
@@ -262,6 +283,7 @@ impl Arena {
         self.obscene = WordFilter::from_list(&self.rules.chat.obscene);
         self.security
             .reconfigure(Instant::now(), self.assets.config.global());
+        self.lag_limits = LagLimits::from_config(&self.assets.config);
         let caps = &self.assets.caps;
         for p in self.players.values_mut() {
             p.group = caps.group_of(&p.info.name, p.info.authenticated);
@@ -450,6 +472,7 @@ impl Arena {
             deaths_without_firing: 0,
             map_sent_at: None,
             security: PlayerSecurity::default(),
+            lag: PlayerLag::default(),
         };
         let mut player = player;
         if let Some((mask, secs)) = player.info.chat_mask {
@@ -633,7 +656,11 @@ impl Arena {
         };
         match pkt {
             C2SPacket::Chat(chat) => self.chat(pid, chat),
-            C2SPacket::SetShip { ship } => self.ship_request(pid, ship),
+            C2SPacket::SetShip { ship } => {
+                if ship == ship::SPECTATOR || !self.refuse_ship_for_lag(pid) {
+                    self.ship_request(pid, ship);
+                }
+            }
             C2SPacket::SetFreq { freq } => self.freq_request(pid, freq),
             C2SPacket::MapRequest { file_index } => self.map_request(pid, file_index),
             C2SPacket::SpectateRequest { pid: target } => self.spectate(pid, target),
@@ -675,11 +702,24 @@ impl Arena {
         if sender_ship == ship::SPECTATOR {
             return;
         }
-        let weapon = pos.weapon;
-        let fired = weapon.is_fired();
+        let fired = pos.weapon.is_fired();
         if fired {
             sender.fired = true;
         }
+        // A lagging player's weapons are dropped in part (`[Lag]`); the
+        // position still goes out.
+        let stripped;
+        let pos = if fired && self.ignore_weapon(pid) {
+            stripped = Position {
+                weapon: Default::default(),
+                ..*pos
+            };
+            &stripped
+        } else {
+            pos
+        };
+        let weapon = pos.weapon;
+        let fired = weapon.is_fired();
         if !newer && !fired {
             return;
         }

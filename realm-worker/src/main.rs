@@ -14,6 +14,7 @@ mod commands;
 mod flags;
 mod freqman;
 mod game;
+mod lag;
 mod link;
 mod obscene;
 mod rules;

@@ -21,7 +21,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::io::ErrorKind;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -74,6 +74,10 @@ struct Shared {
     stop: AtomicBool,
     closed: AtomicBool,
     inbox_dropped: AtomicU64,
+    /// Simulated loss: percent of outgoing datagrams not sent.
+    send_loss: AtomicU32,
+    /// Loss accumulator: a datagram is dropped each time it passes 100.
+    loss_acc: AtomicU32,
 }
 
 impl Shared {
@@ -86,7 +90,17 @@ impl Shared {
     fn flush(&self, session: &mut ClientSession, now: Instant) {
         let socket = &self.socket;
         let server = self.server;
+        let loss = self.send_loss.load(Ordering::Relaxed).min(100);
         session.poll_transmit(now, &mut |datagram| {
+            if loss > 0 {
+                // Evenly spread, exactly `loss` in every 100.
+                let acc = self.loss_acc.load(Ordering::Relaxed) + loss;
+                if acc >= 100 {
+                    self.loss_acc.store(acc - 100, Ordering::Relaxed);
+                    return;
+                }
+                self.loss_acc.store(acc, Ordering::Relaxed);
+            }
             // Send errors (e.g. a full buffer) look like packet loss.
             let _ = socket.send_to(datagram, server);
         });
@@ -185,6 +199,8 @@ impl Bot {
             stop: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             inbox_dropped: AtomicU64::new(0),
+            send_loss: AtomicU32::new(0),
+            loss_acc: AtomicU32::new(0),
         });
         let (tx, rx) = mpsc::sync_channel(MAX_INBOX);
         let thread_shared = Arc::clone(&shared);
@@ -465,6 +481,22 @@ impl Bot {
     /// answers as soon as a request arrives.
     pub fn set_security_answers(&self, answers: SecurityAnswers) {
         self.shared.lock().set_security_answers(answers);
+    }
+
+    /// Simulates packet loss: from now on `percent` of the bot's outgoing
+    /// datagrams (evenly spread) are not sent. 0 turns it off.
+    pub fn set_send_loss(&self, percent: u32) {
+        self.shared
+            .send_loss
+            .store(percent.min(100), Ordering::Relaxed);
+    }
+
+    /// Sends a time sync request (with the bot's packet counts) now.
+    pub fn sync_now(&self) {
+        let now = Instant::now();
+        let mut session = self.shared.lock();
+        session.schedule_sync(now);
+        self.shared.flush(&mut session, now);
     }
 
     /// Security requests the bot has answered.

@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+use std::time::Duration;
+
 use anyhow::{ensure, Context, Result};
 use md5::{Digest, Md5};
 use ss_proto::game::{chat_type, ship, S2CPacket, SecuritySeeds, WeaponInfo};
@@ -190,4 +192,68 @@ fn news_arrives_compressed_matches_news_txt_and_follows_a_reload() {
         ensure!(logged, "no warning naming news.txt:\n{}", zone.log_tail());
         Ok(())
     });
+}
+
+#[test]
+fn a_bot_losing_forty_percent_is_moved_to_spectator_and_told_why() {
+    // Lag figures every 100 ms so the test does not wait out the default
+    // 3 s; no spike rule (the bots are silent while the test waits).
+    zone_test(
+        &["Lag:CheckInterval=10", "Lag:SpikeToSpec=600000"],
+        |zone| {
+            let mut lossy = bot_in(zone, "lossy", "0", ship::WARBIRD)?;
+            let mut fine = bot_in(zone, "fine", "0", ship::JAVELIN)?;
+            let me = pid_of(&lossy);
+            lossy.set_send_loss(40);
+            let mut told = None;
+            for _ in 0..100 {
+                // Enough datagrams for a loss figure (ASSS counts none below
+                // 200), then a time sync request carrying the counts.
+                for _ in 0..30 {
+                    lossy.send_position(8200, 8200, 0, 0, WeaponInfo::NONE)?;
+                    lossy.pump();
+                }
+                lossy.sync_now();
+                told = lossy.poll_for(Duration::from_millis(200), |p| match p {
+                    S2CPacket::Chat(c) if c.pid == -1 && c.text.contains("C2S packetloss") => {
+                        Some(c.text.clone())
+                    }
+                    _ => None,
+                })?;
+                if told.is_some() {
+                    break;
+                }
+            }
+            let told = told.context("the lossy bot was never told it was specced")?;
+            ensure!(
+                told.starts_with("You have been specced for excessive C2S packetloss ("),
+                "{told}"
+            );
+            lossy
+                .wait_for(WAIT, |p| match p {
+                    S2CPacket::ShipChange { ship: s, pid, .. }
+                        if *pid == me && *s == ship::SPECTATOR =>
+                    {
+                        Some(())
+                    }
+                    _ => None,
+                })
+                .context("no ship change to spectator")?;
+            // He may not take a ship while his figures stay over the limit.
+            lossy.set_ship(ship::WARBIRD)?;
+            wait_message(&mut lossy, "You are too lagged to play in this arena.")?;
+            // The other bot, without loss, keeps its ship.
+            let fine_pid = pid_of(&fine);
+            fine.expect_none_before_marker(|p| {
+                matches!(p, S2CPacket::ShipChange { ship: s, pid, .. }
+                if *pid == fine_pid && *s == ship::SPECTATOR)
+            })?;
+            ensure!(
+                fine.player(fine_pid)
+                    .is_some_and(|p| p.ship == ship::JAVELIN),
+                "the bot without loss lost its ship"
+            );
+            Ok(())
+        },
+    );
 }

@@ -112,6 +112,9 @@ pub struct RuntimeSettings {
     pub zone: ZoneConfig,
     /// The news file (`General:NewsFile`), re-read on reload.
     pub news: crate::news::News,
+    /// How often each player's lag figures go to his realm
+    /// (`Lag:CheckInterval`, ticks of 10 ms as in ASSS).
+    pub lag_check_interval: Duration,
 }
 
 impl Deref for Settings {
@@ -326,8 +329,10 @@ impl Settings {
             .to_string();
         let (news, news_warning) = crate::news::News::load(&zone, &news_file);
         r.warnings.extend(news_warning);
+        let lag_check_interval = r.millis("Lag", "CheckInterval", 300, 10..=60_000) * 10;
         let runtime = RuntimeSettings {
             news,
+            lag_check_interval,
             transport,
             init_policy,
             max_connections: r.count("Net", "MaxConnections", 1000, 1..=32000),

@@ -8,6 +8,7 @@ mod billing;
 mod config;
 mod control;
 mod game_calls;
+mod lag;
 mod news;
 mod ping;
 mod players;
