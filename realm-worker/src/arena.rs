@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use ipc_proto::{push_pid, Delivery, FromRealm, PlayerInfo, Target, ToRealm, ZoneCall};
 use ss_proto::game::{
     c2s_type, chat_type, position_latency, relay_position, s2c_type, ship, weapon_type, C2SPacket,
-    Chat, ExtraLen, MapInfo, PlayerEntering, Position, S2CPacket, MAX_RELAY_LEN,
+    Chat, ExtraLen, MapFileEntry, MapInfo, PlayerEntering, Position, S2CPacket, MAX_RELAY_LEN,
 };
 use ss_proto::transport::tick_diff;
 use tracing::{debug, info, warn};
@@ -80,8 +80,9 @@ pub struct ArenaPlayer {
     pub fired: bool,
     /// Deaths in a row without firing.
     pub deaths_without_firing: u32,
-    /// When the map was last sent to him (repeats are ignored for a while).
-    pub map_sent_at: Option<Instant>,
+    /// When each file (0 = map, then the LVZ files he was told of) was
+    /// last sent to him (repeats are ignored for a while).
+    pub downloads: Vec<(u16, Instant)>,
     /// Security checks (seeds, checksum requests, violations).
     pub security: PlayerSecurity,
     /// Lag figures and what the `[Lag]` rules made of them.
@@ -470,7 +471,7 @@ impl Arena {
             chat: ChatState::new(now),
             fired: false,
             deaths_without_firing: 0,
-            map_sent_at: None,
+            downloads: Vec::new(),
             security: PlayerSecurity::default(),
             lag: PlayerLag::default(),
         };
@@ -514,10 +515,7 @@ impl Arena {
             Delivery::Reliable,
             &S2CPacket::PlayerEntering(vec![newcomer]),
         );
-        let map_info = MapInfo::Vie {
-            name: self.assets.map_name.clone(),
-            checksum: self.assets.map_crc,
-        };
+        let map_info = self.map_info_for(&player.info);
         self.send_packet(
             Target::Player(pid),
             Delivery::Reliable,
@@ -797,22 +795,64 @@ impl Arena {
         self.extra_targets = extra_targets;
     }
 
-    fn map_request(&mut self, pid: i16, index: Option<u16>) {
-        if index.unwrap_or(0) != 0 {
-            return;
+    /// The LVZ files a player is told of: the optional ones only if he
+    /// asked for optional graphics (ASSS).
+    fn lvz_for(&self, info: &PlayerInfo) -> impl Iterator<Item = &crate::assets::LevelFile> {
+        let all = info.optional_graphics;
+        self.assets.lvz.iter().filter(move |f| all || !f.optional)
+    }
+
+    /// S2C 0x29 for a player: the 21-byte form (map only) for SubSpace
+    /// clients; the list form (map, then LVZ files with sizes) for
+    /// Continuum and for clients that asked for optional graphics.
+    fn map_info_for(&self, info: &PlayerInfo) -> MapInfo {
+        if !info.continuum && !info.optional_graphics {
+            return MapInfo::Vie {
+                name: self.assets.map_name.clone(),
+                checksum: self.assets.map_crc,
+            };
         }
+        let mut files = vec![MapFileEntry {
+            name: self.assets.map_name.clone(),
+            checksum: self.assets.map_crc,
+            size: self.assets.map_packet.len() as u32,
+        }];
+        files.extend(self.lvz_for(info).map(|f| MapFileEntry {
+            name: f.name.clone(),
+            checksum: f.checksum,
+            size: f.packet.len() as u32,
+        }));
+        MapInfo::Continuum(files)
+    }
+
+    fn map_request(&mut self, pid: i16, index: Option<u16>) {
+        let index = index.unwrap_or(0);
+        let Some(p) = self.players.get(&pid) else {
+            return;
+        };
+        // Index 0 is the map; n the n-th LVZ file he was told of.
+        let lvz = match usize::from(index).checked_sub(1) {
+            None => None,
+            Some(i) => match self.lvz_for(&p.info).nth(i) {
+                Some(f) => Some(f.packet.clone()),
+                None => {
+                    debug!(pid, index, "request for a file the arena does not have");
+                    return;
+                }
+            },
+        };
         // One download at a time: asking again and again must not make the
-        // realm (and the zone) copy the map thousands of times.
+        // realm (and the zone) copy a file thousands of times.
         let now = Instant::now();
         let Some(p) = self.players.get_mut(&pid) else {
             return;
         };
-        if p.map_sent_at
-            .is_some_and(|t| now.saturating_duration_since(t) < MAP_REPEAT_INTERVAL)
-        {
+        p.downloads
+            .retain(|&(_, t)| now.saturating_duration_since(t) < MAP_REPEAT_INTERVAL);
+        if p.downloads.iter().any(|&(i, _)| i == index) {
             return;
         }
-        p.map_sent_at = Some(now);
+        p.downloads.push((index, now));
         // A player who is downloading cannot fly: to spectator first (ASSS).
         let spec_freq = self.rules.freq.spec_freq;
         if self
@@ -822,13 +862,8 @@ impl Arena {
         {
             self.set_ship_and_freq(pid, ship::SPECTATOR, spec_freq);
         }
-        emit(
-            &mut self.out,
-            &FromRealm::SendSized {
-                pid,
-                bytes: &self.assets.map_packet,
-            },
-        );
+        let bytes = lvz.as_deref().unwrap_or(&self.assets.map_packet);
+        emit(&mut self.out, &FromRealm::SendSized { pid, bytes });
     }
 }
 

@@ -31,6 +31,112 @@ pub struct ArenaAssets {
     /// The operator's exe checksum table (`scrty` in the zone folder):
     /// pairs of (checksum key, Continuum exe checksum).
     pub exe_table: Vec<(u32, u32)>,
+    /// The arena's LVZ files (`General:LevelFiles`), in list order.
+    pub lvz: Vec<LevelFile>,
+}
+
+/// One LVZ file the arena serves after its map.
+#[derive(Clone, Debug)]
+pub struct LevelFile {
+    /// File name as announced (at most 16 bytes).
+    pub name: String,
+    /// CRC-32 of the file.
+    pub checksum: u32,
+    /// The whole S2C 0x2A packet: header, then the file as stored (LVZ
+    /// files are compressed already).
+    pub packet: Vec<u8>,
+    /// Listed with a `+`: only for clients that ask for optional graphics.
+    pub optional: bool,
+}
+
+/// Most LVZ files an arena lists (ASSS's limit).
+pub const MAX_LVZ_FILES: usize = 16;
+/// Largest LVZ file served (its packet must fit one IPC frame).
+pub const MAX_LVZ_LEN: usize = ipc_proto::MAX_FRAME - 64 * 1024;
+
+/// The LVZ file names of `General:LevelFiles` (or `Misc:LevelFiles`) and
+/// `General:LevelFiles1` … up to `General:ExtraLevelFilesKeys`, separated
+/// by commas, colons or spaces; at most [`MAX_LVZ_FILES`].
+fn level_file_names(config: &ArenaConfig) -> Vec<String> {
+    let extra = config
+        .get_int("General", "ExtraLevelFilesKeys", 0)
+        .clamp(0, MAX_LVZ_FILES as i32 - 1) as usize;
+    let mut names = Vec::new();
+    for i in 0..=extra {
+        let list = if i == 0 {
+            config
+                .get_str("General", "LevelFiles")
+                .or_else(|| config.get_str("Misc", "LevelFiles"))
+        } else {
+            config.get_str("General", &format!("LevelFiles{i}"))
+        };
+        let Some(list) = list else { continue };
+        names.extend(
+            list.split([',', ':', ' ', '\t'])
+                .filter(|n| !n.is_empty())
+                .map(str::to_string),
+        );
+    }
+    names.truncate(MAX_LVZ_FILES);
+    names
+}
+
+/// Finds and reads the arena's LVZ files: each name through
+/// `arenas/<base>/`, `maps/`, the zone root and `arenas/(default)/`. A
+/// file that is missing, too large or whose name does not fit the 16-byte
+/// field is left out with a warning naming it.
+fn load_level_files(zone: &ZoneConfig, config: &ArenaConfig) -> Vec<LevelFile> {
+    let base = config.base_name();
+    let mut files = Vec::new();
+    for listed in level_file_names(config) {
+        let (optional, name) = match listed.strip_prefix('+') {
+            Some(n) => (true, n.to_string()),
+            None => (false, listed.clone()),
+        };
+        let candidates = [
+            format!("arenas/{base}/{name}"),
+            format!("maps/{name}"),
+            name.clone(),
+            format!("arenas/(default)/{name}"),
+        ];
+        let found = match conf::find_first(zone.root().as_ref(), &candidates) {
+            Ok(Some(f)) => f,
+            Ok(None) => {
+                tracing::warn!(arena = config.name(), file = %name, "LVZ file not found (tried: {}), not served", candidates.join(", "));
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(arena = config.name(), file = %name, "LVZ file unreadable, not served: {e}");
+                continue;
+            }
+        };
+        if found.data.len() > MAX_LVZ_LEN {
+            tracing::warn!(arena = config.name(), file = %found.path, len = found.data.len(), "LVZ file larger than {MAX_LVZ_LEN} bytes, not served");
+            continue;
+        }
+        let short = found
+            .path
+            .rsplit('/')
+            .next()
+            .unwrap_or(&found.path)
+            .to_string();
+        if short.len() > map::FILE_NAME_LEN {
+            tracing::warn!(arena = config.name(), file = %found.path, "LVZ file name longer than {} bytes, not served", map::FILE_NAME_LEN);
+            continue;
+        }
+        let mut packet = Vec::with_capacity(1 + map::FILE_NAME_LEN + found.data.len());
+        packet.push(map::MAP_DATA_PACKET_TYPE);
+        packet.extend_from_slice(short.as_bytes());
+        packet.resize(1 + map::FILE_NAME_LEN, 0);
+        packet.extend_from_slice(&found.data);
+        files.push(LevelFile {
+            checksum: map::file_checksum(&found.data),
+            name: short,
+            packet,
+            optional,
+        });
+    }
+    files
 }
 
 /// Where the assets come from, kept for reloads.
@@ -102,7 +208,9 @@ impl ArenaAssets {
         let exe_table = zone_dir
             .map(|d| load_exe_table(&d.join("scrty")))
             .unwrap_or_default();
+        let lvz = load_level_files(&zone, &config);
         Ok(ArenaAssets {
+            lvz,
             map: decoded,
             exe_table,
             config,

@@ -29,8 +29,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use ss_proto::game::{
-    chat_type, C2SPacket, LoginResponse, MapInfo, PlayerEntering, Position, S2CPacket, WeaponInfo,
-    ARENA_SETTINGS_LEN,
+    chat_type, C2SPacket, GoArena, LoginResponse, MapInfo, PlayerEntering, Position, S2CPacket,
+    WeaponInfo, ARENA_SETTINGS_LEN,
 };
 use ss_proto::map::{decompress_download, file_checksum, MAX_LVL_SIZE};
 use ss_proto::transport::{DisconnectReason, Event, Priority, Reliability, TransportConfig};
@@ -384,9 +384,27 @@ impl Bot {
     /// 0x29, 0x21) are consumed; anything else that arrives meanwhile stays
     /// in the backlog.
     pub fn enter_arena(&mut self, name: &str, ship: u8) -> Result<ArenaEntry> {
+        self.enter_arena_with(crate::session::go_arena(name, ship))
+    }
+
+    /// [`Bot::enter_arena`] asking for optional graphics (the 27-byte
+    /// form of C2S 0x01): the map info then lists the LVZ files.
+    pub fn enter_arena_with_lvz(&mut self, name: &str, ship: u8) -> Result<ArenaEntry> {
+        let mut go = crate::session::go_arena(name, ship);
+        go.optional_graphics = Some(true);
+        self.enter_arena_with(go)
+    }
+
+    /// Enters an arena with the given C2S 0x01.
+    pub fn enter_arena_with(&mut self, go: GoArena) -> Result<ArenaEntry> {
+        let name = if go.arena_type == GoArena::NAMED {
+            go.arena_name.clone()
+        } else {
+            go.arena_type.to_string()
+        };
         self.pid = None;
         self.map_info = None;
-        self.with_session(|s| s.send_go_arena(name, ship))?;
+        self.with_session(|s| s.send_go(go))?;
         let deadline = Instant::now() + DEFAULT_TIMEOUT;
         let mut entry = ArenaEntry {
             pid: -1,
@@ -460,6 +478,22 @@ impl Bot {
         );
         self.shared.lock().add_map(&lvl);
         Ok(lvl)
+    }
+
+    /// Asks for file `index` of the map info (0 = the map, then the LVZ
+    /// files) with the 3-byte C2S 0x0C; returns the S2C 0x2A's file name
+    /// and data as sent (LVZ files are not compressed again).
+    pub fn download_file(&mut self, index: u16) -> Result<(String, Vec<u8>)> {
+        self.send_reliable(&C2SPacket::MapRequest {
+            file_index: Some(index),
+        })?;
+        let file = self
+            .wait_for(DEFAULT_TIMEOUT, |p| match p {
+                S2CPacket::MapData(f) => Some(f.clone()),
+                _ => None,
+            })
+            .with_context(|| format!("waiting for file {index} (0x2A)"))?;
+        Ok((file.name, file.data))
     }
 
     /// Asks for the zone's news (C2S 0x0D) and returns the decompressed

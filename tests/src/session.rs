@@ -390,10 +390,16 @@ impl ClientSession {
     /// Queues the request to enter arena `name` in `ship` (see
     /// [`go_arena`]); forgets the previous arena's pid and stamps.
     pub fn send_go_arena(&mut self, name: &str, ship: u8) -> Result<(), SendError> {
+        self.send_go(go_arena(name, ship))
+    }
+
+    /// Queues an arena entry request as given; forgets the previous
+    /// arena's pid and stamps.
+    pub fn send_go(&mut self, go: GoArena) -> Result<(), SendError> {
         self.state.pid = None;
         self.state.entered = false;
         self.last_stamp = None;
-        self.send_reliable(&C2SPacket::GoArena(go_arena(name, ship)))
+        self.send_reliable(&C2SPacket::GoArena(go))
     }
 
     /// Queues a chat message (C2S 0x06), reliable.

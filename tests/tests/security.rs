@@ -257,3 +257,73 @@ fn a_bot_losing_forty_percent_is_moved_to_spectator_and_told_why() {
         },
     );
 }
+
+#[test]
+fn an_arena_serves_its_lvz_files_with_matching_checksums() {
+    in_temp_dir("lvz", |dir| {
+        let zone_dir = init_zone_folder(dir)?;
+        // Any bytes: the zone serves LVZ files as they are.
+        let lvz: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let extra = b"CONT\x00optional".to_vec();
+        std::fs::write(zone_dir.join("maps/test.lvz"), &lvz)?;
+        std::fs::write(zone_dir.join("maps/extra.lvz"), &extra)?;
+        let conf = zone_dir.join("arenas/(default)/arena.conf");
+        let mut text = std::fs::read_to_string(&conf)?;
+        text.push_str("\n[General]\nLevelFiles = test.lvz, +extra.lvz, missing.lvz\n");
+        std::fs::write(&conf, text)?;
+        let zone = zone_from_folder(&zone_dir)?;
+
+        // A client asking for optional graphics gets the list form.
+        let mut bot = Bot::connect(zone.game_addr())?;
+        bot.login("viewer", PASSWORD)?;
+        let entry = bot.enter_arena_with_lvz("0", ship::SPECTATOR)?;
+        let Some(ss_proto::game::MapInfo::Continuum(files)) = entry.map_info else {
+            anyhow::bail!("no list form of the map info: {:?}", entry.map_info);
+        };
+        let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
+        ensure!(
+            names == ["default.lvl", "test.lvz", "extra.lvz"],
+            "announced files {names:?} (the missing one is left out)"
+        );
+        ensure!(files[1].checksum == ss_proto::map::file_checksum(&lvz));
+        ensure!(
+            files[1].size as usize == 17 + lvz.len(),
+            "size {}",
+            files[1].size
+        );
+        let (name, data) = bot.download_file(1)?;
+        ensure!(name == "test.lvz" && data == lvz, "file 1 is {name:?}");
+        ensure!(ss_proto::map::file_checksum(&data) == files[1].checksum);
+        let (name, data) = bot.download_file(2)?;
+        ensure!(name == "extra.lvz" && data == extra, "file 2 is {name:?}");
+        // No file 3: nothing comes (the marker arrives first).
+        bot.send(
+            &ss_proto::game::C2SPacket::MapRequest {
+                file_index: Some(3),
+            },
+            ss_proto::transport::Reliability::Reliable,
+            ss_proto::transport::Priority::Normal,
+        )?;
+        bot.expect_none_before_marker(|p| matches!(p, S2CPacket::MapData(_)))?;
+
+        // A plain SubSpace client gets the 21-byte form, map only.
+        let mut plain = bot_in(&zone, "plain", "0", ship::SPECTATOR)?;
+        ensure!(
+            matches!(plain.map_info(), Some(ss_proto::game::MapInfo::Vie { .. })),
+            "{:?}",
+            plain.map_info()
+        );
+        let (name, _) = plain.download_file(0)?;
+        ensure!(name == "default.lvl");
+        let warned = wait_until(WAIT, || {
+            let log = zone.log_tail();
+            log.contains("LVZ file not found") && log.contains("missing.lvz")
+        });
+        ensure!(
+            warned,
+            "no warning naming missing.lvz:\n{}",
+            zone.log_tail()
+        );
+        Ok(())
+    });
+}
