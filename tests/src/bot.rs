@@ -517,6 +517,12 @@ impl Bot {
         self.shared.lock().set_security_answers(answers);
     }
 
+    /// Reliable packets the bot has queued or in flight (not acknowledged
+    /// yet).
+    pub fn reliable_backlog(&self) -> usize {
+        self.shared.lock().connection().reliable_backlog()
+    }
+
     /// Simulates packet loss: from now on `percent` of the bot's outgoing
     /// datagrams (evenly spread) are not sent. 0 turns it off.
     pub fn set_send_loss(&self, percent: u32) {

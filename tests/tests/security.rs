@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{ensure, Context, Result};
 use md5::{Digest, Md5};
 use ss_proto::game::{chat_type, ship, S2CPacket, SecuritySeeds, WeaponInfo};
+use ss_proto::transport::{Priority, Reliability};
 use ss_tests::bot::Bot;
 use ss_tests::scenario::*;
 use ss_tests::session::SecurityAnswers;
@@ -324,6 +325,52 @@ fn an_arena_serves_its_lvz_files_with_matching_checksums() {
             "no warning naming missing.lvz:\n{}",
             zone.log_tail()
         );
+        Ok(())
+    });
+}
+
+#[test]
+fn floods_of_security_answers_and_news_requests_are_counted_not_fatal() {
+    in_temp_dir("secflood", |dir| {
+        let zone = staff_zone(dir, &[])?;
+        let mut staff = bot_in(&zone, "sysy", "0", ship::SPECTATOR)?;
+        let mut flooder = bot_in(&zone, "flooder", "0", ship::WARBIRD)?;
+        // 600 answers nobody asked for, of every size from 1 to 300 bytes
+        // (the short ones are malformed).
+        const ANSWERS: usize = 600;
+        // As fast as the bot's own reliable window allows (its transport
+        // closes a connection whose outgoing queue overflows).
+        let send = |bot: &mut Bot, pkt: &[u8]| -> Result<()> {
+            let room = wait_until(WAIT, || {
+                bot.pump();
+                bot.reliable_backlog() < 100
+            });
+            ensure!(room, "the zone stopped acknowledging");
+            bot.send_raw(pkt, Reliability::Reliable, Priority::Normal)
+        };
+        for i in 0..ANSWERS {
+            let mut pkt = vec![0x5Au8; 1 + i % 300];
+            pkt[0] = 0x1A;
+            send(&mut flooder, &pkt)?;
+        }
+        // And news requests far beyond the four queued downloads allowed.
+        for _ in 0..200 {
+            send(&mut flooder, &[0x0D])?;
+        }
+        // Everything before the marker has been handled by the realm.
+        flooder.expect_none_before_marker(|_| false)?;
+        let pid = wait_for_player(&mut staff, "flooder")?;
+        staff.chat(chat_type::PRIVATE, pid, "*info")?;
+        let line = wait_message(&mut staff, "flooder: security:")?;
+        ensure!(
+            line.contains(&format!("violations={ANSWERS}")),
+            "every bad answer counted: {line}"
+        );
+        ensure!(
+            !flooder.is_disconnected(),
+            "flooder dropped without kickoff"
+        );
+        ensure!(zone.stats().is_ok(), "the zone still answers");
         Ok(())
     });
 }
