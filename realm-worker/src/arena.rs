@@ -687,6 +687,7 @@ impl Arena {
             return;
         };
         sender.security.sent_position = true;
+        sender.lag.note_position(tick_diff(now, pos.time));
         let newer = tick_diff(pos.time, sender.pos_time) > 0;
         let old_status = sender.status;
         if newer {

@@ -61,7 +61,8 @@ impl LagLimits {
     }
 }
 
-/// One report's figures.
+/// One report's figures (`ping`: the reliable round trip as reported,
+/// the effective ping once judged).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct LagFigures {
     /// Ping, milliseconds.
@@ -85,6 +86,32 @@ pub struct PlayerLag {
     pub no_flags: bool,
     /// Share (0–1) of his weapons dropped.
     pub ignore_weapons: f64,
+    /// Running average of his positions' age on arrival, milliseconds.
+    pub position_ping: u32,
+    /// The average ping his client reported in its last security answer,
+    /// milliseconds.
+    pub client_ping: u32,
+}
+
+impl PlayerLag {
+    /// Takes the age of an arriving position (server ticks).
+    pub fn note_position(&mut self, age_ticks: i32) {
+        let sample = (age_ticks.clamp(0, 10_000) * 10) as u32;
+        self.position_ping = if self.position_ping == 0 {
+            sample
+        } else {
+            (self.position_ping * 7 + sample) / 8
+        };
+    }
+
+    /// The ping the rules use: position and client pings once each, the
+    /// reliable round trip twice (ASSS's weighting).
+    pub fn effective_ping(&self, reliable_ms: u32) -> u32 {
+        let sum = u64::from(self.position_ping)
+            + u64::from(self.client_ping)
+            + 2 * u64::from(reliable_ms);
+        (sum / 4) as u32
+    }
 }
 
 /// What the rules decide for one report.
@@ -105,7 +132,8 @@ fn ramp(value: f64, start: f64, all: f64) -> f64 {
     ((value - start) / (all - start)).clamp(0.0, 1.0)
 }
 
-/// Applies the limits to one report.
+/// Applies the limits to one report (the verdict's position and client
+/// pings are left at 0 for the caller to keep).
 pub fn judge(limits: &LagLimits, f: LagFigures) -> LagVerdict {
     let ping = f64::from(f.ping);
     let mut reasons = Vec::new();
@@ -152,6 +180,7 @@ pub fn judge(limits: &LagLimits, f: LagFigures) -> LagVerdict {
             no_ship,
             no_flags,
             ignore_weapons,
+            ..PlayerLag::default()
         },
     }
 }
@@ -159,11 +188,19 @@ pub fn judge(limits: &LagLimits, f: LagFigures) -> LagVerdict {
 impl Arena {
     /// A lag report from the supervisor.
     pub(crate) fn lag_report(&mut self, pid: i16, figures: LagFigures) {
-        let verdict = judge(&self.lag_limits, figures);
         let Some(p) = self.players.get_mut(&pid) else {
             return;
         };
-        p.lag = verdict.state;
+        let figures = LagFigures {
+            ping: p.lag.effective_ping(figures.ping),
+            ..figures
+        };
+        let verdict = judge(&self.lag_limits, figures);
+        p.lag = PlayerLag {
+            position_ping: p.lag.position_ping,
+            client_ping: p.lag.client_ping,
+            ..verdict.state
+        };
         if p.ship == ship::SPECTATOR || verdict.spec_reasons.is_empty() {
             return;
         }
@@ -206,9 +243,12 @@ impl Arena {
     /// make of his figures.
     pub(crate) fn lag_info(&self, pid: i16) -> Option<String> {
         let p = self.players.get(&pid)?;
+        let effective = p.lag.figures.map_or(0, |f| f.ping);
         let mut line = format!(
-            "{}: ignoringwpns={}%",
+            "{}: effective ping: {effective} (position {}, client {}, reliable twice)  ignoringwpns={}%",
             p.info.name,
+            p.lag.position_ping,
+            p.lag.client_ping,
             (100.0 * p.lag.ignore_weapons).round()
         );
         if p.lag.no_ship {
@@ -232,6 +272,18 @@ mod tests {
             std::sync::Arc::new(conf::ConfigFile::default()),
         );
         LagLimits::from_config(&cfg)
+    }
+
+    #[test]
+    fn the_effective_ping_weighs_the_reliable_ping_twice() {
+        let mut lag = PlayerLag::default();
+        lag.note_position(20); // 200 ms
+        lag.note_position(20);
+        lag.client_ping = 100;
+        assert_eq!(lag.position_ping, 200);
+        assert_eq!(lag.effective_ping(300), (200 + 100 + 600) / 4);
+        lag.note_position(-5); // clock ahead: counts as 0
+        assert_eq!(lag.position_ping, 175);
     }
 
     #[test]

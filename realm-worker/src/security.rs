@@ -236,6 +236,8 @@ impl Arena {
         };
         let continuum = p.info.continuum;
         p.security.last_exe = Some(resp.exe_checksum);
+        // The client's own ping figure is in ticks.
+        p.lag.client_ping = u32::from(resp.average_ping) * 10;
         let Some((_, key)) = p.security.awaiting.take() else {
             self.security_violation(now, pid, Violation::Unsolicited);
             return;
