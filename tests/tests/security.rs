@@ -374,3 +374,21 @@ fn floods_of_security_answers_and_news_requests_are_counted_not_fatal() {
         Ok(())
     });
 }
+
+#[test]
+fn a_missing_answer_is_flagged_after_fifteen_seconds_and_kicks_with_kickoff() {
+    zone_test(&[FAST_REQUESTS, "Security:SecurityKickoff=1"], |zone| {
+        let mut mute = bot_in(zone, "mute", "0", ship::WARBIRD)?;
+        mute.set_security_answers(SecurityAnswers::Never);
+        mute.send_position(8200, 8200, 0, 0, WeaponInfo::NONE)?;
+        // The realm gives an unanswered request 15 s.
+        let reason = mute
+            .wait_disconnected(Duration::from_secs(40))
+            .context("the bot that never answers was not kicked")?;
+        let logged = wait_until(WAIT, || {
+            zone.log_tail().contains("security packet not returned")
+        });
+        ensure!(logged, "no log line ({reason:?}):\n{}", zone.log_tail());
+        Ok(())
+    });
+}
