@@ -193,6 +193,14 @@ pub enum Warning {
         /// Every path tried, in order.
         tried: Vec<String>,
     },
+    /// A file the zone serves (such as the news file) cannot be used.
+    #[error("{path}: {problem}")]
+    File {
+        /// Zone-relative path of the file.
+        path: String,
+        /// What is wrong with it and what is done instead.
+        problem: String,
+    },
     /// A setting read with a checked accessor does not parse or is out of
     /// range; `used` was used instead. `line` is 0 when the value did not
     /// come from a file line (then `file` is a label).

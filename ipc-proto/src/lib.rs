@@ -183,6 +183,22 @@ pub enum ToRealm<'a> {
         /// The asker sees every non-default group, not only staff.
         see_all_staff: bool,
     },
+    /// A player's lag figures, sent by the supervisor every
+    /// `Lag:CheckInterval` for every player in the realm; the realm applies
+    /// its `[Lag]` rules to them.
+    LagReport {
+        /// Who.
+        pid: i16,
+        /// Reliable round trip, milliseconds.
+        ping_ms: u32,
+        /// Server-to-client loss, tenths of a percent (from the counts in
+        /// the client's time sync requests).
+        s2c_loss: u16,
+        /// Client-to-server loss, tenths of a percent.
+        c2s_loss: u16,
+        /// Time since the supervisor last heard from him, milliseconds.
+        silent_ms: u32,
+    },
     /// A command sent as a remote private message (`:name:?cmd`) to a
     /// player in this realm from a player in another one
     /// ([`ZoneCall::RemoteCommand`]); replies go back with

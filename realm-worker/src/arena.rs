@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use ipc_proto::{push_pid, Delivery, FromRealm, PlayerInfo, Target, ToRealm, ZoneCall};
 use ss_proto::game::{
     c2s_type, chat_type, position_latency, relay_position, s2c_type, ship, weapon_type, C2SPacket,
-    Chat, ExtraLen, MapInfo, PlayerEntering, Position, S2CPacket, MAX_RELAY_LEN,
+    Chat, ExtraLen, MapFileEntry, MapInfo, PlayerEntering, Position, S2CPacket, MAX_RELAY_LEN,
 };
 use ss_proto::transport::{tick_diff, MAX_RELIABLE_PAYLOAD};
 use tracing::{debug, info, warn};
@@ -23,11 +23,13 @@ use crate::assets::{ArenaAssets, AssetSource};
 use crate::chat::ChatState;
 use crate::commands::{CmdTarget, Issuer};
 use crate::freqman::{FreqMan, Member};
+use crate::lag::{LagFigures, LagLimits, PlayerLag};
 use crate::modules::flagcore::{FlagCore, FlagOut, Toucher};
 use crate::modules::{Module, Pending};
 use crate::obscene::WordFilter;
 use crate::rules::Rules;
 use crate::scores::{Score, Scores};
+use crate::security::{ArenaSecurity, PlayerSecurity};
 
 /// Distance within which plain positions may reach a receiver as radar
 /// dots (`Net:PositionExtraPixels`).
@@ -79,12 +81,17 @@ pub struct ArenaPlayer {
     pub fired: bool,
     /// Deaths in a row without firing.
     pub deaths_without_firing: u32,
-    /// When the map was last sent to him (repeats are ignored for a while).
-    pub map_sent_at: Option<Instant>,
     /// When the arena last heard a position from him (server ticks).
     pub heard_at: u32,
     /// When he last entered the game (a ship or freq change; ticks).
     pub in_game_since: u32,
+    /// When each file (0 = map, then the LVZ files he was told of) was
+    /// last sent to him (repeats are ignored for a while).
+    pub downloads: Vec<(u16, Instant)>,
+    /// Security checks (seeds, checksum requests, violations).
+    pub security: PlayerSecurity,
+    /// Lag figures and what the `[Lag]` rules made of them.
+    pub lag: PlayerLag,
 }
 
 /// Things the arena counts that an operator may want to see (`?flaginfo`).
@@ -149,6 +156,10 @@ pub struct Arena {
     pub(crate) obscene: WordFilter,
     /// The arena's chat mask (`?setcm` in public; `Chat:RestrictChat`).
     pub(crate) arena_chat_mask: u32,
+    /// Seeds and checksum requests.
+    pub(crate) security: ArenaSecurity,
+    /// The `[Lag]` limits.
+    pub(crate) lag_limits: LagLimits,
     pub(crate) out: Vec<u8>,
     spare: Vec<u8>,
     pkt: Vec<u8>,
@@ -170,7 +181,14 @@ impl Arena {
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
+        let mut rng = seed | 1;
+        let security = ArenaSecurity::new(Instant::now(), assets.config.global(), || {
+            rng = xorshift(rng);
+            rng as u32
+        });
         let mut arena = Arena {
+            security,
+            lag_limits: LagLimits::from_config(&assets.config),
             name,
             source,
             obscene: WordFilter::from_list(&rules.chat.obscene),
@@ -193,7 +211,7 @@ impl Arena {
             extra_targets: Vec::new(),
             stop: false,
             radar_watched: false,
-            rng: seed | 1,
+            rng,
         };
         arena.attach_modules();
         arena
@@ -256,8 +274,8 @@ impl Arena {
         self.stop
     }
 
-    /// Periodic work (every 100 ms): lock expiry, the modules' timers, the
-    /// checkpoint.
+    /// Periodic work (every 100 ms): lock expiry, security requests, the
+    /// modules' timers, the checkpoint.
     pub fn on_timer(&mut self) {
         let now = Instant::now();
         for p in self.players.values_mut() {
@@ -265,6 +283,7 @@ impl Arena {
                 p.lock = None;
             }
         }
+        self.security_tick(now);
         let ticks = ipc_proto::monotonic_ticks();
         self.each_module(|m, a| m.on_tick(a, ticks));
         self.send_checkpoint(ticks, false);
@@ -485,6 +504,21 @@ impl Arena {
             ToRealm::StaffChat { from, text } => self.deliver_staff_chat(from, &text),
             ToRealm::ResetScores => self.reset_all_scores(),
             ToRealm::ArenaCheckpoint { bytes } => self.restore_checkpoint(bytes),
+            ToRealm::LagReport {
+                pid,
+                ping_ms,
+                s2c_loss,
+                c2s_loss,
+                silent_ms,
+            } => self.lag_report(
+                pid,
+                LagFigures {
+                    ping: ping_ms,
+                    s2c: f64::from(s2c_loss) / 1000.0,
+                    c2s: f64::from(c2s_loss) / 1000.0,
+                    silent_ms,
+                },
+            ),
             ToRealm::ListStaff {
                 asker,
                 see_private,
@@ -526,6 +560,9 @@ impl Arena {
         self.assets = fresh;
         self.rules = Rules::from_config(&self.assets.config, &self.assets.settings);
         self.obscene = WordFilter::from_list(&self.rules.chat.obscene);
+        self.security
+            .reconfigure(Instant::now(), self.assets.config.global());
+        self.lag_limits = LagLimits::from_config(&self.assets.config);
         let caps = &self.assets.caps;
         for p in self.players.values_mut() {
             p.group = caps.group_of(&p.info.name, p.info.authenticated);
@@ -719,9 +756,11 @@ impl Arena {
             chat: ChatState::new(now),
             fired: false,
             deaths_without_firing: 0,
-            map_sent_at: None,
             heard_at: ipc_proto::monotonic_ticks(),
             in_game_since: ipc_proto::monotonic_ticks(),
+            downloads: Vec::new(),
+            security: PlayerSecurity::default(),
+            lag: PlayerLag::default(),
         };
         let mut player = player;
         if let Some((mask, secs)) = player.info.chat_mask {
@@ -766,10 +805,7 @@ impl Arena {
             Delivery::Reliable,
             &S2CPacket::PlayerEntering(vec![newcomer]),
         );
-        let map_info = MapInfo::Vie {
-            name: self.assets.map_name.clone(),
-            checksum: self.assets.map_crc,
-        };
+        let map_info = self.map_info_for(&player.info);
         self.send_packet(
             Target::Player(pid),
             Delivery::Reliable,
@@ -785,6 +821,8 @@ impl Arena {
             Delivery::Reliable,
             &S2CPacket::EnteredArena,
         );
+        // 8. the arena's seeds (no checksum request yet)
+        self.security_on_enter(pid);
 
         let own_banner = player.info.banner.clone();
         self.players.insert(pid, player);
@@ -888,6 +926,10 @@ impl Arena {
         if !self.players.contains_key(&pid) || bytes.is_empty() {
             return;
         }
+        if bytes[0] == c2s_type::SECURITY_RESPONSE {
+            self.security_response(pid, bytes);
+            return;
+        }
         if bytes[0] == c2s_type::POSITION {
             // The hot path: decoded without allocating.
             match Position::decode(bytes) {
@@ -905,7 +947,11 @@ impl Arena {
         };
         match pkt {
             C2SPacket::Chat(chat) => self.chat(pid, chat),
-            C2SPacket::SetShip { ship } => self.ship_request(pid, ship),
+            C2SPacket::SetShip { ship } => {
+                if ship == ship::SPECTATOR || !self.refuse_ship_for_lag(pid) {
+                    self.ship_request(pid, ship);
+                }
+            }
             C2SPacket::SetFreq { freq } => self.freq_request(pid, freq),
             C2SPacket::MapRequest { file_index } => self.map_request(pid, file_index),
             C2SPacket::SpectateRequest { pid: target } => self.spectate(pid, target),
@@ -939,6 +985,8 @@ impl Arena {
         let Some(sender) = self.players.get_mut(&pid) else {
             return;
         };
+        sender.security.sent_position = true;
+        sender.lag.note_position(tick_diff(now, pos.time));
         let newer = tick_diff(pos.time, sender.pos_time) > 0;
         let old_status = sender.status;
         sender.heard_at = now;
@@ -953,11 +1001,24 @@ impl Arena {
         if sender_ship == ship::SPECTATOR {
             return;
         }
-        let weapon = pos.weapon;
-        let fired = weapon.is_fired();
+        let fired = pos.weapon.is_fired();
         if fired {
             sender.fired = true;
         }
+        // A lagging player's weapons are dropped in part (`[Lag]`); the
+        // position still goes out.
+        let stripped;
+        let pos = if fired && self.ignore_weapon(pid) {
+            stripped = Position {
+                weapon: Default::default(),
+                ..*pos
+            };
+            &stripped
+        } else {
+            pos
+        };
+        let weapon = pos.weapon;
+        let fired = weapon.is_fired();
         if !newer && !fired {
             return;
         }
@@ -1035,22 +1096,64 @@ impl Arena {
         self.extra_targets = extra_targets;
     }
 
-    fn map_request(&mut self, pid: i16, index: Option<u16>) {
-        if index.unwrap_or(0) != 0 {
-            return;
+    /// The LVZ files a player is told of: the optional ones only if he
+    /// asked for optional graphics (ASSS).
+    fn lvz_for(&self, info: &PlayerInfo) -> impl Iterator<Item = &crate::assets::LevelFile> {
+        let all = info.optional_graphics;
+        self.assets.lvz.iter().filter(move |f| all || !f.optional)
+    }
+
+    /// S2C 0x29 for a player: the 21-byte form (map only) for SubSpace
+    /// clients; the list form (map, then LVZ files with sizes) for
+    /// Continuum and for clients that asked for optional graphics.
+    fn map_info_for(&self, info: &PlayerInfo) -> MapInfo {
+        if !info.continuum && !info.optional_graphics {
+            return MapInfo::Vie {
+                name: self.assets.map_name.clone(),
+                checksum: self.assets.map_crc,
+            };
         }
+        let mut files = vec![MapFileEntry {
+            name: self.assets.map_name.clone(),
+            checksum: self.assets.map_crc,
+            size: self.assets.map_packet.len() as u32,
+        }];
+        files.extend(self.lvz_for(info).map(|f| MapFileEntry {
+            name: f.name.clone(),
+            checksum: f.checksum,
+            size: f.packet.len() as u32,
+        }));
+        MapInfo::Continuum(files)
+    }
+
+    fn map_request(&mut self, pid: i16, index: Option<u16>) {
+        let index = index.unwrap_or(0);
+        let Some(p) = self.players.get(&pid) else {
+            return;
+        };
+        // Index 0 is the map; n the n-th LVZ file he was told of.
+        let lvz = match usize::from(index).checked_sub(1) {
+            None => None,
+            Some(i) => match self.lvz_for(&p.info).nth(i) {
+                Some(f) => Some(f.packet.clone()),
+                None => {
+                    debug!(pid, index, "request for a file the arena does not have");
+                    return;
+                }
+            },
+        };
         // One download at a time: asking again and again must not make the
-        // realm (and the zone) copy the map thousands of times.
+        // realm (and the zone) copy a file thousands of times.
         let now = Instant::now();
         let Some(p) = self.players.get_mut(&pid) else {
             return;
         };
-        if p.map_sent_at
-            .is_some_and(|t| now.saturating_duration_since(t) < MAP_REPEAT_INTERVAL)
-        {
+        p.downloads
+            .retain(|&(_, t)| now.saturating_duration_since(t) < MAP_REPEAT_INTERVAL);
+        if p.downloads.iter().any(|&(i, _)| i == index) {
             return;
         }
-        p.map_sent_at = Some(now);
+        p.downloads.push((index, now));
         // A player who is downloading cannot fly: to spectator first (ASSS).
         let spec_freq = self.rules.freq.spec_freq;
         if self
@@ -1060,13 +1163,8 @@ impl Arena {
         {
             self.set_ship_and_freq(pid, ship::SPECTATOR, spec_freq);
         }
-        emit(
-            &mut self.out,
-            &FromRealm::SendSized {
-                pid,
-                bytes: &self.assets.map_packet,
-            },
-        );
+        let bytes = lvz.as_deref().unwrap_or(&self.assets.map_packet);
+        emit(&mut self.out, &FromRealm::SendSized { pid, bytes });
     }
 }
 

@@ -13,11 +13,13 @@ mod chat;
 mod commands;
 mod freqman;
 mod game;
+mod lag;
 mod link;
 mod modules;
 mod obscene;
 mod rules;
 mod scores;
+mod security;
 #[cfg(test)]
 mod tests;
 

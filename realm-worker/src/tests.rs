@@ -878,3 +878,175 @@ fn the_player_list_on_entry_is_batched() {
     assert_eq!(seen, (1..=20).collect::<Vec<i16>>());
     assert_eq!(lists[3], vec![21]);
 }
+
+/// Sends `pid` a position (any, newer than entry).
+fn position(h: &mut Harness, pid: i16) {
+    let pos = ss_proto::game::Position {
+        time: ipc_proto::monotonic_ticks(),
+        x: 8000,
+        y: 8000,
+        ..Default::default()
+    };
+    let mut buf = [0u8; ss_proto::game::Position::MAX_LEN];
+    let len = pos.encode_into(&mut buf);
+    h.send(ToRealm::PlayerPacket {
+        pid,
+        bytes: &buf[..len],
+    });
+}
+
+/// The correct answer to the request with `key`.
+fn security_answer(h: &Harness, key: u32) -> ss_proto::game::SecurityResponse {
+    ss_proto::game::SecurityResponse {
+        settings_checksum: h.arena.assets.settings.checksum(key),
+        map_checksum: h
+            .arena
+            .assets
+            .decoded_map()
+            .expect("the default map decodes")
+            .security_checksum(key),
+        exe_checksum: 0x1234_5678,
+        ..Default::default()
+    }
+}
+
+fn seeds_of(pkts: &[S2CPacket]) -> Vec<ss_proto::game::SecuritySeeds> {
+    pkts.iter()
+        .filter_map(|p| match p {
+            S2CPacket::Security(s) => Some(*s),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn seeds_on_entry_are_the_arenas_without_a_key() {
+    let mut h = Harness::new(&[]);
+    h.enter(1, "alice", ship::SPECTATOR);
+    h.enter(2, "bob", ship::SPECTATOR);
+    let (a, b) = (seeds_of(&h.received(1)), seeds_of(&h.received(2)));
+    assert_eq!(a.len(), 1);
+    assert_eq!(a, b, "everyone gets the same seeds");
+    assert_eq!(a[0].checksum_key, 0, "no checksum request on entry");
+    assert_eq!(a[0].green_seed, h.arena.security.seeds.green_seed);
+}
+
+#[test]
+fn a_request_goes_to_players_who_sent_a_position_and_a_right_answer_passes() {
+    let mut h = Harness::new(&[]);
+    h.enter(1, "alice", ship::WARBIRD);
+    h.enter(2, "bob", ship::SPECTATOR);
+    position(&mut h, 1);
+    h.clear();
+    h.arena.new_security_round(std::time::Instant::now());
+    h.drain();
+    let sent = seeds_of(&h.received(1));
+    assert_eq!(sent.len(), 1);
+    assert!(
+        seeds_of(&h.received(2)).is_empty(),
+        "bob has sent no position"
+    );
+    let key = sent[0].checksum_key;
+    let answer = security_answer(&h, key);
+    h.packet(1, C2SPacket::SecurityResponse(answer));
+    let s = &h.arena.players[&1].security;
+    assert_eq!((s.violations, s.responses), (0, 1));
+    assert_eq!(
+        s.last_exe,
+        Some(0x1234_5678),
+        "the exe checksum is recorded"
+    );
+}
+
+#[test]
+fn wrong_checksums_and_unasked_answers_are_violations_and_kick_with_kickoff() {
+    let mut h = Harness::new(&["Security:SecurityKickoff=1"]);
+    h.enter(1, "alice", ship::WARBIRD);
+    position(&mut h, 1);
+    h.arena.new_security_round(std::time::Instant::now());
+    let key = h.arena.security.seeds.checksum_key;
+    let mut answer = security_answer(&h, key);
+    answer.map_checksum ^= 1;
+    h.clear();
+    h.packet(1, C2SPacket::SecurityResponse(answer.clone()));
+    let s = &h.arena.players[&1].security;
+    assert_eq!(s.violations, 1);
+    assert_eq!(s.last_violation, Some(crate::security::Violation::Map));
+    let kicks: Vec<String> = h
+        .others()
+        .into_iter()
+        .filter(|o| o.contains("KickWithMessage"))
+        .collect();
+    assert_eq!(kicks.len(), 1, "{kicks:?}");
+    assert!(kicks[0].contains("map checksum mismatch"));
+    // The same answer again: nobody asked; counted, not kicked twice.
+    h.clear();
+    h.packet(1, C2SPacket::SecurityResponse(answer));
+    let s = &h.arena.players[&1].security;
+    assert_eq!(s.violations, 2);
+    assert_eq!(
+        s.last_violation,
+        Some(crate::security::Violation::Unsolicited)
+    );
+    assert!(!h.others().iter().any(|o| o.contains("KickWithMessage")));
+}
+
+#[test]
+fn flooded_and_short_answers_are_counted_without_a_kick_by_default() {
+    let mut h = Harness::new(&[]);
+    h.enter(1, "alice", ship::WARBIRD);
+    for _ in 0..10_000 {
+        h.send(ToRealm::PlayerPacket {
+            pid: 1,
+            bytes: &[0x1A, 1, 2, 3],
+        });
+    }
+    let answer = security_answer(&h, 5);
+    for _ in 0..1000 {
+        h.packet(1, C2SPacket::SecurityResponse(answer.clone()));
+    }
+    let s = &h.arena.players[&1].security;
+    assert_eq!(s.violations, 11_000);
+    assert!(!h.others().iter().any(|o| o.contains("KickWithMessage")));
+}
+
+#[test]
+fn a_missing_answer_is_a_violation_after_the_timeout() {
+    let mut h = Harness::new(&[]);
+    h.enter(1, "alice", ship::WARBIRD);
+    position(&mut h, 1);
+    let t0 = std::time::Instant::now();
+    h.arena.new_security_round(t0);
+    h.arena
+        .security_tick(t0 + crate::security::RESPONSE_TIMEOUT / 2);
+    assert_eq!(h.arena.players[&1].security.violations, 0);
+    h.arena
+        .security_tick(t0 + crate::security::RESPONSE_TIMEOUT);
+    let s = &h.arena.players[&1].security;
+    assert_eq!(s.violations, 1);
+    assert_eq!(
+        s.last_violation,
+        Some(crate::security::Violation::NoResponse)
+    );
+    assert!(s.awaiting.is_none());
+}
+
+#[test]
+fn info_shows_the_security_violations() {
+    let mut h = Harness::new(&[]);
+    h.enter(1, "sysy", ship::SPECTATOR);
+    h.enter(2, "bob", ship::WARBIRD);
+    h.send(ToRealm::PlayerPacket {
+        pid: 2,
+        bytes: &[0x1A],
+    });
+    h.clear();
+    h.chat(1, chat_type::PRIVATE, 2, "*info");
+    let lines = h.messages(1);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("security: violations=1") && l.contains("bad length")),
+        "{lines:?}"
+    );
+}

@@ -197,6 +197,46 @@ pub struct ConnStats {
     pub dropped: u64,
     /// Unreliable packets discarded because the queue was full.
     pub unreliable_discarded: u64,
+    /// From the peer's latest time sync request (`00 05`): datagrams it
+    /// says it has sent, and received, and ours at that moment.
+    pub sync: SyncCounts,
+}
+
+/// Packet counts of both sides at the peer's latest time sync request,
+/// from which packet loss is worked out as ASSS does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SyncCounts {
+    /// Datagrams the peer says it has sent.
+    pub peer_sent: u32,
+    /// Datagrams the peer says it has received.
+    pub peer_received: u32,
+    /// Datagrams we had sent.
+    pub sent: u64,
+    /// Datagrams we had received (the request included).
+    pub received: u64,
+}
+
+/// Fewer datagrams than this on a side and its loss counts as 0 (ASSS).
+pub const LOSS_MIN_PACKETS: u64 = 200;
+
+impl SyncCounts {
+    fn loss(sent: u64, received: u64) -> f64 {
+        if sent > LOSS_MIN_PACKETS {
+            sent.saturating_sub(received) as f64 / sent as f64
+        } else {
+            0.0
+        }
+    }
+
+    /// Share (0–1) of our datagrams the peer did not get.
+    pub fn loss_to_peer(&self) -> f64 {
+        Self::loss(self.sent, u64::from(self.peer_received))
+    }
+
+    /// Share (0–1) of the peer's datagrams we did not get.
+    pub fn loss_from_peer(&self) -> f64 {
+        Self::loss(u64::from(self.peer_sent), self.received)
+    }
 }
 
 /// The answer to a connection request from an unknown address.
@@ -562,6 +602,11 @@ impl Connection {
         self.avg_rtt
     }
 
+    /// Time since the last datagram from the peer.
+    pub fn silent_for(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.last_recv)
+    }
+
     /// Next event, if any.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
@@ -800,6 +845,12 @@ impl Connection {
             // Answered in either role: a biller asks the zone, its client,
             // too (docs/protocol/billing-udp.md §1.2).
             0x05 if pkt.len() == 14 => {
+                self.stats.sync = SyncCounts {
+                    peer_sent: read_u32(&pkt[6..10]),
+                    peer_received: read_u32(&pkt[10..14]),
+                    sent: self.stats.datagrams_out,
+                    received: self.stats.datagrams_in,
+                };
                 let mut reply = [0u8; 10];
                 reply[1] = 0x06;
                 reply[2..6].copy_from_slice(&pkt[2..6]);

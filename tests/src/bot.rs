@@ -21,7 +21,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::io::ErrorKind;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -29,13 +29,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use ss_proto::game::{
-    chat_type, C2SPacket, LoginResponse, MapInfo, PlayerEntering, Position, S2CPacket, WeaponInfo,
-    ARENA_SETTINGS_LEN,
+    chat_type, C2SPacket, GoArena, LoginResponse, MapInfo, PlayerEntering, Position, S2CPacket,
+    WeaponInfo, ARENA_SETTINGS_LEN,
 };
 use ss_proto::map::{decompress_download, file_checksum, MAX_LVL_SIZE};
 use ss_proto::transport::{DisconnectReason, Event, Priority, Reliability, TransportConfig};
 
-use crate::session::{ClientSession, SyncPolicy};
+use crate::session::{ClientSession, SecurityAnswers, SyncPolicy};
 
 /// How often the bot re-syncs its clock with the server (also keeps the
 /// link from timing out while the bot is otherwise silent).
@@ -74,6 +74,10 @@ struct Shared {
     stop: AtomicBool,
     closed: AtomicBool,
     inbox_dropped: AtomicU64,
+    /// Simulated loss: percent of outgoing datagrams not sent.
+    send_loss: AtomicU32,
+    /// Loss accumulator: a datagram is dropped each time it passes 100.
+    loss_acc: AtomicU32,
 }
 
 impl Shared {
@@ -86,7 +90,17 @@ impl Shared {
     fn flush(&self, session: &mut ClientSession, now: Instant) {
         let socket = &self.socket;
         let server = self.server;
+        let loss = self.send_loss.load(Ordering::Relaxed).min(100);
         session.poll_transmit(now, &mut |datagram| {
+            if loss > 0 {
+                // Evenly spread, exactly `loss` in every 100.
+                let acc = self.loss_acc.load(Ordering::Relaxed) + loss;
+                if acc >= 100 {
+                    self.loss_acc.store(acc - 100, Ordering::Relaxed);
+                    return;
+                }
+                self.loss_acc.store(acc, Ordering::Relaxed);
+            }
             // Send errors (e.g. a full buffer) look like packet loss.
             let _ = socket.send_to(datagram, server);
         });
@@ -185,6 +199,8 @@ impl Bot {
             stop: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             inbox_dropped: AtomicU64::new(0),
+            send_loss: AtomicU32::new(0),
+            loss_acc: AtomicU32::new(0),
         });
         let (tx, rx) = mpsc::sync_channel(MAX_INBOX);
         let thread_shared = Arc::clone(&shared);
@@ -379,9 +395,27 @@ impl Bot {
     /// 0x29, 0x21) are consumed; anything else that arrives meanwhile stays
     /// in the backlog.
     pub fn enter_arena(&mut self, name: &str, ship: u8) -> Result<ArenaEntry> {
+        self.enter_arena_with(crate::session::go_arena(name, ship))
+    }
+
+    /// [`Bot::enter_arena`] asking for optional graphics (the 27-byte
+    /// form of C2S 0x01): the map info then lists the LVZ files.
+    pub fn enter_arena_with_lvz(&mut self, name: &str, ship: u8) -> Result<ArenaEntry> {
+        let mut go = crate::session::go_arena(name, ship);
+        go.optional_graphics = Some(true);
+        self.enter_arena_with(go)
+    }
+
+    /// Enters an arena with the given C2S 0x01.
+    pub fn enter_arena_with(&mut self, go: GoArena) -> Result<ArenaEntry> {
+        let name = if go.arena_type == GoArena::NAMED {
+            go.arena_name.clone()
+        } else {
+            go.arena_type.to_string()
+        };
         self.pid = None;
         self.map_info = None;
-        self.with_session(|s| s.send_go_arena(name, ship))?;
+        self.with_session(|s| s.send_go(go))?;
         let deadline = Instant::now() + DEFAULT_TIMEOUT;
         let mut entry = ArenaEntry {
             pid: -1,
@@ -453,7 +487,72 @@ impl Bot {
             crc == want_crc,
             "map CRC-32 {crc:#010x} differs from the map info's {want_crc:#010x}"
         );
+        self.shared.lock().add_map(&lvl);
         Ok(lvl)
+    }
+
+    /// Asks for file `index` of the map info (0 = the map, then the LVZ
+    /// files) with the 3-byte C2S 0x0C; returns the S2C 0x2A's file name
+    /// and data as sent (LVZ files are not compressed again).
+    pub fn download_file(&mut self, index: u16) -> Result<(String, Vec<u8>)> {
+        self.send_reliable(&C2SPacket::MapRequest {
+            file_index: Some(index),
+        })?;
+        let file = self
+            .wait_for(DEFAULT_TIMEOUT, |p| match p {
+                S2CPacket::MapData(f) => Some(f.clone()),
+                _ => None,
+            })
+            .with_context(|| format!("waiting for file {index} (0x2A)"))?;
+        Ok((file.name, file.data))
+    }
+
+    /// Asks for the zone's news (C2S 0x0D) and returns the decompressed
+    /// file of the S2C 0x10 answer.
+    pub fn download_news(&mut self) -> Result<Vec<u8>> {
+        self.send_reliable(&C2SPacket::NewsRequest)?;
+        let file = self
+            .wait_for(DEFAULT_TIMEOUT, |p| match p {
+                S2CPacket::IncomingFile(f) => Some(f.clone()),
+                _ => None,
+            })
+            .context("waiting for the news file (0x10)")?;
+        ensure!(file.name.is_empty(), "news file named {:?}", file.name);
+        decompress_download(&file.data, MAX_LVL_SIZE).context("decompressing the news")
+    }
+
+    /// How the bot answers security checksum requests (S2C 0x18 with a
+    /// key); by default correctly, like a real client. The I/O thread
+    /// answers as soon as a request arrives.
+    pub fn set_security_answers(&self, answers: SecurityAnswers) {
+        self.shared.lock().set_security_answers(answers);
+    }
+
+    /// Reliable packets the bot has queued or in flight (not acknowledged
+    /// yet).
+    pub fn reliable_backlog(&self) -> usize {
+        self.shared.lock().connection().reliable_backlog()
+    }
+
+    /// Simulates packet loss: from now on `percent` of the bot's outgoing
+    /// datagrams (evenly spread) are not sent. 0 turns it off.
+    pub fn set_send_loss(&self, percent: u32) {
+        self.shared
+            .send_loss
+            .store(percent.min(100), Ordering::Relaxed);
+    }
+
+    /// Sends a time sync request (with the bot's packet counts) now.
+    pub fn sync_now(&self) {
+        let now = Instant::now();
+        let mut session = self.shared.lock();
+        session.schedule_sync(now);
+        self.shared.flush(&mut session, now);
+    }
+
+    /// Security requests the bot has answered.
+    pub fn security_answered(&self) -> u64 {
+        self.shared.lock().security_answered()
     }
 
     /// Sends a position (C2S 0x03) stamped with the synced server time

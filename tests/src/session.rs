@@ -11,9 +11,15 @@
 //! and stamping positions (C2S 0x03) with the synced server time, always
 //! later than the previous stamp.
 
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use ss_proto::game::{s2c_type, C2SPacket, Chat, GoArena, Login, Position, S2CPacket};
+use ss_proto::game::{
+    s2c_type, C2SPacket, Chat, GoArena, Login, MapInfo, Position, S2CPacket, SecurityResponse,
+};
+use ss_proto::map::{self, Map};
+use ss_proto::settings::ArenaSettings;
 use ss_proto::transport::{tick_diff, Connection, Event, Priority, Reliability, TransportConfig};
 
 /// How a session keeps its clock in sync.
@@ -91,9 +97,108 @@ pub fn go_arena(name: &str, ship: u8) -> GoArena {
     }
 }
 
+/// How a session answers security checksum requests (S2C 0x18 with a key).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SecurityAnswers {
+    /// Like a real client: checksums of the settings and map it has.
+    #[default]
+    Correct,
+    /// With a wrong map checksum.
+    WrongMap,
+    /// With a wrong settings checksum.
+    WrongSettings,
+    /// Not at all.
+    Never,
+}
+
+/// Exe checksum the test client reports (the zone only records it).
+pub const TEST_EXE_CHECKSUM: u32 = 0x5EC0_0001;
+
+/// The maps every session knows without downloading: the default zone's
+/// generated map and the one-tile emergency map, by file checksum.
+fn known_maps() -> &'static HashMap<u32, Arc<Map>> {
+    static MAPS: OnceLock<HashMap<u32, Arc<Map>>> = OnceLock::new();
+    MAPS.get_or_init(|| {
+        [map::default_map(), map::EMERGENCY_MAP.to_vec()]
+            .into_iter()
+            .filter_map(|lvl| Some((map::file_checksum(&lvl), Arc::new(Map::decode(&lvl).ok()?))))
+            .collect()
+    })
+}
+
+/// What a session keeps to answer security requests.
+#[derive(Default)]
+struct SecurityState {
+    answers: SecurityAnswers,
+    /// The last arena settings packet.
+    settings: Option<ArenaSettings>,
+    /// File checksum of the arena's map (S2C 0x29).
+    map_crc: Option<u32>,
+    /// Maps downloaded by the owner, by file checksum.
+    maps: HashMap<u32, Arc<Map>>,
+    /// A request to answer (its key).
+    pending: Option<u32>,
+    /// Requests answered.
+    answered: u64,
+}
+
+impl SecurityState {
+    fn follow(&mut self, pkt: &[u8]) {
+        match pkt.first() {
+            Some(&s2c_type::ARENA_SETTINGS) => {
+                if let Ok(s) = ArenaSettings::from_bytes(pkt) {
+                    self.settings = Some(s);
+                }
+            }
+            Some(&s2c_type::MAP_INFO) => match S2CPacket::decode(pkt) {
+                Ok(S2CPacket::MapInfo(MapInfo::Vie { checksum, .. })) => {
+                    self.map_crc = Some(checksum);
+                }
+                Ok(S2CPacket::MapInfo(MapInfo::Continuum(files))) => {
+                    self.map_crc = files.first().map(|f| f.checksum);
+                }
+                _ => {}
+            },
+            Some(&s2c_type::SECURITY) => {
+                if let Ok(S2CPacket::Security(seeds)) = S2CPacket::decode(pkt) {
+                    if seeds.checksum_key != 0 {
+                        self.pending = Some(seeds.checksum_key);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The answer to the request with `key`, as the policy says.
+    fn answer(&self, key: u32) -> Option<SecurityResponse> {
+        let settings = self.settings.as_ref().map_or(0, |s| s.checksum(key));
+        let map = self.map_crc.and_then(|crc| {
+            self.maps
+                .get(&crc)
+                .or_else(|| known_maps().get(&crc))
+                .map(|m| m.security_checksum(key))
+        });
+        let mut r = SecurityResponse {
+            settings_checksum: settings,
+            exe_checksum: TEST_EXE_CHECKSUM,
+            map_checksum: map.unwrap_or(0),
+            ..Default::default()
+        };
+        match self.answers {
+            SecurityAnswers::Correct => {}
+            SecurityAnswers::WrongMap => r.map_checksum = !r.map_checksum,
+            SecurityAnswers::WrongSettings => r.settings_checksum = !r.settings_checksum,
+            SecurityAnswers::Never => return None,
+        }
+        Some(r)
+    }
+}
+
 /// A SubSpace client session over a sans-IO [`Connection`].
 pub struct ClientSession {
     conn: Connection,
+    security: SecurityState,
     sync: SyncPolicy,
     next_sync: Option<Instant>,
     state: SessionState,
@@ -108,6 +213,7 @@ impl ClientSession {
     pub fn new(now: Instant, cfg: TransportConfig, key: u32, sync: SyncPolicy) -> ClientSession {
         ClientSession {
             conn: Connection::client(now, cfg, key),
+            security: SecurityState::default(),
             sync,
             next_sync: None,
             state: SessionState::default(),
@@ -148,10 +254,42 @@ impl ClientSession {
     ) {
         let state = &mut self.state;
         let decode_errors = &mut self.decode_errors;
+        let security = &mut self.security;
         self.conn.handle_datagram(now, datagram, &mut |pkt| {
             follow(state, decode_errors, pkt);
+            security.follow(pkt);
             on_packet(state, pkt);
         });
+        if let Some(key) = self.security.pending.take() {
+            if let Some(answer) = self.security.answer(key) {
+                if self
+                    .send_reliable(&C2SPacket::SecurityResponse(answer))
+                    .is_ok()
+                {
+                    self.security.answered += 1;
+                }
+            }
+        }
+    }
+
+    /// How security requests are answered from now on.
+    pub fn set_security_answers(&mut self, answers: SecurityAnswers) {
+        self.security.answers = answers;
+    }
+
+    /// Security requests answered so far.
+    pub fn security_answered(&self) -> u64 {
+        self.security.answered
+    }
+
+    /// Makes a downloaded map (`.lvl` bytes) known for the security map
+    /// checksum.
+    pub fn add_map(&mut self, lvl: &[u8]) {
+        if let Ok(m) = Map::decode(lvl) {
+            self.security
+                .maps
+                .insert(map::file_checksum(lvl), Arc::new(m));
+        }
     }
 
     /// The next transport event. A link that comes up encrypted gets its
@@ -264,10 +402,16 @@ impl ClientSession {
     /// Queues the request to enter arena `name` in `ship` (see
     /// [`go_arena`]); forgets the previous arena's pid and stamps.
     pub fn send_go_arena(&mut self, name: &str, ship: u8) -> Result<(), SendError> {
+        self.send_go(go_arena(name, ship))
+    }
+
+    /// Queues an arena entry request as given; forgets the previous
+    /// arena's pid and stamps.
+    pub fn send_go(&mut self, go: GoArena) -> Result<(), SendError> {
         self.state.pid = None;
         self.state.entered = false;
         self.last_stamp = None;
-        self.send_reliable(&C2SPacket::GoArena(go_arena(name, ship)))
+        self.send_reliable(&C2SPacket::GoArena(go))
     }
 
     /// Queues a chat message (C2S 0x06), reliable.

@@ -119,6 +119,11 @@ pub struct RuntimeSettings {
     pub zone: ZoneConfig,
     /// Directory servers to announce the zone to (`[Directory]`).
     pub directory: crate::directory::DirectoryConfig,
+    /// The news file (`General:NewsFile`), re-read on reload.
+    pub news: crate::news::News,
+    /// How often each player's lag figures go to his realm
+    /// (`Lag:CheckInterval`, ticks of 10 ms as in ASSS).
+    pub lag_check_interval: Duration,
 }
 
 impl Deref for Settings {
@@ -328,7 +333,17 @@ impl Settings {
             continuum_vie: r.bool("Net", "ContinuumVIE", false),
         };
         let realm_policy = realm_policy(&mut r)?;
+        let news_file = r
+            .text("General", "NewsFile")
+            .unwrap_or("news.txt")
+            .trim()
+            .to_string();
+        let (news, news_warning) = crate::news::News::load(&zone, &news_file);
+        r.warnings.extend(news_warning);
+        let lag_check_interval = r.millis("Lag", "CheckInterval", 300, 10..=60_000) * 10;
         let runtime = RuntimeSettings {
+            news,
+            lag_check_interval,
             transport,
             init_policy,
             max_connections: r.count("Net", "MaxConnections", 1000, 1..=32000),

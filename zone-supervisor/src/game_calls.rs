@@ -252,19 +252,22 @@ impl Zone {
         };
         let rtt = t.conn.rtt_ms();
         let resent = pct(s.retransmits, s.datagrams_out);
-        let dropped = pct(s.dropped, s.datagrams_in);
+        // Loss as ASSS works it out: the counts in the client's latest
+        // time sync request against ours.
+        let s2c_loss = 100.0 * s.sync.loss_to_peer();
+        let c2s_loss = 100.0 * s.sync.loss_from_peer();
         let onfor = now.saturating_duration_since(t.connected_at).as_secs();
         let mut lines = Vec::new();
         match kind {
             ReportKind::Lag => lines.push(format!(
-                "{prefix}: avg ping: {rtt}  ploss: s2c: {resent:.2} c2s: {dropped:.2}"
+                "{prefix}: avg ping: {rtt}  ploss: s2c: {s2c_loss:.2} c2s: {c2s_loss:.2}"
             )),
             ReportKind::LagVerbose => {
                 lines.push(format!(
                     "{prefix}: rel ping: {rtt} (reliable round trip, ms)"
                 ));
                 lines.push(format!(
-                    "{prefix}: ploss: s2c: {resent:.2} c2s: {dropped:.2}  reliable dups: {}  resends: {}",
+                    "{prefix}: ploss: s2c: {s2c_loss:.2} c2s: {c2s_loss:.2}  reliable dups: {}  resends: {}",
                     s.duplicates, s.retransmits
                 ));
                 lines.push(format!(

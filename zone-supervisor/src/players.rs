@@ -41,6 +41,8 @@ pub struct Player {
     pub authenticated: bool,
     /// When the connection was accepted.
     pub connected_at: Instant,
+    /// When his lag figures last went to his realm.
+    pub lag_reported_at: Instant,
     /// Since when unreliable packets have been held back for grouping
     /// (`Net:FlushDelayMillis`).
     pub held_since: Option<Instant>,
@@ -113,6 +115,7 @@ impl PlayerTable {
             dirty: false,
             authenticated: false,
             connected_at: now,
+            lag_reported_at: now,
             held_since: None,
             machine_id: 0,
             banner: None,

@@ -454,8 +454,26 @@ impl Zone {
                     self.stats.dropped_game += 1;
                 }
             }
+            (Some(ZonePacket::NewsRequest), place) if place.logged_in() => self.send_news(pid),
             _ => self.stats.dropped_game += 1,
         }
+    }
+
+    /// C2S 0x0D: the news file as a sized stream (S2C 0x10), within the
+    /// connection's download limit.
+    fn send_news(&mut self, pid: i16) {
+        let Some(packet) = self.s.news.packet.clone() else {
+            debug!(pid, "news requested, but there is no news file");
+            return;
+        };
+        if let Some(p) = self.players.get_mut(pid) {
+            if p.conn.sized_queue_len() < ss_proto::transport::MAX_SIZED_QUEUE {
+                p.conn.send_sized(packet);
+            } else {
+                self.stats.refused_downloads += 1;
+            }
+        }
+        self.mark_dirty(pid);
     }
 
     /// Queues a packet for one player.
@@ -579,7 +597,7 @@ impl Zone {
         } else {
             code
         };
-        let mut resp = LoginResponse::vie(code, 0);
+        let mut resp = LoginResponse::vie(code, self.s.news.checksum);
         resp.registration_wanted = code == LoginCode::ASK_DEMOGRAPHICS;
         if continuum {
             // No Continuum executable or security file is served: "unknown".

@@ -386,6 +386,7 @@ impl Zone {
             self.state.tick(now);
             self.run_actions(now);
             self.expire_pending(now);
+            self.lag_reports(now);
         }
         if now.saturating_duration_since(self.last_sample) >= SAMPLE_INTERVAL {
             self.last_sample = now;

@@ -93,6 +93,11 @@ pub(super) fn lag(a: &mut Arena, ctx: &Ctx, params: &str) -> CmdResult {
         target,
         kind,
     });
+    if kind == ReportKind::LagVerbose {
+        if let Some(line) = a.lag_info(target) {
+            a.reply(&ctx.issuer, &line);
+        }
+    }
     Ok(())
 }
 

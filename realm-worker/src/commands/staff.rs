@@ -88,6 +88,9 @@ pub(super) fn info(a: &mut Arena, ctx: &Ctx, _params: &str) -> CmdResult {
         target: t,
         kind: ReportKind::Info,
     });
+    if let Some(line) = a.security_info(t) {
+        a.reply(&ctx.issuer, &line);
+    }
     Ok(())
 }
 

@@ -1168,6 +1168,34 @@ fn bad_len(ptype: u8, len: usize) -> Result<Option<ZonePacket>, PacketError> {
 const BOTH: [ClientKind; 2] = [ClientKind::Vie, ClientKind::Continuum];
 
 #[test]
+fn zone_news_request_is_exactly_one_byte() {
+    for c in BOTH {
+        assert_eq!(zone(&[0x0D], c), Ok(Some(ZonePacket::NewsRequest)));
+        assert_eq!(zone(&[0x0D, 0], c), bad_len(0x0D, 2));
+        assert_eq!(zone(&sized(0x0D, 500), c), bad_len(0x0D, 500));
+    }
+    let mut out = Vec::new();
+    ZonePacket::NewsRequest.encode(&mut out);
+    assert_eq!(out, [0x0D]);
+}
+
+#[test]
+fn news_travels_as_an_incoming_file_with_an_empty_name() {
+    let text = b"Welcome to the zone.\r\n";
+    let pkt = crate::map::incoming_file_packet("", text).expect("packet");
+    assert_eq!(pkt[0], 0x10);
+    assert_eq!(&pkt[1..17], &[0u8; 16]);
+    match S2CPacket::decode(&pkt) {
+        Ok(S2CPacket::IncomingFile(f)) => {
+            assert_eq!(f.name, "");
+            let back = crate::map::decompress_download(&f.data, 1000).expect("zlib");
+            assert_eq!(back, text);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn zone_leave_arena_is_exactly_one_byte() {
     for c in BOTH {
         assert_eq!(zone(&[0x02], c), Ok(Some(ZonePacket::LeaveArena)));
@@ -1275,7 +1303,7 @@ fn zone_leaves_other_types_to_the_arena() {
         let handled = ZonePacket::handles(t);
         assert_eq!(
             handled,
-            [0x01, 0x02, 0x09, 0x17, 0x19, 0x24].contains(&t),
+            [0x01, 0x02, 0x09, 0x0D, 0x17, 0x19, 0x24].contains(&t),
             "{t:#04x}"
         );
         if !handled {

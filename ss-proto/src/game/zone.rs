@@ -56,6 +56,8 @@ pub enum ZonePacket {
     Registration(Vec<u8>),
     /// 0x19: set banner, exactly 1 + [`BANNER_LEN`] bytes; the bitmap.
     Banner(Box<[u8; BANNER_LEN]>),
+    /// 0x0D: news.txt request, exactly 1 byte.
+    NewsRequest,
 }
 
 impl ZonePacket {
@@ -75,6 +77,7 @@ impl ZonePacket {
                 | t::CONTINUUM_LOGIN
                 | t::REGISTRATION
                 | t::BANNER
+                | t::NEWS_REQUEST
         )
     }
 
@@ -107,6 +110,10 @@ impl ZonePacket {
                 banner.copy_from_slice(&b[1..]);
                 ZonePacket::Banner(banner)
             }
+            t::NEWS_REQUEST => {
+                check_len(ptype, len, len == 1)?;
+                ZonePacket::NewsRequest
+            }
             _ => return Ok(None),
         };
         Ok(Some(p))
@@ -121,6 +128,7 @@ impl ZonePacket {
             ZonePacket::LeaveArena => t::LEAVE_ARENA,
             ZonePacket::Registration(_) => t::REGISTRATION,
             ZonePacket::Banner(_) => t::BANNER,
+            ZonePacket::NewsRequest => t::NEWS_REQUEST,
         }
     }
 
@@ -139,6 +147,7 @@ impl ZonePacket {
                 out.push(t::BANNER);
                 out.extend_from_slice(&banner[..]);
             }
+            ZonePacket::NewsRequest => out.push(t::NEWS_REQUEST),
         }
     }
 }

@@ -60,3 +60,15 @@ pub fn download_packet(file_name: &str, lvl: &[u8]) -> Result<Vec<u8>, MapError>
     packet.extend_from_slice(&compress_for_download(lvl));
     Ok(packet)
 }
+
+/// Packet type of S2C 0x10 (incoming file: news.txt and other files).
+pub const INCOMING_FILE_PACKET_TYPE: u8 = 0x10;
+
+/// Builds the complete S2C 0x10 packet for a file the client asked for
+/// outside an arena: type byte, file name NUL-padded to 16 bytes (empty for
+/// news.txt), then the file compressed as for the map download.
+pub fn incoming_file_packet(file_name: &str, data: &[u8]) -> Result<Vec<u8>, MapError> {
+    let mut packet = download_packet(file_name, data)?;
+    packet[0] = INCOMING_FILE_PACKET_TYPE;
+    Ok(packet)
+}

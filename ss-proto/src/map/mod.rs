@@ -16,8 +16,9 @@ mod tests;
 use std::collections::BTreeSet;
 
 pub use download::{
-    compress_for_download, decompress_download, download_packet, EMERGENCY_MAP, EMERGENCY_MAP_NAME,
-    FILE_NAME_LEN, MAP_DATA_PACKET_TYPE,
+    compress_for_download, decompress_download, download_packet, incoming_file_packet,
+    EMERGENCY_MAP, EMERGENCY_MAP_NAME, FILE_NAME_LEN, INCOMING_FILE_PACKET_TYPE,
+    MAP_DATA_PACKET_TYPE,
 };
 pub use generate::{default_map, generate, turf_map, GenParams, TURF_FLAG_TILES};
 pub use region::{decode_rtil, encode_rtil, AutoWarp, Region, TileRun};

@@ -381,6 +381,35 @@ fn time_sync_round_trip() {
 }
 
 #[test]
+fn sync_requests_carry_the_counts_loss_is_worked_out_from() {
+    let mut l = Link::new();
+    l.client.send_time_sync(l.now);
+    l.flush();
+    l.deliver_all();
+    let sync = l.server.stats().sync;
+    let client = *l.client.stats();
+    // Counted when the request was written, before it left.
+    assert_eq!(u64::from(sync.peer_sent) + 1, client.datagrams_out);
+    assert_eq!(u64::from(sync.peer_received), client.datagrams_in);
+    assert_eq!(sync.received, l.server.stats().datagrams_in);
+    // Below the minimum count, no loss; above it, the share missing.
+    let few = SyncCounts {
+        peer_sent: 100,
+        received: 50,
+        ..SyncCounts::default()
+    };
+    assert_eq!(few.loss_from_peer(), 0.0);
+    let many = SyncCounts {
+        peer_sent: 1000,
+        peer_received: 900,
+        sent: 1000,
+        received: 600,
+    };
+    assert!((many.loss_from_peer() - 0.4).abs() < 1e-9);
+    assert!((many.loss_to_peer() - 0.1).abs() < 1e-9);
+}
+
+#[test]
 fn silence_times_out() {
     let mut l = Link::new();
     l.advance(29_000);
