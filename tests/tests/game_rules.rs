@@ -278,10 +278,11 @@ fn a_chat_flood_is_throttled_and_others_still_talk() {
         {
             relayed += 1;
         }
-        // Chat:FloodLimit = 10; the count halves each second, so a second
-        // boundary during the flood lets a few more through.
+        // Chat:FloodLimit = 10; the count halves each second, so how many
+        // pass depends on how the flood is spread over seconds (more on a
+        // busy machine): at least the limit, and never the whole flood.
         assert!(
-            (10..20).contains(&relayed),
+            (10..50).contains(&relayed),
             "{relayed} flood messages relayed"
         );
         // The flooder's ship change after the muted message is the marker.

@@ -156,6 +156,14 @@ impl Collector for SnapshotCollector {
             "Times the biller link was lost.",
             z.billing.drops,
         )?;
+        if let Some(ms) = z.billing.last_message_ms {
+            gauge(
+                e,
+                "subsumption_biller_last_message_seconds",
+                "Seconds since the biller last sent a message.",
+                ms as f64 / 1000.0,
+            )?;
+        }
         if let Some(p) = &z.persist {
             gauge(
                 e,
