@@ -111,6 +111,11 @@ fn per_realm_series_move_while_bots_play() {
             ensure!(series(&m, name).is_some(), "no {name} in:\n{m}");
         }
         ensure!(series(&m, "subsumption_players") == Some(2.0), "{m}");
+        // Scores are kept: the database's write time is published too.
+        ensure!(
+            series(&m, "subsumption_db_last_write_seconds").is_some(),
+            "no database write time in:\n{m}"
+        );
         Ok(())
     })();
     if let Err(e) = result {

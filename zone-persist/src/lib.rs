@@ -124,6 +124,8 @@ pub enum DbReply {
         dropped: u64,
         /// Why the latest write attempt failed; `None` once one succeeds.
         failing: Option<String>,
+        /// How long the latest write attempt took, microseconds.
+        write_micros: u64,
     },
     /// The thread stopped after `Close`.
     Closed,
@@ -165,15 +167,20 @@ fn db_thread(
     let mut failures = 0u64;
     let mut dropped = 0u64;
     let mut failing: Option<String> = None;
-    let report =
-        |pending: &VecDeque<StatsWrite>, failures: u64, dropped: u64, failing: &Option<String>| {
-            let _ = replies.send(DbReply::Status {
-                pending: pending.len(),
-                failures,
-                dropped,
-                failing: failing.clone(),
-            });
-        };
+    let mut write_micros = 0u64;
+    let report = |pending: &VecDeque<StatsWrite>,
+                  failures: u64,
+                  dropped: u64,
+                  failing: &Option<String>,
+                  write_micros: u64| {
+        let _ = replies.send(DbReply::Status {
+            pending: pending.len(),
+            failures,
+            dropped,
+            failing: failing.clone(),
+            write_micros,
+        });
+    };
     loop {
         let req = match rx.recv_timeout(Duration::from_secs(1)) {
             Ok(r) => Some(r),
@@ -183,7 +190,10 @@ fn db_thread(
         // Retry what failed before anything newer touches the same rows.
         if !pending.is_empty() {
             let batch: Vec<StatsWrite> = pending.iter().cloned().collect();
-            match store.write(&batch) {
+            let started = std::time::Instant::now();
+            let written = store.write(&batch);
+            write_micros = started.elapsed().as_micros() as u64;
+            match written {
                 Ok(()) => {
                     info!(
                         writes = batch.len(),
@@ -201,7 +211,7 @@ fn db_thread(
                     failing = Some(e.to_string());
                 }
             }
-            report(&pending, failures, dropped, &failing);
+            report(&pending, failures, dropped, &failing, write_micros);
         }
         let Some(req) = req else {
             continue;
@@ -225,9 +235,18 @@ fn db_thread(
                 }
             },
             DbRequest::Write(batch) => {
-                if !pending.is_empty() {
+                let started = std::time::Instant::now();
+                let written = if pending.is_empty() {
+                    Some(store.write(&batch))
+                } else {
+                    None
+                };
+                if written.is_some() {
+                    write_micros = started.elapsed().as_micros() as u64;
+                }
+                if written.is_none() {
                     keep(&mut pending, batch, &mut dropped);
-                } else if let Err(e) = store.write(&batch) {
+                } else if let Some(Err(e)) = written {
                     failures += 1;
                     error!(
                         "database write failed, keeping {} writes in memory: {e}",
@@ -238,7 +257,7 @@ fn db_thread(
                 } else {
                     failing = None;
                 }
-                report(&pending, failures, dropped, &failing);
+                report(&pending, failures, dropped, &failing, write_micros);
             }
             DbRequest::EndInterval { scopes, interval } => {
                 let scopes = if scopes.is_empty() {
@@ -354,6 +373,8 @@ pub struct Persist {
     /// Why the latest write attempt failed, while writes are failing
     /// (`None` once one succeeds).
     pub failing: Option<String>,
+    /// How long the database's latest write took, microseconds.
+    pub last_write_micros: u64,
 }
 
 impl Persist {
@@ -368,6 +389,7 @@ impl Persist {
             failures: 0,
             dropped: 0,
             failing: None,
+            last_write_micros: 0,
         }
     }
 
@@ -594,7 +616,9 @@ impl Persist {
         failures: u64,
         dropped: u64,
         failing: Option<String>,
+        write_micros: u64,
     ) {
+        self.last_write_micros = write_micros;
         self.pending = pending;
         self.failures = failures;
         self.dropped = dropped;

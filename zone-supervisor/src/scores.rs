@@ -209,9 +209,10 @@ impl Zone {
                 failures,
                 dropped,
                 failing,
+                write_micros,
             } => keeper
                 .persist
-                .note_status(pending, failures, dropped, failing),
+                .note_status(pending, failures, dropped, failing, write_micros),
             DbReply::Closed => {}
         }
         self.run_actions(Instant::now());

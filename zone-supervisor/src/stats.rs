@@ -217,6 +217,9 @@ pub struct PersistReport {
     /// Why the latest write attempt failed, while `write_failing`.
     #[serde(default)]
     pub last_error: Option<String>,
+    /// How long the latest write took, seconds.
+    #[serde(default)]
+    pub last_write_secs: f64,
 }
 
 impl PersistReport {

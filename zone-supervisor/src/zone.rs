@@ -510,6 +510,7 @@ impl Zone {
                 dropped_writes: k.persist.dropped,
                 write_failing: k.persist.write_failing(),
                 last_error: k.persist.failing.clone(),
+                last_write_secs: k.persist.last_write_micros as f64 / 1e6,
             }),
         };
         StatsReport {

@@ -167,6 +167,12 @@ impl Collector for SnapshotCollector {
         if let Some(p) = &z.persist {
             gauge(
                 e,
+                "subsumption_db_last_write_seconds",
+                "How long the database's latest write took.",
+                p.last_write_secs,
+            )?;
+            gauge(
+                e,
                 "subsumption_db_pending_writes",
                 "Score writes waiting for the database.",
                 p.pending_writes as f64,
