@@ -63,16 +63,6 @@ fn pick_up(bot: &mut Bot, fid: i16, tile: (i16, i16)) -> Result<()> {
     bail!("flag {fid} was not picked up within {WAIT:?}")
 }
 
-/// Waits for a server message containing `needle`.
-fn wait_message(bot: &mut Bot, needle: &str) -> Result<String> {
-    let want = needle.to_owned();
-    bot.wait_for(WAIT, |p| match p {
-        S2CPacket::Chat(c) if c.pid == -1 && c.text.contains(&want) => Some(c.text.clone()),
-        _ => None,
-    })
-    .with_context(|| format!("waiting for a message containing {needle:?}"))
-}
-
 fn own_record(entry: &ss_tests::bot::ArenaEntry) -> Result<PlayerEntering> {
     entry
         .players

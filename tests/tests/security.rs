@@ -7,7 +7,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
-use md5::{Digest, Md5};
 use ss_proto::game::{chat_type, ship, S2CPacket, SecuritySeeds, WeaponInfo};
 use ss_proto::transport::{Priority, Reliability};
 use ss_tests::bot::Bot;
@@ -29,51 +28,11 @@ fn seeds(bot: &mut Bot) -> Result<SecuritySeeds> {
     .context("waiting for the security seeds (S2C 0x18)")
 }
 
-/// Waits for a green message containing `needle`.
-fn wait_message(bot: &mut Bot, needle: &str) -> Result<String> {
-    let want = needle.to_owned();
-    bot.wait_for(WAIT, |p| match p {
-        S2CPacket::Chat(c) if c.pid == -1 && c.text.contains(&want) => Some(c.text.clone()),
-        _ => None,
-    })
-    .with_context(|| format!("waiting for a message containing {needle:?}"))
-}
-
-/// ASSS `passwd.conf` digest: MD5 over the lowercased name NUL-padded to
-/// 24 bytes and the password NUL-padded to 32.
-fn digest(name: &str, password: &str) -> String {
-    let mut block = [0u8; 56];
-    let lower = name.to_ascii_lowercase();
-    block[..lower.len()].copy_from_slice(lower.as_bytes());
-    block[24..24 + password.len()].copy_from_slice(password.as_bytes());
-    Md5::digest(block)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// Makes `name` a sysop of the zone folder `dir`.
-fn add_sysop(dir: &Path, name: &str) -> Result<()> {
-    let conf = dir.join("conf");
-    let mut passwd = std::fs::read_to_string(conf.join("passwd.conf"))?;
-    let mut staff = std::fs::read_to_string(conf.join("staff.conf"))?;
-    ensure!(passwd.trim_end().ends_with("[Users]"), "passwd.conf layout");
-    ensure!(
-        staff.trim_end().ends_with("[(global)]"),
-        "staff.conf layout"
-    );
-    passwd.push_str(&format!("\n{name} = {}\n", digest(name, PASSWORD)));
-    staff.push_str(&format!("\n{name} = sysop\n"));
-    std::fs::write(conf.join("passwd.conf"), passwd)?;
-    std::fs::write(conf.join("staff.conf"), staff)?;
-    Ok(())
-}
-
 /// A zone from a fresh folder with a sysop `sysy`, started with
 /// `overrides`.
 fn staff_zone(dir: &Path, overrides: &[&str]) -> Result<TestZone> {
     let zone_dir = init_zone_folder(dir)?;
-    add_sysop(&zone_dir, "sysy")?;
+    add_staff(&zone_dir, &[("sysy", "sysop")])?;
     TestZone::start_with(ZoneOptions {
         zone_dir: Some(zone_dir),
         overrides: overrides.iter().map(|s| s.to_string()).collect(),

@@ -97,6 +97,20 @@ fn encode_to(
 const IPC_HANDOVER_BYTES: u64 = 64 * 1024;
 
 impl WorkerLink {
+    /// A fresh link to a started worker process.
+    fn new(slot: SlotId, process: WorkerProcess) -> Self {
+        WorkerLink {
+            slot,
+            process,
+            reader: FrameReader::new(),
+            out: Vec::new(),
+            droppable: Vec::new(),
+            cpu_prev: None,
+            cpu_pct: 0.0,
+            proc_now: ProcSample::default(),
+        }
+    }
+
     /// Bytes handed to the writer and not yet written, plus those waiting.
     fn queue_bytes(&self) -> u64 {
         self.process.queued.load(Ordering::Relaxed) + self.out.len() as u64
@@ -203,19 +217,7 @@ impl Zone {
         match spawn_worker(&self.s, realm, worker, self.events_tx.clone()) {
             Ok(process) => {
                 info!(realm, os_pid = process.os_pid, "realm worker started");
-                self.links.insert(
-                    worker,
-                    WorkerLink {
-                        slot,
-                        process,
-                        reader: FrameReader::new(),
-                        out: Vec::new(),
-                        droppable: Vec::new(),
-                        cpu_prev: None,
-                        cpu_pct: 0.0,
-                        proc_now: ProcSample::default(),
-                    },
-                );
+                self.links.insert(worker, WorkerLink::new(slot, process));
             }
             Err(e) => {
                 warn!(realm, "could not start realm worker: {e:#}");
@@ -817,20 +819,14 @@ mod tests {
 
     fn link() -> WorkerLink {
         let (writer, _rx) = mpsc::unbounded_channel();
-        WorkerLink {
-            slot: 0,
-            process: WorkerProcess {
+        WorkerLink::new(
+            0,
+            WorkerProcess {
                 os_pid: 0,
                 writer,
                 queued: Arc::new(AtomicU64::new(0)),
             },
-            reader: FrameReader::new(),
-            out: Vec::new(),
-            droppable: Vec::new(),
-            cpu_prev: None,
-            cpu_pct: 0.0,
-            proc_now: ProcSample::default(),
-        }
+        )
     }
 
     /// What is waiting in the link: (control messages, player packets by

@@ -194,7 +194,26 @@ fn router(shared: Shared) -> Router {
         .route("/snapshot.js", get(snapshot_js))
         .route("/api/map", get(map_json))
         .route("/events", get(events))
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            require_token,
+        ))
         .with_state(shared)
+}
+
+/// Every request must carry the token when one is set (else 401).
+async fn require_token(
+    State(s): State<Shared>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let params = Query::<Params>::try_from_uri(request.uri())
+        .map(|q| q.0)
+        .unwrap_or_default();
+    if !allowed(&s, &params, request.headers()) {
+        return refused();
+    }
+    next.run(request).await
 }
 
 #[derive(Deserialize, Default)]
@@ -222,21 +241,11 @@ fn refused() -> Response {
 
 const PAGE: &str = include_str!("dashboard.html");
 
-async fn page(State(s): State<Shared>, Query(p): Query<Params>, headers: HeaderMap) -> Response {
-    if !allowed(&s, &p, &headers) {
-        return refused();
-    }
-    Html(PAGE).into_response()
+async fn page() -> Html<&'static str> {
+    Html(PAGE)
 }
 
-async fn metrics_text(
-    State(s): State<Shared>,
-    Query(p): Query<Params>,
-    headers: HeaderMap,
-) -> Response {
-    if !allowed(&s, &p, &headers) {
-        return refused();
-    }
+async fn metrics_text(State(s): State<Shared>) -> Response {
     let mut body = String::new();
     if let Err(e) = prometheus_client::encoding::text::encode(&mut body, &s.registry) {
         return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response();
@@ -251,14 +260,7 @@ async fn metrics_text(
         .into_response()
 }
 
-async fn stats_json(
-    State(s): State<Shared>,
-    Query(p): Query<Params>,
-    headers: HeaderMap,
-) -> Response {
-    if !allowed(&s, &p, &headers) {
-        return refused();
-    }
+async fn stats_json(State(s): State<Shared>, Query(p): Query<Params>) -> Response {
     s.watch(p.radar.as_deref());
     let snap = s.snapshots.borrow().clone();
     axum::Json((*snap).clone()).into_response()
@@ -267,14 +269,7 @@ async fn stats_json(
 /// The latest snapshot as a script (`window.SNAPSHOT = …`): the page loads
 /// it while it is parsed, so it shows the zone at once, before the event
 /// stream's first update.
-async fn snapshot_js(
-    State(s): State<Shared>,
-    Query(p): Query<Params>,
-    headers: HeaderMap,
-) -> Response {
-    if !allowed(&s, &p, &headers) {
-        return refused();
-    }
+async fn snapshot_js(State(s): State<Shared>, Query(p): Query<Params>) -> Response {
     s.watch(p.radar.as_deref());
     let snap = s.snapshots.borrow().clone();
     let json = serde_json::to_string(&*snap).unwrap_or_else(|_| "null".into());
@@ -307,14 +302,7 @@ struct MapOutline {
     rows: Vec<String>,
 }
 
-async fn map_json(
-    State(s): State<Shared>,
-    Query(p): Query<Params>,
-    headers: HeaderMap,
-) -> Response {
-    if !allowed(&s, &p, &headers) {
-        return refused();
-    }
+async fn map_json(State(s): State<Shared>, Query(p): Query<Params>) -> Response {
     let Some(realm) = p.realm.as_deref().map(crate::zone::sanitize_arena_name) else {
         return (StatusCode::BAD_REQUEST, "realm= is required\n").into_response();
     };
@@ -349,10 +337,7 @@ fn map_outline(zone: &conf::ZoneConfig, realm: &str) -> Result<MapOutline> {
     })
 }
 
-async fn events(State(s): State<Shared>, Query(p): Query<Params>, headers: HeaderMap) -> Response {
-    if !allowed(&s, &p, &headers) {
-        return refused();
-    }
+async fn events(State(s): State<Shared>, Query(p): Query<Params>) -> Response {
     let radar = p.radar.map(|r| crate::zone::sanitize_arena_name(&r));
     let mut rx = s.snapshots.clone();
     let requests = s.requests.clone();
