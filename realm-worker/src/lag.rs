@@ -214,7 +214,6 @@ impl Arena {
 
     /// Whether `pid` lags too much to pick up flags or balls (for the flag
     /// and ball games).
-    #[allow(dead_code)]
     pub(crate) fn is_lagging(&self, pid: i16) -> bool {
         self.players.get(&pid).is_some_and(|p| p.lag.no_flags)
     }

@@ -1050,3 +1050,36 @@ fn info_shows_the_security_violations() {
         "{lines:?}"
     );
 }
+
+#[test]
+fn a_lagging_player_may_not_pick_up_flags() {
+    let mut h = Harness::new(&[
+        "Flag:FlagCount=1",
+        "Flag:SpawnX=512",
+        "Flag:SpawnY=480",
+        "Flag:SpawnRadius=0",
+        "Flag:FlagBlankDelay=0",
+        "Flag:EnterGameFlaggingDelay=0",
+    ]);
+    h.arena.on_timer();
+    h.enter(1, "alice", ship::WARBIRD);
+    position(&mut h, 1);
+    // 8 % loss to the client: over S2CLossToDisallowFlags (5 %), under the
+    // limit that moves him to spectator (15 %).
+    let report = |s2c_loss| ToRealm::LagReport {
+        pid: 1,
+        ping_ms: 50,
+        s2c_loss,
+        c2s_loss: 0,
+        silent_ms: 0,
+    };
+    h.send(report(80));
+    h.out.clear();
+    h.packet(1, C2SPacket::TouchFlag { fid: 0 });
+    assert_eq!(h.arena.counters.flag_touches_refused, 1);
+    assert_eq!(h.arena.flags.as_ref().unwrap().carried(1), 0);
+    // Once the connection is fine again, the same touch takes the flag.
+    h.send(report(0));
+    h.packet(1, C2SPacket::TouchFlag { fid: 0 });
+    assert_eq!(h.arena.flags.as_ref().unwrap().carried(1), 1, "{:?}", h.out);
+}

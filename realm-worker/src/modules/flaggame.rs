@@ -147,6 +147,12 @@ impl Module for FlagGame {
     fn on_packet(&mut self, a: &mut Arena, pid: i16, pkt: &C2SPacket, now: u32) {
         match *pkt {
             C2SPacket::TouchFlag { fid } => {
+                // Laggers may not pick up flags (the `[Lag]` rules).
+                if a.is_lagging(pid) {
+                    a.counters.flag_touches_refused += 1;
+                    debug!(realm = %a.name, pid, fid, "flag touch refused: lagging");
+                    return;
+                }
                 let Some(p) = a.toucher(pid, now) else {
                     return;
                 };
