@@ -169,7 +169,7 @@ fn valid_host(host: &str) -> bool {
         })
 }
 
-/// Encodes one announcement datagram (`directory.md` §2): the header, then
+/// Encodes one announcement datagram (`docs/protocol/directory.md` §2): the header, then
 /// the description up to and including its NUL.
 pub fn encode_announcement(cfg: &DirectoryConfig, port: u16, players: u16, out: &mut Vec<u8>) {
     out.clear();
