@@ -1211,3 +1211,56 @@ fn lvz_object_commands_reach_their_targets_and_late_joiners_get_the_arena_state(
         vec!["4 objects toggled or changed: 5, 7, 8, 9".to_string()]
     );
 }
+
+#[test]
+fn laghist_shows_the_targets_reliable_ping_histogram_from_lag_reports() {
+    let mut h = Harness::new(&[]);
+    h.enter(1, "p1", 0);
+    h.enter(2, "p2", 0);
+    h.clear();
+    h.chat(1, chat_type::PRIVATE, 2, "?laghist -r");
+    assert_eq!(
+        h.messages(1),
+        vec!["p2: no reliable ping samples yet.".to_string()]
+    );
+    h.clear();
+    for ping_ms in [50, 55, 120, 700] {
+        h.send(ToRealm::LagReport {
+            pid: 2,
+            ping_ms,
+            s2c_loss: 0,
+            c2s_loss: 0,
+            silent_ms: 0,
+        });
+    }
+    h.clear();
+    h.chat(1, chat_type::PRIVATE, 2, "?laghist -r");
+    let got = h.messages(1);
+    assert_eq!(
+        got[0],
+        "p2: reliable ping histogram, 4 samples, 20 ms buckets:"
+    );
+    assert_eq!(got.len(), 1 + 24, "{got:?}"); // 40-59 ms to 500+ ms
+    assert!(
+        got[1].contains("40-59 ms") && got[1].ends_with(" 2"),
+        "{got:?}"
+    );
+    assert!(
+        got[5].contains("120-139 ms") && got[5].ends_with(" 1"),
+        "{got:?}"
+    );
+    assert!(
+        got[24].contains("500+ ms") && got[24].ends_with(" 1"),
+        "{got:?}"
+    );
+    h.clear();
+    // Without -r: his positions' histogram (none yet); bad flags: usage.
+    h.chat(1, chat_type::PRIVATE, 2, "?laghist");
+    assert_eq!(
+        h.messages(1),
+        vec!["p2: no c2s ping (position age) samples yet.".to_string()]
+    );
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?laghist -x");
+    assert!(h.messages(1)[0].starts_with("Usage"), "{:?}", h.messages(1));
+}

@@ -113,6 +113,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("jackpot", "none", "", "Shows the jackpot, paid to the winners of the flag game.", flags::jackpot),
     cmd!("kick", "player", "[-s seconds | -t seconds | -m minutes] [reason]", "Disconnects the target player, telling him the reason. You must rank higher than him.", staff::kick),
     cmd!("lag", "player or none", "[-v]", "Shows your ping and packet loss, or the target player's; -v for more detail (with the lag rules' verdict).", general::lag),
+    cmd!("laghist", "player or none", "[-r]", "Shows a histogram of your ping, or the target player's, in 20 ms buckets: from his positions' age on arrival, or with -r from the reliable round trips.", general::laghist),
     cmd!("listmod", "none", "", "Lists the staff members online, their arena and group.", general::listmod),
     cmd!("lock", "player, freq or arena", "[-n] [-s] [-t seconds]", "Locks the targets in their ships: -s puts them in spectator mode first, -n tells them, -t unlocks them after that many seconds.", staff::lock),
     cmd!("man", "none", "<command>", "Same as ?help.", general::help),
