@@ -1180,6 +1180,20 @@ fn zone_news_request_is_exactly_one_byte() {
 }
 
 #[test]
+fn zone_update_request_is_exactly_one_byte() {
+    for c in BOTH {
+        assert!(ZonePacket::handles(0x0B));
+        assert_eq!(zone(&[0x0B], c), Ok(Some(ZonePacket::UpdateRequest)));
+        assert_eq!(zone(&[0x0B, 0], c), bad_len(0x0B, 2));
+        assert_eq!(zone(&sized(0x0B, 40), c), bad_len(0x0B, 40));
+    }
+    let mut out = Vec::new();
+    ZonePacket::UpdateRequest.encode(&mut out);
+    assert_eq!(out, [0x0B]);
+    assert_eq!(ZonePacket::UpdateRequest.packet_type(), 0x0B);
+}
+
+#[test]
 fn news_travels_as_an_incoming_file_with_an_empty_name() {
     let text = b"Welcome to the zone.\r\n";
     let pkt = crate::map::incoming_file_packet("", text).expect("packet");
@@ -1303,7 +1317,7 @@ fn zone_leaves_other_types_to_the_arena() {
         let handled = ZonePacket::handles(t);
         assert_eq!(
             handled,
-            [0x01, 0x02, 0x09, 0x0D, 0x17, 0x19, 0x24].contains(&t),
+            [0x01, 0x02, 0x09, 0x0B, 0x0D, 0x17, 0x19, 0x24].contains(&t),
             "{t:#04x}"
         );
         if !handled {
@@ -1318,6 +1332,7 @@ fn zone_leaves_other_types_to_the_arena() {
 fn zone_packets_encode_what_they_decode() {
     let packets = [
         ZonePacket::LeaveArena,
+        ZonePacket::UpdateRequest,
         ZonePacket::Registration(vec![1, 2, 3]),
         ZonePacket::Banner(Box::new([5; 96])),
         ZonePacket::GoArena(GoArena::default()),
