@@ -3,7 +3,7 @@
 //! name) once the operator adds `clients/update.exe` and reloads. Real
 //! `zone-supervisor` and `realm-worker` processes, a bot over UDP.
 
-use anyhow::{ensure, Result};
+use anyhow::ensure;
 use ss_proto::game::{c2s_type, ship, S2CPacket};
 use ss_proto::transport::{Priority, Reliability};
 use ss_tests::scenario::*;
