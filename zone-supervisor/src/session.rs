@@ -602,7 +602,7 @@ impl Zone {
                 pid,
                 &S2CPacket::ContinuumVersion {
                     version: LoginResponse::CONTINUUM_VERSION,
-                    checksum: LoginResponse::STAFF_CHECKSUM,
+                    checksum: self.s.update.continuum_checksum,
                 },
             );
         }
@@ -620,8 +620,9 @@ impl Zone {
         let mut resp = LoginResponse::vie(code, self.s.news.checksum);
         resp.registration_wanted = code == LoginCode::ASK_DEMOGRAPHICS;
         if continuum {
-            // No Continuum executable or security file is served: "unknown".
-            resp.exe_checksum = LoginResponse::STAFF_CHECKSUM;
+            // The operator's clients/continuum.exe, else "unknown"; no
+            // security file is served.
+            resp.exe_checksum = self.s.update.continuum_checksum;
             resp.code_checksum = LoginResponse::STAFF_CHECKSUM;
         }
         self.send_packet(pid, &S2CPacket::LoginResponse(resp));

@@ -7,18 +7,33 @@
 use std::sync::Arc;
 
 use conf::{Warning, ZoneConfig};
-use ss_proto::game::s2c_type;
+use ss_proto::game::{s2c_type, LoginResponse};
 
 /// Where the operator puts the update file, in the zone folder.
 pub const UPDATE_FILE: &str = "clients/update.exe";
+/// The current Continuum executable, whose checksum Continuum clients are
+/// told (S2C 0x34, login response).
+pub const CONTINUUM_FILE: &str = "clients/continuum.exe";
 /// Largest update file served.
 pub const MAX_UPDATE_LEN: usize = 16 << 20;
 
 /// The loaded update file.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct UpdateFile {
     /// The whole S2C 0x10 packet (`None`: no update file).
     pub packet: Option<Arc<[u8]>>,
+    /// CRC-32 of [`CONTINUUM_FILE`], or 0xFFFFFFFF without one (ASSS's
+    /// value for "unknown"): Continuum clients compare it with their own.
+    pub continuum_checksum: u32,
+}
+
+impl Default for UpdateFile {
+    fn default() -> Self {
+        UpdateFile {
+            packet: None,
+            continuum_checksum: LoginResponse::STAFF_CHECKSUM,
+        }
+    }
 }
 
 impl UpdateFile {
@@ -26,6 +41,21 @@ impl UpdateFile {
     /// ordinary case (no warning); an unreadable or oversized file is a
     /// warning naming it.
     pub fn load(zone: &ZoneConfig) -> (UpdateFile, Option<Warning>) {
+        let continuum_checksum = match zone.root().read(CONTINUUM_FILE) {
+            Ok(Some(d)) if d.len() <= MAX_UPDATE_LEN => ss_proto::map::file_checksum(&d),
+            _ => LoginResponse::STAFF_CHECKSUM,
+        };
+        let (file, warning) = Self::load_update(zone);
+        (
+            UpdateFile {
+                continuum_checksum,
+                ..file
+            },
+            warning,
+        )
+    }
+
+    fn load_update(zone: &ZoneConfig) -> (UpdateFile, Option<Warning>) {
         let problem = |problem: String| {
             Some(Warning::File {
                 path: UPDATE_FILE.to_string(),
@@ -54,6 +84,7 @@ impl UpdateFile {
         (
             UpdateFile {
                 packet: Some(Arc::from(incoming_file(&data))),
+                ..UpdateFile::default()
             },
             None,
         )
@@ -75,6 +106,13 @@ mod tests {
     use conf::EmbeddedSource;
 
     fn zone_with(update: Option<&'static [u8]>) -> ZoneConfig {
+        zone_with_files(update, None)
+    }
+
+    fn zone_with_files(
+        update: Option<&'static [u8]>,
+        continuum: Option<&'static [u8]>,
+    ) -> ZoneConfig {
         let src = conf::default_zone();
         let mut fresh = EmbeddedSource::new();
         for (path, data) in src.files() {
@@ -82,6 +120,9 @@ mod tests {
         }
         if let Some(u) = update {
             fresh.insert(UPDATE_FILE, u);
+        }
+        if let Some(c) = continuum {
+            fresh.insert(CONTINUUM_FILE, c);
         }
         ZoneConfig::new(Arc::new(fresh)).expect("zone")
     }
@@ -101,5 +142,15 @@ mod tests {
         let (u, warning) = UpdateFile::load(&zone_with(None));
         assert!(u.packet.is_none());
         assert!(warning.is_none());
+    }
+
+    #[test]
+    fn continuum_clients_are_told_the_crc_of_continuum_exe_or_unknown() {
+        let (u, _) = UpdateFile::load(&zone_with(None));
+        assert_eq!(u.continuum_checksum, 0xFFFF_FFFF);
+        let (u, _) = UpdateFile::load(&zone_with_files(None, Some(b"123456789")));
+        // The CRC-32 check value.
+        assert_eq!(u.continuum_checksum, 0xCBF4_3926);
+        assert!(u.packet.is_none());
     }
 }
