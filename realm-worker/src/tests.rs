@@ -1151,6 +1151,18 @@ fn lvz_object_commands_reach_their_targets_and_late_joiners_get_the_arena_state(
     assert!(toggles(&h.received(1)).is_empty());
     h.clear();
 
+    // To a team: that freq only, not kept.
+    let f1 = h.arena.players[&1].freq;
+    let f2 = h.arena.players[&2].freq;
+    h.chat(1, chat_type::TEAM, -1, "?objimage 20 7");
+    let images = object_changes(&h.received(1));
+    assert_eq!(images.len(), 1);
+    assert_eq!((images[0].data.id, images[0].data.image), (20, 7));
+    assert_ne!(f1, f2, "the freq manager puts them on two freqs");
+    assert!(object_changes(&h.received(2)).is_empty());
+    assert!(h.arena.objects.ids().iter().all(|&id| id != 20));
+    h.clear();
+
     // Bad input: a message, nothing sent, no panic.
     for bad in [
         "?objon 32768",
