@@ -47,6 +47,10 @@ pub const DEFAULT_ZONE_FILES: &[(&str, &[u8])] = &[
         include_bytes!("../zone/conf/groupdef.dir/sysop"),
     ),
     (
+        "conf/groupdef.dir/objects",
+        include_bytes!("../zone/conf/groupdef.dir/objects"),
+    ),
+    (
         "conf/groupdef.dir/bot",
         include_bytes!("../zone/conf/groupdef.dir/bot"),
     ),

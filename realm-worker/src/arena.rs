@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use crate::objects::ObjectState;
 use ipc_proto::{push_pid, Delivery, FromRealm, PlayerInfo, Target, ToRealm, ZoneCall};
 use ss_proto::game::{
     c2s_type, chat_type, position_latency, relay_position, s2c_type, ship, weapon_type, C2SPacket,
@@ -160,6 +161,8 @@ pub struct Arena {
     pub(crate) security: ArenaSecurity,
     /// The `[Lag]` limits.
     pub(crate) lag_limits: LagLimits,
+    /// LVZ objects shown, hidden or changed for the whole arena.
+    pub(crate) objects: ObjectState,
     pub(crate) out: Vec<u8>,
     spare: Vec<u8>,
     pkt: Vec<u8>,
@@ -189,6 +192,7 @@ impl Arena {
         let mut arena = Arena {
             security,
             lag_limits: LagLimits::from_config(&assets.config),
+            objects: ObjectState::default(),
             name,
             source,
             obscene: WordFilter::from_list(&rules.chat.obscene),
@@ -841,6 +845,10 @@ impl Arena {
         }
         if let Some(banner) = own_banner {
             self.send_banner(Target::ArenaExcept(pid), pid, &banner);
+        }
+        // The arena's LVZ object state (§23a).
+        for pkt in self.objects.entry_packets() {
+            self.send_packet(Target::Player(pid), Delivery::Reliable, &pkt);
         }
         let ticks = ipc_proto::monotonic_ticks();
         self.each_module(|m, a| m.on_enter(a, pid, ticks));

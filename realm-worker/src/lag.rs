@@ -91,12 +91,74 @@ pub struct PlayerLag {
     /// The average ping his client reported in its last security answer,
     /// milliseconds.
     pub client_ping: u32,
+    /// His positions' ages on arrival (`?laghist`).
+    pub position_hist: PingHistogram,
+    /// The reliable round trips of the lag reports (`?laghist -r`).
+    pub reliable_hist: PingHistogram,
+}
+
+/// Width of a `?laghist` bucket, milliseconds.
+pub const HIST_BUCKET_MS: u32 = 20;
+/// Buckets of [`HIST_BUCKET_MS`]; a last one holds everything above.
+pub const HIST_BUCKETS: usize = 25;
+
+/// Ping samples counted in 20 ms buckets, the last bucket open-ended
+/// (500 ms and more).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PingHistogram {
+    counts: [u32; HIST_BUCKETS + 1],
+}
+
+impl Default for PingHistogram {
+    fn default() -> Self {
+        PingHistogram {
+            counts: [0; HIST_BUCKETS + 1],
+        }
+    }
+}
+
+impl PingHistogram {
+    /// Counts one sample.
+    pub fn add(&mut self, ms: u32) {
+        let i = ((ms / HIST_BUCKET_MS) as usize).min(HIST_BUCKETS);
+        self.counts[i] = self.counts[i].saturating_add(1);
+    }
+
+    /// Samples counted.
+    pub fn total(&self) -> u64 {
+        self.counts.iter().map(|&c| u64::from(c)).sum()
+    }
+
+    /// One line per bucket from the first to the last non-empty one: the
+    /// range, a bar of up to 20 `#` scaled to the fullest bucket, the
+    /// count.
+    pub fn lines(&self) -> Vec<String> {
+        let max = self.counts.iter().copied().max().unwrap_or(0);
+        let Some(first) = self.counts.iter().position(|&c| c > 0) else {
+            return Vec::new();
+        };
+        let last = self.counts.iter().rposition(|&c| c > 0).unwrap_or(first);
+        (first..=last)
+            .map(|i| {
+                let lo = i as u32 * HIST_BUCKET_MS;
+                let range = if i == HIST_BUCKETS {
+                    format!("{lo}+ ms")
+                } else {
+                    format!("{lo}-{} ms", lo + HIST_BUCKET_MS - 1)
+                };
+                let c = self.counts[i];
+                let bar = (u64::from(c) * 20).div_ceil(u64::from(max)) as usize;
+                format!("{range:>11}: {:<20} {c}", "#".repeat(bar))
+            })
+            .collect()
+    }
 }
 
 impl PlayerLag {
     /// Takes the age of an arriving position (server ticks).
     pub fn note_position(&mut self, age_ticks: i32) {
         let sample = (age_ticks.clamp(0, 10_000) * 10) as u32;
+        self.position_hist.add(sample);
         self.position_ping = if self.position_ping == 0 {
             sample
         } else {
@@ -191,6 +253,7 @@ impl Arena {
         let Some(p) = self.players.get_mut(&pid) else {
             return;
         };
+        p.lag.reliable_hist.add(figures.ping);
         let figures = LagFigures {
             ping: p.lag.effective_ping(figures.ping),
             ..figures
@@ -199,6 +262,8 @@ impl Arena {
         p.lag = PlayerLag {
             position_ping: p.lag.position_ping,
             client_ping: p.lag.client_ping,
+            position_hist: p.lag.position_hist,
+            reliable_hist: p.lag.reliable_hist,
             ..verdict.state
         };
         if p.ship == ship::SPECTATOR || verdict.spec_reasons.is_empty() {
@@ -238,6 +303,27 @@ impl Arena {
         draw < share
     }
 
+    /// The `?laghist` lines: `pid`'s position (c2s) ping histogram, or
+    /// with `reliable` that of his reliable round trips.
+    pub(crate) fn lag_histogram(&self, pid: i16, reliable: bool) -> Option<Vec<String>> {
+        let p = self.players.get(&pid)?;
+        let (hist, what) = if reliable {
+            (&p.lag.reliable_hist, "reliable ping")
+        } else {
+            (&p.lag.position_hist, "c2s ping (position age)")
+        };
+        let total = hist.total();
+        if total == 0 {
+            return Some(vec![format!("{}: no {what} samples yet.", p.info.name)]);
+        }
+        let mut out = vec![format!(
+            "{}: {what} histogram, {total} samples, {HIST_BUCKET_MS} ms buckets:",
+            p.info.name
+        )];
+        out.extend(hist.lines());
+        Some(out)
+    }
+
     /// The `?lag` line about the realm's view of a player: what the rules
     /// make of his figures.
     pub(crate) fn lag_info(&self, pid: i16) -> Option<String> {
@@ -263,6 +349,36 @@ impl Arena {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_histogram_counts_20_ms_buckets_and_scales_its_bars() {
+        let mut h = PingHistogram::default();
+        assert!(h.lines().is_empty());
+        for ms in [40, 45, 59, 60, 100, 100, 100, 100, 9_999] {
+            h.add(ms);
+        }
+        assert_eq!(h.total(), 9);
+        let lines = h.lines();
+        // From the 40-59 bucket to the open last one.
+        assert_eq!(lines.len(), HIST_BUCKETS + 1 - 2);
+        assert_eq!(
+            lines[0],
+            format!("{:>11}: {:<20} 3", "40-59 ms", "#".repeat(15))
+        );
+        assert_eq!(
+            lines[1],
+            format!("{:>11}: {:<20} 1", "60-79 ms", "#".repeat(5))
+        );
+        assert_eq!(lines[2], format!("{:>11}: {:<20} 0", "80-99 ms", ""));
+        assert_eq!(
+            lines[3],
+            format!("{:>11}: {:<20} 4", "100-119 ms", "#".repeat(20))
+        );
+        assert_eq!(
+            lines.last().unwrap(),
+            &format!("{:>11}: {:<20} 1", "500+ ms", "#".repeat(5))
+        );
+    }
 
     fn defaults() -> LagLimits {
         let cfg = ArenaConfig::new(

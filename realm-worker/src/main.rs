@@ -16,6 +16,7 @@ mod game;
 mod lag;
 mod link;
 mod modules;
+mod objects;
 mod obscene;
 mod rules;
 mod scores;

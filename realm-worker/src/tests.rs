@@ -3,7 +3,10 @@
 
 use conf::{ConfigFile, ZoneConfig};
 use ipc_proto::{FrameReader, FromRealm, PlayerInfo, Target, ToRealm};
-use ss_proto::game::{chat_type, ship, C2SPacket, Chat, Green, S2CPacket};
+use ss_proto::game::objects::change as objchange;
+use ss_proto::game::{
+    chat_type, ship, C2SPacket, Chat, Green, ObjectChange, ObjectToggle, S2CPacket,
+};
 
 use crate::arena::Arena;
 use crate::assets::{ArenaAssets, AssetSource};
@@ -1082,4 +1085,194 @@ fn a_lagging_player_may_not_pick_up_flags() {
     h.send(report(0));
     h.packet(1, C2SPacket::TouchFlag { fid: 0 });
     assert_eq!(h.arena.flags.as_ref().unwrap().carried(1), 1, "{:?}", h.out);
+}
+
+fn toggles(pkts: &[S2CPacket]) -> Vec<ObjectToggle> {
+    pkts.iter()
+        .filter_map(|p| match p {
+            S2CPacket::ToggleObjects(l) => Some(l.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+fn object_changes(pkts: &[S2CPacket]) -> Vec<ObjectChange> {
+    pkts.iter()
+        .filter_map(|p| match p {
+            S2CPacket::MoveObjects(l) => Some(l.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+#[test]
+fn lvz_object_commands_reach_their_targets_and_late_joiners_get_the_arena_state() {
+    let mut h = Harness::new(&[]);
+    h.enter(1, "sysy", 0);
+    h.enter(2, "p2", 0);
+    h.clear();
+    // A moderator lacks the objects capabilities.
+    h.enter(4, "moddy", 0);
+    h.clear();
+    h.chat(4, chat_type::PUBLIC, -1, "?objon 5");
+    assert!(toggles(&h.received(2)).is_empty());
+    h.clear();
+
+    // Public: the whole arena, kept.
+    h.chat(1, chat_type::PUBLIC, -1, "?objon 5");
+    h.chat(1, chat_type::PUBLIC, -1, "?objset -7 +8");
+    h.chat(1, chat_type::PUBLIC, -1, "?objmove 9 100 -20");
+    h.chat(1, chat_type::PUBLIC, -1, "?objmode 9 serverControlled");
+    let on5 = ObjectToggle { id: 5, on: true };
+    assert_eq!(
+        toggles(&h.received(2)),
+        vec![
+            on5,
+            ObjectToggle { id: 7, on: false },
+            ObjectToggle { id: 8, on: true }
+        ]
+    );
+    let ch = object_changes(&h.received(2));
+    assert_eq!(ch.len(), 2);
+    assert_eq!(ch[0].changes, objchange::XY);
+    assert!(ch[0].data.map_obj && ch[0].data.x == 100 && ch[0].data.y == -20);
+    assert_eq!(ch[1].changes, objchange::MODE);
+    assert_eq!((ch[1].data.mode, ch[1].data.x), (5, 100));
+    h.clear();
+
+    // Private: only that player, not kept.
+    h.chat(1, chat_type::PRIVATE, 2, "?objoff 5");
+    assert_eq!(
+        toggles(&h.received(2)),
+        vec![ObjectToggle { id: 5, on: false }]
+    );
+    assert!(toggles(&h.received(1)).is_empty());
+    h.clear();
+
+    // To a team: that freq only, not kept.
+    let f1 = h.arena.players[&1].freq;
+    let f2 = h.arena.players[&2].freq;
+    h.chat(1, chat_type::TEAM, -1, "?objimage 20 7");
+    let images = object_changes(&h.received(1));
+    assert_eq!(images.len(), 1);
+    assert_eq!((images[0].data.id, images[0].data.image), (20, 7));
+    assert_ne!(f1, f2, "the freq manager puts them on two freqs");
+    assert!(object_changes(&h.received(2)).is_empty());
+    assert!(h.arena.objects.ids().iter().all(|&id| id != 20));
+    h.clear();
+
+    // Bad input: a message, nothing sent, no panic.
+    for bad in [
+        "?objon 32768",
+        "?objon x",
+        "?objon",
+        "?objset 5",
+        "?objimage 5 256",
+        "?objtimer 5 4096",
+        "?objlayer 5 Nowhere",
+        "?objmode 5 9",
+        "?objmove 5 C3000 4",
+        "?objmove 5 1",
+        "?objset +99999",
+    ] {
+        h.chat(1, chat_type::PUBLIC, -1, bad);
+        assert!(toggles(&h.received(2)).is_empty(), "{bad}");
+        assert!(object_changes(&h.received(2)).is_empty(), "{bad}");
+        assert!(!h.messages(1).is_empty(), "{bad}: no reply");
+        h.clear();
+    }
+
+    // A late joiner gets the arena's state after his entry.
+    h.enter(3, "late", 0);
+    let got = h.received(3);
+    let entered = got
+        .iter()
+        .position(|p| *p == S2CPacket::EnteredArena)
+        .unwrap();
+    let first_obj = got
+        .iter()
+        .position(|p| matches!(p, S2CPacket::ToggleObjects(_)))
+        .unwrap();
+    assert!(first_obj > entered);
+    assert_eq!(
+        toggles(&got),
+        vec![
+            on5,
+            ObjectToggle { id: 7, on: false },
+            ObjectToggle { id: 8, on: true }
+        ]
+    );
+    let ch = object_changes(&got);
+    assert_eq!(ch.len(), 1);
+    assert_eq!(ch[0].changes, objchange::XY | objchange::MODE);
+    assert_eq!((ch[0].data.id, ch[0].data.x, ch[0].data.mode), (9, 100, 5));
+    h.clear();
+
+    h.chat(1, chat_type::PUBLIC, -1, "?objinfo 9");
+    let info = h.messages(1).join("\n");
+    assert!(
+        info.contains("Mode:ServerControlled") && info.contains("map object at (100, -20)"),
+        "{info}"
+    );
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?objlist");
+    assert_eq!(
+        h.messages(1),
+        vec!["4 objects toggled or changed: 5, 7, 8, 9".to_string()]
+    );
+}
+
+#[test]
+fn laghist_shows_the_targets_reliable_ping_histogram_from_lag_reports() {
+    let mut h = Harness::new(&[]);
+    h.enter(1, "p1", 0);
+    h.enter(2, "p2", 0);
+    h.clear();
+    h.chat(1, chat_type::PRIVATE, 2, "?laghist -r");
+    assert_eq!(
+        h.messages(1),
+        vec!["p2: no reliable ping samples yet.".to_string()]
+    );
+    h.clear();
+    for ping_ms in [50, 55, 120, 700] {
+        h.send(ToRealm::LagReport {
+            pid: 2,
+            ping_ms,
+            s2c_loss: 0,
+            c2s_loss: 0,
+            silent_ms: 0,
+        });
+    }
+    h.clear();
+    h.chat(1, chat_type::PRIVATE, 2, "?laghist -r");
+    let got = h.messages(1);
+    assert_eq!(
+        got[0],
+        "p2: reliable ping histogram, 4 samples, 20 ms buckets:"
+    );
+    assert_eq!(got.len(), 1 + 24, "{got:?}"); // 40-59 ms to 500+ ms
+    assert!(
+        got[1].contains("40-59 ms") && got[1].ends_with(" 2"),
+        "{got:?}"
+    );
+    assert!(
+        got[5].contains("120-139 ms") && got[5].ends_with(" 1"),
+        "{got:?}"
+    );
+    assert!(
+        got[24].contains("500+ ms") && got[24].ends_with(" 1"),
+        "{got:?}"
+    );
+    h.clear();
+    // Without -r: his positions' histogram (none yet); bad flags: usage.
+    h.chat(1, chat_type::PRIVATE, 2, "?laghist");
+    assert_eq!(
+        h.messages(1),
+        vec!["p2: no c2s ping (position age) samples yet.".to_string()]
+    );
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?laghist -x");
+    assert!(h.messages(1)[0].starts_with("Usage"), "{:?}", h.messages(1));
 }

@@ -521,6 +521,23 @@ impl Bot {
         decompress_download(&file.data, MAX_LVL_SIZE).context("decompressing the news")
     }
 
+    /// Asks for Continuum's update file (C2S 0x0B) and returns the S2C
+    /// 0x10 answer's file (name and data as sent).
+    pub fn download_update(&mut self) -> Result<(String, Vec<u8>)> {
+        self.send_raw(
+            &[ss_proto::game::c2s_type::UPDATE_REQUEST],
+            Reliability::Reliable,
+            Priority::Normal,
+        )?;
+        let file = self
+            .wait_for(DEFAULT_TIMEOUT, |p| match p {
+                S2CPacket::IncomingFile(f) => Some(f.clone()),
+                _ => None,
+            })
+            .context("waiting for the update file (0x10)")?;
+        Ok((file.name, file.data))
+    }
+
     /// How the bot answers security checksum requests (S2C 0x18 with a
     /// key); by default correctly, like a real client. The I/O thread
     /// answers as soon as a request arrives.

@@ -121,6 +121,8 @@ pub struct RuntimeSettings {
     pub directory: crate::directory::DirectoryConfig,
     /// The news file (`General:NewsFile`), re-read on reload.
     pub news: crate::news::News,
+    /// Continuum's update file (`clients/update.exe`), re-read on reload.
+    pub update: crate::update::UpdateFile,
     /// How often each player's lag figures go to his realm
     /// (`Lag:CheckInterval`, ticks of 10 ms as in ASSS).
     pub lag_check_interval: Duration,
@@ -340,9 +342,12 @@ impl Settings {
             .to_string();
         let (news, news_warning) = crate::news::News::load(&zone, &news_file);
         r.warnings.extend(news_warning);
+        let (update, update_warning) = crate::update::UpdateFile::load(&zone);
+        r.warnings.extend(update_warning);
         let lag_check_interval = r.millis("Lag", "CheckInterval", 300, 10..=60_000) * 10;
         let runtime = RuntimeSettings {
             news,
+            update,
             lag_check_interval,
             transport,
             init_policy,

@@ -24,6 +24,7 @@ mod session;
 mod state;
 mod stats;
 mod udp;
+mod update;
 mod web;
 mod zone;
 

@@ -455,6 +455,7 @@ impl Zone {
                 }
             }
             (Some(ZonePacket::NewsRequest), place) if place.logged_in() => self.send_news(pid),
+            (Some(ZonePacket::UpdateRequest), place) if place.logged_in() => self.send_update(pid),
             _ => self.stats.dropped_game += 1,
         }
     }
@@ -469,6 +470,25 @@ impl Zone {
         if let Some(p) = self.players.get_mut(pid) {
             if p.conn.sized_queue_len() < ss_proto::transport::MAX_SIZED_QUEUE {
                 p.conn.send_sized(packet);
+            } else {
+                self.stats.refused_downloads += 1;
+            }
+        }
+        self.mark_dirty(pid);
+    }
+
+    /// C2S 0x0B: the operator's update file as a sized stream (S2C 0x10),
+    /// within the connection's download limit; without one, counted and
+    /// ignored.
+    fn send_update(&mut self, pid: i16) {
+        let Some(packet) = self.s.update.packet.clone() else {
+            self.stats.update_requests_ignored += 1;
+            return;
+        };
+        if let Some(p) = self.players.get_mut(pid) {
+            if p.conn.sized_queue_len() < ss_proto::transport::MAX_SIZED_QUEUE {
+                p.conn.send_sized(packet);
+                self.stats.update_requests_served += 1;
             } else {
                 self.stats.refused_downloads += 1;
             }
@@ -582,7 +602,7 @@ impl Zone {
                 pid,
                 &S2CPacket::ContinuumVersion {
                     version: LoginResponse::CONTINUUM_VERSION,
-                    checksum: LoginResponse::STAFF_CHECKSUM,
+                    checksum: self.s.update.continuum_checksum,
                 },
             );
         }
@@ -600,8 +620,9 @@ impl Zone {
         let mut resp = LoginResponse::vie(code, self.s.news.checksum);
         resp.registration_wanted = code == LoginCode::ASK_DEMOGRAPHICS;
         if continuum {
-            // No Continuum executable or security file is served: "unknown".
-            resp.exe_checksum = LoginResponse::STAFF_CHECKSUM;
+            // The operator's clients/continuum.exe, else "unknown"; no
+            // security file is served.
+            resp.exe_checksum = self.s.update.continuum_checksum;
             resp.code_checksum = LoginResponse::STAFF_CHECKSUM;
         }
         self.send_packet(pid, &S2CPacket::LoginResponse(resp));

@@ -84,6 +84,12 @@ pub struct ZoneCounters {
     pub evicted_pending: u64,
     /// Downloads refused because the player already had several queued.
     pub refused_downloads: u64,
+    /// Continuum update requests (C2S 0x0B) answered with the update file.
+    #[serde(default)]
+    pub update_requests_served: u64,
+    /// Continuum update requests ignored: the zone has no update file.
+    #[serde(default)]
+    pub update_requests_ignored: u64,
     /// Players dropped for sending nothing (`Net:DropTimeout`).
     pub lagout_no_data: u64,
     /// Players dropped for not acknowledging reliable packets.

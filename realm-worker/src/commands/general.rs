@@ -101,6 +101,24 @@ pub(super) fn lag(a: &mut Arena, ctx: &Ctx, params: &str) -> CmdResult {
     Ok(())
 }
 
+/// `?laghist [-r]`: the target's (or your own) position ping histogram,
+/// or with `-r` his reliable round trips'.
+pub(super) fn laghist(a: &mut Arena, ctx: &Ctx, params: &str) -> CmdResult {
+    let target = subject(a, ctx)?;
+    let reliable = match params.trim() {
+        "" => false,
+        "-r" => true,
+        _ => return Err(CmdError::Usage),
+    };
+    let lines = a
+        .lag_histogram(target, reliable)
+        .ok_or(CmdError::NeedPlayer)?;
+    for l in lines {
+        a.reply(&ctx.issuer, &l);
+    }
+    Ok(())
+}
+
 pub(super) fn listmod(a: &mut Arena, ctx: &Ctx, _params: &str) -> CmdResult {
     let see_private = a.issuer_can(&ctx.issuer, "seeprivarena");
     let see_all_staff = a.issuer_can(&ctx.issuer, "seeallstaff");

@@ -5,6 +5,7 @@
 
 mod flags;
 mod general;
+mod objects;
 pub mod parse;
 mod redirect;
 mod staff;
@@ -112,11 +113,22 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("jackpot", "none", "", "Shows the jackpot, paid to the winners of the flag game.", flags::jackpot),
     cmd!("kick", "player", "[-s seconds | -t seconds | -m minutes] [reason]", "Disconnects the target player, telling him the reason. You must rank higher than him.", staff::kick),
     cmd!("lag", "player or none", "[-v]", "Shows your ping and packet loss, or the target player's; -v for more detail (with the lag rules' verdict).", general::lag),
+    cmd!("laghist", "player or none", "[-r]", "Shows a histogram of your ping, or the target player's, in 20 ms buckets: from his positions' age on arrival, or with -r from the reliable round trips.", general::laghist),
     cmd!("listmod", "none", "", "Lists the staff members online, their arena and group.", general::listmod),
     cmd!("lock", "player, freq or arena", "[-n] [-s] [-t seconds]", "Locks the targets in their ships: -s puts them in spectator mode first, -n tells them, -t unlocks them after that many seconds.", staff::lock),
     cmd!("man", "none", "<command>", "Same as ?help.", general::help),
     cmd!("moveflag", "none", "<flag id> <freq> [<x> <y>]", "Gives a flag to a freq, on the map where it is or at tile x, y.", flags::moveflag),
     cmd!("neutflag", "none", "<flag id>", "Makes a flag neutral and puts it back on the map.", flags::neutflag),
+    cmd!("objimage", "player, freq or arena", "<id> <image 0-255>", "Changes the image of an LVZ object for the targets.", objects::objimage),
+    cmd!("objinfo", "none", "<id>", "Shows what this arena did with an LVZ object (shown or hidden, changed attributes).", objects::objinfo),
+    cmd!("objlayer", "player, freq or arena", "<id> <layer>", "Changes the layer of an LVZ object for the targets: BelowAll AfterBackground AfterTiles AfterWeapons AfterShips AfterGauges AfterChat TopMost.", objects::objlayer),
+    cmd!("objlist", "none", "", "Lists the LVZ objects this arena toggled or changed.", objects::objlist),
+    cmd!("objmode", "player, freq or arena", "<id> <mode>", "Changes the display mode of an LVZ object for the targets: ShowAlways EnterZone EnterArena Kill Death ServerControlled.", objects::objmode),
+    cmd!("objmove", "player, freq or arena", "<id> <x> <y> | <id> [CBSGFETROWV]<x> [CBSGFETROWV]<y>", "Moves an LVZ map object (map pixels) or screen object (pixels from the screen point the letter names).", objects::objmove),
+    cmd!("objoff", "player, freq or arena", "<id>", "Hides an LVZ object for the targets.", objects::objoff),
+    cmd!("objon", "player, freq or arena", "<id>", "Shows an LVZ object for the targets.", objects::objon),
+    cmd!("objset", "player, freq or arena", "+<id> -<id> ...", "Shows (+) and hides (-) LVZ objects for the targets.", objects::objset),
+    cmd!("objtimer", "player, freq or arena", "<id> <ticks 0-4095>", "Changes how long an LVZ object is shown (1/100 s; 0 = always) for the targets.", objects::objtimer),
     cmd!("obscene", "none", "", "Turns your obscene-word filter on or off.", general::obscene),
     cmd!("owner", "none", "", "Shows the arena's owner.", general::owner),
     cmd!("points", "player, freq or arena", "<points>", "Adds flag points to the targets' scores (negative to take them away).", staff::points),

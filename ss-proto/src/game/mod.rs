@@ -11,6 +11,7 @@
 //! Encoders truncate over-long text to the field or packet limit.
 
 mod c2s;
+pub mod objects;
 mod position;
 mod s2c;
 mod text;
@@ -21,6 +22,7 @@ mod zone;
 mod tests;
 
 pub use c2s::{C2SPacket, GoArena, Login, SecurityResponse};
+pub use objects::{ObjectChange, ObjectData, ObjectToggle};
 pub use position::{
     position_latency, relay_position, ExtraData, ExtraLen, ExtraPositionData, LargePosition,
     Position, SmallPosition, WeaponInfo, MAX_RELAY_LEN,
@@ -242,6 +244,10 @@ pub mod s2c_type {
     pub const LOGIN_TEXT: u8 = 0x33;
     /// Continuum version.
     pub const CONTINUUM_VERSION: u8 = 0x34;
+    /// Toggle LVZ objects.
+    pub const TOGGLE_OBJECTS: u8 = 0x35;
+    /// Change LVZ objects.
+    pub const MOVE_OBJECTS: u8 = 0x36;
     /// Redirect to another zone or arena.
     pub const REDIRECT: u8 = 0x3B;
 }

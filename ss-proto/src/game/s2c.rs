@@ -1,5 +1,6 @@
 //! Server-to-client game packets (§3).
 
+use super::objects::{ObjectChange, ObjectToggle};
 use super::position::{LargePosition, SmallPosition};
 use super::text::{byte_to_char, put_cstr, put_fixed_str, read_fixed_str, split_cstr};
 use super::wire::{Reader, Sink};
@@ -155,6 +156,10 @@ pub enum S2CPacket {
     TurfFlags(Vec<i16>),
     /// 0x23: periodic reward: (freq, points) pairs.
     PeriodicReward(Vec<(i16, i16)>),
+    /// 0x35: LVZ objects shown or hidden (§23a).
+    ToggleObjects(Vec<ObjectToggle>),
+    /// 0x36: LVZ object attributes changed (§23a).
+    MoveObjects(Vec<ObjectChange>),
     /// 0x3B: go to another zone (or arena) (`docs/protocol/game-protocol.md` §23).
     Redirect(Redirect),
     /// Any other type: the type byte and the bytes after it.
@@ -319,6 +324,35 @@ impl S2CPacket {
                 check_len(ptype, len, records_fit(len - 1, 4))?;
                 S2CPacket::PeriodicReward((0..(len - 1) / 4).map(|_| (r.i16(), r.i16())).collect())
             }
+            t::TOGGLE_OBJECTS => {
+                check_len(
+                    ptype,
+                    len,
+                    len > 1 && records_fit(len - 1, ObjectToggle::LEN),
+                )?;
+                S2CPacket::ToggleObjects(
+                    (0..(len - 1) / ObjectToggle::LEN)
+                        .map(|_| ObjectToggle::from_word(r.u16()))
+                        .collect(),
+                )
+            }
+            t::MOVE_OBJECTS => {
+                check_len(
+                    ptype,
+                    len,
+                    len > 1 && records_fit(len - 1, ObjectChange::LEN),
+                )?;
+                S2CPacket::MoveObjects(
+                    b[1..]
+                        .chunks_exact(ObjectChange::LEN)
+                        .map(|c| {
+                            let mut rec = [0u8; ObjectChange::LEN];
+                            rec.copy_from_slice(c);
+                            ObjectChange::from_bytes(&rec)
+                        })
+                        .collect(),
+                )
+            }
             t::REDIRECT => {
                 exact(Redirect::LEN)?;
                 S2CPacket::Redirect(Redirect {
@@ -450,6 +484,14 @@ impl S2CPacket {
                     out.put_i16(*points);
                 }
             }
+            S2CPacket::ToggleObjects(list) => {
+                out.put_u8(ptype);
+                list.iter().for_each(|o| out.put_u16(o.word()));
+            }
+            S2CPacket::MoveObjects(list) => {
+                out.put_u8(ptype);
+                list.iter().for_each(|o| out.put(&o.to_bytes()));
+            }
             S2CPacket::Redirect(rd) => {
                 out.put_u8(ptype);
                 out.put_u32(u32::from(rd.ip));
@@ -502,6 +544,8 @@ impl S2CPacket {
             S2CPacket::FlagDrop { .. } => t::FLAG_DROP,
             S2CPacket::TurfFlags(_) => t::TURF_FLAGS,
             S2CPacket::PeriodicReward(_) => t::PERIODIC_REWARD,
+            S2CPacket::ToggleObjects(_) => t::TOGGLE_OBJECTS,
+            S2CPacket::MoveObjects(_) => t::MOVE_OBJECTS,
             S2CPacket::Redirect(_) => t::REDIRECT,
             S2CPacket::Other { ptype, .. } => *ptype,
         }

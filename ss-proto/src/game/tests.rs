@@ -1180,6 +1180,20 @@ fn zone_news_request_is_exactly_one_byte() {
 }
 
 #[test]
+fn zone_update_request_is_exactly_one_byte() {
+    for c in BOTH {
+        assert!(ZonePacket::handles(0x0B));
+        assert_eq!(zone(&[0x0B], c), Ok(Some(ZonePacket::UpdateRequest)));
+        assert_eq!(zone(&[0x0B, 0], c), bad_len(0x0B, 2));
+        assert_eq!(zone(&sized(0x0B, 40), c), bad_len(0x0B, 40));
+    }
+    let mut out = Vec::new();
+    ZonePacket::UpdateRequest.encode(&mut out);
+    assert_eq!(out, [0x0B]);
+    assert_eq!(ZonePacket::UpdateRequest.packet_type(), 0x0B);
+}
+
+#[test]
 fn news_travels_as_an_incoming_file_with_an_empty_name() {
     let text = b"Welcome to the zone.\r\n";
     let pkt = crate::map::incoming_file_packet("", text).expect("packet");
@@ -1303,7 +1317,7 @@ fn zone_leaves_other_types_to_the_arena() {
         let handled = ZonePacket::handles(t);
         assert_eq!(
             handled,
-            [0x01, 0x02, 0x09, 0x0D, 0x17, 0x19, 0x24].contains(&t),
+            [0x01, 0x02, 0x09, 0x0B, 0x0D, 0x17, 0x19, 0x24].contains(&t),
             "{t:#04x}"
         );
         if !handled {
@@ -1318,6 +1332,7 @@ fn zone_leaves_other_types_to_the_arena() {
 fn zone_packets_encode_what_they_decode() {
     let packets = [
         ZonePacket::LeaveArena,
+        ZonePacket::UpdateRequest,
         ZonePacket::Registration(vec![1, 2, 3]),
         ZonePacket::Banner(Box::new([5; 96])),
         ZonePacket::GoArena(GoArena::default()),
@@ -1460,4 +1475,74 @@ fn flag_packets_round_trip_with_their_wire_lengths() {
     }
     assert!(C2SPacket::decode(&[0x13, 1]).is_err());
     assert!(C2SPacket::decode(&[0x15, 1]).is_err());
+}
+
+#[test]
+fn object_toggles_wire_layout_and_round_trip() {
+    let pkt = S2CPacket::ToggleObjects(vec![
+        ObjectToggle { id: 5, on: true },
+        ObjectToggle {
+            id: 0x1234,
+            on: false,
+        },
+    ]);
+    let mut buf = Vec::new();
+    pkt.encode(&mut buf);
+    // Id in the low 15 bits, little-endian; top bit set = off.
+    assert_eq!(buf, [0x35, 0x05, 0x00, 0x34, 0x92]);
+    assert_eq!(S2CPacket::decode(&buf).unwrap(), pkt);
+    // Empty and half records are refused.
+    assert!(S2CPacket::decode(&[0x35]).is_err());
+    assert!(S2CPacket::decode(&[0x35, 1, 0, 2]).is_err());
+}
+
+#[test]
+fn object_changes_wire_layout_and_round_trip() {
+    let map = ObjectChange {
+        changes: objects::change::XY | objects::change::MODE,
+        data: ObjectData {
+            map_obj: true,
+            id: 7,
+            x: -2,
+            y: 300,
+            rel_x: 0,
+            rel_y: 0,
+            image: 3,
+            layer: 4,
+            time: 100,
+            mode: 5,
+        },
+    };
+    let screen = ObjectChange {
+        changes: objects::change::IMAGE,
+        data: ObjectData {
+            map_obj: false,
+            id: 0x7FFF,
+            x: -5,
+            y: 2047,
+            rel_x: 1,
+            rel_y: 11,
+            image: 9,
+            layer: 7,
+            time: 0x0FFF,
+            mode: 0,
+        },
+    };
+    let pkt = S2CPacket::MoveObjects(vec![map, screen]);
+    let mut buf = Vec::new();
+    pkt.encode(&mut buf);
+    assert_eq!(buf.len(), 1 + 2 * ObjectChange::LEN);
+    assert_eq!(
+        &buf[..12],
+        &[0x36, 0x11, 0x0F, 0x00, 0xFE, 0xFF, 0x2C, 0x01, 3, 4, 0x64, 0x50]
+    );
+    // Screen object: mapobj bit clear, id 0x7FFF, x = -5 in 12 bits with
+    // offset C (1), y = 2047 with offset V (11).
+    assert_eq!(
+        &buf[12..],
+        &[0x02, 0xFE, 0xFF, 0xB1, 0xFF, 0xFB, 0x7F, 9, 7, 0xFF, 0x0F]
+    );
+    assert_eq!(S2CPacket::decode(&buf).unwrap(), pkt);
+    assert!(S2CPacket::decode(&[0x36]).is_err());
+    assert!(S2CPacket::decode(&buf[..buf.len() - 1]).is_err());
 }

@@ -58,6 +58,8 @@ pub enum ZonePacket {
     Banner(Box<[u8; BANNER_LEN]>),
     /// 0x0D: news.txt request, exactly 1 byte.
     NewsRequest,
+    /// 0x0B: Continuum asks for its update file, exactly 1 byte.
+    UpdateRequest,
 }
 
 impl ZonePacket {
@@ -78,6 +80,7 @@ impl ZonePacket {
                 | t::REGISTRATION
                 | t::BANNER
                 | t::NEWS_REQUEST
+                | t::UPDATE_REQUEST
         )
     }
 
@@ -114,6 +117,10 @@ impl ZonePacket {
                 check_len(ptype, len, len == 1)?;
                 ZonePacket::NewsRequest
             }
+            t::UPDATE_REQUEST => {
+                check_len(ptype, len, len == 1)?;
+                ZonePacket::UpdateRequest
+            }
             _ => return Ok(None),
         };
         Ok(Some(p))
@@ -129,6 +136,7 @@ impl ZonePacket {
             ZonePacket::Registration(_) => t::REGISTRATION,
             ZonePacket::Banner(_) => t::BANNER,
             ZonePacket::NewsRequest => t::NEWS_REQUEST,
+            ZonePacket::UpdateRequest => t::UPDATE_REQUEST,
         }
     }
 
@@ -148,6 +156,7 @@ impl ZonePacket {
                 out.extend_from_slice(&banner[..]);
             }
             ZonePacket::NewsRequest => out.push(t::NEWS_REQUEST),
+            ZonePacket::UpdateRequest => out.push(t::UPDATE_REQUEST),
         }
     }
 }
