@@ -263,7 +263,10 @@ fn linger(sock: &mut UnixStream) {
     while matches!(sock.read(&mut sink), Ok(n) if n > 0) {}
 }
 
-fn run_flood(realm: &str, args: &[String]) {
+/// The first worker of the realm says hello and, when the first player
+/// enters, writes what `misbehave` puts in its output, then waits to be
+/// killed; the restarted workers are the real one.
+fn misbehave_on_entry(realm: &str, args: &[String], misbehave: impl Fn(&mut Vec<u8>)) {
     if next_run() >= 1 {
         exec_real(args);
     }
@@ -274,32 +277,27 @@ fn run_flood(realm: &str, args: &[String]) {
         if !matches!(msg, ToRealm::PlayerEnter(_)) {
             return true;
         }
-        for _ in 0..FLOOD_FRAMES {
-            frame(&FromRealm::HeartbeatAck { seq: 0 }, out);
-        }
+        misbehave(out);
         false
     });
     linger(&mut sock);
 }
 
-fn run_checkpoint(realm: &str, args: &[String]) {
-    if next_run() >= 1 {
-        exec_real(args);
-    }
-    let mut out = Vec::new();
-    hello(realm, &mut out);
-    let mut sock = ipc_socket();
-    serve(&mut sock, out, |msg, out| {
-        if !matches!(msg, ToRealm::PlayerEnter(_)) {
-            return true;
+fn run_flood(realm: &str, args: &[String]) {
+    misbehave_on_entry(realm, args, |out| {
+        for _ in 0..FLOOD_FRAMES {
+            frame(&FromRealm::HeartbeatAck { seq: 0 }, out);
         }
+    });
+}
+
+fn run_checkpoint(realm: &str, args: &[String]) {
+    misbehave_on_entry(realm, args, |out| {
         let garbage: Vec<u8> = (0..200u32).map(|i| (i * 37 % 251) as u8).collect();
         frame(&FromRealm::ArenaCheckpoint { bytes: &garbage }, out);
         let huge = vec![0xEE; MAX_CHECKPOINT_LEN + 1];
         frame(&FromRealm::ArenaCheckpoint { bytes: &huge }, out);
-        false
     });
-    linger(&mut sock);
 }
 
 fn run_garbage(realm: &str, args: &[String]) {

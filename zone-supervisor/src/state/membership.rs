@@ -144,8 +144,8 @@ impl Membership {
         }
     }
 
-    /// Changes the place of a player only if it is still `expected`
-    /// (for answers that may come after the player moved on).
+    /// Changes the place of a player to what `f` makes of his current one
+    /// (`None`: leave it), for answers that may come after he moved on.
     pub fn update(&mut self, pid: i16, f: impl FnOnce(Place) -> Option<Place>) {
         if let Some(new) = self.place(pid).and_then(f) {
             self.set(pid, new);

@@ -264,7 +264,6 @@ impl ZoneState {
     /// The player left the zone.
     pub fn player_gone(&mut self, pid: i16) {
         self.leave_realm(pid);
-        self.retries.remove(&pid);
         self.members.remove(pid);
     }
 
