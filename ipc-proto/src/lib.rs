@@ -13,6 +13,9 @@
 
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "socket")]
+pub mod socket;
+
 /// Version of this message set; bumped on every incompatible change.
 pub const PROTOCOL_VERSION: u32 = 2;
 

@@ -110,9 +110,9 @@ pub struct RuntimeSettings {
     /// How long a connection may take to log in.
     pub login_timeout: Duration,
     /// How long a connection's unreliable packets may wait to be grouped
-    /// with later ones into one datagram (`Net:FlushDelayMillis`; 0 = send
-    /// at the end of every loop pass).
-    pub flush_delay: Duration,
+    /// with later ones into one datagram (`Net:FlushDelayMillis`,
+    /// `Net:DatagramBudget`, `Net:MaxFlushDelayMillis`; see `crate::flush`).
+    pub flush: crate::flush::FlushPolicy,
     /// Local passwords (`passwd.conf`).
     pub auth: LocalAuth,
     /// The zone's config source (arena configs are read for score groups).
@@ -355,7 +355,11 @@ impl Settings {
             max_connections_per_ip: r.count("Net", "MaxConnectionsPerIp", 0, 0..=32000),
             max_pending: r.count("Net", "MaxPendingConnections", 200, 1..=32000),
             login_timeout: r.millis("Net", "LoginTimeoutMillis", 10_000, 100..=600_000),
-            flush_delay: r.millis("Net", "FlushDelayMillis", 0, 0..=100),
+            flush: crate::flush::FlushPolicy::from_settings(
+                r.millis("Net", "FlushDelayMillis", 0, 0..=100),
+                r.count("Net", "DatagramBudget", 7000, 0..=10_000_000) as u32,
+                r.millis("Net", "MaxFlushDelayMillis", 7, 0..=100),
+            ),
             // Without ASSS's `auth_file` module, passwd.conf is not read
             // (everyone may log in, unauthenticated, as ASSS would let them).
             auth: LocalAuth::new(
@@ -603,7 +607,10 @@ mod tests {
         assert_eq!(s.port, 5000);
         assert_eq!(s.max_connections, 1000);
         assert_eq!(s.realm_policy.heartbeat_timeout, Duration::from_secs(3));
-        assert_eq!(s.flush_delay, Duration::ZERO);
+        assert!(matches!(
+            s.flush,
+            crate::flush::FlushPolicy::Adaptive { .. }
+        ));
         assert!(s.init_policy.allow_vie);
         let mut got = messages(&warnings);
         got.sort();

@@ -10,6 +10,7 @@ mod checkpoints;
 mod config;
 mod control;
 mod directory;
+mod flush;
 mod game_calls;
 mod lag;
 mod modules;

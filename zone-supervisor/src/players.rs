@@ -43,9 +43,9 @@ pub struct Player {
     pub connected_at: Instant,
     /// When his lag figures last went to his realm.
     pub lag_reported_at: Instant,
-    /// Since when unreliable packets have been held back for grouping
-    /// (`Net:FlushDelayMillis`).
-    pub held_since: Option<Instant>,
+    /// Whether and how long his unreliable packets wait to share a
+    /// datagram (`crate::flush`).
+    pub coalescer: crate::flush::Coalescer,
     /// The machine id from the login packet (0 = unknown).
     pub machine_id: u32,
     /// The player's banner (96-byte bitmap).
@@ -116,7 +116,7 @@ impl PlayerTable {
             authenticated: false,
             connected_at: now,
             lag_reported_at: now,
-            held_since: None,
+            coalescer: crate::flush::Coalescer::new(now),
             machine_id: 0,
             banner: None,
             chat_mask: None,

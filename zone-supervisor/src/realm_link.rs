@@ -516,6 +516,9 @@ impl Zone {
                 return;
             };
             p.conn.send(bytes, reliability, priority);
+            if reliability == Reliability::Unreliable {
+                p.coalescer.queued();
+            }
             sent += 1;
             if !p.dirty {
                 p.dirty = true;

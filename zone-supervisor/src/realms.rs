@@ -11,8 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::UnixStream;
+use ipc_proto::socket::IpcStream;
 use tokio::sync::mpsc;
 
 use crate::config::Settings;
@@ -110,16 +109,15 @@ pub fn spawn_worker(
     drop(theirs);
     let os_pid = child.id().unwrap_or(0);
 
-    ours.set_nonblocking(true)
-        .context("IPC socket non-blocking")?;
-    let stream = UnixStream::from_std(ours).context("registering IPC socket")?;
-    let (mut read_half, mut write_half) = stream.into_split();
+    // Registered for reading only (ipc_proto::socket explains why).
+    let stream = Arc::new(IpcStream::new(ours).context("registering IPC socket")?);
+    let write_half = stream.clone();
 
     let tx = events.clone();
     tokio::spawn(async move {
         loop {
-            let mut buf = Vec::with_capacity(64 * 1024);
-            match read_half.read_buf(&mut buf).await {
+            let mut buf = Vec::new();
+            match stream.read_buf(&mut buf, 64 * 1024).await {
                 Ok(0) | Err(_) => {
                     let _ = tx.send(RealmEvent {
                         worker: id,

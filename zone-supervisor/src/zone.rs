@@ -26,6 +26,7 @@ use crate::chatnet::Chatnet;
 use crate::config::Settings;
 use crate::control::{self, ControlRequest};
 use crate::directory::Directory;
+use crate::flush::FlushDecision;
 use crate::ping::{self, Population};
 use crate::players::{Player, PlayerTable};
 use crate::realm_link::WorkerLinks;
@@ -35,14 +36,12 @@ use crate::stats::{
     cpu_percent, read_proc, ProcSample, ProcessReport, StatsReport, TrafficCounters, ZoneCounters,
     ZoneReport,
 };
-use crate::udp::{RecvBatch, SendBatch};
+use crate::udp::{GameSocket, RecvBatch, SendBatch};
 
 /// Most `recvmmsg` calls per readiness event before other work gets a turn.
 const RECV_BATCH: usize = 8;
 /// How long the ping port's population figures are reused.
 const PING_REFRESH: Duration = Duration::from_secs(1);
-/// Queued unreliable bytes at which a held connection is sent at once.
-const COALESCE_FULL: usize = 400;
 /// How often process figures are sampled.
 const SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -93,7 +92,7 @@ pub async fn run(settings: Settings) -> Result<()> {
     tune_socket(&game);
     game.set_nonblocking(true)?;
     ping.set_nonblocking(true)?;
-    let udp = UdpSocket::from_std(game)?;
+    let udp = GameSocket::new(game)?;
     let ping = UdpSocket::from_std(ping)?;
     // The database is opened before the zone announces itself, so a bad
     // one stops the start with a clear error.
@@ -161,7 +160,11 @@ pub async fn run(settings: Settings) -> Result<()> {
         scratch: Vec::new(),
         recv_batch: RecvBatch::default(),
         send_batch: SendBatch::default(),
+        udp_backlog: false,
         held: Vec::new(),
+        held_due: None,
+        receivers: 1,
+        flush_epoch: now,
         ping_cache: None,
         pending: VecDeque::new(),
         per_ip: HashMap::new(),
@@ -224,7 +227,7 @@ pub(crate) struct Zone {
     pub(crate) checkpoints: crate::checkpoints::Checkpoints,
     /// Reused buffer for carrying out the zone state's actions.
     pub(crate) action_buf: Vec<Action>,
-    pub(crate) udp: UdpSocket,
+    pub(crate) udp: GameSocket,
     ping: UdpSocket,
     pub(crate) clock: TickClock,
     pub(crate) players: PlayerTable,
@@ -240,8 +243,17 @@ pub(crate) struct Zone {
     pub(crate) scratch: Vec<u8>,
     recv_batch: RecvBatch,
     send_batch: SendBatch,
+    /// The last drain of the game socket stopped before it was empty.
+    udp_backlog: bool,
     /// Players whose unreliable packets are held back for grouping.
     held: Vec<i16>,
+    /// The earliest time a held player is due (`None`: nobody held).
+    held_due: Option<Instant>,
+    /// Connections receiving coalescable traffic, among which the
+    /// datagram budget is shared (recounted every second).
+    receivers: usize,
+    /// Anchor of the release grid (`crate::flush::GRID`).
+    flush_epoch: Instant,
     /// The ping port's last population count and when it was made.
     ping_cache: Option<(Instant, Population)>,
     /// Connections not logged in yet, oldest first (pid, accepted at);
@@ -288,12 +300,28 @@ impl Zone {
             mut sighup,
         } = signals;
         let mut chat_rx = self.chatnet.take_events();
+        // One timer for held-back connections, re-armed only when the
+        // earliest due time changes (not on every pass).
+        let held_timer = tokio::time::sleep(Duration::from_secs(3600));
+        tokio::pin!(held_timer);
+        let mut armed: Option<Instant> = None;
         loop {
+            if self.held_due != armed {
+                armed = self.held_due;
+                if let Some(at) = armed {
+                    held_timer
+                        .as_mut()
+                        .reset(tokio::time::Instant::from_std(at));
+                }
+            }
             tokio::select! {
                 r = self.udp.readable() => {
-                    r.context("game socket")?;
+                    // Cleared before reading: a datagram that arrives after
+                    // this raises readiness again (edge-triggered).
+                    r.context("game socket")?.clear_ready();
                     self.drain_game_socket();
                 }
+                _ = std::future::ready(()), if self.udp_backlog => self.drain_game_socket(),
                 r = self.ping.readable() => {
                     r.context("ping socket")?;
                     self.drain_ping_socket();
@@ -310,7 +338,11 @@ impl Zone {
                 Some(req) = control_rx.recv() => self.control_request(req),
                 Some(reply) = next_reply(&mut db_rx) => self.db_reply(reply),
                 _ = tick.tick() => self.on_tick(),
-                _ = sleep_until_opt(self.held_deadline()) => self.release_held(),
+                _ = &mut held_timer, if armed.is_some() => {
+                    if let Some(a) = armed { let late = Instant::now().saturating_duration_since(a); DBG_FIRES.with(|c| { let (n, m, t) = c.get(); c.set((n + 1, m.max(late), t + late)); }); }
+                    armed = None;
+                    self.release_held();
+                }
                 _ = sighup.recv() => {
                     let _ = self.reload();
                 }
@@ -328,14 +360,15 @@ impl Zone {
 
     // ----- game socket -------------------------------------------------
 
+    /// Reads what the game socket holds, a batch at a time, until a batch
+    /// comes back short (drained) or `RECV_BATCH` batches were read (then
+    /// `udp_backlog` brings the loop back after other work had a turn).
     fn drain_game_socket(&mut self) {
         let fd = self.udp.as_raw_fd();
         let mut batch = std::mem::take(&mut self.recv_batch);
+        self.udp_backlog = true;
         for _ in 0..RECV_BATCH {
-            match self
-                .udp
-                .try_io(tokio::io::Interest::READABLE, || batch.recv(fd))
-            {
+            match batch.recv(fd) {
                 Ok(n) => {
                     let now = Instant::now();
                     for i in 0..n {
@@ -344,12 +377,18 @@ impl Zone {
                             self.handle_datagram(now, addr, data);
                         }
                     }
+                    if n < crate::udp::BATCH {
+                        self.udp_backlog = false;
+                        break;
+                    }
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(e) => {
-                    debug!("game socket receive error: {e}");
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    self.udp_backlog = false;
                     break;
                 }
+                // An error (a port unreachable report, say) is about one
+                // datagram; the next call reads on.
+                Err(e) => debug!("game socket receive error: {e}"),
             }
         }
         self.recv_batch = batch;
@@ -390,6 +429,23 @@ impl Zone {
         }
         if now.saturating_duration_since(self.last_sample) >= SAMPLE_INTERVAL {
             self.last_sample = now;
+            DBG_FIRES.with(|c| {
+                let (n, m, t) = c.get();
+                eprintln!(
+                    "DBG fires {n} max_late {m:?} mean_late {:?} held_len {} receivers {}",
+                    t / (n.max(1) as u32),
+                    self.held.len(),
+                    self.receivers
+                );
+                c.set((0, Duration::ZERO, Duration::ZERO));
+            });
+            self.receivers = self
+                .players
+                .iter_mut()
+                .map(|p| p.coalescer.rate(now))
+                .filter(|&r| r >= crate::flush::RECEIVER_RATE)
+                .count()
+                .max(1);
             self.sample_processes(now);
             let mut status = format!(
                 "{} players, {} realms",
@@ -579,25 +635,18 @@ impl Zone {
 
     // ----- flushing and shutdown -----------------------------------------
 
-    /// When the earliest held-back connection is due.
-    fn held_deadline(&self) -> Option<Instant> {
-        self.held
-            .iter()
-            .filter_map(|&pid| self.players.get(pid)?.held_since)
-            .min()
-            .map(|t| t + self.s.flush_delay)
-    }
-
-    /// Puts held-back connections whose delay is over on the flush list.
+    /// Puts held-back connections whose time has come on the flush list
+    /// (they are decided again there, and sent).
     fn release_held(&mut self) {
-        let now = Instant::now();
-        let delay = self.s.flush_delay;
         let held = std::mem::take(&mut self.held);
+        self.held_due = None;
         for pid in held {
-            match self.players.get(pid).and_then(|p| p.held_since) {
-                Some(t) if now.saturating_duration_since(t) >= delay => self.mark_dirty(pid),
-                Some(_) => self.held.push(pid),
-                None => {}
+            if self
+                .players
+                .get(pid)
+                .is_some_and(|p| p.coalescer.is_holding())
+            {
+                self.mark_dirty(pid);
             }
         }
     }
@@ -613,28 +662,27 @@ impl Zone {
         let mut list = std::mem::take(&mut self.flush_list);
         let mut ended = Vec::new();
         self.flush_chatnet(now, &mut list, &mut ended);
-        let delay = self.s.flush_delay;
+        let policy = self.s.flush;
+        let (epoch, receivers) = (self.flush_epoch, self.receivers);
         for &pid in &list {
             let Some(p) = self.players.get_mut(pid) else {
                 continue;
             };
             p.dirty = false;
-            // With a flush delay, unreliable packets wait a little to share
-            // a datagram, unless the datagram is already full enough or
-            // something urgent (acks, reliable, time sync) is waiting.
-            if !delay.is_zero()
-                && !p.conn.has_urgent()
-                && p.conn.unreliable_bytes() < COALESCE_FULL
-                && p.held_since
-                    .is_none_or(|t| now.saturating_duration_since(t) < delay)
+            // Unreliable packets may wait a little to share a datagram
+            // (crate::flush); acks and reliable data never wait.
+            let urgent = p.conn.has_urgent();
+            let queued = p.conn.unreliable_bytes();
+            if let FlushDecision::HoldUntil(due) = p
+                .coalescer
+                .decide(&policy, now, epoch, urgent, queued, receivers)
             {
-                if p.held_since.is_none() {
-                    p.held_since = Some(now);
-                    self.held.push(pid);
+                if self.held_due.is_none_or(|d| due < d) {
+                    self.held_due = Some(due);
                 }
+                self.held.push(pid);
                 continue;
             }
-            p.held_since = None;
             let (out, addr) = (&mut self.send_batch, p.addr);
             p.conn.poll_transmit(now, &mut |d| out.push(addr, d));
             if p.conn.is_closed() {
@@ -685,14 +733,7 @@ impl Zone {
     }
 }
 
-/// Sleeps until `at`, or forever when there is nothing to wait for.
-async fn sleep_until_opt(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
-        None => std::future::pending().await,
-    }
-}
-
+thread_local! { static DBG_FIRES: std::cell::Cell<(u64, Duration, Duration)> = const { std::cell::Cell::new((0, Duration::ZERO, Duration::ZERO)) }; }
 /// The next database reply, or never when the zone keeps no scores.
 async fn next_reply(
     rx: &mut Option<mpsc::UnboundedReceiver<zone_persist::DbReply>>,
