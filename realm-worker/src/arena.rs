@@ -62,6 +62,8 @@ pub struct ArenaPlayer {
     pub pos_time: u32,
     /// Status bits of the newest position.
     pub status: u8,
+    /// Rotation (0–39) of the newest position.
+    pub rotation: u8,
     /// Bounty of the newest position.
     pub bounty: u16,
     /// Player being spectated (−1 none).
@@ -145,6 +147,11 @@ pub struct Arena {
     pub(crate) modules: Vec<Box<dyn Module>>,
     /// The flags, if a flag game module set them up.
     pub(crate) flags: Option<FlagCore>,
+    /// The balls, if the ball game module (`balls`, `points_goal`) set
+    /// them up.
+    pub(crate) balls: Option<crate::modules::ballcore::BallCore>,
+    /// The live bricks, if the `bricks` module is attached.
+    pub(crate) bricks: Option<crate::modules::brickcore::BrickCore>,
     /// The jackpot, if the `jackpot` module is attached.
     pub(crate) jackpot: Option<i32>,
     /// What modules asked for during the current event.
@@ -203,6 +210,8 @@ impl Arena {
             scores: Scores::default(),
             modules: Vec::new(),
             flags: None,
+            balls: None,
+            bricks: None,
             jackpot: None,
             pending: Vec::new(),
             counters: Counters::default(),
@@ -751,6 +760,7 @@ impl Arena {
             // a little behind ours.
             pos_time: ipc_proto::monotonic_ticks().wrapping_sub(50) & 0x7FFF_FFFF,
             status: 0,
+            rotation: 0,
             bounty: 0,
             spectating: -1,
             sees_extra,
@@ -1003,6 +1013,7 @@ impl Arena {
             sender.y = pos.y;
             sender.pos_time = pos.time;
             sender.status = pos.status;
+            sender.rotation = pos.rotation as u8;
             sender.bounty = pos.bounty;
         }
         let sender_ship = sender.ship;
