@@ -1024,10 +1024,14 @@ impl Arena {
         if fired {
             sender.fired = true;
         }
-        // A lagging player's weapons are dropped in part (`[Lag]`); the
-        // position still goes out.
+        // A lagging player's weapons are dropped in part (`[Lag]`), and a
+        // ball carrier's guns or bombs when `[Soccer]` forbids them
+        // (docs/protocol/game-protocol.md §15.2); the position still goes
+        // out.
         let stripped;
-        let pos = if fired && self.ignore_weapon(pid) {
+        let pos = if fired
+            && (self.ignore_weapon(pid) || self.carrier_weapon_refused(pid, pos.weapon.kind()))
+        {
             stripped = Position {
                 weapon: Default::default(),
                 ..*pos

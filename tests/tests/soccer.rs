@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context, Result};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use ss_proto::game::{chat_type, ship, BallPacket, Brick, C2SPacket, S2CPacket};
+use ss_proto::game::{
+    chat_type, ship, weapon_type, BallPacket, Brick, C2SPacket, Position, S2CPacket, WeaponInfo,
+};
 use ss_proto::map::SOCCER_GOALS;
 use ss_proto::transport::{Priority, Reliability};
 use ss_tests::bot::Bot;
@@ -337,7 +339,7 @@ fn counter(line: &str, name: &str) -> u64 {
 
 #[test]
 fn hostile_ball_and_brick_packets_are_refused_counted_and_harmless() {
-    soccer_test(&["Soccer:PassDelay=0"], |zone| {
+    soccer_test(&["Soccer:PassDelay=0", "Soccer:AllowGuns=0"], |zone| {
         let mut a = bot_in(zone, "alice", "soccer", ship::WARBIRD)?;
         let mut b = bot_in(zone, "bob", "soccer", ship::JAVELIN)?;
         let mut referee = Bot::connect(zone.game_addr())?;
@@ -432,6 +434,30 @@ fn hostile_ball_and_brick_packets_are_refused_counted_and_harmless() {
         wait_ball(&mut b, "picked up again", |p| {
             p.carrier == a_pid && p.time == 0
         })?;
+        // Carrying it she may bomb but not shoot (Soccer:AllowGuns = 0).
+        for kind in [weapon_type::BULLET, weapon_type::BOMB] {
+            let t = a.server_ticks().context("alice's clock")?;
+            send(
+                &mut a,
+                C2SPacket::Position(Position {
+                    rotation: 0,
+                    time: t,
+                    x: 8192,
+                    y: 8192,
+                    x_speed: 0,
+                    y_speed: 0,
+                    status: 0,
+                    bounty: 0,
+                    energy: 1000,
+                    weapon: WeaponInfo::new(kind, 0, false, 0, 0, false),
+                    extra: None,
+                }),
+            )?;
+        }
+        a.expect_none_before_marker(|_| false)?;
+        referee.chat(chat_type::PUBLIC, -1, "?ballinfo")?;
+        let balls = wait_message(&mut referee, "Refused ball packets:")?;
+        assert_eq!(counter(&balls, "carrier-weapon"), 1, "{balls}");
         let stats = zone.stats()?;
         let realm = stats["realms"]
             .as_array()

@@ -334,6 +334,10 @@ pub struct BallSettings {
     pub min_players: i32,
     /// `MinTeams`: fewer freqs with players in ships get no reward.
     pub min_teams: i32,
+    /// `AllowBombs`: the carrier may fire bombs and mines.
+    pub allow_bombs: bool,
+    /// `AllowGuns`: the carrier may fire bullets.
+    pub allow_guns: bool,
 }
 
 impl BallSettings {
@@ -395,6 +399,8 @@ impl BallSettings {
             win_by: int("WinBy", 0).max(0),
             min_players: int("MinPlayers", 0),
             min_teams: int("MinTeams", 0),
+            allow_bombs: int("AllowBombs", 1) != 0,
+            allow_guns: int("AllowGuns", 1) != 0,
         }
     }
 }
@@ -442,11 +448,14 @@ pub enum Refusal {
     Flood,
     /// The sender lags too much to carry balls (`[Lag]`).
     Lagging,
+    /// A ball carrier fired a weapon `AllowGuns` / `AllowBombs` forbid
+    /// (the weapon is dropped, the position relayed).
+    CarrierWeapon,
 }
 
 impl Refusal {
     /// Every refusal, in counter order.
-    pub const ALL: [Refusal; 12] = [
+    pub const ALL: [Refusal; 13] = [
         Refusal::NoSuchBall,
         Refusal::Spectator,
         Refusal::NotOnMap,
@@ -459,6 +468,7 @@ impl Refusal {
         Refusal::WrongGoal,
         Refusal::Flood,
         Refusal::Lagging,
+        Refusal::CarrierWeapon,
     ];
 
     /// A short name for `?ballinfo`.
@@ -476,6 +486,7 @@ impl Refusal {
             Refusal::WrongGoal => "wrong-goal",
             Refusal::Flood => "flood",
             Refusal::Lagging => "lagging",
+            Refusal::CarrierWeapon => "carrier-weapon",
         }
     }
 
@@ -510,7 +521,7 @@ pub struct BallCore {
     /// The team scores.
     pub scoring: SoccerScoring,
     /// Refused packets, per [`Refusal::ALL`].
-    pub refused: [u64; 12],
+    pub refused: [u64; 13],
     /// Goals scored since the realm started.
     pub goals: u64,
     /// `points_goal` is attached: goals change team scores and pay.
@@ -535,7 +546,7 @@ impl BallCore {
         let mut core = BallCore {
             balls: Vec::new(),
             scoring,
-            refused: [0; 12],
+            refused: [0; 13],
             goals: 0,
             points_goal: false,
             last_send: now,
@@ -554,6 +565,22 @@ impl BallCore {
         x ^= x << 17;
         self.rng = x;
         x
+    }
+
+    /// Whether `pid` carries a ball and may not fire a weapon of `kind`
+    /// (`ss_proto::game::weapon_type`) with it; counted when so.
+    pub fn carrier_weapon_refused(&mut self, pid: i16, kind: u8) -> bool {
+        use ss_proto::game::weapon_type as w;
+        let forbidden = match kind {
+            w::BULLET | w::BOUNCE_BULLET => !self.settings.allow_guns,
+            w::BOMB | w::PROX_BOMB => !self.settings.allow_bombs,
+            _ => false,
+        };
+        if forbidden && self.carried_by(pid).is_some() {
+            self.refuse(Refusal::CarrierWeapon);
+            return true;
+        }
+        false
     }
 
     /// Counts a refusal and returns it.
@@ -1015,6 +1042,8 @@ mod tests {
             win_by: 0,
             min_players: 0,
             min_teams: 0,
+            allow_bombs: true,
+            allow_guns: false,
         }
     }
 
@@ -1185,6 +1214,22 @@ mod tests {
         );
         assert_eq!(c.refused(Refusal::NotShooter), 2);
         consistent(&c);
+    }
+
+    #[test]
+    fn carriers_fire_only_what_allow_guns_and_allow_bombs_permit() {
+        use ss_proto::game::weapon_type as w;
+        let (mut c, out) = BallCore::new(settings(), 0, 5, FREE);
+        // Not carrying: anything goes.
+        assert!(!c.carrier_weapon_refused(1, w::BULLET));
+        c.pickup(&who(1, 0), 0, out[0].time, 1).unwrap();
+        // AllowGuns = 0, AllowBombs = 1.
+        assert!(c.carrier_weapon_refused(1, w::BULLET));
+        assert!(c.carrier_weapon_refused(1, w::BOUNCE_BULLET));
+        assert!(!c.carrier_weapon_refused(1, w::BOMB));
+        assert!(!c.carrier_weapon_refused(1, w::REPEL));
+        assert!(!c.carrier_weapon_refused(2, w::BULLET));
+        assert_eq!(c.refused(Refusal::CarrierWeapon), 2);
     }
 
     #[test]

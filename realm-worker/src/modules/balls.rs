@@ -67,6 +67,14 @@ impl Arena {
         }
     }
 
+    /// Whether `pid` carries a ball and may not fire this weapon kind with
+    /// it (`Soccer:AllowGuns`, `AllowBombs`); counted when so.
+    pub(crate) fn carrier_weapon_refused(&mut self, pid: i16, kind: u8) -> bool {
+        self.balls
+            .as_mut()
+            .is_some_and(|c| c.carrier_weapon_refused(pid, kind))
+    }
+
     /// Whether the map has a goal tile at (x, y).
     pub(crate) fn is_goal_tile(&self, x: i16, y: i16) -> bool {
         self.assets.map.tile(i32::from(x), i32::from(y)) == tile::GOAL
