@@ -88,6 +88,24 @@ fn send(bot: &mut Bot, pkt: C2SPacket) -> Result<()> {
     bot.send(&pkt, Reliability::Reliable, Priority::Normal)
 }
 
+/// A still position at (x, y) pixels stamped `time` (sent reliably by the
+/// tests that need the realm to have it).
+fn position_at(x: i16, y: i16, time: u32) -> Position {
+    Position {
+        rotation: 0,
+        time,
+        x,
+        y,
+        x_speed: 0,
+        y_speed: 0,
+        status: 0,
+        bounty: 0,
+        energy: 1000,
+        weapon: WeaponInfo::NONE,
+        extra: None,
+    }
+}
+
 /// The pid of the running worker of `realm`, as the zone reports it.
 fn worker_of(zone: &TestZone, realm: &str) -> Result<u32> {
     let mut found = None;
@@ -437,22 +455,11 @@ fn hostile_ball_and_brick_packets_are_refused_counted_and_harmless() {
         // Carrying it she may bomb but not shoot (Soccer:AllowGuns = 0).
         for kind in [weapon_type::BULLET, weapon_type::BOMB] {
             let t = a.server_ticks().context("alice's clock")?;
-            send(
-                &mut a,
-                C2SPacket::Position(Position {
-                    rotation: 0,
-                    time: t,
-                    x: 8192,
-                    y: 8192,
-                    x_speed: 0,
-                    y_speed: 0,
-                    status: 0,
-                    bounty: 0,
-                    energy: 1000,
-                    weapon: WeaponInfo::new(kind, 0, false, 0, 0, false),
-                    extra: None,
-                }),
-            )?;
+            let pos = Position {
+                weapon: WeaponInfo::new(kind, 0, false, 0, 0, false),
+                ..position_at(8192, 8192, t)
+            };
+            send(&mut a, C2SPacket::Position(pos))?;
         }
         a.expect_none_before_marker(|_| false)?;
         referee.chat(chat_type::PUBLIC, -1, "?ballinfo")?;
@@ -472,4 +479,90 @@ fn hostile_ball_and_brick_packets_are_refused_counted_and_harmless() {
         }
         Ok(())
     });
+}
+
+#[test]
+fn staff_commands_change_balls_scores_and_write_bricks() {
+    let dir = TempDir::new("soccer-cmds");
+    let run = || -> Result<()> {
+        let zone_dir = init_zone_folder(dir.path())?;
+        add_staff(&zone_dir, &[("referee", "mod"), ("owner", "sysop")])?;
+        let zone = TestZone::start_with(ZoneOptions {
+            zone_dir: Some(zone_dir),
+            ..ZoneOptions::default()
+        })?;
+        let mut r = bot_in(&zone, "referee", "soccer", ship::WARBIRD)?;
+        let mut o = bot_in(&zone, "owner", "soccer", ship::SPECTATOR)?;
+        let r_pid = pid_of(&r);
+        // His place (tile 500, 506), sent reliably: the writer's tile.
+        let t = r.server_ticks().context("referee's clock")?;
+        send(&mut r, C2SPacket::Position(position_at(8000, 8100, t)))?;
+        let cmd = |bot: &mut Bot, line: &str| bot.chat(chat_type::PUBLIC, -1, line);
+
+        // ?ballcount: show, add two, back to one (the removed ones leave
+        // the map for everyone).
+        cmd(&mut r, "?ballcount")?;
+        wait_message(&mut r, "1 balls.")?;
+        cmd(&mut r, "?ballcount +2")?;
+        wait_message(&mut r, "3 balls.")?;
+        for id in [1, 2] {
+            wait_ball(&mut o, "a new ball", |p| p.ball == id && ball_near_spawn(p))?;
+        }
+        cmd(&mut r, "?ballcount 1")?;
+        for id in [1, 2] {
+            wait_ball(&mut o, "a removed ball", |p| {
+                p.ball == id && p.x == 30000 && p.y == 30000
+            })?;
+        }
+        cmd(&mut r, "?ballcount 9")?;
+        wait_message(&mut r, "0 to 8 balls")?;
+        // ?moveball, ?giveball -f (to himself), ?spawnball.
+        cmd(&mut r, "?moveball 0 500 505")?;
+        let moved = wait_ball(&mut o, "moved", |p| p.ball == 0 && p.x == 500 * 16 + 8)?;
+        assert_eq!((moved.y, moved.carrier), (505 * 16 + 8, -1));
+        cmd(&mut r, "?giveball -f 0")?;
+        wait_ball(&mut o, "given", |p| {
+            p.ball == 0 && p.carrier == r_pid && p.time == 0
+        })?;
+        cmd(&mut r, "?giveball 3")?;
+        wait_message(&mut r, "Ball 3 doesn't exist")?;
+        cmd(&mut r, "?spawnball")?;
+        wait_ball(&mut o, "respawned", |p| p.ball == 0 && ball_near_spawn(p))?;
+        cmd(&mut r, "?ballinfo")?;
+        wait_message(&mut r, "ball 0: on the map at")?;
+
+        // Scores: a moderator may not set them; the sysop may, and a
+        // winning score ends the game (first to 5).
+        cmd(&mut r, "?setsoccerscore 1 2")?;
+        wait_message(&mut r, "You don't have permission to use ?setsoccerscore.")?;
+        cmd(&mut o, "?setsoccerscore 4 2")?;
+        wait_message(&mut o, "Score: team 0 (evens) 4, team 1 (odds) 2")?;
+        cmd(&mut o, "?setsoccerscore 5 2")?;
+        wait_message(&mut r, "Soccer game over: team 0 wins")?;
+        wait_ball(&mut r, "game over", |p| p.ball == 0 && p.x == 30000)?;
+        cmd(&mut r, "?score")?;
+        wait_message(&mut r, "Score: team 0 (evens) 0, team 1 (odds) 0")?;
+        cmd(&mut o, "?resetgame")?;
+        wait_message(&mut r, "Resetting the soccer game. -owner")?;
+
+        // ?brickwrite: "HI" is 14 bricks around the writer's tile.
+        cmd(&mut r, "?brickwrite HI")?;
+        let bricks = o
+            .wait_for(WAIT, |p| match p {
+                S2CPacket::Bricks(list) if !list.is_empty() => Some(list.clone()),
+                _ => None,
+            })
+            .context("the written bricks")?;
+        assert_eq!(bricks.len(), 14);
+        assert!(bricks
+            .iter()
+            .all(|b| (497..=503).contains(&b.x1) && (504..=508).contains(&b.y1)));
+        wait_message(&mut r, "Wrote 14 bricks.")?;
+        cmd(&mut r, "?brickinfo")?;
+        wait_message(&mut r, "Live bricks: 14.")?;
+        Ok(())
+    };
+    if let Err(e) = run() {
+        panic!("{e:?}");
+    }
 }

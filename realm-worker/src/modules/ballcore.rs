@@ -720,7 +720,10 @@ impl BallCore {
             if time != b.time {
                 return Err(Refusal::Stale);
             }
-            if b.carrier >= 0 && now.wrapping_sub(b.time) < self.settings.pass_delay {
+            // Signed: a fire stamped a little ahead of our clock has
+            // its whole pass delay still to run.
+            let since_fire = now.wrapping_sub(b.time) as i32;
+            if b.carrier >= 0 && since_fire < self.settings.pass_delay.min(i32::MAX as u32) as i32 {
                 return Err(Refusal::TooSoon);
             }
             if self.carried_by(p.pid).is_some() {
@@ -1180,7 +1183,9 @@ mod tests {
         assert_eq!(c.fire(&b, &shot, 1100), Err(Refusal::NotCarrier));
         let fired = c.fire(&a, &shot, 1100).unwrap();
         assert_eq!((fired.time, fired.carrier, fired.x_speed), (1100, 1, 100));
-        // The pass: not before PassDelay.
+        // The pass: not before PassDelay (nor while the fire's stamp is
+        // still ahead of our clock).
+        assert_eq!(c.pickup(&b, 0, 1100, 1090), Err(Refusal::TooSoon));
         assert_eq!(c.pickup(&b, 0, 1100, 1120), Err(Refusal::TooSoon));
         assert!(c.pickup(&b, 0, 1100, 1150).is_ok());
         let shot = BallPacket {
