@@ -677,7 +677,7 @@ impl BallCore {
         while self.balls.len() > n {
             let bid = self.balls.len() - 1;
             self.balls.pop();
-            out.push(phased(bid));
+            out.insert(0, phased(bid));
         }
         while self.balls.len() < n {
             let bid = self.balls.len();
@@ -693,7 +693,6 @@ impl BallCore {
             });
             out.extend(self.spawn(bid, now, free));
         }
-        out.reverse();
         out
     }
 
@@ -709,7 +708,7 @@ impl BallCore {
         time: u32,
         now: u32,
     ) -> Result<BallPacket, Refusal> {
-        let check = || -> Result<Ball, Refusal> {
+        let check = || -> Result<(), Refusal> {
             let b = self.ball(bid)?;
             if !p.in_ship {
                 return Err(Refusal::Spectator);
@@ -729,9 +728,9 @@ impl BallCore {
             if self.carried_by(p.pid).is_some() {
                 return Err(Refusal::HasBall);
             }
-            Ok(b)
+            Ok(())
         };
-        let b = check().map_err(|why| self.refuse(why))?;
+        check().map_err(|why| self.refuse(why))?;
         self.balls[bid] = Ball {
             state: BallState::Carried,
             x: p.x,
@@ -742,7 +741,6 @@ impl BallCore {
             freq: p.freq,
             time: 0,
         };
-        let _ = b;
         Ok(self.balls[bid].packet(bid))
     }
 

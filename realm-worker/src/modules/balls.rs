@@ -340,7 +340,7 @@ impl Module for Soccer {
         let spawned = core.respawn_due(now, &free);
         let players = &a.players;
         let pos = |pid: i16| players.get(&pid).map(|p| (p.x, p.y));
-        let periodic = core.periodic(now, &pos);
+        let periodic = core.periodic(now, &pos).filter(|_| !players.is_empty());
         a.send_balls(None, &spawned);
         for p in periodic.unwrap_or_default() {
             a.send_packet(Target::Arena, Delivery::UnreliableHigh, &S2CPacket::Ball(p));

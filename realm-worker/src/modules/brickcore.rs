@@ -295,12 +295,21 @@ impl BrickCore {
     /// Forgets the bricks older than `BrickTime` (+ slack); returns how
     /// many went.
     pub fn expire(&mut self, now: u32) -> usize {
-        let life = self.settings.time.saturating_add(EXPIRY_SLACK);
-        let before = self.bricks.len();
-        let (gone, kept): (Vec<Brick>, Vec<Brick>) = std::mem::take(&mut self.bricks)
-            .into_iter()
-            .partition(|b| now.wrapping_sub(b.start_time) as i32 > life as i32);
-        self.bricks = kept;
+        let life = self
+            .settings
+            .time
+            .saturating_add(EXPIRY_SLACK)
+            .min(i32::MAX as u32);
+        // Start times only grow: the expired bricks are the oldest ones.
+        let n = self
+            .bricks
+            .iter()
+            .take_while(|b| now.wrapping_sub(b.start_time) as i32 > life as i32)
+            .count();
+        if n == 0 {
+            return 0;
+        }
+        let gone: Vec<Brick> = self.bricks.drain(..n).collect();
         for b in &gone {
             for t in Self::tiles(b) {
                 if let Some(n) = self.covered.get_mut(&t) {
@@ -311,7 +320,7 @@ impl BrickCore {
                 }
             }
         }
-        before - self.bricks.len()
+        n
     }
 
     /// A drop at tile (x, y) by a player of `freq` heading `rotation`:
