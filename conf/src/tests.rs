@@ -570,7 +570,7 @@ fn embedded_zone_loads_cleanly() {
     assert_eq!(t.get_int("Team", "SpectatorFrequency", 0), 8025);
     assert_eq!(
         t.get_str("Modules", "AttachModules"),
-        Some("points_kill fg_turf periodic")
+        Some("points_kill fg_turf periodic bricks")
     );
     let map = z.load_map(&t).expect("ok").expect("turf map found");
     assert_eq!(map.path, TURF_MAP_PATH);
