@@ -128,7 +128,7 @@ fn worker_of(zone: &TestZone, realm: &str) -> Result<u32> {
 
 #[test]
 fn a_ball_is_picked_up_passed_and_scored_for_the_scorers_freq() {
-    soccer_test(&["Soccer:PassDelay=100"], |zone| {
+    soccer_test(&["Soccer:PassDelay=200"], |zone| {
         let mut a = bot_in(zone, "alice", "soccer", ship::WARBIRD)?;
         let mut b = bot_in(zone, "bob", "soccer", ship::JAVELIN)?;
         let (a_pid, b_pid) = (pid_of(&a), wait_for_player(&mut a, "bob")?);
@@ -159,7 +159,8 @@ fn a_ball_is_picked_up_passed_and_scored_for_the_scorers_freq() {
         })?;
         assert_eq!((fired.x, fired.y, fired.x_speed), (8192, 8200, 300));
 
-        // Bob takes it, but not before PassDelay (100 ticks) has passed.
+        // Bob takes it, but not before PassDelay (200 ticks) has passed
+        // (measured with the bots' synced clocks: generous slack).
         let deadline = Instant::now() + WAIT;
         let taken_at = loop {
             ensure!(Instant::now() < deadline, "bob never got the pass");
@@ -172,10 +173,7 @@ fn a_ball_is_picked_up_passed_and_scored_for_the_scorers_freq() {
             }
         };
         let waited = taken_at.wrapping_sub(fired.time) as i32;
-        assert!(
-            waited >= 100 - 20,
-            "picked up {waited} ticks after the fire"
-        );
+        assert!(waited >= 100, "picked up {waited} ticks after the fire");
 
         // Bob scores on the goal his freq attacks (C2S 0x21).
         let b_freq = freq_of(&b, b_pid);
@@ -337,7 +335,8 @@ fn bricks_reach_late_joiners_and_expire_after_brick_time() {
             if !brick_before_marker(&mut c)? {
                 let now = c.server_ticks().context("carol's clock")?;
                 let age = now.wrapping_sub(brick.start_time) as i32;
-                assert!(age >= 300 - 20, "expired {age} ticks after it was laid");
+                // BrickTime 300, with slack for carol's synced clock.
+                assert!(age >= 200, "expired {age} ticks after it was laid");
                 break;
             }
             // Poll again a little later (reading what arrives meanwhile).
