@@ -586,6 +586,7 @@ impl Arena {
                 crate::modules::flagcore::FlagSettings::from_config(&self.assets.config, &mut bad);
             self.counters.bad_config += bad;
         }
+        self.reload_balls_and_bricks();
         info!(realm = %self.name, settings_changed = changed, "config reloaded");
         self.report_problems();
         if changed && self.assets.config.get_int("Misc", "SendUpdatedSettings", 1) != 0 {

@@ -565,3 +565,33 @@ fn staff_commands_change_balls_scores_and_write_bricks() {
         panic!("{e:?}");
     }
 }
+
+#[test]
+fn a_reload_brings_the_new_ball_count() {
+    let dir = TempDir::new("soccer-reload");
+    let run = || -> Result<()> {
+        let zone_dir = init_zone_folder(dir.path())?;
+        let zone = TestZone::start_with(ZoneOptions {
+            zone_dir: Some(zone_dir.clone()),
+            ..ZoneOptions::default()
+        })?;
+        let mut a = bot_in(&zone, "alice", "soccer", ship::SPECTATOR)?;
+        wait_ball(&mut a, "ball 0", |p| p.ball == 0)?;
+        // The operator raises Soccer:BallCount (the later key wins).
+        let conf = zone_dir.join("arenas/soccer/arena.conf");
+        let mut text = std::fs::read_to_string(&conf)?;
+        text.push_str("\n[Soccer]\nBallCount = 2\n");
+        std::fs::write(&conf, text)?;
+        zone.cli(&["reload"])?;
+        wait_ball(&mut a, "ball 1 after the reload", |p| {
+            p.ball == 1 && ball_near_spawn(p)
+        })?;
+        a.chat(chat_type::PUBLIC, -1, "?ballinfo")?;
+        // Not a moderator: the count is not his to see; ?score is.
+        wait_message(&mut a, "You don't have permission to use ?ballinfo.")?;
+        Ok(())
+    };
+    if let Err(e) = run() {
+        panic!("{e:?}");
+    }
+}

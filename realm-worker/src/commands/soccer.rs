@@ -62,6 +62,7 @@ pub(super) fn ballcount(a: &mut Arena, ctx: &Ctx, params: &str) -> CmdResult {
     let Some(core) = a.balls.as_mut() else {
         return Err(no_balls());
     };
+    core.count_overridden = true;
     let out = core.set_count(want as usize, now, &free);
     a.send_balls(None, &out);
     a.reply(&ctx.issuer, &format!("{want} balls."));

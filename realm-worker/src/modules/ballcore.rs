@@ -526,6 +526,8 @@ pub struct BallCore {
     pub goals: u64,
     /// `points_goal` is attached: goals change team scores and pay.
     pub points_goal: bool,
+    /// `?ballcount` set the count: a reload keeps it.
+    pub count_overridden: bool,
     last_send: u32,
     rng: u64,
 }
@@ -549,6 +551,7 @@ impl BallCore {
             refused: [0; 13],
             goals: 0,
             points_goal: false,
+            count_overridden: false,
             last_send: now,
             rng: seed | 1,
             settings,
@@ -694,6 +697,27 @@ impl BallCore {
             out.extend(self.spawn(bid, now, free));
         }
         out
+    }
+
+    /// New settings (a config reload): a changed goal mode or scoring
+    /// starts the scores again; a changed `BallCount` applies unless
+    /// `?ballcount` set the count. Returns the ball packets it caused.
+    pub fn reconfigure(
+        &mut self,
+        settings: BallSettings,
+        now: u32,
+        free: TileFree<'_>,
+    ) -> Vec<BallPacket> {
+        let s = &self.scoring;
+        if (s.mode, s.capture, s.win_by) != (settings.mode, settings.capture, settings.win_by) {
+            self.scoring = SoccerScoring::new(settings.mode, settings.capture, settings.win_by);
+        }
+        let count = settings.count;
+        self.settings = settings;
+        if count != self.balls.len() && !self.count_overridden {
+            return self.set_count(count, now, free);
+        }
+        Vec::new()
     }
 
     fn ball(&self, bid: usize) -> Result<Ball, Refusal> {
@@ -1217,6 +1241,24 @@ mod tests {
         );
         assert_eq!(c.refused(Refusal::NotShooter), 2);
         consistent(&c);
+    }
+
+    #[test]
+    fn a_reload_changes_the_count_unless_ballcount_did_and_keeps_scores() {
+        let (mut c, _) = BallCore::new(settings(), 0, 5, FREE);
+        c.scoring.scores[0] = 2;
+        let mut s = settings();
+        s.count = 4;
+        s.pass_delay = 7;
+        assert_eq!(c.reconfigure(s.clone(), 10, FREE).len(), 2);
+        assert_eq!((c.balls.len(), c.settings.pass_delay), (4, 7));
+        assert_eq!(c.scoring.scores[0], 2, "same mode: scores kept");
+        c.count_overridden = true;
+        s.count = 1;
+        s.mode = GoalMode::TopBottom;
+        assert!(c.reconfigure(s, 20, FREE).is_empty());
+        assert_eq!(c.balls.len(), 4);
+        assert_eq!(c.scoring.scores[0], 0, "another mode: a new game");
     }
 
     #[test]

@@ -266,6 +266,32 @@ impl Arena {
         self.send_balls(None, &out);
     }
 
+    /// A config reload: the ball game and the bricks take the new
+    /// `[Soccer]` and `[Brick]` settings (`docs/protocol/config.md` §8.11).
+    pub(crate) fn reload_balls_and_bricks(&mut self) {
+        let now = ipc_proto::monotonic_ticks();
+        let mut bad = 0;
+        if self.balls.is_some() {
+            let settings = BallSettings::from_config(&self.assets.config, &mut bad);
+            let map = &self.assets.map;
+            let free = |x, y| crate::assets::tile_free(map, x, y);
+            let out = self
+                .balls
+                .as_mut()
+                .map(|core| core.reconfigure(settings, now, &free))
+                .unwrap_or_default();
+            self.send_balls(None, &out);
+        }
+        if self.bricks.is_some() {
+            let settings =
+                super::brickcore::BrickSettings::from_config(&self.assets.config, &mut bad);
+            if let Some(core) = self.bricks.as_mut() {
+                core.settings = settings;
+            }
+        }
+        self.counters.bad_config += bad;
+    }
+
     /// Spawn-tile test for balls: on the map and not solid.
     fn ball_tile_free(&self) -> impl Fn(i16, i16) -> bool + '_ {
         let map = &self.assets.map;
