@@ -471,12 +471,25 @@ impl Soccer {
             return Vec::new();
         };
         let carried = core.carried_by(pid);
-        let out = core.lose(pid, (p.x, p.y), neut, now);
+        // A carrier the arena never heard a position from leaves the ball
+        // at the first spawn point rather than in the map's corner wall.
+        let at = if (p.x, p.y) == (0, 0) {
+            let (x, y, _) = core
+                .settings
+                .spawns
+                .first()
+                .copied()
+                .unwrap_or((512, 512, 0));
+            (x * 16 + 8, y * 16 + 8)
+        } else {
+            (p.x, p.y)
+        };
+        let out = core.lose(pid, at, neut, now);
         if !out.is_empty() {
             info!(realm = %a.name, pid, neut, "ball dropped");
         }
         a.send_balls(None, &out);
-        carried.map(|bid| (bid, (p.x, p.y))).into_iter().collect()
+        carried.map(|bid| (bid, at)).into_iter().collect()
     }
 
     /// A goal claimed by `p` (a C2S 0x21 when `packet`, else a fire onto a
