@@ -21,6 +21,9 @@ pub const PHASED_XY: i16 = 30000;
 /// A fire packet's time further than this from the server's clock (ticks)
 /// is replaced by the server's time (pickups quote it back).
 const MAX_TIME_SKEW: u32 = 500;
+/// Ticks of `PassDelay` forgiven: a client whose synced clock runs a
+/// little ahead of ours picks up a passed ball a little early.
+pub const PASS_DELAY_SLACK: u32 = 10;
 
 /// Which goals a freq may score on, and who gets the point (`Soccer:Mode`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -746,7 +749,8 @@ impl BallCore {
             // Signed: a fire stamped a little ahead of our clock has
             // its whole pass delay still to run.
             let since_fire = now.wrapping_sub(b.time) as i32;
-            if b.carrier >= 0 && since_fire < self.settings.pass_delay.min(i32::MAX as u32) as i32 {
+            let delay = self.settings.pass_delay.saturating_sub(PASS_DELAY_SLACK);
+            if b.carrier >= 0 && since_fire < delay.min(i32::MAX as u32) as i32 {
                 return Err(Refusal::TooSoon);
             }
             if self.carried_by(p.pid).is_some() {
@@ -1209,7 +1213,9 @@ mod tests {
         // still ahead of our clock).
         assert_eq!(c.pickup(&b, 0, 1100, 1090), Err(Refusal::TooSoon));
         assert_eq!(c.pickup(&b, 0, 1100, 1120), Err(Refusal::TooSoon));
-        assert!(c.pickup(&b, 0, 1100, 1150).is_ok());
+        // PassDelay 50, less the slack for clients' clocks.
+        assert_eq!(c.pickup(&b, 0, 1100, 1139), Err(Refusal::TooSoon));
+        assert!(c.pickup(&b, 0, 1100, 1140).is_ok());
         let shot = BallPacket {
             carrier: 2,
             time: 1200,
