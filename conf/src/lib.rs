@@ -22,7 +22,8 @@ mod value;
 mod zone;
 
 pub use embedded::{
-    default_zone, write_default_zone, DEFAULT_MAP_PATH, DEFAULT_ZONE_FILES, TURF_MAP_PATH,
+    default_zone, write_default_zone, DEFAULT_MAP_PATH, DEFAULT_ZONE_FILES, SOCCER_MAP_PATH,
+    TURF_MAP_PATH,
 };
 pub use error::{ConfError, Warning};
 pub use file::{ConfigFile, Origin, Section, MAX_WARNINGS};

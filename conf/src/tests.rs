@@ -570,10 +570,24 @@ fn embedded_zone_loads_cleanly() {
     assert_eq!(t.get_int("Team", "SpectatorFrequency", 0), 8025);
     assert_eq!(
         t.get_str("Modules", "AttachModules"),
-        Some("points_kill fg_turf periodic")
+        Some("points_kill fg_turf periodic bricks")
     );
     let map = z.load_map(&t).expect("ok").expect("turf map found");
     assert_eq!(map.path, TURF_MAP_PATH);
+    // The example soccer arena: the ball game, scoring and bricks on a
+    // map with goals.
+    let s = z.load_arena("soccer").expect("soccer arena");
+    assert_eq!(s.file().path(), "arenas/soccer/arena.conf");
+    assert!(s.file().warnings().is_empty(), "{:?}", s.file().warnings());
+    assert_eq!(
+        s.get_str("Modules", "AttachModules"),
+        Some("points_kill balls points_goal bricks")
+    );
+    assert_eq!(s.get_int("Soccer", "BallCount", 0), 1);
+    assert_eq!(s.get_int("Soccer", "Mode", 0), 1);
+    let map = z.load_map(&s).expect("ok").expect("soccer map found");
+    assert_eq!(map.path, SOCCER_MAP_PATH);
+    assert_eq!(map.data, ss_proto::map::soccer_map());
     let a = z.load_arena("0").expect("arena");
     assert_eq!(a.get_int("Team", "SpectatorFrequency", 0), 8025);
     assert_eq!(a.get_int("Bomb", "BombDamageLevel", 0), 7500);
@@ -658,7 +672,11 @@ fn default_arena_settings_packet_matches_reference() {
 fn write_default_zone_round_trip() {
     let dir = temp_dir("write");
     let written = write_default_zone(&dir, false).expect("write");
-    assert_eq!(written.len(), DEFAULT_ZONE_FILES.len() + 2);
+    assert_eq!(written.len(), DEFAULT_ZONE_FILES.len() + 3);
+    assert!(written.iter().any(|p| p.ends_with(SOCCER_MAP_PATH)));
+    assert!(written
+        .iter()
+        .any(|p| p.ends_with("arenas/soccer/arena.conf")));
     for (path, data) in default_zone().files() {
         assert_eq!(
             std::fs::read(dir.join(path)).expect("read back"),

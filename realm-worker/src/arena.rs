@@ -62,6 +62,8 @@ pub struct ArenaPlayer {
     pub pos_time: u32,
     /// Status bits of the newest position.
     pub status: u8,
+    /// Rotation (0–39) of the newest position.
+    pub rotation: u8,
     /// Bounty of the newest position.
     pub bounty: u16,
     /// Player being spectated (−1 none).
@@ -145,6 +147,11 @@ pub struct Arena {
     pub(crate) modules: Vec<Box<dyn Module>>,
     /// The flags, if a flag game module set them up.
     pub(crate) flags: Option<FlagCore>,
+    /// The balls, if the ball game module (`balls`, `points_goal`) set
+    /// them up.
+    pub(crate) balls: Option<crate::modules::ballcore::BallCore>,
+    /// The live bricks, if the `bricks` module is attached.
+    pub(crate) bricks: Option<crate::modules::brickcore::BrickCore>,
     /// The jackpot, if the `jackpot` module is attached.
     pub(crate) jackpot: Option<i32>,
     /// What modules asked for during the current event.
@@ -203,6 +210,8 @@ impl Arena {
             scores: Scores::default(),
             modules: Vec::new(),
             flags: None,
+            balls: None,
+            bricks: None,
             jackpot: None,
             pending: Vec::new(),
             counters: Counters::default(),
@@ -577,6 +586,7 @@ impl Arena {
                 crate::modules::flagcore::FlagSettings::from_config(&self.assets.config, &mut bad);
             self.counters.bad_config += bad;
         }
+        self.reload_balls_and_bricks();
         info!(realm = %self.name, settings_changed = changed, "config reloaded");
         self.report_problems();
         if changed && self.assets.config.get_int("Misc", "SendUpdatedSettings", 1) != 0 {
@@ -751,6 +761,7 @@ impl Arena {
             // a little behind ours.
             pos_time: ipc_proto::monotonic_ticks().wrapping_sub(50) & 0x7FFF_FFFF,
             status: 0,
+            rotation: 0,
             bounty: 0,
             spectating: -1,
             sees_extra,
@@ -1003,6 +1014,7 @@ impl Arena {
             sender.y = pos.y;
             sender.pos_time = pos.time;
             sender.status = pos.status;
+            sender.rotation = pos.rotation as u8;
             sender.bounty = pos.bounty;
         }
         let sender_ship = sender.ship;
@@ -1013,10 +1025,14 @@ impl Arena {
         if fired {
             sender.fired = true;
         }
-        // A lagging player's weapons are dropped in part (`[Lag]`); the
-        // position still goes out.
+        // A lagging player's weapons are dropped in part (`[Lag]`), and a
+        // ball carrier's guns or bombs when `[Soccer]` forbids them
+        // (docs/protocol/game-protocol.md §15.2); the position still goes
+        // out.
         let stripped;
-        let pos = if fired && self.ignore_weapon(pid) {
+        let pos = if fired
+            && (self.ignore_weapon(pid) || self.carrier_weapon_refused(pid, pos.weapon.kind()))
+        {
             stripped = Position {
                 weapon: Default::default(),
                 ..*pos

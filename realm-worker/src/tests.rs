@@ -1276,3 +1276,74 @@ fn laghist_shows_the_targets_reliable_ping_histogram_from_lag_reports() {
     h.chat(1, chat_type::PUBLIC, -1, "?laghist -x");
     assert!(h.messages(1)[0].starts_with("Usage"), "{:?}", h.messages(1));
 }
+
+/// The ball packets `pid` received.
+fn balls_seen(h: &Harness, pid: i16) -> Vec<ss_proto::game::BallPacket> {
+    h.received(pid)
+        .into_iter()
+        .filter_map(|p| match p {
+            S2CPacket::Ball(b) => Some(b),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_ball_carrier_drops_the_ball_where_he_is_when_he_changes_ship_or_leaves() {
+    let mut h = Harness::new(&[
+        "Modules:AttachModules=points_kill balls points_goal bricks",
+        "Soccer:BallCount=20",
+        "Soccer:Mode=9",
+        "Brick:BrickMode=7",
+    ]);
+    // Bad settings are counted and replaced, never fatal.
+    assert!(h.arena.counters.bad_config >= 3, "{:?}", h.arena.counters);
+    assert_eq!(h.arena.balls.as_ref().map(|b| b.balls.len()), Some(8));
+    h.enter(1, "alice", ship::WARBIRD);
+    h.enter(2, "bob", ship::WARBIRD);
+    // A late joiner got all eight balls.
+    assert_eq!(balls_seen(&h, 2).len(), 8);
+    for (pid, x, y) in [(1, 4000, 4100), (2, 5000, 5100)] {
+        let p = h.arena.players.get_mut(&pid).unwrap();
+        (p.x, p.y) = (x, y);
+    }
+    let time = |h: &Harness| h.arena.balls.as_ref().unwrap().balls[3].time;
+    let t = time(&h);
+    h.packet(1, C2SPacket::PickupBall { ball: 3, time: t });
+    assert_eq!(h.arena.balls.as_ref().unwrap().carried_by(1), Some(3));
+    h.clear();
+    h.packet(
+        1,
+        C2SPacket::SetShip {
+            ship: ship::JAVELIN,
+        },
+    );
+    let dropped = balls_seen(&h, 2);
+    assert_eq!(dropped.len(), 1, "{dropped:?}");
+    assert_eq!(
+        (
+            dropped[0].ball,
+            dropped[0].x,
+            dropped[0].y,
+            dropped[0].carrier
+        ),
+        (3, 4000, 4100, -1)
+    );
+    // Bob takes it (nobody's ball: no pass delay) and leaves.
+    let t = time(&h);
+    h.packet(2, C2SPacket::PickupBall { ball: 3, time: t });
+    assert_eq!(h.arena.balls.as_ref().unwrap().carried_by(2), Some(3));
+    h.clear();
+    h.send(ToRealm::PlayerLeave { pid: 2 });
+    let dropped = balls_seen(&h, 1);
+    assert_eq!(
+        (
+            dropped[0].ball,
+            dropped[0].x,
+            dropped[0].y,
+            dropped[0].carrier
+        ),
+        (3, 5000, 5100, -1)
+    );
+    assert_eq!(h.arena.balls.as_ref().unwrap().carried_by(2), None);
+}

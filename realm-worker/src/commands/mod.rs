@@ -8,6 +8,7 @@ mod general;
 mod objects;
 pub mod parse;
 mod redirect;
+mod soccer;
 mod staff;
 
 use ipc_proto::ZoneCall;
@@ -101,12 +102,17 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("aa", "player, freq or arena", "<text>", "Shows the text as an anonymous green arena message to the targets. (*arena)", staff::aa),
     cmd!("arena", "none", "[-t]", "Lists the arenas and how many players are in each; -t lists them as text.", general::arena),
     cmd!("az", "none", "<text>", "Shows the text as an anonymous green message to the whole zone. (*zone)", staff::az),
+    cmd!("ballcount", "none", "[<count> | +<more> | -<fewer>]", "Shows or changes the number of balls in the arena (0-8).", soccer::ballcount),
+    cmd!("ballinfo", "none", "", "Shows where every ball is, who carries or fired it, and the refused ball packets.", soccer::ballinfo),
+    cmd!("brickinfo", "none", "", "Shows how many bricks are live and the refused brick drops.", soccer::brickinfo),
+    cmd!("brickwrite", "none", "<text>", "Writes the text in bricks, centred on where you are.", soccer::brickwrite),
     cmd!("commands", "none", "", "Lists the commands you may use.", general::commands),
     cmd!("find", "none", "<name or part of one>", "Tells you which arena a player is in; part of a name finds the closest match.", general::find),
     cmd!("flaginfo", "none", "", "Shows where every flag is and who owns or carries it.", flags::flaginfo),
     cmd!("flagreset", "none", "", "Ends the flag game with no winner; a new one starts after Flag:ResetDelay.", flags::flagreset),
     cmd!("getcm", "player or arena", "", "Shows the chat mask of the target player or of the arena.", staff::getcm),
     cmd!("getgroup", "player or none", "", "Shows your staff group, or the target player's.", general::getgroup),
+    cmd!("giveball", "player or none", "[-f] [ball]", "Puts a ball (0 if none is named) under the target player, or you; -f makes him carry it.", soccer::giveball),
     cmd!("go", "none", "[arena]", "Takes you to another arena (arena 0 if none is named).", general::go),
     cmd!("help", "none", "[command]", "Shows what a command does; without one, lists the commands you may use. Also ?man.", general::help),
     cmd!("info", "player", "", "Shows the target's client, resolution, address, connect time and traffic, and his security checks.", staff::info),
@@ -117,6 +123,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("listmod", "none", "", "Lists the staff members online, their arena and group.", general::listmod),
     cmd!("lock", "player, freq or arena", "[-n] [-s] [-t seconds]", "Locks the targets in their ships: -s puts them in spectator mode first, -n tells them, -t unlocks them after that many seconds.", staff::lock),
     cmd!("man", "none", "<command>", "Same as ?help.", general::help),
+    cmd!("moveball", "none", "<ball> <x> <y>", "Puts a ball on the map at tile x, y.", soccer::moveball),
     cmd!("moveflag", "none", "<flag id> <freq> [<x> <y>]", "Gives a flag to a freq, on the map where it is or at tile x, y.", flags::moveflag),
     cmd!("neutflag", "none", "<flag id>", "Makes a flag neutral and puts it back on the map.", flags::neutflag),
     cmd!("objimage", "player, freq or arena", "<id> <image 0-255>", "Changes the image of an LVZ object for the targets.", objects::objimage),
@@ -135,6 +142,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("prize", "player, freq or arena", "[count] [-]<prize> ... | #<number>", "Gives the targets prizes, e.g. {3 reps}, {anti}; a '-' before the name or count takes them away ({-prox}, {-3 bricks}); a count alone gives random prizes.", staff::prize),
     cmd!("realms", "none", "", "Shows every realm (arena process) of the zone: state, players, CPU, memory, restarts.", general::realms),
     cmd!("redirect", "player, freq or arena", "<redirect name> | <ip>:<port>[:<arena>]", "Sends the targets to another zone (Continuum and bots that understand redirects); sent in public, sends you. Names are set in the global [Redirects] section.", redirect::redirect),
+    cmd!("resetgame", "none", "", "Ends the soccer game with no winner: the balls leave play until the next game and the team scores start again.", soccer::resetgame),
+    cmd!("score", "none", "", "Shows the team scores of the soccer game.", soccer::score),
     cmd!("scorereset", "player or none", "", "Resets your own score (if the arena allows it), or the target player's.", general::scorereset),
     cmd!("send", "player", "<arena>", "Sends the target player to another arena.", staff::send),
     cmd!("setcm", "player or arena", "(+|-)(pub|pubmacro|freq|nmefreq|priv|chat|modchat|all) ... [-t seconds]", "Changes the chat mask of the target player, or of the arena: '-' blocks that kind of chat, '+' allows it; -t makes a player's mask expire.", staff::setcm),
@@ -142,7 +151,9 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("setjackpot", "none", "<points>", "Sets the jackpot.", flags::setjackpot),
     cmd!("setscore", "player", "<kill points> [flag points] [kills] [deaths]", "Sets the target player's score in this arena.", staff::setscore),
     cmd!("setship", "player, freq or arena", "[-f] <1-9>", "Puts the targets in a ship (1 Warbird ... 8 Shark, 9 spectator); -f bypasses the freq manager.", staff::setship),
+    cmd!("setsoccerscore", "none", "<team 0> [<team 1> ...]", "Sets the team scores of the soccer game (ASSS's soccer ?setscore).", soccer::setsoccerscore),
     cmd!("shipreset", "player, freq or arena", "", "Resets the targets' ships (full energy, initial items).", staff::shipreset),
+    cmd!("spawnball", "none", "[ball]", "Puts a ball (0 if none is named) back at its spawn area.", soccer::spawnball),
     cmd!("spec", "player or none", "", "Shows who is spectating you, or the target player.", general::spec),
     cmd!("specall", "player, freq or arena", "", "Puts the targets in spectator mode.", staff::specall),
     cmd!("unlock", "player, freq or arena", "[-n]", "Unlocks the targets' ships; -n tells them.", staff::unlock),

@@ -6,8 +6,13 @@
 //! per game mode. ARCHITECTURE.md, "Write your own game mode", explains how
 //! to add one.
 
+pub mod ballcore;
+pub mod balls;
+pub mod brickcore;
+pub mod bricks;
 pub mod flagcore;
 mod flaggame;
+mod flood;
 mod rewards;
 
 use ss_proto::game::C2SPacket;
@@ -79,7 +84,12 @@ pub fn attach(names: &str, arena: &str) -> (Vec<Box<dyn Module>>, Vec<String>) {
     let mut mods: Vec<Box<dyn Module>> = Vec::new();
     let mut unknown = Vec::new();
     let mut flag_game: Option<&str> = None;
-    for name in names.split(|c: char| c.is_whitespace() || c == ',') {
+    let split = || names.split(|c: char| c.is_whitespace() || c == ',');
+    // `balls` and `points_goal` make one module (the ball game, scoring
+    // when `points_goal` is named).
+    let points_goal = split().any(|n| n.trim().eq_ignore_ascii_case("points_goal"));
+    let mut soccer = false;
+    for name in split() {
         let name = name.trim();
         if name.is_empty() || mods.iter().any(|m| m.name().eq_ignore_ascii_case(name)) {
             continue;
@@ -104,6 +114,14 @@ pub fn attach(names: &str, arena: &str) -> (Vec<Box<dyn Module>>, Vec<String>) {
             "points_flag" => Box::new(rewards::PointsFlag),
             "jackpot" => Box::new(rewards::Jackpot),
             "periodic" => Box::new(rewards::Periodic::default()),
+            "balls" | "points_goal" => {
+                if soccer {
+                    continue;
+                }
+                soccer = true;
+                Box::new(balls::Soccer::new(points_goal))
+            }
+            "bricks" => Box::new(bricks::Bricks::default()),
             n if BUILT_IN.contains(&n) => continue,
             _ => {
                 unknown.push(name.to_string());
@@ -176,6 +194,11 @@ mod tests {
         let names: Vec<_> = mods.iter().map(|m| m.name()).collect();
         assert_eq!(names, ["fg_wz", "points_flag", "jackpot"]);
         assert_eq!(unknown, ["buy", "fm_custom"]);
+        // points_goal and balls are one module; bricks its own.
+        let (mods, unknown) = attach("points_goal bricks balls", "soccer");
+        let names: Vec<_> = mods.iter().map(|m| m.name()).collect();
+        assert_eq!(names, ["balls", "bricks"]);
+        assert!(unknown.is_empty());
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! Text is single-byte Windows-1252 ([`byte_to_char`], [`char_to_byte`]).
 //! Encoders truncate over-long text to the field or packet limit.
 
+mod balls;
 mod c2s;
 pub mod objects;
 mod position;
@@ -21,6 +22,7 @@ mod zone;
 #[cfg(test)]
 mod tests;
 
+pub use balls::BallPacket;
 pub use c2s::{C2SPacket, GoArena, Login, SecurityResponse};
 pub use objects::{ObjectChange, ObjectData, ObjectToggle};
 pub use position::{

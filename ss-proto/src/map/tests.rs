@@ -418,3 +418,27 @@ fn turf_map_has_its_static_flags_in_id_order() {
     let flags = map.flags();
     assert_eq!(flags, TURF_FLAG_TILES.to_vec());
 }
+
+#[test]
+fn soccer_map_has_a_walled_field_with_a_goal_at_each_end() {
+    let bytes = soccer_map();
+    assert_eq!(bytes, soccer_map(), "deterministic");
+    let map = Map::decode(&bytes).unwrap();
+    for (x, y1, y2) in SOCCER_GOALS {
+        for y in y1..=y2 {
+            assert_eq!(map.tile(i32::from(x), i32::from(y)), tile::GOAL);
+        }
+        assert_eq!(map.tile(i32::from(x), i32::from(y2) + 1), tile::EMPTY);
+    }
+    let (left, top, right, bottom) = SOCCER_FIELD;
+    assert!(map.is_solid(i32::from(left), 512) && map.is_solid(i32::from(right), 512));
+    assert!(map.is_solid(450, i32::from(top)) && map.is_solid(450, i32::from(bottom)));
+    // The way in, and nothing in the field but the goals.
+    assert!(!map.is_solid(512, i32::from(top)) && !map.is_solid(512, i32::from(bottom)));
+    let inside = map
+        .tiles()
+        .filter(|&(x, y, _)| x > left && x < right && y > top && y < bottom)
+        .filter(|&(_, _, t)| t != tile::GOAL)
+        .count();
+    assert_eq!(inside, 0);
+}
