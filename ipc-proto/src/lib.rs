@@ -14,7 +14,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Version of this message set; bumped on every incompatible change.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// Largest frame either side accepts. A peer that announces more is broken
 /// or hostile and the link is dropped.
@@ -501,6 +501,10 @@ pub enum ZoneCall<'a> {
         /// The player has `sendmodchat` (may join staff chat channels).
         modchat: bool,
     },
+    /// A game of the calling realm ended (a timed game ran out, a flag
+    /// game was won): end the *game* score interval of this arena
+    /// (`docs/protocol/persistence.md` §1.1). The realm's name is the scope.
+    EndGameInterval,
 }
 
 /// What a [`ZoneCall::PlayerReport`] asks for.

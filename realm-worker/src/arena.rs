@@ -93,6 +93,14 @@ pub struct ArenaPlayer {
     pub security: PlayerSecurity,
     /// Lag figures and what the `[Lag]` rules made of them.
     pub lag: PlayerLag,
+    /// The map regions he is in (`crate::regions`).
+    pub regions: crate::regions::PlayerRegions,
+    /// Wears a king-of-the-hill crown (bit 0x01 of his S2C 0x03 misc
+    /// bits; the `koth` module sets it).
+    pub has_crown: bool,
+    /// When he last did something (ticks): a packet other than a
+    /// position, a weapon, or a move (the `idle` module).
+    pub active_at: u32,
 }
 
 /// Things the arena counts that an operator may want to see (`?flaginfo`).
@@ -563,6 +571,10 @@ impl Arena {
         let changed = fresh.settings.as_bytes() != self.assets.settings.as_bytes();
         self.assets = fresh;
         self.rules = Rules::from_config(&self.assets.config, &self.assets.settings);
+        // The map may have changed: region indices start again.
+        for p in self.players.values_mut() {
+            p.regions = Default::default();
+        }
         self.obscene = WordFilter::from_list(&self.rules.chat.obscene);
         self.security
             .reconfigure(Instant::now(), self.assets.config.global());
@@ -691,7 +703,11 @@ impl Arena {
             deaths: score.deaths,
             attached_to: p.attached_to,
             flags_carried: self.flags.as_ref().map_or(0, |f| f.carried(p.info.pid)) as i16,
-            misc_bits: 0,
+            misc_bits: if p.has_crown {
+                PlayerEntering::HAS_CROWN
+            } else {
+                0
+            },
         }
     }
 
@@ -765,6 +781,9 @@ impl Arena {
             downloads: Vec::new(),
             security: PlayerSecurity::default(),
             lag: PlayerLag::default(),
+            regions: Default::default(),
+            has_crown: false,
+            active_at: ipc_proto::monotonic_ticks(),
         };
         let mut player = player;
         if let Some((mask, secs)) = player.info.chat_mask {
@@ -938,6 +957,11 @@ impl Arena {
             self.security_response(pid, bytes);
             return;
         }
+        if bytes[0] != c2s_type::POSITION {
+            if let Some(p) = self.players.get_mut(&pid) {
+                p.active_at = ipc_proto::monotonic_ticks();
+            }
+        }
         if bytes[0] == c2s_type::POSITION {
             // The hot path: decoded without allocating.
             match Position::decode(bytes) {
@@ -998,6 +1022,9 @@ impl Arena {
         let newer = tick_diff(pos.time, sender.pos_time) > 0;
         let old_status = sender.status;
         sender.heard_at = now;
+        if (newer && (pos.x, pos.y) != (sender.x, sender.y)) || pos.weapon.is_fired() {
+            sender.active_at = now;
+        }
         if newer {
             sender.x = pos.x;
             sender.y = pos.y;
@@ -1013,12 +1040,27 @@ impl Arena {
         if fired {
             sender.fired = true;
         }
+        // Regions (§8.9): enter/leave events, and what they forbid.
+        if newer {
+            self.check_regions(pid, pos.x, pos.y, now);
+        }
+        let strip = self.region_strip(pid, pos.status, fired);
         // A lagging player's weapons are dropped in part (`[Lag]`); the
         // position still goes out.
         let stripped;
-        let pos = if fired && self.ignore_weapon(pid) {
+        let drop_weapon = strip.weapon || (fired && self.ignore_weapon(pid));
+        let pos = if drop_weapon || strip.antiwarp {
             stripped = Position {
-                weapon: Default::default(),
+                weapon: if drop_weapon {
+                    Default::default()
+                } else {
+                    pos.weapon
+                },
+                status: if strip.antiwarp {
+                    pos.status & !ss_proto::game::status::ANTIWARP
+                } else {
+                    pos.status
+                },
                 ..*pos
             };
             &stripped

@@ -18,6 +18,7 @@ mod link;
 mod modules;
 mod objects;
 mod obscene;
+mod regions;
 mod rules;
 mod scores;
 mod security;

@@ -688,10 +688,10 @@ fn garbage_from_players_never_panics() {
 #[test]
 fn bad_flag_settings_and_unknown_modules_are_counted_never_fatal() {
     let mut h = Harness::new(&[
-        "Modules:AttachModules=points_kill fg_turf buy fg_wz",
+        "Modules:AttachModules=points_kill fg_turf fm_custom fg_wz",
         "Flag:FlagCount=7 - 5",
     ]);
-    // `buy` is unknown; fg_turf on a map without flag tiles has no flags.
+    // `fm_custom` is unknown; fg_turf on a map without flag tiles has no flags.
     assert_eq!(h.arena.counters.unknown_modules, 1);
     assert!(h.arena.counters.bad_config >= 2, "{:?}", h.arena.counters);
     assert_eq!(h.arena.flags.as_ref().map(|f| f.flags.len()), Some(0));

@@ -679,6 +679,11 @@ impl Zone {
                     self.biller_command(pid, &line, modchat);
                 }
             }
+            ZoneCall::EndGameInterval => {
+                if let Some(name) = self.state.registry.get(slot_id).map(|s| s.name.clone()) {
+                    self.end_game_interval(&name);
+                }
+            }
         }
     }
 
@@ -805,7 +810,9 @@ fn acting_player(call: &ZoneCall<'_>) -> Option<i16> {
         | ZoneCall::StaffChat { from, .. }
         | ZoneCall::RemoteCommand { from, .. } => Some(*from),
         ZoneCall::PlayerReport { target, .. } => Some(*target),
-        ZoneCall::ZoneMessage { .. } | ZoneCall::MessageTo { .. } => None,
+        ZoneCall::ZoneMessage { .. }
+        | ZoneCall::MessageTo { .. }
+        | ZoneCall::EndGameInterval => None,
     }
 }
 

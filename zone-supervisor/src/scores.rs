@@ -359,6 +359,19 @@ impl Zone {
         }
     }
 
+    /// Ends the *game* interval of one arena (`docs/protocol/persistence.md`
+    /// §1.1): pending changes are written, the arena's game stats start
+    /// again from zero. The four scores players see (reset interval) stay.
+    pub(crate) fn end_game_interval(&mut self, arena: &str) {
+        let Some(keeper) = self.scores.as_mut() else {
+            return;
+        };
+        info!(arena, "game over: ending the game interval");
+        keeper
+            .persist
+            .end_interval(vec![arena.to_string()], interval::GAME);
+    }
+
     /// Ends the reset interval of some score groups (all if empty) and
     /// tells the realms of those groups to start from zero.
     pub(crate) fn end_score_interval(&mut self, groups: Vec<String>) {

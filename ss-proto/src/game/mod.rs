@@ -11,6 +11,7 @@
 //! Encoders truncate over-long text to the field or packet limit.
 
 mod c2s;
+pub mod koth;
 pub mod objects;
 mod position;
 mod s2c;
