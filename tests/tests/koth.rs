@@ -27,7 +27,11 @@ fn crown(p: &S2CPacket) -> Option<CrownToggle> {
 }
 
 /// Waits for a crown packet matching `want`.
-fn wait_crown(bot: &mut Bot, what: &str, want: impl Fn(&CrownToggle) -> bool) -> Result<CrownToggle> {
+fn wait_crown(
+    bot: &mut Bot,
+    what: &str,
+    want: impl Fn(&CrownToggle) -> bool,
+) -> Result<CrownToggle> {
     bot.wait_for(WAIT, |p| crown(p).filter(|c| want(c)))
         .with_context(|| format!("waiting for {what}"))
 }
@@ -67,8 +71,12 @@ fn a_crown_is_lost_on_death_and_the_last_king_wins_the_reward() {
                 bounty: 0,
             },
         )?;
-        wait_crown(&mut b, "alice losing her crown", |c| !c.on && c.pid == a_pid)?;
-        wait_crown(&mut b, "bob's crown starting again", |c| c.on && c.pid == -1)?;
+        wait_crown(&mut b, "alice losing her crown", |c| {
+            !c.on && c.pid == a_pid
+        })?;
+        wait_crown(&mut b, "bob's crown starting again", |c| {
+            c.on && c.pid == -1
+        })?;
 
         // bob's crown runs out: he was the last king.
         send_reliable(

@@ -810,9 +810,9 @@ fn acting_player(call: &ZoneCall<'_>) -> Option<i16> {
         | ZoneCall::StaffChat { from, .. }
         | ZoneCall::RemoteCommand { from, .. } => Some(*from),
         ZoneCall::PlayerReport { target, .. } => Some(*target),
-        ZoneCall::ZoneMessage { .. }
-        | ZoneCall::MessageTo { .. }
-        | ZoneCall::EndGameInterval => None,
+        ZoneCall::ZoneMessage { .. } | ZoneCall::MessageTo { .. } | ZoneCall::EndGameInterval => {
+            None
+        }
     }
 }
 

@@ -275,7 +275,10 @@ impl Module for Koth {
         _old_freq: i16,
         _now: u32,
     ) {
-        if a.players.get(&pid).is_some_and(|p| p.ship == ship::SPECTATOR) {
+        if a.players
+            .get(&pid)
+            .is_some_and(|p| p.ship == ship::SPECTATOR)
+        {
             self.forget(a, pid);
         }
     }

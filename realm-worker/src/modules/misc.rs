@@ -351,7 +351,10 @@ impl Module for ShipChange {
             cfg.get_int("Misc", "AntiwarpShipChange", 0) != 0,
             cfg.get_int("Misc", "AntiwarpFlagShipChange", 0) != 0,
         );
-        let in_ship = a.players.get(&pid).is_some_and(|p| p.ship != ship::SPECTATOR);
+        let in_ship = a
+            .players
+            .get(&pid)
+            .is_some_and(|p| p.ship != ship::SPECTATOR);
         if in_ship && (plain || carrier) && antiwarped(a, pid) {
             let flags = a.flags.as_ref().map_or(0, |f| f.carried(pid));
             if (flags > 0 && carrier) || (flags == 0 && plain) {
@@ -384,10 +387,7 @@ mod tests {
 
     #[test]
     fn periodic_messages_parse_as_interval_delay_text() {
-        assert_eq!(
-            parse_periodic("10 20 Visit us"),
-            Some((10, 20, "Visit us"))
-        );
+        assert_eq!(parse_periodic("10 20 Visit us"), Some((10, 20, "Visit us")));
         assert_eq!(parse_periodic("  5 0   hi  "), Some((5, 0, "hi")));
         assert_eq!(parse_periodic("0 1 never"), None);
         assert_eq!(parse_periodic("5 1"), None);

@@ -133,12 +133,7 @@ impl GameTimer {
         self.start_points = a
             .players
             .values()
-            .map(|p| {
-                (
-                    p.info.name.to_ascii_lowercase(),
-                    points_of(a, &p.info.name),
-                )
-            })
+            .map(|p| (p.info.name.to_ascii_lowercase(), points_of(a, &p.info.name)))
             .collect();
     }
 
@@ -154,7 +149,12 @@ impl GameTimer {
     /// The game's time is up.
     fn game_over(&mut self, a: &mut Arena, now: u32) {
         let everyone: Vec<i16> = a.players.keys().copied().collect();
-        a.message_players(&everyone, chat_type::ARENA, GAME_OVER_SOUND, "NOTICE: Game over");
+        a.message_players(
+            &everyone,
+            chat_type::ARENA,
+            GAME_OVER_SOUND,
+            "NOTICE: Game over",
+        );
         // The best scorers of this game (points gained since it started).
         let mut gains: Vec<(i64, String)> = a
             .players
@@ -237,7 +237,10 @@ impl Module for GameTimer {
             self.warned = Some(secs);
             let text = if secs % 60 == 0 {
                 let m = secs / 60;
-                format!("NOTICE: {m} minute{} remaining.", if m == 1 { "" } else { "s" })
+                format!(
+                    "NOTICE: {m} minute{} remaining.",
+                    if m == 1 { "" } else { "s" }
+                )
             } else {
                 format!("NOTICE: {secs} seconds remaining.")
             };

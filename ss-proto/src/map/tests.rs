@@ -428,8 +428,16 @@ fn a_map_with_regions_round_trips_through_the_extended_encoding() {
         Region {
             name: "warp".into(),
             runs: vec![
-                TileRun { y: 100, x: 200, len: 5 },
-                TileRun { y: 101, x: 200, len: 5 },
+                TileRun {
+                    y: 100,
+                    x: 200,
+                    len: 5,
+                },
+                TileRun {
+                    y: 101,
+                    x: 200,
+                    len: 5,
+                },
             ],
             no_weapons: true,
             auto_warp: Some(AutoWarp {
@@ -441,7 +449,11 @@ fn a_map_with_regions_round_trips_through_the_extended_encoding() {
         },
         Region {
             name: "elsewhere".into(),
-            runs: vec![TileRun { y: 3, x: 0, len: 1024 }],
+            runs: vec![TileRun {
+                y: 3,
+                x: 0,
+                len: 1024,
+            }],
             no_antiwarp: true,
             auto_warp: Some(AutoWarp {
                 x: 1,
