@@ -2,7 +2,7 @@
 //! §24a): the greeting, `?buy`, idle players put in spectator mode, and
 //! `enf_shipchange`'s ship change interval. Real binaries, bots over UDP.
 
-use anyhow::{Context, Result};
+use anyhow::Context;
 use ss_proto::game::{chat_type, ship, C2SPacket, S2CPacket};
 use ss_proto::transport::{Priority, Reliability};
 use ss_tests::scenario::*;
