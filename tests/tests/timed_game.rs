@@ -13,9 +13,12 @@ use ss_tests::bot::Bot;
 use ss_tests::scenario::*;
 use ss_tests::zone::{wait_until, TestZone, ZoneOptions};
 
+/// (serial, value) rows of one stat.
+type Rows = Vec<(i64, i64)>;
+
 /// Game-interval kill points of `player` in arena "0", by serial, and the
 /// arena's current game serial.
-fn game_points(db: &Path, player: &str) -> Result<(Vec<(i64, i64)>, Option<i64>)> {
+fn game_points(db: &Path, player: &str) -> Result<(Rows, Option<i64>)> {
     let conn = rusqlite::Connection::open_with_flags(
         db,
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -26,7 +29,7 @@ fn game_points(db: &Path, player: &str) -> Result<(Vec<(i64, i64)>, Option<i64>)
     )?;
     let rows = stmt
         .query_map([player], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<Vec<(i64, i64)>, _>>()?;
+        .collect::<Result<Rows, _>>()?;
     let serial = conn
         .query_row(
             "SELECT serial FROM interval_serial WHERE scope = '0' AND interval = 5",
