@@ -95,6 +95,10 @@ pub struct ArenaPlayer {
     pub lag: PlayerLag,
     /// The map regions he is in (`crate::regions`).
     pub regions: crate::regions::PlayerRegions,
+    /// Whose energy he sees while in a ship (`crate::energy`).
+    pub see_nrg: crate::energy::SeeEnergy,
+    /// Whose energy he sees while spectating.
+    pub see_nrg_spec: crate::energy::SeeEnergy,
     /// Wears a king-of-the-hill crown (bit 0x01 of his S2C 0x03 misc
     /// bits; the `koth` module sets it).
     pub has_crown: bool,
@@ -171,12 +175,16 @@ pub struct Arena {
     pub(crate) lag_limits: LagLimits,
     /// LVZ objects shown, hidden or changed for the whole arena.
     pub(crate) objects: ObjectState,
+    /// Energy viewing of players who enter (`Misc:SeeEnergy`, `?energy`).
+    pub(crate) energy: crate::energy::EnergyRules,
     pub(crate) out: Vec<u8>,
     spare: Vec<u8>,
     pkt: Vec<u8>,
     targets: Vec<u8>,
     /// Reused list of receivers of positions with extra data.
     extra_targets: Vec<u8>,
+    /// Reused list of receivers of positions with the sender's energy.
+    energy_targets: Vec<u8>,
     stop: bool,
     /// The zone's radar watches this arena: position snapshots go up
     /// with each heartbeat answer.
@@ -201,6 +209,7 @@ impl Arena {
             security,
             lag_limits: LagLimits::from_config(&assets.config),
             objects: ObjectState::default(),
+            energy: crate::energy::EnergyRules::from_config(&assets.config),
             name,
             source,
             obscene: WordFilter::from_list(&rules.chat.obscene),
@@ -221,6 +230,7 @@ impl Arena {
             pkt: Vec::new(),
             targets: Vec::new(),
             extra_targets: Vec::new(),
+            energy_targets: Vec::new(),
             stop: false,
             radar_watched: false,
             rng,
@@ -391,6 +401,12 @@ impl Arena {
             }
         }
         self.each_module(|m, a| m.on_flag_reset(a, freq, points));
+        if !turf {
+            // A carried-flag game is a game: its end ends the arena's game
+            // score interval, after the rewards were counted
+            // (`docs/protocol/persistence.md` §1.1).
+            self.zone_call(ZoneCall::EndGameInterval);
+        }
         self.send_checkpoint(now, true);
     }
 
@@ -579,6 +595,7 @@ impl Arena {
         self.security
             .reconfigure(Instant::now(), self.assets.config.global());
         self.lag_limits = LagLimits::from_config(&self.assets.config);
+        self.energy = crate::energy::EnergyRules::from_config(&self.assets.config);
         let caps = &self.assets.caps;
         for p in self.players.values_mut() {
             p.group = caps.group_of(&p.info.name, p.info.authenticated);
@@ -754,6 +771,11 @@ impl Arena {
         let now = Instant::now();
         let group = self.assets.caps.group_of(&info.name, info.authenticated);
         let sees_extra = self.rules.spec_see_extra || self.assets.caps.group_has(&group, "seeepd");
+        let (see_nrg, see_nrg_spec) = if self.assets.caps.group_has(&group, "seenrg") {
+            (crate::energy::SeeEnergy::All, crate::energy::SeeEnergy::All)
+        } else {
+            (self.energy.in_ship, self.energy.spec)
+        };
         let player = ArenaPlayer {
             obscenity_filter: info.obscenity_filter,
             info,
@@ -783,6 +805,8 @@ impl Arena {
             lag: PlayerLag::default(),
             regions: Default::default(),
             has_crown: false,
+            see_nrg,
+            see_nrg_spec,
             active_at: ipc_proto::monotonic_ticks(),
         };
         let mut player = player;
@@ -1090,6 +1114,9 @@ impl Arena {
         targets.clear();
         let mut extra_targets = std::mem::take(&mut self.extra_targets);
         extra_targets.clear();
+        let mut energy_targets = std::mem::take(&mut self.energy_targets);
+        energy_targets.clear();
+        let sender_freq = self.players.get(&pid).map_or(-1, |p| p.freq);
         let (sx, sy) = (pos.x as i32, pos.y as i32);
         let mut rng = self.rng;
         for (&other, r) in &self.players {
@@ -1108,12 +1135,25 @@ impl Arena {
             } else {
                 d <= r.info.x_res as i32 + r.info.y_res as i32
             };
-            if to_all || in_range || r.spectating == pid || r.attached_to == pid {
-                push_pid(&mut targets, other);
+            let send = if to_all || in_range || r.spectating == pid || r.attached_to == pid {
+                true
             } else if !fired && d <= POSITION_EXTRA_PIXELS {
                 // radar dots: the farther, the rarer
                 rng = xorshift(rng);
-                if (rng % POSITION_EXTRA_PIXELS as u64) as i32 > d {
+                (rng % POSITION_EXTRA_PIXELS as u64) as i32 > d
+            } else {
+                false
+            };
+            if send {
+                // Energy for those whose viewing rule allows it (§8.4a).
+                let rule = if r.ship == ship::SPECTATOR {
+                    r.see_nrg_spec
+                } else {
+                    r.see_nrg
+                };
+                if rule.sees(r.freq == sender_freq, r.spectating == pid) {
+                    push_pid(&mut energy_targets, other);
+                } else {
                     push_pid(&mut targets, other);
                 }
             }
@@ -1128,7 +1168,11 @@ impl Arena {
         };
         let latency = position_latency(now, pos.time);
         let mut buf = [0u8; MAX_RELAY_LEN];
-        for (list, extra) in [(&targets, ExtraLen::None), (&extra_targets, ExtraLen::Full)] {
+        for (list, extra) in [
+            (&targets, ExtraLen::None),
+            (&energy_targets, ExtraLen::Energy),
+            (&extra_targets, ExtraLen::Full),
+        ] {
             if list.is_empty() {
                 continue;
             }
@@ -1144,6 +1188,7 @@ impl Arena {
         }
         self.targets = targets;
         self.extra_targets = extra_targets;
+        self.energy_targets = energy_targets;
     }
 
     /// The LVZ files a player is told of: the optional ones only if he

@@ -11,6 +11,7 @@ mod assets;
 mod caps;
 mod chat;
 mod commands;
+mod energy;
 mod freqman;
 mod game;
 mod lag;

@@ -3,7 +3,7 @@
 //! `enf_shipchange`'s ship change interval. Real binaries, bots over UDP.
 
 use anyhow::Context;
-use ss_proto::game::{chat_type, ship, C2SPacket, S2CPacket};
+use ss_proto::game::{chat_type, ship, C2SPacket, ExtraData, S2CPacket, WeaponInfo};
 use ss_proto::transport::{Priority, Reliability};
 use ss_tests::scenario::*;
 
@@ -106,6 +106,45 @@ fn a_ship_change_inside_the_interval_is_refused() {
         a.set_ship(ship::SPECTATOR)?;
         a.wait_for(WAIT, changed_to(ship::SPECTATOR))
             .context("going to spectator mode")?;
+        Ok(())
+    });
+}
+
+/// The extra data of the next position of `a` that `b` receives (a keeps
+/// sending).
+fn next_extra(a: &mut ss_tests::bot::Bot, b: &mut ss_tests::bot::Bot) -> anyhow::Result<ExtraData> {
+    let a_pid = pid_of(a);
+    let deadline = std::time::Instant::now() + WAIT;
+    while std::time::Instant::now() < deadline {
+        a.send_position(8200, 8200, 0, 0, WeaponInfo::NONE)?;
+        let got = b.poll_for(STREAM_STEP, |p| match p {
+            S2CPacket::SmallPosition(s) if i16::from(s.pid) == a_pid & 0xFF => Some(s.extra),
+            S2CPacket::LargePosition(l) if l.pid as i16 == a_pid => Some(l.extra),
+            _ => None,
+        })?;
+        if let Some(e) = got {
+            return Ok(e);
+        }
+    }
+    anyhow::bail!("no position arrived")
+}
+
+#[test]
+fn energy_is_relayed_only_to_those_the_setting_allows() {
+    zone_test(&["Misc:SeeEnergy=SEE_ALL"], |zone| {
+        let mut a = bot_in(zone, "flier", "0", ship::WARBIRD)?;
+        let mut b = bot_in(zone, "seer", "0", ship::WARBIRD)?;
+        face_off(&mut a, &mut b)?;
+        b.clear_backlog();
+        assert_eq!(next_extra(&mut a, &mut b)?, ExtraData::Energy(1000));
+        Ok(())
+    });
+    zone_test(&[], |zone| {
+        let mut a = bot_in(zone, "flier", "0", ship::WARBIRD)?;
+        let mut b = bot_in(zone, "blind", "0", ship::WARBIRD)?;
+        face_off(&mut a, &mut b)?;
+        b.clear_backlog();
+        assert_eq!(next_extra(&mut a, &mut b)?, ExtraData::None);
         Ok(())
     });
 }

@@ -3,6 +3,7 @@
 //! commands. The handlers live in [`general`] (everyone's commands) and
 //! [`staff`] (staff powers).
 
+mod energy;
 mod flags;
 mod general;
 mod modcmds;
@@ -105,6 +106,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("az", "none", "<text>", "Shows the text as an anonymous green message to the whole zone. (*zone)", staff::az),
     cmd!("buy", "none", "[item]", "Lists what this arena sells for points; with an item, buys it (in a ship, in a safe zone unless Cost:PurchaseAnytime).", modcmds::run),
     cmd!("commands", "none", "", "Lists the commands you may use.", general::commands),
+    cmd!("energy", "player or arena", "[-t] [-n] [-s]", "Lets the target player (or, sent in public, players entering the arena) see everyone's energy; -t teammates' only, -n nobody's; -s sets it for spectator mode.", energy::energy),
     cmd!("find", "none", "<name or part of one>", "Tells you which arena a player is in; part of a name finds the closest match.", general::find),
     cmd!("flaginfo", "none", "", "Shows where every flag is and who owns or carries it.", flags::flaginfo),
     cmd!("flagreset", "none", "", "Ends the flag game with no winner; a new one starts after Flag:ResetDelay.", flags::flagreset),
