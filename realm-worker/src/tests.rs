@@ -1276,3 +1276,180 @@ fn laghist_shows_the_targets_reliable_ping_histogram_from_lag_reports() {
     h.chat(1, chat_type::PUBLIC, -1, "?laghist -x");
     assert!(h.messages(1)[0].starts_with("Usage"), "{:?}", h.messages(1));
 }
+
+// ----- koth, game timer, buy (docs/protocol/game-protocol.md §14.7, §17, §24a) ----
+
+/// The crown packets (S2C 0x2C) `pid` received.
+fn crowns(h: &Harness, pid: i16) -> Vec<ss_proto::game::koth::CrownToggle> {
+    h.received(pid)
+        .into_iter()
+        .filter_map(|p| match p {
+            S2CPacket::Other { ptype: 0x2C, body } => {
+                ss_proto::game::koth::CrownToggle::decode_body(&body).ok()
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn koth_crowns_are_earned_back_with_crown_kills() {
+    let mut h = Harness::new(&[
+        "Modules:AttachModules=koth",
+        "King:MinPlaying=2",
+        "King:DeathCount=0",
+        "King:CrownRecoverKills=2",
+        "King:ExpireTime=100000",
+    ]);
+    for (pid, name) in [(1, "alice"), (2, "bob"), (3, "carol")] {
+        h.enter(pid, name, ship::WARBIRD);
+    }
+    h.clear();
+    h.arena.on_timer();
+    h.drain();
+    for pid in [1, 2, 3] {
+        assert!(crowns(&h, pid).iter().any(|c| c.on && c.pid == -1), "{pid}");
+        assert!(h.arena.players[&pid].has_crown);
+    }
+    h.clear();
+    // bob kills alice: her crown goes.
+    h.packet(
+        1,
+        C2SPacket::Death {
+            killer: 2,
+            bounty: 0,
+        },
+    );
+    assert!(crowns(&h, 3).iter().any(|c| !c.on && c.pid == 1));
+    assert!(!h.arena.players[&1].has_crown);
+    // alice kills bob (crowned): one of two crown kills.
+    h.clear();
+    h.packet(
+        2,
+        C2SPacket::Death {
+            killer: 1,
+            bounty: 0,
+        },
+    );
+    assert!(h
+        .messages(1)
+        .iter()
+        .any(|m| m == "1 kill left to earn back a crown."));
+    // ... and carol: her crown is back.
+    h.clear();
+    h.packet(
+        3,
+        C2SPacket::Death {
+            killer: 1,
+            bounty: 0,
+        },
+    );
+    assert!(h
+        .messages(1)
+        .iter()
+        .any(|m| m == "You earned back a crown."));
+    assert!(crowns(&h, 1).iter().any(|c| c.on && c.time == 100_000));
+    assert!(h.arena.players[&1].has_crown);
+    // Malformed crown-expired packets change nothing.
+    h.clear();
+    h.packet(
+        1,
+        C2SPacket::Other {
+            ptype: 0x1E,
+            body: vec![0; 40],
+        },
+    );
+    assert!(h.arena.players[&1].has_crown);
+    assert!(crowns(&h, 2).is_empty());
+}
+
+#[test]
+fn game_timer_commands_start_pause_and_show_the_timer() {
+    let mut h = Harness::new(&[]);
+    h.enter(1, "moddy", ship::SPECTATOR);
+    h.enter(2, "pleb", ship::SPECTATOR);
+    h.clear();
+    h.chat(2, chat_type::PUBLIC, -1, "?timer 5");
+    assert!(
+        h.messages(2)[0].contains("permission"),
+        "{:?}",
+        h.messages(2)
+    );
+    h.chat(2, chat_type::PUBLIC, -1, "?time");
+    assert!(h.messages(2).iter().any(|m| m == "Time left: 0 seconds."));
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?timer 2:30");
+    let m = h.messages(1);
+    assert!(
+        m.iter().any(|m| m.starts_with("Time left: 2 minutes and")),
+        "{m:?}"
+    );
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?pausetimer");
+    assert!(h.messages(1)[0].starts_with("Timer paused at: 2 minutes and"));
+    h.clear();
+    h.chat(2, chat_type::PUBLIC, -1, "?time");
+    assert!(h.messages(2)[0].starts_with("Timer paused at: 2 minutes"));
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?pausetimer");
+    assert!(h.messages(1)[0].starts_with("Timer resumed at: 2 minutes"));
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?timer soon");
+    assert!(h.messages(1)[0].starts_with("Usage: ?timer"));
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?timereset");
+    assert!(h.messages(1)[0].contains("Misc:TimedGame"));
+    let mut fixed = Harness::new(&["Misc:TimedGame=60000"]);
+    fixed.enter(1, "moddy", ship::SPECTATOR);
+    fixed.clear();
+    fixed.chat(1, chat_type::PUBLIC, -1, "?timer 1");
+    assert_eq!(
+        fixed.messages(1),
+        ["Timer is fixed to Misc:TimedGame setting."]
+    );
+    fixed.clear();
+    fixed.chat(1, chat_type::PUBLIC, -1, "?time");
+    assert!(fixed.messages(1)[0].starts_with("Time left: "));
+}
+
+#[test]
+fn buy_refuses_spectators_outside_safe_zones_and_unknown_items() {
+    let mut h = Harness::new(&["Modules:AttachModules=buy", "Cost:Thor=10"]);
+    h.enter(1, "alice", ship::SPECTATOR);
+    h.enter(2, "bob", ship::WARBIRD);
+    h.arena.scores.set(
+        "bob",
+        crate::scores::Score {
+            kill_points: 100,
+            ..Default::default()
+        },
+    );
+    h.clear();
+    for (pid, line, answer) in [
+        (1, "?buy thor", "Spectators cannot purchase items."),
+        (
+            2,
+            "?buy thor",
+            "You must be in a safe zone to purchase items.",
+        ),
+        (2, "?buy warp drive", "Invalid item specified for purchase."),
+        (2, "?buy rep", "That item isn't available for purchase."),
+    ] {
+        h.clear();
+        h.chat(pid, chat_type::PUBLIC, -1, line);
+        assert_eq!(h.messages(pid), [answer], "{line}");
+        assert!(!h
+            .received(pid)
+            .iter()
+            .any(|p| matches!(p, S2CPacket::PrizeReceived { .. })));
+    }
+    h.clear();
+    h.chat(2, chat_type::PUBLIC, -1, "?buy");
+    assert_eq!(h.messages(2), ["buy: Thor          10"]);
+    // Without the module the command says so.
+    let mut plain = Harness::new(&[]);
+    plain.enter(1, "alice", ship::WARBIRD);
+    plain.clear();
+    plain.chat(1, chat_type::PUBLIC, -1, "?buy thor");
+    assert_eq!(plain.messages(1), ["?buy is not available in this arena."]);
+}
