@@ -72,7 +72,7 @@ impl Arena {
         }
         if p.regions
             .checked_at
-            .is_some_and(|at| now.wrapping_sub(at) < interval)
+            .is_some_and(|at| ss_proto::transport::tick_diff(now, at) < interval as i32)
         {
             return;
         }

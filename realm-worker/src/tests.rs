@@ -1453,3 +1453,124 @@ fn buy_refuses_spectators_outside_safe_zones_and_unknown_items() {
     plain.chat(1, chat_type::PUBLIC, -1, "?buy thor");
     assert_eq!(plain.messages(1), ["?buy is not available in this arena."]);
 }
+
+/// Sends a position of `pid` at (x, y) pixels with `status`, stamped `n`
+/// ticks after now (so each call is newer than the last).
+fn position_at(h: &mut Harness, pid: i16, x: i16, y: i16, status: u8, n: u32) {
+    let pos = ss_proto::game::Position {
+        time: ipc_proto::monotonic_ticks().wrapping_add(n),
+        x,
+        y,
+        status,
+        ..Default::default()
+    };
+    let mut buf = [0u8; ss_proto::game::Position::MAX_LEN];
+    let len = pos.encode_into(&mut buf);
+    h.send(ToRealm::PlayerPacket {
+        pid,
+        bytes: &buf[..len],
+    });
+}
+
+/// Status bits of the last relayed position of `from` that `to` received.
+fn relayed_status(h: &Harness, to: i16, from: i16) -> Option<u8> {
+    h.received(to).into_iter().rev().find_map(|p| match p {
+        S2CPacket::SmallPosition(s) if i16::from(s.pid) == from => Some(s.status),
+        S2CPacket::LargePosition(l) if l.pid as i16 == from => Some(l.status),
+        _ => None,
+    })
+}
+
+#[test]
+fn antiwarp_is_cleared_in_no_antiwarp_regions_and_safe_zones_and_blocks_ship_changes() {
+    use ss_proto::game::status::{ANTIWARP, SAFEZONE};
+    use ss_proto::map::{Map, Region, TileRun};
+    let mut h = Harness::new(&[
+        "Misc:RegionCheckInterval=0",
+        "Misc:NoSafeAntiwarp=1",
+        "Modules:AttachModules=enf_shipchange",
+        "Misc:AntiwarpShipChange=1",
+        "Toggle:AntiwarpPixels=500",
+    ]);
+    let calm = Region {
+        name: "calm".into(),
+        runs: (100..110).map(|y| TileRun { y, x: 100, len: 10 }).collect(),
+        no_antiwarp: true,
+        ..Region::default()
+    };
+    h.arena.assets.map = Map::decode(&Map::new().encode_with_regions(&[calm])).unwrap();
+    assert_eq!(h.enter(1, "anchor", ship::WARBIRD), (0, 0));
+    assert_eq!(h.enter(2, "runner", ship::JAVELIN), (1, 1));
+    let mut n = 60;
+    let mut step = |h: &mut Harness, pid, x, y, status| {
+        n += 1;
+        position_at(h, pid, x, y, status, n);
+    };
+    // Inside the region: antiwarp is taken out of what others see.
+    step(&mut h, 2, 1700, 1700, 0);
+    h.clear();
+    step(&mut h, 1, 1680, 1680, ANTIWARP);
+    assert_eq!(relayed_status(&h, 2, 1).map(|s| s & ANTIWARP), Some(0));
+    assert!(h.arena.players[&1].regions.no_antiwarp);
+    // In a safe zone, with Misc:NoSafeAntiwarp, too.
+    step(&mut h, 2, 4000, 4000, 0);
+    h.clear();
+    step(&mut h, 1, 4010, 4010, ANTIWARP | SAFEZONE);
+    assert_eq!(relayed_status(&h, 2, 1).map(|s| s & ANTIWARP), Some(0));
+    // Elsewhere it goes through, and the enemy near it may not change ship.
+    h.clear();
+    step(&mut h, 1, 4020, 4020, ANTIWARP);
+    assert_eq!(
+        relayed_status(&h, 2, 1).map(|s| s & ANTIWARP),
+        Some(ANTIWARP)
+    );
+    assert!(!h.arena.players[&1].regions.no_antiwarp);
+    h.clear();
+    h.packet(2, C2SPacket::SetShip { ship: ship::SPIDER });
+    assert_eq!(h.messages(2), ["You are antiwarped!"]);
+    assert_eq!(h.arena.players[&2].ship, ship::JAVELIN);
+    // Spectator mode is always allowed.
+    h.packet(
+        2,
+        C2SPacket::SetShip {
+            ship: ship::SPECTATOR,
+        },
+    );
+    assert_eq!(h.arena.players[&2].ship, ship::SPECTATOR);
+}
+
+#[test]
+fn a_paused_timer_survives_a_realm_restart_and_bad_timer_checkpoints_are_refused() {
+    let mut h = Harness::new(&[]);
+    h.enter(1, "moddy", ship::SPECTATOR);
+    h.chat(1, chat_type::PUBLIC, -1, "?timer 3");
+    h.chat(1, chat_type::PUBLIC, -1, "?pausetimer");
+    let mut bytes = Vec::new();
+    crate::modules::write_checkpoint(&h.arena, &h.arena.modules, &mut bytes);
+    assert!(!bytes.is_empty());
+
+    let mut next = Harness::new(&[]);
+    next.send(ToRealm::ArenaCheckpoint { bytes: &bytes });
+    next.enter(1, "moddy", ship::SPECTATOR);
+    next.clear();
+    next.chat(1, chat_type::PUBLIC, -1, "?time");
+    assert_eq!(
+        next.messages(1),
+        ["Timer paused at: 3 minutes and 0 seconds."]
+    );
+
+    let mut bad = Harness::new(&[]);
+    let before = bad.arena.counters.bad_config;
+    for body in [&[9u8, 1, 2, 3, 4][..], &[1, 2][..], &[][..]] {
+        let mut b = vec![10u8];
+        b.extend_from_slice(b"game_timer");
+        b.extend_from_slice(&(body.len() as u16).to_le_bytes());
+        b.extend_from_slice(body);
+        bad.send(ToRealm::ArenaCheckpoint { bytes: &b });
+    }
+    assert_eq!(bad.arena.counters.bad_config, before + 3);
+    bad.enter(1, "moddy", ship::SPECTATOR);
+    bad.clear();
+    bad.chat(1, chat_type::PUBLIC, -1, "?time");
+    assert_eq!(bad.messages(1), ["Time left: 0 seconds."]);
+}

@@ -20,7 +20,7 @@ use ss_proto::game::koth::CrownToggle;
 use ss_proto::game::{c2s_type, chat_type, ship, C2SPacket};
 use tracing::{info, warn};
 
-use super::{KillEvent, Module};
+use super::{tick_add, ticks_between, KillEvent, Module};
 use crate::arena::Arena;
 use crate::commands::{CmdError, CmdResult, Ctx};
 
@@ -129,7 +129,7 @@ impl Koth {
         let c = self.players.entry(pid).or_default();
         c.crown = true;
         c.had = true;
-        c.expires_at = now.wrapping_add(time);
+        c.expires_at = tick_add(now, time);
         Self::set_crown_bit(a, pid, true);
         let pkt = CrownToggle {
             on: true,
@@ -198,7 +198,7 @@ impl Koth {
             .players
             .iter()
             .filter(|(_, c)| {
-                c.crown && (now.wrapping_sub(c.expires_at.wrapping_add(EXPIRY_GRACE)) as i32) >= 0
+                c.crown && ticks_between(tick_add(c.expires_at, EXPIRY_GRACE), now) >= 0
             })
             .map(|(&pid, _)| pid)
             .collect();
@@ -301,7 +301,7 @@ impl Module for Koth {
             if killed_crowned || s.non_crown_adjust == 0 {
                 self.give_crown(a, k.killer, s.expire_time, now);
             } else if k.bounty >= s.non_crown_min_bounty {
-                let left = (killer.expires_at.wrapping_sub(now) as i32).max(0) as u32;
+                let left = ticks_between(now, killer.expires_at).max(0) as u32;
                 let time = left.saturating_add(s.non_crown_adjust).min(s.expire_time);
                 self.give_crown(a, k.killer, time, now);
             }
@@ -327,9 +327,9 @@ impl Module for Koth {
 
     fn on_tick(&mut self, a: &mut Arena, now: u32) {
         match self.next_check {
-            Some(at) if (now.wrapping_sub(at) as i32) < 0 => {}
+            Some(at) if ticks_between(at, now) < 0 => {}
             _ => {
-                self.next_check = Some(now.wrapping_add(CHECK_INTERVAL));
+                self.next_check = Some(tick_add(now, CHECK_INTERVAL));
                 self.check(a, now);
             }
         }

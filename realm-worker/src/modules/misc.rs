@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use ss_proto::game::{chat_type, ship, status};
 
-use super::Module;
+use super::{tick_add, ticks_between, Module};
 use crate::arena::Arena;
 use crate::commands::{CmdError, CmdResult, Ctx};
 
@@ -64,13 +64,13 @@ impl Module for Messages {
 
     fn on_tick(&mut self, a: &mut Arena, now: u32) {
         let Some(at) = self.next_minute else {
-            self.next_minute = Some(now.wrapping_add(MINUTE));
+            self.next_minute = Some(tick_add(now, MINUTE));
             return;
         };
-        if (now.wrapping_sub(at) as i32) < 0 {
+        if ticks_between(at, now) < 0 {
             return;
         }
-        self.next_minute = Some(at.wrapping_add(MINUTE));
+        self.next_minute = Some(tick_add(at, MINUTE));
         self.minutes += 1;
         let mut due = Vec::new();
         for i in 0..PERIODIC_MESSAGES {
@@ -108,7 +108,7 @@ pub struct Idle {
 
 impl Idle {
     fn idle_secs(p: &crate::arena::ArenaPlayer, now: u32) -> u32 {
-        (now.wrapping_sub(p.active_at) as i32).max(0) as u32 / 100
+        ticks_between(p.active_at, now).max(0) as u32 / 100
     }
 
     fn list(a: &mut Arena, ctx: &Ctx, what: &str, keep: impl Fn(bool, bool) -> bool) {
@@ -137,13 +137,10 @@ impl Module for Idle {
     }
 
     fn on_tick(&mut self, a: &mut Arena, now: u32) {
-        if self
-            .next_check
-            .is_some_and(|at| (now.wrapping_sub(at) as i32) < 0)
-        {
+        if self.next_check.is_some_and(|at| ticks_between(at, now) < 0) {
             return;
         }
-        self.next_check = Some(now.wrapping_add(100));
+        self.next_check = Some(tick_add(now, 100));
         let limit = a.assets.config.get_int("Idle", "SpecAfter", 0);
         if limit <= 0 {
             return;
@@ -342,7 +339,7 @@ impl Module for ShipChange {
         let interval = cfg.get_int("Misc", "ShipChangeInterval", 500);
         if interval > 0 {
             if let Some(&at) = self.last_change.get(&pid) {
-                if now.wrapping_sub(at) < interval as u32 {
+                if ticks_between(at, now) < interval {
                     return Some("You've changed ship too recently. Please wait.".into());
                 }
             }

@@ -20,6 +20,17 @@ use tracing::warn;
 use crate::arena::Arena;
 use crate::commands::{CmdResult, Ctx};
 
+/// `t + d` on the 31-bit server tick clock (`ipc_proto::monotonic_ticks`).
+pub fn tick_add(t: u32, d: u32) -> u32 {
+    t.wrapping_add(d) & 0x7FFF_FFFF
+}
+
+/// Ticks from `b` to `a` on the 31-bit server tick clock (negative if `a`
+/// is earlier).
+pub fn ticks_between(b: u32, a: u32) -> i32 {
+    ss_proto::transport::tick_diff(a, b)
+}
+
 /// A kill, as modules see it.
 #[derive(Clone, Copy, Debug)]
 pub struct KillEvent {

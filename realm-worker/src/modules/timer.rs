@@ -16,7 +16,7 @@ use ipc_proto::ZoneCall;
 use ss_proto::game::chat_type;
 use tracing::info;
 
-use super::Module;
+use super::{tick_add, ticks_between, Module};
 use crate::arena::Arena;
 use crate::commands::{CmdError, CmdResult, Ctx};
 
@@ -127,7 +127,7 @@ impl GameTimer {
 
     fn start_game(&mut self, a: &Arena, now: u32, len: u32) {
         self.state = State::Running {
-            ends_at: now.wrapping_add(len),
+            ends_at: tick_add(now, len),
         };
         self.warned = None;
         self.start_points = a
@@ -141,7 +141,7 @@ impl GameTimer {
     fn left(&self, now: u32) -> Option<u32> {
         match self.state {
             State::Off => None,
-            State::Running { ends_at } => Some((ends_at.wrapping_sub(now) as i32).max(0) as u32),
+            State::Running { ends_at } => Some(ticks_between(now, ends_at).max(0) as u32),
             State::Paused { left } => Some(left),
         }
     }
@@ -228,11 +228,11 @@ impl Module for GameTimer {
         let State::Running { ends_at } = self.state else {
             return;
         };
-        if (now.wrapping_sub(ends_at) as i32) >= 0 {
+        if ticks_between(ends_at, now) >= 0 {
             self.game_over(a, now);
             return;
         }
-        let secs = ends_at.wrapping_sub(now) / 100;
+        let secs = ticks_between(now, ends_at).max(0) as u32 / 100;
         if secs > 0 && self.warned != Some(secs) && self.warnings.contains(&secs) {
             self.warned = Some(secs);
             let text = if secs % 60 == 0 {
@@ -246,6 +246,42 @@ impl Module for GameTimer {
             };
             let everyone: Vec<i16> = a.players.keys().copied().collect();
             a.message_players(&everyone, chat_type::ARENA, 0, &text);
+        }
+    }
+
+    /// The timer's state: kind (0 off, 1 running, 2 paused) and a `u32`
+    /// (the end tick — the server clock is the same in every process of
+    /// the zone — or the ticks left), so a restarted realm goes on with the
+    /// same game. Nothing while off.
+    fn checkpoint(&self, _a: &Arena, out: &mut Vec<u8>) {
+        let (kind, value) = match self.state {
+            State::Off => return,
+            State::Running { ends_at } => (1u8, ends_at),
+            State::Paused { left } => (2u8, left),
+        };
+        out.push(kind);
+        out.extend_from_slice(&value.to_le_bytes());
+    }
+
+    fn restore(&mut self, a: &mut Arena, bytes: &[u8], _now: u32) {
+        let state = match bytes {
+            [1, v @ ..] => <[u8; 4]>::try_from(v).map(|v| State::Running {
+                ends_at: u32::from_le_bytes(v) & 0x7FFF_FFFF,
+            }),
+            [2, v @ ..] => <[u8; 4]>::try_from(v).map(|v| State::Paused {
+                left: u32::from_le_bytes(v),
+            }),
+            _ => {
+                a.counters.bad_config += 1;
+                return;
+            }
+        };
+        match state {
+            Ok(s) => {
+                self.state = s;
+                info!(realm = %a.name, state = ?s, "game timer restored");
+            }
+            Err(_) => a.counters.bad_config += 1,
         }
     }
 
@@ -307,7 +343,7 @@ impl Module for GameTimer {
                     }
                     State::Paused { left } => {
                         self.state = State::Running {
-                            ends_at: now.wrapping_add(left),
+                            ends_at: tick_add(now, left),
                         };
                         a.reply(
                             &ctx.issuer,
