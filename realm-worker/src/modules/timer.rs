@@ -235,8 +235,8 @@ impl Module for GameTimer {
         let secs = ticks_between(now, ends_at).max(0) as u32 / 100;
         if secs > 0 && self.warned != Some(secs) && self.warnings.contains(&secs) {
             self.warned = Some(secs);
-            let text = if secs % 60 == 0 {
-                let m = secs / 60;
+            let (m, rest) = (secs / 60, secs % 60);
+            let text = if rest == 0 {
                 format!(
                     "NOTICE: {m} minute{} remaining.",
                     if m == 1 { "" } else { "s" }
