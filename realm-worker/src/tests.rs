@@ -1574,3 +1574,73 @@ fn a_paused_timer_survives_a_realm_restart_and_bad_timer_checkpoints_are_refused
     bad.chat(1, chat_type::PUBLIC, -1, "?time");
     assert_eq!(bad.messages(1), ["Time left: 0 seconds."]);
 }
+
+#[test]
+fn a_timed_game_warns_ends_names_its_best_and_ends_the_game_interval() {
+    let mut h = Harness::new(&["Misc:TimedGame=60000", "Misc:TimerWarnings=30, 120"]);
+    // The game ends at tick `end` (a checkpoint sets it exactly).
+    let end = 1_000_000u32;
+    let mut b = vec![10u8];
+    b.extend_from_slice(b"game_timer");
+    b.extend_from_slice(&5u16.to_le_bytes());
+    b.push(1);
+    b.extend_from_slice(&end.to_le_bytes());
+    h.send(ToRealm::ArenaCheckpoint { bytes: &b });
+    h.enter(1, "alice", ship::WARBIRD);
+    h.enter(2, "bob", ship::JAVELIN);
+    h.packet(
+        2,
+        C2SPacket::Death {
+            killer: 1,
+            bounty: 40,
+        },
+    );
+    let tick = |h: &mut Harness, now: u32| {
+        h.clear();
+        h.arena.each_module(|m, a| m.on_tick(a, now));
+        h.drain();
+    };
+    tick(&mut h, end - 12_000);
+    assert_eq!(h.messages(2), ["NOTICE: 2 minutes remaining."]);
+    tick(&mut h, end - 11_990);
+    assert!(h.messages(2).is_empty(), "a warning is given once");
+    tick(&mut h, end - 3_000);
+    assert_eq!(h.messages(2), ["NOTICE: 30 seconds remaining."]);
+    tick(&mut h, end);
+    assert_eq!(
+        h.messages(2),
+        ["NOTICE: Game over", "Best this game: alice (40)"]
+    );
+    let over = h.received(2).into_iter().find_map(|p| match p {
+        S2CPacket::Chat(c) if c.text == "NOTICE: Game over" => Some(c.sound),
+        _ => None,
+    });
+    assert_eq!(over, Some(5));
+    assert!(h.others().iter().any(|o| o.contains("EndGameInterval")));
+    // The next game counts from the end of this one.
+    tick(&mut h, end + 1);
+    assert!(h.messages(2).is_empty());
+    tick(&mut h, end + 60_000);
+    assert_eq!(h.messages(2), ["NOTICE: Game over"], "nobody scored");
+}
+
+#[test]
+fn periodic_messages_follow_their_delay_and_interval() {
+    let mut h = Harness::new(&[
+        "Misc:PeriodicMessage0=2 1 Visit our forum",
+        "Misc:PeriodicMessage3=0 0 never shown",
+        "Misc:GreetMessage=Hello!",
+    ]);
+    h.enter(1, "alice", ship::SPECTATOR);
+    assert_eq!(h.messages(1), ["Hello!"]);
+    let t0 = 500_000u32;
+    let mut shown = Vec::new();
+    for minute in 0..=5u32 {
+        h.clear();
+        h.arena.each_module(|m, a| m.on_tick(a, t0 + minute * 6000));
+        h.drain();
+        shown.push(h.messages(1).len());
+    }
+    // Minute 0 starts the count; shown at minutes 1, 3, 5.
+    assert_eq!(shown, [0, 1, 0, 1, 0, 1]);
+}
