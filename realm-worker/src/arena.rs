@@ -185,6 +185,9 @@ pub struct Arena {
     extra_targets: Vec<u8>,
     /// Reused list of receivers of positions with the sender's energy.
     energy_targets: Vec<u8>,
+    /// Reused list of receivers whose regions edit what they receive
+    /// (`rNRW`, `rNRA`), with the extra data each gets.
+    edited_targets: Vec<(i16, ExtraLen)>,
     stop: bool,
     /// The zone's radar watches this arena: position snapshots go up
     /// with each heartbeat answer.
@@ -231,6 +234,7 @@ impl Arena {
             targets: Vec::new(),
             extra_targets: Vec::new(),
             energy_targets: Vec::new(),
+            edited_targets: Vec::new(),
             stop: false,
             radar_watched: false,
             rng,
@@ -1117,6 +1121,9 @@ impl Arena {
         let mut energy_targets = std::mem::take(&mut self.energy_targets);
         energy_targets.clear();
         let sender_freq = self.players.get(&pid).map_or(-1, |p| p.freq);
+        let anti = pos.status & ss_proto::game::status::ANTIWARP != 0;
+        let mut edited = std::mem::take(&mut self.edited_targets);
+        edited.clear();
         let (sx, sy) = (pos.x as i32, pos.y as i32);
         let mut rng = self.rng;
         for (&other, r) in &self.players {
@@ -1151,7 +1158,18 @@ impl Arena {
                 } else {
                     r.see_nrg
                 };
-                if rule.sees(r.freq == sender_freq, r.spectating == pid) {
+                let energy = rule.sees(r.freq == sender_freq, r.spectating == pid);
+                // Receivers in `rNRW`/`rNRA` regions get their own copy (§8.9).
+                if (fired && r.regions.no_receive_weapons)
+                    || (anti && r.regions.no_receive_antiwarp)
+                {
+                    let extra = if energy {
+                        ExtraLen::Energy
+                    } else {
+                        ExtraLen::None
+                    };
+                    edited.push((other, extra));
+                } else if energy {
                     push_pid(&mut energy_targets, other);
                 } else {
                     push_pid(&mut targets, other);
@@ -1186,9 +1204,37 @@ impl Arena {
                 },
             );
         }
+        for &(to, extra) in &edited {
+            let Some(r) = self.players.get(&to) else {
+                continue;
+            };
+            let copy = Position {
+                weapon: if r.regions.no_receive_weapons {
+                    Default::default()
+                } else {
+                    pos.weapon
+                },
+                status: if r.regions.no_receive_antiwarp {
+                    pos.status & !ss_proto::game::status::ANTIWARP
+                } else {
+                    pos.status
+                },
+                ..*pos
+            };
+            let len = relay_position(&copy, pid as u16, now, latency, extra, &mut buf);
+            emit(
+                &mut self.out,
+                &FromRealm::Send {
+                    to: Target::Player(to),
+                    delivery,
+                    bytes: &buf[..len],
+                },
+            );
+        }
         self.targets = targets;
         self.extra_targets = extra_targets;
         self.energy_targets = energy_targets;
+        self.edited_targets = edited;
     }
 
     /// The LVZ files a player is told of: the optional ones only if he

@@ -2,7 +2,8 @@
 //! regions of the map (`REGN` chunks, `docs/protocol/lvl-format.md` §6)
 //! each player in a ship is in, the enter and leave events modules hear
 //! ([`crate::modules::Module::on_region`]), and the region rules of the
-//! position relay (no antiwarp, no weapons).
+//! position relay (no antiwarp, no weapons; for receivers: no antiwarp
+//! shown, no weapons received).
 
 use conf::ArenaConfig;
 use ss_proto::game::status;
@@ -45,6 +46,10 @@ pub struct PlayerRegions {
     pub no_antiwarp: bool,
     /// One of his regions has `rNWP`: his weapons do not work.
     pub no_weapons: bool,
+    /// One of his regions has `rNRA`: others' antiwarp is not shown to him.
+    pub no_receive_antiwarp: bool,
+    /// One of his regions has `rNRW`: others' weapons are not sent to him.
+    pub no_receive_weapons: bool,
 }
 
 /// What the relay must take out of a position because of the sender's
@@ -79,6 +84,7 @@ impl Arena {
         let (tx, ty) = (i32::from(x) >> 4, i32::from(y) >> 4);
         let mut now_in: Vec<u16> = Vec::new();
         let (mut no_anti, mut no_weapons) = (false, false);
+        let (mut no_recv_anti, mut no_recv_weapons) = (false, false);
         for (i, r) in self.assets.map.regions().iter().enumerate() {
             if now_in.len() >= MAX_REGIONS_AT_ONCE {
                 break;
@@ -87,6 +93,8 @@ impl Arena {
                 now_in.push(i as u16);
                 no_anti |= r.no_antiwarp;
                 no_weapons |= r.no_weapons;
+                no_recv_anti |= r.no_receive_antiwarp;
+                no_recv_weapons |= r.no_receive_weapons;
             }
         }
         let Some(p) = self.players.get_mut(&pid) else {
@@ -95,6 +103,8 @@ impl Arena {
         p.regions.checked_at = Some(now);
         p.regions.no_antiwarp = no_anti;
         p.regions.no_weapons = no_weapons;
+        p.regions.no_receive_antiwarp = no_recv_anti;
+        p.regions.no_receive_weapons = no_recv_weapons;
         if p.regions.inside == now_in {
             return;
         }

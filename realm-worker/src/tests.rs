@@ -1644,3 +1644,49 @@ fn periodic_messages_follow_their_delay_and_interval() {
     // Minute 0 starts the count; shown at minutes 1, 3, 5.
     assert_eq!(shown, [0, 1, 0, 1, 0, 1]);
 }
+
+#[test]
+fn receivers_in_no_receive_regions_get_positions_without_weapons_or_antiwarp() {
+    use ss_proto::game::status::ANTIWARP;
+    use ss_proto::game::{weapon_type, WeaponInfo};
+    use ss_proto::map::{Map, Region, TileRun};
+    let mut h = Harness::new(&["Misc:RegionCheckInterval=0"]);
+    let shelter = Region {
+        name: "shelter".into(),
+        runs: (100..110).map(|y| TileRun { y, x: 100, len: 10 }).collect(),
+        no_receive_antiwarp: true,
+        no_receive_weapons: true,
+        ..Region::default()
+    };
+    h.arena.assets.map = Map::decode(&Map::new().encode_with_regions(&[shelter])).unwrap();
+    h.enter(1, "shooter", ship::WARBIRD);
+    h.enter(2, "sheltered", ship::JAVELIN);
+    h.enter(3, "exposed", ship::JAVELIN);
+    position_at(&mut h, 2, 105 * 16, 105 * 16, 0, 70);
+    position_at(&mut h, 3, 111 * 16, 105 * 16, 0, 71);
+    assert!(h.arena.players[&2].regions.no_receive_weapons);
+    h.clear();
+    let pos = ss_proto::game::Position {
+        time: ipc_proto::monotonic_ticks().wrapping_add(72),
+        x: 112 * 16,
+        y: 105 * 16,
+        status: ANTIWARP,
+        weapon: WeaponInfo::new(weapon_type::BULLET, 1, false, 0, 0, false),
+        ..Default::default()
+    };
+    let mut buf = [0u8; ss_proto::game::Position::MAX_LEN];
+    let len = pos.encode_into(&mut buf);
+    h.send(ToRealm::PlayerPacket {
+        pid: 1,
+        bytes: &buf[..len],
+    });
+    let seen = |h: &Harness, to: i16| {
+        h.received(to).into_iter().find_map(|p| match p {
+            S2CPacket::LargePosition(l) if l.pid == 1 => Some((l.weapon.kind(), l.status)),
+            S2CPacket::SmallPosition(s) if s.pid == 1 => Some((0, s.status)),
+            _ => None,
+        })
+    };
+    assert_eq!(seen(&h, 3), Some((weapon_type::BULLET, ANTIWARP)));
+    assert_eq!(seen(&h, 2), Some((weapon_type::NONE, 0)));
+}
