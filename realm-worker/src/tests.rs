@@ -1690,3 +1690,27 @@ fn receivers_in_no_receive_regions_get_positions_without_weapons_or_antiwarp() {
     assert_eq!(seen(&h, 3), Some((weapon_type::BULLET, ANTIWARP)));
     assert_eq!(seen(&h, 2), Some((weapon_type::NONE, 0)));
 }
+
+#[test]
+fn energy_command_sets_a_players_rule_or_the_arenas_for_newcomers() {
+    use crate::energy::SeeEnergy;
+    let mut h = Harness::new(&[]);
+    h.enter(1, "smoddy", ship::SPECTATOR);
+    h.enter(2, "pilot", ship::WARBIRD);
+    // smod has `seenrg`: everything; others start from the settings.
+    assert_eq!(h.arena.players[&1].see_nrg_spec, SeeEnergy::All);
+    assert_eq!(h.arena.players[&2].see_nrg, SeeEnergy::None);
+    assert_eq!(h.arena.players[&2].see_nrg_spec, SeeEnergy::All);
+    h.chat(1, chat_type::PRIVATE, 2, "?energy -t");
+    assert_eq!(h.arena.players[&2].see_nrg, SeeEnergy::Team);
+    h.chat(1, chat_type::PRIVATE, 2, "?energy -n -s");
+    assert_eq!(h.arena.players[&2].see_nrg_spec, SeeEnergy::None);
+    h.chat(1, chat_type::PUBLIC, -1, "?energy -s -n");
+    h.enter(3, "late", ship::SPECTATOR);
+    assert_eq!(h.arena.players[&3].see_nrg_spec, SeeEnergy::None);
+    // Not for everyone.
+    h.clear();
+    h.chat(2, chat_type::PUBLIC, -1, "?energy");
+    assert_eq!(h.messages(2), ["You don't have permission to use ?energy."]);
+    assert_eq!(h.arena.energy.in_ship, SeeEnergy::None);
+}
