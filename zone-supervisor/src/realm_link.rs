@@ -681,7 +681,10 @@ impl Zone {
             }
             ZoneCall::EndGameInterval => {
                 if let Some(name) = self.state.registry.get(slot_id).map(|s| s.name.clone()) {
-                    self.end_game_interval(&name);
+                    if !self.end_game_interval(&name, now) {
+                        self.stats.refused_realm_sends += 1;
+                        warn!(realm = %name, "game interval ended again within a second; refused");
+                    }
                 }
             }
         }
