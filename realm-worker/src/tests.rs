@@ -1714,3 +1714,26 @@ fn energy_command_sets_a_players_rule_or_the_arenas_for_newcomers() {
     assert_eq!(h.messages(2), ["You don't have permission to use ?energy."]);
     assert_eq!(h.arena.energy.in_ship, SeeEnergy::None);
 }
+
+#[test]
+fn not_available_players_are_left_out_of_the_active_lists() {
+    let mut h = Harness::new(&[]);
+    h.enter(1, "alice", ship::SPECTATOR);
+    h.enter(2, "bob", ship::WARBIRD);
+    h.chat(2, chat_type::PUBLIC, -1, "?nav");
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?actives");
+    assert_eq!(h.messages(1), ["Arena '0': 1 active", "alice"]);
+    h.clear();
+    h.chat(2, chat_type::PUBLIC, -1, "?available");
+    assert_eq!(h.messages(2), ["Marked as Available."]);
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?specactives");
+    assert_eq!(h.messages(1), ["Arena '0': 1 active in spec", "alice"]);
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?actives");
+    assert_eq!(h.messages(1), ["Arena '0': 2 active", "alice, bob"]);
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?idles");
+    assert_eq!(h.messages(1), ["Arena '0': 0 idle"]);
+}

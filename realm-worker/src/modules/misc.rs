@@ -100,10 +100,14 @@ impl Module for Messages {
 /// player in a ship who does nothing that long (no move, no weapon, no
 /// packet but positions) is put in spectator mode. `?idles` lists the
 /// spectators idle for two minutes; `?actives` everyone else;
-/// `?specactives` the spectators who are not idle.
+/// `?specactives` the spectators who are not idle; the last two leave out
+/// who said `?notavailable` (until `?available`).
 #[derive(Debug, Default)]
 pub struct Idle {
     next_check: Option<u32>,
+    /// Players who said `?notavailable` (left out of `?actives` and
+    /// `?specactives` until `?available` or they leave).
+    not_available: std::collections::HashSet<i16>,
 }
 
 impl Idle {
@@ -111,7 +115,8 @@ impl Idle {
         ticks_between(p.active_at, now).max(0) as u32 / 100
     }
 
-    fn list(a: &mut Arena, ctx: &Ctx, what: &str, keep: impl Fn(bool, bool) -> bool) {
+    /// Lists the players for whom `keep(spectator, idle, available)` holds.
+    fn list(&self, a: &mut Arena, ctx: &Ctx, what: &str, keep: impl Fn(bool, bool, bool) -> bool) {
         let now = ipc_proto::monotonic_ticks();
         let names: Vec<String> = a
             .players
@@ -119,7 +124,7 @@ impl Idle {
             .filter(|p| {
                 let spec = p.ship == ship::SPECTATOR;
                 let idle = Self::idle_secs(p, now) >= IDLE_LIST_SECS;
-                keep(spec, idle)
+                keep(spec, idle, !self.not_available.contains(&p.info.pid))
             })
             .map(|p| p.info.name.clone())
             .collect();
@@ -159,11 +164,37 @@ impl Module for Idle {
         }
     }
 
+    fn on_leave(&mut self, _a: &mut Arena, pid: i16, _now: u32) {
+        self.not_available.remove(&pid);
+    }
+
     fn on_command(&mut self, a: &mut Arena, ctx: &Ctx, _params: &str) -> Option<CmdResult> {
-        match ctx.name {
-            "idles" => Self::list(a, ctx, "idle", |spec, idle| spec && idle),
-            "actives" => Self::list(a, ctx, "active", |spec, idle| !spec || !idle),
-            "specactives" => Self::list(a, ctx, "active in spec", |spec, idle| spec && !idle),
+        let name = match ctx.name {
+            "av" => "available",
+            "nav" => "notavailable",
+            n => n,
+        };
+        match name {
+            "idles" => self.list(a, ctx, "idle", |spec, idle, _| spec && idle),
+            "actives" => self.list(a, ctx, "active", |spec, idle, av| av && (!spec || !idle)),
+            "specactives" => self.list(a, ctx, "active in spec", |spec, idle, av| {
+                av && spec && !idle
+            }),
+            "available" | "notavailable" => {
+                if ctx.issuer.remote || !a.players.contains_key(&ctx.issuer.pid) {
+                    return Some(Err(CmdError::Msg(format!(
+                        "?{name} marks only yourself, in this arena."
+                    ))));
+                }
+                let text = if name == "available" {
+                    self.not_available.remove(&ctx.issuer.pid);
+                    "Marked as Available."
+                } else {
+                    self.not_available.insert(ctx.issuer.pid);
+                    "Marked as Not Available."
+                };
+                a.reply(&ctx.issuer, text);
+            }
             _ => return None,
         }
         Some(Ok(()))
