@@ -354,6 +354,10 @@ impl Arena {
             match p {
                 Pending::FlagWin(freq) => self.flag_game_over(freq),
                 Pending::FlagReset => self.flag_game_over(-1),
+                Pending::ToSpectator(pid) => {
+                    let spec_freq = self.rules.freq.spec_freq;
+                    self.set_ship_and_freq(pid, ship::SPECTATOR, spec_freq);
+                }
             }
         }
     }

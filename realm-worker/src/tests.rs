@@ -1737,3 +1737,26 @@ fn not_available_players_are_left_out_of_the_active_lists() {
     h.chat(1, chat_type::PUBLIC, -1, "?idles");
     assert_eq!(h.messages(1), ["Arena '0': 0 idle"]);
 }
+
+#[test]
+fn a_king_put_in_spectator_mode_for_idling_loses_his_crown_bit() {
+    let mut h = Harness::new(&[
+        "Modules:AttachModules=koth",
+        "King:MinPlaying=1",
+        "Idle:SpecAfter=60",
+    ]);
+    h.enter(1, "sleeper", ship::WARBIRD);
+    let t0 = ipc_proto::monotonic_ticks();
+    h.arena.each_module(|m, a| m.on_tick(a, t0));
+    h.drain();
+    assert!(h.arena.players[&1].has_crown);
+    h.clear();
+    h.arena.each_module(|m, a| m.on_tick(a, t0 + 6_100));
+    h.drain();
+    assert_eq!(h.arena.players[&1].ship, ship::SPECTATOR);
+    assert!(!h.arena.players[&1].has_crown, "koth heard of the change");
+    assert!(h
+        .messages(1)
+        .iter()
+        .any(|m| m.contains("spectator mode for being idle")));
+}

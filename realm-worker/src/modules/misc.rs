@@ -156,11 +156,10 @@ impl Module for Idle {
             .filter(|p| p.ship != ship::SPECTATOR && Self::idle_secs(p, now) >= limit as u32)
             .map(|p| p.info.pid)
             .collect();
-        let spec_freq = a.rules.freq.spec_freq;
         for pid in idle {
             tracing::info!(realm = %a.name, pid, "idle player moved to spectator mode");
-            a.set_ship_and_freq(pid, ship::SPECTATOR, spec_freq);
             a.arena_message(pid, "You were moved to spectator mode for being idle.");
+            a.pending.push(super::Pending::ToSpectator(pid));
         }
     }
 

@@ -109,6 +109,9 @@ pub enum Pending {
     FlagWin(i16),
     /// End the flag game with no winner.
     FlagReset,
+    /// Put a player in spectator mode (so that every module hears of the
+    /// change, which a change made during a module call would not).
+    ToSpectator(i16),
 }
 
 /// Module names accepted in `AttachModules` that need nothing more than
