@@ -1446,8 +1446,17 @@ fn buy_refuses_spectators_outside_safe_zones_and_unknown_items() {
     h.clear();
     h.chat(2, chat_type::PUBLIC, -1, "?buy");
     assert_eq!(h.messages(2), ["buy: Thor          10"]);
+    // The default arena has the module, with nothing for sale.
+    let mut default = Harness::new(&[]);
+    default.enter(1, "alice", ship::WARBIRD);
+    default.clear();
+    default.chat(1, chat_type::PUBLIC, -1, "?buy");
+    assert_eq!(
+        default.messages(1),
+        ["There are no items available to purchase in this arena."]
+    );
     // Without the module the command says so.
-    let mut plain = Harness::new(&[]);
+    let mut plain = Harness::new(&["Modules:AttachModules=points_kill"]);
     plain.enter(1, "alice", ship::WARBIRD);
     plain.clear();
     plain.chat(1, chat_type::PUBLIC, -1, "?buy thor");
