@@ -1,8 +1,9 @@
 //! Timed games (`game_timer`, `docs/protocol/game-protocol.md` §14.7): with
 //! `Misc:TimedGame` the arena's games end on their own, the best scorer is
 //! named, and the arena's *game* score interval ends in the database
-//! (`docs/protocol/persistence.md` §1.1) while the scores players see stay.
-//! Real binaries, bots over UDP, a real SQLite file.
+//! (`docs/protocol/persistence.md` §1.1) while the scores players see stay;
+//! a moderator's `?timer` runs out once. Real binaries, bots over UDP, a
+//! real SQLite file.
 
 use std::path::Path;
 
@@ -109,6 +110,27 @@ fn a_timed_game_ends_with_its_winner_and_a_new_game_interval() {
             _ => None,
         })
         .context("bob's score counting both kills")?;
+        Ok(())
+    });
+}
+
+#[test]
+fn a_moderators_timer_runs_out_once() {
+    in_temp_dir("timer", |dir| {
+        let zone_dir = init_zone_folder(dir)?;
+        add_staff(&zone_dir, &[("moddy", "mod")])?;
+        let zone = zone_from_folder(&zone_dir)?;
+        let mut m = bot_in(&zone, "moddy", "0", ship::SPECTATOR)?;
+        let mut p = bot_in(&zone, "player", "0", ship::SPECTATOR)?;
+        // Not for everyone.
+        p.chat(chat_type::PUBLIC, -1, "?timer 1")?;
+        wait_message(&mut p, "You don't have permission to use ?timer.")?;
+        m.chat(chat_type::PUBLIC, -1, "?timer 0:2")?;
+        wait_message(&mut m, "Time left: ")?;
+        wait_message(&mut p, "NOTICE: Game over")?;
+        // A ?timer timer runs once: afterwards no time is left.
+        p.chat(chat_type::PUBLIC, -1, "?time")?;
+        wait_message(&mut p, "Time left: 0 seconds.")?;
         Ok(())
     });
 }
