@@ -880,6 +880,7 @@ impl Arena {
         self.security_on_enter(pid);
 
         let own_banner = player.info.banner.clone();
+        let spawn = player.info.spawn;
         self.players.insert(pid, player);
         emit(&mut self.out, &FromRealm::PlayerEntered { pid });
         emit(&mut self.out, &FromRealm::PlayerState { pid, ship, freq });
@@ -900,6 +901,14 @@ impl Arena {
         // The arena's LVZ object state (§23a).
         for pkt in self.objects.entry_packets() {
             self.send_packet(Target::Player(pid), Delivery::Reliable, &pkt);
+        }
+        // Sent here by an auto-warp region of another arena (§8.9).
+        if let Some((x, y)) = spawn {
+            self.send_packet(
+                Target::Player(pid),
+                Delivery::Reliable,
+                &S2CPacket::WarpTo { x, y },
+            );
         }
         let ticks = ipc_proto::monotonic_ticks();
         self.each_module(|m, a| m.on_enter(a, pid, ticks));

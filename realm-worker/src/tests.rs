@@ -116,6 +116,7 @@ impl Harness {
             score: None,
             banner: None,
             chat_mask: None,
+            spawn: None,
         };
         self.send(ToRealm::PlayerEnter(info));
         let p = &self.arena.players[&pid];

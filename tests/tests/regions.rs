@@ -36,7 +36,7 @@ fn regions() -> Vec<Region> {
         },
         Region {
             auto_warp: Some(AutoWarp {
-                x: -1,
+                x: 700,
                 y: -1,
                 arena: Some("elsewhere".into()),
             }),
@@ -109,7 +109,7 @@ fn an_auto_warp_region_warps_the_player_inside_the_arena() {
 }
 
 #[test]
-fn an_auto_warp_region_naming_an_arena_sends_the_player_there() {
+fn an_auto_warp_region_naming_an_arena_sends_the_player_there_to_its_tile() {
     in_temp_dir("autowarp-arena", |dir| {
         let (zone, _) = zone_with_regions(dir)?;
         let mut a = bot_in(&zone, "traveller", "0", ship::WARBIRD)?;
@@ -122,6 +122,14 @@ fn an_auto_warp_region_naming_an_arena_sends_the_player_there() {
         .context("being sent to the other arena")?;
         a.wait_for(WAIT, |p| matches!(p, S2CPacket::EnteredArena).then_some(()))
             .context("entering the other arena")?;
+        // There he is warped to the region's tile (y kept from where he was).
+        let to = a
+            .wait_for(WAIT, |p| match p {
+                S2CPacket::WarpTo { x, y } => Some((*x, *y)),
+                _ => None,
+            })
+            .context("the warp in the other arena")?;
+        assert_eq!(to, (700, 105));
         let mut b = bot_in(&zone, "watcher", "elsewhere", ship::SPECTATOR)?;
         wait_for_player(&mut b, "traveller")?;
         Ok(())

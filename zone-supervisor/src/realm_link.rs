@@ -557,6 +557,18 @@ impl Zone {
             ZoneCall::MovePlayer { pid, arena } => {
                 if self.player_in_realm(pid, slot_id) {
                     let arena = sanitize_arena_name(&arena);
+                    if let Some(p) = self.players.get_mut(pid) {
+                        p.spawn_in = None;
+                    }
+                    self.move_to_arena(now, pid, &arena);
+                }
+            }
+            ZoneCall::MovePlayerTo { pid, arena, x, y } => {
+                if self.player_in_realm(pid, slot_id) {
+                    let arena = sanitize_arena_name(&arena);
+                    if let Some(p) = self.players.get_mut(pid) {
+                        p.spawn_in = Some((arena.clone(), x, y));
+                    }
                     self.move_to_arena(now, pid, &arena);
                 }
             }
@@ -801,6 +813,7 @@ impl Zone {
 fn acting_player(call: &ZoneCall<'_>) -> Option<i16> {
     match call {
         ZoneCall::MovePlayer { pid, .. }
+        | ZoneCall::MovePlayerTo { pid, .. }
         | ZoneCall::Kick { pid }
         | ZoneCall::RealmSummary { pid }
         | ZoneCall::FindPlayer { pid, .. }

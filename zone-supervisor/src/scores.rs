@@ -173,11 +173,19 @@ impl Zone {
                 .map(|stats| saved_score(&stats[1])),
             _ => None,
         };
-        let Some(p) = self.players.get(pid) else {
+        let slot_name = self.state.registry.get(slot_id).map(|s| s.name.clone());
+        let Some(p) = self.players.get_mut(pid) else {
             return;
         };
+        // A spawn tile is for the entry into the arena that asked for it.
+        let spawn = p
+            .spawn_in
+            .take()
+            .filter(|(arena, ..)| !reentry && slot_name.as_deref() == Some(arena.as_str()))
+            .map(|(_, x, y)| (x, y));
         let mut info = player_info(p, reentry);
         info.score = score;
+        info.spawn = spawn;
         self.queue_to_worker(worker, &ToRealm::PlayerEnter(info));
     }
 

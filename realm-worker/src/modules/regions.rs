@@ -47,10 +47,9 @@ impl Module for AutoWarp {
                 );
             }
             Some(arena) => {
-                // The destination's own spawn rules place him there (the
-                // chunk's coordinates are not carried across arenas).
-                info!(realm = %a.name, pid, to = %arena, "auto-warp region sends a player to another arena");
-                a.zone_call(ZoneCall::MovePlayer { pid, arena });
+                // The destination realm warps him to the tile on entry.
+                info!(realm = %a.name, pid, to = %arena, x, y, "auto-warp region sends a player to another arena");
+                a.zone_call(ZoneCall::MovePlayerTo { pid, arena, x, y });
             }
         }
     }
