@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 pub mod socket;
 
 /// Version of this message set; bumped on every incompatible change.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// Largest frame either side accepts. A peer that announces more is broken
 /// or hostile and the link is dropped.
@@ -72,6 +72,10 @@ pub struct PlayerInfo {
     pub banner: Option<Vec<u8>>,
     /// A timed chat mask still running: (mask, seconds left).
     pub chat_mask: Option<(u32, u32)>,
+    /// Tile to warp him to once he is in (an auto-warp region of the
+    /// arena he came from named this arena and place,
+    /// [`ZoneCall::MovePlayerTo`]).
+    pub spawn: Option<(i16, i16)>,
 }
 
 /// The four SubSpace scores of a player (the "reset" interval).
@@ -504,6 +508,23 @@ pub enum ZoneCall<'a> {
         /// The player has `sendmodchat` (may join staff chat channels).
         modchat: bool,
     },
+    /// A game of the calling realm ended (a timed game ran out, a flag
+    /// game was won): end the *game* score interval of this arena
+    /// (`docs/protocol/persistence.md` §1.1). The realm's name is the scope.
+    EndGameInterval,
+    /// Move a player to another arena and, once he is in, warp him to a
+    /// tile (an auto-warp region naming an arena,
+    /// `docs/protocol/game-protocol.md` §8.9).
+    MovePlayerTo {
+        /// Who.
+        pid: i16,
+        /// Target arena name (the supervisor sanitises it).
+        arena: String,
+        /// Tile x.
+        x: i16,
+        /// Tile y.
+        y: i16,
+    },
 }
 
 /// What a [`ZoneCall::PlayerReport`] asks for.
@@ -765,6 +786,7 @@ mod tests {
                 }),
                 banner: flags[1].then(|| bytes.iter().take(96).copied().collect()),
                 chat_mask: flags[2].then_some((seq, seq / 2)),
+                spawn: flags[3].then_some((pid, pid.wrapping_neg())),
             };
             let to: Vec<ToRealm> = vec![
                 ToRealm::PlayerEnter(info),

@@ -95,6 +95,18 @@ pub struct ArenaPlayer {
     pub security: PlayerSecurity,
     /// Lag figures and what the `[Lag]` rules made of them.
     pub lag: PlayerLag,
+    /// The map regions he is in (`crate::regions`).
+    pub regions: crate::regions::PlayerRegions,
+    /// Whose energy he sees while in a ship (`crate::energy`).
+    pub see_nrg: crate::energy::SeeEnergy,
+    /// Whose energy he sees while spectating.
+    pub see_nrg_spec: crate::energy::SeeEnergy,
+    /// Wears a king-of-the-hill crown (bit 0x01 of his S2C 0x03 misc
+    /// bits; the `koth` module sets it).
+    pub has_crown: bool,
+    /// When he last did something (ticks): a packet other than a
+    /// position, a weapon, or a move (the `idle` module).
+    pub active_at: u32,
 }
 
 /// Things the arena counts that an operator may want to see (`?flaginfo`).
@@ -170,12 +182,19 @@ pub struct Arena {
     pub(crate) lag_limits: LagLimits,
     /// LVZ objects shown, hidden or changed for the whole arena.
     pub(crate) objects: ObjectState,
+    /// Energy viewing of players who enter (`Misc:SeeEnergy`, `?energy`).
+    pub(crate) energy: crate::energy::EnergyRules,
     pub(crate) out: Vec<u8>,
     spare: Vec<u8>,
     pkt: Vec<u8>,
     targets: Vec<u8>,
     /// Reused list of receivers of positions with extra data.
     extra_targets: Vec<u8>,
+    /// Reused list of receivers of positions with the sender's energy.
+    energy_targets: Vec<u8>,
+    /// Reused list of receivers whose regions edit what they receive
+    /// (`rNRW`, `rNRA`), with the extra data each gets.
+    edited_targets: Vec<(i16, ExtraLen)>,
     stop: bool,
     /// The zone's radar watches this arena: position snapshots go up
     /// with each heartbeat answer.
@@ -200,6 +219,7 @@ impl Arena {
             security,
             lag_limits: LagLimits::from_config(&assets.config),
             objects: ObjectState::default(),
+            energy: crate::energy::EnergyRules::from_config(&assets.config),
             name,
             source,
             obscene: WordFilter::from_list(&rules.chat.obscene),
@@ -222,6 +242,8 @@ impl Arena {
             pkt: Vec::new(),
             targets: Vec::new(),
             extra_targets: Vec::new(),
+            energy_targets: Vec::new(),
+            edited_targets: Vec::new(),
             stop: false,
             radar_watched: false,
             rng,
@@ -341,6 +363,10 @@ impl Arena {
             match p {
                 Pending::FlagWin(freq) => self.flag_game_over(freq),
                 Pending::FlagReset => self.flag_game_over(-1),
+                Pending::ToSpectator(pid) => {
+                    let spec_freq = self.rules.freq.spec_freq;
+                    self.set_ship_and_freq(pid, ship::SPECTATOR, spec_freq);
+                }
             }
         }
     }
@@ -392,6 +418,12 @@ impl Arena {
             }
         }
         self.each_module(|m, a| m.on_flag_reset(a, freq, points));
+        if !turf {
+            // A carried-flag game is a game: its end ends the arena's game
+            // score interval, after the rewards were counted
+            // (`docs/protocol/persistence.md` §1.1).
+            self.zone_call(ZoneCall::EndGameInterval);
+        }
         self.send_checkpoint(now, true);
     }
 
@@ -572,10 +604,15 @@ impl Arena {
         let changed = fresh.settings.as_bytes() != self.assets.settings.as_bytes();
         self.assets = fresh;
         self.rules = Rules::from_config(&self.assets.config, &self.assets.settings);
+        // The map may have changed: region indices start again.
+        for p in self.players.values_mut() {
+            p.regions = Default::default();
+        }
         self.obscene = WordFilter::from_list(&self.rules.chat.obscene);
         self.security
             .reconfigure(Instant::now(), self.assets.config.global());
         self.lag_limits = LagLimits::from_config(&self.assets.config);
+        self.energy = crate::energy::EnergyRules::from_config(&self.assets.config);
         let caps = &self.assets.caps;
         for p in self.players.values_mut() {
             p.group = caps.group_of(&p.info.name, p.info.authenticated);
@@ -701,7 +738,11 @@ impl Arena {
             deaths: score.deaths,
             attached_to: p.attached_to,
             flags_carried: self.flags.as_ref().map_or(0, |f| f.carried(p.info.pid)) as i16,
-            misc_bits: 0,
+            misc_bits: if p.has_crown {
+                PlayerEntering::HAS_CROWN
+            } else {
+                0
+            },
         }
     }
 
@@ -748,6 +789,11 @@ impl Arena {
         let now = Instant::now();
         let group = self.assets.caps.group_of(&info.name, info.authenticated);
         let sees_extra = self.rules.spec_see_extra || self.assets.caps.group_has(&group, "seeepd");
+        let (see_nrg, see_nrg_spec) = if self.assets.caps.group_has(&group, "seenrg") {
+            (crate::energy::SeeEnergy::All, crate::energy::SeeEnergy::All)
+        } else {
+            (self.energy.in_ship, self.energy.spec)
+        };
         let player = ArenaPlayer {
             obscenity_filter: info.obscenity_filter,
             info,
@@ -776,6 +822,11 @@ impl Arena {
             downloads: Vec::new(),
             security: PlayerSecurity::default(),
             lag: PlayerLag::default(),
+            regions: Default::default(),
+            has_crown: false,
+            see_nrg,
+            see_nrg_spec,
+            active_at: ipc_proto::monotonic_ticks(),
         };
         let mut player = player;
         if let Some((mask, secs)) = player.info.chat_mask {
@@ -840,6 +891,7 @@ impl Arena {
         self.security_on_enter(pid);
 
         let own_banner = player.info.banner.clone();
+        let spawn = player.info.spawn;
         self.players.insert(pid, player);
         emit(&mut self.out, &FromRealm::PlayerEntered { pid });
         emit(&mut self.out, &FromRealm::PlayerState { pid, ship, freq });
@@ -860,6 +912,14 @@ impl Arena {
         // The arena's LVZ object state (§23a).
         for pkt in self.objects.entry_packets() {
             self.send_packet(Target::Player(pid), Delivery::Reliable, &pkt);
+        }
+        // Sent here by an auto-warp region of another arena (§8.9).
+        if let Some((x, y)) = spawn {
+            self.send_packet(
+                Target::Player(pid),
+                Delivery::Reliable,
+                &S2CPacket::WarpTo { x, y },
+            );
         }
         let ticks = ipc_proto::monotonic_ticks();
         self.each_module(|m, a| m.on_enter(a, pid, ticks));
@@ -949,6 +1009,11 @@ impl Arena {
             self.security_response(pid, bytes);
             return;
         }
+        if bytes[0] != c2s_type::POSITION {
+            if let Some(p) = self.players.get_mut(&pid) {
+                p.active_at = ipc_proto::monotonic_ticks();
+            }
+        }
         if bytes[0] == c2s_type::POSITION {
             // The hot path: decoded without allocating.
             match Position::decode(bytes) {
@@ -1009,6 +1074,9 @@ impl Arena {
         let newer = tick_diff(pos.time, sender.pos_time) > 0;
         let old_status = sender.status;
         sender.heard_at = now;
+        if (newer && (pos.x, pos.y) != (sender.x, sender.y)) || pos.weapon.is_fired() {
+            sender.active_at = now;
+        }
         if newer {
             sender.x = pos.x;
             sender.y = pos.y;
@@ -1025,16 +1093,32 @@ impl Arena {
         if fired {
             sender.fired = true;
         }
+        // Regions (§8.9): enter/leave events, and what they forbid.
+        if newer {
+            self.check_regions(pid, pos.x, pos.y, now);
+        }
+        let strip = self.region_strip(pid, pos.status, fired);
         // A lagging player's weapons are dropped in part (`[Lag]`), and a
         // ball carrier's guns or bombs when `[Soccer]` forbids them
         // (docs/protocol/game-protocol.md §15.2); the position still goes
         // out.
         let stripped;
-        let pos = if fired
-            && (self.ignore_weapon(pid) || self.carrier_weapon_refused(pid, pos.weapon.kind()))
-        {
+        let drop_weapon = strip.weapon
+            || (fired
+                && (self.ignore_weapon(pid)
+                    || self.carrier_weapon_refused(pid, pos.weapon.kind())));
+        let pos = if drop_weapon || strip.antiwarp {
             stripped = Position {
-                weapon: Default::default(),
+                weapon: if drop_weapon {
+                    Default::default()
+                } else {
+                    pos.weapon
+                },
+                status: if strip.antiwarp {
+                    pos.status & !ss_proto::game::status::ANTIWARP
+                } else {
+                    pos.status
+                },
                 ..*pos
             };
             &stripped
@@ -1064,6 +1148,12 @@ impl Arena {
         targets.clear();
         let mut extra_targets = std::mem::take(&mut self.extra_targets);
         extra_targets.clear();
+        let mut energy_targets = std::mem::take(&mut self.energy_targets);
+        energy_targets.clear();
+        let sender_freq = self.players.get(&pid).map_or(-1, |p| p.freq);
+        let anti = pos.status & ss_proto::game::status::ANTIWARP != 0;
+        let mut edited = std::mem::take(&mut self.edited_targets);
+        edited.clear();
         let (sx, sy) = (pos.x as i32, pos.y as i32);
         let mut rng = self.rng;
         for (&other, r) in &self.players {
@@ -1082,12 +1172,36 @@ impl Arena {
             } else {
                 d <= r.info.x_res as i32 + r.info.y_res as i32
             };
-            if to_all || in_range || r.spectating == pid || r.attached_to == pid {
-                push_pid(&mut targets, other);
+            let send = if to_all || in_range || r.spectating == pid || r.attached_to == pid {
+                true
             } else if !fired && d <= POSITION_EXTRA_PIXELS {
                 // radar dots: the farther, the rarer
                 rng = xorshift(rng);
-                if (rng % POSITION_EXTRA_PIXELS as u64) as i32 > d {
+                (rng % POSITION_EXTRA_PIXELS as u64) as i32 > d
+            } else {
+                false
+            };
+            if send {
+                // Energy for those whose viewing rule allows it (§8.4a).
+                let rule = if r.ship == ship::SPECTATOR {
+                    r.see_nrg_spec
+                } else {
+                    r.see_nrg
+                };
+                let energy = rule.sees(r.freq == sender_freq, r.spectating == pid);
+                // Receivers in `rNRW`/`rNRA` regions get their own copy (§8.9).
+                if (fired && r.regions.no_receive_weapons)
+                    || (anti && r.regions.no_receive_antiwarp)
+                {
+                    let extra = if energy {
+                        ExtraLen::Energy
+                    } else {
+                        ExtraLen::None
+                    };
+                    edited.push((other, extra));
+                } else if energy {
+                    push_pid(&mut energy_targets, other);
+                } else {
                     push_pid(&mut targets, other);
                 }
             }
@@ -1102,7 +1216,11 @@ impl Arena {
         };
         let latency = position_latency(now, pos.time);
         let mut buf = [0u8; MAX_RELAY_LEN];
-        for (list, extra) in [(&targets, ExtraLen::None), (&extra_targets, ExtraLen::Full)] {
+        for (list, extra) in [
+            (&targets, ExtraLen::None),
+            (&energy_targets, ExtraLen::Energy),
+            (&extra_targets, ExtraLen::Full),
+        ] {
             if list.is_empty() {
                 continue;
             }
@@ -1116,8 +1234,37 @@ impl Arena {
                 },
             );
         }
+        for &(to, extra) in &edited {
+            let Some(r) = self.players.get(&to) else {
+                continue;
+            };
+            let copy = Position {
+                weapon: if r.regions.no_receive_weapons {
+                    Default::default()
+                } else {
+                    pos.weapon
+                },
+                status: if r.regions.no_receive_antiwarp {
+                    pos.status & !ss_proto::game::status::ANTIWARP
+                } else {
+                    pos.status
+                },
+                ..*pos
+            };
+            let len = relay_position(&copy, pid as u16, now, latency, extra, &mut buf);
+            emit(
+                &mut self.out,
+                &FromRealm::Send {
+                    to: Target::Player(to),
+                    delivery,
+                    bytes: &buf[..len],
+                },
+            );
+        }
         self.targets = targets;
         self.extra_targets = extra_targets;
+        self.energy_targets = energy_targets;
+        self.edited_targets = edited;
     }
 
     /// The LVZ files a player is told of: the optional ones only if he

@@ -116,6 +116,7 @@ impl Harness {
             score: None,
             banner: None,
             chat_mask: None,
+            spawn: None,
         };
         self.send(ToRealm::PlayerEnter(info));
         let p = &self.arena.players[&pid];
@@ -688,10 +689,10 @@ fn garbage_from_players_never_panics() {
 #[test]
 fn bad_flag_settings_and_unknown_modules_are_counted_never_fatal() {
     let mut h = Harness::new(&[
-        "Modules:AttachModules=points_kill fg_turf buy fg_wz",
+        "Modules:AttachModules=points_kill fg_turf fm_custom fg_wz",
         "Flag:FlagCount=7 - 5",
     ]);
-    // `buy` is unknown; fg_turf on a map without flag tiles has no flags.
+    // `fm_custom` is unknown; fg_turf on a map without flag tiles has no flags.
     assert_eq!(h.arena.counters.unknown_modules, 1);
     assert!(h.arena.counters.bad_config >= 2, "{:?}", h.arena.counters);
     assert_eq!(h.arena.flags.as_ref().map(|f| f.flags.len()), Some(0));
@@ -1346,4 +1347,497 @@ fn a_ball_carrier_drops_the_ball_where_he_is_when_he_changes_ship_or_leaves() {
         (3, 5000, 5100, -1)
     );
     assert_eq!(h.arena.balls.as_ref().unwrap().carried_by(2), None);
+}
+
+// ----- koth, game timer, buy (docs/protocol/game-protocol.md §14.7, §17, §24a) ----
+
+/// The crown packets (S2C 0x2C) `pid` received.
+fn crowns(h: &Harness, pid: i16) -> Vec<ss_proto::game::koth::CrownToggle> {
+    h.received(pid)
+        .into_iter()
+        .filter_map(|p| match p {
+            S2CPacket::Other { ptype: 0x2C, body } => {
+                ss_proto::game::koth::CrownToggle::decode_body(&body).ok()
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn koth_crowns_are_earned_back_with_crown_kills() {
+    let mut h = Harness::new(&[
+        "Modules:AttachModules=koth",
+        "King:MinPlaying=2",
+        "King:DeathCount=0",
+        "King:CrownRecoverKills=2",
+        "King:ExpireTime=100000",
+    ]);
+    for (pid, name) in [(1, "alice"), (2, "bob"), (3, "carol")] {
+        h.enter(pid, name, ship::WARBIRD);
+    }
+    h.clear();
+    h.arena.on_timer();
+    h.drain();
+    for pid in [1, 2, 3] {
+        assert!(crowns(&h, pid).iter().any(|c| c.on && c.pid == -1), "{pid}");
+        assert!(h.arena.players[&pid].has_crown);
+    }
+    h.clear();
+    // bob kills alice: her crown goes.
+    h.packet(
+        1,
+        C2SPacket::Death {
+            killer: 2,
+            bounty: 0,
+        },
+    );
+    assert!(crowns(&h, 3).iter().any(|c| !c.on && c.pid == 1));
+    assert!(!h.arena.players[&1].has_crown);
+    // alice kills bob (crowned): one of two crown kills.
+    h.clear();
+    h.packet(
+        2,
+        C2SPacket::Death {
+            killer: 1,
+            bounty: 0,
+        },
+    );
+    assert!(h
+        .messages(1)
+        .iter()
+        .any(|m| m == "1 kill left to earn back a crown."));
+    // ... and carol: her crown is back.
+    h.clear();
+    h.packet(
+        3,
+        C2SPacket::Death {
+            killer: 1,
+            bounty: 0,
+        },
+    );
+    assert!(h
+        .messages(1)
+        .iter()
+        .any(|m| m == "You earned back a crown."));
+    assert!(crowns(&h, 1).iter().any(|c| c.on && c.time == 100_000));
+    assert!(h.arena.players[&1].has_crown);
+    // Malformed crown-expired packets change nothing.
+    h.clear();
+    h.packet(
+        1,
+        C2SPacket::Other {
+            ptype: 0x1E,
+            body: vec![0; 40],
+        },
+    );
+    assert!(h.arena.players[&1].has_crown);
+    assert!(crowns(&h, 2).is_empty());
+}
+
+#[test]
+fn game_timer_commands_start_pause_and_show_the_timer() {
+    let mut h = Harness::new(&[]);
+    h.enter(1, "moddy", ship::SPECTATOR);
+    h.enter(2, "pleb", ship::SPECTATOR);
+    h.clear();
+    h.chat(2, chat_type::PUBLIC, -1, "?timer 5");
+    assert!(
+        h.messages(2)[0].contains("permission"),
+        "{:?}",
+        h.messages(2)
+    );
+    h.chat(2, chat_type::PUBLIC, -1, "?time");
+    assert!(h.messages(2).iter().any(|m| m == "Time left: 0 seconds."));
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?timer 2:30");
+    let m = h.messages(1);
+    assert!(
+        m.iter().any(|m| m.starts_with("Time left: 2 minutes and")),
+        "{m:?}"
+    );
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?pausetimer");
+    assert!(h.messages(1)[0].starts_with("Timer paused at: 2 minutes and"));
+    h.clear();
+    h.chat(2, chat_type::PUBLIC, -1, "?time");
+    assert!(h.messages(2)[0].starts_with("Timer paused at: 2 minutes"));
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?pausetimer");
+    assert!(h.messages(1)[0].starts_with("Timer resumed at: 2 minutes"));
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?timer soon");
+    assert!(h.messages(1)[0].starts_with("Usage: ?timer"));
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?timereset");
+    assert!(h.messages(1)[0].contains("Misc:TimedGame"));
+    let mut fixed = Harness::new(&["Misc:TimedGame=60000"]);
+    fixed.enter(1, "moddy", ship::SPECTATOR);
+    fixed.clear();
+    fixed.chat(1, chat_type::PUBLIC, -1, "?timer 1");
+    assert_eq!(
+        fixed.messages(1),
+        ["Timer is fixed to Misc:TimedGame setting."]
+    );
+    fixed.clear();
+    fixed.chat(1, chat_type::PUBLIC, -1, "?time");
+    assert!(fixed.messages(1)[0].starts_with("Time left: "));
+}
+
+#[test]
+fn buy_refuses_spectators_outside_safe_zones_and_unknown_items() {
+    let mut h = Harness::new(&["Modules:AttachModules=buy", "Cost:Thor=10"]);
+    h.enter(1, "alice", ship::SPECTATOR);
+    h.enter(2, "bob", ship::WARBIRD);
+    h.arena.scores.set(
+        "bob",
+        crate::scores::Score {
+            kill_points: 100,
+            ..Default::default()
+        },
+    );
+    h.clear();
+    for (pid, line, answer) in [
+        (1, "?buy thor", "Spectators cannot purchase items."),
+        (
+            2,
+            "?buy thor",
+            "You must be in a safe zone to purchase items.",
+        ),
+        (2, "?buy warp drive", "Invalid item specified for purchase."),
+        (2, "?buy rep", "That item isn't available for purchase."),
+    ] {
+        h.clear();
+        h.chat(pid, chat_type::PUBLIC, -1, line);
+        assert_eq!(h.messages(pid), [answer], "{line}");
+        assert!(!h
+            .received(pid)
+            .iter()
+            .any(|p| matches!(p, S2CPacket::PrizeReceived { .. })));
+    }
+    h.clear();
+    h.chat(2, chat_type::PUBLIC, -1, "?buy");
+    assert_eq!(h.messages(2), ["buy: Thor          10"]);
+    // The default arena has the module, with nothing for sale.
+    let mut default = Harness::new(&[]);
+    default.enter(1, "alice", ship::WARBIRD);
+    default.clear();
+    default.chat(1, chat_type::PUBLIC, -1, "?buy");
+    assert_eq!(
+        default.messages(1),
+        ["There are no items available to purchase in this arena."]
+    );
+    // Without the module the command says so.
+    let mut plain = Harness::new(&["Modules:AttachModules=points_kill"]);
+    plain.enter(1, "alice", ship::WARBIRD);
+    plain.clear();
+    plain.chat(1, chat_type::PUBLIC, -1, "?buy thor");
+    assert_eq!(plain.messages(1), ["?buy is not available in this arena."]);
+}
+
+/// Sends a position of `pid` at (x, y) pixels with `status`, stamped `n`
+/// ticks after now (so each call is newer than the last).
+fn position_at(h: &mut Harness, pid: i16, x: i16, y: i16, status: u8, n: u32) {
+    let pos = ss_proto::game::Position {
+        time: ipc_proto::monotonic_ticks().wrapping_add(n),
+        x,
+        y,
+        status,
+        ..Default::default()
+    };
+    let mut buf = [0u8; ss_proto::game::Position::MAX_LEN];
+    let len = pos.encode_into(&mut buf);
+    h.send(ToRealm::PlayerPacket {
+        pid,
+        bytes: &buf[..len],
+    });
+}
+
+/// Status bits of the last relayed position of `from` that `to` received.
+fn relayed_status(h: &Harness, to: i16, from: i16) -> Option<u8> {
+    h.received(to).into_iter().rev().find_map(|p| match p {
+        S2CPacket::SmallPosition(s) if i16::from(s.pid) == from => Some(s.status),
+        S2CPacket::LargePosition(l) if l.pid as i16 == from => Some(l.status),
+        _ => None,
+    })
+}
+
+#[test]
+fn antiwarp_is_cleared_in_no_antiwarp_regions_and_safe_zones_and_blocks_ship_changes() {
+    use ss_proto::game::status::{ANTIWARP, SAFEZONE};
+    use ss_proto::map::{Map, Region, TileRun};
+    let mut h = Harness::new(&[
+        "Misc:RegionCheckInterval=0",
+        "Misc:NoSafeAntiwarp=1",
+        "Modules:AttachModules=enf_shipchange",
+        "Misc:AntiwarpShipChange=1",
+        "Toggle:AntiwarpPixels=500",
+    ]);
+    let calm = Region {
+        name: "calm".into(),
+        runs: (100..110).map(|y| TileRun { y, x: 100, len: 10 }).collect(),
+        no_antiwarp: true,
+        ..Region::default()
+    };
+    h.arena.assets.map = Map::decode(&Map::new().encode_with_regions(&[calm])).unwrap();
+    assert_eq!(h.enter(1, "anchor", ship::WARBIRD), (0, 0));
+    assert_eq!(h.enter(2, "runner", ship::JAVELIN), (1, 1));
+    let mut n = 60;
+    let mut step = |h: &mut Harness, pid, x, y, status| {
+        n += 1;
+        position_at(h, pid, x, y, status, n);
+    };
+    // Inside the region: antiwarp is taken out of what others see.
+    step(&mut h, 2, 1700, 1700, 0);
+    h.clear();
+    step(&mut h, 1, 1680, 1680, ANTIWARP);
+    assert_eq!(relayed_status(&h, 2, 1).map(|s| s & ANTIWARP), Some(0));
+    assert!(h.arena.players[&1].regions.no_antiwarp);
+    // In a safe zone, with Misc:NoSafeAntiwarp, too.
+    step(&mut h, 2, 4000, 4000, 0);
+    h.clear();
+    step(&mut h, 1, 4010, 4010, ANTIWARP | SAFEZONE);
+    assert_eq!(relayed_status(&h, 2, 1).map(|s| s & ANTIWARP), Some(0));
+    // Elsewhere it goes through, and the enemy near it may not change ship.
+    h.clear();
+    step(&mut h, 1, 4020, 4020, ANTIWARP);
+    assert_eq!(
+        relayed_status(&h, 2, 1).map(|s| s & ANTIWARP),
+        Some(ANTIWARP)
+    );
+    assert!(!h.arena.players[&1].regions.no_antiwarp);
+    h.clear();
+    h.packet(2, C2SPacket::SetShip { ship: ship::SPIDER });
+    assert_eq!(h.messages(2), ["You are antiwarped!"]);
+    assert_eq!(h.arena.players[&2].ship, ship::JAVELIN);
+    // Spectator mode is always allowed.
+    h.packet(
+        2,
+        C2SPacket::SetShip {
+            ship: ship::SPECTATOR,
+        },
+    );
+    assert_eq!(h.arena.players[&2].ship, ship::SPECTATOR);
+}
+
+#[test]
+fn a_paused_timer_survives_a_realm_restart_and_bad_timer_checkpoints_are_refused() {
+    let mut h = Harness::new(&[]);
+    h.enter(1, "moddy", ship::SPECTATOR);
+    h.chat(1, chat_type::PUBLIC, -1, "?timer 3");
+    h.chat(1, chat_type::PUBLIC, -1, "?pausetimer");
+    let mut bytes = Vec::new();
+    crate::modules::write_checkpoint(&h.arena, &h.arena.modules, &mut bytes);
+    assert!(!bytes.is_empty());
+
+    let mut next = Harness::new(&[]);
+    next.send(ToRealm::ArenaCheckpoint { bytes: &bytes });
+    next.enter(1, "moddy", ship::SPECTATOR);
+    next.clear();
+    next.chat(1, chat_type::PUBLIC, -1, "?time");
+    assert_eq!(
+        next.messages(1),
+        ["Timer paused at: 3 minutes and 0 seconds."]
+    );
+
+    let mut bad = Harness::new(&[]);
+    let before = bad.arena.counters.bad_config;
+    for body in [&[9u8, 1, 2, 3, 4][..], &[1, 2][..], &[][..]] {
+        let mut b = vec![10u8];
+        b.extend_from_slice(b"game_timer");
+        b.extend_from_slice(&(body.len() as u16).to_le_bytes());
+        b.extend_from_slice(body);
+        bad.send(ToRealm::ArenaCheckpoint { bytes: &b });
+    }
+    assert_eq!(bad.arena.counters.bad_config, before + 3);
+    bad.enter(1, "moddy", ship::SPECTATOR);
+    bad.clear();
+    bad.chat(1, chat_type::PUBLIC, -1, "?time");
+    assert_eq!(bad.messages(1), ["Time left: 0 seconds."]);
+}
+
+#[test]
+fn a_timed_game_warns_ends_names_its_best_and_ends_the_game_interval() {
+    let mut h = Harness::new(&["Misc:TimedGame=60000", "Misc:TimerWarnings=30, 120"]);
+    // The game ends at tick `end` (a checkpoint sets it exactly).
+    let end = 1_000_000u32;
+    let mut b = vec![10u8];
+    b.extend_from_slice(b"game_timer");
+    b.extend_from_slice(&5u16.to_le_bytes());
+    b.push(1);
+    b.extend_from_slice(&end.to_le_bytes());
+    h.send(ToRealm::ArenaCheckpoint { bytes: &b });
+    h.enter(1, "alice", ship::WARBIRD);
+    h.enter(2, "bob", ship::JAVELIN);
+    h.packet(
+        2,
+        C2SPacket::Death {
+            killer: 1,
+            bounty: 40,
+        },
+    );
+    let tick = |h: &mut Harness, now: u32| {
+        h.clear();
+        h.arena.each_module(|m, a| m.on_tick(a, now));
+        h.drain();
+    };
+    tick(&mut h, end - 12_000);
+    assert_eq!(h.messages(2), ["NOTICE: 2 minutes remaining."]);
+    tick(&mut h, end - 11_990);
+    assert!(h.messages(2).is_empty(), "a warning is given once");
+    tick(&mut h, end - 3_000);
+    assert_eq!(h.messages(2), ["NOTICE: 30 seconds remaining."]);
+    tick(&mut h, end);
+    assert_eq!(
+        h.messages(2),
+        ["NOTICE: Game over", "Best this game: alice (40)"]
+    );
+    let over = h.received(2).into_iter().find_map(|p| match p {
+        S2CPacket::Chat(c) if c.text == "NOTICE: Game over" => Some(c.sound),
+        _ => None,
+    });
+    assert_eq!(over, Some(5));
+    assert!(h.others().iter().any(|o| o.contains("EndGameInterval")));
+    // The next game counts from the end of this one.
+    tick(&mut h, end + 1);
+    assert!(h.messages(2).is_empty());
+    tick(&mut h, end + 60_000);
+    assert_eq!(h.messages(2), ["NOTICE: Game over"], "nobody scored");
+}
+
+#[test]
+fn periodic_messages_follow_their_delay_and_interval() {
+    let mut h = Harness::new(&[
+        "Misc:PeriodicMessage0=2 1 Visit our forum",
+        "Misc:PeriodicMessage3=0 0 never shown",
+        "Misc:GreetMessage=Hello!",
+    ]);
+    h.enter(1, "alice", ship::SPECTATOR);
+    assert_eq!(h.messages(1), ["Hello!"]);
+    let t0 = 500_000u32;
+    let mut shown = Vec::new();
+    for minute in 0..=5u32 {
+        h.clear();
+        h.arena.each_module(|m, a| m.on_tick(a, t0 + minute * 6000));
+        h.drain();
+        shown.push(h.messages(1).len());
+    }
+    // Minute 0 starts the count; shown at minutes 1, 3, 5.
+    assert_eq!(shown, [0, 1, 0, 1, 0, 1]);
+}
+
+#[test]
+fn receivers_in_no_receive_regions_get_positions_without_weapons_or_antiwarp() {
+    use ss_proto::game::status::ANTIWARP;
+    use ss_proto::game::{weapon_type, WeaponInfo};
+    use ss_proto::map::{Map, Region, TileRun};
+    let mut h = Harness::new(&["Misc:RegionCheckInterval=0"]);
+    let shelter = Region {
+        name: "shelter".into(),
+        runs: (100..110).map(|y| TileRun { y, x: 100, len: 10 }).collect(),
+        no_receive_antiwarp: true,
+        no_receive_weapons: true,
+        ..Region::default()
+    };
+    h.arena.assets.map = Map::decode(&Map::new().encode_with_regions(&[shelter])).unwrap();
+    h.enter(1, "shooter", ship::WARBIRD);
+    h.enter(2, "sheltered", ship::JAVELIN);
+    h.enter(3, "exposed", ship::JAVELIN);
+    position_at(&mut h, 2, 105 * 16, 105 * 16, 0, 70);
+    position_at(&mut h, 3, 111 * 16, 105 * 16, 0, 71);
+    assert!(h.arena.players[&2].regions.no_receive_weapons);
+    h.clear();
+    let pos = ss_proto::game::Position {
+        time: ipc_proto::monotonic_ticks().wrapping_add(72),
+        x: 112 * 16,
+        y: 105 * 16,
+        status: ANTIWARP,
+        weapon: WeaponInfo::new(weapon_type::BULLET, 1, false, 0, 0, false),
+        ..Default::default()
+    };
+    let mut buf = [0u8; ss_proto::game::Position::MAX_LEN];
+    let len = pos.encode_into(&mut buf);
+    h.send(ToRealm::PlayerPacket {
+        pid: 1,
+        bytes: &buf[..len],
+    });
+    let seen = |h: &Harness, to: i16| {
+        h.received(to).into_iter().find_map(|p| match p {
+            S2CPacket::LargePosition(l) if l.pid == 1 => Some((l.weapon.kind(), l.status)),
+            S2CPacket::SmallPosition(s) if s.pid == 1 => Some((0, s.status)),
+            _ => None,
+        })
+    };
+    assert_eq!(seen(&h, 3), Some((weapon_type::BULLET, ANTIWARP)));
+    assert_eq!(seen(&h, 2), Some((weapon_type::NONE, 0)));
+}
+
+#[test]
+fn energy_command_sets_a_players_rule_or_the_arenas_for_newcomers() {
+    use crate::energy::SeeEnergy;
+    let mut h = Harness::new(&[]);
+    h.enter(1, "smoddy", ship::SPECTATOR);
+    h.enter(2, "pilot", ship::WARBIRD);
+    // smod has `seenrg`: everything; others start from the settings.
+    assert_eq!(h.arena.players[&1].see_nrg_spec, SeeEnergy::All);
+    assert_eq!(h.arena.players[&2].see_nrg, SeeEnergy::None);
+    assert_eq!(h.arena.players[&2].see_nrg_spec, SeeEnergy::All);
+    h.chat(1, chat_type::PRIVATE, 2, "?energy -t");
+    assert_eq!(h.arena.players[&2].see_nrg, SeeEnergy::Team);
+    h.chat(1, chat_type::PRIVATE, 2, "?energy -n -s");
+    assert_eq!(h.arena.players[&2].see_nrg_spec, SeeEnergy::None);
+    h.chat(1, chat_type::PUBLIC, -1, "?energy -s -n");
+    h.enter(3, "late", ship::SPECTATOR);
+    assert_eq!(h.arena.players[&3].see_nrg_spec, SeeEnergy::None);
+    // Not for everyone.
+    h.clear();
+    h.chat(2, chat_type::PUBLIC, -1, "?energy");
+    assert_eq!(h.messages(2), ["You don't have permission to use ?energy."]);
+    assert_eq!(h.arena.energy.in_ship, SeeEnergy::None);
+}
+
+#[test]
+fn not_available_players_are_left_out_of_the_active_lists() {
+    let mut h = Harness::new(&[]);
+    h.enter(1, "alice", ship::SPECTATOR);
+    h.enter(2, "bob", ship::WARBIRD);
+    h.chat(2, chat_type::PUBLIC, -1, "?nav");
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?actives");
+    assert_eq!(h.messages(1), ["Arena '0': 1 active", "alice"]);
+    h.clear();
+    h.chat(2, chat_type::PUBLIC, -1, "?available");
+    assert_eq!(h.messages(2), ["Marked as Available."]);
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?specactives");
+    assert_eq!(h.messages(1), ["Arena '0': 1 active in spec", "alice"]);
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?actives");
+    assert_eq!(h.messages(1), ["Arena '0': 2 active", "alice, bob"]);
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?idles");
+    assert_eq!(h.messages(1), ["Arena '0': 0 idle"]);
+}
+
+#[test]
+fn a_king_put_in_spectator_mode_for_idling_loses_his_crown_bit() {
+    let mut h = Harness::new(&[
+        "Modules:AttachModules=koth",
+        "King:MinPlaying=1",
+        "Idle:SpecAfter=60",
+    ]);
+    h.enter(1, "sleeper", ship::WARBIRD);
+    let t0 = ipc_proto::monotonic_ticks();
+    h.arena.each_module(|m, a| m.on_tick(a, t0));
+    h.drain();
+    assert!(h.arena.players[&1].has_crown);
+    h.clear();
+    h.arena.each_module(|m, a| m.on_tick(a, t0 + 6_100));
+    h.drain();
+    assert_eq!(h.arena.players[&1].ship, ship::SPECTATOR);
+    assert!(!h.arena.players[&1].has_crown, "koth heard of the change");
+    assert!(h
+        .messages(1)
+        .iter()
+        .any(|m| m.contains("spectator mode for being idle")));
 }

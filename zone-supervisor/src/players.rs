@@ -55,6 +55,9 @@ pub struct Player {
     /// The player's zone data (banner, chat mask) was loaded from the
     /// database (or there is none to load).
     pub zone_data_loaded: bool,
+    /// An auto-warp region sent him to this arena, to this tile: the
+    /// realm warps him there on entry (taken at his next entry).
+    pub spawn_in: Option<(String, i16, i16)>,
 }
 
 /// Bytes of a banner bitmap.
@@ -121,6 +124,7 @@ impl PlayerTable {
             banner: None,
             chat_mask: None,
             zone_data_loaded: false,
+            spawn_in: None,
         });
         self.by_addr.insert(addr, pid);
         self.count += 1;

@@ -560,6 +560,18 @@ impl Zone {
             ZoneCall::MovePlayer { pid, arena } => {
                 if self.player_in_realm(pid, slot_id) {
                     let arena = sanitize_arena_name(&arena);
+                    if let Some(p) = self.players.get_mut(pid) {
+                        p.spawn_in = None;
+                    }
+                    self.move_to_arena(now, pid, &arena);
+                }
+            }
+            ZoneCall::MovePlayerTo { pid, arena, x, y } => {
+                if self.player_in_realm(pid, slot_id) {
+                    let arena = sanitize_arena_name(&arena);
+                    if let Some(p) = self.players.get_mut(pid) {
+                        p.spawn_in = Some((arena.clone(), x, y));
+                    }
                     self.move_to_arena(now, pid, &arena);
                 }
             }
@@ -682,6 +694,14 @@ impl Zone {
                     self.biller_command(pid, &line, modchat);
                 }
             }
+            ZoneCall::EndGameInterval => {
+                if let Some(name) = self.state.registry.get(slot_id).map(|s| s.name.clone()) {
+                    if !self.end_game_interval(&name, now) {
+                        self.stats.refused_realm_sends += 1;
+                        warn!(realm = %name, "game interval ended again within a second; refused");
+                    }
+                }
+            }
         }
     }
 
@@ -796,6 +816,7 @@ impl Zone {
 fn acting_player(call: &ZoneCall<'_>) -> Option<i16> {
     match call {
         ZoneCall::MovePlayer { pid, .. }
+        | ZoneCall::MovePlayerTo { pid, .. }
         | ZoneCall::Kick { pid }
         | ZoneCall::RealmSummary { pid }
         | ZoneCall::FindPlayer { pid, .. }
@@ -808,7 +829,9 @@ fn acting_player(call: &ZoneCall<'_>) -> Option<i16> {
         | ZoneCall::StaffChat { from, .. }
         | ZoneCall::RemoteCommand { from, .. } => Some(*from),
         ZoneCall::PlayerReport { target, .. } => Some(*target),
-        ZoneCall::ZoneMessage { .. } | ZoneCall::MessageTo { .. } => None,
+        ZoneCall::ZoneMessage { .. } | ZoneCall::MessageTo { .. } | ZoneCall::EndGameInterval => {
+            None
+        }
     }
 }
 

@@ -47,7 +47,14 @@ pub struct ScoreKeeper {
     /// When the scheduled reset is next due (seconds since the epoch).
     next_reset: Option<i64>,
     reset_every: Option<Duration>,
+    /// When each arena last ended its game interval (a realm asking more
+    /// often than [`GAME_END_MIN_GAP`] is refused).
+    game_ended: HashMap<String, Instant>,
 }
+
+/// Shortest time between two ends of one arena's game interval: games are
+/// longer, and a realm asking faster must not keep the database busy.
+pub const GAME_END_MIN_GAP: Duration = Duration::from_secs(1);
 
 fn epoch_secs() -> i64 {
     SystemTime::now()
@@ -95,6 +102,7 @@ impl ScoreKeeper {
             last_flush: Instant::now(),
             next_reset,
             reset_every,
+            game_ended: HashMap::new(),
         }
     }
 }
@@ -165,11 +173,19 @@ impl Zone {
                 .map(|stats| saved_score(&stats[1])),
             _ => None,
         };
-        let Some(p) = self.players.get(pid) else {
+        let slot_name = self.state.registry.get(slot_id).map(|s| s.name.clone());
+        let Some(p) = self.players.get_mut(pid) else {
             return;
         };
+        // A spawn tile is for the entry into the arena that asked for it.
+        let spawn = p
+            .spawn_in
+            .take()
+            .filter(|(arena, ..)| !reentry && slot_name.as_deref() == Some(arena.as_str()))
+            .map(|(_, x, y)| (x, y));
         let mut info = player_info(p, reentry);
         info.score = score;
+        info.spawn = spawn;
         self.queue_to_worker(worker, &ToRealm::PlayerEnter(info));
     }
 
@@ -357,6 +373,29 @@ impl Zone {
         if let Some(keeper) = self.scores.as_ref() {
             keeper.persist.set_schedule(RESET_SCHEDULE, next);
         }
+    }
+
+    /// Ends the *game* interval of one arena (`docs/protocol/persistence.md`
+    /// §1.1): pending changes are written, the arena's game stats start
+    /// again from zero. The four scores players see (reset interval) stay.
+    /// Returns false when refused: asked again within [`GAME_END_MIN_GAP`].
+    pub(crate) fn end_game_interval(&mut self, arena: &str, now: Instant) -> bool {
+        let Some(keeper) = self.scores.as_mut() else {
+            return true;
+        };
+        if keeper
+            .game_ended
+            .get(arena)
+            .is_some_and(|&t| now.saturating_duration_since(t) < GAME_END_MIN_GAP)
+        {
+            return false;
+        }
+        keeper.game_ended.insert(arena.to_string(), now);
+        info!(arena, "game over: ending the game interval");
+        keeper
+            .persist
+            .end_interval(vec![arena.to_string()], interval::GAME);
+        true
     }
 
     /// Ends the reset interval of some score groups (all if empty) and

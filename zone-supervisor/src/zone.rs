@@ -782,6 +782,7 @@ pub(crate) fn player_info(p: &Player, reentry: bool) -> PlayerInfo {
         score: None,
         banner: p.banner.map(|b| b.to_vec()),
         chat_mask: p.chat_mask_left(Instant::now()),
+        spawn: None,
     }
 }
 

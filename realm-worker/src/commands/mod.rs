@@ -3,8 +3,10 @@
 //! commands. The handlers live in [`general`] (everyone's commands) and
 //! [`staff`] (staff powers).
 
+mod energy;
 mod flags;
 mod general;
+mod modcmds;
 mod objects;
 pub mod parse;
 mod redirect;
@@ -100,13 +102,18 @@ macro_rules! cmd {
 pub static COMMANDS: &[CommandSpec] = &[
     cmd!("a", "player, freq or arena", "<text>", "Shows the text as a green arena message to the targets, signed with your name.", staff::a),
     cmd!("aa", "player, freq or arena", "<text>", "Shows the text as an anonymous green arena message to the targets. (*arena)", staff::aa),
+    cmd!("actives", "none", "", "Lists the players who are not idle spectators.", modcmds::run),
     cmd!("arena", "none", "[-t]", "Lists the arenas and how many players are in each; -t lists them as text.", general::arena),
+    cmd!("av", "none", "", "Same as ?available.", modcmds::run),
+    cmd!("available", "none", "", "Marks you as available (listed in ?actives again). Also ?av.", modcmds::run),
     cmd!("az", "none", "<text>", "Shows the text as an anonymous green message to the whole zone. (*zone)", staff::az),
     cmd!("ballcount", "none", "[<count> | +<more> | -<fewer>]", "Shows or changes the number of balls in the arena (0-8).", soccer::ballcount),
     cmd!("ballinfo", "none", "", "Shows where every ball is, who carries or fired it, and the refused ball packets.", soccer::ballinfo),
     cmd!("brickinfo", "none", "", "Shows how many bricks are live and the refused brick drops.", soccer::brickinfo),
     cmd!("brickwrite", "none", "<text>", "Writes the text in bricks, centred on where you are.", soccer::brickwrite),
+    cmd!("buy", "none", "[item]", "Lists what this arena sells for points; with an item, buys it (in a ship, in a safe zone unless Cost:PurchaseAnytime).", modcmds::run),
     cmd!("commands", "none", "", "Lists the commands you may use.", general::commands),
+    cmd!("energy", "player or arena", "[-t] [-n] [-s]", "Lets the target player (or, sent in public, players entering the arena) see everyone's energy; -t teammates' only, -n nobody's; -s sets it for spectator mode.", energy::energy),
     cmd!("find", "none", "<name or part of one>", "Tells you which arena a player is in; part of a name finds the closest match.", general::find),
     cmd!("flaginfo", "none", "", "Shows where every flag is and who owns or carries it.", flags::flaginfo),
     cmd!("flagreset", "none", "", "Ends the flag game with no winner; a new one starts after Flag:ResetDelay.", flags::flagreset),
@@ -115,6 +122,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("giveball", "player or none", "[-f] [ball]", "Puts a ball (0 if none is named) under the target player, or you; -f makes him carry it.", soccer::giveball),
     cmd!("go", "none", "[arena]", "Takes you to another arena (arena 0 if none is named).", general::go),
     cmd!("help", "none", "[command]", "Shows what a command does; without one, lists the commands you may use. Also ?man.", general::help),
+    cmd!("idles", "none", "", "Lists the spectators who have been idle for two minutes or more.", modcmds::run),
     cmd!("info", "player", "", "Shows the target's client, resolution, address, connect time and traffic, and his security checks.", staff::info),
     cmd!("jackpot", "none", "", "Shows the jackpot, paid to the winners of the flag game.", flags::jackpot),
     cmd!("kick", "player", "[-s seconds | -t seconds | -m minutes] [reason]", "Disconnects the target player, telling him the reason. You must rank higher than him.", staff::kick),
@@ -125,7 +133,9 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("man", "none", "<command>", "Same as ?help.", general::help),
     cmd!("moveball", "none", "<ball> <x> <y>", "Puts a ball on the map at tile x, y.", soccer::moveball),
     cmd!("moveflag", "none", "<flag id> <freq> [<x> <y>]", "Gives a flag to a freq, on the map where it is or at tile x, y.", flags::moveflag),
+    cmd!("nav", "none", "", "Same as ?notavailable.", modcmds::run),
     cmd!("neutflag", "none", "<flag id>", "Makes a flag neutral and puts it back on the map.", flags::neutflag),
+    cmd!("notavailable", "none", "", "Marks you as not available: ?actives and ?specactives leave you out. Also ?nav.", modcmds::run),
     cmd!("objimage", "player, freq or arena", "<id> <image 0-255>", "Changes the image of an LVZ object for the targets.", objects::objimage),
     cmd!("objinfo", "none", "<id>", "Shows what this arena did with an LVZ object (shown or hidden, changed attributes).", objects::objinfo),
     cmd!("objlayer", "player, freq or arena", "<id> <layer>", "Changes the layer of an LVZ object for the targets: BelowAll AfterBackground AfterTiles AfterWeapons AfterShips AfterGauges AfterChat TopMost.", objects::objlayer),
@@ -138,11 +148,13 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("objtimer", "player, freq or arena", "<id> <ticks 0-4095>", "Changes how long an LVZ object is shown (1/100 s; 0 = always) for the targets.", objects::objtimer),
     cmd!("obscene", "none", "", "Turns your obscene-word filter on or off.", general::obscene),
     cmd!("owner", "none", "", "Shows the arena's owner.", general::owner),
+    cmd!("pausetimer", "none", "", "Pauses the ?timer timer, or resumes it.", modcmds::run),
     cmd!("points", "player, freq or arena", "<points>", "Adds flag points to the targets' scores (negative to take them away).", staff::points),
     cmd!("prize", "player, freq or arena", "[count] [-]<prize> ... | #<number>", "Gives the targets prizes, e.g. {3 reps}, {anti}; a '-' before the name or count takes them away ({-prox}, {-3 bricks}); a count alone gives random prizes.", staff::prize),
     cmd!("realms", "none", "", "Shows every realm (arena process) of the zone: state, players, CPU, memory, restarts.", general::realms),
     cmd!("redirect", "player, freq or arena", "<redirect name> | <ip>:<port>[:<arena>]", "Sends the targets to another zone (Continuum and bots that understand redirects); sent in public, sends you. Names are set in the global [Redirects] section.", redirect::redirect),
     cmd!("resetgame", "none", "", "Ends the soccer game with no winner: the balls leave play until the next game and the team scores start again.", soccer::resetgame),
+    cmd!("resetkoth", "none", "", "Starts a new King of the Hill game: a crown for everyone in a ship.", modcmds::run),
     cmd!("score", "none", "", "Shows the team scores of the soccer game.", soccer::score),
     cmd!("scorereset", "player or none", "", "Resets your own score (if the arena allows it), or the target player's.", general::scorereset),
     cmd!("send", "player", "<arena>", "Sends the target player to another arena.", staff::send),
@@ -155,7 +167,11 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("shipreset", "player, freq or arena", "", "Resets the targets' ships (full energy, initial items).", staff::shipreset),
     cmd!("spawnball", "none", "[ball]", "Puts a ball (0 if none is named) back at its spawn area.", soccer::spawnball),
     cmd!("spec", "player or none", "", "Shows who is spectating you, or the target player.", general::spec),
+    cmd!("specactives", "none", "", "Lists the spectators who are not idle.", modcmds::run),
     cmd!("specall", "player, freq or arena", "", "Puts the targets in spectator mode.", staff::specall),
+    cmd!("time", "none", "", "Shows the time left in the current timed game.", modcmds::run),
+    cmd!("timer", "none", "<minutes>[:<seconds>]", "Starts a game timer (not in arenas with Misc:TimedGame); 0 stops it.", modcmds::run),
+    cmd!("timereset", "none", "", "Starts the timed game (Misc:TimedGame) over.", modcmds::run),
     cmd!("unlock", "player, freq or arena", "[-n]", "Unlocks the targets' ships; -n tells them.", staff::unlock),
     cmd!("version", "none", "", "Shows the server's version.", general::version),
     cmd!("warn", "player", "<text>", "Sends the target player a red warning.", staff::warn),

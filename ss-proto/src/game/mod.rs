@@ -12,6 +12,7 @@
 
 mod balls;
 mod c2s;
+pub mod koth;
 pub mod objects;
 mod position;
 mod s2c;

@@ -442,3 +442,57 @@ fn soccer_map_has_a_walled_field_with_a_goal_at_each_end() {
         .count();
     assert_eq!(inside, 0);
 }
+
+#[test]
+fn a_map_with_regions_round_trips_through_the_extended_encoding() {
+    let mut map = Map::new();
+    map.set_tile(10, 10, 1);
+    map.set_tile(500, 600, tile::SAFE);
+    let regions = vec![
+        Region {
+            name: "warp".into(),
+            runs: vec![
+                TileRun {
+                    y: 100,
+                    x: 200,
+                    len: 5,
+                },
+                TileRun {
+                    y: 101,
+                    x: 200,
+                    len: 5,
+                },
+            ],
+            no_weapons: true,
+            auto_warp: Some(AutoWarp {
+                x: 512,
+                y: -1,
+                arena: None,
+            }),
+            ..Region::default()
+        },
+        Region {
+            name: "elsewhere".into(),
+            runs: vec![TileRun {
+                y: 3,
+                x: 0,
+                len: 1024,
+            }],
+            no_antiwarp: true,
+            auto_warp: Some(AutoWarp {
+                x: 1,
+                y: 2,
+                arena: Some("duel".into()),
+            }),
+            ..Region::default()
+        },
+    ];
+    let file = map.encode_with_regions(&regions);
+    assert!(file.starts_with(b"elvl"));
+    let back = Map::decode(&file).expect("decodes");
+    assert_eq!(back.regions(), &regions[..]);
+    assert_eq!(back.tile(10, 10), 1);
+    assert_eq!(back.tile(500, 600), tile::SAFE);
+    assert!(back.regions_at(204, 101).any(|r| r.name == "warp"));
+    assert!(back.regions_at(205, 101).next().is_none());
+}
