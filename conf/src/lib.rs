@@ -16,6 +16,7 @@ mod embedded;
 mod error;
 mod file;
 mod parse;
+pub mod registry;
 mod settings;
 mod source;
 mod value;
