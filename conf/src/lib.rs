@@ -12,6 +12,7 @@
 
 #![warn(missing_docs)]
 
+mod edit;
 mod embedded;
 mod error;
 mod file;
@@ -22,6 +23,7 @@ mod source;
 mod value;
 mod zone;
 
+pub use edit::{edit_text, set_in_zone, write_atomic, ConfTarget, EditError, Written};
 pub use embedded::{
     default_zone, write_default_zone, DEFAULT_MAP_PATH, DEFAULT_ZONE_FILES, TURF_MAP_PATH,
 };
