@@ -679,6 +679,14 @@ impl Zone {
                     self.biller_command(pid, &line, modchat);
                 }
             }
+            ZoneCall::SetSetting {
+                pid,
+                global,
+                section,
+                key,
+                value,
+            } => self.call_set_setting(slot_id, pid, global, &section, &key, &value),
+            ZoneCall::ReloadConfig { pid } => self.call_reload_config(pid),
         }
     }
 
@@ -800,7 +808,9 @@ fn acting_player(call: &ZoneCall<'_>) -> Option<i16> {
         | ZoneCall::ListStaff { pid, .. }
         | ZoneCall::KickWithMessage { pid, .. }
         | ZoneCall::ChatChannel { pid, .. }
-        | ZoneCall::BillerCommand { pid, .. } => Some(*pid),
+        | ZoneCall::BillerCommand { pid, .. }
+        | ZoneCall::SetSetting { pid, .. }
+        | ZoneCall::ReloadConfig { pid } => Some(*pid),
         ZoneCall::RemotePrivate { from, .. }
         | ZoneCall::StaffChat { from, .. }
         | ZoneCall::RemoteCommand { from, .. } => Some(*from),

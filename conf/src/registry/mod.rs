@@ -125,6 +125,14 @@ pub struct Setting {
     pub help: &'static str,
 }
 
+impl Setting {
+    /// Whether the setting is read only when the zone starts (a change
+    /// needs a restart).
+    pub fn read_at_start(&self) -> bool {
+        self.help.ends_with("Read at start.")
+    }
+}
+
 /// How a known name is used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
@@ -292,6 +300,20 @@ pub fn canonical_section(section: &str) -> String {
         return f.section.to_string();
     }
     section.to_string()
+}
+
+/// The canonical spelling of a key of `section`: the table's or the
+/// settings packet's, else as given (keys matched by a pattern).
+pub fn canonical_key(section: &str, key: &str) -> String {
+    if let Some(s) = server_setting(section, key).filter(|s| !s.key.contains(['#', '*'])) {
+        return s.key.to_string();
+    }
+    if let Some(f) = fields()
+        .find(|f| f.section.eq_ignore_ascii_case(section) && f.key.eq_ignore_ascii_case(key))
+    {
+        return f.key.to_string();
+    }
+    key.to_string()
 }
 
 /// Every section name known (server, client and ASSS), sorted, ships
