@@ -245,6 +245,13 @@ pub enum Warning {
         /// `global` or `arena`: where it belongs.
         belongs: &'static str,
     },
+    /// Settings ASSS reads that Subsumption does not implement, reported
+    /// once for the whole zone: they have no effect.
+    #[error("{} ASSS setting(s) set in this zone are not implemented by Subsumption and have no effect: {}", names.len(), names.join(", "))]
+    NotImplemented {
+        /// `Section:Key` (with `file` where known), in the order found.
+        names: Vec<String>,
+    },
 }
 
 /// `file:line`, or just `file` when the line is unknown (0).

@@ -402,6 +402,10 @@ pub fn check_file(file: &ConfigFile, scope: Scope) -> (Vec<Warning>, Vec<String>
     let mut ignored = Vec::new();
     for section in file.sections() {
         for key in section.keys() {
+            if key.contains(char::is_whitespace) {
+                // Not a `key = value` line: the parser reported it already.
+                continue;
+            }
             let problem = match lookup(section.name(), key) {
                 None => Some(KeyProblem::Unknown),
                 Some(k) if k.status == Status::NotImplemented => Some(KeyProblem::NotImplemented),

@@ -119,3 +119,28 @@ fn help_reads_like_cfghelp() {
     assert!(keys("warbird").iter().any(|k| k == "LimitPerTeam"));
     assert!(sections().iter().any(|s| s == "Warbird"));
 }
+
+/// A stock ASSS zone's settings are all recognised: each is read, a
+/// client setting or "not implemented", and never in the wrong file
+/// because our scope differs from ASSS's.
+#[test]
+fn asss_settings_are_known_in_their_asss_scope() {
+    let mut wrong = Vec::new();
+    for &(section, key, scope) in asss::ASSS_SETTINGS {
+        let sections: Vec<&str> = if section == "All" {
+            SHIP_NAMES.to_vec()
+        } else {
+            vec![section]
+        };
+        for s in sections {
+            let k = lookup(s, key).expect("an ASSS name is known");
+            if !k.read_in(scope) {
+                wrong.push(format!(
+                    "{s}:{key} ({:?} in ASSS, {:?} here)",
+                    scope, k.scope
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
