@@ -234,7 +234,7 @@ pub enum Warning {
     },
     /// A setting in the wrong kind of file (a global setting in an arena
     /// file or the reverse): nothing reads it there.
-    #[error("{}: {name} is a {belongs} setting; nothing reads it from this file", location(file, *line))]
+    #[error("{}: {name} is {belongs} setting; nothing reads it from this file", location(file, *line))]
     WrongScope {
         /// File that sets it.
         file: String,
@@ -242,7 +242,7 @@ pub enum Warning {
         line: usize,
         /// `Section:Key`.
         name: String,
-        /// `global` or `arena`: where it belongs.
+        /// `a global` or `an arena`: where it belongs.
         belongs: &'static str,
     },
     /// Settings ASSS reads that Subsumption does not implement, reported

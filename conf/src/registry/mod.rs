@@ -17,9 +17,10 @@
 mod asss;
 mod table;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::OnceLock;
 
-use ss_proto::settings::{fields, FieldKind, SHIP_NAMES};
+use ss_proto::settings::{fields, FieldKind, FieldSpec, SHIP_NAMES};
 
 use crate::error::Warning;
 use crate::file::ConfigFile;
@@ -35,6 +36,14 @@ pub enum Scope {
 }
 
 impl Scope {
+    /// `a global` or `an arena`.
+    pub fn with_article(self) -> &'static str {
+        match self {
+            Scope::Global => "a global",
+            Scope::Arena => "an arena",
+        }
+    }
+
     /// `global` or `arena`.
     pub fn name(self) -> &'static str {
         match self {
@@ -199,16 +208,81 @@ fn key_matches(pattern: &str, key: &str) -> bool {
     }
 }
 
+/// What one exact `section:key` (lowercase) names, for fast lookups.
+#[derive(Default)]
+struct Names {
+    server: Option<&'static Setting>,
+    client: Option<FieldSpec>,
+    asss: Option<Scope>,
+}
+
+/// Every exact name, indexed once; ship entries (`All`) under each ship.
+fn index() -> &'static HashMap<String, Names> {
+    static INDEX: OnceLock<HashMap<String, Names>> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut map: HashMap<String, Names> = HashMap::new();
+        let sections = |s: &'static str| -> Vec<&'static str> {
+            if s == "All" {
+                SHIP_NAMES.to_vec()
+            } else {
+                vec![s]
+            }
+        };
+        let lower =
+            |s: &str, k: &str| format!("{}:{}", s.to_ascii_lowercase(), k.to_ascii_lowercase());
+        for e in table::SETTINGS
+            .iter()
+            .filter(|e| !e.key.contains(['#', '*']))
+        {
+            for s in sections(e.section) {
+                map.entry(lower(s, e.key))
+                    .or_default()
+                    .server
+                    .get_or_insert(e);
+            }
+        }
+        for f in fields() {
+            map.entry(lower(f.section, f.key))
+                .or_default()
+                .client
+                .get_or_insert(f);
+        }
+        for &(section, key, scope) in asss::ASSS_SETTINGS {
+            for s in sections(section) {
+                map.entry(lower(s, key))
+                    .or_default()
+                    .asss
+                    .get_or_insert(scope);
+            }
+        }
+        map
+    })
+}
+
+fn names(section: &str, key: &str) -> Option<&'static Names> {
+    index().get(&format!(
+        "{}:{}",
+        section.to_ascii_lowercase(),
+        key.to_ascii_lowercase()
+    ))
+}
+
 /// The server-side entry of `section:key`, if the server reads it.
 pub fn server_setting(section: &str, key: &str) -> Option<&'static Setting> {
     // Exact names before patterns (`Directory:Port` before `Port#`).
-    let hit = |exact: bool| {
-        table::SETTINGS.iter().find(|s| {
-            let pattern = s.key.contains(['#', '*']);
-            pattern != exact && section_matches(s.section, section) && key_matches(s.key, key)
-        })
-    };
-    hit(true).or_else(|| hit(false))
+    static PATTERNS: OnceLock<Vec<&'static Setting>> = OnceLock::new();
+    let patterns = PATTERNS.get_or_init(|| {
+        table::SETTINGS
+            .iter()
+            .filter(|s| s.key.contains(['#', '*']))
+            .collect()
+    });
+    names(section, key).and_then(|n| n.server).or_else(|| {
+        patterns
+            .iter()
+            .copied()
+            .find(|s| section_matches(s.section, section) && key_matches(s.key, key))
+    })
 }
 
 fn client_kind(kind: FieldKind, scale: i32) -> Kind {
@@ -233,8 +307,8 @@ fn client_kind(kind: FieldKind, scale: i32) -> Kind {
 /// Everything known about `section:key`, or `None` if nothing reads it.
 pub fn lookup(section: &str, key: &str) -> Option<Known> {
     let server = server_setting(section, key);
-    let client = fields()
-        .find(|f| f.section.eq_ignore_ascii_case(section) && f.key.eq_ignore_ascii_case(key));
+    let exact = names(section, key);
+    let client = exact.and_then(|n| n.client);
     if let Some(s) = server {
         let mut help = s.help.to_string();
         if client.is_some() {
@@ -269,20 +343,16 @@ pub fn lookup(section: &str, key: &str) -> Option<Known> {
             client: true,
         });
     }
-    asss::ASSS_SETTINGS
-        .iter()
-        .find(|(s, k, _)| section_matches(s, section) && k.eq_ignore_ascii_case(key))
-        .map(|&(_, _, scope)| Known {
-            status: Status::NotImplemented,
-            scope,
-            kind: Kind::Text,
-            default: String::new(),
-            reader: "nothing (ASSS setting not implemented by Subsumption)",
-            help:
-                "ASSS reads this setting; Subsumption does not implement it, so it has no effect."
-                    .to_string(),
-            client: false,
-        })
+    exact.and_then(|n| n.asss).map(|scope| Known {
+        status: Status::NotImplemented,
+        scope,
+        kind: Kind::Text,
+        default: String::new(),
+        reader: "nothing (ASSS setting not implemented by Subsumption)",
+        help: "ASSS reads this setting; Subsumption does not implement it, so it has no effect."
+            .to_string(),
+        client: false,
+    })
 }
 
 /// The canonical spelling of a section name: the table's, else as given.
@@ -360,10 +430,9 @@ pub fn help_lines(section: &str, key: &str) -> Vec<String> {
             "{section}:{key} is not a setting Subsumption knows; nothing reads it."
         )];
     };
-    let mut lines = vec![format!(
-        "Help on setting {}:{key}",
-        canonical_section(section)
-    )];
+    let section = canonical_section(section);
+    let key = canonical_key(&section, key);
+    let mut lines = vec![format!("Help on setting {section}:{key}")];
     lines.push(format!(
         "  Location: {}",
         match k.scope {
@@ -429,7 +498,7 @@ pub fn check_file(file: &ConfigFile, scope: Scope) -> (Vec<Warning>, Vec<String>
                     file: path,
                     line,
                     name,
-                    belongs: belongs.name(),
+                    belongs: belongs.with_article(),
                 }),
             }
         }
@@ -468,8 +537,8 @@ pub fn check_set(scope: Scope, section: &str, key: &str, value: &str) -> Result<
             Scope::Arena => "?seta",
         };
         return Err(format!(
-            "{section}:{key} is a {} setting; use {cmd}. Nothing was changed.",
-            known.scope.name()
+            "{section}:{key} is {} setting; use {cmd}. Nothing was changed.",
+            known.scope.with_article()
         ));
     }
     known

@@ -29,8 +29,8 @@ fn an_unknown_key_is_reported_at_its_line() {
         got,
         [
             "<string>:3: Net:NoSuchKey is not a setting Subsumption knows; nothing reads it",
-            "<string>:7: Warbird:BulletSpeed is a arena setting; nothing reads it from this file",
-            "<string>:9: Team:MaxPerTeam is a arena setting; nothing reads it from this file",
+            "<string>:7: Warbird:BulletSpeed is an arena setting; nothing reads it from this file",
+            "<string>:9: Team:MaxPerTeam is an arena setting; nothing reads it from this file",
         ]
     );
     assert_eq!(ignored, ["Soccer:BallCount"]);
