@@ -241,6 +241,22 @@ fn bad_settings_body(
             "?getg Chat:FloodLimit",
             "Chat:FloodLimit=7 (conf/global.conf:",
         )?;
+        // The harness sets this one with --set.
+        ask(
+            &mut staff,
+            "?getg Lag:CheckInterval",
+            "=60000 (--set on the zone's command line)",
+        )?;
+        // A section listed with values, defaults and where global keys are
+        // read from.
+        ask(
+            &mut staff,
+            "?listsettings kill",
+            "[Kill] ((x) = default, [g] = global.conf):",
+        )?;
+        wait_message(&mut staff, "FixedKillReward=")?;
+        ask(&mut staff, "?listsettings Chat", "[Chat]")?;
+        wait_message(&mut staff, "FloodLimit=7 [g]")?;
         let now = std::fs::read_to_string(global)?;
         ensure!(now.contains("\nFloodLimit = 7\n"), "{now}");
         ensure!(now.lines().count() == text.lines().count());

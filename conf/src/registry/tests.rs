@@ -144,3 +144,38 @@ fn asss_settings_are_known_in_their_asss_scope() {
     }
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
+
+/// The template's commented-out examples (`;BindAddress = …`, the
+/// `;[Billing]` block) name real keys too.
+#[test]
+fn the_template_examples_are_real_keys() {
+    for (path, data) in crate::DEFAULT_ZONE_FILES {
+        let scope = match *path {
+            "conf/global.conf" => Scope::Global,
+            p if p.starts_with("arenas/") => Scope::Arena,
+            _ => continue,
+        };
+        let text = String::from_utf8_lossy(data);
+        let uncommented: String = text
+            .lines()
+            .map(|l| {
+                let rest = l.strip_prefix(';').unwrap_or("");
+                let example = rest.starts_with('[')
+                    || rest.split_once('=').is_some_and(|(k, _)| {
+                        let k = k.trim();
+                        k.starts_with(|c: char| c.is_ascii_alphabetic())
+                            && k.chars().all(|c| c.is_ascii_alphanumeric())
+                    });
+                if example {
+                    format!("{rest}\n")
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect();
+        let file = ConfigFile::parse_str(&uncommented).expect("parse");
+        let (w, ignored) = check_file(&file, scope);
+        assert!(w.is_empty(), "{path}: {w:#?}");
+        assert!(ignored.is_empty(), "{path}: {ignored:?}");
+    }
+}

@@ -64,6 +64,9 @@ fn assignment(params: &str) -> Option<(bool, &str, &str, &str)> {
 fn describe(file: &ConfigFile, section: &str, key: &str) -> String {
     match file.get_str(section, key) {
         Some(v) => match file.origin(section, key) {
+            Some(o) if o.line == 0 => {
+                format!("{section}:{key}={v} ({o} on the zone's command line)")
+            }
             Some(o) => format!("{section}:{key}={v} ({o})"),
             None => format!("{section}:{key}={v} (set in memory)"),
         },
