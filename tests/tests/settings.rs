@@ -58,9 +58,28 @@ fn seta_writes_where_the_key_is_set_and_the_arena_gets_it_at_once() {
         add_staff(&zone_dir, &[("sysy", "sysop")])?;
         let shared = zone_dir.join("arenas").join("(default)").join("arena.conf");
         let before = std::fs::read_to_string(&shared)?;
+        {
+            let zone = start(&zone_dir)?;
+            with_log(&zone, || seta_body(&zone, &shared, &before))?;
+        }
+        // The change survives a zone restart.
         let zone = start(&zone_dir)?;
-        let mut staff = bot_in(&zone, "sysy", "0", ship::SPECTATOR)?;
-        let mut pilot = bot_in(&zone, "pilot", "0", ship::WARBIRD)?;
+        with_log(&zone, || {
+            let mut fresh = Bot::connect(zone.game_addr())?;
+            fresh.login("fresh", PASSWORD)?;
+            let entry = fresh.enter_arena("0", ship::WARBIRD)?;
+            let settings = entry.settings.context("no settings on entry")?;
+            let speed = ArenaSettings::from_bytes(&settings[..])?.field("Warbird", "BulletSpeed");
+            ensure!(speed == Some(3141), "{speed:?} after the restart");
+            Ok(())
+        })
+    });
+}
+
+fn seta_body(zone: &TestZone, shared: &Path, before: &str) -> Result<()> {
+    {
+        let mut staff = bot_in(zone, "sysy", "0", ship::SPECTATOR)?;
+        let mut pilot = bot_in(zone, "pilot", "0", ship::WARBIRD)?;
 
         let answer = ask(
             &mut staff,
@@ -78,7 +97,7 @@ fn seta_writes_where_the_key_is_set_and_the_arena_gets_it_at_once() {
         ensure!(file == "arenas/(default)/arena.conf", "{answer}");
         let n: usize = n.parse()?;
         // That line changed and nothing else: comments and layout stay.
-        let after = std::fs::read_to_string(&shared)?;
+        let after = std::fs::read_to_string(shared)?;
         ensure!(
             line(&after, n) == "BulletSpeed = 3141",
             "{:?}",
@@ -110,7 +129,7 @@ fn seta_writes_where_the_key_is_set_and_the_arena_gets_it_at_once() {
         )?;
         wait_setting(&mut pilot, "Warbird", "BulletSpeed", 1000)?;
         ensure!(
-            std::fs::read_to_string(&shared)? == after,
+            std::fs::read_to_string(shared)? == after,
             "-t wrote the file"
         );
         ask(&mut staff, "?reloadconf", "Reloading")?;
@@ -124,21 +143,10 @@ fn seta_writes_where_the_key_is_set_and_the_arena_gets_it_at_once() {
             "Owner:Name = sysy added to arenas/(default)/arena.conf:",
         )?;
         ask(&mut pilot, "?owner", "This arena is owned by sysy.")?;
-        ensure!(std::fs::read_to_string(&shared)?.ends_with("\n[Owner]\nName = sysy\n"));
+        ensure!(std::fs::read_to_string(shared)?.ends_with("\n[Owner]\nName = sysy\n"));
 
-        // The change survives a zone restart.
-        drop(pilot);
-        drop(staff);
-        drop(zone);
-        let zone = start(&zone_dir)?;
-        let mut fresh = Bot::connect(zone.game_addr())?;
-        fresh.login("fresh", PASSWORD)?;
-        let entry = fresh.enter_arena("0", ship::WARBIRD)?;
-        let settings = entry.settings.context("no settings on entry")?;
-        let speed = ArenaSettings::from_bytes(&settings[..])?.field("Warbird", "BulletSpeed");
-        ensure!(speed == Some(3141), "{speed:?} after the restart");
         Ok(())
-    });
+    }
 }
 
 #[test]
@@ -221,6 +229,23 @@ fn bad_settings_body(
             std::fs::read(&shared)? == arena_before,
             "arena.conf changed"
         );
+
+        // A file that cannot be written: the supervisor's temporary file
+        // name is taken (by a folder), which stops root too.
+        let blocker = zone_dir
+            .join("conf")
+            .join(format!(".global.conf.tmp-{}", zone.pid()));
+        std::fs::create_dir(&blocker)?;
+        ask(
+            &mut staff,
+            "?setg Chat:FloodLimit=8",
+            "Chat:FloodLimit was not changed: cannot write",
+        )?;
+        ensure!(
+            std::fs::read_to_string(global)? == text,
+            "global.conf changed"
+        );
+        std::fs::remove_dir(&blocker)?;
 
         // Players without the capability cannot.
         let mut player = bot_in(zone, "player", "0", ship::SPECTATOR)?;

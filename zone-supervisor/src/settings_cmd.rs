@@ -132,6 +132,12 @@ impl Zone {
                 ));
             }
         }
+        if section == "Modules" && key == "AttachModules" {
+            lines.push(
+                "Modules are attached when an arena's realm starts: `zone-supervisor realm restart NAME` applies it."
+                    .to_string(),
+            );
+        }
         if let Err(e) = self.reload() {
             warn!("reload after {name} changed: {e}");
             lines.push(format!("The file was written but the reload failed: {e}"));
