@@ -210,6 +210,10 @@ fn bad_settings_body(
                 "?setg Warbird:BulletSpeed=5",
                 "is an arena setting; use ?seta",
             ),
+            (
+                "?setg Realms:WorkerPath=/bin/sh",
+                "only the operator changes it",
+            ),
             ("?seta Soccer:BallCount=1", "does not implement"),
             // Valid alone, but a reload would refuse it: contradicts
             // Realms:HeartbeatMillis.

@@ -506,6 +506,24 @@ pub fn check_file(file: &ConfigFile, scope: Scope) -> (Vec<Warning>, Vec<String>
     (warnings, ignored)
 }
 
+/// Settings `?setg` may not change: they name a program the supervisor
+/// runs, a file it writes, or a listener that shows player data, so a
+/// game account (or a misbehaving realm) must not be able to point them
+/// elsewhere.
+const OPERATOR_ONLY: &[(&str, &str)] = &[
+    ("Realms", "WorkerPath"),
+    ("Persist", "DatabasePath"),
+    ("Metrics", "Listen"),
+    ("Metrics", "Token"),
+];
+
+/// Whether `?seta`/`?setg` may change `section:key` (docs/protocol/config.md §4).
+pub fn settable_from_game(section: &str, key: &str) -> bool {
+    !OPERATOR_ONLY
+        .iter()
+        .any(|(s, k)| s.eq_ignore_ascii_case(section) && k.eq_ignore_ascii_case(key))
+}
+
 /// Checks a value for `section:key` before it is set from the game: the
 /// key must be one Subsumption uses, of `scope`, and the value of its type.
 /// The error is a message for the person who typed it.
@@ -529,6 +547,11 @@ pub fn check_set(scope: Scope, section: &str, key: &str, value: &str) -> Result<
     if known.status == Status::NotImplemented {
         return Err(format!(
             "{section}:{key} is an ASSS setting Subsumption does not implement; nothing would read it. Nothing was changed."
+        ));
+    }
+    if !settable_from_game(section, key) {
+        return Err(format!(
+            "{section}:{key} names a program, file or listener on the server; only the operator changes it, in the file. Nothing was changed."
         ));
     }
     if !known.read_in(scope) {

@@ -102,6 +102,8 @@ fn values_are_checked_by_type_and_range() {
     assert!(check_set(Scope::Global, "Billing", "Fallback", "Refuse").is_ok());
     assert!(check_set(Scope::Global, "Billing", "Fallback", "sometimes").is_err());
     assert!(check_set(Scope::Global, "Chat", "Obscene", "a\nb").is_err());
+    let e = check_set(Scope::Global, "realms", "workerpath", "/bin/sh").unwrap_err();
+    assert!(e.contains("only the operator"), "{e}");
 }
 
 #[test]
