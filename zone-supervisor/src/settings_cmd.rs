@@ -34,7 +34,7 @@ impl Zone {
             .players
             .get(pid)
             .map_or_else(|| format!("pid {pid}"), |p| p.name.clone());
-        match self.set_setting(slot_id, global, section, key, value.trim()) {
+        match self.set_setting(slot_id, &who, global, section, key, value.trim()) {
             Ok(lines) => {
                 for line in lines {
                     self.tell(pid, &line);
@@ -50,6 +50,7 @@ impl Zone {
     fn set_setting(
         &mut self,
         slot_id: SlotId,
+        who: &str,
         global: bool,
         section: &str,
         key: &str,
@@ -96,6 +97,7 @@ impl Zone {
         let secret =
             key.to_ascii_lowercase().contains("password") || key.eq_ignore_ascii_case("token");
         info!(
+            player = %who,
             file = %written.path,
             line = written.line,
             "config: {name} = {} written",
