@@ -12,15 +12,18 @@
 
 #![warn(missing_docs)]
 
+mod edit;
 mod embedded;
 mod error;
 mod file;
 mod parse;
+pub mod registry;
 mod settings;
 mod source;
 mod value;
 mod zone;
 
+pub use edit::{edit_text, set_in_zone, write_atomic, ConfTarget, EditError, Written};
 pub use embedded::{
     default_zone, write_default_zone, DEFAULT_MAP_PATH, DEFAULT_ZONE_FILES, SOCCER_MAP_PATH,
     TURF_MAP_PATH,

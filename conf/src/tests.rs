@@ -551,7 +551,7 @@ fn embedded_zone_loads_cleanly() {
     assert!(g.warnings().is_empty(), "{:?}", g.warnings());
     assert_eq!(g.get_int("Listen", "Port", 0), 5000);
     assert_eq!(g.get_int("Net", "DropTimeout", 0), 3000);
-    assert_eq!(g.get_int("Net", "LimitMaximum", 0), 102400);
+    assert_eq!(g.get_int("Net", "MaxRetries", 0), 15);
     assert_eq!(g.get_int("Chat", "FloodLimit", 0), 10);
     for arena in ["0", "pub", "duel2"] {
         let a = z.load_arena(arena).expect("arena");
@@ -591,8 +591,6 @@ fn embedded_zone_loads_cleanly() {
     let a = z.load_arena("0").expect("arena");
     assert_eq!(a.get_int("Team", "SpectatorFrequency", 0), 8025);
     assert_eq!(a.get_int("Bomb", "BombDamageLevel", 0), 7500);
-    let see = [("SEE_NONE", 0), ("SEE_ALL", 1), ("SEE_TEAM", 2)];
-    assert_eq!(a.get_enum("Misc", "SeeEnergy", &see, -1), 2);
 
     for name in ["staff.conf", "passwd.conf", "groupdef.conf"] {
         let f = z.load_file(name).expect(name);

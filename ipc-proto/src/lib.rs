@@ -525,6 +525,29 @@ pub enum ZoneCall<'a> {
         /// Tile y.
         y: i16,
     },
+    /// `?seta`/`?setg` (the realm has checked the capability): write
+    /// `section:key = value` to the zone's config file the key comes from,
+    /// reload, and tell `pid` what was done
+    /// (`docs/protocol/config.md` §4). An arena setting is for the
+    /// calling realm's arena.
+    SetSetting {
+        /// Who asked (a player of the calling realm).
+        pid: i16,
+        /// `?setg` (global.conf) rather than `?seta` (the arena's file).
+        global: bool,
+        /// Section name.
+        section: String,
+        /// Key name.
+        key: String,
+        /// The new value.
+        value: String,
+    },
+    /// `?reloadconf`: reload the zone's config as `zone-supervisor
+    /// reload` does and tell `pid` how it went.
+    ReloadConfig {
+        /// Who asked (a player of the calling realm).
+        pid: i16,
+    },
 }
 
 /// What a [`ZoneCall::PlayerReport`] asks for.

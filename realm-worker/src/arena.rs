@@ -601,8 +601,33 @@ impl Arena {
                 return;
             }
         };
-        let changed = fresh.settings.as_bytes() != self.assets.settings.as_bytes();
+        let before = *self.assets.settings.as_bytes();
         self.assets = fresh;
+        self.config_changed(&before);
+    }
+
+    /// Sets `section:key` in the arena's config in memory only (`?seta
+    /// -t`): it applies at once and lasts until the next reload
+    /// (docs/protocol/config.md §4).
+    pub(crate) fn set_temporary(&mut self, section: &str, key: &str, value: &str) {
+        let mut file = (**self.assets.config.file()).clone();
+        file.set(section, key, value);
+        let config = conf::ArenaConfig::new(
+            &self.name,
+            std::sync::Arc::new(file),
+            self.assets.config.global().clone(),
+        );
+        let before = *self.assets.settings.as_bytes();
+        self.assets.settings = ss_proto::settings::ArenaSettings::build(&config);
+        self.assets.config = config;
+        self.config_changed(&before);
+    }
+
+    /// Rebuilds what the arena derives from its config after it changed;
+    /// if the settings packet differs from `before`, everyone in the
+    /// arena gets the new one (ASSS `Misc:SendUpdatedSettings`).
+    fn config_changed(&mut self, before: &[u8]) {
+        let changed = before != self.assets.settings.as_bytes();
         self.rules = Rules::from_config(&self.assets.config, &self.assets.settings);
         // The map may have changed: region indices start again.
         for p in self.players.values_mut() {

@@ -191,8 +191,13 @@ impl ArenaAssets {
         for o in overrides {
             let (section, key, value) =
                 parse_override(o).with_context(|| format!("bad override {o:?}"))?;
-            file.set(section, key, value);
-            global.set(section, key, value);
+            // Labelled so that `?geta`/`?getg` show where the value is from.
+            let origin = conf::Origin {
+                file: "--set".into(),
+                line: 0,
+            };
+            file.set_from(section, key, value, origin.clone());
+            global.set_from(section, key, value, origin);
         }
         let config = ArenaConfig::new(realm, Arc::new(file), Arc::new(global));
         let caps = Capabilities::load(&zone, config.base_name());

@@ -22,6 +22,7 @@ mod realms;
 mod redirect;
 mod scores;
 mod session;
+mod settings_cmd;
 mod state;
 mod stats;
 mod udp;

@@ -702,6 +702,14 @@ impl Zone {
                     }
                 }
             }
+            ZoneCall::SetSetting {
+                pid,
+                global,
+                section,
+                key,
+                value,
+            } => self.call_set_setting(slot_id, pid, global, &section, &key, &value),
+            ZoneCall::ReloadConfig { pid } => self.call_reload_config(pid),
         }
     }
 
@@ -824,7 +832,9 @@ fn acting_player(call: &ZoneCall<'_>) -> Option<i16> {
         | ZoneCall::ListStaff { pid, .. }
         | ZoneCall::KickWithMessage { pid, .. }
         | ZoneCall::ChatChannel { pid, .. }
-        | ZoneCall::BillerCommand { pid, .. } => Some(*pid),
+        | ZoneCall::BillerCommand { pid, .. }
+        | ZoneCall::SetSetting { pid, .. }
+        | ZoneCall::ReloadConfig { pid } => Some(*pid),
         ZoneCall::RemotePrivate { from, .. }
         | ZoneCall::StaffChat { from, .. }
         | ZoneCall::RemoteCommand { from, .. } => Some(*from),

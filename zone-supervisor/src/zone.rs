@@ -486,7 +486,7 @@ impl Zone {
     /// while it runs (passwords, limits, realm policy, transport tunables for
     /// new connections, flush delay), then every realm's arena config. The
     /// sockets, the control path, billing and the database stay as started.
-    fn reload(&mut self) -> Result<(), String> {
+    pub(crate) fn reload(&mut self) -> Result<(), String> {
         info!("reloading configuration");
         let result = match Settings::load(&self.s.args) {
             Ok(fresh) => {

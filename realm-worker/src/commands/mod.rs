@@ -10,6 +10,7 @@ mod modcmds;
 mod objects;
 pub mod parse;
 mod redirect;
+mod settings;
 mod soccer;
 mod staff;
 
@@ -117,11 +118,13 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("find", "none", "<name or part of one>", "Tells you which arena a player is in; part of a name finds the closest match.", general::find),
     cmd!("flaginfo", "none", "", "Shows where every flag is and who owns or carries it.", flags::flaginfo),
     cmd!("flagreset", "none", "", "Ends the flag game with no winner; a new one starts after Flag:ResetDelay.", flags::flagreset),
+    cmd!("geta", "none", "<section>:<key>", "Shows an arena setting's value and the file and line that set it.", settings::geta),
     cmd!("getcm", "player or arena", "", "Shows the chat mask of the target player or of the arena.", staff::getcm),
+    cmd!("getg", "none", "<section>:<key>", "Shows a global setting's value and the file and line that set it.", settings::getg),
     cmd!("getgroup", "player or none", "", "Shows your staff group, or the target player's.", general::getgroup),
     cmd!("giveball", "player or none", "[-f] [ball]", "Puts a ball (0 if none is named) under the target player, or you; -f makes him carry it.", soccer::giveball),
     cmd!("go", "none", "[arena]", "Takes you to another arena (arena 0 if none is named).", general::go),
-    cmd!("help", "none", "[command]", "Shows what a command does; without one, lists the commands you may use. Also ?man.", general::help),
+    cmd!("help", "none", "[command] | <section>:<key> | <section>: | :", "Shows what a command does; without one, lists the commands you may use. With a colon: help on a setting, the keys of a section, or the sections. Also ?man.", general::help),
     cmd!("idles", "none", "", "Lists the spectators who have been idle for two minutes or more.", modcmds::run),
     cmd!("info", "player", "", "Shows the target's client, resolution, address, connect time and traffic, and his security checks.", staff::info),
     cmd!("jackpot", "none", "", "Shows the jackpot, paid to the winners of the flag game.", flags::jackpot),
@@ -129,6 +132,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("lag", "player or none", "[-v]", "Shows your ping and packet loss, or the target player's; -v for more detail (with the lag rules' verdict).", general::lag),
     cmd!("laghist", "player or none", "[-r]", "Shows a histogram of your ping, or the target player's, in 20 ms buckets: from his positions' age on arrival, or with -r from the reliable round trips.", general::laghist),
     cmd!("listmod", "none", "", "Lists the staff members online, their arena and group.", general::listmod),
+    cmd!("listsettings", "none", "<section>", "Lists every setting of a section with its value here (or its default).", settings::listsettings),
     cmd!("lock", "player, freq or arena", "[-n] [-s] [-t seconds]", "Locks the targets in their ships: -s puts them in spectator mode first, -n tells them, -t unlocks them after that many seconds.", staff::lock),
     cmd!("man", "none", "<command>", "Same as ?help.", general::help),
     cmd!("moveball", "none", "<ball> <x> <y>", "Puts a ball on the map at tile x, y.", soccer::moveball),
@@ -153,13 +157,16 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("prize", "player, freq or arena", "[count] [-]<prize> ... | #<number>", "Gives the targets prizes, e.g. {3 reps}, {anti}; a '-' before the name or count takes them away ({-prox}, {-3 bricks}); a count alone gives random prizes.", staff::prize),
     cmd!("realms", "none", "", "Shows every realm (arena process) of the zone: state, players, CPU, memory, restarts.", general::realms),
     cmd!("redirect", "player, freq or arena", "<redirect name> | <ip>:<port>[:<arena>]", "Sends the targets to another zone (Continuum and bots that understand redirects); sent in public, sends you. Names are set in the global [Redirects] section.", redirect::redirect),
+    cmd!("reloadconf", "none", "", "Reloads the zone's settings and every arena's config (as zone-supervisor reload).", settings::reloadconf),
     cmd!("resetgame", "none", "", "Ends the soccer game with no winner: the balls leave play until the next game and the team scores start again.", soccer::resetgame),
     cmd!("resetkoth", "none", "", "Starts a new King of the Hill game: a crown for everyone in a ship.", modcmds::run),
     cmd!("score", "none", "", "Shows the team scores of the soccer game.", soccer::score),
     cmd!("scorereset", "player or none", "", "Resets your own score (if the arena allows it), or the target player's.", general::scorereset),
     cmd!("send", "player", "<arena>", "Sends the target player to another arena.", staff::send),
+    cmd!("seta", "none", "[-t] <section>:<key>=<value>", "Changes an arena setting in the file it comes from (or adds it to the arena's file); players get the new settings at once. -t changes it in this arena's memory only, until the next reload.", settings::seta),
     cmd!("setcm", "player or arena", "(+|-)(pub|pubmacro|freq|nmefreq|priv|chat|modchat|all) ... [-t seconds]", "Changes the chat mask of the target player, or of the arena: '-' blocks that kind of chat, '+' allows it; -t makes a player's mask expire.", staff::setcm),
     cmd!("setfreq", "player, freq or arena", "[-f] <freq>", "Moves the targets to a freq; -f bypasses the freq manager.", staff::setfreq),
+    cmd!("setg", "none", "<section>:<key>=<value>", "Changes a global setting in the file it comes from (or adds it to global.conf) and reloads the zone's settings.", settings::setg),
     cmd!("setjackpot", "none", "<points>", "Sets the jackpot.", flags::setjackpot),
     cmd!("setscore", "player", "<kill points> [flag points] [kills] [deaths]", "Sets the target player's score in this arena.", staff::setscore),
     cmd!("setship", "player, freq or arena", "[-f] <1-9>", "Puts the targets in a ship (1 Warbird ... 8 Shark, 9 spectator); -f bypasses the freq manager.", staff::setship),
@@ -226,7 +233,7 @@ fn span<'a>(line: &'a str, first: &'a str, last: &str) -> &'a str {
 fn sensitive(name: &str) -> bool {
     matches!(
         name,
-        "passwd" | "local_password" | "password" | "login" | "chat"
+        "passwd" | "local_password" | "password" | "login" | "chat" | "setg"
     )
 }
 
