@@ -50,6 +50,9 @@ pub struct ArenaPlayer {
     pub info: PlayerInfo,
     /// Staff group in this arena.
     pub group: String,
+    /// The group was given for this visit only (`?setgroup` without `-p`,
+    /// `?grplogin`): re-reading `staff.conf` leaves it alone.
+    pub group_temp: bool,
     /// Ship (8 = spectator).
     pub ship: u8,
     /// Freq.
@@ -136,7 +139,7 @@ pub(crate) fn emit(out: &mut Vec<u8>, msg: &FromRealm<'_>) {
 /// The realm's arena.
 pub struct Arena {
     pub(crate) name: String,
-    source: AssetSource,
+    pub(crate) source: AssetSource,
     pub(crate) assets: ArenaAssets,
     pub(crate) rules: Rules,
     pub(crate) players: BTreeMap<i16, ArenaPlayer>,
@@ -163,6 +166,9 @@ pub struct Arena {
     pub(crate) lag_limits: LagLimits,
     /// LVZ objects shown, hidden or changed for the whole arena.
     pub(crate) objects: ObjectState,
+    /// `?lockarena`: entering players are locked (`Some(true)`: in the
+    /// ship they asked for, `-i`; `Some(false)`: in spectator mode).
+    pub(crate) arena_lock: Option<bool>,
     pub(crate) out: Vec<u8>,
     spare: Vec<u8>,
     pkt: Vec<u8>,
@@ -193,6 +199,7 @@ impl Arena {
             security,
             lag_limits: LagLimits::from_config(&assets.config),
             objects: ObjectState::default(),
+            arena_lock: None,
             name,
             source,
             obscene: WordFilter::from_list(&rules.chat.obscene),
@@ -499,6 +506,13 @@ impl Arena {
             }
             ToRealm::WatchPositions { on } => self.radar_watched = on,
             ToRealm::ReloadConfig => self.reload(),
+            ToRealm::StaffChanged => self.reload_staff(),
+            ToRealm::SetGroup {
+                pid,
+                group,
+                issuer,
+                issuer_name,
+            } => self.group_set_by_zone(pid, group, issuer, &issuer_name),
             ToRealm::Shutdown => self.stop = true,
             ToRealm::Deliver { pid, bytes } => {
                 if self.players.contains_key(&pid) {
@@ -568,7 +582,7 @@ impl Arena {
             .reconfigure(Instant::now(), self.assets.config.global());
         self.lag_limits = LagLimits::from_config(&self.assets.config);
         let caps = &self.assets.caps;
-        for p in self.players.values_mut() {
+        for p in self.players.values_mut().filter(|p| !p.group_temp) {
             p.group = caps.group_of(&p.info.name, p.info.authenticated);
         }
         if let Some(core) = self.flags.as_mut() {
@@ -708,7 +722,12 @@ impl Arena {
             self.player_leave(pid);
         }
         let spec = (ship::SPECTATOR, self.rules.freq.spec_freq);
-        let (ship, freq) = if info.reentry && info.previous_ship <= ship::SPECTATOR {
+        // A locked arena (`?lockarena`) keeps newcomers in spectator mode
+        // unless it was locked with -i (docs/protocol/commands-and-capabilities.md §4.4).
+        let arena_locked = self.arena_lock.is_some() && !info.reentry;
+        let (ship, freq) = if arena_locked && self.arena_lock == Some(false) {
+            spec
+        } else if info.reentry && info.previous_ship <= ship::SPECTATOR {
             (info.previous_ship, info.previous_freq)
         } else {
             let members = self.members();
@@ -742,6 +761,7 @@ impl Arena {
             obscenity_filter: info.obscenity_filter,
             info,
             group,
+            group_temp: false,
             ship,
             freq,
             x: 0,
@@ -767,6 +787,9 @@ impl Arena {
             lag: PlayerLag::default(),
         };
         let mut player = player;
+        if arena_locked {
+            player.lock = Some(ShipLock { expires: None });
+        }
         if let Some((mask, secs)) = player.info.chat_mask {
             // A timed mask (e.g. a flood shut-up) outlives leaving the arena.
             player.chat.set_mask(now, mask, u64::from(secs));

@@ -55,6 +55,9 @@ pub struct Player {
     /// The player's zone data (banner, chat mask) was loaded from the
     /// database (or there is none to load).
     pub zone_data_loaded: bool,
+    /// `passwd.conf` digest of the name and the password he logged in with
+    /// (`?set_local_password`).
+    pub login_digest: Option<String>,
 }
 
 /// Bytes of a banner bitmap.
@@ -119,6 +122,7 @@ impl PlayerTable {
             held_since: None,
             machine_id: 0,
             banner: None,
+            login_digest: None,
             chat_mask: None,
             zone_data_loaded: false,
         });
@@ -202,30 +206,5 @@ mod tests {
         assert_eq!(t.pid_at(&c), Some(0));
         assert_eq!(t.pid_at(&a), None);
         assert_eq!(t.len(), 2);
-    }
-}
-
-/// Timed kicks (`?kick -t`): names and machine ids kept out until a time.
-#[derive(Default)]
-pub struct Bans {
-    by_name: std::collections::HashMap<String, Instant>,
-    by_machine: std::collections::HashMap<u32, Instant>,
-}
-
-impl Bans {
-    /// Keeps `name` (and `machine_id`, unless 0 = unknown) out until `until`.
-    pub fn ban(&mut self, name: &str, machine_id: u32, until: Instant) {
-        self.by_name.insert(name.to_ascii_lowercase(), until);
-        if machine_id != 0 {
-            self.by_machine.insert(machine_id, until);
-        }
-    }
-
-    /// Whether a login with this name or machine id is still banned.
-    pub fn is_banned(&mut self, name: &str, machine_id: u32, now: Instant) -> bool {
-        self.by_name.retain(|_, t| *t > now);
-        self.by_machine.retain(|_, t| *t > now);
-        self.by_name.contains_key(&name.to_ascii_lowercase())
-            || (machine_id != 0 && self.by_machine.contains_key(&machine_id))
     }
 }

@@ -679,6 +679,7 @@ impl Zone {
                     self.biller_command(pid, &line, modchat);
                 }
             }
+            ZoneCall::Staff { pid, request } => self.call_staff(now, slot_id, pid, request),
         }
     }
 
@@ -800,7 +801,8 @@ fn acting_player(call: &ZoneCall<'_>) -> Option<i16> {
         | ZoneCall::ListStaff { pid, .. }
         | ZoneCall::KickWithMessage { pid, .. }
         | ZoneCall::ChatChannel { pid, .. }
-        | ZoneCall::BillerCommand { pid, .. } => Some(*pid),
+        | ZoneCall::BillerCommand { pid, .. }
+        | ZoneCall::Staff { pid, .. } => Some(*pid),
         ZoneCall::RemotePrivate { from, .. }
         | ZoneCall::StaffChat { from, .. }
         | ZoneCall::RemoteCommand { from, .. } => Some(*from),

@@ -47,6 +47,8 @@ pub struct ScoreKeeper {
     /// When the scheduled reset is next due (seconds since the epoch).
     next_reset: Option<i64>,
     reset_every: Option<Duration>,
+    /// The timed kicks read from the database at start (taken by the zone).
+    pub initial_bans: Vec<zone_persist::BanRecord>,
 }
 
 fn epoch_secs() -> i64 {
@@ -67,12 +69,15 @@ pub fn start(
     let next = store
         .schedule_next(RESET_SCHEDULE)
         .map_err(|e| anyhow::anyhow!("reading the reset schedule: {e}"))?;
-    info!(path = %settings.path.display(), "scores kept in the database");
+    let mut store = store;
+    let bans = store
+        .active_bans(epoch_secs())
+        .map_err(|e| anyhow::anyhow!("reading the timed kicks: {e}"))?;
+    info!(path = %settings.path.display(), kicks = bans.len(), "scores kept in the database");
     let (tx, replies) = zone_persist::spawn(store)?;
-    Ok(Some((
-        ScoreKeeper::new(Persist::new(tx), settings.reset_every, next),
-        replies,
-    )))
+    let mut keeper = ScoreKeeper::new(Persist::new(tx), settings.reset_every, next);
+    keeper.initial_bans = bans;
+    Ok(Some((keeper, replies)))
 }
 
 impl ScoreKeeper {
@@ -95,6 +100,7 @@ impl ScoreKeeper {
             last_flush: Instant::now(),
             next_reset,
             reset_every,
+            initial_bans: Vec::new(),
         }
     }
 }
