@@ -617,6 +617,18 @@ pub enum StaffRequest {
         /// realm's.
         scope: String,
     },
+    /// `?makearena`: create `arenas/<name>/arena.conf` including the
+    /// default arena's config.
+    MakeArena {
+        /// The arena name (lower-case letters and digits, maybe a leading
+        /// `#`).
+        name: String,
+    },
+    /// `?admlogfile flush|reopen`: the zone's log file (`Log:File`).
+    LogFile {
+        /// Close and open it again (after an outside rotation); else flush.
+        reopen: bool,
+    },
 }
 
 /// The value of a [`StaffRequest::Password`].

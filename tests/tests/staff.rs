@@ -93,6 +93,19 @@ fn a_permanent_group_survives_a_zone_restart() {
         // And has a moderator's powers.
         helper.chat(chat_type::PUBLIC, -1, "?lockarena")?;
         wait_message(&mut helper, "Arena locked")?;
+        // Other zone files: ?makearena writes an arena folder.
+        let mut boss = bot_in(&zone, "boss", "0", ship::SPECTATOR)?;
+        boss.chat(chat_type::PUBLIC, -1, "?makearena Bad/Name")?;
+        wait_message(&mut boss, "Illegal arena name.")?;
+        boss.chat(chat_type::PUBLIC, -1, "?makearena newarena")?;
+        wait_message(&mut boss, "Successfully created newarena.")?;
+        let conf = std::fs::read_to_string(zone_dir.join("arenas/newarena/arena.conf"))?;
+        ensure!(
+            conf.contains("#include arenas/(default)/arena.conf"),
+            "{conf}"
+        );
+        boss.chat(chat_type::PUBLIC, -1, "?makearena newarena")?;
+        wait_message(&mut boss, "Error creating directory 'arenas/newarena'")?;
         Ok(())
     });
 }

@@ -39,7 +39,17 @@ pub struct LogRing {
     rx: Receiver<String>,
     lines: VecDeque<String>,
     dropped: Arc<AtomicU64>,
-    file: Option<Sender<String>>,
+    file: Option<Sender<FileCmd>>,
+}
+
+/// What the log file's thread is asked to do.
+enum FileCmd {
+    /// Append a line.
+    Line(String),
+    /// Flush to disk.
+    Flush,
+    /// Close and open the file again (after an outside rotation).
+    Reopen,
 }
 
 /// A new layer and the ring it feeds.
@@ -119,14 +129,38 @@ impl LogRing {
             .append(true)
             .open(&path)?;
         let mut size = file.metadata().map_or(0, |m| m.len());
-        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let (tx, rx) = std::sync::mpsc::channel::<FileCmd>();
         std::thread::Builder::new()
             .name("log-file".into())
             .spawn(move || {
+                let open = |p: &PathBuf| {
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(p)
+                };
                 while let Ok(first) = rx.recv() {
                     let mut batch = vec![first];
                     batch.extend(rx.try_iter());
-                    for line in batch {
+                    for cmd in batch {
+                        let line = match cmd {
+                            FileCmd::Line(l) => l,
+                            FileCmd::Flush => {
+                                let _ = file.flush().and_then(|()| file.sync_data());
+                                continue;
+                            }
+                            FileCmd::Reopen => {
+                                let _ = file.flush();
+                                match open(&path) {
+                                    Ok(f) => {
+                                        size = f.metadata().map_or(0, |m| m.len());
+                                        file = f;
+                                    }
+                                    Err(e) => eprintln!("log file {}: {e}", path.display()),
+                                }
+                                continue;
+                            }
+                        };
                         if max_bytes > 0 && size >= max_bytes {
                             let _ = file.flush();
                             let old = path.with_extension(match path.extension() {
@@ -160,13 +194,25 @@ impl LogRing {
     pub fn drain(&mut self) {
         while let Ok(line) = self.rx.try_recv() {
             if let Some(f) = &self.file {
-                let _ = f.send(line.clone());
+                let _ = f.send(FileCmd::Line(line.clone()));
             }
             if self.lines.len() == RING_LINES {
                 self.lines.pop_front();
             }
             self.lines.push_back(line);
         }
+    }
+
+    /// `?admlogfile`: flush the log file, or reopen it; false when there
+    /// is no log file.
+    pub fn file_command(&mut self, reopen: bool) -> bool {
+        self.drain();
+        let cmd = if reopen {
+            FileCmd::Reopen
+        } else {
+            FileCmd::Flush
+        };
+        self.file.as_ref().is_some_and(|f| f.send(cmd).is_ok())
     }
 
     /// Lines dropped because the channel was full.
@@ -261,6 +307,34 @@ mod tests {
         assert!(rotated.exists(), "the file was rotated");
         let now = std::fs::metadata(&path).unwrap().len();
         assert!(now < 200, "the current file starts again ({now} bytes)");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn reopening_follows_an_outside_rotation() {
+        let dir = std::env::temp_dir().join(format!("logring-reopen-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("zone.log");
+        let (layer, mut ring) = channel();
+        assert!(!ring.file_command(true), "no file yet");
+        ring.open_file(path.clone(), 0).unwrap();
+        let sub = tracing_subscriber::registry().with(layer);
+        tracing::subscriber::with_default(sub, || {
+            tracing::info!("before the rotation");
+            ring.drain();
+            std::fs::rename(&path, dir.join("zone.log.old")).unwrap();
+            assert!(ring.file_command(true));
+            tracing::info!("after the rotation");
+            ring.drain();
+            assert!(ring.file_command(false));
+        });
+        let ok = (0..500).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            std::fs::read_to_string(&path).is_ok_and(|t| t.contains("after the rotation"))
+        });
+        assert!(ok, "the reopened file gets the new lines");
+        let now = std::fs::read_to_string(&path).unwrap();
+        assert!(!now.contains("before the rotation"), "{now}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

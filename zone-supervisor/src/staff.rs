@@ -214,6 +214,15 @@ impl Zone {
             StaffRequest::EndInterval { interval, scope } => {
                 self.staff_end_interval(slot, &interval, &scope)
             }
+            StaffRequest::MakeArena { name } => vec![self.make_arena(&name)],
+            StaffRequest::LogFile { reopen } => {
+                let text = match (self.log.file_command(reopen), reopen) {
+                    (false, _) => "There is no log file (Log:File is not set).",
+                    (true, true) => "Log file reopened.",
+                    (true, false) => "Log file flushed.",
+                };
+                vec![text.to_string()]
+            }
         };
         for line in reply {
             self.call_message_to(pid, 0, 0, &line);
@@ -427,6 +436,30 @@ impl Zone {
         vec![done]
     }
 
+    /// `?makearena`: `arenas/<name>/arena.conf` including the default
+    /// arena's config; a folder that exists already is left alone.
+    fn make_arena(&mut self, name: &str) -> String {
+        if !valid_arena_name(name) {
+            return "Illegal arena name.".to_string();
+        }
+        let Some(dir) = self.s.zone_dir.clone() else {
+            return "This zone runs on its embedded config: there is no arenas folder (start it with --zone DIR).".to_string();
+        };
+        let folder = dir.join("arenas").join(name);
+        if let Err(e) = std::fs::create_dir(&folder) {
+            return format!("Error creating directory 'arenas/{name}': {e}");
+        }
+        let conf = folder.join("arena.conf");
+        if let Err(e) =
+            crate::conf_edit::write_atomic(&conf, "\n#include arenas/(default)/arena.conf\n")
+        {
+            let _ = std::fs::remove_dir(&folder);
+            return format!("Error creating file 'arenas/{name}/arena.conf': {e}");
+        }
+        info!(arena = name, "arena folder created by staff");
+        format!("Successfully created {name}.")
+    }
+
     /// `?endinterval reset|game [scope]`.
     fn staff_end_interval(&mut self, slot: SlotId, interval: &str, scope: &str) -> Vec<String> {
         let Some(slot_info) = self.state.registry.get(slot) else {
@@ -465,6 +498,17 @@ impl Zone {
     }
 }
 
+/// An arena name `?makearena` accepts: lower-case letters and digits, an
+/// optional leading `#` (ASSS's rule).
+pub fn valid_arena_name(name: &str) -> bool {
+    let body = name.strip_prefix('#').unwrap_or(name);
+    !body.is_empty()
+        && body.len() <= 15
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
 /// The group of players without one.
 pub const DEFAULT_GROUP: &str = "default";
 
@@ -481,6 +525,16 @@ mod tests {
             uptime_text(2 * 86_400 + 7200 + 180 + 4),
             "2 days, 2 hours, 3 minutes and 4 seconds"
         );
+    }
+
+    #[test]
+    fn arena_names_for_makearena() {
+        assert!(valid_arena_name("duel2"));
+        assert!(valid_arena_name("#secret"));
+        assert!(!valid_arena_name("Duel"));
+        assert!(!valid_arena_name("../x"));
+        assert!(!valid_arena_name(""));
+        assert!(!valid_arena_name("#"));
     }
 
     #[test]

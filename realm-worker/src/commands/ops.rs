@@ -456,6 +456,29 @@ pub(super) fn endinterval(a: &mut Arena, ctx: &Ctx, params: &str) -> CmdResult {
     staff(a, ctx, StaffRequest::EndInterval { interval, scope })
 }
 
+pub(super) fn makearena(a: &mut Arena, ctx: &Ctx, params: &str) -> CmdResult {
+    let name = params.trim();
+    if name.is_empty() {
+        return Err(CmdError::Usage);
+    }
+    staff(
+        a,
+        ctx,
+        StaffRequest::MakeArena {
+            name: name.to_string(),
+        },
+    )
+}
+
+pub(super) fn admlogfile(a: &mut Arena, ctx: &Ctx, params: &str) -> CmdResult {
+    let reopen = match params.trim().to_ascii_lowercase().as_str() {
+        "flush" => false,
+        "reopen" => true,
+        _ => return Err(CmdError::Usage),
+    };
+    staff(a, ctx, StaffRequest::LogFile { reopen })
+}
+
 // ----- information ------------------------------------------------------------------
 
 pub(super) fn mapinfo(a: &mut Arena, ctx: &Ctx, _params: &str) -> CmdResult {
