@@ -510,6 +510,72 @@ mod tests {
         assert!(find_command("nosuch").is_none());
     }
 
+    /// `docs/protocol/commands-and-capabilities.md` §5: every ASSS command
+    /// name, marked "yes" exactly when the command table has it, with the
+    /// capabilities the default `groupdef.conf` grants as shown.
+    #[test]
+    fn the_asss_command_list_in_the_docs_matches_the_table() {
+        let doc = include_str!("../../../docs/protocol/commands-and-capabilities.md");
+        let sec = doc
+            .split("## 5. ASSS's commands")
+            .nth(1)
+            .expect("the doc has §5");
+        let zone = conf::ZoneConfig::embedded().unwrap();
+        let caps = crate::caps::Capabilities::load(&zone, "0");
+        let mut names = std::collections::BTreeSet::new();
+        let mut yes = 0;
+        for line in sec.lines().filter(|l| l.starts_with("| `?")) {
+            let cells: Vec<&str> = line.trim_matches('|').split(" | ").map(str::trim).collect();
+            assert_eq!(cells.len(), 3, "{line}");
+            let name = cells[0].trim_matches('`').trim_start_matches('?');
+            assert!(names.insert(name.to_string()), "{name} twice");
+            if cells[2] == "yes" {
+                yes += 1;
+                assert!(
+                    find_command(name).is_some(),
+                    "{name} is marked yes but missing"
+                );
+                let mut granted = 0;
+                for cap in cells[1].split(", ") {
+                    let (cap, group) = cap.split_once(" (").expect("`cap` (group)");
+                    let (cap, group) = (cap.trim_matches('`'), group.trim_end_matches(')'));
+                    assert!(caps.group_has(group, cap), "{group} lacks {cap}");
+                    granted += 1;
+                }
+                assert!(granted > 0, "{name}: no capability grants it");
+            } else {
+                assert!(
+                    cells[2].starts_with("no: ") && cells[2].len() > 8,
+                    "{name}: status must be yes or no: <why>"
+                );
+                assert!(
+                    find_command(name).is_none(),
+                    "{name} exists but is marked no"
+                );
+            }
+        }
+        assert_eq!(
+            names.len(),
+            153,
+            "ASSS's default modules have 153 command names"
+        );
+        // Vice versa: a table command with an ASSS name is in the list.
+        for c in COMMANDS {
+            if !names.contains(c.name) {
+                assert!(
+                    ["go", "help", "obscene", "realms"].contains(&c.name),
+                    "?{} is missing from §5 (or is it ours alone?)",
+                    c.name
+                );
+            }
+        }
+        assert!(
+            sec.contains(&format!("**{yes} of 153**")),
+            "the count in §5 says {yes}"
+        );
+        assert!(yes >= 92, "{yes}");
+    }
+
     #[test]
     fn star_aliases() {
         assert_eq!(star_alias("Arena"), Some(("aa", "")));
