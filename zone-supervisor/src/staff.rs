@@ -304,7 +304,11 @@ impl Zone {
         if !self.player_in_realm(target, slot) {
             return vec!["That player has left.".to_string()];
         }
-        let Some(name) = self.players.get(target).map(|p| p.name.clone()) else {
+        let Some((name, verified)) = self
+            .players
+            .get(target)
+            .map(|p| (p.name.clone(), p.authenticated))
+        else {
             return Vec::new();
         };
         let path = match self.conf_file("staff.conf") {
@@ -318,9 +322,16 @@ impl Zone {
         }
         info!(%name, group, section, "staff.conf: group set");
         self.staff_changed(slot, issuer, target, group);
-        vec![format!(
+        let mut lines = vec![format!(
             "{name} is now in group {group} ([{section}] in staff.conf)."
-        )]
+        )];
+        if !verified {
+            // Groups from staff.conf need a verified login (§2.2).
+            lines.push(format!(
+                "Note: {name} did not log in with a verified password; after this visit the group applies only to verified logins."
+            ));
+        }
+        lines
     }
 
     /// `?rmgroup` of a group from `staff.conf`.
