@@ -629,6 +629,31 @@ pub enum StaffRequest {
         /// Close and open it again (after an outside rotation); else flush.
         reopen: bool,
     },
+    /// `?cd`, `?pwd`, `?getfile`, `?delfile`, `?renfile`: files of the zone
+    /// folder, relative to the asker's working directory.
+    File(FileOp),
+}
+
+/// A file operation of a [`StaffRequest::File`]; paths are relative (no
+/// `..`, no root) and stay inside the zone folder.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum FileOp {
+    /// Change the working directory (relative to the zone folder; empty =
+    /// the zone folder).
+    Cd(String),
+    /// Show the working directory.
+    Pwd,
+    /// Send a file to the asker (S2C 0x10).
+    Get(String),
+    /// Delete a file.
+    Delete(String),
+    /// Rename a file.
+    Rename {
+        /// The file.
+        from: String,
+        /// Its new name.
+        to: String,
+    },
 }
 
 /// The value of a [`StaffRequest::Password`].

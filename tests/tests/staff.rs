@@ -307,3 +307,46 @@ fn lastlog_shows_recent_zone_log_lines() {
         Ok(())
     });
 }
+
+#[test]
+fn file_commands_stay_in_the_zone_folder() {
+    in_temp_dir("files", |dir| {
+        let zone_dir = staff_zone(dir, &[])?;
+        std::fs::write(dir.join("outside.txt"), "not yours")?;
+        let zone = serve(&zone_dir)?;
+        let mut boss = bot_in(&zone, "boss", "0", ship::SPECTATOR)?;
+        boss.chat(chat_type::PUBLIC, -1, "?cd conf")?;
+        wait_message(&mut boss, "Changed working directory.")?;
+        boss.chat(chat_type::PUBLIC, -1, "?pwd")?;
+        wait_message(&mut boss, "Current working directory: conf")?;
+        boss.chat(chat_type::PUBLIC, -1, "?getfile staff.conf")?;
+        let file = boss
+            .wait_for(WAIT, |p| match p {
+                S2CPacket::IncomingFile(f) => Some(f.clone()),
+                _ => None,
+            })
+            .context("the file (S2C 0x10)")?;
+        ensure!(file.name == "staff.conf", "name {:?}", file.name);
+        ensure!(
+            file.data == std::fs::read(zone_dir.join("conf/staff.conf"))?,
+            "the file's bytes"
+        );
+        boss.chat(chat_type::PUBLIC, -1, "?getfile ../../outside.txt")?;
+        wait_message(&mut boss, "Invalid path or filename.")?;
+        boss.chat(chat_type::PUBLIC, -1, "?cd /etc")?;
+        wait_message(&mut boss, "Invalid path or filename.")?;
+        std::fs::write(zone_dir.join("conf/scratch.txt"), "x")?;
+        boss.chat(chat_type::PUBLIC, -1, "?renfile scratch.txt:renamed.txt")?;
+        wait_message(&mut boss, "Renamed.")?;
+        ensure!(zone_dir.join("conf/renamed.txt").exists());
+        boss.chat(chat_type::PUBLIC, -1, "?delfile renamed.txt")?;
+        wait_message(&mut boss, "Deleted.")?;
+        ensure!(!zone_dir.join("conf/renamed.txt").exists());
+        ensure!(dir.join("outside.txt").exists());
+        // Players without the capability may not read the zone's files.
+        let mut pleb = bot_in(&zone, "pleb", "0", ship::SPECTATOR)?;
+        pleb.chat(chat_type::PUBLIC, -1, "?getfile conf/passwd.conf")?;
+        wait_message(&mut pleb, "You don't have permission to use ?getfile.")?;
+        Ok(())
+    });
+}

@@ -12,6 +12,7 @@ mod conf_edit;
 mod config;
 mod control;
 mod directory;
+mod files;
 mod game_calls;
 mod lag;
 mod logring;

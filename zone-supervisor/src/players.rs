@@ -58,6 +58,9 @@ pub struct Player {
     /// `passwd.conf` digest of the name and the password he logged in with
     /// (`?set_local_password`).
     pub login_digest: Option<String>,
+    /// Working directory of staff file commands (`?cd`), relative to the
+    /// zone folder; empty = the zone folder.
+    pub cwd: String,
 }
 
 /// Bytes of a banner bitmap.
@@ -123,6 +126,7 @@ impl PlayerTable {
             machine_id: 0,
             banner: None,
             login_digest: None,
+            cwd: String::new(),
             chat_mask: None,
             zone_data_loaded: false,
         });

@@ -4,7 +4,7 @@
 //! whole zone is asked of the supervisor ([`ZoneCall::Staff`]); the realm
 //! checks capabilities and the "higher than" rule first.
 
-use ipc_proto::{PasswordValue, StaffRequest, ZoneCall};
+use ipc_proto::{FileOp, PasswordValue, StaffRequest, ZoneCall};
 use ss_proto::game::{chat_type, Chat, S2CPacket};
 use tracing::info;
 
@@ -477,6 +477,48 @@ pub(super) fn admlogfile(a: &mut Arena, ctx: &Ctx, params: &str) -> CmdResult {
         _ => return Err(CmdError::Usage),
     };
     staff(a, ctx, StaffRequest::LogFile { reopen })
+}
+
+// ----- files of the zone folder (§4.7) ---------------------------------------------
+
+pub(super) fn cd(a: &mut Arena, ctx: &Ctx, params: &str) -> CmdResult {
+    let dir = params.trim().to_string();
+    staff(a, ctx, StaffRequest::File(FileOp::Cd(dir)))
+}
+
+pub(super) fn pwd(a: &mut Arena, ctx: &Ctx, _params: &str) -> CmdResult {
+    staff(a, ctx, StaffRequest::File(FileOp::Pwd))
+}
+
+pub(super) fn getfile(a: &mut Arena, ctx: &Ctx, params: &str) -> CmdResult {
+    let name = params.trim();
+    if name.is_empty() {
+        return Err(CmdError::Usage);
+    }
+    staff(a, ctx, StaffRequest::File(FileOp::Get(name.to_string())))
+}
+
+pub(super) fn delfile(a: &mut Arena, ctx: &Ctx, params: &str) -> CmdResult {
+    let name = params.trim();
+    if name.is_empty() {
+        return Err(CmdError::Usage);
+    }
+    staff(a, ctx, StaffRequest::File(FileOp::Delete(name.to_string())))
+}
+
+pub(super) fn renfile(a: &mut Arena, ctx: &Ctx, params: &str) -> CmdResult {
+    let (from, to) = params
+        .split_once(':')
+        .filter(|(f, t)| !f.trim().is_empty() && !t.trim().is_empty())
+        .ok_or_else(|| CmdError::Msg("Bad syntax.".into()))?;
+    staff(
+        a,
+        ctx,
+        StaffRequest::File(FileOp::Rename {
+            from: from.trim().to_string(),
+            to: to.trim().to_string(),
+        }),
+    )
 }
 
 // ----- information ------------------------------------------------------------------
