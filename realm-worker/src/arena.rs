@@ -53,6 +53,11 @@ pub struct ArenaPlayer {
     /// The group was given for this visit only (`?setgroup` without `-p`,
     /// `?grplogin`): re-reading `staff.conf` leaves it alone.
     pub group_temp: bool,
+    /// `?botfeature +seeallposn`: every position in the arena reaches him,
+    /// whatever the distance.
+    pub see_all_posn: bool,
+    /// `?botfeature +seeownposn`: his own positions come back to him.
+    pub see_own_posn: bool,
     /// Ship (8 = spectator).
     pub ship: u8,
     /// Freq.
@@ -762,6 +767,8 @@ impl Arena {
             info,
             group,
             group_temp: false,
+            see_all_posn: false,
+            see_own_posn: false,
             ship,
             freq,
             x: 0,
@@ -1075,6 +1082,10 @@ impl Arena {
         let mut rng = self.rng;
         for (&other, r) in &self.players {
             if other == pid {
+                // A bot may ask for its own positions (`?botfeature`).
+                if r.see_own_posn {
+                    push_pid(&mut targets, other);
+                }
                 continue;
             }
             if r.spectating == pid && r.sees_extra {
@@ -1089,7 +1100,7 @@ impl Arena {
             } else {
                 d <= r.info.x_res as i32 + r.info.y_res as i32
             };
-            if to_all || in_range || r.spectating == pid || r.attached_to == pid {
+            if to_all || in_range || r.see_all_posn || r.spectating == pid || r.attached_to == pid {
                 push_pid(&mut targets, other);
             } else if !fired && d <= POSITION_EXTRA_PIXELS {
                 // radar dots: the farther, the rarer

@@ -45,7 +45,7 @@ struct Harness {
 }
 
 const STAFF: &str =
-    "[GroupPasswords]\nmod = letmein\n[(global)]\nmoddy = mod\nsysy = sysop\nsmoddy = smod\n";
+    "[GroupPasswords]\nmod = letmein\n[(global)]\nmoddy = mod\nsysy = sysop\nsmoddy = smod\nbotty = bot\n";
 
 impl Harness {
     fn new(overrides: &[&str]) -> Harness {
@@ -1531,4 +1531,109 @@ fn small_commands_answer() {
     h.clear();
     h.chat(2, chat_type::PRIVATE, 1, "*where");
     assert_eq!(h.messages(2), vec!["pleb: A1".to_string()]);
+}
+
+/// Sends `pid` a position stamped `dt` ticks from now (so that each is
+/// newer than the last).
+fn position_at(h: &mut Harness, pid: i16, dt: u32) {
+    let pos = ss_proto::game::Position {
+        time: ipc_proto::monotonic_ticks().wrapping_add(dt) & 0x7FFF_FFFF,
+        x: 8000,
+        y: 8000,
+        ..Default::default()
+    };
+    let mut buf = [0u8; ss_proto::game::Position::MAX_LEN];
+    let len = pos.encode_into(&mut buf);
+    h.send(ToRealm::PlayerPacket {
+        pid,
+        bytes: &buf[..len],
+    });
+}
+
+/// Whether `pid` was sent a position of `of`.
+fn got_position_of(h: &Harness, pid: i16, of: i16) -> bool {
+    h.received(pid).iter().any(|p| match p {
+        S2CPacket::SmallPosition(s) => i16::from(s.pid) == of,
+        S2CPacket::LargePosition(l) => l.pid as i16 == of,
+        _ => false,
+    })
+}
+
+#[test]
+fn bot_features_widen_what_a_bot_sees() {
+    let mut h = Harness::new(&[]);
+    h.enter(1, "pilot", ship::WARBIRD);
+    h.enter(2, "botty", ship::WARBIRD);
+    h.clear();
+    position_at(&mut h, 1, 1);
+    assert!(!got_position_of(&h, 2, 1), "too far away");
+    h.chat(1, chat_type::PUBLIC, -1, "?botfeature +seeallposn");
+    assert_eq!(
+        h.messages(1),
+        vec!["You don't have permission to use ?botfeature.".to_string()]
+    );
+    h.clear();
+    h.chat(
+        2,
+        chat_type::PUBLIC,
+        -1,
+        "?botfeature +seeallposn +seeownposn",
+    );
+    assert_eq!(
+        h.messages(2),
+        vec!["seeallposn on, seeownposn on".to_string()]
+    );
+    h.clear();
+    position_at(&mut h, 1, 2);
+    assert!(got_position_of(&h, 2, 1), "every position reaches the bot");
+    assert!(!got_position_of(&h, 1, 1), "nobody else gets his own");
+    h.clear();
+    position_at(&mut h, 2, 3);
+    assert!(got_position_of(&h, 2, 2), "its own position comes back");
+    h.clear();
+    h.chat(2, chat_type::PUBLIC, -1, "?botfeature +flying");
+    assert_eq!(h.messages(2), vec!["Unknown bot feature!".to_string()]);
+}
+
+#[test]
+fn modules_attach_and_detach_until_the_arena_restarts() {
+    let mut h = Harness::new(&[]);
+    h.enter(1, "sysy", ship::SPECTATOR);
+    let attached =
+        |h: &Harness| -> Vec<&'static str> { h.arena.modules.iter().map(|m| m.name()).collect() };
+    assert!(attached(&h).contains(&"jackpot"), "{:?}", attached(&h));
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?detmod jackpot");
+    assert_eq!(h.messages(1), vec!["Module jackpot detached.".to_string()]);
+    assert_eq!(h.arena.jackpot, None, "its state goes with it");
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?attmod jackpot");
+    assert_eq!(
+        h.messages(1),
+        vec!["Module jackpot attached (until the arena restarts).".to_string()]
+    );
+    assert_eq!(h.arena.jackpot, Some(0));
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?attmod jackpot");
+    assert_eq!(
+        h.messages(1),
+        vec!["Module jackpot is already attached.".to_string()]
+    );
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?attmod -d jackpot");
+    assert_eq!(h.messages(1), vec!["Module jackpot detached.".to_string()]);
+    for (line, want) in [
+        ("?attmod fg_turf", "flag games are chosen"),
+        ("?detmod fg_wz", "flag games are chosen"),
+        ("?attmod nosuch", "no such module"),
+        ("?detmod periodic2", "not attached"),
+    ] {
+        h.clear();
+        h.chat(1, chat_type::PUBLIC, -1, line);
+        assert!(
+            h.messages(1)[0].contains(want),
+            "{line}: {:?}",
+            h.messages(1)
+        );
+    }
 }

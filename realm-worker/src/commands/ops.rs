@@ -648,6 +648,107 @@ pub(super) fn lsmod(a: &mut Arena, ctx: &Ctx, params: &str) -> CmdResult {
     Ok(())
 }
 
+pub(super) fn attmod(a: &mut Arena, ctx: &Ctx, params: &str) -> CmdResult {
+    let p = params.trim();
+    if let Some(rest) = p.strip_prefix("-d") {
+        return detmod(a, ctx, rest);
+    }
+    let name = p.to_ascii_lowercase();
+    if name.is_empty() {
+        return Err(CmdError::Usage);
+    }
+    if name.starts_with("fg_") {
+        return Err(CmdError::Msg(format!(
+            "Attaching module {name} failed: flag games are chosen with Modules:AttachModules (then ?recyclearena)."
+        )));
+    }
+    if a.modules.iter().any(|m| m.name() == name) {
+        return Err(CmdError::Msg(format!("Module {name} is already attached.")));
+    }
+    let (mut mods, _) = crate::modules::attach(&name, &a.name);
+    if mods.is_empty() {
+        let text = if MODULES.iter().any(|(n, _)| *n == name) {
+            format!("Module {name} is always on.")
+        } else {
+            format!("Attaching module {name} failed: no such module.")
+        };
+        return Err(CmdError::Msg(text));
+    }
+    let mut m = mods.remove(0);
+    m.on_attach(a, ipc_proto::monotonic_ticks());
+    a.modules.push(m);
+    info!(realm = %a.name, by = %ctx.issuer.name, module = name, "module attached");
+    a.reply(
+        &ctx.issuer,
+        &format!("Module {name} attached (until the arena restarts)."),
+    );
+    Ok(())
+}
+
+pub(super) fn detmod(a: &mut Arena, ctx: &Ctx, params: &str) -> CmdResult {
+    let name = params.trim().to_ascii_lowercase();
+    if name.is_empty() {
+        return Err(CmdError::Usage);
+    }
+    if name.starts_with("fg_") {
+        return Err(CmdError::Msg(format!(
+            "Detaching module {name} failed: flag games are chosen with Modules:AttachModules (then ?recyclearena)."
+        )));
+    }
+    let Some(i) = a.modules.iter().position(|m| m.name() == name) else {
+        return Err(CmdError::Msg(format!(
+            "Detaching module {name} failed: it is not attached."
+        )));
+    };
+    let mut m = a.modules.remove(i);
+    m.on_detach(a);
+    info!(realm = %a.name, by = %ctx.issuer.name, module = name, "module detached");
+    a.reply(&ctx.issuer, &format!("Module {name} detached."));
+    Ok(())
+}
+
+/// `?botfeature [+|-]seeallposn [+|-]seeownposn`.
+pub fn parse_botfeature(params: &str) -> Result<Vec<(&str, bool)>, String> {
+    let mut out = Vec::new();
+    for w in params.split([' ', ',']).filter(|w| !w.is_empty()) {
+        let (on, name) = match w.split_at(1) {
+            ("+", n) => (true, n),
+            ("-", n) => (false, n),
+            _ => return Err("Bad syntax!".into()),
+        };
+        match name {
+            "seeallposn" | "seeownposn" => out.push((name, on)),
+            _ => return Err("Unknown bot feature!".into()),
+        }
+    }
+    if out.is_empty() {
+        return Err("Bad syntax!".into());
+    }
+    Ok(out)
+}
+
+pub(super) fn botfeature(a: &mut Arena, ctx: &Ctx, params: &str) -> CmdResult {
+    local(ctx)?;
+    let features = parse_botfeature(params).map_err(CmdError::Msg)?;
+    let p = a
+        .players
+        .get_mut(&ctx.issuer.pid)
+        .ok_or(CmdError::NeedPlayer)?;
+    for (name, on) in features {
+        match name {
+            "seeallposn" => p.see_all_posn = on,
+            _ => p.see_own_posn = on,
+        }
+    }
+    let text = format!(
+        "seeallposn {}, seeownposn {}",
+        if p.see_all_posn { "on" } else { "off" },
+        if p.see_own_posn { "on" } else { "off" }
+    );
+    a.reply(&ctx.issuer, &text);
+    Ok(())
+}
+
 pub(super) fn modinfo(a: &mut Arena, ctx: &Ctx, params: &str) -> CmdResult {
     let name = params.trim().to_ascii_lowercase();
     if name.is_empty() {
@@ -844,6 +945,17 @@ mod tests {
         assert_eq!(parse_setgroup(""), None);
         assert_eq!(parse_setgroup("-x mod"), None);
         assert_eq!(parse_setgroup("mod extra"), None);
+    }
+
+    #[test]
+    fn botfeature_arguments() {
+        assert_eq!(
+            parse_botfeature("+seeallposn -seeownposn"),
+            Ok(vec![("seeallposn", true), ("seeownposn", false)])
+        );
+        assert!(parse_botfeature("seeallposn").is_err());
+        assert!(parse_botfeature("+flying").is_err());
+        assert!(parse_botfeature("").is_err());
     }
 
     #[test]
