@@ -350,3 +350,51 @@ fn file_commands_stay_in_the_zone_folder() {
         Ok(())
     });
 }
+
+#[test]
+fn passwords_are_written_to_passwd_conf() {
+    in_temp_dir("passwd", |dir| {
+        let zone_dir = staff_zone(dir, &["helper"])?;
+        let passwd = zone_dir.join("conf/passwd.conf");
+        let zone = serve(&zone_dir)?;
+        let mut boss = bot_in(&zone, "boss", "0", ship::SPECTATOR)?;
+        let mut helper = bot_in(&zone, "helper", "0", ship::SPECTATOR)?;
+        helper.chat(chat_type::PUBLIC, -1, "?passwd newsecret")?;
+        wait_message(&mut helper, "Password set.")?;
+        let text = std::fs::read_to_string(&passwd)?;
+        ensure!(
+            text.contains(&format!("helper = {}", digest("helper", "newsecret"))),
+            "{text}"
+        );
+        ensure!(text.contains("; Local passwords"), "comments kept: {text}");
+        let mut old = Bot::connect(zone.game_addr())?;
+        ensure!(
+            old.login("helper", PASSWORD).is_err(),
+            "the old password no longer works"
+        );
+        let mut new = Bot::connect(zone.game_addr())?;
+        new.login("helper", "newsecret")
+            .context("the new password works at once")?;
+        // Without a verified login nobody sets a password.
+        let mut guest = bot_in(&zone, "guest", "0", ship::SPECTATOR)?;
+        guest.chat(chat_type::PUBLIC, -1, "?passwd mine")?;
+        wait_message(
+            &mut guest,
+            "You must be authenticated to change your local password.",
+        )?;
+        // But a sysop may keep the password he logged in with.
+        private_cmd(&mut boss, "guest", "?set_local_password")?;
+        wait_message(&mut boss, "Set local password for guest.")?;
+        boss.chat(chat_type::PUBLIC, -1, "?addallowed newbie")?;
+        wait_message(&mut boss, "Added newbie to the allowed player list.")?;
+        boss.chat(chat_type::PUBLIC, -1, "?addallowed newbie")?;
+        wait_message(&mut boss, "newbie has already set a local password.")?;
+        let text = std::fs::read_to_string(&passwd)?;
+        ensure!(
+            text.contains(&format!("guest = {}", digest("guest", PASSWORD))),
+            "{text}"
+        );
+        ensure!(text.contains("newbie = any"), "{text}");
+        Ok(())
+    });
+}

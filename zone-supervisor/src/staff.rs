@@ -398,6 +398,22 @@ impl Zone {
             Ok(p) => p,
             Err(e) => return vec![e],
         };
+        // Whose line changes is the zone's decision, not the realm's: a
+        // new password is always the issuer's own, a login password the
+        // target's.
+        let owner = match &value {
+            PasswordValue::Set(_) => self.players.get(issuer).map(|p| p.name.clone()),
+            PasswordValue::FromLogin { target } => self
+                .players
+                .get(*target)
+                .filter(|_| self.player_in_realm(*target, slot))
+                .map(|p| p.name.clone()),
+            PasswordValue::Allow => Some(name.trim().to_string()),
+        };
+        let Some(owner) = owner.filter(|n| !n.is_empty()) else {
+            return vec!["That player has left.".to_string()];
+        };
+        let name = owner.as_str();
         let (entry, only_if_absent, done) = match value {
             PasswordValue::Set(pw) => {
                 if pw.is_empty() {
