@@ -300,6 +300,31 @@ fn lastlog_shows_recent_zone_log_lines() {
         boss.chat(chat_type::PUBLIC, -1, "?lastlog 5 logged in")?;
         let line = wait_message(&mut boss, "name=notedbot")?;
         ensure!(line.contains("player logged in"), "{line}");
+        // Realm lines come through the worker's stderr, on their own path:
+        // ask again until the command's line is in (or the wait ends).
+        boss.chat(chat_type::PUBLIC, -1, "?lockarena")?;
+        wait_message(&mut boss, "Arena locked")?;
+        let deadline = std::time::Instant::now() + WAIT;
+        let realm_line = loop {
+            ensure!(
+                std::time::Instant::now() < deadline,
+                "the realm's command line never reached ?lastlog"
+            );
+            boss.chat(chat_type::PUBLIC, -1, "?lastlog 3 ): lockarena")?;
+            let answer = boss.wait_for(WAIT, |p| match p {
+                S2CPacket::Chat(c)
+                    if c.pid == -1
+                        && (c.text.contains("[realm 0]") || c.text == "No matching log lines.") =>
+                {
+                    Some(c.text.clone())
+                }
+                _ => None,
+            })?;
+            if answer.contains("[realm 0]") {
+                break answer;
+            }
+        };
+        ensure!(realm_line.contains("name=boss"), "{realm_line}");
         // A player without the capability gets nothing of the log.
         let mut pleb = bot_in(&zone, "pleb", "0", ship::SPECTATOR)?;
         pleb.chat(chat_type::PUBLIC, -1, "?lastlog")?;

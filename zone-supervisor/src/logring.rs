@@ -6,9 +6,9 @@
 //! over a bounded channel; the zone task moves the lines into a ring of the
 //! last [`RING_LINES`] and, when `[Log] File` is set, on to a writer thread
 //! that appends them to the file and rotates it by size. Nothing waits on
-//! anything: a full channel drops the line (counted). Realm workers log to
-//! their own stderr (the zone's, under systemd the journal); their lines
-//! are not in the ring.
+//! anything: a full channel drops the line (counted). Realm workers'
+//! stderr is piped through the supervisor ([`LineTap`], `realms.rs`): each
+//! line goes on to the supervisor's stderr and into the ring.
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
@@ -34,8 +34,46 @@ pub struct RingLayer {
     dropped: Arc<AtomicU64>,
 }
 
+/// A handle that puts realm workers' stderr lines into the ring.
+#[derive(Clone)]
+pub struct LineTap {
+    tx: SyncSender<String>,
+    dropped: Arc<AtomicU64>,
+}
+
+/// `line` without ANSI colour sequences (`ESC [ ... letter`).
+pub fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            chars.next();
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+impl LineTap {
+    /// A realm worker's stderr line (colours removed, marked with its
+    /// realm); dropped and counted when the channel is full.
+    pub fn line(&self, realm: &str, line: &str) {
+        let text = format!("[realm {realm}] {}", strip_ansi(line).trim());
+        if let Err(TrySendError::Full(_)) = self.tx.try_send(text) {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
 /// The zone task's end: the channel, the ring and the file writer.
 pub struct LogRing {
+    tx: SyncSender<String>,
     rx: Receiver<String>,
     lines: VecDeque<String>,
     dropped: Arc<AtomicU64>,
@@ -58,10 +96,11 @@ pub fn channel() -> (RingLayer, LogRing) {
     let dropped = Arc::new(AtomicU64::new(0));
     (
         RingLayer {
-            tx,
+            tx: tx.clone(),
             dropped: dropped.clone(),
         },
         LogRing {
+            tx,
             rx,
             lines: VecDeque::with_capacity(RING_LINES),
             dropped,
@@ -190,6 +229,14 @@ impl LogRing {
         Ok(())
     }
 
+    /// A handle for realm workers' stderr lines.
+    pub fn tap(&self) -> LineTap {
+        LineTap {
+            tx: self.tx.clone(),
+            dropped: self.dropped.clone(),
+        }
+    }
+
     /// Moves what the layer sent into the ring (and the file).
     pub fn drain(&mut self) {
         while let Ok(line) = self.rx.try_recv() {
@@ -268,6 +315,24 @@ mod tests {
         );
         assert_eq!(ring.last(5, "filler").len(), 5);
         assert_eq!(ring.dropped(), 0);
+    }
+
+    #[test]
+    fn realm_lines_come_through_the_tap_without_colours() {
+        let (_layer, mut ring) = channel();
+        let tap = ring.tap();
+        tap.line(
+            "duel",
+            "\u{1b}[2m2026-12-02T10:00:00Z\u{1b}[0m \u{1b}[32m INFO\u{1b}[0m realm_worker: command (arena): lockarena",
+        );
+        ring.drain();
+        assert_eq!(
+            ring.last(1, "lockarena"),
+            vec![
+                "[realm duel] 2026-12-02T10:00:00Z  INFO realm_worker: command (arena): lockarena"
+            ]
+        );
+        assert_eq!(strip_ansi("plain"), "plain");
     }
 
     #[test]

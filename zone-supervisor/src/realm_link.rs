@@ -214,7 +214,8 @@ impl Zone {
         let Some(slot) = self.state.registry.by_name(realm).map(|s| s.id) else {
             return;
         };
-        match spawn_worker(&self.s, realm, worker, self.events_tx.clone()) {
+        let tap = Some(self.log.tap());
+        match spawn_worker(&self.s, realm, worker, self.events_tx.clone(), tap) {
             Ok(process) => {
                 info!(realm, os_pid = process.os_pid, "realm worker started");
                 self.links.insert(worker, WorkerLink::new(slot, process));
