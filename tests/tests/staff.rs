@@ -72,6 +72,22 @@ fn a_permanent_group_survives_a_zone_restart() {
                 &mut helper,
                 "You don't have permission to give people group mod.",
             )?;
+            // A file that cannot be written: the temporary file's name is
+            // taken by a folder (refused even to root). Clear message,
+            // staff.conf untouched, no group.
+            let before = std::fs::read(zone_dir.join("conf/staff.conf"))?;
+            let blocker = zone_dir.join(format!("conf/.staff.conf.tmp{}", zone.pid()));
+            std::fs::create_dir(&blocker)?;
+            private_cmd(&mut boss, "helper", "?setgroup -p mod")?;
+            let err = wait_message(&mut boss, "helper was not put in group mod")?;
+            ensure!(err.contains("cannot write"), "{err}");
+            ensure!(
+                std::fs::read(zone_dir.join("conf/staff.conf"))? == before,
+                "staff.conf untouched"
+            );
+            helper.chat(chat_type::PUBLIC, -1, "?getgroup")?;
+            wait_message(&mut helper, "You are in group default.")?;
+            std::fs::remove_dir(&blocker)?;
             private_cmd(&mut boss, "helper", "?setgroup -p mod")?;
             wait_message(&mut helper, "You have been assigned to group mod by boss.")?;
             wait_message(&mut boss, "helper is now in group mod")?;
