@@ -345,6 +345,10 @@ fn lastlog_shows_recent_zone_log_lines() {
         let mut pleb = bot_in(&zone, "pleb", "0", ship::SPECTATOR)?;
         pleb.chat(chat_type::PUBLIC, -1, "?lastlog")?;
         wait_message(&mut pleb, "You don't have permission to use ?lastlog.")?;
+        // ?cheater reaches the staff online.
+        pleb.chat(chat_type::PUBLIC, -1, "?cheater someone is warping")?;
+        wait_message(&mut pleb, "Message has been sent to online staff.")?;
+        wait_message(&mut boss, "cheater: (pleb) (Public 0): someone is warping")?;
         Ok(())
     });
 }
