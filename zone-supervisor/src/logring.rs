@@ -195,7 +195,13 @@ impl LogRing {
                                         size = f.metadata().map_or(0, |m| m.len());
                                         file = f;
                                     }
-                                    Err(e) => eprintln!("log file {}: {e}", path.display()),
+                                    Err(e) => {
+                                        let _ = writeln!(
+                                            std::io::stderr(),
+                                            "log file {}: {e}",
+                                            path.display()
+                                        );
+                                    }
                                 }
                                 continue;
                             }
@@ -213,7 +219,11 @@ impl LogRing {
                                     size = 0;
                                 }
                                 Err(e) => {
-                                    eprintln!("log file {}: {e}", path.display());
+                                    let _ = writeln!(
+                                        std::io::stderr(),
+                                        "log file {}: {e}",
+                                        path.display()
+                                    );
                                     return;
                                 }
                             }

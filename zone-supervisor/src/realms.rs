@@ -4,6 +4,7 @@
 //! The zone task owns all realm state; these tasks only shovel bytes and
 //! report exits, so the zone never blocks on a slow or dead worker.
 
+use std::io::Write as _;
 use std::os::fd::AsRawFd;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{ExitStatus, Stdio};
@@ -122,7 +123,9 @@ pub fn spawn_worker(
             use tokio::io::AsyncBufReadExt;
             let mut lines = tokio::io::BufReader::new(stderr).lines();
             while let Ok(Some(line)) = lines.next_line().await {
-                eprintln!("{line}");
+                // A closed stderr must not end the reading (the worker
+                // would then block or fail on its own writes).
+                let _ = writeln!(std::io::stderr(), "{line}");
                 tap.line(&realm, &line);
             }
         });
