@@ -862,6 +862,70 @@ mod tests {
     }
 
     #[test]
+    fn staff_requests_round_trip() {
+        let calls = [
+            StaffRequest::SetGroup {
+                target: 3,
+                group: "mod".into(),
+                section: Some("duel".into()),
+            },
+            StaffRequest::TimedKick {
+                target: 4,
+                text: "You have been kicked for: spam".into(),
+                secs: 600,
+                reason: "spam".into(),
+                kicker: "boss".into(),
+            },
+            StaffRequest::Password {
+                name: "bob".into(),
+                value: PasswordValue::FromLogin { target: 4 },
+            },
+            StaffRequest::File(FileOp::Rename {
+                from: "a".into(),
+                to: "b".into(),
+            }),
+            StaffRequest::Shutdown { recycle: true },
+        ];
+        let mut out = Vec::new();
+        for request in &calls {
+            let msg = FromRealm::ZoneCall(ZoneCall::Staff {
+                pid: 1,
+                request: request.clone(),
+            });
+            encode(&msg, &mut out).unwrap();
+        }
+        encode(
+            &ToRealm::SetGroup {
+                pid: 3,
+                group: "mod".into(),
+                issuer: 1,
+                issuer_name: "boss".into(),
+            },
+            &mut out,
+        )
+        .unwrap();
+        let mut r = FrameReader::new();
+        r.extend(&out);
+        for request in &calls {
+            let f = r.next_frame().unwrap().unwrap().to_vec();
+            match decode::<FromRealm>(&f).unwrap() {
+                FromRealm::ZoneCall(ZoneCall::Staff {
+                    pid: 1,
+                    request: got,
+                }) => {
+                    assert_eq!(&got, request)
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        let f = r.next_frame().unwrap().unwrap().to_vec();
+        assert!(matches!(
+            decode::<ToRealm>(&f).unwrap(),
+            ToRealm::SetGroup { pid: 3, .. }
+        ));
+    }
+
+    #[test]
     fn oversized_frame_is_an_error() {
         let mut r = FrameReader::new();
         r.extend(&((MAX_FRAME as u32) + 1).to_le_bytes());
