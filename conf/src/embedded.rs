@@ -55,6 +55,10 @@ pub const DEFAULT_ZONE_FILES: &[(&str, &[u8])] = &[
         include_bytes!("../zone/conf/groupdef.dir/objects"),
     ),
     (
+        "conf/groupdef.dir/sgcompat",
+        include_bytes!("../zone/conf/groupdef.dir/sgcompat"),
+    ),
+    (
         "conf/groupdef.dir/bot",
         include_bytes!("../zone/conf/groupdef.dir/bot"),
     ),

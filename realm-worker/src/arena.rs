@@ -50,6 +50,14 @@ pub struct ArenaPlayer {
     pub info: PlayerInfo,
     /// Staff group in this arena.
     pub group: String,
+    /// The group was given for this visit only (`?setgroup` without `-p`,
+    /// `?grplogin`): re-reading `staff.conf` leaves it alone.
+    pub group_temp: bool,
+    /// `?botfeature +seeallposn`: every position in the arena reaches him,
+    /// whatever the distance.
+    pub see_all_posn: bool,
+    /// `?botfeature +seeownposn`: his own positions come back to him.
+    pub see_own_posn: bool,
     /// Ship (8 = spectator).
     pub ship: u8,
     /// Freq.
@@ -150,7 +158,7 @@ pub(crate) fn emit(out: &mut Vec<u8>, msg: &FromRealm<'_>) {
 /// The realm's arena.
 pub struct Arena {
     pub(crate) name: String,
-    source: AssetSource,
+    pub(crate) source: AssetSource,
     pub(crate) assets: ArenaAssets,
     pub(crate) rules: Rules,
     pub(crate) players: BTreeMap<i16, ArenaPlayer>,
@@ -184,6 +192,9 @@ pub struct Arena {
     pub(crate) objects: ObjectState,
     /// Energy viewing of players who enter (`Misc:SeeEnergy`, `?energy`).
     pub(crate) energy: crate::energy::EnergyRules,
+    /// `?lockarena`: entering players are locked (`Some(true)`: in the
+    /// ship they asked for, `-i`; `Some(false)`: in spectator mode).
+    pub(crate) arena_lock: Option<bool>,
     pub(crate) out: Vec<u8>,
     spare: Vec<u8>,
     pkt: Vec<u8>,
@@ -220,6 +231,7 @@ impl Arena {
             lag_limits: LagLimits::from_config(&assets.config),
             objects: ObjectState::default(),
             energy: crate::energy::EnergyRules::from_config(&assets.config),
+            arena_lock: None,
             name,
             source,
             obscene: WordFilter::from_list(&rules.chat.obscene),
@@ -540,6 +552,13 @@ impl Arena {
             }
             ToRealm::WatchPositions { on } => self.radar_watched = on,
             ToRealm::ReloadConfig => self.reload(),
+            ToRealm::StaffChanged => self.reload_staff(),
+            ToRealm::SetGroup {
+                pid,
+                group,
+                issuer,
+                issuer_name,
+            } => self.group_set_by_zone(pid, group, issuer, &issuer_name),
             ToRealm::Shutdown => self.stop = true,
             ToRealm::Deliver { pid, bytes } => {
                 if self.players.contains_key(&pid) {
@@ -639,7 +658,7 @@ impl Arena {
         self.lag_limits = LagLimits::from_config(&self.assets.config);
         self.energy = crate::energy::EnergyRules::from_config(&self.assets.config);
         let caps = &self.assets.caps;
-        for p in self.players.values_mut() {
+        for p in self.players.values_mut().filter(|p| !p.group_temp) {
             p.group = caps.group_of(&p.info.name, p.info.authenticated);
         }
         if let Some(core) = self.flags.as_mut() {
@@ -784,7 +803,12 @@ impl Arena {
             self.player_leave(pid);
         }
         let spec = (ship::SPECTATOR, self.rules.freq.spec_freq);
-        let (ship, freq) = if info.reentry && info.previous_ship <= ship::SPECTATOR {
+        // A locked arena (`?lockarena`) keeps newcomers in spectator mode
+        // unless it was locked with -i (docs/protocol/commands-and-capabilities.md §4.4).
+        let arena_locked = self.arena_lock.is_some() && !info.reentry;
+        let (ship, freq) = if arena_locked && self.arena_lock == Some(false) {
+            spec
+        } else if info.reentry && info.previous_ship <= ship::SPECTATOR {
             (info.previous_ship, info.previous_freq)
         } else {
             let members = self.members();
@@ -823,6 +847,9 @@ impl Arena {
             obscenity_filter: info.obscenity_filter,
             info,
             group,
+            group_temp: false,
+            see_all_posn: false,
+            see_own_posn: false,
             ship,
             freq,
             x: 0,
@@ -854,6 +881,9 @@ impl Arena {
             active_at: ipc_proto::monotonic_ticks(),
         };
         let mut player = player;
+        if arena_locked {
+            player.lock = Some(ShipLock { expires: None });
+        }
         if let Some((mask, secs)) = player.info.chat_mask {
             // A timed mask (e.g. a flood shut-up) outlives leaving the arena.
             player.chat.set_mask(now, mask, u64::from(secs));
@@ -1183,6 +1213,10 @@ impl Arena {
         let mut rng = self.rng;
         for (&other, r) in &self.players {
             if other == pid {
+                // A bot may ask for its own positions (`?botfeature`).
+                if r.see_own_posn {
+                    push_pid(&mut targets, other);
+                }
                 continue;
             }
             if r.spectating == pid && r.sees_extra {
@@ -1197,7 +1231,12 @@ impl Arena {
             } else {
                 d <= r.info.x_res as i32 + r.info.y_res as i32
             };
-            let send = if to_all || in_range || r.spectating == pid || r.attached_to == pid {
+            let send = if to_all
+                || in_range
+                || r.see_all_posn
+                || r.spectating == pid
+                || r.attached_to == pid
+            {
                 true
             } else if !fired && d <= POSITION_EXTRA_PIXELS {
                 // radar dots: the farther, the rarer

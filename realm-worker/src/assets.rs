@@ -160,6 +160,17 @@ impl AssetSource {
     pub fn load(&self) -> Result<ArenaAssets> {
         ArenaAssets::load(&self.realm, self.zone_dir.as_ref(), &self.overrides)
     }
+
+    /// Reads `staff.conf` and `groupdef.conf` again (after `?setgroup -p`
+    /// or `?rmgroup` changed `staff.conf`).
+    pub fn load_caps(&self, base: &str) -> Result<Capabilities> {
+        let zone = match self.zone_dir.as_ref() {
+            Some(dir) => ZoneConfig::open_dir(dir)
+                .with_context(|| format!("reading zone config in {}", dir.display()))?,
+            None => ZoneConfig::embedded().context("reading the embedded zone")?,
+        };
+        Ok(Capabilities::load(&zone, base))
+    }
 }
 
 fn parse_override(text: &str) -> Option<(&str, &str, &str)> {

@@ -44,7 +44,8 @@ struct Harness {
     out: Vec<Out>,
 }
 
-const STAFF: &str = "[(global)]\nmoddy = mod\nsysy = sysop\nsmoddy = smod\n";
+const STAFF: &str =
+    "[GroupPasswords]\nmod = letmein\n[(global)]\nmoddy = mod\nsysy = sysop\nsmoddy = smod\nbotty = bot\n";
 
 impl Harness {
     fn new(overrides: &[&str]) -> Harness {
@@ -1840,4 +1841,364 @@ fn a_king_put_in_spectator_mode_for_idling_loses_his_crown_bit() {
         .messages(1)
         .iter()
         .any(|m| m.contains("spectator mode for being idle")));
+}
+
+#[test]
+fn a_locked_arena_keeps_newcomers_in_spectator_mode() {
+    let mut h = Harness::new(&[]);
+    h.enter(1, "moddy", ship::SPECTATOR);
+    h.enter(2, "pilot", ship::WARBIRD);
+    h.chat(2, chat_type::PUBLIC, -1, "?lockarena");
+    assert_eq!(
+        h.messages(2),
+        vec!["You don't have permission to use ?lockarena.".to_string()]
+    );
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?lockarena");
+    assert!(
+        h.messages(1)[0].starts_with("Arena locked"),
+        "{:?}",
+        h.messages(1)
+    );
+    assert!(
+        h.arena.players[&2].lock.is_some(),
+        "players here are locked"
+    );
+    assert_eq!(h.arena.players[&2].ship, ship::WARBIRD, "in their ships");
+    assert_eq!(h.enter(3, "late", ship::JAVELIN).0, ship::SPECTATOR);
+    h.clear();
+    h.packet(3, C2SPacket::SetShip { ship: 1 });
+    assert_eq!(h.arena.players[&3].ship, ship::SPECTATOR, "stays in spec");
+    assert_eq!(
+        h.messages(3),
+        vec!["You have been locked in spectator mode.".to_string()]
+    );
+    h.chat(1, chat_type::PUBLIC, -1, "?unlockarena");
+    h.packet(3, C2SPacket::SetShip { ship: 1 });
+    assert_eq!(h.arena.players[&3].ship, 1, "free again");
+    assert_eq!(h.enter(4, "later", ship::JAVELIN).0, ship::JAVELIN);
+    // *lock (sg_lock) toggles it.
+    h.enter(5, "sysy", ship::SPECTATOR);
+    h.chat(5, chat_type::PUBLIC, -1, "*lock");
+    assert_eq!(h.arena.arena_lock, Some(false));
+    h.chat(5, chat_type::PUBLIC, -1, "*lock");
+    assert_eq!(h.arena.arena_lock, None);
+}
+
+#[test]
+fn temporary_groups_follow_the_higher_than_rule() {
+    let mut h = Harness::new(&[]);
+    h.enter(1, "sysy", ship::SPECTATOR);
+    h.enter(2, "moddy", ship::SPECTATOR);
+    h.enter(3, "pleb", ship::SPECTATOR);
+    h.enter(4, "other", ship::SPECTATOR);
+    h.clear();
+    h.chat(1, chat_type::PRIVATE, 3, "?setgroup wizard");
+    assert_eq!(h.messages(1), vec!["There is no group wizard.".to_string()]);
+    h.clear();
+    h.chat(2, chat_type::PRIVATE, 3, "?setgroup smod");
+    assert_eq!(
+        h.messages(2),
+        vec!["You don't have permission to give people group smod.".to_string()],
+        "a mod is not higher than smod"
+    );
+    assert_eq!(h.arena.players[&3].group, "default");
+    h.clear();
+    h.chat(1, chat_type::PRIVATE, 3, "?setgroup mod");
+    assert_eq!(h.arena.players[&3].group, "mod");
+    assert_eq!(
+        h.messages(3),
+        vec!["You have temporarily been assigned to group mod by sysy.".to_string()]
+    );
+    h.clear();
+    h.chat(1, chat_type::PRIVATE, 3, "?setgroup smod");
+    assert!(
+        h.messages(1)[0].contains("already has a group"),
+        "{:?}",
+        h.messages(1)
+    );
+    h.clear();
+    h.chat(1, chat_type::PRIVATE, 3, "?rmgroup");
+    assert_eq!(h.arena.players[&3].group, "default");
+    // Permanent: nothing changes until the zone has written the file.
+    h.clear();
+    h.chat(1, chat_type::PRIVATE, 4, "?setgroup -a -p smod");
+    assert_eq!(h.arena.players[&4].group, "default");
+    assert!(
+        h.others().iter().any(|o| o.contains("SetGroup")
+            && o.contains("target: 4")
+            && o.contains("\"smod\"")
+            && o.contains("Some(\"(public)\")")),
+        "{:?}",
+        h.others()
+    );
+    h.send(ToRealm::SetGroup {
+        pid: 4,
+        group: "smod".into(),
+        issuer: 1,
+        issuer_name: "sysy".into(),
+    });
+    assert_eq!(h.arena.players[&4].group, "smod");
+    // A listed group goes through staff.conf.
+    h.clear();
+    h.chat(1, chat_type::PRIVATE, 2, "?rmgroup");
+    assert!(
+        h.others()
+            .iter()
+            .any(|o| o.contains("RemoveGroup") && o.contains("(global)")),
+        "{:?}",
+        h.others()
+    );
+    // A staff.conf re-read (here: the embedded one, which lists nobody)
+    // moves players listed in the file and leaves temporary groups alone.
+    h.chat(1, chat_type::PRIVATE, 3, "?setgroup mod");
+    h.send(ToRealm::StaffChanged);
+    assert_eq!(h.arena.players[&3].group, "mod");
+    assert_eq!(h.arena.players[&2].group, "default");
+}
+
+#[test]
+fn group_login_needs_the_password() {
+    let mut h = Harness::new(&[]);
+    h.enter(1, "pleb", ship::SPECTATOR);
+    h.chat(1, chat_type::PUBLIC, -1, "?grplogin mod wrong");
+    assert_eq!(
+        h.messages(1),
+        vec!["Bad password for group mod.".to_string()]
+    );
+    assert_eq!(h.arena.players[&1].group, "default");
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?grplogin mod letmein");
+    assert_eq!(h.messages(1), vec!["You are now in group mod.".to_string()]);
+    assert_eq!(h.arena.players[&1].group, "mod");
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?grplogin mod");
+    assert_eq!(
+        h.messages(1),
+        vec!["You must specify a group name and password.".to_string()]
+    );
+}
+
+#[test]
+fn timed_kicks_and_zone_control_go_to_the_zone() {
+    let mut h = Harness::new(&[]);
+    h.enter(1, "sysy", ship::SPECTATOR);
+    h.enter(2, "pleb", ship::WARBIRD);
+    h.clear();
+    h.chat(1, chat_type::PRIVATE, 2, "?kick -m 2 spamming");
+    assert_eq!(
+        h.messages(1),
+        vec!["Kicked 'pleb' for 2 minutes and 0 second(s).".to_string()]
+    );
+    assert!(
+        h.others().iter().any(|o| o.contains("TimedKick")
+            && o.contains("secs: 120")
+            && o.contains("reason: \"spamming\"")
+            && o.contains("kicker: \"sysy\"")),
+        "{:?}",
+        h.others()
+    );
+    for (line, want) in [
+        ("?listkick", "ListBans"),
+        ("?liftkick 1234", "LiftBan { key: \"1234\" }"),
+        ("*removeban 99", "LiftBan { key: \"99\" }"),
+        ("?lastlog 5 kick", "LastLog { count: 5, filter: \"kick\" }"),
+        ("?recyclearena", "RecycleArena"),
+        ("?recycle", "RecycleArena"),
+        ("?shutdown -r", "Shutdown { recycle: true }"),
+        ("?recyclezone", "Shutdown { recycle: true }"),
+        ("?uptime", "Uptime"),
+        ("?endinterval reset", "EndInterval"),
+    ] {
+        h.clear();
+        h.chat(1, chat_type::PUBLIC, -1, line);
+        assert!(
+            h.others().iter().any(|o| o.contains(want)),
+            "{line}: {:?} {:?}",
+            h.others(),
+            h.messages(1)
+        );
+    }
+    // A player without the capability gets no zone call.
+    h.clear();
+    h.chat(2, chat_type::PUBLIC, -1, "?shutdown");
+    assert!(h.others().is_empty(), "{:?}", h.others());
+    h.chat(2, chat_type::PUBLIC, -1, "?liftkick 0");
+    assert_eq!(
+        h.messages(2),
+        vec![
+            "You don't have permission to use ?shutdown.".to_string(),
+            "You don't have permission to use ?liftkick.".to_string()
+        ]
+    );
+}
+
+#[test]
+fn small_commands_answer() {
+    let mut h = Harness::new(&[]);
+    h.enter(1, "pleb", ship::WARBIRD);
+    h.enter(2, "sysy", ship::SPECTATOR);
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?sheep");
+    let sheep = h.received(1).into_iter().find_map(|p| match p {
+        S2CPacket::Chat(c) if c.pid == -1 => Some((c.sound, c.text)),
+        _ => None,
+    });
+    assert_eq!(
+        sheep,
+        Some((24, "Sheep successfully cloned -- hello Dolly".to_string()))
+    );
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?stats");
+    assert_eq!(
+        h.messages(1),
+        vec!["pleb in 0: kill points 0, flag points 0, kills 0, deaths 0".to_string()]
+    );
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?mapinfo");
+    assert!(
+        h.messages(1)[0].starts_with("LVL file:"),
+        "{:?}",
+        h.messages(1)
+    );
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?cheater someone is warping");
+    assert_eq!(
+        h.messages(1),
+        vec!["Message has been sent to online staff.".to_string()]
+    );
+    assert!(
+        h.others().iter().any(|o| o.contains("StaffChat")
+            && o.contains("cheater: (pleb) (Public 0): someone is warping")),
+        "{:?}",
+        h.others()
+    );
+    h.clear();
+    h.chat(2, chat_type::PRIVATE, 1, "?reply we are looking into it");
+    let private = h.received(1).into_iter().find_map(|p| match p {
+        S2CPacket::Chat(c) if c.chat_type == chat_type::PRIVATE => Some((c.pid, c.text)),
+        _ => None,
+    });
+    assert_eq!(private, Some((2, "we are looking into it".to_string())));
+    h.clear();
+    h.chat(2, chat_type::PUBLIC, -1, "?lsmod -a");
+    assert!(
+        h.messages(2)[0].starts_with("Modules:"),
+        "{:?}",
+        h.messages(2)
+    );
+    h.clear();
+    h.chat(2, chat_type::PRIVATE, 1, "*spec");
+    assert_eq!(h.arena.players[&1].ship, ship::SPECTATOR);
+    assert!(h.arena.players[&1].lock.is_some());
+    h.chat(2, chat_type::PRIVATE, 1, "*spec");
+    assert!(h.arena.players[&1].lock.is_none());
+    h.clear();
+    h.chat(2, chat_type::PRIVATE, 1, "*where");
+    assert_eq!(h.messages(2), vec!["pleb: A1".to_string()]);
+}
+
+/// Sends `pid` a position stamped `dt` ticks from now (so that each is
+/// newer than the last).
+fn position_after(h: &mut Harness, pid: i16, dt: u32) {
+    let pos = ss_proto::game::Position {
+        time: ipc_proto::monotonic_ticks().wrapping_add(dt) & 0x7FFF_FFFF,
+        x: 8000,
+        y: 8000,
+        ..Default::default()
+    };
+    let mut buf = [0u8; ss_proto::game::Position::MAX_LEN];
+    let len = pos.encode_into(&mut buf);
+    h.send(ToRealm::PlayerPacket {
+        pid,
+        bytes: &buf[..len],
+    });
+}
+
+/// Whether `pid` was sent a position of `of`.
+fn got_position_of(h: &Harness, pid: i16, of: i16) -> bool {
+    h.received(pid).iter().any(|p| match p {
+        S2CPacket::SmallPosition(s) => i16::from(s.pid) == of,
+        S2CPacket::LargePosition(l) => l.pid as i16 == of,
+        _ => false,
+    })
+}
+
+#[test]
+fn bot_features_widen_what_a_bot_sees() {
+    let mut h = Harness::new(&[]);
+    h.enter(1, "pilot", ship::WARBIRD);
+    h.enter(2, "botty", ship::WARBIRD);
+    h.clear();
+    position_after(&mut h, 1, 1);
+    assert!(!got_position_of(&h, 2, 1), "too far away");
+    h.chat(1, chat_type::PUBLIC, -1, "?botfeature +seeallposn");
+    assert_eq!(
+        h.messages(1),
+        vec!["You don't have permission to use ?botfeature.".to_string()]
+    );
+    h.clear();
+    h.chat(
+        2,
+        chat_type::PUBLIC,
+        -1,
+        "?botfeature +seeallposn +seeownposn",
+    );
+    assert_eq!(
+        h.messages(2),
+        vec!["seeallposn on, seeownposn on".to_string()]
+    );
+    h.clear();
+    position_after(&mut h, 1, 2);
+    assert!(got_position_of(&h, 2, 1), "every position reaches the bot");
+    assert!(!got_position_of(&h, 1, 1), "nobody else gets his own");
+    h.clear();
+    position_after(&mut h, 2, 3);
+    assert!(got_position_of(&h, 2, 2), "its own position comes back");
+    h.clear();
+    h.chat(2, chat_type::PUBLIC, -1, "?botfeature +flying");
+    assert_eq!(h.messages(2), vec!["Unknown bot feature!".to_string()]);
+}
+
+#[test]
+fn modules_attach_and_detach_until_the_arena_restarts() {
+    let mut h = Harness::new(&[]);
+    h.enter(1, "sysy", ship::SPECTATOR);
+    let attached =
+        |h: &Harness| -> Vec<&'static str> { h.arena.modules.iter().map(|m| m.name()).collect() };
+    assert!(attached(&h).contains(&"jackpot"), "{:?}", attached(&h));
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?detmod jackpot");
+    assert_eq!(h.messages(1), vec!["Module jackpot detached.".to_string()]);
+    assert_eq!(h.arena.jackpot, None, "its state goes with it");
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?attmod jackpot");
+    assert_eq!(
+        h.messages(1),
+        vec!["Module jackpot attached (until the arena restarts).".to_string()]
+    );
+    assert_eq!(h.arena.jackpot, Some(0));
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?attmod jackpot");
+    assert_eq!(
+        h.messages(1),
+        vec!["Module jackpot is already attached.".to_string()]
+    );
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?attmod -d jackpot");
+    assert_eq!(h.messages(1), vec!["Module jackpot detached.".to_string()]);
+    for (line, want) in [
+        ("?attmod fg_turf", "flag games are chosen"),
+        ("?detmod fg_wz", "flag games are chosen"),
+        ("?attmod nosuch", "no such module"),
+        ("?detmod periodic2", "not attached"),
+    ] {
+        h.clear();
+        h.chat(1, chat_type::PUBLIC, -1, line);
+        assert!(
+            h.messages(1)[0].contains(want),
+            "{line}: {:?}",
+            h.messages(1)
+        );
+    }
 }

@@ -58,6 +58,12 @@ pub struct Player {
     /// An auto-warp region sent him to this arena, to this tile: the
     /// realm warps him there on entry (taken at his next entry).
     pub spawn_in: Option<(String, i16, i16)>,
+    /// `passwd.conf` digest of the name and the password he logged in with
+    /// (`?set_local_password`).
+    pub login_digest: Option<String>,
+    /// Working directory of staff file commands (`?cd`), relative to the
+    /// zone folder; empty = the zone folder.
+    pub cwd: String,
 }
 
 /// Bytes of a banner bitmap.
@@ -122,6 +128,8 @@ impl PlayerTable {
             coalescer: crate::flush::Coalescer::new(now),
             machine_id: 0,
             banner: None,
+            login_digest: None,
+            cwd: String::new(),
             chat_mask: None,
             zone_data_loaded: false,
             spawn_in: None,
@@ -206,30 +214,5 @@ mod tests {
         assert_eq!(t.pid_at(&c), Some(0));
         assert_eq!(t.pid_at(&a), None);
         assert_eq!(t.len(), 2);
-    }
-}
-
-/// Timed kicks (`?kick -t`): names and machine ids kept out until a time.
-#[derive(Default)]
-pub struct Bans {
-    by_name: std::collections::HashMap<String, Instant>,
-    by_machine: std::collections::HashMap<u32, Instant>,
-}
-
-impl Bans {
-    /// Keeps `name` (and `machine_id`, unless 0 = unknown) out until `until`.
-    pub fn ban(&mut self, name: &str, machine_id: u32, until: Instant) {
-        self.by_name.insert(name.to_ascii_lowercase(), until);
-        if machine_id != 0 {
-            self.by_machine.insert(machine_id, until);
-        }
-    }
-
-    /// Whether a login with this name or machine id is still banned.
-    pub fn is_banned(&mut self, name: &str, machine_id: u32, now: Instant) -> bool {
-        self.by_name.retain(|_, t| *t > now);
-        self.by_machine.retain(|_, t| *t > now);
-        self.by_name.contains_key(&name.to_ascii_lowercase())
-            || (machine_id != 0 && self.by_machine.contains_key(&machine_id))
     }
 }

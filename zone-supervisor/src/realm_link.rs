@@ -214,7 +214,8 @@ impl Zone {
         let Some(slot) = self.state.registry.by_name(realm).map(|s| s.id) else {
             return;
         };
-        match spawn_worker(&self.s, realm, worker, self.events_tx.clone()) {
+        let tap = Some(self.log.tap());
+        match spawn_worker(&self.s, realm, worker, self.events_tx.clone(), tap) {
             Ok(process) => {
                 info!(realm, os_pid = process.os_pid, "realm worker started");
                 self.links.insert(worker, WorkerLink::new(slot, process));
@@ -710,6 +711,7 @@ impl Zone {
                 value,
             } => self.call_set_setting(slot_id, pid, global, &section, &key, &value),
             ZoneCall::ReloadConfig { pid } => self.call_reload_config(pid),
+            ZoneCall::Staff { pid, request } => self.call_staff(now, slot_id, pid, request),
         }
     }
 
@@ -834,7 +836,8 @@ fn acting_player(call: &ZoneCall<'_>) -> Option<i16> {
         | ZoneCall::ChatChannel { pid, .. }
         | ZoneCall::BillerCommand { pid, .. }
         | ZoneCall::SetSetting { pid, .. }
-        | ZoneCall::ReloadConfig { pid } => Some(*pid),
+        | ZoneCall::ReloadConfig { pid }
+        | ZoneCall::Staff { pid, .. } => Some(*pid),
         ZoneCall::RemotePrivate { from, .. }
         | ZoneCall::StaffChat { from, .. }
         | ZoneCall::RemoteCommand { from, .. } => Some(*from),

@@ -4,6 +4,7 @@
 //! The zone task owns all realm state; these tasks only shovel bytes and
 //! report exits, so the zone never blocks on a slow or dead worker.
 
+use std::io::Write as _;
 use std::os::fd::AsRawFd;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{ExitStatus, Stdio};
@@ -64,12 +65,16 @@ pub fn exit_cause(status: &ExitStatus) -> ExitCause {
 }
 
 /// Starts a worker for realm `name` with its IPC socket on fd 3. The worker
-/// gets SIGKILL if the supervisor dies (parent-death signal).
+/// gets SIGKILL if the supervisor dies (parent-death signal). With a `tap`,
+/// the worker's stderr comes through the supervisor: each line is written
+/// to the supervisor's stderr as it is and handed to the `?lastlog` ring
+/// (`docs/protocol/commands-and-capabilities.md` §4.3).
 pub fn spawn_worker(
     settings: &Settings,
     name: &str,
     id: WorkerId,
     events: mpsc::UnboundedSender<RealmEvent>,
+    tap: Option<crate::logring::LineTap>,
 ) -> Result<WorkerProcess> {
     let (ours, theirs) =
         std::os::unix::net::UnixStream::pair().context("creating IPC socket pair")?;
@@ -84,6 +89,9 @@ pub fn spawn_worker(
             .arg(format!("{}:{}={}", o.section, o.key, o.value));
     }
     cmd.stdin(Stdio::null()).kill_on_drop(true);
+    if tap.is_some() {
+        cmd.stderr(Stdio::piped());
+    }
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
@@ -108,6 +116,19 @@ pub fn spawn_worker(
     })?;
     drop(theirs);
     let os_pid = child.id().unwrap_or(0);
+    if let (Some(tap), Some(stderr)) = (tap, child.stderr.take()) {
+        let realm = name.to_string();
+        tokio::spawn(async move {
+            use tokio::io::AsyncBufReadExt;
+            let mut lines = tokio::io::BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                // A closed stderr must not end the reading (the worker
+                // would then block or fail on its own writes).
+                let _ = writeln!(std::io::stderr(), "{line}");
+                tap.line(&realm, &line);
+            }
+        });
+    }
 
     // Registered for reading only (ipc_proto::socket explains why).
     let stream = Arc::new(IpcStream::new(ours).context("registering IPC socket")?);

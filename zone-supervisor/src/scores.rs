@@ -50,6 +50,8 @@ pub struct ScoreKeeper {
     /// When each arena last ended its game interval (a realm asking more
     /// often than [`GAME_END_MIN_GAP`] is refused).
     game_ended: HashMap<String, Instant>,
+    /// The timed kicks read from the database at start (taken by the zone).
+    pub initial_bans: Vec<zone_persist::BanRecord>,
 }
 
 /// Shortest time between two ends of one arena's game interval: games are
@@ -74,12 +76,15 @@ pub fn start(
     let next = store
         .schedule_next(RESET_SCHEDULE)
         .map_err(|e| anyhow::anyhow!("reading the reset schedule: {e}"))?;
-    info!(path = %settings.path.display(), "scores kept in the database");
+    let mut store = store;
+    let bans = store
+        .active_bans(epoch_secs())
+        .map_err(|e| anyhow::anyhow!("reading the timed kicks: {e}"))?;
+    info!(path = %settings.path.display(), kicks = bans.len(), "scores kept in the database");
     let (tx, replies) = zone_persist::spawn(store)?;
-    Ok(Some((
-        ScoreKeeper::new(Persist::new(tx), settings.reset_every, next),
-        replies,
-    )))
+    let mut keeper = ScoreKeeper::new(Persist::new(tx), settings.reset_every, next);
+    keeper.initial_bans = bans;
+    Ok(Some((keeper, replies)))
 }
 
 impl ScoreKeeper {
@@ -103,6 +108,7 @@ impl ScoreKeeper {
             next_reset,
             reset_every,
             game_ended: HashMap::new(),
+            initial_bans: Vec::new(),
         }
     }
 }

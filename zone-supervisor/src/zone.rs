@@ -74,7 +74,32 @@ fn tune_socket(sock: &std::net::UdpSocket) {
 }
 
 /// Runs the zone until SIGTERM or SIGINT.
-pub async fn run(settings: Settings) -> Result<()> {
+/// Exit status after `?recyclezone` / `?shutdown -r`: the systemd unit
+/// restarts the zone on it (`scripts/subsumption.service`,
+/// `RestartForceExitStatus`).
+pub const EXIT_RECYCLE: u8 = 75;
+
+/// Runs the zone until it is told to stop; the exit status
+/// (0, or [`EXIT_RECYCLE`] after a recycle).
+pub async fn run(settings: Settings, mut log: crate::logring::LogRing) -> Result<u8> {
+    if let Some(file) = settings
+        .zone
+        .global()
+        .get_str("Log", "File")
+        .filter(|f| !f.trim().is_empty())
+    {
+        let path = match &settings.zone_dir {
+            Some(dir) => dir.join(file.trim()),
+            None => std::path::PathBuf::from(file.trim()),
+        };
+        let max = settings
+            .zone
+            .global()
+            .get_int("Log", "FileMaxBytes", 10_000_000)
+            .max(0) as u64;
+        log.open_file(path.clone(), max)
+            .with_context(|| format!("opening the log file {} (Log:File)", path.display()))?;
+    }
     let (off, unknown) = settings.modules.notes();
     if !off.is_empty() {
         info!(
@@ -96,10 +121,14 @@ pub async fn run(settings: Settings) -> Result<()> {
     let ping = UdpSocket::from_std(ping)?;
     // The database is opened before the zone announces itself, so a bad
     // one stops the start with a clear error.
-    let (scores, db_rx) = match crate::scores::start(&settings.persist)? {
+    let (mut scores, db_rx) = match crate::scores::start(&settings.persist)? {
         Some((keeper, rx)) => (Some(keeper), Some(rx)),
         None => (None, None),
     };
+    let stored_bans = scores
+        .as_mut()
+        .map(|k| std::mem::take(&mut k.initial_bans))
+        .unwrap_or_default();
     let (control_tx, control_rx) = mpsc::unbounded_channel();
     let control_path = settings.control_path.clone();
     let private = settings.control_dir_private;
@@ -169,7 +198,9 @@ pub async fn run(settings: Settings) -> Result<()> {
         pending: VecDeque::new(),
         per_ip: HashMap::new(),
         handshakes: Default::default(),
-        bans: Default::default(),
+        bans: crate::bans::Bans::from_stored(stored_bans),
+        log,
+        exit_request: None,
         biller,
         scores,
         directory,
@@ -188,7 +219,7 @@ pub async fn run(settings: Settings) -> Result<()> {
     if control_bound {
         let _ = std::fs::remove_file(&control_path);
     }
-    result
+    result.map(|()| zone.exit_request.unwrap_or(0))
 }
 
 /// The signals the zone answers: SIGTERM and SIGINT stop it, SIGHUP
@@ -264,7 +295,12 @@ pub(crate) struct Zone {
     /// Answered connection requests waiting for the client's next datagram.
     pub(crate) handshakes: crate::session::Handshakes,
     /// Names and machines kept out by timed kicks.
-    pub(crate) bans: crate::players::Bans,
+    pub(crate) bans: crate::bans::Bans,
+    /// Recent log lines (`?lastlog`).
+    pub(crate) log: crate::logring::LogRing,
+    /// Set by `?shutdown` / `?recyclezone`: the loop ends after this pass
+    /// with this exit status.
+    pub(crate) exit_request: Option<u8>,
     /// The billing server link and what it knows of players.
     pub(crate) biller: Biller,
     /// Score keeping (`None` when `Persist:Enabled` is off).
@@ -350,6 +386,9 @@ impl Zone {
                 _ = sigint.recv() => break,
             }
             self.flush();
+            if self.exit_request.is_some() {
+                break;
+            }
         }
         self.shutdown(&mut events_rx).await;
         if let (Some(keeper), Some(rx)) = (self.scores.as_mut(), db_rx.as_mut()) {
@@ -419,12 +458,14 @@ impl Zone {
         self.scratch = keepalive_bytes;
         self.biller_tick(now);
         self.scores_tick(now);
+        self.log.drain();
         self.web_tick(now);
         if now.saturating_duration_since(self.last_housekeeping) >= Duration::from_millis(100) {
             self.last_housekeeping = now;
             self.state.tick(now);
             self.run_actions(now);
             self.expire_pending(now);
+            self.bans_tick();
             self.lag_reports(now);
         }
         if now.saturating_duration_since(self.last_sample) >= SAMPLE_INTERVAL {
@@ -529,6 +570,11 @@ impl Zone {
             _ => error_json(&format!("unknown command {:?}", req.command)),
         };
         let _ = req.reply.send(answer);
+    }
+
+    /// When the zone started.
+    pub(crate) fn started_at(&self) -> Instant {
+        self.started
     }
 
     /// The operator report: zone figures and every realm.

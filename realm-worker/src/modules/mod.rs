@@ -52,8 +52,11 @@ pub struct KillEvent {
 pub trait Module {
     /// The name operators write in `AttachModules`.
     fn name(&self) -> &'static str;
-    /// The arena (re)started with this module attached.
+    /// The arena (re)started with this module attached, or staff
+    /// attached it (`?attmod`).
     fn on_attach(&mut self, _a: &mut Arena, _now: u32) {}
+    /// Staff detached the module (`?detmod`): undo what `on_attach` set up.
+    fn on_detach(&mut self, _a: &mut Arena) {}
     /// A player entered (after the arena sent him the entry sequence).
     fn on_enter(&mut self, _a: &mut Arena, _pid: i16, _now: u32) {}
     /// A player is leaving (still in [`Arena::players`]).
