@@ -214,7 +214,7 @@ fn bad_settings_body(
                 "?setg Realms:WorkerPath=/bin/sh",
                 "only the operator changes it",
             ),
-            ("?seta Soccer:BallCount=1", "does not implement"),
+            ("?seta Soccer:KillerIgnorePassDelay=1", "does not implement"),
             // Valid alone, but a reload would refuse it: contradicts
             // Realms:HeartbeatMillis.
             (

@@ -733,7 +733,7 @@ mod tests {
         let shared = dir.join("arenas").join("(default)").join("arena.conf");
         append(
             &shared,
-            "\n[Misc]\nBounceFactr = 22\n[Soccer]\nBallCount = 1\n",
+            "\n[Misc]\nBounceFactr = 22\n[Soccer]\nKillerIgnorePassDelay = 1\n",
         );
         std::fs::create_dir_all(dir.join("arenas").join("duel")).expect("mkdir");
         std::fs::write(
@@ -743,7 +743,7 @@ mod tests {
         .expect("write");
         let (_, warnings) = Settings::read(&args(
             Some(dir.clone()),
-            &["Nonsense:Key=1", "Soccer:BallCount=2"],
+            &["Nonsense:Key=1", "Soccer:KillerIgnorePassDelay=2"],
         ))
         .expect("settings");
         let shared_lines = std::fs::read_to_string(&shared)
@@ -763,7 +763,7 @@ mod tests {
                 ),
                 "arenas/duel/arena.conf:3: Net:MaxConnections is a global setting; nothing reads it from this file".to_string(),
                 "--set: Nonsense:Key is not a setting Subsumption knows; nothing reads it".to_string(),
-                "1 ASSS setting(s) set in this zone are not implemented by Subsumption and have no effect: Soccer:BallCount".to_string(),
+                "1 ASSS setting(s) set in this zone are not implemented by Subsumption and have no effect: Soccer:KillerIgnorePassDelay".to_string(),
             ]
         );
         let _ = std::fs::remove_dir_all(&dir);

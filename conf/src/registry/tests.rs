@@ -9,7 +9,7 @@ fn the_template_carries_only_real_keys() {
     let (w, ignored) = check_file(zone.global(), Scope::Global);
     assert!(w.is_empty(), "global.conf: {w:#?}");
     assert!(ignored.is_empty(), "global.conf: {ignored:?}");
-    for arena in ["0", "turf"] {
+    for arena in ["0", "turf", "soccer"] {
         let a = zone.load_arena(arena).expect("arena");
         let (w, ignored) = check_file(a.file(), Scope::Arena);
         assert!(w.is_empty(), "{arena}: {w:#?}");
@@ -20,7 +20,7 @@ fn the_template_carries_only_real_keys() {
 #[test]
 fn an_unknown_key_is_reported_at_its_line() {
     let file = ConfigFile::parse_str(
-        "[Net]\nMaxConnections = 5\nNoSuchKey = 1\n[Soccer]\nBallCount = 1\n[Warbird]\nBulletSpeed = 2000\n[Team]\nMaxPerTeam = 3\n",
+        "[Net]\nMaxConnections = 5\nNoSuchKey = 1\n[Soccer]\nKillerIgnorePassDelay = 1\n[Warbird]\nBulletSpeed = 2000\n[Team]\nMaxPerTeam = 3\n",
     )
     .expect("parse");
     let (w, ignored) = check_file(&file, Scope::Global);
@@ -33,7 +33,7 @@ fn an_unknown_key_is_reported_at_its_line() {
             "<string>:9: Team:MaxPerTeam is an arena setting; nothing reads it from this file",
         ]
     );
-    assert_eq!(ignored, ["Soccer:BallCount"]);
+    assert_eq!(ignored, ["Soccer:KillerIgnorePassDelay"]);
 }
 
 #[test]
@@ -73,13 +73,50 @@ fn lookups() {
         Some(Scope::Global)
     );
     assert_eq!(
-        lookup("Soccer", "BallCount").map(|k| k.status),
+        lookup("Soccer", "KillerIgnorePassDelay").map(|k| k.status),
         Some(Status::NotImplemented)
     );
     assert_eq!(
         lookup("Javelin", "AntiWarpStatus").map(|k| k.status),
         Some(Status::Client)
     );
+}
+
+/// The game modules' and the supervisor's newer settings are read, in the
+/// scope their code reads them from, with the code's defaults.
+#[test]
+fn module_and_supervisor_settings_are_read() {
+    for (section, key, scope, default) in [
+        ("Soccer", "BallCount", Scope::Arena, "0"),
+        ("Soccer", "SpawnRadius3", Scope::Arena, ""),
+        ("Soccer", "NewGameDelay", Scope::Arena, "-3000"),
+        ("Brick", "BrickMode", Scope::Arena, "0"),
+        ("King", "ExpireTime", Scope::Arena, "18000"),
+        ("Cost", "XRadar", Scope::Arena, "0"),
+        ("Cost", "PurchaseAnytime", Scope::Arena, "0"),
+        ("Idle", "SpecAfter", Scope::Arena, "0"),
+        ("Misc", "PeriodicMessage7", Scope::Arena, ""),
+        ("Misc", "SpecSeeEnergy", Scope::Arena, "SEE_ALL"),
+        ("Misc", "SheepMessage", Scope::Arena, ""),
+        ("Log", "FileMaxBytes", Scope::Global, "10000000"),
+        ("Net", "DatagramBudget", Scope::Global, "7000"),
+        ("Net", "MaxFlushDelayMillis", Scope::Global, "7"),
+    ] {
+        let k = lookup(section, key).unwrap_or_else(|| panic!("{section}:{key} unknown"));
+        assert_eq!(
+            (k.status, k.scope, k.default.as_str()),
+            (Status::Read, scope, default),
+            "{section}:{key}"
+        );
+    }
+    // Read by the server and sent to clients: both.
+    let k = lookup("Soccer", "PassDelay").expect("known");
+    assert_eq!((k.status, k.client), (Status::Read, true));
+    assert!(check_set(Scope::Arena, "Misc", "SeeEnergy", "see_team").is_ok());
+    assert!(check_set(Scope::Arena, "Misc", "SeeEnergy", "some").is_err());
+    assert!(check_set(Scope::Arena, "Soccer", "BallCount", "9").is_err());
+    assert!(check_set(Scope::Global, "Net", "DatagramBudget", "10000001").is_err());
+    assert!(lookup("Cost", "Nothing").is_none());
 }
 
 #[test]
@@ -95,7 +132,7 @@ fn values_are_checked_by_type_and_range() {
     assert!(e.contains("not a setting"), "{e}");
     let e = check_set(Scope::Global, "Nowhere", "Nonsense", "1").unwrap_err();
     assert!(e.contains("?help :"), "{e}");
-    let e = check_set(Scope::Arena, "Soccer", "BallCount", "1").unwrap_err();
+    let e = check_set(Scope::Arena, "Soccer", "KillerIgnorePassDelay", "1").unwrap_err();
     assert!(e.contains("does not implement"), "{e}");
     assert!(check_set(Scope::Global, "Security", "SecurityKickoff", "yes").is_ok());
     assert!(check_set(Scope::Global, "Security", "SecurityKickoff", "maybe").is_err());
