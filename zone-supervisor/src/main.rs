@@ -15,6 +15,7 @@ mod directory;
 mod files;
 mod flush;
 mod game_calls;
+mod hold_timer;
 mod lag;
 mod logring;
 mod modules;

@@ -27,6 +27,7 @@ use crate::config::Settings;
 use crate::control::{self, ControlRequest};
 use crate::directory::Directory;
 use crate::flush::FlushDecision;
+use crate::hold_timer::HoldTimer;
 use crate::ping::{self, Population};
 use crate::players::{Player, PlayerTable};
 use crate::realm_link::WorkerLinks;
@@ -336,19 +337,14 @@ impl Zone {
             mut sighup,
         } = signals;
         let mut chat_rx = self.chatnet.take_events();
-        // One timer for held-back connections, re-armed only when the
-        // earliest due time changes (not on every pass).
-        let held_timer = tokio::time::sleep(Duration::from_secs(3600));
-        tokio::pin!(held_timer);
-        let mut armed: Option<Instant> = None;
+        // One precise timer for held-back connections, re-armed only when
+        // the earliest due time changes (not on every pass).
+        let mut held_timer = HoldTimer::new().context("creating the flush timer")?;
         loop {
-            if self.held_due != armed {
-                armed = self.held_due;
-                if let Some(at) = armed {
-                    held_timer
-                        .as_mut()
-                        .reset(tokio::time::Instant::from_std(at));
-                }
+            if let Err(e) = held_timer.set(self.held_due) {
+                // Without the timer, held queues still leave on the 10 ms
+                // tick; say so once per failure.
+                warn!("flush timer: {e}");
             }
             tokio::select! {
                 r = self.udp.readable() => {
@@ -374,9 +370,8 @@ impl Zone {
                 Some(req) = control_rx.recv() => self.control_request(req),
                 Some(reply) = next_reply(&mut db_rx) => self.db_reply(reply),
                 _ = tick.tick() => self.on_tick(),
-                _ = &mut held_timer, if armed.is_some() => {
-                    if let Some(a) = armed { let late = Instant::now().saturating_duration_since(a); DBG_FIRES.with(|c| { let (n, m, t) = c.get(); c.set((n + 1, m.max(late), t + late)); }); }
-                    armed = None;
+                r = held_timer.fired(), if held_timer.armed().is_some() => {
+                    r.context("flush timer")?;
                     self.release_held();
                 }
                 _ = sighup.recv() => {
@@ -470,16 +465,6 @@ impl Zone {
         }
         if now.saturating_duration_since(self.last_sample) >= SAMPLE_INTERVAL {
             self.last_sample = now;
-            DBG_FIRES.with(|c| {
-                let (n, m, t) = c.get();
-                eprintln!(
-                    "DBG fires {n} max_late {m:?} mean_late {:?} held_len {} receivers {}",
-                    t / (n.max(1) as u32),
-                    self.held.len(),
-                    self.receivers
-                );
-                c.set((0, Duration::ZERO, Duration::ZERO));
-            });
             self.receivers = self
                 .players
                 .iter_mut()
@@ -779,7 +764,6 @@ impl Zone {
     }
 }
 
-thread_local! { static DBG_FIRES: std::cell::Cell<(u64, Duration, Duration)> = const { std::cell::Cell::new((0, Duration::ZERO, Duration::ZERO)) }; }
 /// The next database reply, or never when the zone keeps no scores.
 async fn next_reply(
     rx: &mut Option<mpsc::UnboundedReceiver<zone_persist::DbReply>>,
