@@ -2192,6 +2192,13 @@ fn modules_attach_and_detach_until_the_arena_restarts() {
         ("?detmod fg_wz", "flag games are chosen"),
         ("?attmod nosuch", "no such module"),
         ("?detmod periodic2", "not attached"),
+        ("?attmod points_kill", "always on"),
+        // The modules every arena runs are attached, and may be detached
+        // and attached again like the others.
+        ("?attmod game_timer", "already attached"),
+        ("?detmod idle", "Module idle detached."),
+        ("?attmod idle", "Module idle attached"),
+        ("?attmod idle", "already attached"),
     ] {
         h.clear();
         h.chat(1, chat_type::PUBLIC, -1, line);
@@ -2201,4 +2208,13 @@ fn modules_attach_and_detach_until_the_arena_restarts() {
             h.messages(1)
         );
     }
+    let names = attached(&h);
+    for name in ["game_timer", "autowarp", "messages", "idle"] {
+        assert_eq!(
+            names.iter().filter(|n| **n == name).count(),
+            1,
+            "{name} once: {names:?}"
+        );
+    }
+    assert!(!names.contains(&"jackpot"), "{names:?}");
 }

@@ -616,7 +616,51 @@ pub const MODULES: &[(&str, &str)] = &[
         "points_periodic",
         "periodic points (always on with periodic)",
     ),
+    (
+        "balls",
+        "the ball game: Soccer:BallCount balls to carry and fire",
+    ),
+    (
+        "points_goal",
+        "the ball game with team scores and goal rewards (the balls module, scoring)",
+    ),
+    ("bricks", "brick drops laid across the map as walls"),
+    (
+        "koth",
+        "king of the hill: crowns, and a reward for the last crowned players",
+    ),
+    ("buy", "?buy: prizes for points at the [Cost] prices"),
+    (
+        "enf_shipchange",
+        "limits ship changes (Misc:ShipChangeInterval, under antiwarp)",
+    ),
+    (
+        "game_timer",
+        "timed games (Misc:TimedGame) and ?timer (runs in every arena)",
+    ),
+    (
+        "autowarp",
+        "warps players who enter an autowarp region (runs in every arena)",
+    ),
+    (
+        "messages",
+        "the greeting and periodic arena messages (runs in every arena)",
+    ),
+    (
+        "idle",
+        "?idles, ?actives, ?available; Idle:SpecAfter (runs in every arena)",
+    ),
 ];
+
+/// The module an `?attmod`/`?detmod` name stands for: `points_goal` is
+/// the ball game (`balls`) keeping scores.
+fn module_name(name: &str) -> &str {
+    if name == "points_goal" {
+        "balls"
+    } else {
+        name
+    }
+}
 
 pub(super) fn lsmod(a: &mut Arena, ctx: &Ctx, params: &str) -> CmdResult {
     let has = flags(params);
@@ -662,19 +706,20 @@ pub(super) fn attmod(a: &mut Arena, ctx: &Ctx, params: &str) -> CmdResult {
             "Attaching module {name} failed: flag games are chosen with Modules:AttachModules (then ?recyclearena)."
         )));
     }
-    if a.modules.iter().any(|m| m.name() == name) {
+    if a.modules.iter().any(|m| m.name() == module_name(&name)) {
         return Err(CmdError::Msg(format!("Module {name} is already attached.")));
     }
-    let (mut mods, _) = crate::modules::attach(&name, &a.name);
-    if mods.is_empty() {
+    // `attach` also builds the modules every arena runs; take the one
+    // named (an always-on module detached earlier comes back this way).
+    let (mods, _) = crate::modules::attach(&name, &a.name);
+    let Some(mut m) = mods.into_iter().find(|m| m.name() == module_name(&name)) else {
         let text = if MODULES.iter().any(|(n, _)| *n == name) {
             format!("Module {name} is always on.")
         } else {
             format!("Attaching module {name} failed: no such module.")
         };
         return Err(CmdError::Msg(text));
-    }
-    let mut m = mods.remove(0);
+    };
     m.on_attach(a, ipc_proto::monotonic_ticks());
     a.modules.push(m);
     info!(realm = %a.name, by = %ctx.issuer.name, module = name, "module attached");
@@ -695,7 +740,11 @@ pub(super) fn detmod(a: &mut Arena, ctx: &Ctx, params: &str) -> CmdResult {
             "Detaching module {name} failed: flag games are chosen with Modules:AttachModules (then ?recyclearena)."
         )));
     }
-    let Some(i) = a.modules.iter().position(|m| m.name() == name) else {
+    let Some(i) = a
+        .modules
+        .iter()
+        .position(|m| m.name() == module_name(&name))
+    else {
         return Err(CmdError::Msg(format!(
             "Detaching module {name} failed: it is not attached."
         )));
