@@ -70,9 +70,8 @@ impl HoldTimer {
             },
         };
         // SAFETY: a valid timerfd and a fully initialised itimerspec.
-        let r = unsafe {
-            libc::timerfd_settime(self.fd.as_raw_fd(), 0, &spec, std::ptr::null_mut())
-        };
+        let r =
+            unsafe { libc::timerfd_settime(self.fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
         if r < 0 {
             return Err(io::Error::last_os_error());
         }
