@@ -218,3 +218,78 @@ fn the_template_examples_are_real_keys() {
         assert!(ignored.is_empty(), "{path}: {ignored:?}");
     }
 }
+
+/// Every `get_int("Section", "Key", …)`-style read with literal names in
+/// the realm's and the supervisor's code has a registry entry (read or
+/// client), so a key added by a merge cannot be missing here. Reads whose
+/// key is computed (`format!`, closures over one section) are checked by
+/// [`module_and_supervisor_settings_are_read`] instead.
+#[test]
+fn every_literal_read_in_the_server_code_is_known() {
+    // `passwd.conf`'s own [General] keys: not a settings file.
+    const OTHER_FILES: &[(&str, &str)] = &[
+        ("General", "AllowUnknown"),
+        ("General", "RequireAuthenticationToSetPassword"),
+    ];
+    const CALLS: &[&str] = &[
+        "get_int(",
+        "get_str(",
+        "get_bool(",
+        "get_enum(",
+        "get_int_checked(",
+        "get_bool_checked(",
+        ".int(",
+        ".count(",
+        ".millis(",
+        ".bool(",
+        ".text(",
+    ];
+    fn literal(s: &str) -> Option<(&str, &str)> {
+        let s = s.trim_start().strip_prefix('"')?;
+        let end = s.find('"')?;
+        Some((&s[..end], &s[end + 1..]))
+    }
+    fn rs_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("read source dir") {
+            let path = entry.expect("dir entry").path();
+            if path.is_dir() {
+                rs_files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs")
+                && !path.file_name().is_some_and(|n| n == "tests.rs")
+            {
+                out.push(path);
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    for krate in ["realm-worker", "zone-supervisor"] {
+        rs_files(&root.join(krate).join("src"), &mut files);
+    }
+    let mut reads = 0;
+    let mut missing = Vec::new();
+    for path in files {
+        let text = std::fs::read_to_string(&path).expect("read source");
+        let code = text.split("#[cfg(test)]").next().unwrap_or("");
+        for call in CALLS {
+            for (at, _) in code.match_indices(call) {
+                let rest = &code[at + call.len()..];
+                let Some((section, rest)) = literal(rest) else {
+                    continue;
+                };
+                let Some((key, _)) = rest.trim_start().strip_prefix(',').and_then(literal) else {
+                    continue;
+                };
+                if OTHER_FILES.contains(&(section, key)) {
+                    continue;
+                }
+                reads += 1;
+                if lookup(section, key).is_none_or(|k| k.status == Status::NotImplemented) {
+                    missing.push(format!("{section}:{key} ({})", path.display()));
+                }
+            }
+        }
+    }
+    assert!(missing.is_empty(), "no registry entry: {missing:#?}");
+    assert!(reads > 100, "the scan found only {reads} reads");
+}
