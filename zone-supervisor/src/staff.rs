@@ -53,21 +53,7 @@ pub fn uptime_text(secs: u64) -> String {
 
 /// Names joined with ", " into lines of at most [`LINE_LEN`] bytes.
 pub fn wrap_list(items: &[String]) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut cur = String::new();
-    for it in items {
-        if !cur.is_empty() && cur.len() + 2 + it.len() > LINE_LEN {
-            lines.push(std::mem::take(&mut cur));
-        }
-        if !cur.is_empty() {
-            cur.push_str(", ");
-        }
-        cur.push_str(it);
-    }
-    if !cur.is_empty() {
-        lines.push(cur);
-    }
-    lines
+    ss_proto::game::join_lines(items, LINE_LEN)
 }
 
 impl Zone {

@@ -814,7 +814,7 @@ pub(super) fn modinfo(a: &mut Arena, ctx: &Ctx, params: &str) -> CmdResult {
 pub(super) fn allcommands(a: &mut Arena, ctx: &Ctx, _params: &str) -> CmdResult {
     let names: Vec<String> = COMMANDS.iter().map(|c| c.name.to_string()).collect();
     a.reply(&ctx.issuer, "All commands:");
-    for line in wrap(&names) {
+    for line in ss_proto::game::join_lines(&names, 200) {
         a.reply(&ctx.issuer, &line);
     }
     Ok(())
@@ -827,29 +827,10 @@ pub(super) fn cmdlist(a: &mut Arena, ctx: &Ctx, _params: &str) -> CmdResult {
         .map(str::to_string)
         .collect();
     a.reply(&ctx.issuer, "Commands you may use:");
-    for line in wrap(&names) {
+    for line in ss_proto::game::join_lines(&names, 200) {
         a.reply(&ctx.issuer, &line);
     }
     Ok(())
-}
-
-/// Names joined with ", " into chat lines of at most 200 bytes.
-fn wrap(items: &[String]) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut cur = String::new();
-    for it in items {
-        if !cur.is_empty() && cur.len() + 2 + it.len() > 200 {
-            lines.push(std::mem::take(&mut cur));
-        }
-        if !cur.is_empty() {
-            cur.push_str(", ");
-        }
-        cur.push_str(it);
-    }
-    if !cur.is_empty() {
-        lines.push(cur);
-    }
-    lines
 }
 
 // ----- subgame compatibility (ASSS sgcompat) ------------------------------------------

@@ -19,23 +19,9 @@ use crate::arena::Arena;
 /// Longest chat line the listings build.
 const LINE: usize = 200;
 
-/// Joins `items` with `, ` into lines of at most [`LINE`] characters.
-fn wrap(items: &[String]) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut cur = String::new();
-    for item in items {
-        if !cur.is_empty() && cur.len() + 2 + item.len() > LINE {
-            lines.push(std::mem::take(&mut cur));
-        }
-        if !cur.is_empty() {
-            cur.push_str(", ");
-        }
-        cur.push_str(item);
-    }
-    if !cur.is_empty() {
-        lines.push(cur);
-    }
-    lines
+/// Joins `items` with `, ` into lines of at most [`LINE`] bytes.
+fn join(items: &[String]) -> Vec<String> {
+    ss_proto::game::join_lines(items, LINE)
 }
 
 /// `Section:Key` → (section, key), both non-empty and trimmed.
@@ -205,7 +191,7 @@ pub(super) fn listsettings(a: &mut Arena, ctx: &Ctx, params: &str) -> CmdResult 
         &ctx.issuer,
         &format!("[{canonical}] ((x) = default, [g] = global.conf):"),
     );
-    for line in wrap(&items) {
+    for line in join(&items) {
         a.reply(&ctx.issuer, &line);
     }
     Ok(())
@@ -219,7 +205,7 @@ pub(super) fn setting_help(a: &mut Arena, ctx: &Ctx, text: &str) {
     let (section, key) = (section.trim(), key.trim());
     let lines = if section.is_empty() {
         let mut v = vec!["Known config file sections:".to_string()];
-        v.extend(wrap(&registry::sections()));
+        v.extend(join(&registry::sections()));
         v
     } else if key.is_empty() {
         let keys = registry::keys(section);
@@ -230,7 +216,7 @@ pub(super) fn setting_help(a: &mut Arena, ctx: &Ctx, text: &str) {
                 "Known keys in section {}:",
                 registry::canonical_section(section)
             )];
-            v.extend(wrap(&keys));
+            v.extend(join(&keys));
             v
         }
     } else {
@@ -277,7 +263,7 @@ mod tests {
     #[test]
     fn lists_wrap_under_the_line_length() {
         let items: Vec<String> = (0..100).map(|i| format!("Key{i}=value")).collect();
-        let lines = wrap(&items);
+        let lines = join(&items);
         assert!(lines.len() > 1);
         assert!(lines.iter().all(|l| l.len() <= LINE));
         assert_eq!(lines.join(", "), items.join(", "));

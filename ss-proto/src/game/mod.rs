@@ -35,8 +35,8 @@ pub use s2c::{
     Redirect, S2CPacket, ScoreUpdate, SecuritySeeds, ARENA_SETTINGS_LEN,
 };
 pub use text::{
-    byte_to_char, char_to_byte, decode_bytes, read_fixed_str, sanitize_login_name, write_fixed_str,
-    BadName, MAX_LOGIN_NAME_CHARS,
+    byte_to_char, char_to_byte, decode_bytes, join_lines, read_fixed_str, sanitize_login_name,
+    write_fixed_str, BadName, MAX_LOGIN_NAME_CHARS,
 };
 pub use zone::{ClientKind, ZonePacket};
 

@@ -162,3 +162,38 @@ pub fn sanitize_login_name(raw: &str) -> Result<String, BadName> {
         Some(_) => Ok(out),
     }
 }
+
+/// Joins `items` with `", "` into chat lines of at most `max` bytes each
+/// (an item longer than `max` gets a line of its own): how lists of names
+/// are answered in chat.
+pub fn join_lines(items: &[String], max: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut cur = String::new();
+    for item in items {
+        if !cur.is_empty() && cur.len() + 2 + item.len() > max {
+            lines.push(std::mem::take(&mut cur));
+        }
+        if !cur.is_empty() {
+            cur.push_str(", ");
+        }
+        cur.push_str(item);
+    }
+    if !cur.is_empty() {
+        lines.push(cur);
+    }
+    lines
+}
+
+#[cfg(test)]
+mod join_tests {
+    use super::join_lines;
+
+    #[test]
+    fn lists_wrap_at_the_limit() {
+        let items: Vec<String> = ["alpha", "beta", "gamma", "delta"].map(String::from).into();
+        assert_eq!(join_lines(&items, 200), ["alpha, beta, gamma, delta"]);
+        assert_eq!(join_lines(&items, 11), ["alpha, beta", "gamma", "delta"]);
+        assert_eq!(join_lines(&[], 10), Vec::<String>::new());
+        assert_eq!(join_lines(&["a".repeat(20)], 10), ["a".repeat(20)]);
+    }
+}
