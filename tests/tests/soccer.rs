@@ -595,3 +595,27 @@ fn a_reload_brings_the_new_ball_count() {
         panic!("{e:?}");
     }
 }
+
+/// As in ASSS's default arena, the default zone's arena `0` has one ball to
+/// play with (no goals on its map): a newcomer is told where it is, near
+/// its spawn south of the safe zone, and may pick it up.
+#[test]
+fn the_default_arena_has_a_ball_like_asss() {
+    soccer_test(&[], |zone| {
+        let mut a = bot_in(zone, "alice", "0", ship::WARBIRD)?;
+        let ball = wait_ball(&mut a, "the default arena's ball", |p| p.ball == 0)?;
+        let near = |v: i16, tile: i16| (i32::from(v) - i32::from(tile) * 16).abs() <= 3 * 16;
+        ensure!(
+            near(ball.x, 512) && near(ball.y, 530) && ball.carrier == -1,
+            "ball 0 at ({}, {}) carried by {}",
+            ball.x,
+            ball.y,
+            ball.carrier
+        );
+        a.pickup_ball(0, ball.time)?;
+        let a_pid = pid_of(&a);
+        let mut b = bot_in(zone, "bob", "0", ship::SPECTATOR)?;
+        wait_ball(&mut b, "carried by alice", |p| p.ball == 0 && p.carrier == a_pid)?;
+        Ok(())
+    });
+}
