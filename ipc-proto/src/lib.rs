@@ -13,8 +13,10 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod version;
+
 /// Version of this message set; bumped on every incompatible change.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// Largest frame either side accepts. A peer that announces more is broken
 /// or hostile and the link is dropped.
@@ -231,6 +233,12 @@ pub enum ToRealm<'a> {
         /// Start (true) or stop.
         on: bool,
     },
+    /// The supervisor's build version (`?version` shows it), sent when the
+    /// worker is ready and again after the supervisor was upgraded.
+    ZoneVersion {
+        /// As [`version::build_version`] names it.
+        version: String,
+    },
 }
 
 /// Messages from a realm worker to the supervisor.
@@ -343,6 +351,12 @@ pub enum FromRealm<'a> {
     PositionSnapshot {
         /// One entry per player.
         players: Vec<RadarEntry>,
+    },
+    /// The worker's build version, sent right after [`FromRealm::Hello`]
+    /// (`stats` shows it per realm).
+    Build {
+        /// As [`version::build_version`] names it.
+        version: String,
     },
 }
 

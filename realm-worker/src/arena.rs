@@ -174,6 +174,8 @@ pub struct Arena {
     /// with each heartbeat answer.
     radar_watched: bool,
     rng: u64,
+    /// The supervisor's build version (`ToRealm::ZoneVersion`), for `?version`.
+    pub(crate) zone_version: Option<String>,
 }
 
 impl Arena {
@@ -216,6 +218,7 @@ impl Arena {
             stop: false,
             radar_watched: false,
             rng,
+            zone_version: None,
         };
         arena.attach_modules();
         arena
@@ -228,6 +231,12 @@ impl Arena {
             &FromRealm::Hello {
                 version: ipc_proto::PROTOCOL_VERSION,
                 realm: self.name.clone(),
+            },
+        );
+        emit(
+            &mut self.out,
+            &FromRealm::Build {
+                version: ipc_proto::version::build_version().to_string(),
             },
         );
         emit(&mut self.out, &FromRealm::Ready);
@@ -498,6 +507,7 @@ impl Arena {
                 }
             }
             ToRealm::WatchPositions { on } => self.radar_watched = on,
+            ToRealm::ZoneVersion { version } => self.zone_version = Some(version),
             ToRealm::ReloadConfig => self.reload(),
             ToRealm::Shutdown => self.stop = true,
             ToRealm::Deliver { pid, bytes } => {

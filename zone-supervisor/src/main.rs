@@ -229,10 +229,20 @@ fn show_stats(path: &std::path::Path, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// The command line, with `--version` showing the build version
+/// (`docs/upgrades.md` §1).
+fn parse_cli() -> Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command()
+        .version(ipc_proto::version::build_version())
+        .try_get_matches()?;
+    Cli::from_arg_matches(&matches)
+}
+
 /// Runs the command; an error is printed as one line (the whole chain of
 /// causes, no backtrace) and the exit status is 1.
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match parse_cli() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
             // --help, --version.

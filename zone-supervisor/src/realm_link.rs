@@ -41,6 +41,8 @@ pub struct WorkerLink {
     cpu_prev: Option<(ProcSample, Instant)>,
     cpu_pct: f64,
     proc_now: ProcSample,
+    /// The worker's build version ([`FromRealm::Build`]).
+    pub(crate) version: Option<String>,
 }
 
 /// Workers by id.
@@ -108,6 +110,7 @@ impl WorkerLink {
             cpu_prev: None,
             cpu_pct: 0.0,
             proc_now: ProcSample::default(),
+            version: None,
         }
     }
 
@@ -370,6 +373,8 @@ impl Zone {
             FromRealm::Hello { .. } => Err("said hello twice".into()),
             FromRealm::Ready => {
                 info!(realm = %self.slot_name(slot_id), "realm ready");
+                let version = ipc_proto::version::build_version().to_string();
+                self.queue_to_worker(worker, &ToRealm::ZoneVersion { version });
                 self.hand_back_checkpoint(slot_id, worker);
                 self.state.worker_ready(now, worker);
                 Ok(())
@@ -474,6 +479,15 @@ impl Zone {
                 Ok(())
             }
             FromRealm::ArenaCheckpoint { bytes } => self.keep_checkpoint(slot_id, bytes),
+            FromRealm::Build { version } => {
+                if version.len() > 64 {
+                    return Err(format!("sent a build version of {} bytes", version.len()));
+                }
+                if let Some(link) = self.links.get_mut(&worker) {
+                    link.version = Some(version);
+                }
+                Ok(())
+            }
         }
     }
 
@@ -733,6 +747,7 @@ impl Zone {
                     packets_in: slot.counters.packets_in,
                     packets_out: slot.counters.packets_out,
                     problems: slot.problems.clone(),
+                    version: link.and_then(|l| l.version.clone()),
                 }
             })
             .collect();

@@ -486,6 +486,7 @@ impl Zone {
             }
         }
         let zone = ZoneReport {
+            version: ipc_proto::version::build_version().to_string(),
             process: ProcessReport {
                 pid: std::process::id(),
                 cpu_user_secs: self.self_proc.user_secs,
