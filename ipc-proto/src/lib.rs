@@ -239,6 +239,21 @@ pub enum ToRealm<'a> {
         /// As [`version::build_version`] names it.
         version: String,
     },
+    /// Planned hand-over to a successor worker (`docs/upgrades.md` §2):
+    /// the worker answers with [`FromRealm::HandOverState`] after every
+    /// message before this one, then serves nobody and waits for
+    /// [`ToRealm::Shutdown`].
+    HandOver,
+    /// To the successor: the state its predecessor handed over, before
+    /// the players are adopted.
+    TakeOver {
+        /// The bytes of [`FromRealm::HandOverState`], as the realm wrote them.
+        #[serde(borrow)]
+        bytes: &'a [u8],
+    },
+    /// To the successor: a player of the predecessor, to be taken on
+    /// silently (his client already has the arena; no entry sequence).
+    AdoptPlayer(PlayerInfo),
 }
 
 /// Messages from a realm worker to the supervisor.
@@ -358,6 +373,14 @@ pub enum FromRealm<'a> {
         /// As [`version::build_version`] names it.
         version: String,
     },
+    /// Answer to [`ToRealm::HandOver`]: the arena's whole state for a
+    /// successor (module checkpoint, per-player game state), opaque to the
+    /// supervisor, at most [`MAX_HANDOVER_LEN`] bytes.
+    HandOverState {
+        /// Opaque bytes for [`ToRealm::TakeOver`].
+        #[serde(borrow)]
+        bytes: &'a [u8],
+    },
 }
 
 /// One player on the arena radar.
@@ -377,6 +400,9 @@ pub struct RadarEntry {
 
 /// Largest checkpoint the supervisor keeps for a realm.
 pub const MAX_CHECKPOINT_LEN: usize = 16 * 1024;
+
+/// Largest [`FromRealm::HandOverState`] the supervisor accepts.
+pub const MAX_HANDOVER_LEN: usize = 512 * 1024;
 
 /// Requests a realm makes of the zone.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]

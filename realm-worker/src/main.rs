@@ -13,6 +13,7 @@ mod chat;
 mod commands;
 mod freqman;
 mod game;
+mod handover;
 mod lag;
 mod link;
 mod modules;

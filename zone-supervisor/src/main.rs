@@ -25,6 +25,7 @@ mod state;
 mod stats;
 mod udp;
 mod update;
+mod upgrade;
 mod web;
 mod zone;
 
@@ -65,6 +66,13 @@ enum Command {
     Realm {
         #[command(subcommand)]
         action: RealmAction,
+        #[command(flatten)]
+        target: ControlTarget,
+    },
+    /// Upgrade a running zone without dropping players (docs/upgrades.md).
+    Upgrade {
+        #[command(subcommand)]
+        action: UpgradeAction,
         #[command(flatten)]
         target: ControlTarget,
     },
@@ -165,6 +173,41 @@ enum RealmAction {
         /// Realm (arena) name.
         name: String,
     },
+}
+
+/// Upgrade operations.
+#[derive(Subcommand, Debug)]
+enum UpgradeAction {
+    /// Replace every realm's worker process with a new binary, one realm at
+    /// a time, handing the players over; stops at the first realm whose new
+    /// worker does not become ready (that realm keeps its old worker).
+    Realms {
+        /// The new realm-worker binary (default: the zone's worker path,
+        /// where the new build was installed).
+        #[arg(long)]
+        worker: Option<PathBuf>,
+    },
+}
+
+/// `upgrade realms`: starts the roll, then follows it until it ends.
+fn upgrade_realms(path: &std::path::Path, worker: Option<PathBuf>) -> Result<()> {
+    let command = match worker {
+        Some(w) => {
+            let w = std::path::absolute(&w).unwrap_or(w);
+            format!("upgrade-realms {}", w.display())
+        }
+        None => "upgrade-realms".to_string(),
+    };
+    print_answer(&control::request(path, &command)?)?;
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let answer = control::request(path, "upgrade-status")?;
+        let value: serde_json::Value =
+            serde_json::from_str(&answer).context("the zone's answer is not JSON")?;
+        if value.get("finished").and_then(|v| v.as_bool()) == Some(true) {
+            return print_answer(&answer);
+        }
+    }
 }
 
 /// Options of `zone-supervisor run`.
@@ -347,6 +390,9 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
+        Command::Upgrade { action, target } => match action {
+            UpgradeAction::Realms { worker } => upgrade_realms(&target.path(), worker),
+        },
         Command::Reload { target } => print_answer(&control::request(&target.path(), "reload")?),
         Command::Run(args) => {
             let settings = config::Settings::load(&args)?;

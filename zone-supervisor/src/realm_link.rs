@@ -31,13 +31,13 @@ const MAX_REALM_STREAM: usize = 16 << 20;
 pub struct WorkerLink {
     /// The slot it serves.
     pub slot: SlotId,
-    process: WorkerProcess,
-    reader: FrameReader,
+    pub(crate) process: WorkerProcess,
+    pub(crate) reader: FrameReader,
     /// Framed messages not yet handed to the writer task.
-    out: Vec<u8>,
+    pub(crate) out: Vec<u8>,
     /// Where in `out` the forwarded player packets lie (offset, length), in
     /// order: the traffic that may be dropped when the queue is full.
-    droppable: Vec<(usize, usize)>,
+    pub(crate) droppable: Vec<(usize, usize)>,
     cpu_prev: Option<(ProcSample, Instant)>,
     cpu_pct: f64,
     proc_now: ProcSample,
@@ -100,7 +100,7 @@ const IPC_HANDOVER_BYTES: u64 = 64 * 1024;
 
 impl WorkerLink {
     /// A fresh link to a started worker process.
-    fn new(slot: SlotId, process: WorkerProcess) -> Self {
+    pub(crate) fn new(slot: SlotId, process: WorkerProcess) -> Self {
         WorkerLink {
             slot,
             process,
@@ -191,6 +191,7 @@ impl Zone {
                     WorkerMsg::ReloadConfig => ToRealm::ReloadConfig,
                     WorkerMsg::ResetScores => ToRealm::ResetScores,
                     WorkerMsg::PlayerLeave { pid } => ToRealm::PlayerLeave { pid },
+                    WorkerMsg::HandOver => ToRealm::HandOver,
                 };
                 self.queue_to_worker(worker, &msg);
             }
@@ -202,6 +203,9 @@ impl Zone {
                 reentry,
             } => self.enter_player(pid, slot, worker, reentry),
             Action::Notice { pid, text } => self.arena_message(pid, &text),
+            Action::SpawnSuccessor { worker, realm } => self.spawn_successor(now, worker, &realm),
+            Action::BeginHandOver { slot, old, new } => self.begin_hand_over(slot, old, new),
+            Action::CompleteHandOver { slot, old, new } => self.complete_hand_over(slot, old, new),
             Action::WhoAmI { pid } => {
                 self.send_packet(pid, &S2CPacket::who_am_i(pid));
             }
@@ -217,7 +221,8 @@ impl Zone {
         let Some(slot) = self.state.registry.by_name(realm).map(|s| s.id) else {
             return;
         };
-        match spawn_worker(&self.s, realm, worker, self.events_tx.clone()) {
+        let binary = self.s.worker_path.clone();
+        match spawn_worker(&self.s, &binary, realm, worker, self.events_tx.clone()) {
             Ok(process) => {
                 info!(realm, os_pid = process.os_pid, "realm worker started");
                 self.links.insert(worker, WorkerLink::new(slot, process));
@@ -231,6 +236,7 @@ impl Zone {
 
     /// Queues a message for a worker.
     pub(crate) fn queue_to_worker(&mut self, worker: WorkerId, msg: &ToRealm<'_>) {
+        let worker = self.upgrades.route(worker, msg);
         let cap = self.state.registry.policy.ipc_queue_max_bytes;
         if let Some(link) = self.links.get_mut(&worker) {
             encode_to(link, self.state.registry.get_mut(link.slot), msg, cap);
@@ -278,6 +284,11 @@ impl Zone {
     // ----- events from worker links -------------------------------------------
 
     pub(crate) fn realm_event(&mut self, now: Instant, ev: RealmEvent) {
+        if self.state.registry.successor_slot(ev.worker).is_some() {
+            self.successor_event(now, ev);
+            self.run_actions(now);
+            return;
+        }
         match ev.signal {
             RealmSignal::Data(bytes) => self.realm_data(now, ev.worker, &bytes),
             RealmSignal::Closed => {}
@@ -479,6 +490,7 @@ impl Zone {
                 Ok(())
             }
             FromRealm::ArenaCheckpoint { bytes } => self.keep_checkpoint(slot_id, bytes),
+            FromRealm::HandOverState { bytes } => self.handover_state(now, worker, bytes),
             FromRealm::Build { version } => {
                 if version.len() > 64 {
                     return Err(format!("sent a build version of {} bytes", version.len()));
@@ -779,7 +791,12 @@ impl Zone {
     }
 
     fn hand_over(&mut self, handover: u64) {
-        for link in self.links.values_mut() {
+        for (id, link) in self.links.iter_mut() {
+            if self.upgrades.is_held(*id) {
+                // An upgrade's successor: its messages wait until its
+                // predecessor has handed over (docs/upgrades.md §2).
+                continue;
+            }
             if !link.out.is_empty() && link.process.queued.load(Ordering::Relaxed) < handover {
                 link.droppable.clear();
                 let batch = std::mem::take(&mut link.out);

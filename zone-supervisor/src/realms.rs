@@ -68,6 +68,7 @@ pub fn exit_cause(status: &ExitStatus) -> ExitCause {
 /// gets SIGKILL if the supervisor dies (parent-death signal).
 pub fn spawn_worker(
     settings: &Settings,
+    binary: &std::path::Path,
     name: &str,
     id: WorkerId,
     events: mpsc::UnboundedSender<RealmEvent>,
@@ -75,7 +76,7 @@ pub fn spawn_worker(
     let (ours, theirs) =
         std::os::unix::net::UnixStream::pair().context("creating IPC socket pair")?;
     let child_fd = theirs.as_raw_fd();
-    let mut cmd = tokio::process::Command::new(&settings.worker_path);
+    let mut cmd = tokio::process::Command::new(binary);
     cmd.arg("--realm").arg(name).arg("--ipc-fd").arg("3");
     if let Some(dir) = &settings.zone_dir {
         cmd.arg("--zone").arg(dir);
@@ -104,7 +105,7 @@ pub fn spawn_worker(
     let mut child = cmd.spawn().with_context(|| {
         format!(
             "starting realm worker {} for realm {name:?}",
-            settings.worker_path.display()
+            binary.display()
         )
     })?;
     drop(theirs);

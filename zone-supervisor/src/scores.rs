@@ -158,6 +158,18 @@ impl Zone {
         worker: WorkerId,
         reentry: bool,
     ) {
+        if let Some(info) = self.entry_info(pid, slot_id, reentry) {
+            self.queue_to_worker(worker, &ToRealm::PlayerEnter(info));
+        }
+    }
+
+    /// What a realm is told of an entering player, with his saved score.
+    pub(crate) fn entry_info(
+        &self,
+        pid: i16,
+        slot_id: SlotId,
+        reentry: bool,
+    ) -> Option<ipc_proto::PlayerInfo> {
         let score = match (self.score_keys(pid, slot_id), self.scores.as_ref()) {
             (Some((name, group, arena)), Some(keeper)) => keeper
                 .persist
@@ -165,12 +177,10 @@ impl Zone {
                 .map(|stats| saved_score(&stats[1])),
             _ => None,
         };
-        let Some(p) = self.players.get(pid) else {
-            return;
-        };
+        let p = self.players.get(pid)?;
         let mut info = player_info(p, reentry);
         info.score = score;
-        self.queue_to_worker(worker, &ToRealm::PlayerEnter(info));
+        Some(info)
     }
 
     /// Handles an answer from the database thread.

@@ -148,6 +148,7 @@ pub async fn run(settings: Settings) -> Result<()> {
         state: ZoneState::new(settings.realm_policy.clone(), scores.is_some()),
         links: WorkerLinks::new(),
         checkpoints: Default::default(),
+        upgrades: Default::default(),
         action_buf: Vec::new(),
         s: settings,
         udp,
@@ -222,6 +223,8 @@ pub(crate) struct Zone {
     pub(crate) links: WorkerLinks,
     /// The newest game-state checkpoint of each realm.
     pub(crate) checkpoints: crate::checkpoints::Checkpoints,
+    /// Realm upgrades in progress (`docs/upgrades.md` §2).
+    pub(crate) upgrades: crate::upgrade::Upgrades,
     /// Reused buffer for carrying out the zone state's actions.
     pub(crate) action_buf: Vec<Action>,
     pub(crate) udp: UdpSocket,
@@ -466,6 +469,17 @@ impl Zone {
                 Ok(msg) => ok_json(&msg),
                 Err(msg) => error_json(&msg),
             },
+            (Some("upgrade-realms"), path) => {
+                // The path is the rest of the line (it may hold spaces).
+                let path = path.map(|_| {
+                    std::path::PathBuf::from(req.command["upgrade-realms".len()..].trim())
+                });
+                match self.start_realm_upgrade(now, path) {
+                    Ok(msg) => ok_json(&msg),
+                    Err(msg) => error_json(&msg),
+                }
+            }
+            (Some("upgrade-status"), None) => self.upgrade_status(),
             (Some("reload"), None) => match self.reload() {
                 Ok(()) => ok_json("reload requested"),
                 Err(msg) => error_json(&msg),

@@ -13,6 +13,7 @@
 
 pub mod membership;
 pub mod registry;
+pub mod upgrade;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -21,6 +22,7 @@ pub use membership::{Membership, Place};
 pub use registry::{
     ExitCause, RealmPolicy, RealmRegistry, RealmSlot, RealmState, SlotId, WorkerEnd, WorkerId,
 };
+pub use upgrade::Roll;
 
 /// How many times a player's score load is tried before giving up.
 pub const SCORE_LOAD_ATTEMPTS: u32 = 3;
@@ -79,6 +81,35 @@ pub enum Action {
         /// The text.
         text: String,
     },
+    /// Start an upgrade's successor worker for a realm, from the binary
+    /// the roll names (`docs/upgrades.md` §2).
+    SpawnSuccessor {
+        /// The id its events will carry.
+        worker: WorkerId,
+        /// The arena it serves.
+        realm: String,
+    },
+    /// The successor is ready: from now on everything for the realm's
+    /// players is held for the successor, and the old worker is asked to
+    /// hand over (the last message it gets before `Shutdown`).
+    BeginHandOver {
+        /// The realm.
+        slot: SlotId,
+        /// Its current worker.
+        old: WorkerId,
+        /// The ready successor.
+        new: WorkerId,
+    },
+    /// The old worker handed over: the successor gets its state and the
+    /// players, then what was held for it; the old one is told to stop.
+    CompleteHandOver {
+        /// The realm.
+        slot: SlotId,
+        /// The worker that handed over.
+        old: WorkerId,
+        /// The realm's worker now.
+        new: WorkerId,
+    },
     /// Send the player its who-am-I again: the client leaves the arena
     /// view and waits for the next entry, as after an arena recycle.
     WhoAmI {
@@ -112,6 +143,8 @@ pub enum WorkerMsg {
         /// The player.
         pid: i16,
     },
+    /// Hand the arena over to a successor (answer: its state).
+    HandOver,
 }
 
 /// Score loads that failed and wait for another try.
@@ -130,6 +163,8 @@ pub struct ZoneState {
     pub members: Membership,
     keeps_scores: bool,
     retries: HashMap<i16, LoadRetry>,
+    /// The rolling realm upgrade under way or last finished.
+    pub roll: Option<Roll>,
     out: Vec<Action>,
 }
 
@@ -142,6 +177,7 @@ impl ZoneState {
             members: Membership::default(),
             keeps_scores,
             retries: HashMap::new(),
+            roll: None,
             out: Vec::new(),
         }
     }

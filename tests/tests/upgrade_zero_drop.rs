@@ -1,0 +1,376 @@
+//! Zero-drop upgrades (`docs/upgrades.md`): the realms are rolled to a
+//! rebuilt worker while 40 bots fly in two arenas; nobody is disconnected,
+//! every numbered reliable chat message arrives exactly once and in order,
+//! scores stay, positions keep being relayed after each step, and `stats`
+//! shows the new builds. A worker that exits at start leaves its realm on
+//! the old worker and stops the roll with a report.
+//!
+//! (Not Continuum's client update: that is `update.rs`.)
+//!
+//! Real binaries, bots over UDP on 127.0.0.1; every wait is bounded and
+//! "nothing more" checks wait for a marker, never for time.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use anyhow::{ensure, Context, Result};
+use serde_json::Value;
+use ss_proto::game::{chat_type, ship, C2SPacket, S2CPacket, WeaponInfo};
+use ss_proto::transport::{Priority, Reliability};
+use ss_tests::bot::Bot;
+use ss_tests::scenario::*;
+use ss_tests::zone::{bin_dir, TestZone, ZoneOptions};
+
+/// Bots per arena (two arenas: 40 in all).
+const BOTS_PER_ARENA: usize = 20;
+/// The arenas.
+const ARENAS: [&str; 2] = ["0", "duel"];
+/// Pause between flying rounds.
+const ROUND: Duration = Duration::from_millis(40);
+
+/// A copy of the real worker with bytes appended: the same program, a
+/// different build (its build id covers the whole file).
+fn rebuilt_worker(dir: &Path) -> Result<PathBuf> {
+    use std::io::Write;
+    let path = dir.join("realm-worker-rebuilt");
+    std::fs::copy(bin_dir()?.join("realm-worker"), &path).context("copying the worker")?;
+    let mut f = std::fs::OpenOptions::new().append(true).open(&path)?;
+    f.write_all(b"\0rebuilt for the upgrade test\0")?;
+    Ok(path)
+}
+
+/// The build version a binary reports with `--version` (`NAME VERSION`).
+fn version_of(binary: &Path) -> Result<String> {
+    let out = Command::new(binary).arg("--version").output()?;
+    ensure!(out.status.success(), "{binary:?} --version failed");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace()
+        .nth(1)
+        .map(str::to_string)
+        .context("no version in --version output")
+}
+
+/// A realm's entry in `stats --json`.
+fn realm<'a>(stats: &'a Value, name: &str) -> Result<&'a Value> {
+    stats["realms"]
+        .as_array()
+        .and_then(|rs| rs.iter().find(|r| r["name"] == name))
+        .with_context(|| format!("realm {name} in stats"))
+}
+
+/// Runs the operator CLI on another thread (the bots keep flying).
+fn cli_in_background(zone: &TestZone, args: &[&str]) -> std::thread::JoinHandle<Result<Output>> {
+    let bin = bin_dir().expect("bin dir").join("zone-supervisor");
+    let mut cmd = Command::new(bin);
+    cmd.args(args).arg("--control").arg(zone.control_path());
+    std::thread::spawn(move || cmd.output().context("running the CLI"))
+}
+
+/// One arena's bots: `bots[0]` talks (numbered public messages) and
+/// scored a kill on `bots[1]`; every other bot listens.
+struct Arena {
+    name: &'static str,
+    bots: Vec<Bot>,
+    talker: i16,
+    /// Messages sent so far (numbered from 1).
+    sent: u32,
+    /// The numbers each bot received from the talker, in order.
+    seen: Vec<Vec<u32>>,
+}
+
+/// The number of a talker's message.
+fn seq_of(p: &S2CPacket, talker: i16) -> Option<u32> {
+    match p {
+        S2CPacket::Chat(c) if c.pid == talker && c.chat_type == chat_type::PUBLIC => {
+            c.text.strip_prefix("seq ")?.parse().ok()
+        }
+        _ => None,
+    }
+}
+
+impl Arena {
+    fn join(zone: &TestZone, name: &'static str, tag: &str) -> Result<Arena> {
+        let mut bots = Vec::new();
+        for i in 0..BOTS_PER_ARENA {
+            bots.push(bot_in(zone, &format!("{tag}{i}"), name, ship::WARBIRD)?);
+        }
+        let talker = pid_of(&bots[0]);
+        // Everyone knows the talker before he starts.
+        for b in bots.iter_mut().skip(1) {
+            wait_for_player(b, &format!("{tag}0"))?;
+        }
+        Ok(Arena {
+            name,
+            seen: vec![Vec::new(); bots.len()],
+            bots,
+            talker,
+            sent: 0,
+        })
+    }
+
+    /// One round: every bot sends a position near the centre (so that all
+    /// see each other), the talker a numbered message; what arrived is
+    /// taken in (the message numbers kept, the rest dropped).
+    fn fly(&mut self, round: u32) -> Result<()> {
+        for (i, b) in self.bots.iter_mut().enumerate() {
+            let x = 8192 + (i as i16) * 4;
+            let y = 8192 + (round % 64) as i16;
+            b.send_position(x, y, 0, 0, WeaponInfo::NONE)?;
+        }
+        self.sent += 1;
+        let text = format!("seq {}", self.sent);
+        self.bots[0].chat(chat_type::PUBLIC, -1, &text)?;
+        self.take_in()
+    }
+
+    /// Moves the talker's messages each bot has received into `seen` and
+    /// drops everything else it received.
+    fn take_in(&mut self) -> Result<()> {
+        let talker = self.talker;
+        for (b, seen) in self.bots.iter_mut().zip(&mut self.seen).skip(1) {
+            b.pump();
+            while let Some(n) = b.poll_for(Duration::ZERO, |p| seq_of(p, talker))? {
+                seen.push(n);
+            }
+            b.clear_backlog();
+        }
+        Ok(())
+    }
+
+    /// Every listener received 1..=sent exactly once, in order, and no
+    /// message of the talker follows before its own marker.
+    fn check_messages(&mut self) -> Result<()> {
+        let (talker, sent) = (self.talker, self.sent);
+        for (i, (b, seen)) in self.bots.iter_mut().zip(&mut self.seen).enumerate().skip(1) {
+            while seen.last().copied() != Some(sent) {
+                let n = b
+                    .wait_for(WAIT, |p| seq_of(p, talker))
+                    .with_context(|| format!("{} bot {i}: message {sent}", self.name))?;
+                seen.push(n);
+                ensure!(n <= sent, "bot {i} got message {n} never sent");
+            }
+            let want: Vec<u32> = (1..=sent).collect();
+            ensure!(
+                *seen == want,
+                "{} bot {i}: messages not exactly once in order: {seen:?}",
+                self.name
+            );
+            b.expect_none_before_marker(|p| seq_of(p, talker).is_some())
+                .with_context(|| format!("{} bot {i}: a message after the last", self.name))?;
+        }
+        Ok(())
+    }
+
+    /// A position of `bots[2]` with fresh coordinates reaches `bots[3]`.
+    fn positions_relayed(&mut self, x: i16) -> Result<()> {
+        let (a, b) = self.bots.split_at_mut(3);
+        stream_until_seen(&mut a[2], &mut b[0], x, 8190)
+            .with_context(|| format!("positions in {}", self.name))?;
+        self.take_in()
+    }
+
+    fn nobody_disconnected(&self) -> Result<()> {
+        for (i, b) in self.bots.iter().enumerate() {
+            ensure!(
+                !b.is_disconnected(),
+                "{} bot {i} was disconnected: {:?}",
+                self.name,
+                b.disconnect_reason()
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The talker kills the second bot: kill points 37, one kill, one death.
+fn score_a_kill(a: &mut Arena) -> Result<()> {
+    let killer = a.talker;
+    let victim = &mut a.bots[1];
+    let victim_pid = pid_of(victim);
+    victim.send(
+        &C2SPacket::Death { killer, bounty: 37 },
+        Reliability::Reliable,
+        Priority::Normal,
+    )?;
+    victim
+        .wait_for(WAIT, |p| match p {
+            S2CPacket::Kill(k) if k.killer == killer && k.killed == victim_pid => Some(()),
+            _ => None,
+        })
+        .context("the kill announcement")?;
+    a.take_in()
+}
+
+/// A newcomer's entry shows the talker's and the victim's scores as they
+/// were before the upgrade.
+fn scores_kept(zone: &TestZone, a: &Arena, newcomer: &str) -> Result<Bot> {
+    let mut bot = Bot::connect(zone.game_addr())?;
+    bot.login(newcomer, PASSWORD)?;
+    let entry = bot.enter_arena(a.name, ship::SPECTATOR)?;
+    let rec = |pid: i16| entry.players.iter().find(|r| r.pid == pid).cloned();
+    let killer = rec(a.talker).context("the talker's record")?;
+    let victim = rec(pid_of(&a.bots[1])).context("the victim's record")?;
+    ensure!(
+        (killer.kill_points, killer.kills, killer.deaths) == (37, 1, 0),
+        "{}: killer's score changed: {killer:?}",
+        a.name
+    );
+    ensure!(
+        (victim.kills, victim.deaths) == (0, 1),
+        "{}: victim's score changed: {victim:?}",
+        a.name
+    );
+    Ok(bot)
+}
+
+#[test]
+fn realms_roll_to_a_rebuilt_worker_without_dropping_anyone() {
+    in_temp_dir("upgrade-roll", |dir| {
+        let rebuilt = rebuilt_worker(dir)?;
+        let new_version = version_of(&rebuilt)?;
+        let old_version = version_of(&bin_dir()?.join("realm-worker"))?;
+        ensure!(
+            new_version != old_version,
+            "the rebuilt worker is a new build"
+        );
+        let zone = TestZone::start_with(ZoneOptions {
+            overrides: vec!["Chat:FloodLimit=0".into()],
+            ..ZoneOptions::default()
+        })?;
+        let mut arenas = vec![
+            Arena::join(&zone, ARENAS[0], "pub")?,
+            Arena::join(&zone, ARENAS[1], "duel")?,
+        ];
+        let stats = zone.stats()?;
+        for name in ARENAS {
+            ensure!(realm(&stats, name)?["version"] == old_version.as_str());
+        }
+        ensure!(stats["zone"]["version"]
+            .as_str()
+            .is_some_and(|v| !v.is_empty()));
+        let old_pids: Vec<u64> = ARENAS
+            .iter()
+            .map(|n| realm(&stats, n).map(|r| r["process"]["pid"].as_u64().unwrap_or(0)))
+            .collect::<Result<_>>()?;
+        let mut round = 0;
+        for a in &mut arenas {
+            score_a_kill(a)?;
+            for _ in 0..5 {
+                round += 1;
+                a.fly(round)?;
+            }
+        }
+
+        // The roll, while everyone flies and talks.
+        let roll = cli_in_background(
+            &zone,
+            &[
+                "upgrade",
+                "realms",
+                "--worker",
+                rebuilt.to_str().context("path")?,
+            ],
+        );
+        while !roll.is_finished() {
+            round += 1;
+            for a in &mut arenas {
+                a.fly(round)?;
+            }
+            std::thread::sleep(ROUND);
+        }
+        let out = roll.join().expect("CLI thread")?;
+        ensure!(
+            out.status.success(),
+            "upgrade realms failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        ensure!(
+            String::from_utf8_lossy(&out.stdout).contains("upgrade finished"),
+            "{out:?}"
+        );
+
+        // Positions are relayed by the new workers.
+        for (i, a) in arenas.iter_mut().enumerate() {
+            a.positions_relayed(8000 + i as i16)?;
+        }
+        for _ in 0..5 {
+            round += 1;
+            for a in &mut arenas {
+                a.fly(round)?;
+            }
+        }
+        let stats = zone.stats()?;
+        for (name, old_pid) in ARENAS.iter().zip(&old_pids) {
+            let r = realm(&stats, name)?;
+            ensure!(r["version"] == new_version.as_str(), "{name}: {r}");
+            ensure!(
+                r["process"]["pid"].as_u64() != Some(*old_pid),
+                "{name}: same process"
+            );
+            ensure!(r["players"] == BOTS_PER_ARENA as u64, "{name}: {r}");
+        }
+        for a in &mut arenas {
+            a.check_messages()?;
+            a.nobody_disconnected()?;
+        }
+        for (i, a) in arenas.iter().enumerate() {
+            scores_kept(&zone, a, &format!("late{i}"))?;
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn a_worker_that_exits_at_start_leaves_the_realm_on_its_old_worker() {
+    in_temp_dir("upgrade-fail", |dir| {
+        // "0" comes first and is upgraded; "duel"'s new worker exits at once.
+        let failing = failing_worker(dir, "duel")?;
+        let zone = TestZone::start(&["Chat:FloodLimit=0"])?;
+        let mut a = bot_in(&zone, "pub0", "0", ship::WARBIRD)?;
+        let mut a2 = bot_in(&zone, "pub1", "0", ship::WARBIRD)?;
+        let mut b = bot_in(&zone, "duel0", "duel", ship::WARBIRD)?;
+        let mut c = bot_in(&zone, "duel1", "duel", ship::WARBIRD)?;
+        wait_for_player(&mut c, "duel0")?;
+        let before = zone.stats()?;
+        let duel_pid = realm(&before, "duel")?["process"]["pid"].clone();
+        let pub_pid = realm(&before, "0")?["process"]["pid"].clone();
+
+        let out = Command::new(bin_dir()?.join("zone-supervisor"))
+            .args(["upgrade", "realms", "--worker"])
+            .arg(&failing)
+            .arg("--control")
+            .arg(zone.control_path())
+            .output()?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        ensure!(!out.status.success(), "the roll must report the failure");
+        ensure!(
+            stderr.contains("realm duel keeps its old worker") && stderr.contains("exit code 3"),
+            "{stderr}"
+        );
+        let after = zone.stats()?;
+        ensure!(realm(&after, "duel")?["process"]["pid"] == duel_pid);
+        ensure!(realm(&after, "duel")?["state"] == "running");
+        ensure!(
+            realm(&after, "0")?["process"]["pid"] != pub_pid,
+            "0 was upgraded"
+        );
+        // The old worker still serves duel: positions and chat go through.
+        face_off(&mut b, &mut c)?;
+        stream_until_seen(&mut b, &mut c, 8100, 8100)?;
+        b.chat(chat_type::PUBLIC, -1, "still here")?;
+        let b_pid = pid_of(&b);
+        c.wait_for(WAIT, |p| match p {
+            S2CPacket::Chat(m) if m.pid == b_pid && m.text == "still here" => Some(()),
+            _ => None,
+        })?;
+        // The upgraded realm relays too.
+        face_off(&mut a, &mut a2)?;
+        stream_until_seen(&mut a, &mut a2, 8050, 8050)?;
+        for bot in [&a, &a2, &b, &c] {
+            ensure!(!bot.is_disconnected());
+        }
+        Ok(())
+    });
+}
