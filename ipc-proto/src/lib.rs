@@ -649,6 +649,11 @@ impl FrameReader {
         Ok(Some(&self.buf[frame_start..frame_start + len]))
     }
 
+    /// The bytes received but not yet consumed as frames.
+    pub fn unread(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
     /// Bytes received but not yet consumed as frames.
     pub fn buffered(&self) -> usize {
         self.buf.len() - self.start

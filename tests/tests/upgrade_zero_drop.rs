@@ -29,12 +29,12 @@ const ARENAS: [&str; 2] = ["0", "duel"];
 /// Pause between flying rounds.
 const ROUND: Duration = Duration::from_millis(40);
 
-/// A copy of the real worker with bytes appended: the same program, a
+/// A copy of a real binary with bytes appended: the same program, a
 /// different build (its build id covers the whole file).
-fn rebuilt_worker(dir: &Path) -> Result<PathBuf> {
+fn rebuilt(dir: &Path, name: &str) -> Result<PathBuf> {
     use std::io::Write;
-    let path = dir.join("realm-worker-rebuilt");
-    std::fs::copy(bin_dir()?.join("realm-worker"), &path).context("copying the worker")?;
+    let path = dir.join(format!("{name}-rebuilt"));
+    std::fs::copy(bin_dir()?.join(name), &path).with_context(|| format!("copying {name}"))?;
     let mut f = std::fs::OpenOptions::new().append(true).open(&path)?;
     f.write_all(b"\0rebuilt for the upgrade test\0")?;
     Ok(path)
@@ -225,10 +225,10 @@ fn scores_kept(zone: &TestZone, a: &Arena, newcomer: &str) -> Result<Bot> {
 }
 
 #[test]
-fn realms_roll_to_a_rebuilt_worker_without_dropping_anyone() {
+fn realms_then_the_supervisor_upgrade_without_dropping_anyone() {
     in_temp_dir("upgrade-roll", |dir| {
-        let rebuilt = rebuilt_worker(dir)?;
-        let new_version = version_of(&rebuilt)?;
+        let new_worker = rebuilt(dir, "realm-worker")?;
+        let new_version = version_of(&new_worker)?;
         let old_version = version_of(&bin_dir()?.join("realm-worker"))?;
         ensure!(
             new_version != old_version,
@@ -269,7 +269,7 @@ fn realms_roll_to_a_rebuilt_worker_without_dropping_anyone() {
                 "upgrade",
                 "realms",
                 "--worker",
-                rebuilt.to_str().context("path")?,
+                new_worker.to_str().context("path")?,
             ],
         );
         while !roll.is_finished() {
@@ -309,7 +309,7 @@ fn realms_roll_to_a_rebuilt_worker_without_dropping_anyone() {
                 r["process"]["pid"].as_u64() != Some(*old_pid),
                 "{name}: same process"
             );
-            ensure!(r["players"] == BOTS_PER_ARENA as u64, "{name}: {r}");
+            ensure!(r["players"] == BOTS_PER_ARENA as u64, "realm {name}: {r}");
         }
         for a in &mut arenas {
             a.check_messages()?;
@@ -318,8 +318,123 @@ fn realms_roll_to_a_rebuilt_worker_without_dropping_anyone() {
         for (i, a) in arenas.iter().enumerate() {
             scores_kept(&zone, a, &format!("late{i}"))?;
         }
+
+        // Then the supervisor, in place, while everyone flies and talks.
+        let new_zone = rebuilt(dir, "zone-supervisor")?;
+        let new_zone_version = version_of(&new_zone)?;
+        let old_zone_version = stats["zone"]["version"].as_str().unwrap_or("").to_string();
+        ensure!(new_zone_version != old_zone_version);
+        let worker_pids: Vec<Value> = ARENAS
+            .iter()
+            .map(|n| realm(&stats, n).map(|r| r["process"]["pid"].clone()))
+            .collect::<Result<_>>()?;
+        let upgrade = cli_in_background(
+            &zone,
+            &[
+                "upgrade",
+                "supervisor",
+                "--binary",
+                new_zone.to_str().context("path")?,
+            ],
+        );
+        while !upgrade.is_finished() {
+            round += 1;
+            for a in &mut arenas {
+                a.fly(round)?;
+            }
+            std::thread::sleep(ROUND);
+        }
+        let out = upgrade.join().expect("CLI thread")?;
+        ensure!(
+            out.status.success(),
+            "upgrade supervisor failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for (i, a) in arenas.iter_mut().enumerate() {
+            a.positions_relayed(7800 + i as i16)?;
+        }
+        for _ in 0..5 {
+            round += 1;
+            for a in &mut arenas {
+                a.fly(round)?;
+            }
+        }
+        let stats = zone.stats()?;
+        ensure!(
+            stats["zone"]["version"] == new_zone_version.as_str(),
+            "{}",
+            stats["zone"]
+        );
+        ensure!(stats["zone"]["upgrades"] == 1, "{}", stats["zone"]);
+        ensure!(
+            stats["zone"]["process"]["pid"] == zone.pid(),
+            "the supervisor keeps its pid"
+        );
+        for (name, pid) in ARENAS.iter().zip(&worker_pids) {
+            let r = realm(&stats, name)?;
+            ensure!(
+                r["process"]["pid"] == *pid,
+                "{name}: the worker kept running: {r}"
+            );
+            ensure!(r["version"] == new_version.as_str(), "{name}: {r}");
+            // (The late joiners have left again.)
+            ensure!(r["players"] == BOTS_PER_ARENA as u64, "realm {name}: {r}");
+        }
+        for a in &mut arenas {
+            a.check_messages()?;
+            a.nobody_disconnected()?;
+        }
+        for (i, a) in arenas.iter().enumerate() {
+            scores_kept(&zone, a, &format!("after{i}"))?;
+        }
         Ok(())
     });
+}
+
+#[test]
+fn a_state_of_another_format_version_is_refused_and_the_old_supervisor_serves_on() {
+    // The test knob makes the running supervisor claim format 999 for its
+    // state; the real new binary reads only its own format.
+    let zone = TestZone::start_with(ZoneOptions {
+        env: vec![(
+            "SUBSUMPTION_TEST_UPGRADE_STATE_VERSION".into(),
+            "999".into(),
+        )],
+        ..ZoneOptions::default()
+    })
+    .expect("zone");
+    let result = (|| -> Result<()> {
+        let mut a = bot_in(&zone, "alice", "0", ship::WARBIRD)?;
+        let mut b = bot_in(&zone, "bob", "0", ship::WARBIRD)?;
+        face_off(&mut a, &mut b)?;
+        let out = Command::new(bin_dir()?.join("zone-supervisor"))
+            .args(["upgrade", "supervisor", "--binary"])
+            .arg(bin_dir()?.join("zone-supervisor"))
+            .arg("--control")
+            .arg(zone.control_path())
+            .output()?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        ensure!(!out.status.success(), "the upgrade must be refused");
+        ensure!(
+            stderr.contains("refuses this zone's state (format 999)")
+                && stderr.contains("keeps serving"),
+            "{stderr}"
+        );
+        let stats = zone.stats()?;
+        ensure!(stats["zone"]["upgrades"] == 0);
+        ensure!(stats["zone"]["process"]["pid"] == zone.pid());
+        ensure!(stats["zone"]["upgrade_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("format 999")));
+        // Still serving: positions relayed, nobody dropped.
+        stream_until_seen(&mut a, &mut b, 8250, 8250)?;
+        ensure!(!a.is_disconnected() && !b.is_disconnected());
+        Ok(())
+    })();
+    if let Err(e) = result {
+        panic!("{e:?}");
+    }
 }
 
 #[test]

@@ -11,6 +11,7 @@ mod config;
 mod control;
 mod directory;
 mod game_calls;
+mod handoff;
 mod lag;
 mod modules;
 mod news;
@@ -178,6 +179,15 @@ enum RealmAction {
 /// Upgrade operations.
 #[derive(Subcommand, Debug)]
 enum UpgradeAction {
+    /// Replace the supervisor process in place with a new binary (same pid;
+    /// players, realms and sockets are handed over; `systemctl reload`
+    /// stays SIGHUP = re-read the config).
+    Supervisor {
+        /// The new zone-supervisor binary (default: the path this zone was
+        /// started from, where the new build was installed).
+        #[arg(long)]
+        binary: Option<PathBuf>,
+    },
     /// Replace every realm's worker process with a new binary, one realm at
     /// a time, handing the players over; stops at the first realm whose new
     /// worker does not become ready (that realm keeps its old worker).
@@ -207,6 +217,53 @@ fn upgrade_realms(path: &std::path::Path, worker: Option<PathBuf>) -> Result<()>
         if value.get("finished").and_then(|v| v.as_bool()) == Some(true) {
             return print_answer(&answer);
         }
+    }
+}
+
+/// `upgrade supervisor`: asks for the exec, then waits until the zone
+/// answers as the new process (its upgrade count went up) or reports why
+/// it gave up.
+fn upgrade_supervisor(path: &std::path::Path, binary: Option<PathBuf>) -> Result<()> {
+    let stats = |p: &std::path::Path| -> Result<serde_json::Value> {
+        serde_json::from_str(&control::request(p, "stats")?)
+            .context("the zone's stats are not JSON")
+    };
+    let before = stats(path)?["zone"]["upgrades"].as_u64().unwrap_or(0);
+    let command = match binary {
+        Some(b) => {
+            let b = std::path::absolute(&b).unwrap_or(b);
+            format!("upgrade-supervisor {}", b.display())
+        }
+        None => "upgrade-supervisor".to_string(),
+    };
+    print_answer(&control::request(path, &command)?)?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        // During the exec the socket is not answered for a moment.
+        let Ok(now) = stats(path) else {
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "the zone did not answer after the upgrade"
+            );
+            continue;
+        };
+        let zone = &now["zone"];
+        if zone["upgrades"].as_u64().unwrap_or(0) > before {
+            println!(
+                "supervisor upgraded in place: version {} (pid {})",
+                zone["version"].as_str().unwrap_or("?"),
+                zone["process"]["pid"]
+            );
+            return Ok(());
+        }
+        if let Some(err) = zone["upgrade_error"].as_str() {
+            anyhow::bail!("{err}");
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "the supervisor upgrade did not happen within a minute"
+        );
     }
 }
 
@@ -285,6 +342,12 @@ fn parse_cli() -> Result<Cli, clap::Error> {
 /// Runs the command; an error is printed as one line (the whole chain of
 /// causes, no backtrace) and the exit status is 1.
 fn main() -> ExitCode {
+    // Asked by a running supervisor before it execs this binary
+    // (docs/upgrades.md §3); answered before anything else.
+    let mut raw = std::env::args();
+    if raw.nth(1).as_deref() == Some("--check-upgrade-state-version") {
+        return handoff::check_version_cli(raw.next().as_deref());
+    }
     let cli = match parse_cli() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
@@ -392,6 +455,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Upgrade { action, target } => match action {
             UpgradeAction::Realms { worker } => upgrade_realms(&target.path(), worker),
+            UpgradeAction::Supervisor { binary } => upgrade_supervisor(&target.path(), binary),
         },
         Command::Reload { target } => print_answer(&control::request(&target.path(), "reload")?),
         Command::Run(args) => {

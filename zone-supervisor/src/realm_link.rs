@@ -114,6 +114,11 @@ impl WorkerLink {
         }
     }
 
+    /// Whether the writer task still holds bytes it has not written.
+    pub(crate) fn writer_busy(&self) -> bool {
+        self.process.queued.load(Ordering::Relaxed) > 0
+    }
+
     /// Bytes handed to the writer and not yet written, plus those waiting.
     fn queue_bytes(&self) -> u64 {
         self.process.queued.load(Ordering::Relaxed) + self.out.len() as u64
@@ -791,6 +796,11 @@ impl Zone {
     }
 
     fn hand_over(&mut self, handover: u64) {
+        if self.upgrades.frozen {
+            // The supervisor is about to exec: what is queued now goes
+            // into the handed-over state (docs/upgrades.md §3).
+            return;
+        }
         for (id, link) in self.links.iter_mut() {
             if self.upgrades.is_held(*id) {
                 // An upgrade's successor: its messages wait until its
@@ -857,6 +867,7 @@ mod tests {
                 os_pid: 0,
                 writer,
                 queued: Arc::new(AtomicU64::new(0)),
+                fd: -1,
             },
         )
     }

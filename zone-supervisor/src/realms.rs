@@ -48,6 +48,9 @@ pub struct WorkerProcess {
     pub writer: mpsc::UnboundedSender<Vec<u8>>,
     /// Bytes handed to the writer and not yet written (the IPC queue depth).
     pub queued: Arc<AtomicU64>,
+    /// The supervisor's end of the IPC socket (kept open by the link tasks;
+    /// handed to the next supervisor on an in-place upgrade).
+    pub fd: std::os::fd::RawFd,
 }
 
 /// How a process ended: exit code or signal.
@@ -111,12 +114,45 @@ pub fn spawn_worker(
     drop(theirs);
     let os_pid = child.id().unwrap_or(0);
 
+    let (writer, queued, fd) = link_tasks(ours, id, events.clone())?;
+
+    tokio::spawn(async move {
+        let cause = match child.wait().await {
+            Ok(status) => exit_cause(&status),
+            Err(e) => ExitCause::Misbehaved(format!("wait failed: {e}")),
+        };
+        let _ = events.send(RealmEvent {
+            worker: id,
+            signal: RealmSignal::Exited(cause),
+        });
+    });
+
+    Ok(WorkerProcess {
+        os_pid,
+        writer,
+        queued,
+        fd,
+    })
+}
+
+/// Starts the reader and writer tasks of a worker's IPC socket; returns
+/// the writer's channel, its queue counter and the socket's fd.
+fn link_tasks(
+    ours: std::os::unix::net::UnixStream,
+    id: WorkerId,
+    events: mpsc::UnboundedSender<RealmEvent>,
+) -> Result<(
+    mpsc::UnboundedSender<Vec<u8>>,
+    Arc<AtomicU64>,
+    std::os::fd::RawFd,
+)> {
     ours.set_nonblocking(true)
         .context("IPC socket non-blocking")?;
+    let fd = ours.as_raw_fd();
     let stream = UnixStream::from_std(ours).context("registering IPC socket")?;
     let (mut read_half, mut write_half) = stream.into_split();
 
-    let tx = events.clone();
+    let tx = events;
     tokio::spawn(async move {
         loop {
             let mut buf = Vec::with_capacity(64 * 1024);
@@ -154,21 +190,81 @@ pub fn spawn_worker(
             written.fetch_sub(batch.len() as u64, Ordering::Relaxed);
         }
     });
+    Ok((writer, queued, fd))
+}
 
-    tokio::spawn(async move {
-        let cause = match child.wait().await {
-            Ok(status) => exit_cause(&status),
-            Err(e) => ExitCause::Misbehaved(format!("wait failed: {e}")),
-        };
+/// Takes on a worker started by the previous supervisor process (in-place
+/// upgrade, `docs/upgrades.md` §3): its IPC socket arrives as the inherited
+/// `fd`; its exit is watched through a pidfd (it is still this process's
+/// child: the pid did not change across exec).
+pub fn adopt_worker(
+    os_pid: u32,
+    fd: std::os::fd::RawFd,
+    id: WorkerId,
+    events: mpsc::UnboundedSender<RealmEvent>,
+) -> Result<WorkerProcess> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: the previous process handed this fd over for this worker
+    // alone; nothing else in this process owns it.
+    let ours = unsafe { std::os::unix::net::UnixStream::from_raw_fd(fd) };
+    set_cloexec(fd, true);
+    let (writer, queued, fd) = link_tasks(ours, id, events.clone())?;
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, os_pid as libc::pid_t, 0) } as i32;
+    if pidfd < 0 {
+        let e = std::io::Error::last_os_error();
         let _ = events.send(RealmEvent {
             worker: id,
-            signal: RealmSignal::Exited(cause),
+            signal: RealmSignal::Exited(ExitCause::Misbehaved(format!(
+                "gone during the supervisor upgrade ({e})"
+            ))),
         });
-    });
-
+    } else {
+        // SAFETY: pidfd_open just gave us this fd.
+        let pidfd = unsafe { std::os::fd::OwnedFd::from_raw_fd(pidfd) };
+        // SAFETY: the OwnedFd is moved into the AsyncFd and stays open,
+        // the same fd, for its whole life.
+        let watch = unsafe {
+            tokio::io::unix::AsyncFd::register_with_interest(pidfd, tokio::io::Interest::READABLE)
+        }
+        .map_err(|e| anyhow::anyhow!("watching the worker's pidfd: {e}"))?;
+        tokio::spawn(async move {
+            let _ = watch.readable().await;
+            let mut status = 0;
+            // SAFETY: waits for our own child, whose exit the pidfd reported.
+            let r = unsafe { libc::waitpid(os_pid as libc::pid_t, &mut status, 0) };
+            let cause = if r < 0 {
+                ExitCause::Misbehaved("its exit status was lost".into())
+            } else {
+                exit_cause(&ExitStatus::from_raw(status))
+            };
+            let _ = events.send(RealmEvent {
+                worker: id,
+                signal: RealmSignal::Exited(cause),
+            });
+        });
+    }
     Ok(WorkerProcess {
         os_pid,
         writer,
         queued,
+        fd,
     })
+}
+
+/// Sets or clears `FD_CLOEXEC` on `fd`.
+pub fn set_cloexec(fd: std::os::fd::RawFd, on: bool) -> bool {
+    // SAFETY: fcntl on an fd number; a bad one only returns an error.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFD);
+        if flags < 0 {
+            return false;
+        }
+        let flags = if on {
+            flags | libc::FD_CLOEXEC
+        } else {
+            flags & !libc::FD_CLOEXEC
+        };
+        libc::fcntl(fd, libc::F_SETFD, flags) >= 0
+    }
 }

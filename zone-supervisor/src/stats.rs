@@ -140,6 +140,12 @@ pub struct ZoneReport {
     /// The supervisor's build version (`docs/upgrades.md`).
     #[serde(default)]
     pub version: String,
+    /// In-place supervisor upgrades since the zone started.
+    #[serde(default)]
+    pub upgrades: u32,
+    /// Why the last supervisor upgrade was refused or abandoned.
+    #[serde(default)]
+    pub upgrade_error: Option<String>,
     /// The supervisor process.
     pub process: ProcessReport,
     /// Seconds since the zone started.

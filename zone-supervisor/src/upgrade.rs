@@ -35,6 +35,9 @@ pub(crate) struct Upgrades {
     adopt: HashMap<WorkerId, Vec<PlayerInfo>>,
     /// Hand-over states received, by the worker that sent them.
     states: HashMap<WorkerId, Vec<u8>>,
+    /// The supervisor is about to exec: nothing more is handed to the
+    /// realm writer tasks.
+    pub(crate) frozen: bool,
 }
 
 impl Upgrades {

@@ -76,6 +76,9 @@ fn tune_socket(sock: &std::net::UdpSocket) {
 
 /// Runs the zone until SIGTERM or SIGINT.
 pub async fn run(settings: Settings) -> Result<()> {
+    // An in-place upgrade's new process finds the old one's state here
+    // (docs/upgrades.md §3); one it cannot read ends the start.
+    let inherited = crate::handoff::Inherited::take()?;
     let (off, unknown) = settings.modules.notes();
     if !off.is_empty() {
         info!(
@@ -89,7 +92,10 @@ pub async fn run(settings: Settings) -> Result<()> {
             unknown.join(", ")
         );
     }
-    let (game, ping) = bind_sockets(settings.bind, settings.port)?;
+    let (game, ping) = match &inherited {
+        Some(h) => h.sockets(),
+        None => bind_sockets(settings.bind, settings.port)?,
+    };
     tune_socket(&game);
     game.set_nonblocking(true)?;
     ping.set_nonblocking(true)?;
@@ -104,8 +110,13 @@ pub async fn run(settings: Settings) -> Result<()> {
     let (control_tx, control_rx) = mpsc::unbounded_channel();
     let control_path = settings.control_path.clone();
     let private = settings.control_dir_private;
-    let control_bound = match control::listen(&control_path, private, control_tx) {
-        Ok(()) => true,
+    let listened = match inherited.as_ref().and_then(|h| h.control_fd()) {
+        Some(fd) => control::adopt(fd, control_tx),
+        None => control::listen(&control_path, private, control_tx),
+    };
+    let control_fd = listened.as_ref().ok().copied();
+    let control_bound = match listened {
+        Ok(_) => true,
         // The embedded zone's default path may be taken by another zone on
         // this machine; serve players anyway, without a control socket.
         Err(e) if !settings.control_required => {
@@ -128,6 +139,9 @@ pub async fn run(settings: Settings) -> Result<()> {
     // Handlers first: a stop asked for right after the announcement below
     // is a clean stop, not the default action of the signal.
     let signals = Signals::install()?;
+    if let Some(h) = &inherited {
+        info!(from = %h.previous_version(), "resuming the zone handed over by the previous supervisor process");
+    }
     // Tests and scripts read this line to learn the ports.
     println!(
         "zone listening game={} ping={}{}{} control={}",
@@ -180,8 +194,20 @@ pub async fn run(settings: Settings) -> Result<()> {
         self_prev: None,
         self_cpu_pct: 0.0,
         self_proc: ProcSample::default(),
+        control_fd,
+        exec: None,
+        upgrade_error: None,
+        upgrades_done: 0,
     };
-    notify(&[sd_notify::NotifyState::Ready]);
+    if let Some(h) = inherited {
+        zone.import(h, Instant::now())?;
+    }
+    // Under systemd the main pid stays the same across an in-place upgrade
+    // (exec); it is stated anyway.
+    notify(&[
+        sd_notify::NotifyState::Ready,
+        sd_notify::NotifyState::MainPid(std::process::id()),
+    ]);
     let result = zone.event_loop(signals, events_rx, control_rx, db_rx).await;
     if control_bound {
         let _ = std::fs::remove_file(&control_path);
@@ -208,7 +234,7 @@ impl Signals {
 }
 
 /// Tells systemd (if it is listening) about the service state.
-fn notify(state: &[sd_notify::NotifyState]) {
+pub(crate) fn notify(state: &[sd_notify::NotifyState]) {
     if let Err(e) = sd_notify::notify(false, state) {
         debug!("sd_notify failed: {e}");
     }
@@ -266,13 +292,21 @@ pub(crate) struct Zone {
     pub(crate) chatnet: Chatnet,
     /// The metrics and dashboard listener's zone side (`[Metrics]`).
     pub(crate) web: Option<crate::web::WebState>,
-    started: Instant,
+    pub(crate) started: Instant,
     last_keepalive: Instant,
     last_housekeeping: Instant,
     last_sample: Instant,
     self_prev: Option<(ProcSample, Instant)>,
     self_cpu_pct: f64,
     self_proc: ProcSample,
+    /// The control socket's fd (handed over on an in-place upgrade).
+    pub(crate) control_fd: Option<std::os::fd::RawFd>,
+    /// An in-place supervisor upgrade waiting for the realm writers.
+    pub(crate) exec: Option<crate::handoff::ExecRequest>,
+    /// Why the last supervisor upgrade was refused or abandoned.
+    pub(crate) upgrade_error: Option<String>,
+    /// In-place supervisor upgrades since the zone started.
+    pub(crate) upgrades_done: u32,
 }
 
 impl Zone {
@@ -321,6 +355,9 @@ impl Zone {
                 _ = sigint.recv() => break,
             }
             self.flush();
+            if self.exec.is_some() {
+                self.try_exec(&mut events_rx);
+            }
         }
         self.shutdown(&mut events_rx).await;
         if let (Some(keeper), Some(rx)) = (self.scores.as_mut(), db_rx.as_mut()) {
@@ -458,6 +495,7 @@ impl Zone {
 
     fn control_request(&mut self, req: ControlRequest) {
         let now = Instant::now();
+        let mut written = Some(req.written);
         let mut words = req.command.split_whitespace();
         let answer = match (words.next(), words.next()) {
             (Some("stats"), None) => {
@@ -480,6 +518,20 @@ impl Zone {
                 }
             }
             (Some("upgrade-status"), None) => self.upgrade_status(),
+            (Some("upgrade-supervisor"), path) => {
+                let path = path.map(|_| {
+                    std::path::PathBuf::from(req.command["upgrade-supervisor".len()..].trim())
+                });
+                match self.request_supervisor_upgrade(now, path, written.take()) {
+                    Ok(version) => serde_json::json!({
+                        "ok": true,
+                        "message": format!("upgrading the supervisor to {version}"),
+                        "version": version,
+                    })
+                    .to_string(),
+                    Err(msg) => error_json(&msg),
+                }
+            }
             (Some("reload"), None) => match self.reload() {
                 Ok(()) => ok_json("reload requested"),
                 Err(msg) => error_json(&msg),
@@ -501,6 +553,8 @@ impl Zone {
         }
         let zone = ZoneReport {
             version: ipc_proto::version::build_version().to_string(),
+            upgrades: self.upgrades_done,
+            upgrade_error: self.upgrade_error.clone(),
             process: ProcessReport {
                 pid: std::process::id(),
                 cpu_user_secs: self.self_proc.user_secs,
@@ -565,6 +619,11 @@ impl Zone {
         pop
     }
 
+    /// The ping socket's fd (handed over on an in-place upgrade).
+    pub(crate) fn ping_fd(&self) -> std::os::fd::RawFd {
+        self.ping.as_raw_fd()
+    }
+
     fn drain_ping_socket(&mut self) {
         let mut buf = [0u8; 64];
         let mut out = Vec::new();
@@ -617,7 +676,7 @@ impl Zone {
         }
     }
 
-    fn flush(&mut self) {
+    pub(crate) fn flush(&mut self) {
         let now = Instant::now();
         // What the zone state decided during this pass (entries, worker
         // starts, notices) is carried out before anything is sent.

@@ -576,5 +576,60 @@ impl ZoneState {
     }
 }
 
+/// The zone state as plain data for the supervisor's in-place upgrade
+/// (`docs/upgrades.md` §3).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct ZoneStateExport {
+    registry: registry::RegistryExport,
+    places: Vec<(i16, Place)>,
+}
+
+impl ZoneState {
+    /// Everything at `now`; refused during a rolling realm upgrade.
+    pub fn export(&self, now: Instant) -> Result<ZoneStateExport, String> {
+        if self.roll.as_ref().is_some_and(|r| !r.finished) {
+            return Err("a rolling realm upgrade is under way".into());
+        }
+        Ok(ZoneStateExport {
+            registry: self.registry.export(now)?,
+            places: self.members.all().collect(),
+        })
+    }
+
+    /// A zone state carrying on from `e`. Score loads that were in flight
+    /// are asked for again (their answers went to the old process), and
+    /// entries waiting for a ready realm go on.
+    pub fn import(
+        e: ZoneStateExport,
+        now: Instant,
+        policy: RealmPolicy,
+        keeps_scores: bool,
+    ) -> Self {
+        let mut z = ZoneState::new(policy, keeps_scores);
+        z.registry = RealmRegistry::import(e.registry, now, z.registry.policy.clone());
+        for (pid, place) in e.places {
+            z.members.add(pid);
+            z.members.set(pid, place);
+        }
+        let entering: Vec<(i16, Place)> = z
+            .members
+            .all()
+            .filter(|(_, p)| matches!(p, Place::Entering { .. }))
+            .collect();
+        for (pid, place) in entering {
+            if let Place::Entering {
+                realm,
+                scores_ready: false,
+                ..
+            } = place
+            {
+                z.out.push(Action::LoadScores { pid, slot: realm });
+            }
+            z.try_enter(pid);
+        }
+        z
+    }
+}
+
 #[cfg(test)]
 mod tests;

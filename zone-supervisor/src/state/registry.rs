@@ -26,7 +26,7 @@ pub const STOP_GRACE: Duration = Duration::from_secs(5);
 pub const UPGRADE_GRACE: Duration = Duration::from_secs(10);
 
 /// Life-cycle state of a realm.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RealmState {
     /// Worker started, not ready yet.
     Starting,
@@ -54,7 +54,7 @@ impl RealmState {
 }
 
 /// Why a worker process ended (or was ended).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ExitCause {
     /// The process exited by itself with this status.
     Exited(i32),
@@ -216,7 +216,7 @@ pub struct Successor {
 }
 
 /// Counters kept per realm across its workers.
-#[derive(Default, Clone, Copy, Debug)]
+#[derive(Default, Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 pub struct RealmCounters {
     /// IPC messages to the realm.
     pub ipc_msgs_to: u64,
@@ -906,5 +906,143 @@ pub fn restart_delay(policy: &RealmPolicy, crashes: u32, planned: bool) -> Durat
     } else {
         let factor = 1u32 << (crashes - 2).min(16);
         (policy.backoff_base * factor).min(policy.backoff_max)
+    }
+}
+
+/// A worker's life as plain data (instants as ages in microseconds), for
+/// the supervisor's in-place upgrade (`docs/upgrades.md` §3).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct LifeExport {
+    id: WorkerId,
+    hello: bool,
+    ready: bool,
+    started_age_us: u64,
+    heartbeat_seq: u32,
+    last_ack_age_us: u64,
+    kill_cause: Option<ExitCause>,
+}
+
+/// A realm slot as plain data.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct SlotExport {
+    id: SlotId,
+    name: String,
+    state: RealmState,
+    worker: Option<LifeExport>,
+    restarts: u32,
+    last_exit: Option<ExitCause>,
+    score_group: String,
+    counters: RealmCounters,
+    problems: Vec<String>,
+    crash_ages_us: Vec<u64>,
+    /// Restart due in this many microseconds.
+    restart_in_us: Option<u64>,
+    empty_age_us: Option<u64>,
+    stopping_age_us: Option<u64>,
+}
+
+/// The registry as plain data (the policy is the new process's own).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct RegistryExport {
+    slots: Vec<SlotExport>,
+    next_slot: SlotId,
+    next_worker: WorkerId,
+}
+
+fn age_us(now: Instant, t: Instant) -> u64 {
+    now.saturating_duration_since(t).as_micros() as u64
+}
+
+fn at_age(now: Instant, age_us: u64) -> Instant {
+    now.checked_sub(Duration::from_micros(age_us))
+        .unwrap_or(now)
+}
+
+impl RealmRegistry {
+    /// Everything the registry holds, at `now`. Refused (`Err`) while an
+    /// upgrade's successor runs: a hand-over is not carried across.
+    pub fn export(&self, now: Instant) -> Result<RegistryExport, String> {
+        let mut slots = Vec::new();
+        for s in self.slots.values() {
+            if s.successor.is_some() {
+                return Err(format!("realm {} is being upgraded", s.name));
+            }
+            slots.push(SlotExport {
+                id: s.id,
+                name: s.name.clone(),
+                state: s.state,
+                worker: s.worker.as_ref().map(|w| LifeExport {
+                    id: w.id,
+                    hello: w.hello,
+                    ready: w.ready,
+                    started_age_us: age_us(now, w.started),
+                    heartbeat_seq: w.heartbeat_seq,
+                    last_ack_age_us: age_us(now, w.last_ack),
+                    kill_cause: w.kill_cause.clone(),
+                }),
+                restarts: s.restarts,
+                last_exit: s.last_exit.clone(),
+                score_group: s.score_group.clone(),
+                counters: s.counters,
+                problems: s.problems.clone(),
+                crash_ages_us: s.crash_times.iter().map(|&t| age_us(now, t)).collect(),
+                restart_in_us: s
+                    .restart_at
+                    .map(|t| t.saturating_duration_since(now).as_micros() as u64),
+                empty_age_us: s.empty_since.map(|t| age_us(now, t)),
+                stopping_age_us: s.stopping_since.map(|t| age_us(now, t)),
+            });
+        }
+        slots.sort_by_key(|s| s.id);
+        Ok(RegistryExport {
+            slots,
+            next_slot: self.next_slot,
+            next_worker: self.next_worker,
+        })
+    }
+
+    /// A registry carrying on from `e` at `now` under `policy`.
+    pub fn import(e: RegistryExport, now: Instant, policy: RealmPolicy) -> RealmRegistry {
+        let mut r = RealmRegistry::new(policy);
+        r.next_slot = e.next_slot;
+        r.next_worker = e.next_worker;
+        for s in e.slots {
+            let worker = s.worker.map(|w| WorkerLife {
+                id: w.id,
+                hello: w.hello,
+                ready: w.ready,
+                started: at_age(now, w.started_age_us),
+                heartbeat_seq: w.heartbeat_seq,
+                last_ack: at_age(now, w.last_ack_age_us),
+                kill_cause: w.kill_cause,
+                flood_window: now,
+                flood_bytes: 0,
+            });
+            if let Some(w) = &worker {
+                r.by_worker.insert(w.id, s.id);
+            }
+            r.by_name.insert(s.name.clone(), s.id);
+            r.slots.insert(
+                s.id,
+                RealmSlot {
+                    id: s.id,
+                    name: s.name,
+                    state: s.state,
+                    worker,
+                    restarts: s.restarts,
+                    last_exit: s.last_exit,
+                    score_group: s.score_group,
+                    counters: s.counters,
+                    problems: s.problems,
+                    radar: Vec::new(),
+                    successor: None,
+                    crash_times: s.crash_ages_us.iter().map(|&a| at_age(now, a)).collect(),
+                    restart_at: s.restart_in_us.map(|us| now + Duration::from_micros(us)),
+                    empty_since: s.empty_age_us.map(|a| at_age(now, a)),
+                    stopping_since: s.stopping_age_us.map(|a| at_age(now, a)),
+                },
+            );
+        }
+        r
     }
 }
