@@ -155,7 +155,11 @@ impl Arena {
             return;
         }
         if !state.checkpoint.is_empty() {
+            // What the modules would announce on a restore (flag
+            // positions) the players already have: not sent again.
+            let mark = self.out.len();
             self.restore_checkpoint(&state.checkpoint);
+            self.out.truncate(mark);
         }
         self.arena_chat_mask = state.arena_chat_mask;
         let (green_seed, door_seed, timestamp) = state.seeds;

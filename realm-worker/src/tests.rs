@@ -1276,3 +1276,115 @@ fn laghist_shows_the_targets_reliable_ping_histogram_from_lag_reports() {
     h.chat(1, chat_type::PUBLIC, -1, "?laghist -x");
     assert!(h.messages(1)[0].starts_with("Usage"), "{:?}", h.messages(1));
 }
+
+/// A planned hand-over (docs/upgrades.md §2): the old arena writes its
+/// state and goes quiet; the successor takes it and adopts the players
+/// without an entry sequence, keeping ships, freqs, scores, locks, chat
+/// masks, the flag game and the jackpot.
+#[test]
+fn a_handed_over_arena_carries_on_in_its_successor() {
+    let settings = ["Flag:FlagCount=3", "Flag:SpawnRadius=5"];
+    let mut old = Harness::new(&settings);
+    old.arena.on_timer();
+    old.arena.jackpot = Some(77);
+    old.enter(1, "alice", ship::WARBIRD);
+    old.enter(2, "bob", ship::JAVELIN);
+    old.packet(
+        2,
+        C2SPacket::Death {
+            killer: 1,
+            bounty: 37,
+        },
+    );
+    let (a_ship, a_freq) = (old.arena.players[&1].ship, old.arena.players[&1].freq);
+    let (b_ship, b_freq) = (old.arena.players[&2].ship, old.arena.players[&2].freq);
+    old.arena.players.get_mut(&2).unwrap().lock = Some(crate::arena::ShipLock { expires: None });
+    old.arena
+        .players
+        .get_mut(&2)
+        .unwrap()
+        .chat
+        .set_mask(std::time::Instant::now(), 0x4, 0);
+    if let Some(core) = old.arena.flags.as_mut() {
+        core.flags[1].state = crate::modules::flagcore::FlagState::Carried { pid: 1 };
+        core.flags[1].freq = a_freq;
+    }
+    old.clear();
+    old.arena.handle(ToRealm::HandOver);
+    let out = old.arena.take_output();
+    let mut r = FrameReader::new();
+    r.extend(&out);
+    let mut state = None;
+    while let Ok(Some(frame)) = r.next_frame() {
+        if let Ok(FromRealm::HandOverState { bytes }) = ipc_proto::decode(frame) {
+            state = Some(bytes.to_vec());
+        }
+    }
+    let state = state.expect("a hand-over state");
+    // The old arena now serves nobody.
+    old.clear();
+    old.chat(1, chat_type::PUBLIC, -1, "anyone?");
+    assert!(old.received(2).is_empty(), "the old worker went quiet");
+    old.send(ToRealm::Heartbeat { seq: 5 });
+    assert!(old.others().iter().any(|o| o.contains("HeartbeatAck")));
+
+    let mut new = Harness::new(&settings);
+    new.send(ToRealm::TakeOver { bytes: &state });
+    for (pid, name) in [(1, "alice"), (2, "bob")] {
+        let info = PlayerInfo {
+            pid,
+            name: name.into(),
+            squad: String::new(),
+            ship_request: 8,
+            obscenity_filter: false,
+            allow_audio: false,
+            x_res: 1024,
+            y_res: 768,
+            continuum: false,
+            optional_graphics: false,
+            reentry: true,
+            previous_ship: 8,
+            previous_freq: 0,
+            authenticated: true,
+            score: None,
+            banner: None,
+            chat_mask: None,
+        };
+        new.send(ToRealm::AdoptPlayer(info));
+    }
+    assert!(
+        new.received(1).is_empty() && new.received(2).is_empty(),
+        "no entry sequence for adopted players: {:?}",
+        new.received(1)
+    );
+    let a = &new.arena.players[&1];
+    let b = &new.arena.players[&2];
+    assert_eq!((a.ship, a.freq), (a_ship, a_freq));
+    assert_eq!((b.ship, b.freq), (b_ship, b_freq));
+    assert!(b.lock.is_some(), "the lock stays");
+    assert_eq!(new.arena.scores.get("alice").kill_points, 37);
+    assert_eq!(new.arena.scores.get("bob").deaths, 1);
+    assert_eq!(new.arena.jackpot, Some(77));
+    let carried = new.arena.flags.as_ref().unwrap().flags[1].state;
+    assert_eq!(
+        carried,
+        crate::modules::flagcore::FlagState::Carried { pid: 1 }
+    );
+    // Bob's chat mask (0x4: public chat) still holds; alice's chat reaches bob.
+    new.clear();
+    new.chat(2, chat_type::PUBLIC, -1, "muted");
+    assert!(!new
+        .received(1)
+        .iter()
+        .any(|p| matches!(p, S2CPacket::Chat(c) if c.text == "muted")));
+    new.chat(1, chat_type::PUBLIC, -1, "hello");
+    assert!(new
+        .received(2)
+        .iter()
+        .any(|p| matches!(p, S2CPacket::Chat(c) if c.text == "hello")));
+    // A state of another format (or garbage) is ignored: players are
+    // adopted from what the zone says.
+    let mut third = Harness::new(&settings);
+    third.send(ToRealm::TakeOver { bytes: &[9, 9, 9] });
+    assert!(third.arena.adopting.is_empty());
+}

@@ -101,6 +101,7 @@ struct ZoneHandoff {
     links: Vec<LinkHandoff>,
     checkpoints: Vec<(String, Vec<u8>)>,
     scores: Option<Vec<(zone_persist::StatsKey, zone_persist::StatMap)>>,
+    bans: crate::players::BansExport,
 }
 
 /// The format version this process's state is written in (the test knob
@@ -406,6 +407,7 @@ impl Zone {
             links,
             checkpoints: self.checkpoints.export(),
             scores: self.scores.as_ref().map(|k| k.persist.export_cache()),
+            bans: self.bans.export(now),
         })
     }
 
@@ -419,14 +421,12 @@ impl Zone {
     ) -> Result<std::convert::Infallible> {
         let h = self.export(now)?;
         let bytes = encode(&h, claimed_version())?;
-        // SAFETY: memfd_create takes a NUL-terminated name and flags.
-        let memfd = unsafe { libc::memfd_create(c"subsumption-upgrade".as_ptr(), 0) };
-        if memfd < 0 {
-            return Err(std::io::Error::last_os_error()).context("creating the state memfd");
-        }
-        // SAFETY: memfd_create just returned this fd.
-        let mut file = unsafe { std::fs::File::from_raw_fd(memfd) };
+        let mut file = self.state_file()?;
+        let memfd = file.as_raw_fd();
         file.write_all(&bytes).context("writing the state")?;
+        if !set_cloexec(memfd, false) {
+            bail!("could not keep the state file open across exec");
+        }
         let mut fds: Vec<RawFd> = vec![h.game_fd, h.ping_fd];
         fds.extend(h.control_fd);
         fds.extend(h.links.iter().map(|l| l.fd));
@@ -467,6 +467,33 @@ impl Zone {
         }
         drop(file);
         Err(err).with_context(|| format!("exec {}", binary.display()))
+    }
+
+    /// A file for the state that survives exec: a memfd, or where that
+    /// system call is not allowed, a file in the control socket's folder
+    /// (private to the zone's user), unlinked at once.
+    fn state_file(&self) -> Result<std::fs::File> {
+        // SAFETY: memfd_create takes a NUL-terminated name and flags.
+        let memfd = unsafe { libc::memfd_create(c"subsumption-upgrade".as_ptr(), 0) };
+        if memfd >= 0 {
+            // SAFETY: memfd_create just returned this fd.
+            return Ok(unsafe { std::fs::File::from_raw_fd(memfd) });
+        }
+        let dir = self
+            .s
+            .control_path
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_else(std::env::temp_dir);
+        let path = dir.join(format!("upgrade-state-{}", std::process::id()));
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .with_context(|| format!("creating {}", path.display()))?;
+        let _ = std::fs::remove_file(&path);
+        Ok(file)
     }
 
     /// The new process: takes on the state handed over.
@@ -546,6 +573,7 @@ impl Zone {
             self.links.insert(l.worker, link);
         }
         self.checkpoints.import(h.checkpoints);
+        self.bans.import(h.bans, now);
         if let (Some(keeper), Some(cache)) = (self.scores.as_mut(), h.scores) {
             keeper.persist.import_cache(cache);
         }
@@ -620,6 +648,7 @@ mod tests {
             links: Vec::new(),
             checkpoints: vec![("0".into(), vec![1, 2, 3])],
             scores: Some(Vec::new()),
+            bans: (vec![("mallory".into(), 5_000_000)], Vec::new()),
         }
     }
 

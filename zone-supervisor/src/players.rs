@@ -276,3 +276,36 @@ impl Bans {
             || (machine_id != 0 && self.by_machine.contains_key(&machine_id))
     }
 }
+
+/// Timed kicks as plain data: names and machine ids with the microseconds
+/// left (for the supervisor's in-place upgrade).
+pub type BansExport = (Vec<(String, u64)>, Vec<(u32, u64)>);
+
+impl Bans {
+    /// The kicks still running at `now`.
+    pub fn export(&self, now: Instant) -> BansExport {
+        let left = |t: &Instant| t.saturating_duration_since(now).as_micros() as u64;
+        (
+            self.by_name
+                .iter()
+                .filter(|(_, t)| **t > now)
+                .map(|(n, t)| (n.clone(), left(t)))
+                .collect(),
+            self.by_machine
+                .iter()
+                .filter(|(_, t)| **t > now)
+                .map(|(m, t)| (*m, left(t)))
+                .collect(),
+        )
+    }
+
+    /// Takes on kicks handed over, on this process's clock.
+    pub fn import(&mut self, (names, machines): BansExport, now: Instant) {
+        for (n, us) in names {
+            self.by_name.insert(n, now + Duration::from_micros(us));
+        }
+        for (m, us) in machines {
+            self.by_machine.insert(m, now + Duration::from_micros(us));
+        }
+    }
+}

@@ -212,13 +212,24 @@ pub fn adopt_worker(
     // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
     let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, os_pid as libc::pid_t, 0) } as i32;
     if pidfd < 0 {
-        let e = std::io::Error::last_os_error();
-        let _ = events.send(RealmEvent {
-            worker: id,
-            signal: RealmSignal::Exited(ExitCause::Misbehaved(format!(
-                "gone during the supervisor upgrade ({e})"
-            ))),
-        });
+        // No pidfd (an old kernel, or a seccomp filter): a thread waits.
+        std::thread::Builder::new()
+            .name(format!("wait-{os_pid}"))
+            .spawn(move || {
+                let mut status = 0;
+                // SAFETY: waits for our own child.
+                let r = unsafe { libc::waitpid(os_pid as libc::pid_t, &mut status, 0) };
+                let cause = if r < 0 {
+                    ExitCause::Misbehaved("its exit status was lost".into())
+                } else {
+                    exit_cause(&ExitStatus::from_raw(status))
+                };
+                let _ = events.send(RealmEvent {
+                    worker: id,
+                    signal: RealmSignal::Exited(cause),
+                });
+            })
+            .context("starting a waiter for an adopted worker")?;
     } else {
         // SAFETY: pidfd_open just gave us this fd.
         let pidfd = unsafe { std::os::fd::OwnedFd::from_raw_fd(pidfd) };
