@@ -102,6 +102,8 @@ struct ZoneHandoff {
     checkpoints: Vec<(String, Vec<u8>)>,
     scores: Option<Vec<(zone_persist::StatsKey, zone_persist::StatMap)>>,
     bans: crate::players::BansExport,
+    /// Answered connection requests waiting for the client's next datagram.
+    handshakes: Vec<(SocketAddr, u32, bool, u64)>,
 }
 
 /// The format version this process's state is written in (the test knob
@@ -408,6 +410,7 @@ impl Zone {
             checkpoints: self.checkpoints.export(),
             scores: self.scores.as_ref().map(|k| k.persist.export_cache()),
             bans: self.bans.export(now),
+            handshakes: self.handshakes.export(now),
         })
     }
 
@@ -574,6 +577,7 @@ impl Zone {
         }
         self.checkpoints.import(h.checkpoints);
         self.bans.import(h.bans, now);
+        self.handshakes.import(h.handshakes, now);
         if let (Some(keeper), Some(cache)) = (self.scores.as_mut(), h.scores) {
             keeper.persist.import_cache(cache);
         }
@@ -649,6 +653,7 @@ mod tests {
             checkpoints: vec![("0".into(), vec![1, 2, 3])],
             scores: Some(Vec::new()),
             bans: (vec![("mallory".into(), 5_000_000)], Vec::new()),
+            handshakes: Vec::new(),
         }
     }
 
