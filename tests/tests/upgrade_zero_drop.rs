@@ -489,3 +489,80 @@ fn a_worker_that_exits_at_start_leaves_the_realm_on_its_old_worker() {
         Ok(())
     });
 }
+
+/// The biller link is made again by the new supervisor process as after a
+/// dropped link: the player logged in through the biller stays, and his
+/// logoff still reaches the biller.
+#[test]
+fn the_biller_link_is_made_again_and_owed_logoffs_arrive() {
+    use ss_tests::biller::{FromZone, TestBiller};
+    use ss_tests::zone::wait_until;
+    let biller = TestBiller::start().expect("test biller");
+    let mut settings = biller.zone_settings();
+    settings.extend(
+        [
+            "Billing:PingIntervalMillis=300",
+            "Billing:NoDataTimeoutMillis=1500",
+            "Billing:RetryMinimumMillis=200",
+            "Billing:RetryInterval=1",
+        ]
+        .map(str::to_string),
+    );
+    let zone = TestZone::start_with(ZoneOptions {
+        overrides: settings,
+        ..ZoneOptions::default()
+    })
+    .expect("zone");
+    let biller_up = |zone: &TestZone| {
+        zone.stats()
+            .ok()
+            .is_some_and(|s| s["zone"]["biller"] == "up")
+    };
+    let result = (|| -> Result<()> {
+        ensure!(
+            wait_until(WAIT, || biller_up(&zone)),
+            "the biller link never came up"
+        );
+        let mut a = Bot::connect(zone.game_addr())?;
+        a.login("alice", "secret")?;
+        let pid = biller
+            .wait_for(WAIT, |m| match m {
+                FromZone::UserLogin { name, pid, .. } if name.eq_ignore_ascii_case("alice") => {
+                    Some(*pid)
+                }
+                _ => None,
+            })
+            .context("alice's login at the biller")?;
+        a.enter_arena("0", ship::WARBIRD)?;
+        let mut b = bot_in(&zone, "bob", "0", ship::WARBIRD)?;
+        face_off(&mut a, &mut b)?;
+        let connects = biller.server_connects();
+        let out = Command::new(bin_dir()?.join("zone-supervisor"))
+            .args(["upgrade", "supervisor"])
+            .arg("--control")
+            .arg(zone.control_path())
+            .output()?;
+        ensure!(
+            out.status.success(),
+            "upgrade supervisor failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        ensure!(
+            wait_until(WAIT, || biller.server_connects() > connects
+                && biller_up(&zone)),
+            "the new process did not log in to the biller again"
+        );
+        stream_until_seen(&mut a, &mut b, 8222, 8222)?;
+        ensure!(!a.is_disconnected() && !b.is_disconnected());
+        a.disconnect();
+        biller
+            .wait_for(WAIT, |m| {
+                matches!(m, FromZone::UserLogoff { pid: p, .. } if *p == pid).then_some(())
+            })
+            .context("alice's logoff at the biller after the upgrade")?;
+        Ok(())
+    })();
+    if let Err(e) = result {
+        panic!("{e:?}");
+    }
+}

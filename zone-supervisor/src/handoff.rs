@@ -104,6 +104,8 @@ struct ZoneHandoff {
     bans: crate::players::BansExport,
     /// Answered connection requests waiting for the client's next datagram.
     handshakes: Vec<(SocketAddr, u32, bool, u64)>,
+    /// The biller's sessions and owed logoffs (its link is made again).
+    biller: crate::billing::BillerExport,
 }
 
 /// The format version this process's state is written in (the test knob
@@ -348,7 +350,11 @@ impl Zone {
     }
 
     /// The zone as plain data.
-    fn export(&self, now: Instant) -> Result<ZoneHandoff> {
+    fn export(&mut self, now: Instant) -> Result<ZoneHandoff> {
+        let biller = self.biller_export(now);
+        // What the fallback logins decided is carried out before the
+        // state is taken.
+        self.run_actions(now);
         let state = self.state.export(now).map_err(anyhow::Error::msg)?;
         let players = self
             .players
@@ -411,6 +417,7 @@ impl Zone {
             scores: self.scores.as_ref().map(|k| k.persist.export_cache()),
             bans: self.bans.export(now),
             handshakes: self.handshakes.export(now),
+            biller,
         })
     }
 
@@ -578,6 +585,7 @@ impl Zone {
         self.checkpoints.import(h.checkpoints);
         self.bans.import(h.bans, now);
         self.handshakes.import(h.handshakes, now);
+        self.biller_import(h.biller);
         if let (Some(keeper), Some(cache)) = (self.scores.as_mut(), h.scores) {
             keeper.persist.import_cache(cache);
         }
@@ -654,6 +662,7 @@ mod tests {
             scores: Some(Vec::new()),
             bans: (vec![("mallory".into(), 5_000_000)], Vec::new()),
             handshakes: Vec::new(),
+            biller: Default::default(),
         }
     }
 
