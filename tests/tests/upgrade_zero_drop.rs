@@ -421,6 +421,18 @@ fn a_state_of_another_format_version_is_refused_and_the_old_supervisor_serves_on
                 && stderr.contains("keeps serving"),
             "{stderr}"
         );
+        // A binary that does not exist is refused the same way.
+        let out = Command::new(bin_dir()?.join("zone-supervisor"))
+            .args([
+                "upgrade",
+                "supervisor",
+                "--binary",
+                "/nonexistent/zone-supervisor",
+            ])
+            .arg("--control")
+            .arg(zone.control_path())
+            .output()?;
+        ensure!(!out.status.success(), "a missing binary must be refused");
         let stats = zone.stats()?;
         ensure!(stats["zone"]["upgrades"] == 0);
         ensure!(stats["zone"]["process"]["pid"] == zone.pid());
@@ -565,4 +577,51 @@ fn the_biller_link_is_made_again_and_owed_logoffs_arrive() {
     if let Err(e) = result {
         panic!("{e:?}");
     }
+}
+
+/// A new binary that passes the format check but fails after the exec
+/// leaves a zone process that has exited with an error (what systemd's
+/// `Restart=on-failure` restarts) and no orphaned realm workers.
+#[test]
+fn a_binary_failing_after_the_exec_ends_the_zone_for_a_restart() {
+    in_temp_dir("upgrade-broken", |dir| {
+        use std::os::unix::fs::PermissionsExt;
+        let broken = dir.join("zone-supervisor-broken");
+        std::fs::write(
+            &broken,
+            "#!/bin/sh\nif [ \"$1\" = --check-upgrade-state-version ]; then echo ok; exit 0; fi\nexit 1\n",
+        )?;
+        std::fs::set_permissions(&broken, std::fs::Permissions::from_mode(0o755))?;
+        let mut zone = TestZone::start(&[])?;
+        let mut a = bot_in(&zone, "alice", "0", ship::WARBIRD)?;
+        let mut b = bot_in(&zone, "bob", "duel", ship::WARBIRD)?;
+        wait_for_player(&mut a, "alice")?;
+        wait_for_player(&mut b, "bob")?;
+        let workers = zone.realm_workers();
+        ensure!(workers.len() == 2, "two realm workers: {workers:?}");
+        let out = Command::new(bin_dir()?.join("zone-supervisor"))
+            .args(["upgrade", "supervisor", "--binary"])
+            .arg(&broken)
+            .arg("--control")
+            .arg(zone.control_path())
+            .output()?;
+        ensure!(
+            !out.status.success(),
+            "the CLI reports that the zone did not come back"
+        );
+        let status = zone.wait_exit(WAIT)?;
+        ensure!(
+            !status.success(),
+            "the zone exits with an error: {status:?}"
+        );
+        for (pid, _) in &workers {
+            let gone = ss_tests::zone::wait_until(WAIT, || {
+                !std::path::Path::new(&format!("/proc/{pid}")).exists()
+                    || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                        .is_ok_and(|s| s.contains(") Z "))
+            });
+            ensure!(gone, "realm worker {pid} outlived its supervisor");
+        }
+        Ok(())
+    });
 }

@@ -228,7 +228,18 @@ fn upgrade_supervisor(path: &std::path::Path, binary: Option<PathBuf>) -> Result
         serde_json::from_str(&control::request(p, "stats")?)
             .context("the zone's stats are not JSON")
     };
-    let before = stats(path)?["zone"]["upgrades"].as_u64().unwrap_or(0);
+    let first = stats(path)?;
+    let before = first["zone"]["upgrades"].as_u64().unwrap_or(0);
+    let zone_pid = first["zone"]["process"]["pid"].as_u64().unwrap_or(0);
+    // Whether the zone's process has ended (gone, or a zombie).
+    let zone_ended = || {
+        zone_pid != 0
+            && std::fs::read_to_string(format!("/proc/{zone_pid}/stat")).map_or(true, |s| {
+                s.rsplit(')')
+                    .next()
+                    .is_some_and(|r| r.trim_start().starts_with('Z'))
+            })
+    };
     let command = match binary {
         Some(b) => {
             let b = std::path::absolute(&b).unwrap_or(b);
@@ -242,6 +253,10 @@ fn upgrade_supervisor(path: &std::path::Path, binary: Option<PathBuf>) -> Result
         std::thread::sleep(std::time::Duration::from_millis(200));
         // During the exec the socket is not answered for a moment.
         let Ok(now) = stats(path) else {
+            anyhow::ensure!(
+                !zone_ended(),
+                "the zone process {zone_pid} ended during the upgrade: the new binary failed after the exec (under systemd the zone is restarted; see docs/upgrades.md §3.3)"
+            );
             anyhow::ensure!(
                 std::time::Instant::now() < deadline,
                 "the zone did not answer after the upgrade"

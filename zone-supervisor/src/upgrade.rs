@@ -81,6 +81,9 @@ impl Zone {
         if self.state.roll.as_ref().is_some_and(|r| !r.finished) {
             return Err("an upgrade is under way already".into());
         }
+        if self.exec.is_some() {
+            return Err("a supervisor upgrade is under way".into());
+        }
         info!(binary = %binary.display(), %version, "rolling realm upgrade");
         self.upgrades.binary = Some(binary.clone());
         self.state.start_roll(now)?;
