@@ -3,7 +3,8 @@
 //!
 //! The old worker answers `ToRealm::HandOver` with its whole state
 //! (postcard, [`HANDOVER_FORMAT`]): the modules' checkpoint (flag game,
-//! jackpot, timers), the arena's chat mask and seeds, and each player's
+//! jackpot, timers), the arena's chat mask, seeds and LVZ object state, and
+//! each player's
 //! game state (ship, freq, position, score, lock, chat mask, spectating,
 //! turret). From then on it serves nobody and waits to be stopped. The
 //! successor gets the bytes (`ToRealm::TakeOver`) and then each player
@@ -41,6 +42,8 @@ pub struct HandOverState {
     pub seeds: (u32, u32, u32),
     /// Each player's game state.
     pub players: Vec<PlayerCarry>,
+    /// LVZ objects shown, hidden or changed for the whole arena (`?obj*`).
+    pub objects: crate::objects::ObjectState,
 }
 
 /// One player's game state in the hand-over.
@@ -134,6 +137,7 @@ impl Arena {
             arena_chat_mask: self.arena_chat_mask,
             seeds: (seeds.green_seed, seeds.door_seed, seeds.timestamp),
             players,
+            objects: self.objects.clone(),
         };
         let bytes = postcard::to_allocvec(&state).unwrap_or_default();
         info!(realm = %self.name, players = self.players.len(), len = bytes.len(), "handing the arena over");
@@ -162,6 +166,7 @@ impl Arena {
             self.out.truncate(mark);
         }
         self.arena_chat_mask = state.arena_chat_mask;
+        self.objects = state.objects;
         let (green_seed, door_seed, timestamp) = state.seeds;
         self.security.seeds = SecuritySeeds {
             green_seed,

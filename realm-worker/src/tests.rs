@@ -1309,6 +1309,7 @@ fn a_handed_over_arena_carries_on_in_its_successor() {
         core.flags[1].state = crate::modules::flagcore::FlagState::Carried { pid: 1 };
         core.flags[1].freq = a_freq;
     }
+    old.arena.objects.toggle(5, true);
     old.clear();
     old.arena.handle(ToRealm::HandOver);
     let out = old.arena.take_output();
@@ -1365,6 +1366,7 @@ fn a_handed_over_arena_carries_on_in_its_successor() {
     assert_eq!(new.arena.scores.get("alice").kill_points, 37);
     assert_eq!(new.arena.scores.get("bob").deaths, 1);
     assert_eq!(new.arena.jackpot, Some(77));
+    assert_eq!(new.arena.objects.shown(5), Some(true), "LVZ object state");
     let carried = new.arena.flags.as_ref().unwrap().flags[1].state;
     assert_eq!(
         carried,
