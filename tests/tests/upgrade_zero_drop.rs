@@ -589,7 +589,10 @@ fn a_binary_failing_after_the_exec_ends_the_zone_for_a_restart() {
         let broken = dir.join("zone-supervisor-broken");
         std::fs::write(
             &broken,
-            "#!/bin/sh\nif [ \"$1\" = --check-upgrade-state-version ]; then echo ok; exit 0; fi\nexit 1\n",
+            format!(
+                "#!/bin/sh\nif [ \"$1\" = --check-upgrade-state-version ]; then echo 'ok ipc={}'; exit 0; fi\nexit 1\n",
+                ipc_proto::PROTOCOL_VERSION
+            ),
         )?;
         std::fs::set_permissions(&broken, std::fs::Permissions::from_mode(0o755))?;
         let mut zone = TestZone::start(&[])?;
@@ -622,6 +625,73 @@ fn a_binary_failing_after_the_exec_ends_the_zone_for_a_restart() {
             });
             ensure!(gone, "realm worker {pid} outlived its supervisor");
         }
+        Ok(())
+    });
+}
+
+/// Chatnet clients' TCP connections are not carried across the exec: the
+/// upgrade is refused while one is connected, and the zone serves on.
+#[test]
+fn the_supervisor_upgrade_is_refused_while_chat_clients_are_connected() {
+    let zone =
+        TestZone::start(&["Net:ChatListen=127.0.0.1:0", "Net:ChatMessageDelay=1"]).expect("zone");
+    let result = (|| -> Result<()> {
+        let mut chat = ss_tests::chatnet::ChatClient::connect(
+            zone.chat_addr().context("no chat= in the listening line")?,
+        )?;
+        chat.send("LOGIN:1;test client 1.0:Chatter:secret")?;
+        chat.expect(WAIT, "LOGINOK:Chatter")?;
+        let out = Command::new(bin_dir()?.join("zone-supervisor"))
+            .args(["upgrade", "supervisor"])
+            .arg("--control")
+            .arg(zone.control_path())
+            .output()?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        ensure!(!out.status.success(), "refused");
+        ensure!(
+            stderr.contains("chat (chatnet) clients are connected"),
+            "{stderr}"
+        );
+        ensure!(zone.stats()?["zone"]["upgrades"] == 0);
+        chat.send("GO:duel")?;
+        chat.wait_line(WAIT, |l| l.starts_with("INARENA:duel:"))?;
+        Ok(())
+    })();
+    if let Err(e) = result {
+        panic!("{e:?}");
+    }
+}
+
+/// A new binary of another realm IPC protocol is refused before anything
+/// stops: the running workers could not talk to it.
+#[test]
+fn a_binary_of_another_ipc_protocol_is_refused() {
+    in_temp_dir("upgrade-ipc", |dir| {
+        use std::os::unix::fs::PermissionsExt;
+        let other = dir.join("zone-supervisor-other-ipc");
+        std::fs::write(
+            &other,
+            format!(
+                "#!/bin/sh\nif [ \"$1\" = --check-upgrade-state-version ]; then echo 'ok ipc={}'; exit 0; fi\nexit 1\n",
+                ipc_proto::PROTOCOL_VERSION + 1
+            ),
+        )?;
+        std::fs::set_permissions(&other, std::fs::Permissions::from_mode(0o755))?;
+        let zone = TestZone::start(&[])?;
+        let mut a = bot_in(&zone, "alice", "0", ship::WARBIRD)?;
+        let mut b = bot_in(&zone, "bob", "0", ship::WARBIRD)?;
+        let out = Command::new(bin_dir()?.join("zone-supervisor"))
+            .args(["upgrade", "supervisor", "--binary"])
+            .arg(&other)
+            .arg("--control")
+            .arg(zone.control_path())
+            .output()?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        ensure!(!out.status.success(), "refused");
+        ensure!(stderr.contains("another realm IPC protocol"), "{stderr}");
+        face_off(&mut a, &mut b)?;
+        stream_until_seen(&mut a, &mut b, 8240, 8240)?;
+        ensure!(zone.stats()?["zone"]["upgrades"] == 0);
         Ok(())
     });
 }

@@ -117,12 +117,13 @@ fn claimed_version() -> u32 {
         .unwrap_or(UPGRADE_STATE_VERSION)
 }
 
-/// `zone-supervisor --check-upgrade-state-version N`: exit 0 and `ok` if
-/// this binary reads state format `N`, else a reason and exit 2.
+/// `zone-supervisor --check-upgrade-state-version N`: exit 0 and
+/// `ok ipc=P` (P: the realm IPC protocol this binary speaks) if it reads
+/// state format `N`, else a reason and exit 2.
 pub fn check_version_cli(arg: Option<&str>) -> std::process::ExitCode {
     match arg.and_then(|a| a.parse::<u32>().ok()) {
         Some(v) if v == UPGRADE_STATE_VERSION => {
-            println!("ok");
+            println!("ok ipc={}", ipc_proto::PROTOCOL_VERSION);
             std::process::ExitCode::SUCCESS
         }
         Some(v) => {
@@ -273,7 +274,20 @@ impl Zone {
             .output()
             .map_err(|e| format!("running {}: {e}", binary.display()))?;
         let said = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        if !out.status.success() || said != "ok" {
+        let ipc_ok = said
+            .strip_prefix("ok ipc=")
+            .is_some_and(|p| p == ipc_proto::PROTOCOL_VERSION.to_string());
+        if out.status.success() && said.starts_with("ok") && !ipc_ok {
+            let msg = format!(
+                "{} speaks another realm IPC protocol ({said}; the running workers speak {}): the workers could not stay; the running supervisor keeps serving (restart the realms after a plain restart instead)",
+                binary.display(),
+                ipc_proto::PROTOCOL_VERSION
+            );
+            warn!("{msg}");
+            self.upgrade_error = Some(msg.clone());
+            return Err(msg);
+        }
+        if !out.status.success() || !ipc_ok {
             let why = if said.is_empty() {
                 format!("{}", out.status)
             } else {
