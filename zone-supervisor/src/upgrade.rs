@@ -55,6 +55,12 @@ impl Upgrades {
         self.held.contains(&worker)
     }
 
+    /// Holds nothing back any more (zone shutdown).
+    pub(crate) fn release_all(&mut self) {
+        self.redirect.clear();
+        self.held.clear();
+    }
+
     /// Forgets a successor that ended.
     fn forget(&mut self, successor: WorkerId) {
         self.redirect.retain(|_, next| *next != successor);

@@ -727,6 +727,8 @@ impl Zone {
     async fn shutdown(&mut self, events_rx: &mut mpsc::UnboundedReceiver<RealmEvent>) {
         info!("shutting down");
         notify(&[sd_notify::NotifyState::Stopping]);
+        // Upgrade successors get their stop like every worker.
+        self.upgrades.release_all();
         let now = Instant::now();
         self.biller_shutdown(now);
         for p in self.players.iter_mut() {

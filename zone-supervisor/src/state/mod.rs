@@ -446,17 +446,21 @@ impl ZoneState {
     ) -> Option<(String, WorkerEnd, ExitCause)> {
         let slot = self.registry.slot_of_worker(worker)?;
         let empty = self.members.count_in(slot) == 0;
-        let (slot, end, cause) = self
-            .registry
-            .exited(now, worker, cause, empty, &mut self.out)?;
+        // (Named before: a removed slot is gone afterwards.)
         let name = self
             .registry
             .get(slot)
             .map(|s| s.name.clone())
             .unwrap_or_default();
+        let (slot, end, cause) = self
+            .registry
+            .exited(now, worker, cause, empty, &mut self.out)?;
         let pids = self.members.players_in(slot).to_vec();
         match end {
-            WorkerEnd::Removed => {}
+            WorkerEnd::Removed => {
+                // Its successor, if the roll was at it, ends with it.
+                self.roll_realm_gone(now, &name);
+            }
             WorkerEnd::Restarting { planned } => {
                 for &pid in &pids {
                     self.members.update(pid, |place| {

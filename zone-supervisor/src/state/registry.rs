@@ -869,9 +869,15 @@ impl RealmRegistry {
         }
     }
 
-    /// Every running worker, for broadcast messages (shutdown).
+    /// Every running worker, upgrade successors included, for broadcast
+    /// messages (shutdown).
     pub fn workers(&self) -> Vec<WorkerId> {
-        let mut ids: Vec<_> = self.slots.values().filter_map(|s| s.worker_id()).collect();
+        let mut ids: Vec<_> = self
+            .slots
+            .values()
+            .flat_map(|s| [s.worker_id(), s.successor.as_ref().map(|n| n.life.id)])
+            .flatten()
+            .collect();
         ids.sort_unstable();
         ids
     }

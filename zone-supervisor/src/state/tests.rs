@@ -669,3 +669,46 @@ fn a_successor_dying_during_the_hand_over_restarts_the_old_realm() {
     assert!(h.take().contains(&Action::KillWorker { worker: old }));
     assert!(h.core.roll.clone().unwrap().failed.is_some());
 }
+
+#[test]
+fn a_realm_that_stops_idle_during_its_upgrade_is_skipped_and_the_roll_goes_on() {
+    let mut h = Harness::new(false);
+    // "a" is empty and about to stop; "b" has a player.
+    h.login(0);
+    h.go(0, "a").unwrap();
+    let old_a = h.spawned("a");
+    h.start(old_a);
+    h.core.player_entered(old_a, 0);
+    h.core.leave_realm(0);
+    let old_b = h.in_running_realm(1, "b");
+    h.take();
+    h.core.registry.policy.idle_stop = Duration::from_secs(5);
+    h.core.start_roll(h.now).unwrap();
+    let new_a = successor_of(&h.take(), "a").unwrap();
+    // "a" idles out before its successor is ready.
+    for _ in 0..6 {
+        h.advance(Duration::from_secs(1));
+        h.beat(old_a);
+        h.beat(old_b);
+    }
+    assert_eq!(h.slot("a").state, RealmState::Stopping);
+    let ended = h.exit(old_a, ExitCause::Exited(0));
+    assert!(
+        matches!(ended, Some((_, WorkerEnd::Removed, _))),
+        "{ended:?}"
+    );
+    let acts = h.take();
+    assert!(acts.contains(&Action::KillWorker { worker: new_a }));
+    assert!(successor_of(&acts, "b").is_some(), "the roll went on to b");
+    let roll = h.core.roll.clone().unwrap();
+    assert_eq!(
+        roll.skipped,
+        vec![("a".to_string(), "the realm stopped".to_string())]
+    );
+    assert_eq!(roll.current.as_deref(), Some("b"));
+    // The successor's own exit is then a non-event.
+    assert!(h
+        .core
+        .successor_exited(h.now, new_a, ExitCause::Signaled("SIGKILL".into()))
+        .is_none());
+}

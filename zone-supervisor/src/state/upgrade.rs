@@ -115,6 +115,19 @@ impl ZoneState {
         roll.finished = true;
     }
 
+    /// The realm the roll is at went away (stopped idle and removed): it is
+    /// skipped and the roll goes on.
+    pub(super) fn roll_realm_gone(&mut self, now: Instant, name: &str) {
+        if let Some(roll) = self.roll.as_mut() {
+            if roll.current.as_deref() == Some(name) {
+                roll.current = None;
+                roll.skipped
+                    .push((name.to_string(), "the realm stopped".into()));
+            }
+        }
+        self.roll_next(now);
+    }
+
     /// A successor's hello (see [`ZoneState::worker_hello`]).
     pub fn successor_hello(&mut self, now: Instant, worker: WorkerId, version_ok: bool) -> bool {
         self.registry
