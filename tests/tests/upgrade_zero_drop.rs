@@ -388,6 +388,14 @@ fn realms_then_the_supervisor_upgrade_without_dropping_anyone() {
         for (i, a) in arenas.iter().enumerate() {
             scores_kept(&zone, a, &format!("after{i}"))?;
         }
+        // ?version names both new builds.
+        let asker = &mut arenas[0].bots[5];
+        asker.chat(chat_type::PUBLIC, -1, "?version")?;
+        let text = wait_message(asker, "Subsumption")?;
+        ensure!(
+            text.contains(&new_version) && text.contains(&new_zone_version),
+            "?version: {text}"
+        );
         Ok(())
     });
 }
