@@ -308,6 +308,16 @@ pub fn render_table(r: &StatsReport) -> String {
             b.retransmits
         ));
     }
+    if z.upgrades > 0 || z.upgrade_error.is_some() {
+        s.push_str(&format!(
+            "      in-place upgrades {}{}\n",
+            z.upgrades,
+            z.upgrade_error
+                .as_ref()
+                .map(|e| format!("  last refused: {e}"))
+                .unwrap_or_default()
+        ));
+    }
     if let Some(line) = z.persist.as_ref().and_then(PersistReport::failure_line) {
         s.push_str(&format!("      {line}\n"));
     }
