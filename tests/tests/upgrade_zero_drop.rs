@@ -703,3 +703,61 @@ fn a_binary_of_another_ipc_protocol_is_refused() {
         Ok(())
     });
 }
+
+/// The score cache crosses the exec: a kill after the supervisor upgrade
+/// is kept, and a player entering again starts from both kills.
+#[test]
+fn scores_made_after_the_supervisor_upgrade_are_kept() {
+    zone_test(&[], |zone| {
+        let mut a = bot_in(zone, "alice", "0", ship::WARBIRD)?;
+        let mut b = bot_in(zone, "bob", "0", ship::JAVELIN)?;
+        let a_pid = pid_of(&a);
+        wait_for_player(&mut b, "alice")?;
+        let kill = |victim: &mut Bot, bounty: i16| -> Result<()> {
+            let victim_pid = pid_of(victim);
+            victim.send(
+                &C2SPacket::Death {
+                    killer: a_pid,
+                    bounty,
+                },
+                Reliability::Reliable,
+                Priority::Normal,
+            )?;
+            victim
+                .wait_for(WAIT, |p| match p {
+                    S2CPacket::Kill(k) if k.killer == a_pid && k.killed == victim_pid => Some(()),
+                    _ => None,
+                })
+                .context("the kill announcement")
+        };
+        kill(&mut b, 37)?;
+        let out = Command::new(bin_dir()?.join("zone-supervisor"))
+            .args(["upgrade", "supervisor"])
+            .arg("--control")
+            .arg(zone.control_path())
+            .output()?;
+        ensure!(
+            out.status.success(),
+            "upgrade supervisor failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        kill(&mut b, 20)?;
+        // Alice's score changes reach the zone before her leave does (the
+        // realm reports them in order); then she comes back.
+        a.leave_arena()?;
+        b.wait_for(WAIT, |p| {
+            matches!(p, S2CPacket::PlayerLeaving { pid } if *pid == a_pid).then_some(())
+        })?;
+        let entry = a.enter_arena("0", ship::SPECTATOR)?;
+        let me = entry
+            .players
+            .iter()
+            .find(|r| r.pid == entry.pid)
+            .context("own record")?;
+        ensure!(
+            (me.kill_points, me.kills) == (57, 2),
+            "alice's score after the upgrade: {me:?}"
+        );
+        Ok(())
+    });
+}
