@@ -212,12 +212,12 @@ impl Arena {
         let group = self.assets.caps.group_of(&info.name, info.authenticated);
         let sees_extra = self.rules.spec_see_extra || self.assets.caps.group_has(&group, "seeepd");
         let mut chat = ChatState::new(now);
-        chat.set_mask(now, c.chat_mask.0, c.chat_mask.1);
+        chat.set_mask(now, c.chat_mask.0, c.chat_mask.1.min(365 * 86_400));
         let player = ArenaPlayer {
             obscenity_filter: info.obscenity_filter,
             info,
             group,
-            ship: c.ship,
+            ship: c.ship.min(ss_proto::game::ship::SPECTATOR),
             freq: c.freq,
             x: c.x,
             y: c.y,
@@ -229,7 +229,11 @@ impl Arena {
             extra_watchers: 0,
             attached_to: c.attached_to,
             lock: c.lock.map(|ms| ShipLock {
-                expires: ms.map(|ms| now + Duration::from_millis(ms)),
+                expires: ms.map(|ms| {
+                    // Never trusted to fit the clock: at most a year.
+                    let d = Duration::from_millis(ms).min(Duration::from_secs(365 * 86_400));
+                    now.checked_add(d).unwrap_or(now)
+                }),
             }),
             chat,
             fired: c.fired,

@@ -122,6 +122,30 @@ impl Harness {
         (p.ship, p.freq)
     }
 
+    /// A player adopted from a predecessor (`ToRealm::AdoptPlayer`).
+    fn enter_adopted(&mut self, pid: i16, name: &str) {
+        let info = PlayerInfo {
+            pid,
+            name: name.into(),
+            squad: String::new(),
+            ship_request: 8,
+            obscenity_filter: false,
+            allow_audio: false,
+            x_res: 1024,
+            y_res: 768,
+            continuum: false,
+            optional_graphics: false,
+            reentry: true,
+            previous_ship: 8,
+            previous_freq: 0,
+            authenticated: true,
+            score: None,
+            banner: None,
+            chat_mask: None,
+        };
+        self.send(ToRealm::AdoptPlayer(info));
+    }
+
     fn packet(&mut self, pid: i16, pkt: C2SPacket) {
         let mut bytes = Vec::new();
         pkt.encode(&mut bytes);
@@ -1331,28 +1355,8 @@ fn a_handed_over_arena_carries_on_in_its_successor() {
 
     let mut new = Harness::new(&settings);
     new.send(ToRealm::TakeOver { bytes: &state });
-    for (pid, name) in [(1, "alice"), (2, "bob")] {
-        let info = PlayerInfo {
-            pid,
-            name: name.into(),
-            squad: String::new(),
-            ship_request: 8,
-            obscenity_filter: false,
-            allow_audio: false,
-            x_res: 1024,
-            y_res: 768,
-            continuum: false,
-            optional_graphics: false,
-            reentry: true,
-            previous_ship: 8,
-            previous_freq: 0,
-            authenticated: true,
-            score: None,
-            banner: None,
-            chat_mask: None,
-        };
-        new.send(ToRealm::AdoptPlayer(info));
-    }
+    new.enter_adopted(1, "alice");
+    new.enter_adopted(2, "bob");
     assert!(
         new.received(1).is_empty() && new.received(2).is_empty(),
         "no entry sequence for adopted players: {:?}",
@@ -1389,4 +1393,30 @@ fn a_handed_over_arena_carries_on_in_its_successor() {
     let mut third = Harness::new(&settings);
     third.send(ToRealm::TakeOver { bytes: &[9, 9, 9] });
     assert!(third.arena.adopting.is_empty());
+}
+
+/// A hand-over state with absurd times is taken without a panic (times are
+/// capped).
+#[test]
+fn a_hand_over_state_with_absurd_times_does_not_panic() {
+    use crate::handover::{HandOverState, PlayerCarry, HANDOVER_FORMAT};
+    let state = HandOverState {
+        format: HANDOVER_FORMAT,
+        players: vec![PlayerCarry {
+            pid: 1,
+            ship: 200,
+            lock: Some(Some(u64::MAX)),
+            chat_mask: (u32::MAX, u64::MAX),
+            spectating: 999,
+            ..PlayerCarry::default()
+        }],
+        checkpoint: vec![255; 40],
+        ..HandOverState::default()
+    };
+    let bytes = postcard::to_allocvec(&state).unwrap();
+    let mut h = Harness::new(&[]);
+    h.send(ToRealm::TakeOver { bytes: &bytes });
+    h.enter_adopted(1, "alice");
+    assert_eq!(h.arena.players[&1].ship, ship::SPECTATOR, "ship clamped");
+    h.arena.on_timer();
 }

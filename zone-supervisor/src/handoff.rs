@@ -108,6 +108,13 @@ struct ZoneHandoff {
     biller: crate::billing::BillerExport,
 }
 
+/// `now` plus `us` microseconds, at most a year ahead (a handed-over time
+/// is never trusted to fit the clock).
+pub(crate) fn later(now: Instant, us: u64) -> Instant {
+    let d = Duration::from_micros(us).min(Duration::from_secs(365 * 86_400));
+    now.checked_add(d).unwrap_or(now)
+}
+
 /// The format version this process's state is written in (the test knob
 /// may claim another).
 fn claimed_version() -> u32 {
@@ -563,9 +570,7 @@ impl Zone {
                 held_since: None,
                 machine_id: p.machine_id,
                 banner,
-                chat_mask: p
-                    .chat_mask
-                    .map(|(m, us)| (m, now + Duration::from_micros(us))),
+                chat_mask: p.chat_mask.map(|(m, us)| (m, later(now, us))),
                 zone_data_loaded: p.zone_data_loaded,
             };
             let (pid, addr) = (player.pid, player.addr);
@@ -591,8 +596,21 @@ impl Zone {
                 .with_context(|| format!("taking on realm worker {}", l.os_pid))?;
             let mut link = WorkerLink::new(l.slot, process);
             link.reader.extend(&l.unread);
+            // Only ranges that lie inside `out`, in order, are kept (the
+            // queue drops packets by them).
+            let mut end = 0;
+            link.droppable = l
+                .droppable
+                .into_iter()
+                .filter(|&(off, len)| {
+                    let ok = off >= end && off.checked_add(len).is_some_and(|e| e <= l.out.len());
+                    if ok {
+                        end = off + len;
+                    }
+                    ok
+                })
+                .collect();
             link.out = l.out;
-            link.droppable = l.droppable;
             link.version = l.version;
             self.links.insert(l.worker, link);
         }
@@ -698,6 +716,27 @@ mod tests {
         let mut cut = bytes.clone();
         cut.truncate(bytes.len() / 2);
         assert!(decode(&cut).is_err(), "a truncated state is refused");
+    }
+
+    #[test]
+    fn garbled_states_are_refused_never_a_panic() {
+        let good = encode(&sample(), UPGRADE_STATE_VERSION).expect("encodes");
+        let mut rng = 0x2545_F491_4F6C_DD1Du64;
+        for round in 0..2000 {
+            let mut bytes = good.clone();
+            for _ in 0..(1 + round % 8) {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                let i = 12 + (rng as usize) % (bytes.len() - 12);
+                bytes[i] = (rng >> 32) as u8;
+            }
+            if round % 3 == 0 {
+                bytes.truncate(12 + (rng as usize) % (bytes.len() - 12));
+            }
+            let _ = decode(&bytes);
+        }
+        assert!(later(Instant::now(), u64::MAX) > Instant::now());
     }
 
     #[test]

@@ -302,10 +302,10 @@ impl Bans {
     /// Takes on kicks handed over, on this process's clock.
     pub fn import(&mut self, (names, machines): BansExport, now: Instant) {
         for (n, us) in names {
-            self.by_name.insert(n, now + Duration::from_micros(us));
+            self.by_name.insert(n, crate::handoff::later(now, us));
         }
         for (m, us) in machines {
-            self.by_machine.insert(m, now + Duration::from_micros(us));
+            self.by_machine.insert(m, crate::handoff::later(now, us));
         }
     }
 }

@@ -1043,7 +1043,10 @@ impl RealmRegistry {
                     radar: Vec::new(),
                     successor: None,
                     crash_times: s.crash_ages_us.iter().map(|&a| at_age(now, a)).collect(),
-                    restart_at: s.restart_in_us.map(|us| now + Duration::from_micros(us)),
+                    restart_at: s.restart_in_us.map(|us| {
+                        now.checked_add(Duration::from_micros(us).min(Duration::from_secs(3600)))
+                            .unwrap_or(now)
+                    }),
                     empty_since: s.empty_age_us.map(|a| at_age(now, a)),
                     stopping_since: s.stopping_age_us.map(|a| at_age(now, a)),
                 },
