@@ -26,6 +26,17 @@ pub fn build_version() -> &'static str {
     )
 }
 
+/// Starts working out this process's build version on a thread of its
+/// own, so that the first [`build_version`] call (which waits for it) finds
+/// it done or nearly: reading a large binary takes a while.
+pub fn warm_up() {
+    let _ = std::thread::Builder::new()
+        .name("build-version".into())
+        .spawn(|| {
+            build_version();
+        });
+}
+
 /// The build id of the executable at `path`: 8 hex digits of CRC-32 of its
 /// bytes followed by its length in hex.
 pub fn build_id_of(path: &std::path::Path) -> std::io::Result<String> {

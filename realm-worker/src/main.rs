@@ -69,6 +69,8 @@ fn parse_args() -> Args {
 
 fn main() -> Result<()> {
     let args = parse_args();
+    // Worked out while the arena loads (docs/upgrades.md §1).
+    ipc_proto::version::warm_up();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

@@ -253,7 +253,7 @@ impl Zone {
     /// Operator request: upgrade the supervisor in place to `binary`
     /// (default: the path this one was started from). Checks that the new
     /// binary reads this state's format, then schedules the exec for when
-    /// the realm writers have drained. `Ok` carries the new build version.
+    /// the realm writers have drained. `Ok` says what is being done.
     pub(crate) fn request_supervisor_upgrade(
         &mut self,
         now: Instant,
@@ -308,17 +308,15 @@ impl Zone {
             self.upgrade_error = Some(msg.clone());
             return Err(msg);
         }
-        let new_version = ipc_proto::version::build_id_of(&binary)
-            .map(|id| format!("{}+{id}", ipc_proto::version::PACKAGE_VERSION))
-            .map_err(|e| format!("reading {}: {e}", binary.display()))?;
-        info!(binary = %binary.display(), %new_version, "supervisor upgrade: the new binary reads our state; handing over");
+        info!(binary = %binary.display(), "supervisor upgrade: the new binary reads our state; handing over");
         self.upgrade_error = None;
+        let msg = format!("upgrading the supervisor to {}", binary.display());
         self.exec = Some(ExecRequest {
             binary,
             asked_at: now,
             answered,
         });
-        Ok(new_version)
+        Ok(msg)
     }
 
     /// Called at the end of every loop pass while an exec is asked for:

@@ -474,6 +474,8 @@ fn run(cli: Cli) -> Result<()> {
         },
         Command::Reload { target } => print_answer(&control::request(&target.path(), "reload")?),
         Command::Run(args) => {
+            // Worked out while the zone starts (docs/upgrades.md §1).
+            ipc_proto::version::warm_up();
             let settings = config::Settings::load(&args)?;
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()

@@ -81,23 +81,19 @@ impl Zone {
         if !binary.is_file() {
             return Err(format!("no worker binary at {}", binary.display()));
         }
-        let version = ipc_proto::version::build_id_of(&binary)
-            .map(|id| format!("{}+{id}", ipc_proto::version::PACKAGE_VERSION))
-            .map_err(|e| format!("reading {}: {e}", binary.display()))?;
         if self.state.roll.as_ref().is_some_and(|r| !r.finished) {
             return Err("an upgrade is under way already".into());
         }
         if self.exec.is_some() {
             return Err("a supervisor upgrade is under way".into());
         }
-        info!(binary = %binary.display(), %version, "rolling realm upgrade");
+        // (The successors report their build: reading a large binary here
+        // would pause the zone.)
+        info!(binary = %binary.display(), "rolling realm upgrade");
         self.upgrades.binary = Some(binary.clone());
         self.state.start_roll(now)?;
         self.run_actions(now);
-        Ok(format!(
-            "upgrading realms to {} ({version})",
-            binary.display()
-        ))
+        Ok(format!("upgrading realms to {}", binary.display()))
     }
 
     /// The roll's state for `upgrade status` (JSON).

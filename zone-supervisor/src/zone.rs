@@ -523,12 +523,7 @@ impl Zone {
                     std::path::PathBuf::from(req.command["upgrade-supervisor".len()..].trim())
                 });
                 match self.request_supervisor_upgrade(now, path, written.take()) {
-                    Ok(version) => serde_json::json!({
-                        "ok": true,
-                        "message": format!("upgrading the supervisor to {version}"),
-                        "version": version,
-                    })
-                    .to_string(),
+                    Ok(msg) => ok_json(&msg),
                     Err(msg) => error_json(&msg),
                 }
             }
