@@ -175,8 +175,9 @@ fn take_inherited() -> Result<Option<ZoneHandoff>> {
     let Some(fd) = std::env::var_os(STATE_FD_ENV) else {
         return Ok(None);
     };
-    // SAFETY: only this thread runs yet; nothing reads the environment
-    // concurrently.
+    // SAFETY: called once at the start of the zone, before any thread
+    // that reads or writes the environment exists (the only other thread
+    // then works out the build version and does not touch it).
     unsafe { std::env::remove_var(STATE_FD_ENV) };
     let fd: RawFd = fd
         .to_str()
