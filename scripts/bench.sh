@@ -4,8 +4,9 @@
 # writes every loadgen report (JSON) plus a markdown summary.
 #
 #   scripts/bench.sh [--duration S] [--long-duration S] [--out DIR]
-#                    [--only NAME[,NAME...]] [--no-build] [--threads N]
+#                    [--only NAME[,NAME...]] [--sweep] [--no-build] [--threads N]
 #                    [--set SECTION:KEY=VALUE]...   (extra zone settings)
+#                    [--external HOST:PORT --external-pid PID]
 #
 # Scenarios (all at 10 Hz):
 #   asss40   40 bots, one arena (the ASSS comparison)
@@ -13,6 +14,12 @@
 #   b200     200 bots, one arena
 #   b400     400 bots, one arena
 #   b1000    1000 bots over 20 arenas (--long-duration, default 300 s)
+# --sweep runs the load sweep instead: b4, asss40, b100, b200, b400 (one
+# arena each), the latency bound checked at every load.
+#
+# --external measures another server (ASSS, say) already listening on
+# HOST:PORT with process PID (CPU from /proc) instead of starting ours;
+# restart it between scenarios yourself if it keeps state.
 #
 # --duration is the measurement window of the one-arena runs (default 30 s).
 # Results go to DIR (default target/bench/<date>): <scenario>.json, the
@@ -28,6 +35,9 @@ only=""
 build=1
 threads=""
 extra_sets=()
+sweep=0
+external=""
+external_pid=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --duration) duration="$2"; shift 2 ;;
@@ -37,7 +47,10 @@ while [ $# -gt 0 ]; do
         --no-build) build=0; shift ;;
         --threads) threads="$2"; shift 2 ;;
         --set) extra_sets+=(--set "$2"); shift 2 ;;
-        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        --sweep) sweep=1; shift ;;
+        --external) external="$2"; shift 2 ;;
+        --external-pid) external_pid="$2"; shift 2 ;;
+        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -99,9 +112,18 @@ scenario() {
         return
     fi
     echo "== $name: $bots bots, $arenas arena(s), 10 Hz, ${secs}s" >&2
-    start_zone "$name"
     local extra=()
     [ -n "$threads" ] && extra+=(--threads "$threads")
+    # More than 100 bots need a second load generator thread, as the ASSS
+    # figures were taken (--threads 2 at 200 bots).
+    [ -z "$threads" ] && [ "$bots" -gt 100 ] && extra+=(--threads 2)
+    if [ -n "$external" ]; then
+        "$bin/loadgen" --bots "$bots" --arenas "$arenas" --rate 10 --duration "$secs" \
+            --server "$external" ${external_pid:+--supervisor-pid "$external_pid"} \
+            --json "${extra[@]}" >"$out/$name.json"
+        return
+    fi
+    start_zone "$name"
     "$bin/loadgen" --bots "$bots" --arenas "$arenas" --rate 10 --duration "$secs" \
         --server "$game" --control "$control" --json "${extra[@]}" >"$out/$name.json"
     # The realms after the bots left (idle, until Realms:IdleStopMillis).
@@ -110,11 +132,19 @@ scenario() {
     stop_zone
 }
 
-scenario asss40 40 1 "$duration"
-scenario b50 50 1 "$duration"
-scenario b200 200 1 "$duration"
-scenario b400 400 1 "$duration"
-scenario b1000 1000 20 "$long_duration"
+if [ "$sweep" = 1 ]; then
+    scenario b4 4 1 "$duration"
+    scenario asss40 40 1 "$duration"
+    scenario b100 100 1 "$duration"
+    scenario b200 200 1 "$duration"
+    scenario b400 400 1 "$duration"
+else
+    scenario asss40 40 1 "$duration"
+    scenario b50 50 1 "$duration"
+    scenario b200 200 1 "$duration"
+    scenario b400 400 1 "$duration"
+    scenario b1000 1000 20 "$long_duration"
+fi
 
 reports=()
 for f in "$out"/*.json; do
@@ -126,7 +156,7 @@ done
     echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
     echo "- machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(free -m | awk '/^Mem:/{print $2}') MiB, $(uname -sr)"
     echo "- commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (with local changes)')"
-    echo "- command: scripts/bench.sh --duration $duration --long-duration $long_duration${only:+ --only $only}"
+    echo "- command: scripts/bench.sh --duration $duration --long-duration $long_duration${only:+ --only $only}$([ "$sweep" = 1 ] && echo ' --sweep')${external:+ --external $external}"
     echo
     "$bin/loadgen" --summarize "${reports[@]}"
 } >"$out/summary.md"

@@ -15,6 +15,10 @@ pub const DEFAULT_MAP_PATH: &str = "maps/default.lvl";
 /// static flags), found by `arenas/turf/arena.conf`'s `Map = turf.lvl`.
 pub const TURF_MAP_PATH: &str = "maps/turf.lvl";
 
+/// Zone-relative path of the example soccer arena's map (a walled field
+/// with two goals), found by `arenas/soccer/arena.conf`'s `Map = soccer.lvl`.
+pub const SOCCER_MAP_PATH: &str = "maps/soccer.lvl";
+
 /// The text files of the default zone: (zone-relative path, contents).
 pub const DEFAULT_ZONE_FILES: &[(&str, &[u8])] = &[
     (
@@ -51,6 +55,10 @@ pub const DEFAULT_ZONE_FILES: &[(&str, &[u8])] = &[
         include_bytes!("../zone/conf/groupdef.dir/objects"),
     ),
     (
+        "conf/groupdef.dir/sgcompat",
+        include_bytes!("../zone/conf/groupdef.dir/sgcompat"),
+    ),
+    (
         "conf/groupdef.dir/bot",
         include_bytes!("../zone/conf/groupdef.dir/bot"),
     ),
@@ -62,6 +70,10 @@ pub const DEFAULT_ZONE_FILES: &[(&str, &[u8])] = &[
         "arenas/turf/arena.conf",
         include_bytes!("../zone/arenas/turf/arena.conf"),
     ),
+    (
+        "arenas/soccer/arena.conf",
+        include_bytes!("../zone/arenas/soccer/arena.conf"),
+    ),
     ("news.txt", include_bytes!("../zone/news.txt")),
 ];
 
@@ -71,7 +83,8 @@ fn default_map_bytes() -> Vec<u8> {
 }
 
 /// The embedded default zone: every file of [`DEFAULT_ZONE_FILES`] plus the
-/// generated maps at [`DEFAULT_MAP_PATH`] and [`TURF_MAP_PATH`].
+/// generated maps at [`DEFAULT_MAP_PATH`], [`TURF_MAP_PATH`] and
+/// [`SOCCER_MAP_PATH`].
 pub fn default_zone() -> EmbeddedSource {
     let mut zone = EmbeddedSource::new();
     for &(path, data) in DEFAULT_ZONE_FILES {
@@ -79,6 +92,7 @@ pub fn default_zone() -> EmbeddedSource {
     }
     zone.insert(DEFAULT_MAP_PATH, default_map_bytes());
     zone.insert(TURF_MAP_PATH, ss_proto::map::turf_map());
+    zone.insert(SOCCER_MAP_PATH, ss_proto::map::soccer_map());
     zone
 }
 

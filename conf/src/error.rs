@@ -221,6 +221,37 @@ pub enum Warning {
         /// The value used instead.
         used: String,
     },
+    /// A key nothing reads: not a setting of Subsumption, of its client
+    /// settings, or of ASSS (docs/protocol/config.md §10).
+    #[error("{}: {name} is not a setting Subsumption knows; nothing reads it", location(file, *line))]
+    UnknownSetting {
+        /// File that sets it.
+        file: String,
+        /// Line of the assignment (0 = not from a file line).
+        line: usize,
+        /// `Section:Key`.
+        name: String,
+    },
+    /// A setting in the wrong kind of file (a global setting in an arena
+    /// file or the reverse): nothing reads it there.
+    #[error("{}: {name} is {belongs} setting; nothing reads it from this file", location(file, *line))]
+    WrongScope {
+        /// File that sets it.
+        file: String,
+        /// Line of the assignment (0 = not from a file line).
+        line: usize,
+        /// `Section:Key`.
+        name: String,
+        /// `a global` or `an arena`: where it belongs.
+        belongs: &'static str,
+    },
+    /// Settings ASSS reads that Subsumption does not implement, reported
+    /// once for the whole zone: they have no effect.
+    #[error("{} ASSS setting(s) set in this zone are not implemented by Subsumption and have no effect: {}", names.len(), names.join(", "))]
+    NotImplemented {
+        /// `Section:Key` (with `file` where known), in the order found.
+        names: Vec<String>,
+    },
 }
 
 /// `file:line`, or just `file` when the line is unknown (0).

@@ -12,17 +12,21 @@
 
 #![warn(missing_docs)]
 
+mod edit;
 mod embedded;
 mod error;
 mod file;
 mod parse;
+pub mod registry;
 mod settings;
 mod source;
 mod value;
 mod zone;
 
+pub use edit::{edit_text, set_in_zone, write_atomic, ConfTarget, EditError, Written};
 pub use embedded::{
-    default_zone, write_default_zone, DEFAULT_MAP_PATH, DEFAULT_ZONE_FILES, TURF_MAP_PATH,
+    default_zone, write_default_zone, DEFAULT_MAP_PATH, DEFAULT_ZONE_FILES, SOCCER_MAP_PATH,
+    TURF_MAP_PATH,
 };
 pub use error::{ConfError, Warning};
 pub use file::{ConfigFile, Origin, Section, MAX_WARNINGS};

@@ -551,7 +551,7 @@ fn embedded_zone_loads_cleanly() {
     assert!(g.warnings().is_empty(), "{:?}", g.warnings());
     assert_eq!(g.get_int("Listen", "Port", 0), 5000);
     assert_eq!(g.get_int("Net", "DropTimeout", 0), 3000);
-    assert_eq!(g.get_int("Net", "LimitMaximum", 0), 102400);
+    assert_eq!(g.get_int("Net", "MaxRetries", 0), 15);
     assert_eq!(g.get_int("Chat", "FloodLimit", 0), 10);
     for arena in ["0", "pub", "duel2"] {
         let a = z.load_arena(arena).expect("arena");
@@ -570,15 +570,27 @@ fn embedded_zone_loads_cleanly() {
     assert_eq!(t.get_int("Team", "SpectatorFrequency", 0), 8025);
     assert_eq!(
         t.get_str("Modules", "AttachModules"),
-        Some("points_kill fg_turf periodic")
+        Some("points_kill fg_turf periodic bricks")
     );
     let map = z.load_map(&t).expect("ok").expect("turf map found");
     assert_eq!(map.path, TURF_MAP_PATH);
+    // The example soccer arena: the ball game, scoring and bricks on a
+    // map with goals.
+    let s = z.load_arena("soccer").expect("soccer arena");
+    assert_eq!(s.file().path(), "arenas/soccer/arena.conf");
+    assert!(s.file().warnings().is_empty(), "{:?}", s.file().warnings());
+    assert_eq!(
+        s.get_str("Modules", "AttachModules"),
+        Some("points_kill balls points_goal bricks")
+    );
+    assert_eq!(s.get_int("Soccer", "BallCount", 0), 1);
+    assert_eq!(s.get_int("Soccer", "Mode", 0), 1);
+    let map = z.load_map(&s).expect("ok").expect("soccer map found");
+    assert_eq!(map.path, SOCCER_MAP_PATH);
+    assert_eq!(map.data, ss_proto::map::soccer_map());
     let a = z.load_arena("0").expect("arena");
     assert_eq!(a.get_int("Team", "SpectatorFrequency", 0), 8025);
     assert_eq!(a.get_int("Bomb", "BombDamageLevel", 0), 7500);
-    let see = [("SEE_NONE", 0), ("SEE_ALL", 1), ("SEE_TEAM", 2)];
-    assert_eq!(a.get_enum("Misc", "SeeEnergy", &see, -1), 2);
 
     for name in ["staff.conf", "passwd.conf", "groupdef.conf"] {
         let f = z.load_file(name).expect(name);
@@ -658,7 +670,11 @@ fn default_arena_settings_packet_matches_reference() {
 fn write_default_zone_round_trip() {
     let dir = temp_dir("write");
     let written = write_default_zone(&dir, false).expect("write");
-    assert_eq!(written.len(), DEFAULT_ZONE_FILES.len() + 2);
+    assert_eq!(written.len(), DEFAULT_ZONE_FILES.len() + 3);
+    assert!(written.iter().any(|p| p.ends_with(SOCCER_MAP_PATH)));
+    assert!(written
+        .iter()
+        .any(|p| p.ends_with("arenas/soccer/arena.conf")));
     for (path, data) in default_zone().files() {
         assert_eq!(
             std::fs::read(dir.join(path)).expect("read back"),

@@ -13,10 +13,12 @@
 
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "socket")]
+pub mod socket;
 pub mod version;
 
 /// Version of this message set; bumped on every incompatible change.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// Largest frame either side accepts. A peer that announces more is broken
 /// or hostile and the link is dropped.
@@ -71,6 +73,10 @@ pub struct PlayerInfo {
     pub banner: Option<Vec<u8>>,
     /// A timed chat mask still running: (mask, seconds left).
     pub chat_mask: Option<(u32, u32)>,
+    /// Tile to warp him to once he is in (an auto-warp region of the
+    /// arena he came from named this arena and place,
+    /// [`ZoneCall::MovePlayerTo`]).
+    pub spawn: Option<(i16, i16)>,
 }
 
 /// The four SubSpace scores of a player (the "reset" interval).
@@ -233,6 +239,22 @@ pub enum ToRealm<'a> {
         /// Start (true) or stop.
         on: bool,
     },
+    /// A staff group change the zone has written to `staff.conf`
+    /// ([`StaffRequest::SetGroup`], [`StaffRequest::RemoveGroup`]): the
+    /// realm puts the player in `group` and tells him and the issuer.
+    SetGroup {
+        /// The player (of this realm).
+        pid: i16,
+        /// His new group.
+        group: String,
+        /// Who asked (may be elsewhere; told with a zone message).
+        issuer: i16,
+        /// The issuer's name, for the player's message.
+        issuer_name: String,
+    },
+    /// `staff.conf` changed (a `?setgroup -p` or `?rmgroup` elsewhere):
+    /// re-read it; groups of players not in a temporary group follow it.
+    StaffChanged,
     /// The supervisor's build version (`?version` shows it), sent when the
     /// worker is ready and again after the supervisor was upgraded.
     ZoneVersion {
@@ -541,6 +563,198 @@ pub enum ZoneCall<'a> {
         /// The player has `sendmodchat` (may join staff chat channels).
         modchat: bool,
     },
+    /// A game of the calling realm ended (a timed game ran out, a flag
+    /// game was won): end the *game* score interval of this arena
+    /// (`docs/protocol/persistence.md` §1.1). The realm's name is the scope.
+    EndGameInterval,
+    /// Move a player to another arena and, once he is in, warp him to a
+    /// tile (an auto-warp region naming an arena,
+    /// `docs/protocol/game-protocol.md` §8.9).
+    MovePlayerTo {
+        /// Who.
+        pid: i16,
+        /// Target arena name (the supervisor sanitises it).
+        arena: String,
+        /// Tile x.
+        x: i16,
+        /// Tile y.
+        y: i16,
+    },
+    /// `?seta`/`?setg` (the realm has checked the capability): write
+    /// `section:key = value` to the zone's config file the key comes from,
+    /// reload, and tell `pid` what was done
+    /// (`docs/protocol/config.md` §4). An arena setting is for the
+    /// calling realm's arena.
+    SetSetting {
+        /// Who asked (a player of the calling realm).
+        pid: i16,
+        /// `?setg` (global.conf) rather than `?seta` (the arena's file).
+        global: bool,
+        /// Section name.
+        section: String,
+        /// Key name.
+        key: String,
+        /// The new value.
+        value: String,
+    },
+    /// `?reloadconf`: reload the zone's config as `zone-supervisor
+    /// reload` does and tell `pid` how it went.
+    ReloadConfig {
+        /// Who asked (a player of the calling realm).
+        pid: i16,
+    },
+    /// A staff command the zone carries out (files, bans, logs, realm and
+    /// zone control); the realm has checked the capability. Answers go to
+    /// `pid` as green messages.
+    Staff {
+        /// Who asked (a player of the calling realm).
+        pid: i16,
+        /// What.
+        request: StaffRequest,
+    },
+}
+
+/// What a [`ZoneCall::Staff`] asks of the zone
+/// (`docs/protocol/commands-and-capabilities.md` §4).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum StaffRequest {
+    /// `?uptime`: how long the zone has been running.
+    Uptime,
+    /// `?netstats`: the zone's network counters.
+    NetStats,
+    /// `?listarena`: the players of an arena (empty = the asker's).
+    ListArena {
+        /// Arena name.
+        arena: String,
+        /// The asker may see private arenas.
+        see_private: bool,
+    },
+    /// `?lastlog`: recent lines of the zone's log.
+    LastLog {
+        /// How many lines at most.
+        count: u16,
+        /// Only lines containing this (case-insensitive; empty = all).
+        filter: String,
+    },
+    /// `?recyclearena`: restart the calling realm's worker; its players
+    /// re-enter as after a crash.
+    RecycleArena,
+    /// `?shutdown` / `?recyclezone`: stop the zone cleanly (players told,
+    /// scores written); `recycle` exits with the status a service manager
+    /// restarts.
+    Shutdown {
+        /// Exit for a restart.
+        recycle: bool,
+    },
+    /// `?kick -t`: a timed kick by name and machine id, kept in the
+    /// database; the player (of the calling realm) is then kicked.
+    TimedKick {
+        /// The player.
+        target: i16,
+        /// The message shown to him.
+        text: String,
+        /// Seconds he is kept out.
+        secs: u32,
+        /// The reason (may be empty).
+        reason: String,
+        /// Who kicked.
+        kicker: String,
+    },
+    /// `?listkick` / `?listmidbans`: the bans in force.
+    ListBans,
+    /// `?liftkick` / `?delkick` / `?delmidban`: lift the bans of a machine
+    /// id or a name.
+    LiftBan {
+        /// Machine id (decimal) or player name.
+        key: String,
+    },
+    /// `?setgroup -p`: write the group into `staff.conf` (global or the
+    /// arena's section), then the realm is told ([`ToRealm::SetGroup`]).
+    SetGroup {
+        /// The player (of the calling realm).
+        target: i16,
+        /// The group.
+        group: String,
+        /// Section: `None` = `[(global)]`, else the arena's base name.
+        section: Option<String>,
+    },
+    /// `?rmgroup` of a group from `staff.conf`: the name's line goes from
+    /// that section, then the realm is told ([`ToRealm::SetGroup`] with
+    /// `default`).
+    RemoveGroup {
+        /// The player (of the calling realm).
+        target: i16,
+        /// The section his group came from (`(global)` or a base name).
+        section: String,
+    },
+    /// `?passwd` / `?local_password` / `?addallowed` /
+    /// `?set_local_password`: a `[Users]` line of `passwd.conf`.
+    Password {
+        /// Whose entry.
+        name: String,
+        /// What to store.
+        value: PasswordValue,
+    },
+    /// `?endinterval`: end a score interval.
+    EndInterval {
+        /// `reset` or `game`.
+        interval: String,
+        /// Arena group (or arena name, for `game`); empty = the calling
+        /// realm's.
+        scope: String,
+    },
+    /// `?makearena`: create `arenas/<name>/arena.conf` including the
+    /// default arena's config.
+    MakeArena {
+        /// The arena name (lower-case letters and digits, maybe a leading
+        /// `#`).
+        name: String,
+    },
+    /// `?admlogfile flush|reopen`: the zone's log file (`Log:File`).
+    LogFile {
+        /// Close and open it again (after an outside rotation); else flush.
+        reopen: bool,
+    },
+    /// `?cd`, `?pwd`, `?getfile`, `?delfile`, `?renfile`: files of the zone
+    /// folder, relative to the asker's working directory.
+    File(FileOp),
+}
+
+/// A file operation of a [`StaffRequest::File`]; paths are relative (no
+/// `..`, no root) and stay inside the zone folder.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum FileOp {
+    /// Change the working directory (relative to the zone folder; empty =
+    /// the zone folder).
+    Cd(String),
+    /// Show the working directory.
+    Pwd,
+    /// Send a file to the asker (S2C 0x10).
+    Get(String),
+    /// Delete a file.
+    Delete(String),
+    /// Rename a file.
+    Rename {
+        /// The file.
+        from: String,
+        /// Its new name.
+        to: String,
+    },
+}
+
+/// The value of a [`StaffRequest::Password`].
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum PasswordValue {
+    /// A new password (the zone stores its digest); the issuer's own entry.
+    Set(String),
+    /// `any` (let the name in), only if the name has no entry yet.
+    Allow,
+    /// The password the player (of the calling realm) logged in with this
+    /// session, only if he has no entry yet.
+    FromLogin {
+        /// The player.
+        target: i16,
+    },
 }
 
 /// What a [`ZoneCall::PlayerReport`] asks for.
@@ -739,6 +953,70 @@ mod tests {
     }
 
     #[test]
+    fn staff_requests_round_trip() {
+        let calls = [
+            StaffRequest::SetGroup {
+                target: 3,
+                group: "mod".into(),
+                section: Some("duel".into()),
+            },
+            StaffRequest::TimedKick {
+                target: 4,
+                text: "You have been kicked for: spam".into(),
+                secs: 600,
+                reason: "spam".into(),
+                kicker: "boss".into(),
+            },
+            StaffRequest::Password {
+                name: "bob".into(),
+                value: PasswordValue::FromLogin { target: 4 },
+            },
+            StaffRequest::File(FileOp::Rename {
+                from: "a".into(),
+                to: "b".into(),
+            }),
+            StaffRequest::Shutdown { recycle: true },
+        ];
+        let mut out = Vec::new();
+        for request in &calls {
+            let msg = FromRealm::ZoneCall(ZoneCall::Staff {
+                pid: 1,
+                request: request.clone(),
+            });
+            encode(&msg, &mut out).unwrap();
+        }
+        encode(
+            &ToRealm::SetGroup {
+                pid: 3,
+                group: "mod".into(),
+                issuer: 1,
+                issuer_name: "boss".into(),
+            },
+            &mut out,
+        )
+        .unwrap();
+        let mut r = FrameReader::new();
+        r.extend(&out);
+        for request in &calls {
+            let f = r.next_frame().unwrap().unwrap().to_vec();
+            match decode::<FromRealm>(&f).unwrap() {
+                FromRealm::ZoneCall(ZoneCall::Staff {
+                    pid: 1,
+                    request: got,
+                }) => {
+                    assert_eq!(&got, request)
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        let f = r.next_frame().unwrap().unwrap().to_vec();
+        assert!(matches!(
+            decode::<ToRealm>(&f).unwrap(),
+            ToRealm::SetGroup { pid: 3, .. }
+        ));
+    }
+
+    #[test]
     fn oversized_frame_is_an_error() {
         let mut r = FrameReader::new();
         r.extend(&((MAX_FRAME as u32) + 1).to_le_bytes());
@@ -807,6 +1085,7 @@ mod tests {
                 }),
                 banner: flags[1].then(|| bytes.iter().take(96).copied().collect()),
                 chat_mask: flags[2].then_some((seq, seq / 2)),
+                spawn: flags[3].then_some((pid, pid.wrapping_neg())),
             };
             let to: Vec<ToRealm> = vec![
                 ToRealm::PlayerEnter(info),

@@ -50,6 +50,14 @@ pub struct ArenaPlayer {
     pub info: PlayerInfo,
     /// Staff group in this arena.
     pub group: String,
+    /// The group was given for this visit only (`?setgroup` without `-p`,
+    /// `?grplogin`): re-reading `staff.conf` leaves it alone.
+    pub group_temp: bool,
+    /// `?botfeature +seeallposn`: every position in the arena reaches him,
+    /// whatever the distance.
+    pub see_all_posn: bool,
+    /// `?botfeature +seeownposn`: his own positions come back to him.
+    pub see_own_posn: bool,
     /// Ship (8 = spectator).
     pub ship: u8,
     /// Freq.
@@ -62,6 +70,8 @@ pub struct ArenaPlayer {
     pub pos_time: u32,
     /// Status bits of the newest position.
     pub status: u8,
+    /// Rotation (0–39) of the newest position.
+    pub rotation: u8,
     /// Bounty of the newest position.
     pub bounty: u16,
     /// Player being spectated (−1 none).
@@ -93,6 +103,18 @@ pub struct ArenaPlayer {
     pub security: PlayerSecurity,
     /// Lag figures and what the `[Lag]` rules made of them.
     pub lag: PlayerLag,
+    /// The map regions he is in (`crate::regions`).
+    pub regions: crate::regions::PlayerRegions,
+    /// Whose energy he sees while in a ship (`crate::energy`).
+    pub see_nrg: crate::energy::SeeEnergy,
+    /// Whose energy he sees while spectating.
+    pub see_nrg_spec: crate::energy::SeeEnergy,
+    /// Wears a king-of-the-hill crown (bit 0x01 of his S2C 0x03 misc
+    /// bits; the `koth` module sets it).
+    pub has_crown: bool,
+    /// When he last did something (ticks): a packet other than a
+    /// position, a weapon, or a move (the `idle` module).
+    pub active_at: u32,
 }
 
 /// Things the arena counts that an operator may want to see (`?flaginfo`).
@@ -136,7 +158,7 @@ pub(crate) fn emit(out: &mut Vec<u8>, msg: &FromRealm<'_>) {
 /// The realm's arena.
 pub struct Arena {
     pub(crate) name: String,
-    source: AssetSource,
+    pub(crate) source: AssetSource,
     pub(crate) assets: ArenaAssets,
     pub(crate) rules: Rules,
     pub(crate) players: BTreeMap<i16, ArenaPlayer>,
@@ -145,6 +167,11 @@ pub struct Arena {
     pub(crate) modules: Vec<Box<dyn Module>>,
     /// The flags, if a flag game module set them up.
     pub(crate) flags: Option<FlagCore>,
+    /// The balls, if the ball game module (`balls`, `points_goal`) set
+    /// them up.
+    pub(crate) balls: Option<crate::modules::ballcore::BallCore>,
+    /// The live bricks, if the `bricks` module is attached.
+    pub(crate) bricks: Option<crate::modules::brickcore::BrickCore>,
     /// The jackpot, if the `jackpot` module is attached.
     pub(crate) jackpot: Option<i32>,
     /// What modules asked for during the current event.
@@ -163,12 +190,22 @@ pub struct Arena {
     pub(crate) lag_limits: LagLimits,
     /// LVZ objects shown, hidden or changed for the whole arena.
     pub(crate) objects: ObjectState,
+    /// Energy viewing of players who enter (`Misc:SeeEnergy`, `?energy`).
+    pub(crate) energy: crate::energy::EnergyRules,
+    /// `?lockarena`: entering players are locked (`Some(true)`: in the
+    /// ship they asked for, `-i`; `Some(false)`: in spectator mode).
+    pub(crate) arena_lock: Option<bool>,
     pub(crate) out: Vec<u8>,
     spare: Vec<u8>,
     pkt: Vec<u8>,
     targets: Vec<u8>,
     /// Reused list of receivers of positions with extra data.
     extra_targets: Vec<u8>,
+    /// Reused list of receivers of positions with the sender's energy.
+    energy_targets: Vec<u8>,
+    /// Reused list of receivers whose regions edit what they receive
+    /// (`rNRW`, `rNRA`), with the extra data each gets.
+    edited_targets: Vec<(i16, ExtraLen)>,
     stop: bool,
     /// The zone's radar watches this arena: position snapshots go up
     /// with each heartbeat answer.
@@ -199,6 +236,8 @@ impl Arena {
             security,
             lag_limits: LagLimits::from_config(&assets.config),
             objects: ObjectState::default(),
+            energy: crate::energy::EnergyRules::from_config(&assets.config),
+            arena_lock: None,
             name,
             source,
             obscene: WordFilter::from_list(&rules.chat.obscene),
@@ -209,6 +248,8 @@ impl Arena {
             scores: Scores::default(),
             modules: Vec::new(),
             flags: None,
+            balls: None,
+            bricks: None,
             jackpot: None,
             pending: Vec::new(),
             counters: Counters::default(),
@@ -219,6 +260,8 @@ impl Arena {
             pkt: Vec::new(),
             targets: Vec::new(),
             extra_targets: Vec::new(),
+            energy_targets: Vec::new(),
+            edited_targets: Vec::new(),
             stop: false,
             radar_watched: false,
             rng,
@@ -350,6 +393,10 @@ impl Arena {
             match p {
                 Pending::FlagWin(freq) => self.flag_game_over(freq),
                 Pending::FlagReset => self.flag_game_over(-1),
+                Pending::ToSpectator(pid) => {
+                    let spec_freq = self.rules.freq.spec_freq;
+                    self.set_ship_and_freq(pid, ship::SPECTATOR, spec_freq);
+                }
             }
         }
     }
@@ -401,6 +448,12 @@ impl Arena {
             }
         }
         self.each_module(|m, a| m.on_flag_reset(a, freq, points));
+        if !turf {
+            // A carried-flag game is a game: its end ends the arena's game
+            // score interval, after the rewards were counted
+            // (`docs/protocol/persistence.md` §1.1).
+            self.zone_call(ZoneCall::EndGameInterval);
+        }
         self.send_checkpoint(now, true);
     }
 
@@ -525,6 +578,13 @@ impl Arena {
             ToRealm::WatchPositions { on } => self.radar_watched = on,
             ToRealm::ZoneVersion { version } => self.zone_version = Some(version),
             ToRealm::ReloadConfig => self.reload(),
+            ToRealm::StaffChanged => self.reload_staff(),
+            ToRealm::SetGroup {
+                pid,
+                group,
+                issuer,
+                issuer_name,
+            } => self.group_set_by_zone(pid, group, issuer, &issuer_name),
             ToRealm::Shutdown => self.stop = true,
             ToRealm::Deliver { pid, bytes } => {
                 if self.players.contains_key(&pid) {
@@ -586,15 +646,45 @@ impl Arena {
                 return;
             }
         };
-        let changed = fresh.settings.as_bytes() != self.assets.settings.as_bytes();
+        let before = *self.assets.settings.as_bytes();
         self.assets = fresh;
+        self.config_changed(&before);
+    }
+
+    /// Sets `section:key` in the arena's config in memory only (`?seta
+    /// -t`): it applies at once and lasts until the next reload
+    /// (docs/protocol/config.md §4).
+    pub(crate) fn set_temporary(&mut self, section: &str, key: &str, value: &str) {
+        let mut file = (**self.assets.config.file()).clone();
+        file.set(section, key, value);
+        let config = conf::ArenaConfig::new(
+            &self.name,
+            std::sync::Arc::new(file),
+            self.assets.config.global().clone(),
+        );
+        let before = *self.assets.settings.as_bytes();
+        self.assets.settings = ss_proto::settings::ArenaSettings::build(&config);
+        self.assets.config = config;
+        self.config_changed(&before);
+    }
+
+    /// Rebuilds what the arena derives from its config after it changed;
+    /// if the settings packet differs from `before`, everyone in the
+    /// arena gets the new one (ASSS `Misc:SendUpdatedSettings`).
+    fn config_changed(&mut self, before: &[u8]) {
+        let changed = before != self.assets.settings.as_bytes();
         self.rules = Rules::from_config(&self.assets.config, &self.assets.settings);
+        // The map may have changed: region indices start again.
+        for p in self.players.values_mut() {
+            p.regions = Default::default();
+        }
         self.obscene = WordFilter::from_list(&self.rules.chat.obscene);
         self.security
             .reconfigure(Instant::now(), self.assets.config.global());
         self.lag_limits = LagLimits::from_config(&self.assets.config);
+        self.energy = crate::energy::EnergyRules::from_config(&self.assets.config);
         let caps = &self.assets.caps;
-        for p in self.players.values_mut() {
+        for p in self.players.values_mut().filter(|p| !p.group_temp) {
             p.group = caps.group_of(&p.info.name, p.info.authenticated);
         }
         if let Some(core) = self.flags.as_mut() {
@@ -603,6 +693,7 @@ impl Arena {
                 crate::modules::flagcore::FlagSettings::from_config(&self.assets.config, &mut bad);
             self.counters.bad_config += bad;
         }
+        self.reload_balls_and_bricks();
         info!(realm = %self.name, settings_changed = changed, "config reloaded");
         self.report_problems();
         if changed && self.assets.config.get_int("Misc", "SendUpdatedSettings", 1) != 0 {
@@ -717,7 +808,11 @@ impl Arena {
             deaths: score.deaths,
             attached_to: p.attached_to,
             flags_carried: self.flags.as_ref().map_or(0, |f| f.carried(p.info.pid)) as i16,
-            misc_bits: 0,
+            misc_bits: if p.has_crown {
+                PlayerEntering::HAS_CROWN
+            } else {
+                0
+            },
         }
     }
 
@@ -734,7 +829,12 @@ impl Arena {
             self.player_leave(pid);
         }
         let spec = (ship::SPECTATOR, self.rules.freq.spec_freq);
-        let (ship, freq) = if info.reentry && info.previous_ship <= ship::SPECTATOR {
+        // A locked arena (`?lockarena`) keeps newcomers in spectator mode
+        // unless it was locked with -i (docs/protocol/commands-and-capabilities.md §4.4).
+        let arena_locked = self.arena_lock.is_some() && !info.reentry;
+        let (ship, freq) = if arena_locked && self.arena_lock == Some(false) {
+            spec
+        } else if info.reentry && info.previous_ship <= ship::SPECTATOR {
             (info.previous_ship, info.previous_freq)
         } else {
             let members = self.members();
@@ -764,10 +864,18 @@ impl Arena {
         let now = Instant::now();
         let group = self.assets.caps.group_of(&info.name, info.authenticated);
         let sees_extra = self.rules.spec_see_extra || self.assets.caps.group_has(&group, "seeepd");
+        let (see_nrg, see_nrg_spec) = if self.assets.caps.group_has(&group, "seenrg") {
+            (crate::energy::SeeEnergy::All, crate::energy::SeeEnergy::All)
+        } else {
+            (self.energy.in_ship, self.energy.spec)
+        };
         let player = ArenaPlayer {
             obscenity_filter: info.obscenity_filter,
             info,
             group,
+            group_temp: false,
+            see_all_posn: false,
+            see_own_posn: false,
             ship,
             freq,
             x: 0,
@@ -777,6 +885,7 @@ impl Arena {
             // a little behind ours.
             pos_time: ipc_proto::monotonic_ticks().wrapping_sub(50) & 0x7FFF_FFFF,
             status: 0,
+            rotation: 0,
             bounty: 0,
             spectating: -1,
             sees_extra,
@@ -791,8 +900,16 @@ impl Arena {
             downloads: Vec::new(),
             security: PlayerSecurity::default(),
             lag: PlayerLag::default(),
+            regions: Default::default(),
+            has_crown: false,
+            see_nrg,
+            see_nrg_spec,
+            active_at: ipc_proto::monotonic_ticks(),
         };
         let mut player = player;
+        if arena_locked {
+            player.lock = Some(ShipLock { expires: None });
+        }
         if let Some((mask, secs)) = player.info.chat_mask {
             // A timed mask (e.g. a flood shut-up) outlives leaving the arena.
             player.chat.set_mask(now, mask, u64::from(secs));
@@ -855,6 +972,7 @@ impl Arena {
         self.security_on_enter(pid);
 
         let own_banner = player.info.banner.clone();
+        let spawn = player.info.spawn;
         self.players.insert(pid, player);
         emit(&mut self.out, &FromRealm::PlayerEntered { pid });
         emit(&mut self.out, &FromRealm::PlayerState { pid, ship, freq });
@@ -875,6 +993,14 @@ impl Arena {
         // The arena's LVZ object state (§23a).
         for pkt in self.objects.entry_packets() {
             self.send_packet(Target::Player(pid), Delivery::Reliable, &pkt);
+        }
+        // Sent here by an auto-warp region of another arena (§8.9).
+        if let Some((x, y)) = spawn {
+            self.send_packet(
+                Target::Player(pid),
+                Delivery::Reliable,
+                &S2CPacket::WarpTo { x, y },
+            );
         }
         let ticks = ipc_proto::monotonic_ticks();
         self.each_module(|m, a| m.on_enter(a, pid, ticks));
@@ -964,6 +1090,11 @@ impl Arena {
             self.security_response(pid, bytes);
             return;
         }
+        if bytes[0] != c2s_type::POSITION {
+            if let Some(p) = self.players.get_mut(&pid) {
+                p.active_at = ipc_proto::monotonic_ticks();
+            }
+        }
         if bytes[0] == c2s_type::POSITION {
             // The hot path: decoded without allocating.
             match Position::decode(bytes) {
@@ -1024,11 +1155,15 @@ impl Arena {
         let newer = tick_diff(pos.time, sender.pos_time) > 0;
         let old_status = sender.status;
         sender.heard_at = now;
+        if (newer && (pos.x, pos.y) != (sender.x, sender.y)) || pos.weapon.is_fired() {
+            sender.active_at = now;
+        }
         if newer {
             sender.x = pos.x;
             sender.y = pos.y;
             sender.pos_time = pos.time;
             sender.status = pos.status;
+            sender.rotation = pos.rotation as u8;
             sender.bounty = pos.bounty;
         }
         let sender_ship = sender.ship;
@@ -1039,12 +1174,32 @@ impl Arena {
         if fired {
             sender.fired = true;
         }
-        // A lagging player's weapons are dropped in part (`[Lag]`); the
-        // position still goes out.
+        // Regions (§8.9): enter/leave events, and what they forbid.
+        if newer {
+            self.check_regions(pid, pos.x, pos.y, now);
+        }
+        let strip = self.region_strip(pid, pos.status, fired);
+        // A lagging player's weapons are dropped in part (`[Lag]`), and a
+        // ball carrier's guns or bombs when `[Soccer]` forbids them
+        // (docs/protocol/game-protocol.md §15.2); the position still goes
+        // out.
         let stripped;
-        let pos = if fired && self.ignore_weapon(pid) {
+        let drop_weapon = strip.weapon
+            || (fired
+                && (self.ignore_weapon(pid)
+                    || self.carrier_weapon_refused(pid, pos.weapon.kind())));
+        let pos = if drop_weapon || strip.antiwarp {
             stripped = Position {
-                weapon: Default::default(),
+                weapon: if drop_weapon {
+                    Default::default()
+                } else {
+                    pos.weapon
+                },
+                status: if strip.antiwarp {
+                    pos.status & !ss_proto::game::status::ANTIWARP
+                } else {
+                    pos.status
+                },
                 ..*pos
             };
             &stripped
@@ -1074,10 +1229,20 @@ impl Arena {
         targets.clear();
         let mut extra_targets = std::mem::take(&mut self.extra_targets);
         extra_targets.clear();
+        let mut energy_targets = std::mem::take(&mut self.energy_targets);
+        energy_targets.clear();
+        let sender_freq = self.players.get(&pid).map_or(-1, |p| p.freq);
+        let anti = pos.status & ss_proto::game::status::ANTIWARP != 0;
+        let mut edited = std::mem::take(&mut self.edited_targets);
+        edited.clear();
         let (sx, sy) = (pos.x as i32, pos.y as i32);
         let mut rng = self.rng;
         for (&other, r) in &self.players {
             if other == pid {
+                // A bot may ask for its own positions (`?botfeature`).
+                if r.see_own_posn {
+                    push_pid(&mut targets, other);
+                }
                 continue;
             }
             if r.spectating == pid && r.sees_extra {
@@ -1092,12 +1257,41 @@ impl Arena {
             } else {
                 d <= r.info.x_res as i32 + r.info.y_res as i32
             };
-            if to_all || in_range || r.spectating == pid || r.attached_to == pid {
-                push_pid(&mut targets, other);
+            let send = if to_all
+                || in_range
+                || r.see_all_posn
+                || r.spectating == pid
+                || r.attached_to == pid
+            {
+                true
             } else if !fired && d <= POSITION_EXTRA_PIXELS {
                 // radar dots: the farther, the rarer
                 rng = xorshift(rng);
-                if (rng % POSITION_EXTRA_PIXELS as u64) as i32 > d {
+                (rng % POSITION_EXTRA_PIXELS as u64) as i32 > d
+            } else {
+                false
+            };
+            if send {
+                // Energy for those whose viewing rule allows it (§8.4a).
+                let rule = if r.ship == ship::SPECTATOR {
+                    r.see_nrg_spec
+                } else {
+                    r.see_nrg
+                };
+                let energy = rule.sees(r.freq == sender_freq, r.spectating == pid);
+                // Receivers in `rNRW`/`rNRA` regions get their own copy (§8.9).
+                if (fired && r.regions.no_receive_weapons)
+                    || (anti && r.regions.no_receive_antiwarp)
+                {
+                    let extra = if energy {
+                        ExtraLen::Energy
+                    } else {
+                        ExtraLen::None
+                    };
+                    edited.push((other, extra));
+                } else if energy {
+                    push_pid(&mut energy_targets, other);
+                } else {
                     push_pid(&mut targets, other);
                 }
             }
@@ -1112,7 +1306,11 @@ impl Arena {
         };
         let latency = position_latency(now, pos.time);
         let mut buf = [0u8; MAX_RELAY_LEN];
-        for (list, extra) in [(&targets, ExtraLen::None), (&extra_targets, ExtraLen::Full)] {
+        for (list, extra) in [
+            (&targets, ExtraLen::None),
+            (&energy_targets, ExtraLen::Energy),
+            (&extra_targets, ExtraLen::Full),
+        ] {
             if list.is_empty() {
                 continue;
             }
@@ -1126,8 +1324,37 @@ impl Arena {
                 },
             );
         }
+        for &(to, extra) in &edited {
+            let Some(r) = self.players.get(&to) else {
+                continue;
+            };
+            let copy = Position {
+                weapon: if r.regions.no_receive_weapons {
+                    Default::default()
+                } else {
+                    pos.weapon
+                },
+                status: if r.regions.no_receive_antiwarp {
+                    pos.status & !ss_proto::game::status::ANTIWARP
+                } else {
+                    pos.status
+                },
+                ..*pos
+            };
+            let len = relay_position(&copy, pid as u16, now, latency, extra, &mut buf);
+            emit(
+                &mut self.out,
+                &FromRealm::Send {
+                    to: Target::Player(to),
+                    delivery,
+                    bytes: &buf[..len],
+                },
+            );
+        }
         self.targets = targets;
         self.extra_targets = extra_targets;
+        self.energy_targets = energy_targets;
+        self.edited_targets = edited;
     }
 
     /// The LVZ files a player is told of: the optional ones only if he

@@ -160,6 +160,17 @@ impl AssetSource {
     pub fn load(&self) -> Result<ArenaAssets> {
         ArenaAssets::load(&self.realm, self.zone_dir.as_ref(), &self.overrides)
     }
+
+    /// Reads `staff.conf` and `groupdef.conf` again (after `?setgroup -p`
+    /// or `?rmgroup` changed `staff.conf`).
+    pub fn load_caps(&self, base: &str) -> Result<Capabilities> {
+        let zone = match self.zone_dir.as_ref() {
+            Some(dir) => ZoneConfig::open_dir(dir)
+                .with_context(|| format!("reading zone config in {}", dir.display()))?,
+            None => ZoneConfig::embedded().context("reading the embedded zone")?,
+        };
+        Ok(Capabilities::load(&zone, base))
+    }
 }
 
 fn parse_override(text: &str) -> Option<(&str, &str, &str)> {
@@ -191,8 +202,13 @@ impl ArenaAssets {
         for o in overrides {
             let (section, key, value) =
                 parse_override(o).with_context(|| format!("bad override {o:?}"))?;
-            file.set(section, key, value);
-            global.set(section, key, value);
+            // Labelled so that `?geta`/`?getg` show where the value is from.
+            let origin = conf::Origin {
+                file: "--set".into(),
+                line: 0,
+            };
+            file.set_from(section, key, value, origin.clone());
+            global.set_from(section, key, value, origin);
         }
         let config = ArenaConfig::new(realm, Arc::new(file), Arc::new(global));
         let caps = Capabilities::load(&zone, config.base_name());

@@ -55,6 +55,43 @@ impl Capabilities {
             .map_or_else(|| DEFAULT_GROUP.to_string(), |g| g.to_ascii_lowercase())
     }
 
+    /// Whether `group` is defined (has a section in `groupdef.conf`);
+    /// `default` always is.
+    pub fn group_exists(&self, group: &str) -> bool {
+        group.eq_ignore_ascii_case(DEFAULT_GROUP)
+            || self
+                .groupdef
+                .as_ref()
+                .is_some_and(|g| g.section(group).is_some())
+    }
+
+    /// The `?grplogin` password of a group (`[GroupPasswords]` in
+    /// `staff.conf`), if it has one.
+    pub fn group_password(&self, group: &str) -> Option<&str> {
+        self.staff
+            .as_ref()?
+            .get_str("GroupPasswords", group)
+            .filter(|p| !p.is_empty())
+    }
+
+    /// The `staff.conf` section that gives `name` his group: the arena's
+    /// base name or `(global)`.
+    pub fn staff_section(&self, name: &str) -> Option<String> {
+        let staff = self.staff.as_ref()?;
+        if staff.get_str(&self.base, name).is_some() {
+            Some(self.base.clone())
+        } else if staff.get_str("(global)", name).is_some() {
+            Some("(global)".to_string())
+        } else {
+            None
+        }
+    }
+
+    /// The arena's base name (its `staff.conf` section).
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     /// Whether a group has a capability.
     pub fn group_has(&self, group: &str, capability: &str) -> bool {
         self.groupdef
@@ -109,6 +146,23 @@ mod tests {
             !c.higher_than("sysop", "default"),
             "only what groupdef lists"
         );
+    }
+
+    #[test]
+    fn groups_passwords_and_sections() {
+        let staff = ConfigFile::parse_str(
+            "[GroupPasswords]\nmod = letmein\n[(global)]\nAlice = sysop\n[duel]\nBob = mod\n",
+        )
+        .unwrap();
+        let groupdef = ConfigFile::parse_str("[default]\n[mod]\ncmd_go\n").unwrap();
+        let c = Capabilities::from_files(Some(staff), Some(groupdef), "duel");
+        assert!(c.group_exists("mod") && c.group_exists("default"));
+        assert!(!c.group_exists("wizard"));
+        assert_eq!(c.group_password("mod"), Some("letmein"));
+        assert_eq!(c.group_password("sysop"), None);
+        assert_eq!(c.staff_section("bob").as_deref(), Some("duel"));
+        assert_eq!(c.staff_section("alice").as_deref(), Some("(global)"));
+        assert_eq!(c.staff_section("carol"), None);
     }
 
     #[test]

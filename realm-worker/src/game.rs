@@ -71,6 +71,18 @@ impl Arena {
         if self.locked(pid, new_ship == ship::SPECTATOR) {
             return;
         }
+        // Modules may refuse (`enf_shipchange`).
+        let ticks = ipc_proto::monotonic_ticks();
+        let mut refused = None;
+        self.each_module(|m, a| {
+            if refused.is_none() {
+                refused = m.refuse_ship(a, pid, new_ship, ticks);
+            }
+        });
+        if let Some(why) = refused {
+            self.arena_message(pid, &why);
+            return;
+        }
         let Some(out) = self.decide(pid, |fm, who| fm.ship_change(who, new_ship)) else {
             return;
         };
@@ -147,11 +159,18 @@ impl Arena {
                 other.attached_to = -1;
             }
         }
+        let (old_ship, old_freq) = self
+            .players
+            .get(&pid)
+            .map_or((new_ship, freq), |p| (p.ship, p.freq));
         if let Some(p) = self.players.get_mut(&pid) {
             p.ship = new_ship;
             p.freq = freq;
             p.attached_to = -1;
             p.in_game_since = ticks;
+        }
+        if new_ship == ship::SPECTATOR {
+            self.forget_regions(pid);
         }
         info!(realm = %self.name, pid, ship = new_ship, freq, "ship/freq change");
         self.send_packet(
@@ -171,6 +190,7 @@ impl Arena {
                 freq,
             },
         );
+        self.each_module(|m, a| m.on_ship_freq_changed(a, pid, old_ship, old_freq, ticks));
     }
 
     /// Changes only the freq (S2C 0x0D): a spectator changing teams.
@@ -181,7 +201,7 @@ impl Arena {
         if p.freq == freq {
             return;
         }
-        let ship = p.ship;
+        let (ship, old_freq) = (p.ship, p.freq);
         self.stop_spectating(pid);
         if let Some(p) = self.players.get_mut(&pid) {
             p.freq = freq;
@@ -192,6 +212,8 @@ impl Arena {
             &S2CPacket::FreqChange { pid, freq },
         );
         emit(&mut self.out, &FromRealm::PlayerState { pid, ship, freq });
+        let ticks = ipc_proto::monotonic_ticks();
+        self.each_module(|m, a| m.on_ship_freq_changed(a, pid, ship, old_freq, ticks));
     }
 
     /// `?lock`/`?unlock` of one player.

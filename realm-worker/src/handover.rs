@@ -3,10 +3,12 @@
 //!
 //! The old worker answers `ToRealm::HandOver` with its whole state
 //! (postcard, [`HANDOVER_FORMAT`]): the modules' checkpoint (flag game,
-//! jackpot, timers), the arena's chat mask, seeds and LVZ object state, and
-//! each player's
-//! game state (ship, freq, position, score, lock, chat mask, spectating,
-//! turret). From then on it serves nobody and waits to be stopped. The
+//! jackpot, timers, balls and goal scores: what a crash checkpoint holds),
+//! the arena's chat mask, seeds, LVZ object state and `?lockarena`, and
+//! each player's game state (ship, freq, position, score, lock, chat mask,
+//! spectating, turret, temporary group, bot features, energy viewing,
+//! regions). What is not carried is listed in `docs/upgrades.md` §2.
+//! From then on it serves nobody and waits to be stopped. The
 //! successor gets the bytes (`ToRealm::TakeOver`) and then each player
 //! (`ToRealm::AdoptPlayer`), whom it takes on without an entry sequence:
 //! the clients already have the arena and see at most a pause.
@@ -27,7 +29,7 @@ use crate::security::PlayerSecurity;
 
 /// Version of the hand-over state; a successor refuses (and logs) any
 /// other, and then adopts players from what the zone knows of them.
-pub const HANDOVER_FORMAT: u32 = 1;
+pub const HANDOVER_FORMAT: u32 = 2;
 
 /// The arena's state as handed over.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -44,6 +46,9 @@ pub struct HandOverState {
     pub players: Vec<PlayerCarry>,
     /// LVZ objects shown, hidden or changed for the whole arena (`?obj*`).
     pub objects: crate::objects::ObjectState,
+    /// `?lockarena` (`Some(true)`: locked in their ships, `Some(false)`:
+    /// in spectator mode).
+    pub arena_lock: Option<bool>,
 }
 
 /// One player's game state in the hand-over.
@@ -83,6 +88,21 @@ pub struct PlayerCarry {
     pub in_game_since: u32,
     /// Kill points, flag points, kills, deaths.
     pub score: (i32, i32, u16, u16),
+    /// A group given for this visit only (`?setgroup` without `-p`,
+    /// `?grplogin`); `None`: his group follows `staff.conf`.
+    pub temp_group: Option<String>,
+    /// `?botfeature +seeallposn`.
+    pub see_all_posn: bool,
+    /// `?botfeature +seeownposn`.
+    pub see_own_posn: bool,
+    /// Rotation of his newest position.
+    pub rotation: u8,
+    /// Whose energy he sees in a ship and while spectating (`?energy`).
+    pub see_nrg: (crate::energy::SeeEnergy, crate::energy::SeeEnergy),
+    /// The map regions he is in (so that no enter event fires again).
+    pub regions: crate::regions::PlayerRegions,
+    /// When he last did something (ticks; the `idle` module).
+    pub active_at: u32,
 }
 
 impl Arena {
@@ -127,6 +147,13 @@ impl Arena {
                     heard_at: p.heard_at,
                     in_game_since: p.in_game_since,
                     score: (s.kill_points, s.flag_points, s.kills, s.deaths),
+                    temp_group: p.group_temp.then(|| p.group.clone()),
+                    see_all_posn: p.see_all_posn,
+                    see_own_posn: p.see_own_posn,
+                    rotation: p.rotation,
+                    see_nrg: (p.see_nrg, p.see_nrg_spec),
+                    regions: p.regions.clone(),
+                    active_at: p.active_at,
                 }
             })
             .collect();
@@ -138,6 +165,7 @@ impl Arena {
             seeds: (seeds.green_seed, seeds.door_seed, seeds.timestamp),
             players,
             objects: self.objects.clone(),
+            arena_lock: self.arena_lock,
         };
         let bytes = postcard::to_allocvec(&state).unwrap_or_default();
         info!(realm = %self.name, players = self.players.len(), len = bytes.len(), "handing the arena over");
@@ -167,6 +195,7 @@ impl Arena {
         }
         self.arena_chat_mask = state.arena_chat_mask;
         self.objects = state.objects;
+        self.arena_lock = state.arena_lock;
         let (green_seed, door_seed, timestamp) = state.seeds;
         self.security.seeds = SecuritySeeds {
             green_seed,
@@ -198,6 +227,8 @@ impl Arena {
             score: info.score.map_or((0, 0, 0, 0), |s| {
                 (s.kill_points, s.flag_points, s.kills, s.deaths)
             }),
+            active_at: ticks,
+            see_nrg: (self.energy.in_ship, self.energy.spec),
             ..PlayerCarry::default()
         });
         self.scores.set(
@@ -209,20 +240,35 @@ impl Arena {
                 deaths: c.score.3,
             },
         );
-        let group = self.assets.caps.group_of(&info.name, info.authenticated);
+        // A temporary group stays only if this arena knows it.
+        let temp_group = c.temp_group.filter(|g| self.assets.caps.group_exists(g));
+        let group_temp = temp_group.is_some();
+        let group =
+            temp_group.unwrap_or_else(|| self.assets.caps.group_of(&info.name, info.authenticated));
         let sees_extra = self.rules.spec_see_extra || self.assets.caps.group_has(&group, "seeepd");
         let mut chat = ChatState::new(now);
         chat.set_mask(now, c.chat_mask.0, c.chat_mask.1.min(365 * 86_400));
+        // Region indices point into this arena's map: any other is dropped
+        // (a module must never be told of a region the map lacks).
+        let mut regions = c.regions;
+        let count = self.assets.map.regions().len();
+        regions.inside.retain(|&i| usize::from(i) < count);
+        regions.inside.sort_unstable();
+        regions.inside.dedup();
         let player = ArenaPlayer {
             obscenity_filter: info.obscenity_filter,
             info,
             group,
+            group_temp,
+            see_all_posn: c.see_all_posn,
+            see_own_posn: c.see_own_posn,
             ship: c.ship.min(ss_proto::game::ship::SPECTATOR),
             freq: c.freq,
             x: c.x,
             y: c.y,
             pos_time: c.pos_time,
             status: c.status,
+            rotation: c.rotation,
             bounty: c.bounty,
             spectating: c.spectating,
             sees_extra,
@@ -243,6 +289,13 @@ impl Arena {
             downloads: Vec::new(),
             security: PlayerSecurity::default(),
             lag: PlayerLag::default(),
+            regions,
+            see_nrg: c.see_nrg.0,
+            see_nrg_spec: c.see_nrg.1,
+            // The koth module's crowns are not handed over (as after a
+            // crash): docs/upgrades.md §2.
+            has_crown: false,
+            active_at: c.active_at,
         };
         self.players.insert(pid, player);
         // Spectators with extra-data rights watching someone count for him.

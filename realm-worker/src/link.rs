@@ -3,9 +3,8 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use ipc_proto::socket::IpcStream;
 use ipc_proto::{FrameReader, ToRealm};
-use tokio::io::AsyncWriteExt;
-use tokio::net::UnixStream;
 use tracing::{info, warn};
 
 use crate::arena::Arena;
@@ -20,7 +19,8 @@ pub async fn run(
     mut arena: Arena,
     args: Args,
 ) -> Result<()> {
-    let mut stream = UnixStream::from_std(stream).context("registering IPC socket")?;
+    // Registered for reading only: see ipc_proto::socket.
+    let stream = IpcStream::new(stream).context("registering IPC socket")?;
     let mut reader = FrameReader::new();
     arena.start();
     stream
@@ -32,19 +32,10 @@ pub async fn run(
     timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tokio::select! {
-            r = stream.readable() => {
-                r.context("IPC socket")?;
-                loop {
-                    match stream.try_read_buf(reader.buffer(READ_CHUNK)) {
-                        Ok(0) => {
-                            info!(realm = %args.realm, "supervisor closed the link; exiting");
-                            return Ok(());
-                        }
-                        Ok(n) if n < READ_CHUNK => break,
-                        Ok(_) => {}
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                        Err(e) => return Err(e).context("IPC read"),
-                    }
+            r = stream.read_buf(reader.buffer(READ_CHUNK), READ_CHUNK) => {
+                if r.context("IPC read")? == 0 {
+                    info!(realm = %args.realm, "supervisor closed the link; exiting");
+                    return Ok(());
                 }
                 loop {
                     let frame = match reader.next_frame() {

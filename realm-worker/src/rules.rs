@@ -146,6 +146,8 @@ pub struct Rules {
     pub spec_see_extra: bool,
     /// `Security:MaxDeathWithoutFiring`.
     pub max_death_without_firing: u32,
+    /// Region checks and the region rules of the relay.
+    pub regions: crate::regions::RegionRules,
 }
 
 impl Rules {
@@ -176,6 +178,7 @@ impl Rules {
             spec_see_extra: cfg.get_int("Misc", "SpecSeeExtra", 1) != 0,
             max_death_without_firing: cfg.get_int("Security", "MaxDeathWithoutFiring", 5).max(0)
                 as u32,
+            regions: crate::regions::RegionRules::from_config(cfg),
         }
     }
 }

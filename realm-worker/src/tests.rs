@@ -44,7 +44,8 @@ struct Harness {
     out: Vec<Out>,
 }
 
-const STAFF: &str = "[(global)]\nmoddy = mod\nsysy = sysop\nsmoddy = smod\n";
+const STAFF: &str =
+    "[GroupPasswords]\nmod = letmein\n[(global)]\nmoddy = mod\nsysy = sysop\nsmoddy = smod\nbotty = bot\n";
 
 impl Harness {
     fn new(overrides: &[&str]) -> Harness {
@@ -116,6 +117,7 @@ impl Harness {
             score: None,
             banner: None,
             chat_mask: None,
+            spawn: None,
         };
         self.send(ToRealm::PlayerEnter(info));
         let p = &self.arena.players[&pid];
@@ -142,6 +144,7 @@ impl Harness {
             score: None,
             banner: None,
             chat_mask: None,
+            spawn: None,
         };
         self.send(ToRealm::AdoptPlayer(info));
     }
@@ -712,10 +715,10 @@ fn garbage_from_players_never_panics() {
 #[test]
 fn bad_flag_settings_and_unknown_modules_are_counted_never_fatal() {
     let mut h = Harness::new(&[
-        "Modules:AttachModules=points_kill fg_turf buy fg_wz",
+        "Modules:AttachModules=points_kill fg_turf fm_custom fg_wz",
         "Flag:FlagCount=7 - 5",
     ]);
-    // `buy` is unknown; fg_turf on a map without flag tiles has no flags.
+    // `fm_custom` is unknown; fg_turf on a map without flag tiles has no flags.
     assert_eq!(h.arena.counters.unknown_modules, 1);
     assert!(h.arena.counters.bad_config >= 2, "{:?}", h.arena.counters);
     assert_eq!(h.arena.flags.as_ref().map(|f| f.flags.len()), Some(0));
@@ -1419,4 +1422,1014 @@ fn a_hand_over_state_with_absurd_times_does_not_panic() {
     h.enter_adopted(1, "alice");
     assert_eq!(h.arena.players[&1].ship, ship::SPECTATOR, "ship clamped");
     h.arena.on_timer();
+}
+
+/// The ball packets `pid` received.
+fn balls_seen(h: &Harness, pid: i16) -> Vec<ss_proto::game::BallPacket> {
+    h.received(pid)
+        .into_iter()
+        .filter_map(|p| match p {
+            S2CPacket::Ball(b) => Some(b),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_ball_carrier_drops_the_ball_where_he_is_when_he_changes_ship_or_leaves() {
+    let mut h = Harness::new(&[
+        "Modules:AttachModules=points_kill balls points_goal bricks",
+        "Soccer:BallCount=20",
+        "Soccer:Mode=9",
+        "Brick:BrickMode=7",
+    ]);
+    // Bad settings are counted and replaced, never fatal.
+    assert!(h.arena.counters.bad_config >= 3, "{:?}", h.arena.counters);
+    assert_eq!(h.arena.balls.as_ref().map(|b| b.balls.len()), Some(8));
+    h.enter(1, "alice", ship::WARBIRD);
+    h.enter(2, "bob", ship::WARBIRD);
+    // A late joiner got all eight balls.
+    assert_eq!(balls_seen(&h, 2).len(), 8);
+    for (pid, x, y) in [(1, 4000, 4100), (2, 5000, 5100)] {
+        let p = h.arena.players.get_mut(&pid).unwrap();
+        (p.x, p.y) = (x, y);
+    }
+    let time = |h: &Harness| h.arena.balls.as_ref().unwrap().balls[3].time;
+    let t = time(&h);
+    h.packet(1, C2SPacket::PickupBall { ball: 3, time: t });
+    assert_eq!(h.arena.balls.as_ref().unwrap().carried_by(1), Some(3));
+    h.clear();
+    h.packet(
+        1,
+        C2SPacket::SetShip {
+            ship: ship::JAVELIN,
+        },
+    );
+    let dropped = balls_seen(&h, 2);
+    assert_eq!(dropped.len(), 1, "{dropped:?}");
+    assert_eq!(
+        (
+            dropped[0].ball,
+            dropped[0].x,
+            dropped[0].y,
+            dropped[0].carrier
+        ),
+        (3, 4000, 4100, -1)
+    );
+    // Bob takes it (nobody's ball: no pass delay) and leaves.
+    let t = time(&h);
+    h.packet(2, C2SPacket::PickupBall { ball: 3, time: t });
+    assert_eq!(h.arena.balls.as_ref().unwrap().carried_by(2), Some(3));
+    h.clear();
+    h.send(ToRealm::PlayerLeave { pid: 2 });
+    let dropped = balls_seen(&h, 1);
+    assert_eq!(
+        (
+            dropped[0].ball,
+            dropped[0].x,
+            dropped[0].y,
+            dropped[0].carrier
+        ),
+        (3, 5000, 5100, -1)
+    );
+    assert_eq!(h.arena.balls.as_ref().unwrap().carried_by(2), None);
+}
+
+// ----- koth, game timer, buy (docs/protocol/game-protocol.md §14.7, §17, §24a) ----
+
+/// The crown packets (S2C 0x2C) `pid` received.
+fn crowns(h: &Harness, pid: i16) -> Vec<ss_proto::game::koth::CrownToggle> {
+    h.received(pid)
+        .into_iter()
+        .filter_map(|p| match p {
+            S2CPacket::Other { ptype: 0x2C, body } => {
+                ss_proto::game::koth::CrownToggle::decode_body(&body).ok()
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn koth_crowns_are_earned_back_with_crown_kills() {
+    let mut h = Harness::new(&[
+        "Modules:AttachModules=koth",
+        "King:MinPlaying=2",
+        "King:DeathCount=0",
+        "King:CrownRecoverKills=2",
+        "King:ExpireTime=100000",
+    ]);
+    for (pid, name) in [(1, "alice"), (2, "bob"), (3, "carol")] {
+        h.enter(pid, name, ship::WARBIRD);
+    }
+    h.clear();
+    h.arena.on_timer();
+    h.drain();
+    for pid in [1, 2, 3] {
+        assert!(crowns(&h, pid).iter().any(|c| c.on && c.pid == -1), "{pid}");
+        assert!(h.arena.players[&pid].has_crown);
+    }
+    h.clear();
+    // bob kills alice: her crown goes.
+    h.packet(
+        1,
+        C2SPacket::Death {
+            killer: 2,
+            bounty: 0,
+        },
+    );
+    assert!(crowns(&h, 3).iter().any(|c| !c.on && c.pid == 1));
+    assert!(!h.arena.players[&1].has_crown);
+    // alice kills bob (crowned): one of two crown kills.
+    h.clear();
+    h.packet(
+        2,
+        C2SPacket::Death {
+            killer: 1,
+            bounty: 0,
+        },
+    );
+    assert!(h
+        .messages(1)
+        .iter()
+        .any(|m| m == "1 kill left to earn back a crown."));
+    // ... and carol: her crown is back.
+    h.clear();
+    h.packet(
+        3,
+        C2SPacket::Death {
+            killer: 1,
+            bounty: 0,
+        },
+    );
+    assert!(h
+        .messages(1)
+        .iter()
+        .any(|m| m == "You earned back a crown."));
+    assert!(crowns(&h, 1).iter().any(|c| c.on && c.time == 100_000));
+    assert!(h.arena.players[&1].has_crown);
+    // Malformed crown-expired packets change nothing.
+    h.clear();
+    h.packet(
+        1,
+        C2SPacket::Other {
+            ptype: 0x1E,
+            body: vec![0; 40],
+        },
+    );
+    assert!(h.arena.players[&1].has_crown);
+    assert!(crowns(&h, 2).is_empty());
+}
+
+#[test]
+fn game_timer_commands_start_pause_and_show_the_timer() {
+    let mut h = Harness::new(&[]);
+    h.enter(1, "moddy", ship::SPECTATOR);
+    h.enter(2, "pleb", ship::SPECTATOR);
+    h.clear();
+    h.chat(2, chat_type::PUBLIC, -1, "?timer 5");
+    assert!(
+        h.messages(2)[0].contains("permission"),
+        "{:?}",
+        h.messages(2)
+    );
+    h.chat(2, chat_type::PUBLIC, -1, "?time");
+    assert!(h.messages(2).iter().any(|m| m == "Time left: 0 seconds."));
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?timer 2:30");
+    let m = h.messages(1);
+    assert!(
+        m.iter().any(|m| m.starts_with("Time left: 2 minutes and")),
+        "{m:?}"
+    );
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?pausetimer");
+    assert!(h.messages(1)[0].starts_with("Timer paused at: 2 minutes and"));
+    h.clear();
+    h.chat(2, chat_type::PUBLIC, -1, "?time");
+    assert!(h.messages(2)[0].starts_with("Timer paused at: 2 minutes"));
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?pausetimer");
+    assert!(h.messages(1)[0].starts_with("Timer resumed at: 2 minutes"));
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?timer soon");
+    assert!(h.messages(1)[0].starts_with("Usage: ?timer"));
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?timereset");
+    assert!(h.messages(1)[0].contains("Misc:TimedGame"));
+    let mut fixed = Harness::new(&["Misc:TimedGame=60000"]);
+    fixed.enter(1, "moddy", ship::SPECTATOR);
+    fixed.clear();
+    fixed.chat(1, chat_type::PUBLIC, -1, "?timer 1");
+    assert_eq!(
+        fixed.messages(1),
+        ["Timer is fixed to Misc:TimedGame setting."]
+    );
+    fixed.clear();
+    fixed.chat(1, chat_type::PUBLIC, -1, "?time");
+    assert!(fixed.messages(1)[0].starts_with("Time left: "));
+}
+
+#[test]
+fn buy_refuses_spectators_outside_safe_zones_and_unknown_items() {
+    let mut h = Harness::new(&["Modules:AttachModules=buy", "Cost:Thor=10"]);
+    h.enter(1, "alice", ship::SPECTATOR);
+    h.enter(2, "bob", ship::WARBIRD);
+    h.arena.scores.set(
+        "bob",
+        crate::scores::Score {
+            kill_points: 100,
+            ..Default::default()
+        },
+    );
+    h.clear();
+    for (pid, line, answer) in [
+        (1, "?buy thor", "Spectators cannot purchase items."),
+        (
+            2,
+            "?buy thor",
+            "You must be in a safe zone to purchase items.",
+        ),
+        (2, "?buy warp drive", "Invalid item specified for purchase."),
+        (2, "?buy rep", "That item isn't available for purchase."),
+    ] {
+        h.clear();
+        h.chat(pid, chat_type::PUBLIC, -1, line);
+        assert_eq!(h.messages(pid), [answer], "{line}");
+        assert!(!h
+            .received(pid)
+            .iter()
+            .any(|p| matches!(p, S2CPacket::PrizeReceived { .. })));
+    }
+    h.clear();
+    h.chat(2, chat_type::PUBLIC, -1, "?buy");
+    assert_eq!(h.messages(2), ["buy: Thor          10"]);
+    // The default arena has the module, with nothing for sale.
+    let mut default = Harness::new(&[]);
+    default.enter(1, "alice", ship::WARBIRD);
+    default.clear();
+    default.chat(1, chat_type::PUBLIC, -1, "?buy");
+    assert_eq!(
+        default.messages(1),
+        ["There are no items available to purchase in this arena."]
+    );
+    // Without the module the command says so.
+    let mut plain = Harness::new(&["Modules:AttachModules=points_kill"]);
+    plain.enter(1, "alice", ship::WARBIRD);
+    plain.clear();
+    plain.chat(1, chat_type::PUBLIC, -1, "?buy thor");
+    assert_eq!(plain.messages(1), ["?buy is not available in this arena."]);
+}
+
+/// Sends a position of `pid` at (x, y) pixels with `status`, stamped `n`
+/// ticks after now (so each call is newer than the last).
+fn position_at(h: &mut Harness, pid: i16, x: i16, y: i16, status: u8, n: u32) {
+    let pos = ss_proto::game::Position {
+        time: ipc_proto::monotonic_ticks().wrapping_add(n),
+        x,
+        y,
+        status,
+        ..Default::default()
+    };
+    let mut buf = [0u8; ss_proto::game::Position::MAX_LEN];
+    let len = pos.encode_into(&mut buf);
+    h.send(ToRealm::PlayerPacket {
+        pid,
+        bytes: &buf[..len],
+    });
+}
+
+/// Status bits of the last relayed position of `from` that `to` received.
+fn relayed_status(h: &Harness, to: i16, from: i16) -> Option<u8> {
+    h.received(to).into_iter().rev().find_map(|p| match p {
+        S2CPacket::SmallPosition(s) if i16::from(s.pid) == from => Some(s.status),
+        S2CPacket::LargePosition(l) if l.pid as i16 == from => Some(l.status),
+        _ => None,
+    })
+}
+
+#[test]
+fn antiwarp_is_cleared_in_no_antiwarp_regions_and_safe_zones_and_blocks_ship_changes() {
+    use ss_proto::game::status::{ANTIWARP, SAFEZONE};
+    use ss_proto::map::{Map, Region, TileRun};
+    let mut h = Harness::new(&[
+        "Misc:RegionCheckInterval=0",
+        "Misc:NoSafeAntiwarp=1",
+        "Modules:AttachModules=enf_shipchange",
+        "Misc:AntiwarpShipChange=1",
+        "Toggle:AntiwarpPixels=500",
+    ]);
+    let calm = Region {
+        name: "calm".into(),
+        runs: (100..110).map(|y| TileRun { y, x: 100, len: 10 }).collect(),
+        no_antiwarp: true,
+        ..Region::default()
+    };
+    h.arena.assets.map = Map::decode(&Map::new().encode_with_regions(&[calm])).unwrap();
+    assert_eq!(h.enter(1, "anchor", ship::WARBIRD), (0, 0));
+    assert_eq!(h.enter(2, "runner", ship::JAVELIN), (1, 1));
+    let mut n = 60;
+    let mut step = |h: &mut Harness, pid, x, y, status| {
+        n += 1;
+        position_at(h, pid, x, y, status, n);
+    };
+    // Inside the region: antiwarp is taken out of what others see.
+    step(&mut h, 2, 1700, 1700, 0);
+    h.clear();
+    step(&mut h, 1, 1680, 1680, ANTIWARP);
+    assert_eq!(relayed_status(&h, 2, 1).map(|s| s & ANTIWARP), Some(0));
+    assert!(h.arena.players[&1].regions.no_antiwarp);
+    // In a safe zone, with Misc:NoSafeAntiwarp, too.
+    step(&mut h, 2, 4000, 4000, 0);
+    h.clear();
+    step(&mut h, 1, 4010, 4010, ANTIWARP | SAFEZONE);
+    assert_eq!(relayed_status(&h, 2, 1).map(|s| s & ANTIWARP), Some(0));
+    // Elsewhere it goes through, and the enemy near it may not change ship.
+    h.clear();
+    step(&mut h, 1, 4020, 4020, ANTIWARP);
+    assert_eq!(
+        relayed_status(&h, 2, 1).map(|s| s & ANTIWARP),
+        Some(ANTIWARP)
+    );
+    assert!(!h.arena.players[&1].regions.no_antiwarp);
+    h.clear();
+    h.packet(2, C2SPacket::SetShip { ship: ship::SPIDER });
+    assert_eq!(h.messages(2), ["You are antiwarped!"]);
+    assert_eq!(h.arena.players[&2].ship, ship::JAVELIN);
+    // Spectator mode is always allowed.
+    h.packet(
+        2,
+        C2SPacket::SetShip {
+            ship: ship::SPECTATOR,
+        },
+    );
+    assert_eq!(h.arena.players[&2].ship, ship::SPECTATOR);
+}
+
+#[test]
+fn a_paused_timer_survives_a_realm_restart_and_bad_timer_checkpoints_are_refused() {
+    let mut h = Harness::new(&[]);
+    h.enter(1, "moddy", ship::SPECTATOR);
+    h.chat(1, chat_type::PUBLIC, -1, "?timer 3");
+    h.chat(1, chat_type::PUBLIC, -1, "?pausetimer");
+    let mut bytes = Vec::new();
+    crate::modules::write_checkpoint(&h.arena, &h.arena.modules, &mut bytes);
+    assert!(!bytes.is_empty());
+
+    let mut next = Harness::new(&[]);
+    next.send(ToRealm::ArenaCheckpoint { bytes: &bytes });
+    next.enter(1, "moddy", ship::SPECTATOR);
+    next.clear();
+    next.chat(1, chat_type::PUBLIC, -1, "?time");
+    assert_eq!(
+        next.messages(1),
+        ["Timer paused at: 3 minutes and 0 seconds."]
+    );
+
+    let mut bad = Harness::new(&[]);
+    let before = bad.arena.counters.bad_config;
+    for body in [&[9u8, 1, 2, 3, 4][..], &[1, 2][..], &[][..]] {
+        let mut b = vec![10u8];
+        b.extend_from_slice(b"game_timer");
+        b.extend_from_slice(&(body.len() as u16).to_le_bytes());
+        b.extend_from_slice(body);
+        bad.send(ToRealm::ArenaCheckpoint { bytes: &b });
+    }
+    assert_eq!(bad.arena.counters.bad_config, before + 3);
+    bad.enter(1, "moddy", ship::SPECTATOR);
+    bad.clear();
+    bad.chat(1, chat_type::PUBLIC, -1, "?time");
+    assert_eq!(bad.messages(1), ["Time left: 0 seconds."]);
+}
+
+#[test]
+fn a_timed_game_warns_ends_names_its_best_and_ends_the_game_interval() {
+    let mut h = Harness::new(&["Misc:TimedGame=60000", "Misc:TimerWarnings=30, 120"]);
+    // The game ends at tick `end` (a checkpoint sets it exactly).
+    let end = 1_000_000u32;
+    let mut b = vec![10u8];
+    b.extend_from_slice(b"game_timer");
+    b.extend_from_slice(&5u16.to_le_bytes());
+    b.push(1);
+    b.extend_from_slice(&end.to_le_bytes());
+    h.send(ToRealm::ArenaCheckpoint { bytes: &b });
+    h.enter(1, "alice", ship::WARBIRD);
+    h.enter(2, "bob", ship::JAVELIN);
+    h.packet(
+        2,
+        C2SPacket::Death {
+            killer: 1,
+            bounty: 40,
+        },
+    );
+    let tick = |h: &mut Harness, now: u32| {
+        h.clear();
+        h.arena.each_module(|m, a| m.on_tick(a, now));
+        h.drain();
+    };
+    tick(&mut h, end - 12_000);
+    assert_eq!(h.messages(2), ["NOTICE: 2 minutes remaining."]);
+    tick(&mut h, end - 11_990);
+    assert!(h.messages(2).is_empty(), "a warning is given once");
+    tick(&mut h, end - 3_000);
+    assert_eq!(h.messages(2), ["NOTICE: 30 seconds remaining."]);
+    tick(&mut h, end);
+    assert_eq!(
+        h.messages(2),
+        ["NOTICE: Game over", "Best this game: alice (40)"]
+    );
+    let over = h.received(2).into_iter().find_map(|p| match p {
+        S2CPacket::Chat(c) if c.text == "NOTICE: Game over" => Some(c.sound),
+        _ => None,
+    });
+    assert_eq!(over, Some(5));
+    assert!(h.others().iter().any(|o| o.contains("EndGameInterval")));
+    // The next game counts from the end of this one.
+    tick(&mut h, end + 1);
+    assert!(h.messages(2).is_empty());
+    tick(&mut h, end + 60_000);
+    assert_eq!(h.messages(2), ["NOTICE: Game over"], "nobody scored");
+}
+
+#[test]
+fn periodic_messages_follow_their_delay_and_interval() {
+    let mut h = Harness::new(&[
+        "Misc:PeriodicMessage0=2 1 Visit our forum",
+        "Misc:PeriodicMessage3=0 0 never shown",
+        "Misc:GreetMessage=Hello!",
+    ]);
+    h.enter(1, "alice", ship::SPECTATOR);
+    assert_eq!(h.messages(1), ["Hello!"]);
+    let t0 = 500_000u32;
+    let mut shown = Vec::new();
+    for minute in 0..=5u32 {
+        h.clear();
+        h.arena.each_module(|m, a| m.on_tick(a, t0 + minute * 6000));
+        h.drain();
+        shown.push(h.messages(1).len());
+    }
+    // Minute 0 starts the count; shown at minutes 1, 3, 5.
+    assert_eq!(shown, [0, 1, 0, 1, 0, 1]);
+}
+
+#[test]
+fn receivers_in_no_receive_regions_get_positions_without_weapons_or_antiwarp() {
+    use ss_proto::game::status::ANTIWARP;
+    use ss_proto::game::{weapon_type, WeaponInfo};
+    use ss_proto::map::{Map, Region, TileRun};
+    let mut h = Harness::new(&["Misc:RegionCheckInterval=0"]);
+    let shelter = Region {
+        name: "shelter".into(),
+        runs: (100..110).map(|y| TileRun { y, x: 100, len: 10 }).collect(),
+        no_receive_antiwarp: true,
+        no_receive_weapons: true,
+        ..Region::default()
+    };
+    h.arena.assets.map = Map::decode(&Map::new().encode_with_regions(&[shelter])).unwrap();
+    h.enter(1, "shooter", ship::WARBIRD);
+    h.enter(2, "sheltered", ship::JAVELIN);
+    h.enter(3, "exposed", ship::JAVELIN);
+    position_at(&mut h, 2, 105 * 16, 105 * 16, 0, 70);
+    position_at(&mut h, 3, 111 * 16, 105 * 16, 0, 71);
+    assert!(h.arena.players[&2].regions.no_receive_weapons);
+    h.clear();
+    let pos = ss_proto::game::Position {
+        time: ipc_proto::monotonic_ticks().wrapping_add(72),
+        x: 112 * 16,
+        y: 105 * 16,
+        status: ANTIWARP,
+        weapon: WeaponInfo::new(weapon_type::BULLET, 1, false, 0, 0, false),
+        ..Default::default()
+    };
+    let mut buf = [0u8; ss_proto::game::Position::MAX_LEN];
+    let len = pos.encode_into(&mut buf);
+    h.send(ToRealm::PlayerPacket {
+        pid: 1,
+        bytes: &buf[..len],
+    });
+    let seen = |h: &Harness, to: i16| {
+        h.received(to).into_iter().find_map(|p| match p {
+            S2CPacket::LargePosition(l) if l.pid == 1 => Some((l.weapon.kind(), l.status)),
+            S2CPacket::SmallPosition(s) if s.pid == 1 => Some((0, s.status)),
+            _ => None,
+        })
+    };
+    assert_eq!(seen(&h, 3), Some((weapon_type::BULLET, ANTIWARP)));
+    assert_eq!(seen(&h, 2), Some((weapon_type::NONE, 0)));
+}
+
+#[test]
+fn energy_command_sets_a_players_rule_or_the_arenas_for_newcomers() {
+    use crate::energy::SeeEnergy;
+    let mut h = Harness::new(&[]);
+    h.enter(1, "smoddy", ship::SPECTATOR);
+    h.enter(2, "pilot", ship::WARBIRD);
+    // smod has `seenrg`: everything; others start from the settings.
+    assert_eq!(h.arena.players[&1].see_nrg_spec, SeeEnergy::All);
+    assert_eq!(h.arena.players[&2].see_nrg, SeeEnergy::None);
+    assert_eq!(h.arena.players[&2].see_nrg_spec, SeeEnergy::All);
+    h.chat(1, chat_type::PRIVATE, 2, "?energy -t");
+    assert_eq!(h.arena.players[&2].see_nrg, SeeEnergy::Team);
+    h.chat(1, chat_type::PRIVATE, 2, "?energy -n -s");
+    assert_eq!(h.arena.players[&2].see_nrg_spec, SeeEnergy::None);
+    h.chat(1, chat_type::PUBLIC, -1, "?energy -s -n");
+    h.enter(3, "late", ship::SPECTATOR);
+    assert_eq!(h.arena.players[&3].see_nrg_spec, SeeEnergy::None);
+    // Not for everyone.
+    h.clear();
+    h.chat(2, chat_type::PUBLIC, -1, "?energy");
+    assert_eq!(h.messages(2), ["You don't have permission to use ?energy."]);
+    assert_eq!(h.arena.energy.in_ship, SeeEnergy::None);
+}
+
+#[test]
+fn not_available_players_are_left_out_of_the_active_lists() {
+    let mut h = Harness::new(&[]);
+    h.enter(1, "alice", ship::SPECTATOR);
+    h.enter(2, "bob", ship::WARBIRD);
+    h.chat(2, chat_type::PUBLIC, -1, "?nav");
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?actives");
+    assert_eq!(h.messages(1), ["Arena '0': 1 active", "alice"]);
+    h.clear();
+    h.chat(2, chat_type::PUBLIC, -1, "?available");
+    assert_eq!(h.messages(2), ["Marked as Available."]);
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?specactives");
+    assert_eq!(h.messages(1), ["Arena '0': 1 active in spec", "alice"]);
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?actives");
+    assert_eq!(h.messages(1), ["Arena '0': 2 active", "alice, bob"]);
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?idles");
+    assert_eq!(h.messages(1), ["Arena '0': 0 idle"]);
+}
+
+#[test]
+fn a_king_put_in_spectator_mode_for_idling_loses_his_crown_bit() {
+    let mut h = Harness::new(&[
+        "Modules:AttachModules=koth",
+        "King:MinPlaying=1",
+        "Idle:SpecAfter=60",
+    ]);
+    h.enter(1, "sleeper", ship::WARBIRD);
+    let t0 = ipc_proto::monotonic_ticks();
+    h.arena.each_module(|m, a| m.on_tick(a, t0));
+    h.drain();
+    assert!(h.arena.players[&1].has_crown);
+    h.clear();
+    h.arena.each_module(|m, a| m.on_tick(a, t0 + 6_100));
+    h.drain();
+    assert_eq!(h.arena.players[&1].ship, ship::SPECTATOR);
+    assert!(!h.arena.players[&1].has_crown, "koth heard of the change");
+    assert!(h
+        .messages(1)
+        .iter()
+        .any(|m| m.contains("spectator mode for being idle")));
+}
+
+#[test]
+fn a_locked_arena_keeps_newcomers_in_spectator_mode() {
+    let mut h = Harness::new(&[]);
+    h.enter(1, "moddy", ship::SPECTATOR);
+    h.enter(2, "pilot", ship::WARBIRD);
+    h.chat(2, chat_type::PUBLIC, -1, "?lockarena");
+    assert_eq!(
+        h.messages(2),
+        vec!["You don't have permission to use ?lockarena.".to_string()]
+    );
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?lockarena");
+    assert!(
+        h.messages(1)[0].starts_with("Arena locked"),
+        "{:?}",
+        h.messages(1)
+    );
+    assert!(
+        h.arena.players[&2].lock.is_some(),
+        "players here are locked"
+    );
+    assert_eq!(h.arena.players[&2].ship, ship::WARBIRD, "in their ships");
+    assert_eq!(h.enter(3, "late", ship::JAVELIN).0, ship::SPECTATOR);
+    h.clear();
+    h.packet(3, C2SPacket::SetShip { ship: 1 });
+    assert_eq!(h.arena.players[&3].ship, ship::SPECTATOR, "stays in spec");
+    assert_eq!(
+        h.messages(3),
+        vec!["You have been locked in spectator mode.".to_string()]
+    );
+    h.chat(1, chat_type::PUBLIC, -1, "?unlockarena");
+    h.packet(3, C2SPacket::SetShip { ship: 1 });
+    assert_eq!(h.arena.players[&3].ship, 1, "free again");
+    assert_eq!(h.enter(4, "later", ship::JAVELIN).0, ship::JAVELIN);
+    // *lock (sg_lock) toggles it.
+    h.enter(5, "sysy", ship::SPECTATOR);
+    h.chat(5, chat_type::PUBLIC, -1, "*lock");
+    assert_eq!(h.arena.arena_lock, Some(false));
+    h.chat(5, chat_type::PUBLIC, -1, "*lock");
+    assert_eq!(h.arena.arena_lock, None);
+}
+
+#[test]
+fn temporary_groups_follow_the_higher_than_rule() {
+    let mut h = Harness::new(&[]);
+    h.enter(1, "sysy", ship::SPECTATOR);
+    h.enter(2, "moddy", ship::SPECTATOR);
+    h.enter(3, "pleb", ship::SPECTATOR);
+    h.enter(4, "other", ship::SPECTATOR);
+    h.clear();
+    h.chat(1, chat_type::PRIVATE, 3, "?setgroup wizard");
+    assert_eq!(h.messages(1), vec!["There is no group wizard.".to_string()]);
+    h.clear();
+    h.chat(2, chat_type::PRIVATE, 3, "?setgroup smod");
+    assert_eq!(
+        h.messages(2),
+        vec!["You don't have permission to give people group smod.".to_string()],
+        "a mod is not higher than smod"
+    );
+    assert_eq!(h.arena.players[&3].group, "default");
+    h.clear();
+    h.chat(1, chat_type::PRIVATE, 3, "?setgroup mod");
+    assert_eq!(h.arena.players[&3].group, "mod");
+    assert_eq!(
+        h.messages(3),
+        vec!["You have temporarily been assigned to group mod by sysy.".to_string()]
+    );
+    h.clear();
+    h.chat(1, chat_type::PRIVATE, 3, "?setgroup smod");
+    assert!(
+        h.messages(1)[0].contains("already has a group"),
+        "{:?}",
+        h.messages(1)
+    );
+    h.clear();
+    h.chat(1, chat_type::PRIVATE, 3, "?rmgroup");
+    assert_eq!(h.arena.players[&3].group, "default");
+    // Permanent: nothing changes until the zone has written the file.
+    h.clear();
+    h.chat(1, chat_type::PRIVATE, 4, "?setgroup -a -p smod");
+    assert_eq!(h.arena.players[&4].group, "default");
+    assert!(
+        h.others().iter().any(|o| o.contains("SetGroup")
+            && o.contains("target: 4")
+            && o.contains("\"smod\"")
+            && o.contains("Some(\"(public)\")")),
+        "{:?}",
+        h.others()
+    );
+    h.send(ToRealm::SetGroup {
+        pid: 4,
+        group: "smod".into(),
+        issuer: 1,
+        issuer_name: "sysy".into(),
+    });
+    assert_eq!(h.arena.players[&4].group, "smod");
+    // A listed group goes through staff.conf.
+    h.clear();
+    h.chat(1, chat_type::PRIVATE, 2, "?rmgroup");
+    assert!(
+        h.others()
+            .iter()
+            .any(|o| o.contains("RemoveGroup") && o.contains("(global)")),
+        "{:?}",
+        h.others()
+    );
+    // A staff.conf re-read (here: the embedded one, which lists nobody)
+    // moves players listed in the file and leaves temporary groups alone.
+    h.chat(1, chat_type::PRIVATE, 3, "?setgroup mod");
+    h.send(ToRealm::StaffChanged);
+    assert_eq!(h.arena.players[&3].group, "mod");
+    assert_eq!(h.arena.players[&2].group, "default");
+}
+
+#[test]
+fn group_login_needs_the_password() {
+    let mut h = Harness::new(&[]);
+    h.enter(1, "pleb", ship::SPECTATOR);
+    h.chat(1, chat_type::PUBLIC, -1, "?grplogin mod wrong");
+    assert_eq!(
+        h.messages(1),
+        vec!["Bad password for group mod.".to_string()]
+    );
+    assert_eq!(h.arena.players[&1].group, "default");
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?grplogin mod letmein");
+    assert_eq!(h.messages(1), vec!["You are now in group mod.".to_string()]);
+    assert_eq!(h.arena.players[&1].group, "mod");
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?grplogin mod");
+    assert_eq!(
+        h.messages(1),
+        vec!["You must specify a group name and password.".to_string()]
+    );
+}
+
+#[test]
+fn timed_kicks_and_zone_control_go_to_the_zone() {
+    let mut h = Harness::new(&[]);
+    h.enter(1, "sysy", ship::SPECTATOR);
+    h.enter(2, "pleb", ship::WARBIRD);
+    h.clear();
+    h.chat(1, chat_type::PRIVATE, 2, "?kick -m 2 spamming");
+    assert_eq!(
+        h.messages(1),
+        vec!["Kicked 'pleb' for 2 minutes and 0 second(s).".to_string()]
+    );
+    assert!(
+        h.others().iter().any(|o| o.contains("TimedKick")
+            && o.contains("secs: 120")
+            && o.contains("reason: \"spamming\"")
+            && o.contains("kicker: \"sysy\"")),
+        "{:?}",
+        h.others()
+    );
+    for (line, want) in [
+        ("?listkick", "ListBans"),
+        ("?liftkick 1234", "LiftBan { key: \"1234\" }"),
+        ("*removeban 99", "LiftBan { key: \"99\" }"),
+        ("?lastlog 5 kick", "LastLog { count: 5, filter: \"kick\" }"),
+        ("?recyclearena", "RecycleArena"),
+        ("?recycle", "RecycleArena"),
+        ("?shutdown -r", "Shutdown { recycle: true }"),
+        ("?recyclezone", "Shutdown { recycle: true }"),
+        ("?uptime", "Uptime"),
+        ("?endinterval reset", "EndInterval"),
+    ] {
+        h.clear();
+        h.chat(1, chat_type::PUBLIC, -1, line);
+        assert!(
+            h.others().iter().any(|o| o.contains(want)),
+            "{line}: {:?} {:?}",
+            h.others(),
+            h.messages(1)
+        );
+    }
+    // A player without the capability gets no zone call.
+    h.clear();
+    h.chat(2, chat_type::PUBLIC, -1, "?shutdown");
+    assert!(h.others().is_empty(), "{:?}", h.others());
+    h.chat(2, chat_type::PUBLIC, -1, "?liftkick 0");
+    assert_eq!(
+        h.messages(2),
+        vec![
+            "You don't have permission to use ?shutdown.".to_string(),
+            "You don't have permission to use ?liftkick.".to_string()
+        ]
+    );
+}
+
+#[test]
+fn small_commands_answer() {
+    let mut h = Harness::new(&[]);
+    h.enter(1, "pleb", ship::WARBIRD);
+    h.enter(2, "sysy", ship::SPECTATOR);
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?sheep");
+    let sheep = h.received(1).into_iter().find_map(|p| match p {
+        S2CPacket::Chat(c) if c.pid == -1 => Some((c.sound, c.text)),
+        _ => None,
+    });
+    assert_eq!(
+        sheep,
+        Some((24, "Sheep successfully cloned -- hello Dolly".to_string()))
+    );
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?stats");
+    assert_eq!(
+        h.messages(1),
+        vec!["pleb in 0: kill points 0, flag points 0, kills 0, deaths 0".to_string()]
+    );
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?mapinfo");
+    assert!(
+        h.messages(1)[0].starts_with("LVL file:"),
+        "{:?}",
+        h.messages(1)
+    );
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?cheater someone is warping");
+    assert_eq!(
+        h.messages(1),
+        vec!["Message has been sent to online staff.".to_string()]
+    );
+    assert!(
+        h.others().iter().any(|o| o.contains("StaffChat")
+            && o.contains("cheater: (pleb) (Public 0): someone is warping")),
+        "{:?}",
+        h.others()
+    );
+    h.clear();
+    h.chat(2, chat_type::PRIVATE, 1, "?reply we are looking into it");
+    let private = h.received(1).into_iter().find_map(|p| match p {
+        S2CPacket::Chat(c) if c.chat_type == chat_type::PRIVATE => Some((c.pid, c.text)),
+        _ => None,
+    });
+    assert_eq!(private, Some((2, "we are looking into it".to_string())));
+    h.clear();
+    h.chat(2, chat_type::PUBLIC, -1, "?lsmod -a");
+    assert!(
+        h.messages(2)[0].starts_with("Modules:"),
+        "{:?}",
+        h.messages(2)
+    );
+    h.clear();
+    h.chat(2, chat_type::PRIVATE, 1, "*spec");
+    assert_eq!(h.arena.players[&1].ship, ship::SPECTATOR);
+    assert!(h.arena.players[&1].lock.is_some());
+    h.chat(2, chat_type::PRIVATE, 1, "*spec");
+    assert!(h.arena.players[&1].lock.is_none());
+    h.clear();
+    h.chat(2, chat_type::PRIVATE, 1, "*where");
+    assert_eq!(h.messages(2), vec!["pleb: A1".to_string()]);
+}
+
+/// Sends `pid` a position stamped `dt` ticks from now (so that each is
+/// newer than the last).
+fn position_after(h: &mut Harness, pid: i16, dt: u32) {
+    let pos = ss_proto::game::Position {
+        time: ipc_proto::monotonic_ticks().wrapping_add(dt) & 0x7FFF_FFFF,
+        x: 8000,
+        y: 8000,
+        ..Default::default()
+    };
+    let mut buf = [0u8; ss_proto::game::Position::MAX_LEN];
+    let len = pos.encode_into(&mut buf);
+    h.send(ToRealm::PlayerPacket {
+        pid,
+        bytes: &buf[..len],
+    });
+}
+
+/// Whether `pid` was sent a position of `of`.
+fn got_position_of(h: &Harness, pid: i16, of: i16) -> bool {
+    h.received(pid).iter().any(|p| match p {
+        S2CPacket::SmallPosition(s) => i16::from(s.pid) == of,
+        S2CPacket::LargePosition(l) => l.pid as i16 == of,
+        _ => false,
+    })
+}
+
+#[test]
+fn bot_features_widen_what_a_bot_sees() {
+    let mut h = Harness::new(&[]);
+    h.enter(1, "pilot", ship::WARBIRD);
+    h.enter(2, "botty", ship::WARBIRD);
+    h.clear();
+    position_after(&mut h, 1, 1);
+    assert!(!got_position_of(&h, 2, 1), "too far away");
+    h.chat(1, chat_type::PUBLIC, -1, "?botfeature +seeallposn");
+    assert_eq!(
+        h.messages(1),
+        vec!["You don't have permission to use ?botfeature.".to_string()]
+    );
+    h.clear();
+    h.chat(
+        2,
+        chat_type::PUBLIC,
+        -1,
+        "?botfeature +seeallposn +seeownposn",
+    );
+    assert_eq!(
+        h.messages(2),
+        vec!["seeallposn on, seeownposn on".to_string()]
+    );
+    h.clear();
+    position_after(&mut h, 1, 2);
+    assert!(got_position_of(&h, 2, 1), "every position reaches the bot");
+    assert!(!got_position_of(&h, 1, 1), "nobody else gets his own");
+    h.clear();
+    position_after(&mut h, 2, 3);
+    assert!(got_position_of(&h, 2, 2), "its own position comes back");
+    h.clear();
+    h.chat(2, chat_type::PUBLIC, -1, "?botfeature +flying");
+    assert_eq!(h.messages(2), vec!["Unknown bot feature!".to_string()]);
+}
+
+#[test]
+fn modules_attach_and_detach_until_the_arena_restarts() {
+    let mut h = Harness::new(&[]);
+    h.enter(1, "sysy", ship::SPECTATOR);
+    let attached =
+        |h: &Harness| -> Vec<&'static str> { h.arena.modules.iter().map(|m| m.name()).collect() };
+    assert!(attached(&h).contains(&"jackpot"), "{:?}", attached(&h));
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?detmod jackpot");
+    assert_eq!(h.messages(1), vec!["Module jackpot detached.".to_string()]);
+    assert_eq!(h.arena.jackpot, None, "its state goes with it");
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?attmod jackpot");
+    assert_eq!(
+        h.messages(1),
+        vec!["Module jackpot attached (until the arena restarts).".to_string()]
+    );
+    assert_eq!(h.arena.jackpot, Some(0));
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?attmod jackpot");
+    assert_eq!(
+        h.messages(1),
+        vec!["Module jackpot is already attached.".to_string()]
+    );
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?attmod -d jackpot");
+    assert_eq!(h.messages(1), vec!["Module jackpot detached.".to_string()]);
+    for (line, want) in [
+        ("?attmod fg_turf", "flag games are chosen"),
+        ("?detmod fg_wz", "flag games are chosen"),
+        ("?attmod nosuch", "no such module"),
+        ("?detmod periodic2", "not attached"),
+        ("?attmod points_kill", "always on"),
+        // The modules every arena runs are attached, and may be detached
+        // and attached again like the others.
+        ("?attmod game_timer", "already attached"),
+        ("?detmod idle", "Module idle detached."),
+        ("?attmod idle", "Module idle attached"),
+        ("?attmod idle", "already attached"),
+    ] {
+        h.clear();
+        h.chat(1, chat_type::PUBLIC, -1, line);
+        assert!(
+            h.messages(1)[0].contains(want),
+            "{line}: {:?}",
+            h.messages(1)
+        );
+    }
+    let names = attached(&h);
+    for name in ["game_timer", "autowarp", "messages", "idle"] {
+        assert_eq!(
+            names.iter().filter(|n| **n == name).count(),
+            1,
+            "{name} once: {names:?}"
+        );
+    }
+    assert!(!names.contains(&"jackpot"), "{names:?}");
+}
+
+/// The state main's staff and arena tools keep per player and per arena
+/// crosses a hand-over (docs/upgrades.md §2): a temporary group, bot
+/// features, energy viewing, regions (indices the map lacks dropped) and
+/// the arena lock.
+#[test]
+fn a_hand_over_carries_groups_bot_features_energy_regions_and_the_lock() {
+    let mut old = Harness::new(&[]);
+    old.enter(1, "alice", ship::WARBIRD);
+    old.enter(2, "botty", ship::SPECTATOR);
+    {
+        let a = old.arena.players.get_mut(&1).unwrap();
+        a.group = "mod".into();
+        a.group_temp = true;
+        a.see_nrg = crate::energy::SeeEnergy::Team;
+        a.regions.inside = vec![40_000];
+        a.regions.no_weapons = true;
+        let b = old.arena.players.get_mut(&2).unwrap();
+        b.see_all_posn = true;
+        b.see_own_posn = true;
+        b.see_nrg_spec = crate::energy::SeeEnergy::All;
+    }
+    old.arena.arena_lock = Some(false);
+    old.clear();
+    old.arena.handle(ToRealm::HandOver);
+    let out = old.arena.take_output();
+    let mut r = FrameReader::new();
+    r.extend(&out);
+    let mut state = None;
+    while let Ok(Some(frame)) = r.next_frame() {
+        if let Ok(FromRealm::HandOverState { bytes }) = ipc_proto::decode(frame) {
+            state = Some(bytes.to_vec());
+        }
+    }
+    let state = state.expect("a hand-over state");
+
+    let mut new = Harness::new(&[]);
+    new.send(ToRealm::TakeOver { bytes: &state });
+    new.enter_adopted(1, "alice");
+    new.enter_adopted(2, "botty");
+    let a = &new.arena.players[&1];
+    assert_eq!((a.group.as_str(), a.group_temp), ("mod", true));
+    assert_eq!(a.see_nrg, crate::energy::SeeEnergy::Team);
+    assert!(
+        a.regions.inside.is_empty(),
+        "a region the map lacks is dropped"
+    );
+    assert!(a.regions.no_weapons);
+    let b = &new.arena.players[&2];
+    assert!(b.see_all_posn && b.see_own_posn);
+    assert_eq!(b.see_nrg_spec, crate::energy::SeeEnergy::All);
+    assert!(!b.group_temp, "botty's group follows staff.conf");
+    assert_eq!(new.arena.arena_lock, Some(false));
+    // A temporary group this arena does not know is not kept.
+    let mut other = Harness::new(&[]);
+    let carry = crate::handover::HandOverState {
+        format: crate::handover::HANDOVER_FORMAT,
+        players: vec![crate::handover::PlayerCarry {
+            pid: 1,
+            temp_group: Some("wizard".into()),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let bytes = postcard::to_allocvec(&carry).unwrap();
+    other.send(ToRealm::TakeOver { bytes: &bytes });
+    other.enter_adopted(1, "alice");
+    assert_eq!(other.arena.players[&1].group, "default");
+    assert!(!other.arena.players[&1].group_temp);
 }

@@ -29,8 +29,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use ss_proto::game::{
-    chat_type, C2SPacket, GoArena, LoginResponse, MapInfo, PlayerEntering, Position, S2CPacket,
-    WeaponInfo, ARENA_SETTINGS_LEN,
+    chat_type, BallPacket, C2SPacket, GoArena, LoginResponse, MapInfo, PlayerEntering, Position,
+    S2CPacket, WeaponInfo, ARENA_SETTINGS_LEN,
 };
 use ss_proto::map::{decompress_download, file_checksum, MAX_LVL_SIZE};
 use ss_proto::transport::{DisconnectReason, Event, Priority, Reliability, TransportConfig};
@@ -619,6 +619,28 @@ impl Bot {
     /// Asks for a freq (C2S 0x0F).
     pub fn set_freq(&mut self, freq: i16) -> Result<()> {
         self.send_reliable(&C2SPacket::SetFreq { freq })
+    }
+
+    /// Picks up ball `ball` (C2S 0x20), quoting the `time` of the last
+    /// ball packet (S2C 0x2E) seen for it. Reliable.
+    pub fn pickup_ball(&mut self, ball: u8, time: u32) -> Result<()> {
+        self.send_reliable(&C2SPacket::PickupBall { ball, time })
+    }
+
+    /// Fires (or drops) a carried ball (C2S 0x1F). Reliable.
+    pub fn fire_ball(&mut self, shot: BallPacket) -> Result<()> {
+        self.send_reliable(&C2SPacket::ShootBall(shot))
+    }
+
+    /// Reports a goal with ball `ball` at tile (`x`, `y`) (C2S 0x21).
+    /// Reliable.
+    pub fn goal(&mut self, ball: u8, x: i16, y: i16) -> Result<()> {
+        self.send_reliable(&C2SPacket::Goal { ball, x, y })
+    }
+
+    /// Drops a brick at tile (`x`, `y`) (C2S 0x1C). Reliable.
+    pub fn drop_brick(&mut self, x: i16, y: i16) -> Result<()> {
+        self.send_reliable(&C2SPacket::DropBrick { x, y })
     }
 
     /// Closes the connection (`00 07`) and stops the background thread.

@@ -384,7 +384,8 @@ fn a_timed_kick_keeps_the_player_out() {
         moddy.chat(chat_type::PRIVATE, victim_pid, "?kick -t 60 cool off")?;
         assert_eq!(
             wait_message(&mut moddy, "Kicked")?,
-            "Kicked 'victim' for 60 seconds."
+            "Kicked 'victim' for 1 minute and 0 second(s).",
+            "ASSS's wording"
         );
         victim.wait_disconnected(WAIT)?;
         // Coming back under the same name is refused while the time runs.

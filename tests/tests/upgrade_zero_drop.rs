@@ -761,3 +761,115 @@ fn scores_made_after_the_supervisor_upgrade_are_kept() {
         Ok(())
     });
 }
+
+/// Asks `?lastlog` until a line containing every one of `needles` shows
+/// (worker lines come through their stderr, on a path of their own), or
+/// the wait ends; returns the line.
+fn lastlog_line(boss: &mut Bot, query: &str, needles: &[&str]) -> Result<String> {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "no ?lastlog line with {needles:?}"
+        );
+        boss.chat(chat_type::PUBLIC, -1, &format!("?lastlog {query}"))?;
+        let answer = boss.wait_for(WAIT, |p| match p {
+            S2CPacket::Chat(c)
+                if c.pid == -1
+                    && (needles.iter().all(|n| c.text.contains(n))
+                        || c.text == "No matching log lines.") =>
+            {
+                Some(c.text.clone())
+            }
+            _ => None,
+        })?;
+        if answer != "No matching log lines." {
+            return Ok(answer);
+        }
+    }
+}
+
+/// What the staff tools keep crosses both upgrades: a timed kick (here
+/// with the database off, so that only the hand-over can carry it), the
+/// `?lastlog` ring and the realm workers' log lines (their stderr pipe is
+/// handed over too) across the supervisor's exec; `?lockarena` across a
+/// realm's hand-over to a new worker.
+#[test]
+fn kicks_the_log_and_an_arena_lock_survive_the_upgrades() {
+    in_temp_dir("upgrade-staff", |dir| {
+        let zone_dir = init_zone_folder(dir)?;
+        add_staff(&zone_dir, &[("boss", "sysop")])?;
+        let zone = TestZone::start_with(ZoneOptions {
+            zone_dir: Some(zone_dir.clone()),
+            overrides: vec!["Persist:Enabled=0".into()],
+            ..ZoneOptions::default()
+        })?;
+        let mut boss = bot_in(&zone, "boss", "0", ship::SPECTATOR)?;
+        let mut victim = bot_in(&zone, "victim", "0", ship::WARBIRD)?;
+        let victim_pid = wait_for_player(&mut boss, "victim")?;
+        boss.chat(chat_type::PRIVATE, victim_pid, "?kick -t 600 spamming")?;
+        wait_message(&mut boss, "Kicked 'victim' for 10 minutes")?;
+        victim.wait_disconnected(WAIT)?;
+        let _noted = bot_in(&zone, "notedbot", "0", ship::SPECTATOR)?;
+        wait_for_player(&mut boss, "notedbot")?;
+
+        let out = Command::new(bin_dir()?.join("zone-supervisor"))
+            .args(["upgrade", "supervisor"])
+            .arg("--control")
+            .arg(zone.control_path())
+            .output()?;
+        ensure!(
+            out.status.success(),
+            "upgrade supervisor failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        ensure!(zone.stats()?["zone"]["upgrades"] == 1);
+
+        // The kick holds in the new process.
+        let mut again = Bot::connect(zone.game_addr())?;
+        ensure!(
+            again.login("victim", PASSWORD).is_err(),
+            "the kick outlived the supervisor upgrade"
+        );
+        // The ring still has the line from before the exec.
+        let line = lastlog_line(&mut boss, "5 logged in", &["name=notedbot"])?;
+        ensure!(line.contains("player logged in"), "{line}");
+        // The worker's new lines still reach the ring.
+        boss.chat(chat_type::PUBLIC, -1, "?lockarena")?;
+        wait_message(&mut boss, "Arena locked")?;
+        let line = lastlog_line(&mut boss, "3 ): lockarena", &["[realm 0]"])?;
+        ensure!(line.contains("name=boss"), "{line}");
+
+        // The locked arena is handed to a new worker with its lock.
+        let new_worker = rebuilt(dir, "realm-worker")?;
+        let out = Command::new(bin_dir()?.join("zone-supervisor"))
+            .args(["upgrade", "realms", "--worker"])
+            .arg(&new_worker)
+            .arg("--control")
+            .arg(zone.control_path())
+            .output()?;
+        ensure!(
+            out.status.success()
+                && String::from_utf8_lossy(&out.stdout).contains("upgrade finished"),
+            "upgrade realms failed: {out:?}"
+        );
+        ensure!(
+            realm(&zone.stats()?, "0")?["version"] == version_of(&new_worker)?,
+            "arena 0 runs the new worker"
+        );
+        let mut late = Bot::connect(zone.game_addr())?;
+        late.login("late", PASSWORD)?;
+        let entry = late.enter_arena("0", ship::WARBIRD)?;
+        let me = entry
+            .players
+            .iter()
+            .find(|r| r.pid == entry.pid)
+            .context("own record")?;
+        ensure!(
+            me.ship == ship::SPECTATOR,
+            "the lock held after the hand-over: entered in ship {}",
+            me.ship
+        );
+        Ok(())
+    });
+}

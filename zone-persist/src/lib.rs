@@ -22,7 +22,7 @@ use anyhow::{Context, Result};
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
-pub use store::{PlayerZoneData, StatMap, StatsWrite, Store};
+pub use store::{BanRecord, PlayerZoneData, StatMap, StatsWrite, Store};
 
 /// Interval numbers as stored.
 pub mod interval {
@@ -88,6 +88,10 @@ pub enum DbRequest {
         /// Arena name.
         arena: String,
     },
+    /// Store a timed kick.
+    PutBan(BanRecord),
+    /// Remove timed kicks (lifted or expired) by id.
+    DeleteBans(Vec<i64>),
     /// Finish everything queued, then stop; the reply is `Closed`.
     Close,
 }
@@ -289,6 +293,16 @@ fn db_thread(
             DbRequest::LastArena { player, arena } => {
                 if let Err(e) = store.set_last_arena(&player, &arena) {
                     warn!(%player, "recording the last arena failed: {e}");
+                }
+            }
+            DbRequest::PutBan(ban) => {
+                if let Err(e) = store.put_ban(&ban) {
+                    error!(name = %ban.name, "storing a timed kick failed: {e}");
+                }
+            }
+            DbRequest::DeleteBans(ids) => {
+                if let Err(e) = store.delete_bans(&ids) {
+                    error!("removing timed kicks failed: {e}");
                 }
             }
             DbRequest::Close => {
@@ -579,6 +593,18 @@ impl Persist {
             player: player.to_string(),
             arena: arena.to_string(),
         });
+    }
+
+    /// Stores a timed kick.
+    pub fn put_ban(&self, ban: BanRecord) {
+        self.send(DbRequest::PutBan(ban));
+    }
+
+    /// Removes timed kicks by id.
+    pub fn delete_bans(&self, ids: Vec<i64>) {
+        if !ids.is_empty() {
+            self.send(DbRequest::DeleteBans(ids));
+        }
     }
 
     /// Sends every changed map to the database thread as one batch.

@@ -13,7 +13,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Value};
 
 /// Schema version this binary writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Stat id → value.
 pub type StatMap = BTreeMap<u16, i64>;
@@ -56,6 +56,25 @@ pub struct PlayerZoneData {
     pub chat_mask: Option<(u32, i64)>,
     /// The arena the player was last in.
     pub last_arena: Option<String>,
+}
+
+/// A timed kick (`?kick -t`) as stored (`docs/protocol/persistence.md` §2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BanRecord {
+    /// Number given by the zone (unique).
+    pub id: i64,
+    /// Player name, lower case.
+    pub name: String,
+    /// Machine id (0 = unknown).
+    pub machine_id: u32,
+    /// End, seconds since the epoch.
+    pub expires: i64,
+    /// Who kicked.
+    pub kicker: String,
+    /// Why (may be empty).
+    pub reason: String,
+    /// When, seconds since the epoch.
+    pub created: i64,
 }
 
 /// One stats row set to write: the whole map of one interval.
@@ -204,7 +223,79 @@ impl Store {
             )?;
             tx.commit()?;
         }
+        if from < 3 {
+            // v3: timed kicks (`?kick -t`) outlive a zone restart.
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(
+                "CREATE TABLE IF NOT EXISTS kick_bans (
+                     id         INTEGER PRIMARY KEY,
+                     name       TEXT NOT NULL,
+                     machine_id INTEGER NOT NULL,
+                     expires    INTEGER NOT NULL,
+                     kicker     TEXT NOT NULL,
+                     reason     TEXT NOT NULL,
+                     created    INTEGER NOT NULL
+                 );
+                 PRAGMA user_version = 3;",
+            )?;
+            tx.commit()?;
+        }
         Ok(())
+    }
+
+    /// Stores a timed kick (replacing one with the same id).
+    pub fn put_ban(&mut self, ban: &BanRecord) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO kick_bans (id, name, machine_id, expires, kicker, reason, created)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                ban.id,
+                ban.name,
+                i64::from(ban.machine_id),
+                ban.expires,
+                ban.kicker,
+                ban.reason,
+                ban.created
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Removes timed kicks by id.
+    pub fn delete_bans(&mut self, ids: &[i64]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        for id in ids {
+            tx.execute("DELETE FROM kick_bans WHERE id = ?1", params![id])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Deletes the kicks that ended before `now` and returns the rest,
+    /// oldest first.
+    pub fn active_bans(&mut self, now: i64) -> Result<Vec<BanRecord>, StoreError> {
+        let pruned = self
+            .conn
+            .execute("DELETE FROM kick_bans WHERE expires <= ?1", params![now])?;
+        if pruned > 0 {
+            tracing::info!(pruned, "expired kicks removed from the database");
+        }
+        let mut stmt = self.conn.prepare(
+            "SELECT id, name, machine_id, expires, kicker, reason, created
+             FROM kick_bans ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(BanRecord {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                machine_id: u32::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+                expires: r.get(3)?,
+                kicker: r.get(4)?,
+                reason: r.get(5)?,
+                created: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// A player's zone-wide data.
@@ -596,6 +687,39 @@ mod tests {
     }
 
     #[test]
+    fn timed_kicks_are_kept_lifted_and_pruned() {
+        let mut s = Store::in_memory().unwrap();
+        let ban = |id: i64, name: &str, expires: i64| BanRecord {
+            id,
+            name: name.to_string(),
+            machine_id: 4_000_000_000,
+            expires,
+            kicker: "sysop".into(),
+            reason: "spam".into(),
+            created: 10,
+        };
+        s.put_ban(&ban(1, "alice", 100)).unwrap();
+        s.put_ban(&ban(2, "bob", 300)).unwrap();
+        s.put_ban(&ban(3, "carol", 400)).unwrap();
+        assert_eq!(
+            s.active_bans(50).unwrap(),
+            vec![
+                ban(1, "alice", 100),
+                ban(2, "bob", 300),
+                ban(3, "carol", 400)
+            ],
+            "machine ids above i32 round-trip"
+        );
+        s.delete_bans(&[2]).unwrap();
+        assert_eq!(
+            s.active_bans(200).unwrap(),
+            vec![ban(3, "carol", 400)],
+            "lifted and expired kicks are gone"
+        );
+        assert_eq!(s.active_bans(0).unwrap().len(), 1, "pruning deleted alice");
+    }
+
+    #[test]
     fn version_1_files_are_migrated() {
         let conn = Connection::open_in_memory().unwrap();
         conn.execute_batch(
@@ -616,6 +740,7 @@ mod tests {
         .unwrap();
         let mut s = Store::from_connection(conn).unwrap();
         s.set_chat_mask("bob", Some((1, 2))).unwrap();
+        assert_eq!(s.active_bans(0).unwrap(), vec![], "v3 added the kick table");
         assert_eq!(s.zone_data("bob").unwrap().last_arena.as_deref(), Some("0"));
         let v: i64 = s
             .conn

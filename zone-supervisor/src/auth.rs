@@ -40,6 +40,14 @@ impl LocalAuth {
             .is_some_and(|f| f.get_str("Users", name).is_some())
     }
 
+    /// `General:RequireAuthenticationToSetPassword` (default on): only a
+    /// player who logged in with a verified password may use `?passwd`.
+    pub fn require_auth_to_set_password(&self) -> bool {
+        self.file
+            .as_ref()
+            .is_none_or(|f| f.get_bool("General", "RequireAuthenticationToSetPassword", true))
+    }
+
     /// Decides a login: `Ok(authenticated)` lets it proceed (authenticated
     /// when the password matched a stored digest), `Err(code)` refuses it.
     pub fn check(&self, name: &str, password: &str) -> Result<bool, LoginCode> {

@@ -110,9 +110,9 @@ pub struct RuntimeSettings {
     /// How long a connection may take to log in.
     pub login_timeout: Duration,
     /// How long a connection's unreliable packets may wait to be grouped
-    /// with later ones into one datagram (`Net:FlushDelayMillis`; 0 = send
-    /// at the end of every loop pass).
-    pub flush_delay: Duration,
+    /// with later ones into one datagram (`Net:FlushDelayMillis`,
+    /// `Net:DatagramBudget`, `Net:MaxFlushDelayMillis`; see `crate::flush`).
+    pub flush: crate::flush::FlushPolicy,
     /// Local passwords (`passwd.conf`).
     pub auth: LocalAuth,
     /// The zone's config source (arena configs are read for score groups).
@@ -355,7 +355,11 @@ impl Settings {
             max_connections_per_ip: r.count("Net", "MaxConnectionsPerIp", 0, 0..=32000),
             max_pending: r.count("Net", "MaxPendingConnections", 200, 1..=32000),
             login_timeout: r.millis("Net", "LoginTimeoutMillis", 10_000, 100..=600_000),
-            flush_delay: r.millis("Net", "FlushDelayMillis", 0, 0..=100),
+            flush: crate::flush::FlushPolicy::from_settings(
+                r.millis("Net", "FlushDelayMillis", 0, 0..=100),
+                r.count("Net", "DatagramBudget", 7000, 0..=10_000_000) as u32,
+                r.millis("Net", "MaxFlushDelayMillis", 7, 0..=100),
+            ),
             // Without ASSS's `auth_file` module, passwd.conf is not read
             // (everyone may log in, unauthenticated, as ASSS would let them).
             auth: LocalAuth::new(
@@ -388,6 +392,12 @@ impl Settings {
             &zone,
             args.zone.as_deref(),
             &runtime.realm_policy,
+        ));
+        warnings.extend(check_keys(
+            &zone,
+            args.zone.as_deref(),
+            &runtime.realm_policy,
+            &overrides,
         ));
         let settings = Settings {
             zone_dir: args.zone.clone(),
@@ -424,6 +434,15 @@ impl Settings {
 /// player enters one: every arena folder under `arenas/` and the default
 /// arena.
 fn check_arenas(zone: &ZoneConfig, zone_dir: Option<&Path>, policy: &RealmPolicy) -> Vec<Warning> {
+    arena_names(zone_dir, policy)
+        .iter()
+        .flat_map(|n| zone.check_arena(n))
+        .collect()
+}
+
+/// The arenas whose config the zone checks at start: every folder under
+/// `arenas/` and the default arena.
+fn arena_names(zone_dir: Option<&Path>, policy: &RealmPolicy) -> Vec<String> {
     let mut names = Vec::new();
     if let Some(dir) = zone_dir {
         if let Ok(entries) = std::fs::read_dir(dir.join("arenas")) {
@@ -440,7 +459,59 @@ fn check_arenas(zone: &ZoneConfig, zone_dir: Option<&Path>, policy: &RealmPolicy
     if !names.iter().any(|n| n == default_base) {
         names.push(policy.default_arena.clone());
     }
-    names.iter().flat_map(|n| zone.check_arena(n)).collect()
+    names
+}
+
+/// Keys nothing reads (docs/protocol/config.md §10): in `global.conf`, in
+/// every arena's config (each file and key once, however many arenas
+/// include it) and in `--set`; one warning each, naming the file and line.
+/// ASSS settings Subsumption does not implement are named together in
+/// one warning.
+fn check_keys(
+    zone: &ZoneConfig,
+    zone_dir: Option<&Path>,
+    policy: &RealmPolicy,
+    overrides: &[Override],
+) -> Vec<Warning> {
+    use conf::registry::{check_file, lookup, Scope, Status};
+    let mut warnings: Vec<Warning> = Vec::new();
+    let mut ignored: Vec<String> = Vec::new();
+    let mut add = |(w, i): (Vec<Warning>, Vec<String>)| {
+        for w in w {
+            if !warnings.contains(&w) {
+                warnings.push(w);
+            }
+        }
+        for name in i {
+            if !ignored.contains(&name) {
+                ignored.push(name);
+            }
+        }
+    };
+    add(check_file(zone.global(), Scope::Global));
+    for name in arena_names(zone_dir, policy) {
+        if let Ok(arena) = zone.load_arena(&name) {
+            add(check_file(arena.file(), Scope::Arena));
+        }
+    }
+    for o in overrides {
+        let name = format!("{}:{}", o.section, o.key);
+        match lookup(&o.section, &o.key) {
+            None => warnings.push(Warning::UnknownSetting {
+                file: OVERRIDE_ORIGIN.to_string(),
+                line: 0,
+                name,
+            }),
+            Some(k) if k.status == Status::NotImplemented && !ignored.contains(&name) => {
+                ignored.push(name)
+            }
+            Some(_) => {}
+        }
+    }
+    if !ignored.is_empty() {
+        warnings.push(Warning::NotImplemented { names: ignored });
+    }
+    warnings
 }
 
 /// Reads the `[Realms]` policy; fails if its timings contradict each
@@ -603,7 +674,10 @@ mod tests {
         assert_eq!(s.port, 5000);
         assert_eq!(s.max_connections, 1000);
         assert_eq!(s.realm_policy.heartbeat_timeout, Duration::from_secs(3));
-        assert_eq!(s.flush_delay, Duration::ZERO);
+        assert!(matches!(
+            s.flush,
+            crate::flush::FlushPolicy::Adaptive { .. }
+        ));
         assert!(s.init_policy.allow_vie);
         let mut got = messages(&warnings);
         got.sort();
@@ -638,6 +712,58 @@ mod tests {
                     "conf/global.conf:{}: Net:MaxConnections = \"lots\" is not a whole number; using 1000",
                     lines + 3
                 ),
+            ]
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn keys_nothing_reads_are_named_once_with_file_and_line() {
+        let dir = zone_folder("unknown");
+        // The zone as `init` writes it has none.
+        let (_, warnings) = Settings::read(&args(Some(dir.clone()), &[])).expect("settings");
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let global = dir.join("conf").join("global.conf");
+        let lines = std::fs::read_to_string(&global)
+            .expect("read")
+            .lines()
+            .count();
+        append(&global, "\n[Net]\nLimitMaximum = 102400\n");
+        // Two arenas share the default arena file; its key is named once.
+        let shared = dir.join("arenas").join("(default)").join("arena.conf");
+        append(
+            &shared,
+            "\n[Misc]\nBounceFactr = 22\n[Soccer]\nKillerIgnorePassDelay = 1\n",
+        );
+        std::fs::create_dir_all(dir.join("arenas").join("duel")).expect("mkdir");
+        std::fs::write(
+            dir.join("arenas").join("duel").join("arena.conf"),
+            "#include arenas/(default)/arena.conf\n[Net]\nMaxConnections = 5\n",
+        )
+        .expect("write");
+        let (_, warnings) = Settings::read(&args(
+            Some(dir.clone()),
+            &["Nonsense:Key=1", "Soccer:KillerIgnorePassDelay=2"],
+        ))
+        .expect("settings");
+        let shared_lines = std::fs::read_to_string(&shared)
+            .expect("read")
+            .lines()
+            .count();
+        assert_eq!(
+            messages(&warnings),
+            [
+                format!(
+                    "conf/global.conf:{}: Net:LimitMaximum is not a setting Subsumption knows; nothing reads it",
+                    lines + 3
+                ),
+                format!(
+                    "arenas/(default)/arena.conf:{}: Misc:BounceFactr is not a setting Subsumption knows; nothing reads it",
+                    shared_lines - 2
+                ),
+                "arenas/duel/arena.conf:3: Net:MaxConnections is a global setting; nothing reads it from this file".to_string(),
+                "--set: Nonsense:Key is not a setting Subsumption knows; nothing reads it".to_string(),
+                "1 ASSS setting(s) set in this zone are not implemented by Subsumption and have no effect: Soccer:KillerIgnorePassDelay".to_string(),
             ]
         );
         let _ = std::fs::remove_dir_all(&dir);

@@ -203,10 +203,7 @@ impl Zone {
             return;
         }
         if ban_secs > 0 {
-            if let Some(p) = self.players.get(pid) {
-                let until = now + std::time::Duration::from_secs(u64::from(ban_secs));
-                self.bans.ban(&p.name, p.machine_id, until);
-            }
+            self.record_ban(pid, ban_secs, "", "");
         }
         let mut bytes = Vec::new();
         chat(chat_type::SYSOP_WARNING, 0, text).encode(&mut bytes);

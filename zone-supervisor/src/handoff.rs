@@ -32,7 +32,7 @@ use crate::zone::Zone;
 
 /// Version of the handed-over state's format; bumped on every change to
 /// [`ZoneHandoff`] or anything in it.
-pub const UPGRADE_STATE_VERSION: u32 = 1;
+pub const UPGRADE_STATE_VERSION: u32 = 2;
 /// The first bytes of a handed-over state.
 const MAGIC: &[u8; 8] = b"SSZONEUP";
 /// Environment variable naming the inherited memfd that holds the state.
@@ -65,6 +65,12 @@ struct PlayerHandoff {
     /// A timed chat mask and the microseconds it has left.
     chat_mask: Option<(u32, u64)>,
     zone_data_loaded: bool,
+    /// The spawn tile an auto-warp gave him for his next entry.
+    spawn_in: Option<(String, i16, i16)>,
+    /// His `passwd.conf` digest (`?set_local_password`).
+    login_digest: Option<String>,
+    /// Working directory of staff file commands (`?cd`).
+    cwd: String,
 }
 
 /// One realm worker's link as handed over.
@@ -75,6 +81,8 @@ struct LinkHandoff {
     os_pid: u32,
     /// The inherited IPC socket.
     fd: RawFd,
+    /// The inherited read end of the worker's stderr pipe (its log lines).
+    stderr_fd: Option<RawFd>,
     /// Bytes received from the worker not yet decoded (a partial frame).
     unread: Vec<u8>,
     /// Framed messages for the worker not yet written.
@@ -101,11 +109,15 @@ struct ZoneHandoff {
     links: Vec<LinkHandoff>,
     checkpoints: Vec<(String, Vec<u8>)>,
     scores: Option<Vec<(zone_persist::StatsKey, zone_persist::StatMap)>>,
-    bans: crate::players::BansExport,
+    /// Timed kicks (also in the database, but a write the old database
+    /// thread had not finished would be lost).
+    bans: Vec<crate::bans::BanCarry>,
     /// Answered connection requests waiting for the client's next datagram.
     handshakes: Vec<(SocketAddr, u32, bool, u64)>,
     /// The biller's sessions and owed logoffs (its link is made again).
     biller: crate::billing::BillerExport,
+    /// The `?lastlog` ring's lines.
+    log_lines: Vec<String>,
 }
 
 /// `now` plus `us` microseconds, at most a year ahead (a handed-over time
@@ -398,6 +410,9 @@ impl Zone {
                     .chat_mask
                     .map(|(m, until)| (m, until.saturating_duration_since(now).as_micros() as u64)),
                 zone_data_loaded: p.zone_data_loaded,
+                spawn_in: p.spawn_in.clone(),
+                login_digest: p.login_digest.clone(),
+                cwd: p.cwd.clone(),
             })
             .collect();
         let links = self
@@ -408,6 +423,7 @@ impl Zone {
                 slot: l.slot,
                 os_pid: l.process.os_pid,
                 fd: l.process.fd,
+                stderr_fd: l.process.stderr_fd,
                 unread: l.reader.unread().to_vec(),
                 out: l.out.clone(),
                 droppable: l.droppable.clone(),
@@ -435,9 +451,11 @@ impl Zone {
             links,
             checkpoints: self.checkpoints.export(),
             scores: self.scores.as_ref().map(|k| k.persist.export_cache()),
-            bans: self.bans.export(now),
+            bans: self.bans.export(),
             handshakes: self.handshakes.export(now),
             biller,
+            // The log file gets every line before the exec ends its thread.
+            log_lines: self.log.hand_over(Duration::from_secs(1)),
         })
     }
 
@@ -460,6 +478,7 @@ impl Zone {
         let mut fds: Vec<RawFd> = vec![h.game_fd, h.ping_fd];
         fds.extend(h.control_fd);
         fds.extend(h.links.iter().map(|l| l.fd));
+        fds.extend(h.links.iter().filter_map(|l| l.stderr_fd));
         for &fd in &fds {
             if !set_cloexec(fd, false) {
                 for &fd in &fds {
@@ -566,11 +585,15 @@ impl Zone {
                     .checked_sub(Duration::from_micros(p.connected_age_us))
                     .unwrap_or(now),
                 lag_reported_at: now,
-                held_since: None,
+                // The flush policy's view of him starts afresh.
+                coalescer: crate::flush::Coalescer::new(now),
                 machine_id: p.machine_id,
                 banner,
                 chat_mask: p.chat_mask.map(|(m, us)| (m, later(now, us))),
                 zone_data_loaded: p.zone_data_loaded,
+                spawn_in: p.spawn_in,
+                login_digest: p.login_digest,
+                cwd: p.cwd,
             };
             let (pid, addr) = (player.pid, player.addr);
             if !self.players.restore(player) {
@@ -591,8 +614,22 @@ impl Zone {
             );
         }
         for l in h.links {
-            let process = adopt_worker(l.os_pid, l.fd, l.worker, self.events_tx.clone())
-                .with_context(|| format!("taking on realm worker {}", l.os_pid))?;
+            let realm = self
+                .state
+                .registry
+                .get(l.slot)
+                .map(|s| s.name.clone())
+                .unwrap_or_default();
+            let process = adopt_worker(
+                l.os_pid,
+                l.fd,
+                l.worker,
+                self.events_tx.clone(),
+                l.stderr_fd,
+                &realm,
+                self.log.tap(),
+            )
+            .with_context(|| format!("taking on realm worker {}", l.os_pid))?;
             let mut link = WorkerLink::new(l.slot, process);
             link.reader.extend(&l.unread);
             // Only ranges that lie inside `out`, in order, are kept (the
@@ -614,9 +651,16 @@ impl Zone {
             self.links.insert(l.worker, link);
         }
         self.checkpoints.import(h.checkpoints);
-        self.bans.import(h.bans, now);
+        let (store, delete) = self.bans.import(h.bans);
+        if let Some(keeper) = self.scores.as_ref() {
+            for ban in store {
+                keeper.persist.put_ban(ban);
+            }
+            keeper.persist.delete_bans(delete);
+        }
         self.handshakes.import(h.handshakes, now);
         self.biller_import(h.biller);
+        self.log.take_over(h.log_lines);
         if let (Some(keeper), Some(cache)) = (self.scores.as_mut(), h.scores) {
             keeper.persist.import_cache(cache);
         }
@@ -686,14 +730,26 @@ mod tests {
                 banner: None,
                 chat_mask: Some((1, 500)),
                 zone_data_loaded: true,
+                spawn_in: Some(("soccer".into(), 512, 512)),
+                login_digest: None,
+                cwd: "arenas".into(),
             }],
             resting: vec![(1, 20)],
             links: Vec::new(),
             checkpoints: vec![("0".into(), vec![1, 2, 3])],
             scores: Some(Vec::new()),
-            bans: (vec![("mallory".into(), 5_000_000)], Vec::new()),
+            bans: vec![crate::bans::BanCarry {
+                id: 1,
+                name: "mallory".into(),
+                machine_id: 0,
+                expires: 1 << 40,
+                kicker: "sysop".into(),
+                reason: String::new(),
+                created: 0,
+            }],
             handshakes: Vec::new(),
             biller: Default::default(),
+            log_lines: vec!["12:00:00 INFO zone: a line".into()],
         }
     }
 
@@ -705,6 +761,13 @@ mod tests {
         assert_eq!(back.players[0].name, "alice");
         assert_eq!(back.upgrades_done, 2);
         assert_eq!(back.checkpoints, vec![("0".to_string(), vec![1, 2, 3])]);
+        assert_eq!(back.players[0].cwd, "arenas");
+        assert_eq!(
+            back.players[0].spawn_in,
+            Some(("soccer".to_string(), 512, 512))
+        );
+        assert_eq!(back.bans, sample().bans);
+        assert_eq!(back.log_lines, sample().log_lines);
         let other = encode(&sample(), UPGRADE_STATE_VERSION + 1).expect("encodes");
         let err = decode(&other).err().expect("refused");
         assert!(

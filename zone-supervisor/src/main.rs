@@ -4,15 +4,21 @@
 //! the embedded default zone out for editing.
 
 mod auth;
+mod bans;
 mod billing;
 mod chatnet;
 mod checkpoints;
+mod conf_edit;
 mod config;
 mod control;
 mod directory;
+mod files;
+mod flush;
 mod game_calls;
 mod handoff;
+mod hold_timer;
 mod lag;
+mod logring;
 mod modules;
 mod news;
 mod ping;
@@ -22,6 +28,8 @@ mod realms;
 mod redirect;
 mod scores;
 mod session;
+mod settings_cmd;
+mod staff;
 mod state;
 mod stats;
 mod udp;
@@ -379,7 +387,7 @@ fn main() -> ExitCode {
         }
     };
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("zone-supervisor: {}", one_line(&e));
             ExitCode::FAILURE
@@ -397,15 +405,26 @@ fn one_line(e: &anyhow::Error) -> String {
         .join(" ")
 }
 
-fn run(cli: Cli) -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
+/// Runs the command; the exit status on success (the zone's
+/// [`zone::EXIT_RECYCLE`] after `?recyclezone`, else 0).
+fn run(cli: Cli) -> Result<u8> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    // Log lines go to stderr and, for `?lastlog`, into the zone's ring.
+    let (ring_layer, ring) = logring::channel();
+    tracing_subscriber::registry()
+        .with(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr)
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(ring_layer)
         .init();
-    match cli.command {
+    run_command(cli, ring).map(|exit| exit.unwrap_or(0))
+}
+
+fn run_command(cli: Cli, ring: logring::LogRing) -> Result<Option<u8>> {
+    let result: Result<()> = match cli.command {
         Command::Init { dir, force } => {
             conf::write_default_zone(&dir, force)
                 .with_context(|| format!("writing the default zone to {}", dir.display()))?;
@@ -481,7 +500,8 @@ fn run(cli: Cli) -> Result<()> {
                 .enable_all()
                 .build()
                 .context("starting the event loop")?;
-            rt.block_on(zone::run(settings))
+            return rt.block_on(zone::run(settings, ring)).map(Some);
         }
-    }
+    };
+    result.map(|()| None)
 }

@@ -43,9 +43,9 @@ pub struct Player {
     pub connected_at: Instant,
     /// When his lag figures last went to his realm.
     pub lag_reported_at: Instant,
-    /// Since when unreliable packets have been held back for grouping
-    /// (`Net:FlushDelayMillis`).
-    pub held_since: Option<Instant>,
+    /// Whether and how long his unreliable packets wait to share a
+    /// datagram (`crate::flush`).
+    pub coalescer: crate::flush::Coalescer,
     /// The machine id from the login packet (0 = unknown).
     pub machine_id: u32,
     /// The player's banner (96-byte bitmap).
@@ -55,6 +55,15 @@ pub struct Player {
     /// The player's zone data (banner, chat mask) was loaded from the
     /// database (or there is none to load).
     pub zone_data_loaded: bool,
+    /// An auto-warp region sent him to this arena, to this tile: the
+    /// realm warps him there on entry (taken at his next entry).
+    pub spawn_in: Option<(String, i16, i16)>,
+    /// `passwd.conf` digest of the name and the password he logged in with
+    /// (`?set_local_password`).
+    pub login_digest: Option<String>,
+    /// Working directory of staff file commands (`?cd`), relative to the
+    /// zone folder; empty = the zone folder.
+    pub cwd: String,
 }
 
 /// Bytes of a banner bitmap.
@@ -116,11 +125,14 @@ impl PlayerTable {
             authenticated: false,
             connected_at: now,
             lag_reported_at: now,
-            held_since: None,
+            coalescer: crate::flush::Coalescer::new(now),
             machine_id: 0,
             banner: None,
+            login_digest: None,
+            cwd: String::new(),
             chat_mask: None,
             zone_data_loaded: false,
+            spawn_in: None,
         });
         self.by_addr.insert(addr, pid);
         self.count += 1;
@@ -249,63 +261,5 @@ mod tests {
         assert_eq!(t.pid_at(&c), Some(0));
         assert_eq!(t.pid_at(&a), None);
         assert_eq!(t.len(), 2);
-    }
-}
-
-/// Timed kicks (`?kick -t`): names and machine ids kept out until a time.
-#[derive(Default)]
-pub struct Bans {
-    by_name: std::collections::HashMap<String, Instant>,
-    by_machine: std::collections::HashMap<u32, Instant>,
-}
-
-impl Bans {
-    /// Keeps `name` (and `machine_id`, unless 0 = unknown) out until `until`.
-    pub fn ban(&mut self, name: &str, machine_id: u32, until: Instant) {
-        self.by_name.insert(name.to_ascii_lowercase(), until);
-        if machine_id != 0 {
-            self.by_machine.insert(machine_id, until);
-        }
-    }
-
-    /// Whether a login with this name or machine id is still banned.
-    pub fn is_banned(&mut self, name: &str, machine_id: u32, now: Instant) -> bool {
-        self.by_name.retain(|_, t| *t > now);
-        self.by_machine.retain(|_, t| *t > now);
-        self.by_name.contains_key(&name.to_ascii_lowercase())
-            || (machine_id != 0 && self.by_machine.contains_key(&machine_id))
-    }
-}
-
-/// Timed kicks as plain data: names and machine ids with the microseconds
-/// left (for the supervisor's in-place upgrade).
-pub type BansExport = (Vec<(String, u64)>, Vec<(u32, u64)>);
-
-impl Bans {
-    /// The kicks still running at `now`.
-    pub fn export(&self, now: Instant) -> BansExport {
-        let left = |t: &Instant| t.saturating_duration_since(now).as_micros() as u64;
-        (
-            self.by_name
-                .iter()
-                .filter(|(_, t)| **t > now)
-                .map(|(n, t)| (n.clone(), left(t)))
-                .collect(),
-            self.by_machine
-                .iter()
-                .filter(|(_, t)| **t > now)
-                .map(|(m, t)| (*m, left(t)))
-                .collect(),
-        )
-    }
-
-    /// Takes on kicks handed over, on this process's clock.
-    pub fn import(&mut self, (names, machines): BansExport, now: Instant) {
-        for (n, us) in names {
-            self.by_name.insert(n, crate::handoff::later(now, us));
-        }
-        for (m, us) in machines {
-            self.by_machine.insert(m, crate::handoff::later(now, us));
-        }
     }
 }

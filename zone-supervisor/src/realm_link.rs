@@ -227,7 +227,8 @@ impl Zone {
             return;
         };
         let binary = self.s.worker_path.clone();
-        match spawn_worker(&self.s, &binary, realm, worker, self.events_tx.clone()) {
+        let tap = Some(self.log.tap());
+        match spawn_worker(&self.s, &binary, realm, worker, self.events_tx.clone(), tap) {
             Ok(process) => {
                 info!(realm, os_pid = process.os_pid, "realm worker started");
                 self.links.insert(worker, WorkerLink::new(slot, process));
@@ -547,6 +548,9 @@ impl Zone {
                 return;
             };
             p.conn.send(bytes, reliability, priority);
+            if reliability == Reliability::Unreliable {
+                p.coalescer.queued();
+            }
             sent += 1;
             if !p.dirty {
                 p.dirty = true;
@@ -588,6 +592,18 @@ impl Zone {
             ZoneCall::MovePlayer { pid, arena } => {
                 if self.player_in_realm(pid, slot_id) {
                     let arena = sanitize_arena_name(&arena);
+                    if let Some(p) = self.players.get_mut(pid) {
+                        p.spawn_in = None;
+                    }
+                    self.move_to_arena(now, pid, &arena);
+                }
+            }
+            ZoneCall::MovePlayerTo { pid, arena, x, y } => {
+                if self.player_in_realm(pid, slot_id) {
+                    let arena = sanitize_arena_name(&arena);
+                    if let Some(p) = self.players.get_mut(pid) {
+                        p.spawn_in = Some((arena.clone(), x, y));
+                    }
                     self.move_to_arena(now, pid, &arena);
                 }
             }
@@ -710,6 +726,23 @@ impl Zone {
                     self.biller_command(pid, &line, modchat);
                 }
             }
+            ZoneCall::EndGameInterval => {
+                if let Some(name) = self.state.registry.get(slot_id).map(|s| s.name.clone()) {
+                    if !self.end_game_interval(&name, now) {
+                        self.stats.refused_realm_sends += 1;
+                        warn!(realm = %name, "game interval ended again within a second; refused");
+                    }
+                }
+            }
+            ZoneCall::SetSetting {
+                pid,
+                global,
+                section,
+                key,
+                value,
+            } => self.call_set_setting(slot_id, pid, global, &section, &key, &value),
+            ZoneCall::ReloadConfig { pid } => self.call_reload_config(pid),
+            ZoneCall::Staff { pid, request } => self.call_staff(now, slot_id, pid, request),
         }
     }
 
@@ -835,6 +868,7 @@ impl Zone {
 fn acting_player(call: &ZoneCall<'_>) -> Option<i16> {
     match call {
         ZoneCall::MovePlayer { pid, .. }
+        | ZoneCall::MovePlayerTo { pid, .. }
         | ZoneCall::Kick { pid }
         | ZoneCall::RealmSummary { pid }
         | ZoneCall::FindPlayer { pid, .. }
@@ -842,12 +876,17 @@ fn acting_player(call: &ZoneCall<'_>) -> Option<i16> {
         | ZoneCall::ListStaff { pid, .. }
         | ZoneCall::KickWithMessage { pid, .. }
         | ZoneCall::ChatChannel { pid, .. }
-        | ZoneCall::BillerCommand { pid, .. } => Some(*pid),
+        | ZoneCall::BillerCommand { pid, .. }
+        | ZoneCall::SetSetting { pid, .. }
+        | ZoneCall::ReloadConfig { pid }
+        | ZoneCall::Staff { pid, .. } => Some(*pid),
         ZoneCall::RemotePrivate { from, .. }
         | ZoneCall::StaffChat { from, .. }
         | ZoneCall::RemoteCommand { from, .. } => Some(*from),
         ZoneCall::PlayerReport { target, .. } => Some(*target),
-        ZoneCall::ZoneMessage { .. } | ZoneCall::MessageTo { .. } => None,
+        ZoneCall::ZoneMessage { .. } | ZoneCall::MessageTo { .. } | ZoneCall::EndGameInterval => {
+            None
+        }
     }
 }
 
@@ -868,6 +907,7 @@ mod tests {
                 writer,
                 queued: Arc::new(AtomicU64::new(0)),
                 fd: -1,
+                stderr_fd: None,
             },
         )
     }

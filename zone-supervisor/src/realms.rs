@@ -4,6 +4,7 @@
 //! The zone task owns all realm state; these tasks only shovel bytes and
 //! report exits, so the zone never blocks on a slow or dead worker.
 
+use std::io::Write as _;
 use std::os::fd::AsRawFd;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{ExitStatus, Stdio};
@@ -11,8 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::UnixStream;
+use ipc_proto::socket::IpcStream;
 use tokio::sync::mpsc;
 
 use crate::config::Settings;
@@ -51,6 +51,10 @@ pub struct WorkerProcess {
     /// The supervisor's end of the IPC socket (kept open by the link tasks;
     /// handed to the next supervisor on an in-place upgrade).
     pub fd: std::os::fd::RawFd,
+    /// The read end of the worker's stderr pipe, if it is tapped (kept open
+    /// by the tap task; handed over on an in-place upgrade so that the
+    /// worker's log lines keep coming).
+    pub stderr_fd: Option<std::os::fd::RawFd>,
 }
 
 /// How a process ended: exit code or signal.
@@ -68,13 +72,17 @@ pub fn exit_cause(status: &ExitStatus) -> ExitCause {
 }
 
 /// Starts a worker for realm `name` with its IPC socket on fd 3. The worker
-/// gets SIGKILL if the supervisor dies (parent-death signal).
+/// gets SIGKILL if the supervisor dies (parent-death signal). With a `tap`,
+/// the worker's stderr comes through the supervisor: each line is written
+/// to the supervisor's stderr as it is and handed to the `?lastlog` ring
+/// (`docs/protocol/commands-and-capabilities.md` §4.3).
 pub fn spawn_worker(
     settings: &Settings,
     binary: &std::path::Path,
     name: &str,
     id: WorkerId,
     events: mpsc::UnboundedSender<RealmEvent>,
+    tap: Option<crate::logring::LineTap>,
 ) -> Result<WorkerProcess> {
     let (ours, theirs) =
         std::os::unix::net::UnixStream::pair().context("creating IPC socket pair")?;
@@ -89,6 +97,9 @@ pub fn spawn_worker(
             .arg(format!("{}:{}={}", o.section, o.key, o.value));
     }
     cmd.stdin(Stdio::null()).kill_on_drop(true);
+    if tap.is_some() {
+        cmd.stderr(Stdio::piped());
+    }
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
@@ -113,6 +124,11 @@ pub fn spawn_worker(
     })?;
     drop(theirs);
     let os_pid = child.id().unwrap_or(0);
+    let mut stderr_fd = None;
+    if let (Some(tap), Some(stderr)) = (tap, child.stderr.take()) {
+        stderr_fd = Some(stderr.as_raw_fd());
+        tap_lines(stderr, name.to_string(), tap);
+    }
 
     let (writer, queued, fd) = link_tasks(ours, id, events.clone())?;
 
@@ -132,7 +148,26 @@ pub fn spawn_worker(
         writer,
         queued,
         fd,
+        stderr_fd,
     })
+}
+
+/// Passes a worker's stderr lines on: each is written to the supervisor's
+/// stderr as it is and handed to the `?lastlog` ring.
+fn tap_lines<R>(stderr: R, realm: String, tap: crate::logring::LineTap)
+where
+    R: tokio::io::AsyncRead + Unpin + Send + 'static,
+{
+    tokio::spawn(async move {
+        use tokio::io::AsyncBufReadExt;
+        let mut lines = tokio::io::BufReader::new(stderr).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            // A closed stderr must not end the reading (the worker
+            // would then block or fail on its own writes).
+            let _ = writeln!(std::io::stderr(), "{line}");
+            tap.line(&realm, &line);
+        }
+    });
 }
 
 /// Starts the reader and writer tasks of a worker's IPC socket; returns
@@ -146,17 +181,16 @@ fn link_tasks(
     Arc<AtomicU64>,
     std::os::fd::RawFd,
 )> {
-    ours.set_nonblocking(true)
-        .context("IPC socket non-blocking")?;
     let fd = ours.as_raw_fd();
-    let stream = UnixStream::from_std(ours).context("registering IPC socket")?;
-    let (mut read_half, mut write_half) = stream.into_split();
+    // Registered for reading only (ipc_proto::socket explains why).
+    let stream = Arc::new(IpcStream::new(ours).context("registering IPC socket")?);
+    let write_half = stream.clone();
 
     let tx = events;
     tokio::spawn(async move {
         loop {
-            let mut buf = Vec::with_capacity(64 * 1024);
-            match read_half.read_buf(&mut buf).await {
+            let mut buf = Vec::new();
+            match stream.read_buf(&mut buf, 64 * 1024).await {
                 Ok(0) | Err(_) => {
                     let _ = tx.send(RealmEvent {
                         worker: id,
@@ -195,13 +229,17 @@ fn link_tasks(
 
 /// Takes on a worker started by the previous supervisor process (in-place
 /// upgrade, `docs/upgrades.md` §3): its IPC socket arrives as the inherited
-/// `fd`; its exit is watched through a pidfd (it is still this process's
-/// child: the pid did not change across exec).
+/// `fd`, the read end of its stderr pipe (if it was tapped) as
+/// `stderr_fd`; its exit is watched through a pidfd (it is still this
+/// process's child: the pid did not change across exec).
 pub fn adopt_worker(
     os_pid: u32,
     fd: std::os::fd::RawFd,
     id: WorkerId,
     events: mpsc::UnboundedSender<RealmEvent>,
+    stderr_fd: Option<std::os::fd::RawFd>,
+    realm: &str,
+    tap: crate::logring::LineTap,
 ) -> Result<WorkerProcess> {
     use std::os::fd::FromRawFd;
     // SAFETY: the previous process handed this fd over for this worker
@@ -209,6 +247,23 @@ pub fn adopt_worker(
     let ours = unsafe { std::os::unix::net::UnixStream::from_raw_fd(fd) };
     set_cloexec(fd, true);
     let (writer, queued, fd) = link_tasks(ours, id, events.clone())?;
+    let stderr_fd = stderr_fd.and_then(|efd| {
+        set_cloexec(efd, true);
+        // SAFETY: handed over for this worker's stderr alone.
+        let file = unsafe { std::fs::File::from_raw_fd(efd) };
+        match tokio::net::unix::pipe::Receiver::from_file(file) {
+            Ok(pipe) => {
+                tap_lines(pipe, realm.to_string(), tap);
+                Some(efd)
+            }
+            Err(e) => {
+                // The file was closed by `from_file`; the worker's log
+                // lines are lost from here on, nothing else.
+                tracing::warn!(realm, "the worker's stderr pipe cannot be taken: {e}");
+                None
+            }
+        }
+    });
     // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
     let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, os_pid as libc::pid_t, 0) } as i32;
     if pidfd < 0 {
@@ -260,6 +315,7 @@ pub fn adopt_worker(
         writer,
         queued,
         fd,
+        stderr_fd,
     })
 }
 

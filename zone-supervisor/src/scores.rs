@@ -47,7 +47,16 @@ pub struct ScoreKeeper {
     /// When the scheduled reset is next due (seconds since the epoch).
     next_reset: Option<i64>,
     reset_every: Option<Duration>,
+    /// When each arena last ended its game interval (a realm asking more
+    /// often than [`GAME_END_MIN_GAP`] is refused).
+    game_ended: HashMap<String, Instant>,
+    /// The timed kicks read from the database at start (taken by the zone).
+    pub initial_bans: Vec<zone_persist::BanRecord>,
 }
+
+/// Shortest time between two ends of one arena's game interval: games are
+/// longer, and a realm asking faster must not keep the database busy.
+pub const GAME_END_MIN_GAP: Duration = Duration::from_secs(1);
 
 fn epoch_secs() -> i64 {
     SystemTime::now()
@@ -67,12 +76,15 @@ pub fn start(
     let next = store
         .schedule_next(RESET_SCHEDULE)
         .map_err(|e| anyhow::anyhow!("reading the reset schedule: {e}"))?;
-    info!(path = %settings.path.display(), "scores kept in the database");
+    let mut store = store;
+    let bans = store
+        .active_bans(epoch_secs())
+        .map_err(|e| anyhow::anyhow!("reading the timed kicks: {e}"))?;
+    info!(path = %settings.path.display(), kicks = bans.len(), "scores kept in the database");
     let (tx, replies) = zone_persist::spawn(store)?;
-    Ok(Some((
-        ScoreKeeper::new(Persist::new(tx), settings.reset_every, next),
-        replies,
-    )))
+    let mut keeper = ScoreKeeper::new(Persist::new(tx), settings.reset_every, next);
+    keeper.initial_bans = bans;
+    Ok(Some((keeper, replies)))
 }
 
 impl ScoreKeeper {
@@ -95,6 +107,8 @@ impl ScoreKeeper {
             last_flush: Instant::now(),
             next_reset,
             reset_every,
+            game_ended: HashMap::new(),
+            initial_bans: Vec::new(),
         }
     }
 }
@@ -158,9 +172,11 @@ impl Zone {
         worker: WorkerId,
         reentry: bool,
     ) {
-        if let Some(info) = self.entry_info(pid, slot_id, reentry) {
-            self.queue_to_worker(worker, &ToRealm::PlayerEnter(info));
-        }
+        let Some(mut info) = self.entry_info(pid, slot_id, reentry) else {
+            return;
+        };
+        info.spawn = self.take_spawn(pid, slot_id, reentry);
+        self.queue_to_worker(worker, &ToRealm::PlayerEnter(info));
     }
 
     /// What a realm is told of an entering player, with his saved score.
@@ -181,6 +197,18 @@ impl Zone {
         let mut info = player_info(p, reentry);
         info.score = score;
         Some(info)
+    }
+
+    /// The spawn tile a `MovePlayerTo` zone call gave the player, taken: it
+    /// is for the entry into the arena that asked for it only, never for a
+    /// re-entry (nor for an adoption after a hand-over, which does not ask).
+    fn take_spawn(&mut self, pid: i16, slot_id: SlotId, reentry: bool) -> Option<(i16, i16)> {
+        let slot_name = self.state.registry.get(slot_id).map(|s| s.name.clone());
+        let p = self.players.get_mut(pid)?;
+        p.spawn_in
+            .take()
+            .filter(|(arena, ..)| !reentry && slot_name.as_deref() == Some(arena.as_str()))
+            .map(|(_, x, y)| (x, y))
     }
 
     /// Handles an answer from the database thread.
@@ -367,6 +395,29 @@ impl Zone {
         if let Some(keeper) = self.scores.as_ref() {
             keeper.persist.set_schedule(RESET_SCHEDULE, next);
         }
+    }
+
+    /// Ends the *game* interval of one arena (`docs/protocol/persistence.md`
+    /// §1.1): pending changes are written, the arena's game stats start
+    /// again from zero. The four scores players see (reset interval) stay.
+    /// Returns false when refused: asked again within [`GAME_END_MIN_GAP`].
+    pub(crate) fn end_game_interval(&mut self, arena: &str, now: Instant) -> bool {
+        let Some(keeper) = self.scores.as_mut() else {
+            return true;
+        };
+        if keeper
+            .game_ended
+            .get(arena)
+            .is_some_and(|&t| now.saturating_duration_since(t) < GAME_END_MIN_GAP)
+        {
+            return false;
+        }
+        keeper.game_ended.insert(arena.to_string(), now);
+        info!(arena, "game over: ending the game interval");
+        keeper
+            .persist
+            .end_interval(vec![arena.to_string()], interval::GAME);
+        true
     }
 
     /// Ends the reset interval of some score groups (all if empty) and

@@ -569,15 +569,20 @@ impl Zone {
                 return;
             }
         };
-        if self.bans.is_banned(&name, login.machine_id, now) {
-            info!(pid, %name, machine_id = login.machine_id, "login refused: kicked with a timeout");
+        let epoch = crate::bans::epoch_now();
+        if let Some(ban) = self.bans.find(&name, login.machine_id, epoch) {
+            let left = crate::bans::minutes_seconds(ban.expires - epoch);
+            let text = if ban.reason.is_empty() {
+                format!("You have been temporarily kicked. You may log in again in {left}.")
+            } else {
+                format!(
+                    "You have been temporarily kicked for {}. You may log in again in {left}.",
+                    ban.reason
+                )
+            };
+            info!(pid, %name, machine_id = login.machine_id, "login refused: kicked with a timeout ({left} left)");
             if continuum {
-                self.send_packet(
-                    pid,
-                    &S2CPacket::LoginText(
-                        "You have been kicked from this zone for a while.".into(),
-                    ),
-                );
+                self.send_packet(pid, &S2CPacket::LoginText(text));
                 self.login_response(pid, LoginCode::CUSTOM_TEXT);
             } else {
                 self.login_response(pid, LoginCode::LOCKED_OUT);
@@ -587,6 +592,8 @@ impl Zone {
         if let Some(p) = self.players.get_mut(pid) {
             p.machine_id = login.machine_id;
             p.client_features = login.client_features;
+            // For `?set_local_password` (the password of this session).
+            p.login_digest = Some(crate::auth::password_digest(&name, &login.password));
         }
         if self.biller_login(now, pid, login, raw, &name) {
             return;

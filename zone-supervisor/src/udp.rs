@@ -7,13 +7,60 @@
 use std::io;
 use std::mem::MaybeUninit;
 use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
+
+use tokio::io::unix::{AsyncFd, AsyncFdReadyGuard};
+use tokio::io::Interest;
 
 /// Most datagrams per system call.
-const BATCH: usize = 64;
+pub const BATCH: usize = 64;
 /// Largest datagram received (larger ones are truncated and then dropped
 /// by the transport as oversized).
 pub const RECV_SIZE: usize = 2048;
+
+/// The game socket, registered with the reactor for reading only.
+///
+/// tokio's `UdpSocket` also registers for writability, and over loopback
+/// every datagram we send reports write space again, which costs an extra
+/// `epoll_wait` round per pass for nothing. Sends never wait here: a full
+/// send buffer drops the datagram (counted), as UDP would anyway.
+#[derive(Debug)]
+pub struct GameSocket {
+    inner: AsyncFd<std::net::UdpSocket>,
+}
+
+impl GameSocket {
+    /// Registers a bound socket (made non-blocking here) for reading.
+    pub fn new(sock: std::net::UdpSocket) -> io::Result<GameSocket> {
+        sock.set_nonblocking(true)?;
+        // SAFETY: the UdpSocket owns its descriptor, which stays open and
+        // refers to the same socket until the AsyncFd is dropped.
+        let inner = unsafe { AsyncFd::register_with_interest(sock, Interest::READABLE) }?;
+        Ok(GameSocket { inner })
+    }
+
+    /// Waits until datagrams may be waiting. The caller clears the
+    /// readiness (`clear_ready`) and then reads until a short batch.
+    pub async fn readable(&self) -> io::Result<AsyncFdReadyGuard<'_, std::net::UdpSocket>> {
+        self.inner.readable().await
+    }
+
+    /// Sends one datagram now, without waiting.
+    pub fn try_send_to(&self, buf: &[u8], addr: SocketAddr) -> io::Result<usize> {
+        self.inner.get_ref().send_to(buf, addr)
+    }
+
+    /// The address the socket is bound to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get_ref().local_addr()
+    }
+}
+
+impl AsRawFd for GameSocket {
+    fn as_raw_fd(&self) -> RawFd {
+        self.inner.as_raw_fd()
+    }
+}
 
 /// Outgoing datagrams collected during a loop pass.
 #[derive(Default)]
@@ -147,8 +194,22 @@ pub struct RecvBatch {
     count: usize,
 }
 
+/// An empty batch without buffers: cheap to create (`mem::take` leaves one
+/// behind); the buffers are allocated by the first [`RecvBatch::recv`].
 impl Default for RecvBatch {
     fn default() -> Self {
+        RecvBatch {
+            bufs: Vec::new(),
+            addrs: Vec::new(),
+            lens: Vec::new(),
+            count: 0,
+        }
+    }
+}
+
+impl RecvBatch {
+    /// A batch with its buffers allocated.
+    fn allocated() -> Self {
         RecvBatch {
             bufs: vec![[0u8; RECV_SIZE]; BATCH],
             // SAFETY: all-zero sockaddr_storage values are valid.
@@ -163,6 +224,9 @@ impl RecvBatch {
     /// Receives up to a batch of datagrams from `fd` (non-blocking).
     /// Returns how many arrived; `WouldBlock` when none was waiting.
     pub fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
+        if self.bufs.len() < BATCH {
+            *self = RecvBatch::allocated();
+        }
         let mut iovs = [libc::iovec {
             iov_base: std::ptr::null_mut(),
             iov_len: 0,

@@ -126,7 +126,8 @@ impl Zone {
             .binary
             .clone()
             .unwrap_or_else(|| self.s.worker_path.clone());
-        match spawn_worker(&self.s, &binary, realm, worker, self.events_tx.clone()) {
+        let tap = Some(self.log.tap());
+        match spawn_worker(&self.s, &binary, realm, worker, self.events_tx.clone(), tap) {
             Ok(process) => {
                 info!(realm, os_pid = process.os_pid, binary = %binary.display(), "upgrade: new realm worker started");
                 self.links.insert(worker, WorkerLink::new(slot, process));

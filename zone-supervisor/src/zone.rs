@@ -26,6 +26,8 @@ use crate::chatnet::Chatnet;
 use crate::config::Settings;
 use crate::control::{self, ControlRequest};
 use crate::directory::Directory;
+use crate::flush::FlushDecision;
+use crate::hold_timer::HoldTimer;
 use crate::ping::{self, Population};
 use crate::players::{Player, PlayerTable};
 use crate::realm_link::WorkerLinks;
@@ -35,14 +37,12 @@ use crate::stats::{
     cpu_percent, read_proc, ProcSample, ProcessReport, StatsReport, TrafficCounters, ZoneCounters,
     ZoneReport,
 };
-use crate::udp::{RecvBatch, SendBatch};
+use crate::udp::{GameSocket, RecvBatch, SendBatch};
 
 /// Most `recvmmsg` calls per readiness event before other work gets a turn.
 const RECV_BATCH: usize = 8;
 /// How long the ping port's population figures are reused.
 const PING_REFRESH: Duration = Duration::from_secs(1);
-/// Queued unreliable bytes at which a held connection is sent at once.
-const COALESCE_FULL: usize = 400;
 /// How often process figures are sampled.
 const SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -74,11 +74,35 @@ fn tune_socket(sock: &std::net::UdpSocket) {
     let _ = setsockopt(sock, sockopt::SndBuf, &(4 << 20));
 }
 
-/// Runs the zone until SIGTERM or SIGINT.
-pub async fn run(settings: Settings) -> Result<()> {
+/// Exit status after `?recyclezone` / `?shutdown -r`: the systemd unit
+/// restarts the zone on it (`scripts/subsumption.service`,
+/// `RestartForceExitStatus`).
+pub const EXIT_RECYCLE: u8 = 75;
+
+/// Runs the zone until it is told to stop; the exit status
+/// (0, or [`EXIT_RECYCLE`] after a recycle).
+pub async fn run(settings: Settings, mut log: crate::logring::LogRing) -> Result<u8> {
     // An in-place upgrade's new process finds the old one's state here
     // (docs/upgrades.md §3); one it cannot read ends the start.
     let inherited = crate::handoff::Inherited::take()?;
+    if let Some(file) = settings
+        .zone
+        .global()
+        .get_str("Log", "File")
+        .filter(|f| !f.trim().is_empty())
+    {
+        let path = match &settings.zone_dir {
+            Some(dir) => dir.join(file.trim()),
+            None => std::path::PathBuf::from(file.trim()),
+        };
+        let max = settings
+            .zone
+            .global()
+            .get_int("Log", "FileMaxBytes", 10_000_000)
+            .max(0) as u64;
+        log.open_file(path.clone(), max)
+            .with_context(|| format!("opening the log file {} (Log:File)", path.display()))?;
+    }
     let (off, unknown) = settings.modules.notes();
     if !off.is_empty() {
         info!(
@@ -99,14 +123,18 @@ pub async fn run(settings: Settings) -> Result<()> {
     tune_socket(&game);
     game.set_nonblocking(true)?;
     ping.set_nonblocking(true)?;
-    let udp = UdpSocket::from_std(game)?;
+    let udp = GameSocket::new(game)?;
     let ping = UdpSocket::from_std(ping)?;
     // The database is opened before the zone announces itself, so a bad
     // one stops the start with a clear error.
-    let (scores, db_rx) = match crate::scores::start(&settings.persist)? {
+    let (mut scores, db_rx) = match crate::scores::start(&settings.persist)? {
         Some((keeper, rx)) => (Some(keeper), Some(rx)),
         None => (None, None),
     };
+    let stored_bans = scores
+        .as_mut()
+        .map(|k| std::mem::take(&mut k.initial_bans))
+        .unwrap_or_default();
     let (control_tx, control_rx) = mpsc::unbounded_channel();
     let control_path = settings.control_path.clone();
     let private = settings.control_dir_private;
@@ -176,12 +204,18 @@ pub async fn run(settings: Settings) -> Result<()> {
         scratch: Vec::new(),
         recv_batch: RecvBatch::default(),
         send_batch: SendBatch::default(),
+        udp_backlog: false,
         held: Vec::new(),
+        held_due: None,
+        receivers: 1,
+        flush_epoch: now,
         ping_cache: None,
         pending: VecDeque::new(),
         per_ip: HashMap::new(),
         handshakes: Default::default(),
-        bans: Default::default(),
+        bans: crate::bans::Bans::from_stored(stored_bans),
+        log,
+        exit_request: None,
         biller,
         scores,
         directory,
@@ -212,7 +246,7 @@ pub async fn run(settings: Settings) -> Result<()> {
     if control_bound {
         let _ = std::fs::remove_file(&control_path);
     }
-    result
+    result.map(|()| zone.exit_request.unwrap_or(0))
 }
 
 /// The signals the zone answers: SIGTERM and SIGINT stop it, SIGHUP
@@ -253,7 +287,7 @@ pub(crate) struct Zone {
     pub(crate) upgrades: crate::upgrade::Upgrades,
     /// Reused buffer for carrying out the zone state's actions.
     pub(crate) action_buf: Vec<Action>,
-    pub(crate) udp: UdpSocket,
+    pub(crate) udp: GameSocket,
     ping: UdpSocket,
     pub(crate) clock: TickClock,
     pub(crate) players: PlayerTable,
@@ -269,8 +303,17 @@ pub(crate) struct Zone {
     pub(crate) scratch: Vec<u8>,
     recv_batch: RecvBatch,
     send_batch: SendBatch,
+    /// The last drain of the game socket stopped before it was empty.
+    udp_backlog: bool,
     /// Players whose unreliable packets are held back for grouping.
     held: Vec<i16>,
+    /// The earliest time a held player is due (`None`: nobody held).
+    held_due: Option<Instant>,
+    /// Connections receiving coalescable traffic, among which the
+    /// datagram budget is shared (recounted every second).
+    receivers: usize,
+    /// Anchor of the release grid (`crate::flush::GRID`).
+    flush_epoch: Instant,
     /// The ping port's last population count and when it was made.
     ping_cache: Option<(Instant, Population)>,
     /// Connections not logged in yet, oldest first (pid, accepted at);
@@ -281,7 +324,12 @@ pub(crate) struct Zone {
     /// Answered connection requests waiting for the client's next datagram.
     pub(crate) handshakes: crate::session::Handshakes,
     /// Names and machines kept out by timed kicks.
-    pub(crate) bans: crate::players::Bans,
+    pub(crate) bans: crate::bans::Bans,
+    /// Recent log lines (`?lastlog`).
+    pub(crate) log: crate::logring::LogRing,
+    /// Set by `?shutdown` / `?recyclezone`: the loop ends after this pass
+    /// with this exit status.
+    pub(crate) exit_request: Option<u8>,
     /// The billing server link and what it knows of players.
     pub(crate) biller: Biller,
     /// Score keeping (`None` when `Persist:Enabled` is off).
@@ -325,12 +373,23 @@ impl Zone {
             mut sighup,
         } = signals;
         let mut chat_rx = self.chatnet.take_events();
+        // One precise timer for held-back connections, re-armed only when
+        // the earliest due time changes (not on every pass).
+        let mut held_timer = HoldTimer::new().context("creating the flush timer")?;
         loop {
+            if let Err(e) = held_timer.set(self.held_due) {
+                // Without the timer, held queues still leave on the 10 ms
+                // tick; say so once per failure.
+                warn!("flush timer: {e}");
+            }
             tokio::select! {
                 r = self.udp.readable() => {
-                    r.context("game socket")?;
+                    // Cleared before reading: a datagram that arrives after
+                    // this raises readiness again (edge-triggered).
+                    r.context("game socket")?.clear_ready();
                     self.drain_game_socket();
                 }
+                _ = std::future::ready(()), if self.udp_backlog => self.drain_game_socket(),
                 r = self.ping.readable() => {
                     r.context("ping socket")?;
                     self.drain_ping_socket();
@@ -347,7 +406,10 @@ impl Zone {
                 Some(req) = control_rx.recv() => self.control_request(req),
                 Some(reply) = next_reply(&mut db_rx) => self.db_reply(reply),
                 _ = tick.tick() => self.on_tick(),
-                _ = sleep_until_opt(self.held_deadline()) => self.release_held(),
+                r = held_timer.fired(), if held_timer.armed().is_some() => {
+                    r.context("flush timer")?;
+                    self.release_held();
+                }
                 _ = sighup.recv() => {
                     let _ = self.reload();
                 }
@@ -355,6 +417,9 @@ impl Zone {
                 _ = sigint.recv() => break,
             }
             self.flush();
+            if self.exit_request.is_some() {
+                break;
+            }
             if self.exec.is_some() {
                 self.try_exec(&mut events_rx);
             }
@@ -368,14 +433,15 @@ impl Zone {
 
     // ----- game socket -------------------------------------------------
 
+    /// Reads what the game socket holds, a batch at a time, until a batch
+    /// comes back short (drained) or `RECV_BATCH` batches were read (then
+    /// `udp_backlog` brings the loop back after other work had a turn).
     fn drain_game_socket(&mut self) {
         let fd = self.udp.as_raw_fd();
         let mut batch = std::mem::take(&mut self.recv_batch);
+        self.udp_backlog = true;
         for _ in 0..RECV_BATCH {
-            match self
-                .udp
-                .try_io(tokio::io::Interest::READABLE, || batch.recv(fd))
-            {
+            match batch.recv(fd) {
                 Ok(n) => {
                     let now = Instant::now();
                     for i in 0..n {
@@ -384,12 +450,18 @@ impl Zone {
                             self.handle_datagram(now, addr, data);
                         }
                     }
+                    if n < crate::udp::BATCH {
+                        self.udp_backlog = false;
+                        break;
+                    }
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(e) => {
-                    debug!("game socket receive error: {e}");
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    self.udp_backlog = false;
                     break;
                 }
+                // An error (a port unreachable report, say) is about one
+                // datagram; the next call reads on.
+                Err(e) => debug!("game socket receive error: {e}"),
             }
         }
         self.recv_batch = batch;
@@ -420,16 +492,25 @@ impl Zone {
         self.scratch = keepalive_bytes;
         self.biller_tick(now);
         self.scores_tick(now);
+        self.log.drain();
         self.web_tick(now);
         if now.saturating_duration_since(self.last_housekeeping) >= Duration::from_millis(100) {
             self.last_housekeeping = now;
             self.state.tick(now);
             self.run_actions(now);
             self.expire_pending(now);
+            self.bans_tick();
             self.lag_reports(now);
         }
         if now.saturating_duration_since(self.last_sample) >= SAMPLE_INTERVAL {
             self.last_sample = now;
+            self.receivers = self
+                .players
+                .iter_mut()
+                .map(|p| p.coalescer.rate(now))
+                .filter(|&r| r >= crate::flush::RECEIVER_RATE)
+                .count()
+                .max(1);
             self.sample_processes(now);
             let mut status = format!(
                 "{} players, {} realms",
@@ -470,7 +551,7 @@ impl Zone {
     /// while it runs (passwords, limits, realm policy, transport tunables for
     /// new connections, flush delay), then every realm's arena config. The
     /// sockets, the control path, billing and the database stay as started.
-    fn reload(&mut self) -> Result<(), String> {
+    pub(crate) fn reload(&mut self) -> Result<(), String> {
         info!("reloading configuration");
         let result = match Settings::load(&self.s.args) {
             Ok(fresh) => {
@@ -534,6 +615,11 @@ impl Zone {
             _ => error_json(&format!("unknown command {:?}", req.command)),
         };
         let _ = req.reply.send(answer);
+    }
+
+    /// When the zone started.
+    pub(crate) fn started_at(&self) -> Instant {
+        self.started
     }
 
     /// The operator report: zone figures and every realm.
@@ -648,25 +734,18 @@ impl Zone {
 
     // ----- flushing and shutdown -----------------------------------------
 
-    /// When the earliest held-back connection is due.
-    fn held_deadline(&self) -> Option<Instant> {
-        self.held
-            .iter()
-            .filter_map(|&pid| self.players.get(pid)?.held_since)
-            .min()
-            .map(|t| t + self.s.flush_delay)
-    }
-
-    /// Puts held-back connections whose delay is over on the flush list.
+    /// Puts held-back connections whose time has come on the flush list
+    /// (they are decided again there, and sent).
     fn release_held(&mut self) {
-        let now = Instant::now();
-        let delay = self.s.flush_delay;
         let held = std::mem::take(&mut self.held);
+        self.held_due = None;
         for pid in held {
-            match self.players.get(pid).and_then(|p| p.held_since) {
-                Some(t) if now.saturating_duration_since(t) >= delay => self.mark_dirty(pid),
-                Some(_) => self.held.push(pid),
-                None => {}
+            if self
+                .players
+                .get(pid)
+                .is_some_and(|p| p.coalescer.is_holding())
+            {
+                self.mark_dirty(pid);
             }
         }
     }
@@ -682,28 +761,27 @@ impl Zone {
         let mut list = std::mem::take(&mut self.flush_list);
         let mut ended = Vec::new();
         self.flush_chatnet(now, &mut list, &mut ended);
-        let delay = self.s.flush_delay;
+        let policy = self.s.flush;
+        let (epoch, receivers) = (self.flush_epoch, self.receivers);
         for &pid in &list {
             let Some(p) = self.players.get_mut(pid) else {
                 continue;
             };
             p.dirty = false;
-            // With a flush delay, unreliable packets wait a little to share
-            // a datagram, unless the datagram is already full enough or
-            // something urgent (acks, reliable, time sync) is waiting.
-            if !delay.is_zero()
-                && !p.conn.has_urgent()
-                && p.conn.unreliable_bytes() < COALESCE_FULL
-                && p.held_since
-                    .is_none_or(|t| now.saturating_duration_since(t) < delay)
+            // Unreliable packets may wait a little to share a datagram
+            // (crate::flush); acks and reliable data never wait.
+            let urgent = p.conn.has_urgent();
+            let queued = p.conn.unreliable_bytes();
+            if let FlushDecision::HoldUntil(due) = p
+                .coalescer
+                .decide(&policy, now, epoch, urgent, queued, receivers)
             {
-                if p.held_since.is_none() {
-                    p.held_since = Some(now);
-                    self.held.push(pid);
+                if self.held_due.is_none_or(|d| due < d) {
+                    self.held_due = Some(due);
                 }
+                self.held.push(pid);
                 continue;
             }
-            p.held_since = None;
             let (out, addr) = (&mut self.send_batch, p.addr);
             p.conn.poll_transmit(now, &mut |d| out.push(addr, d));
             if p.conn.is_closed() {
@@ -756,14 +834,6 @@ impl Zone {
     }
 }
 
-/// Sleeps until `at`, or forever when there is nothing to wait for.
-async fn sleep_until_opt(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
-        None => std::future::pending().await,
-    }
-}
-
 /// The next database reply, or never when the zone keeps no scores.
 async fn next_reply(
     rx: &mut Option<mpsc::UnboundedReceiver<zone_persist::DbReply>>,
@@ -812,6 +882,7 @@ pub(crate) fn player_info(p: &Player, reentry: bool) -> PlayerInfo {
         score: None,
         banner: p.banner.map(|b| b.to_vec()),
         chat_mask: p.chat_mask_left(Instant::now()),
+        spawn: None,
     }
 }
 

@@ -21,6 +21,10 @@ fn subject(arena: &Arena, ctx: &Ctx) -> Result<i16, CmdError> {
 
 pub(super) fn help(a: &mut Arena, ctx: &Ctx, params: &str) -> CmdResult {
     let name = params.trim().trim_start_matches(['?', '*']);
+    if name.contains(':') {
+        super::settings::setting_help(a, ctx, name);
+        return Ok(());
+    }
     if name.is_empty() {
         let list = a.usable_commands(&ctx.issuer).join(", ");
         a.reply(&ctx.issuer, "Usage: ?help <command>. You may use:");

@@ -109,10 +109,11 @@ pub(super) fn kick(a: &mut Arena, ctx: &Ctx, params: &str) -> CmdResult {
     }
     // [-s n | -t n | -m min | n] [reason]
     let p = params.trim();
+    // A flag without a number (`*kill` is `?kick -m`) is no timeout.
     let (secs, rest) = if let Some(r) = p.strip_prefix("-s").or_else(|| p.strip_prefix("-t")) {
-        split_number(r, 1)?
+        split_number(r, 1).unwrap_or((0, r.trim_start()))
     } else if let Some(r) = p.strip_prefix("-m") {
-        split_number(r, 60)?
+        split_number(r, 60).unwrap_or((0, r.trim_start()))
     } else {
         match split_number(p, 1) {
             Ok(x) => x,
@@ -126,15 +127,38 @@ pub(super) fn kick(a: &mut Arena, ctx: &Ctx, params: &str) -> CmdResult {
         format!("You have been kicked for: {reason}")
     };
     let ban_secs = u32::try_from(secs).unwrap_or(u32::MAX);
-    a.zone_call(ZoneCall::KickWithMessage {
-        pid: t,
-        text,
-        ban_secs,
-    });
-    let reply = if secs > 0 {
-        format!("Kicked '{name}' for {secs} seconds.")
+    if ban_secs > 0 {
+        // Kept in the zone's database: the kick outlives a zone restart
+        // (docs/protocol/commands-and-capabilities.md §4.2).
+        // The call acts for a player of this realm: the target when the
+        // issuer is elsewhere (a timed kick sends the issuer nothing).
+        let pid = if ctx.issuer.remote { t } else { ctx.issuer.pid };
+        a.zone_call(ZoneCall::Staff {
+            pid,
+            request: ipc_proto::StaffRequest::TimedKick {
+                target: t,
+                text,
+                secs: ban_secs,
+                reason: reason.to_string(),
+                kicker: ctx.issuer.name.clone(),
+            },
+        });
     } else {
-        format!("Kicked '{name}'.")
+        a.zone_call(ZoneCall::KickWithMessage {
+            pid: t,
+            text,
+            ban_secs: 0,
+        });
+    }
+    let reply = match secs {
+        0 => format!("Kicked '{name}'."),
+        s if s > 119 => format!(
+            "Kicked '{name}' for {} minutes and {} second(s).",
+            s / 60,
+            s % 60
+        ),
+        s if s > 59 => format!("Kicked '{name}' for 1 minute and {} second(s).", s % 60),
+        s => format!("Kicked '{name}' for {s} seconds."),
     };
     a.reply(&ctx.issuer, &reply);
     Ok(())

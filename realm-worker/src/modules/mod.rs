@@ -6,14 +6,35 @@
 //! per game mode. ARCHITECTURE.md, "Write your own game mode", explains how
 //! to add one.
 
+pub mod ballcore;
+pub mod balls;
+pub mod brickcore;
+pub mod bricks;
 pub mod flagcore;
 mod flaggame;
+mod flood;
+mod koth;
+mod misc;
+mod regions;
 mod rewards;
+mod timer;
 
 use ss_proto::game::C2SPacket;
 use tracing::warn;
 
 use crate::arena::Arena;
+use crate::commands::{CmdResult, Ctx};
+
+/// `t + d` on the 31-bit server tick clock (`ipc_proto::monotonic_ticks`).
+pub fn tick_add(t: u32, d: u32) -> u32 {
+    t.wrapping_add(d) & 0x7FFF_FFFF
+}
+
+/// Ticks from `b` to `a` on the 31-bit server tick clock (negative if `a`
+/// is earlier).
+pub fn ticks_between(b: u32, a: u32) -> i32 {
+    ss_proto::transport::tick_diff(a, b)
+}
 
 /// A kill, as modules see it.
 #[derive(Clone, Copy, Debug)]
@@ -31,8 +52,11 @@ pub struct KillEvent {
 pub trait Module {
     /// The name operators write in `AttachModules`.
     fn name(&self) -> &'static str;
-    /// The arena (re)started with this module attached.
+    /// The arena (re)started with this module attached, or staff
+    /// attached it (`?attmod`).
     fn on_attach(&mut self, _a: &mut Arena, _now: u32) {}
+    /// Staff detached the module (`?detmod`): undo what `on_attach` set up.
+    fn on_detach(&mut self, _a: &mut Arena) {}
     /// A player entered (after the arena sent him the entry sequence).
     fn on_enter(&mut self, _a: &mut Arena, _pid: i16, _now: u32) {}
     /// A player is leaving (still in [`Arena::players`]).
@@ -53,6 +77,32 @@ pub trait Module {
     fn on_flag_win(&mut self, _a: &mut Arena, _freq: i16, _points: &mut i32) {}
     /// The flag game ended (won by `freq` ≥ 0, or reset).
     fn on_flag_reset(&mut self, _a: &mut Arena, _freq: i16, _points: i32) {}
+    /// A player in a ship entered (`entering`) or left region number
+    /// `region` of the map (an index into `a.assets.map.regions()`),
+    /// noticed from his positions every `Misc:RegionCheckInterval`
+    /// (`docs/protocol/game-protocol.md` §8.9).
+    fn on_region(&mut self, _a: &mut Arena, _pid: i16, _region: usize, _entering: bool, _now: u32) {
+    }
+    /// A `?command` of the module table (`crate::commands`) that modules
+    /// answer (`?timer`, `?buy`, ...): `Some` if this module ran it.
+    fn on_command(&mut self, _a: &mut Arena, _ctx: &Ctx, _params: &str) -> Option<CmdResult> {
+        None
+    }
+    /// A player asks to change ship (to `ship`; 8 = spectator): `Some`
+    /// refuses, with the reason shown to him. Staff changes are not asked.
+    fn refuse_ship(&mut self, _a: &mut Arena, _pid: i16, _ship: u8, _now: u32) -> Option<String> {
+        None
+    }
+    /// A player's ship or freq changed (new values set; the old ones given).
+    fn on_ship_freq_changed(
+        &mut self,
+        _a: &mut Arena,
+        _pid: i16,
+        _old_ship: u8,
+        _old_freq: i16,
+        _now: u32,
+    ) {
+    }
     /// State to keep across a realm restart (empty = none).
     fn checkpoint(&self, _a: &Arena, _out: &mut Vec<u8>) {}
     /// The state [`Module::checkpoint`] wrote before the restart.
@@ -67,11 +117,34 @@ pub enum Pending {
     FlagWin(i16),
     /// End the flag game with no winner.
     FlagReset,
+    /// Put a player in spectator mode (so that every module hears of the
+    /// change, which a change made during a module call would not).
+    ToSpectator(i16),
 }
 
 /// Module names accepted in `AttachModules` that need nothing more than
-/// what every arena does (kill points are always scored).
-const BUILT_IN: &[&str] = &["points_kill", "points_periodic"];
+/// what every arena does (kill points are always scored, and the modules
+/// of [`ALWAYS`] run everywhere).
+const BUILT_IN: &[&str] = &[
+    "points_kill",
+    "points_periodic",
+    "game_timer",
+    "autowarp",
+    "messages",
+    "idle",
+];
+
+/// Modules every arena runs, after the attached ones, as ASSS loads them
+/// for all arenas (`conf/modules.conf`); each does nothing until its
+/// settings ask for something.
+fn always() -> Vec<Box<dyn Module>> {
+    vec![
+        Box::new(timer::GameTimer::default()),
+        Box::new(regions::AutoWarp),
+        Box::new(misc::Messages::default()),
+        Box::new(misc::Idle::default()),
+    ]
+}
 
 /// Builds the modules named in `[Modules] AttachModules`; unknown names
 /// are returned (and logged once, together).
@@ -79,7 +152,12 @@ pub fn attach(names: &str, arena: &str) -> (Vec<Box<dyn Module>>, Vec<String>) {
     let mut mods: Vec<Box<dyn Module>> = Vec::new();
     let mut unknown = Vec::new();
     let mut flag_game: Option<&str> = None;
-    for name in names.split(|c: char| c.is_whitespace() || c == ',') {
+    let split = || names.split(|c: char| c.is_whitespace() || c == ',');
+    // `balls` and `points_goal` make one module (the ball game, scoring
+    // when `points_goal` is named).
+    let points_goal = split().any(|n| n.trim().eq_ignore_ascii_case("points_goal"));
+    let mut soccer = false;
+    for name in split() {
         let name = name.trim();
         if name.is_empty() || mods.iter().any(|m| m.name().eq_ignore_ascii_case(name)) {
             continue;
@@ -104,6 +182,17 @@ pub fn attach(names: &str, arena: &str) -> (Vec<Box<dyn Module>>, Vec<String>) {
             "points_flag" => Box::new(rewards::PointsFlag),
             "jackpot" => Box::new(rewards::Jackpot),
             "periodic" => Box::new(rewards::Periodic::default()),
+            "balls" | "points_goal" => {
+                if soccer {
+                    continue;
+                }
+                soccer = true;
+                Box::new(balls::Soccer::new(points_goal))
+            }
+            "bricks" => Box::new(bricks::Bricks::default()),
+            "koth" => Box::new(koth::Koth::default()),
+            "buy" => Box::new(misc::Buy),
+            "enf_shipchange" => Box::new(misc::ShipChange::default()),
             n if BUILT_IN.contains(&n) => continue,
             _ => {
                 unknown.push(name.to_string());
@@ -112,6 +201,7 @@ pub fn attach(names: &str, arena: &str) -> (Vec<Box<dyn Module>>, Vec<String>) {
         };
         mods.push(m);
     }
+    mods.extend(always());
     if !unknown.is_empty() {
         warn!(
             arena,
@@ -170,12 +260,30 @@ mod tests {
     #[test]
     fn attach_builds_known_modules_and_names_the_unknown_ones() {
         let (mods, unknown) = attach(
-            "points_kill  fg_wz points_flag, buy jackpot fg_wz fm_custom",
+            "points_kill  fg_wz points_flag, buy jackpot fg_wz fm_custom koth game_timer",
             "0",
         );
         let names: Vec<_> = mods.iter().map(|m| m.name()).collect();
-        assert_eq!(names, ["fg_wz", "points_flag", "jackpot"]);
-        assert_eq!(unknown, ["buy", "fm_custom"]);
+        assert_eq!(
+            names,
+            [
+                "fg_wz",
+                "points_flag",
+                "buy",
+                "jackpot",
+                "koth",
+                "game_timer",
+                "autowarp",
+                "messages",
+                "idle"
+            ]
+        );
+        assert_eq!(unknown, ["fm_custom"]);
+        // points_goal and balls are one module; bricks its own.
+        let (mods, unknown) = attach("points_goal bricks balls", "soccer");
+        let names: Vec<_> = mods.iter().map(|m| m.name()).collect();
+        assert_eq!(names[..2], ["balls", "bricks"]);
+        assert!(unknown.is_empty());
     }
 
     #[test]

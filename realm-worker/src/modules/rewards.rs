@@ -47,6 +47,10 @@ impl Module for Jackpot {
         a.jackpot.get_or_insert(0);
     }
 
+    fn on_detach(&mut self, a: &mut Arena) {
+        a.jackpot = None;
+    }
+
     fn on_kill(&mut self, a: &mut Arena, k: &KillEvent, _now: u32) -> Option<u32> {
         let percent = a.assets.config.get_int("Kill", "JackpotBountyPercent", 0);
         if percent > 0 {

@@ -1,5 +1,6 @@
 //! Client-to-server game packets (§2).
 
+use super::balls::BallPacket;
 use super::position::Position;
 use super::text::{put_fixed_str, read_fixed_str};
 use super::wire::{Reader, Sink};
@@ -65,6 +66,31 @@ pub enum C2SPacket {
     },
     /// 0x15: the flag timer ran out: drop the carried flags.
     DropFlags,
+    /// 0x1C: drop a brick at tile (x, y) (§16).
+    DropBrick {
+        /// X, tiles.
+        x: i16,
+        /// Y, tiles.
+        y: i16,
+    },
+    /// 0x1F: the carrier fires (or loses) a ball (§15).
+    ShootBall(BallPacket),
+    /// 0x20: pick up a ball, quoting the time of its last ball packet (§15).
+    PickupBall {
+        /// Ball id.
+        ball: u8,
+        /// The `time` of the ball packet the client saw.
+        time: u32,
+    },
+    /// 0x21: a ball the sender fired went into a goal at tile (x, y) (§15).
+    Goal {
+        /// Ball id.
+        ball: u8,
+        /// X, tiles.
+        x: i16,
+        /// Y, tiles.
+        y: i16,
+    },
     /// Any other type: the type byte and the bytes after it.
     Other {
         /// Type byte.
@@ -137,6 +163,32 @@ impl C2SPacket {
                 check_len(ptype, len, len == 1)?;
                 C2SPacket::DropFlags
             }
+            t::DROP_BRICK => {
+                check_len(ptype, len, len == 5)?;
+                C2SPacket::DropBrick {
+                    x: r.i16(),
+                    y: r.i16(),
+                }
+            }
+            t::SHOOT_BALL => {
+                check_len(ptype, len, len == BallPacket::LEN)?;
+                C2SPacket::ShootBall(BallPacket::read(&mut r))
+            }
+            t::PICKUP_BALL => {
+                check_len(ptype, len, len == 6)?;
+                C2SPacket::PickupBall {
+                    ball: r.u8(),
+                    time: r.u32(),
+                }
+            }
+            t::GOAL => {
+                check_len(ptype, len, len == 6)?;
+                C2SPacket::Goal {
+                    ball: r.u8(),
+                    x: r.i16(),
+                    y: r.i16(),
+                }
+            }
             _ => C2SPacket::Other {
                 ptype,
                 body: r.rest().to_vec(),
@@ -192,6 +244,26 @@ impl C2SPacket {
                 out.put_i16(*fid);
             }
             C2SPacket::DropFlags => out.put_u8(t::DROP_FLAGS),
+            C2SPacket::DropBrick { x, y } => {
+                out.put_u8(t::DROP_BRICK);
+                out.put_i16(*x);
+                out.put_i16(*y);
+            }
+            C2SPacket::ShootBall(b) => {
+                out.put_u8(t::SHOOT_BALL);
+                b.write(out);
+            }
+            C2SPacket::PickupBall { ball, time } => {
+                out.put_u8(t::PICKUP_BALL);
+                out.put_u8(*ball);
+                out.put_u32(*time);
+            }
+            C2SPacket::Goal { ball, x, y } => {
+                out.put_u8(t::GOAL);
+                out.put_u8(*ball);
+                out.put_i16(*x);
+                out.put_i16(*y);
+            }
             C2SPacket::Other { ptype, body } => {
                 out.put_u8(*ptype);
                 out.put(body);
@@ -220,6 +292,10 @@ impl C2SPacket {
             C2SPacket::SecurityResponse(_) => t::SECURITY_RESPONSE,
             C2SPacket::TouchFlag { .. } => t::TOUCH_FLAG,
             C2SPacket::DropFlags => t::DROP_FLAGS,
+            C2SPacket::DropBrick { .. } => t::DROP_BRICK,
+            C2SPacket::ShootBall(_) => t::SHOOT_BALL,
+            C2SPacket::PickupBall { .. } => t::PICKUP_BALL,
+            C2SPacket::Goal { .. } => t::GOAL,
             C2SPacket::Other { ptype, .. } => *ptype,
         }
     }

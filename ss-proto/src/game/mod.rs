@@ -10,7 +10,9 @@
 //! Text is single-byte Windows-1252 ([`byte_to_char`], [`char_to_byte`]).
 //! Encoders truncate over-long text to the field or packet limit.
 
+mod balls;
 mod c2s;
+pub mod koth;
 pub mod objects;
 mod position;
 mod s2c;
@@ -21,6 +23,7 @@ mod zone;
 #[cfg(test)]
 mod tests;
 
+pub use balls::BallPacket;
 pub use c2s::{C2SPacket, GoArena, Login, SecurityResponse};
 pub use objects::{ObjectChange, ObjectData, ObjectToggle};
 pub use position::{

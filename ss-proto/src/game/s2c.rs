@@ -1,5 +1,6 @@
 //! Server-to-client game packets (§3).
 
+use super::balls::BallPacket;
 use super::objects::{ObjectChange, ObjectToggle};
 use super::position::{LargePosition, SmallPosition};
 use super::text::{byte_to_char, put_cstr, put_fixed_str, read_fixed_str, split_cstr};
@@ -160,6 +161,15 @@ pub enum S2CPacket {
     ToggleObjects(Vec<ObjectToggle>),
     /// 0x36: LVZ object attributes changed (§23a).
     MoveObjects(Vec<ObjectChange>),
+    /// 0x2E: where a ball is, or who carries it (§15).
+    Ball(BallPacket),
+    /// 0x0B: a goal: `freq` scored, each of its players gets `points` (§15).
+    SoccerGoal {
+        /// The scoring freq.
+        freq: i16,
+        /// Points for each player of the freq (0 = none).
+        points: i32,
+    },
     /// 0x3B: go to another zone (or arena) (`docs/protocol/game-protocol.md` §23).
     Redirect(Redirect),
     /// Any other type: the type byte and the bytes after it.
@@ -353,6 +363,17 @@ impl S2CPacket {
                         .collect(),
                 )
             }
+            t::BALL_POSITION => {
+                exact(BallPacket::LEN)?;
+                S2CPacket::Ball(BallPacket::read(&mut r))
+            }
+            t::SOCCER_GOAL => {
+                exact(7)?;
+                S2CPacket::SoccerGoal {
+                    freq: r.i16(),
+                    points: r.i32(),
+                }
+            }
             t::REDIRECT => {
                 exact(Redirect::LEN)?;
                 S2CPacket::Redirect(Redirect {
@@ -492,6 +513,15 @@ impl S2CPacket {
                 out.put_u8(ptype);
                 list.iter().for_each(|o| out.put(&o.to_bytes()));
             }
+            S2CPacket::Ball(b) => {
+                out.put_u8(ptype);
+                b.write(out);
+            }
+            S2CPacket::SoccerGoal { freq, points } => {
+                out.put_u8(ptype);
+                out.put_i16(*freq);
+                out.put_i32(*points);
+            }
             S2CPacket::Redirect(rd) => {
                 out.put_u8(ptype);
                 out.put_u32(u32::from(rd.ip));
@@ -546,6 +576,8 @@ impl S2CPacket {
             S2CPacket::PeriodicReward(_) => t::PERIODIC_REWARD,
             S2CPacket::ToggleObjects(_) => t::TOGGLE_OBJECTS,
             S2CPacket::MoveObjects(_) => t::MOVE_OBJECTS,
+            S2CPacket::Ball(_) => t::BALL_POSITION,
+            S2CPacket::SoccerGoal { .. } => t::SOCCER_GOAL,
             S2CPacket::Redirect(_) => t::REDIRECT,
             S2CPacket::Other { ptype, .. } => *ptype,
         }

@@ -306,7 +306,7 @@ fn c2s_round_trips() {
             ..sec
         }),
         C2SPacket::Other {
-            ptype: 0x1C,
+            ptype: 0x1E,
             body: vec![1, 0, 2, 0],
         },
     ];
@@ -901,6 +901,18 @@ fn go_arena() -> impl Strategy<Value = GoArena> {
         })
 }
 
+fn ball_packet() -> impl Strategy<Value = BallPacket> {
+    (any::<u8>(), any::<[i16; 5]>(), any::<u32>()).prop_map(|(ball, v, time)| BallPacket {
+        ball,
+        x: v[0],
+        y: v[1],
+        x_speed: v[2],
+        y_speed: v[3],
+        carrier: v[4],
+        time,
+    })
+}
+
 fn c2s_packet() -> impl Strategy<Value = C2SPacket> {
     prop_oneof![
         go_arena().prop_map(C2SPacket::GoArena),
@@ -924,6 +936,14 @@ fn c2s_packet() -> impl Strategy<Value = C2SPacket> {
                 raw.extend_from_slice(&tail);
                 C2SPacket::decode(&raw).unwrap()
             }),
+        (any::<i16>(), any::<i16>()).prop_map(|(x, y)| C2SPacket::DropBrick { x, y }),
+        ball_packet().prop_map(C2SPacket::ShootBall),
+        (any::<u8>(), any::<u32>()).prop_map(|(ball, time)| C2SPacket::PickupBall { ball, time }),
+        (any::<u8>(), any::<i16>(), any::<i16>()).prop_map(|(ball, x, y)| C2SPacket::Goal {
+            ball,
+            x,
+            y
+        }),
         (0x40u8..=0xFF, proptest::collection::vec(any::<u8>(), 0..50))
             .prop_map(|(ptype, body)| C2SPacket::Other { ptype, body }),
     ]
@@ -1017,6 +1037,9 @@ fn s2c_packet() -> impl Strategy<Value = S2CPacket> {
         proptest::collection::vec(arena, 0..10).prop_map(S2CPacket::ArenaList),
         text(254, false).prop_map(S2CPacket::LoginText),
         (any::<i16>(), any::<i16>()).prop_map(|(pid, freq)| S2CPacket::FreqChange { pid, freq }),
+        ball_packet().prop_map(S2CPacket::Ball),
+        (any::<i16>(), any::<i32>())
+            .prop_map(|(freq, points)| S2CPacket::SoccerGoal { freq, points }),
         (0x40u8..=0xFF, proptest::collection::vec(any::<u8>(), 0..50))
             .prop_map(|(ptype, body)| S2CPacket::Other { ptype, body }),
     ]
@@ -1033,7 +1056,7 @@ const VALID_SHAPES: &[(u8, usize)] = &[
     (0x21, 33), (0x28, 18), (0x28, 26), (0x29, 21), (0x29, 49), (0x2A, 40), (0x2F, 20),
     (0x33, 10), (0x02, 1), (0x04, 3), (0x0D, 6), (0x0E, 5), (0x1C, 2), (0x20, 5), (0x32, 5),
     (0x34, 7), (0x1B, 1), (0x27, 1), (0x0D, 1), (0x18, 2), (0x14, 1), (0x0C, 1), (0x0F, 3),
-    (0x21, 1),
+    (0x21, 1), (0x1C, 5), (0x1F, 16), (0x20, 6), (0x21, 6), (0x2E, 16), (0x0B, 7),
 ];
 
 /// Bytes that look like game packets often enough to reach the decoders.
@@ -1545,4 +1568,70 @@ fn object_changes_wire_layout_and_round_trip() {
     assert_eq!(S2CPacket::decode(&buf).unwrap(), pkt);
     assert!(S2CPacket::decode(&[0x36]).is_err());
     assert!(S2CPacket::decode(&buf[..buf.len() - 1]).is_err());
+}
+
+#[test]
+fn ball_and_brick_packets_have_their_wire_layouts() {
+    // S2C 0x2E: ball 2 at (8200, 8216), speed (-30, 40), carried by pid 5,
+    // fired at tick 0x01020304 (game-protocol.md §15.1).
+    let ball = BallPacket {
+        ball: 2,
+        x: 8200,
+        y: 8216,
+        x_speed: -30,
+        y_speed: 40,
+        carrier: 5,
+        time: 0x0102_0304,
+    };
+    let wire = hex("2e 02 08 20 18 20 e2 ff 28 00 05 00 04 03 02 01");
+    assert_eq!(s2c_bytes(&S2CPacket::Ball(ball)), wire);
+    assert_eq!(S2CPacket::decode(&wire), Ok(S2CPacket::Ball(ball)));
+    // C2S 0x1F carries the same record.
+    let mut fire = wire.clone();
+    fire[0] = 0x1F;
+    assert_eq!(C2SPacket::decode(&fire), Ok(C2SPacket::ShootBall(ball)));
+    assert_eq!(c2s_bytes(&C2SPacket::ShootBall(ball)), fire);
+    // C2S 0x20 pickup, 0x21 goal, 0x1C brick; S2C 0x0B goal.
+    let cases: Vec<(C2SPacket, Vec<u8>)> = vec![
+        (
+            C2SPacket::PickupBall {
+                ball: 1,
+                time: 0x0A0B_0C0D,
+            },
+            hex("20 01 0d 0c 0b 0a"),
+        ),
+        (
+            C2SPacket::Goal {
+                ball: 0,
+                x: 500,
+                y: -1,
+            },
+            hex("21 00 f4 01 ff ff"),
+        ),
+        (C2SPacket::DropBrick { x: 512, y: 3 }, hex("1c 00 02 03 00")),
+    ];
+    for (pkt, wire) in cases {
+        assert_eq!(c2s_bytes(&pkt), wire, "{pkt:?}");
+        assert_eq!(C2SPacket::decode(&wire), Ok(pkt));
+    }
+    let goal = S2CPacket::SoccerGoal {
+        freq: 1,
+        points: 300,
+    };
+    assert_eq!(s2c_bytes(&goal), hex("0b 01 00 2c 01 00 00"));
+    assert_eq!(S2CPacket::decode(&hex("0b 01 00 2c 01 00 00")), Ok(goal));
+    // Any other length is refused.
+    for (t, len) in [
+        (0x1F, 15),
+        (0x1F, 17),
+        (0x20, 5),
+        (0x21, 7),
+        (0x1C, 4),
+        (0x1C, 6),
+    ] {
+        assert!(C2SPacket::decode(&sized(t, len)).is_err(), "{t:#x} {len}");
+    }
+    for (t, len) in [(0x2E, 15), (0x2E, 17), (0x0B, 6), (0x0B, 8)] {
+        assert!(S2CPacket::decode(&sized(t, len)).is_err(), "{t:#x} {len}");
+    }
 }

@@ -139,3 +139,40 @@ pub fn turf_map() -> Vec<u8> {
     }
     map.encode()
 }
+
+/// The walled field of [`soccer_map`]: (left, top, right, bottom) tiles of
+/// its walls; gaps in the top and bottom walls (x 508–516) let ships in.
+pub const SOCCER_FIELD: (u16, u16, u16, u16) = (400, 472, 624, 552);
+
+/// The goals of [`soccer_map`]: columns of goal tiles (x, first y, last y),
+/// the left one (x < 512, even freqs defend it in `Soccer:Mode` 1) first.
+pub const SOCCER_GOALS: [(u16, u16, u16); 2] = [(403, 500, 524), (621, 500, 524)];
+
+/// The `.lvl` bytes of the example soccer map: a border wall, an empty
+/// walled field around the centre ([`SOCCER_FIELD`]) and a goal at each
+/// end ([`SOCCER_GOALS`], tile 172). Deterministic.
+pub fn soccer_map() -> Vec<u8> {
+    let mut map = generate(&GenParams {
+        asteroids: 0,
+        wall_blocks: 0,
+        safe_half_size: 0,
+        ..GenParams::default()
+    });
+    let (left, top, right, bottom) = SOCCER_FIELD;
+    for x in left..=right {
+        if !(508..=516).contains(&x) {
+            map.set_tile(x, top, tile::FIRST_WALL);
+            map.set_tile(x, bottom, tile::FIRST_WALL);
+        }
+    }
+    for y in top..=bottom {
+        map.set_tile(left, y, tile::FIRST_WALL);
+        map.set_tile(right, y, tile::FIRST_WALL);
+    }
+    for (x, y1, y2) in SOCCER_GOALS {
+        for y in y1..=y2 {
+            map.set_tile(x, y, tile::GOAL);
+        }
+    }
+    map.encode()
+}

@@ -1,6 +1,6 @@
 //! Reading and writing `.lvl` files (`docs/protocol/lvl-format.md` §1–§7).
 
-use super::region::{decode_region, RegionOutcome};
+use super::region::{decode_region, encode_rtil, Region, RegionOutcome};
 use super::{tile, Map, MapError, MAP_SIZE, MAX_CHUNK_SIZE, MAX_LVL_SIZE};
 
 /// The metadata section magic, "elvl".
@@ -149,6 +149,63 @@ impl Map {
         }
         out
     }
+
+    /// Encodes the map as a metadata-first extended file (§1, §5): an
+    /// `elvl` section holding one `REGN` chunk per region (name, tiles,
+    /// flags, auto-warp) and a `TILE` chunk with the tile records of
+    /// [`Map::encode`]. A region whose runs cannot be encoded is left out
+    /// (see [`encode_rtil`]). Used to build test maps with regions.
+    pub fn encode_with_regions(&self, regions: &[Region]) -> Vec<u8> {
+        let mut body = Vec::new();
+        for r in regions {
+            let Some(rtil) = encode_rtil(&r.runs) else {
+                continue;
+            };
+            let mut sub = Vec::new();
+            put_chunk(&mut sub, b"rNAM", r.name.as_bytes());
+            put_chunk(&mut sub, b"rTIL", &rtil);
+            for (on, kind) in [
+                (r.is_base, b"rBSE"),
+                (r.no_antiwarp, b"rNAW"),
+                (r.no_weapons, b"rNWP"),
+                (r.no_flag_drops, b"rNFL"),
+                (r.no_receive_antiwarp, b"rNRA"),
+                (r.no_receive_weapons, b"rNRW"),
+            ] {
+                if on {
+                    put_chunk(&mut sub, kind, &[]);
+                }
+            }
+            if let Some(w) = &r.auto_warp {
+                let mut d = Vec::new();
+                d.extend_from_slice(&w.x.to_le_bytes());
+                d.extend_from_slice(&w.y.to_le_bytes());
+                if let Some(arena) = &w.arena {
+                    let mut name = [0u8; 16];
+                    let n = arena.len().min(15);
+                    name[..n].copy_from_slice(&arena.as_bytes()[..n]);
+                    d.extend_from_slice(&name);
+                }
+                put_chunk(&mut sub, b"rAWP", &d);
+            }
+            put_chunk(&mut body, b"REGN", &sub);
+        }
+        put_chunk(&mut body, b"TILE", &self.encode());
+        let mut out = Vec::with_capacity(METADATA_HEADER_LEN + body.len());
+        out.extend_from_slice(&ELVL_MAGIC);
+        out.extend_from_slice(&((METADATA_HEADER_LEN + body.len()) as u32).to_le_bytes());
+        out.extend_from_slice(&[0; 4]);
+        out.extend_from_slice(&body);
+        out
+    }
+}
+
+/// Appends one chunk (type, size, data, zero padding to 4).
+fn put_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+    out.extend_from_slice(kind);
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out.extend_from_slice(data);
+    out.resize(out.len().next_multiple_of(4), 0);
 }
 
 /// The chunk area of the metadata section at `offset`, if the section is

@@ -20,7 +20,10 @@ pub use download::{
     EMERGENCY_MAP, EMERGENCY_MAP_NAME, FILE_NAME_LEN, INCOMING_FILE_PACKET_TYPE,
     MAP_DATA_PACKET_TYPE,
 };
-pub use generate::{default_map, generate, turf_map, GenParams, TURF_FLAG_TILES};
+pub use generate::{
+    default_map, generate, soccer_map, turf_map, GenParams, SOCCER_FIELD, SOCCER_GOALS,
+    TURF_FLAG_TILES,
+};
 pub use region::{decode_rtil, encode_rtil, AutoWarp, Region, TileRun};
 
 /// Width and height of every map, in tiles.

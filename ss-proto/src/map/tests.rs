@@ -418,3 +418,81 @@ fn turf_map_has_its_static_flags_in_id_order() {
     let flags = map.flags();
     assert_eq!(flags, TURF_FLAG_TILES.to_vec());
 }
+
+#[test]
+fn soccer_map_has_a_walled_field_with_a_goal_at_each_end() {
+    let bytes = soccer_map();
+    assert_eq!(bytes, soccer_map(), "deterministic");
+    let map = Map::decode(&bytes).unwrap();
+    for (x, y1, y2) in SOCCER_GOALS {
+        for y in y1..=y2 {
+            assert_eq!(map.tile(i32::from(x), i32::from(y)), tile::GOAL);
+        }
+        assert_eq!(map.tile(i32::from(x), i32::from(y2) + 1), tile::EMPTY);
+    }
+    let (left, top, right, bottom) = SOCCER_FIELD;
+    assert!(map.is_solid(i32::from(left), 512) && map.is_solid(i32::from(right), 512));
+    assert!(map.is_solid(450, i32::from(top)) && map.is_solid(450, i32::from(bottom)));
+    // The way in, and nothing in the field but the goals.
+    assert!(!map.is_solid(512, i32::from(top)) && !map.is_solid(512, i32::from(bottom)));
+    let inside = map
+        .tiles()
+        .filter(|&(x, y, _)| x > left && x < right && y > top && y < bottom)
+        .filter(|&(_, _, t)| t != tile::GOAL)
+        .count();
+    assert_eq!(inside, 0);
+}
+
+#[test]
+fn a_map_with_regions_round_trips_through_the_extended_encoding() {
+    let mut map = Map::new();
+    map.set_tile(10, 10, 1);
+    map.set_tile(500, 600, tile::SAFE);
+    let regions = vec![
+        Region {
+            name: "warp".into(),
+            runs: vec![
+                TileRun {
+                    y: 100,
+                    x: 200,
+                    len: 5,
+                },
+                TileRun {
+                    y: 101,
+                    x: 200,
+                    len: 5,
+                },
+            ],
+            no_weapons: true,
+            auto_warp: Some(AutoWarp {
+                x: 512,
+                y: -1,
+                arena: None,
+            }),
+            ..Region::default()
+        },
+        Region {
+            name: "elsewhere".into(),
+            runs: vec![TileRun {
+                y: 3,
+                x: 0,
+                len: 1024,
+            }],
+            no_antiwarp: true,
+            auto_warp: Some(AutoWarp {
+                x: 1,
+                y: 2,
+                arena: Some("duel".into()),
+            }),
+            ..Region::default()
+        },
+    ];
+    let file = map.encode_with_regions(&regions);
+    assert!(file.starts_with(b"elvl"));
+    let back = Map::decode(&file).expect("decodes");
+    assert_eq!(back.regions(), &regions[..]);
+    assert_eq!(back.tile(10, 10), 1);
+    assert_eq!(back.tile(500, 600), tile::SAFE);
+    assert!(back.regions_at(204, 101).any(|r| r.name == "warp"));
+    assert!(back.regions_at(205, 101).next().is_none());
+}

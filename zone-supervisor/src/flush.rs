@@ -1,0 +1,365 @@
+//! When a connection's coalescable datagrams leave: the flush policy.
+//!
+//! Every datagram the supervisor sends costs far more in the kernel than in
+//! our code (BENCHMARKS.md, "What bounds it"), so a player's relayed
+//! positions should share datagrams — but every millisecond one waits is a
+//! millisecond of latency. The policy here decides, per connection and per
+//! loop pass, whether its queue goes out now or waits, and until when.
+//! The rules are described for operators in `docs/protocol/core-transport.md`
+//! §13.4; this module is sans-IO (fed `now`, returns decisions) so it is
+//! tested with made-up times.
+//!
+//! Only unreliable traffic waits: anything urgent (acks, reliable data, time
+//! sync answers) and a queue that already fills most of a datagram go out at
+//! the end of the pass, as does everything under [`FlushPolicy::Immediate`].
+
+use std::time::{Duration, Instant};
+
+/// Queued unreliable bytes at which a connection is sent at once: most of
+/// one 512-byte datagram is already used, waiting gains nothing.
+pub const FULL_ENOUGH: usize = 400;
+
+/// How fast the per-connection rate estimate forgets (time constant).
+const RATE_TAU: Duration = Duration::from_secs(1);
+
+/// Coalescable packets per second from which a connection counts as one of
+/// the receivers sharing the budget.
+pub const RECEIVER_RATE: f64 = 20.0;
+
+/// Holds shorter than this are not worth a timer: send now.
+const MIN_HOLD: Duration = Duration::from_micros(500);
+
+/// Release times are rounded up to this grid, so that the connections due
+/// around the same moment leave together, in one `sendmmsg` and one wake-up.
+pub const GRID: Duration = Duration::from_millis(1);
+
+/// How long unreliable traffic may wait to share a datagram.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FlushPolicy {
+    /// Send every connection's queue at the end of every loop pass
+    /// (`Net:DatagramBudget = 0` and `Net:FlushDelayMillis = 0`).
+    Immediate,
+    /// Hold every queue for this long after its first packet
+    /// (`Net:FlushDelayMillis` > 0, the operator's explicit choice).
+    Fixed(Duration),
+    /// Hold each queue only as long as it takes for the zone's coalescable
+    /// datagrams to stay near `budget` per second in total, and never longer
+    /// than `max_hold` (`Net:DatagramBudget`, `Net:MaxFlushDelayMillis`).
+    Adaptive {
+        /// Datagrams per second the zone aims at for coalescable traffic.
+        budget: u32,
+        /// The longest any packet waits.
+        max_hold: Duration,
+    },
+}
+
+impl FlushPolicy {
+    /// The policy from the three settings: an explicit fixed delay wins,
+    /// then a budget of 0 means no coalescing at all.
+    pub fn from_settings(fixed: Duration, budget: u32, max_hold: Duration) -> Self {
+        if !fixed.is_zero() {
+            FlushPolicy::Fixed(fixed)
+        } else if budget == 0 || max_hold.is_zero() {
+            FlushPolicy::Immediate
+        } else {
+            FlushPolicy::Adaptive { budget, max_hold }
+        }
+    }
+
+    /// How long a connection that receives `rate` coalescable packets per
+    /// second should hold its queue, when `receivers` connections share the
+    /// budget.
+    ///
+    /// Holding a queue for `h` after its first packet gives on average one
+    /// datagram per `h + 1/rate` seconds, so a connection's share of the
+    /// budget, `budget / receivers` datagrams per second, needs
+    /// `h = receivers / budget - 1 / rate`: nothing when its traffic is
+    /// already sparse enough, more as its traffic (or the zone) grows,
+    /// capped by `max_hold`.
+    pub fn hold(&self, rate: f64, receivers: usize) -> Duration {
+        match *self {
+            FlushPolicy::Immediate => Duration::ZERO,
+            FlushPolicy::Fixed(d) => d,
+            FlushPolicy::Adaptive { budget, max_hold } => {
+                if rate <= 0.0 {
+                    return Duration::ZERO;
+                }
+                let share = receivers.max(1) as f64 / f64::from(budget.max(1));
+                let h = share - 1.0 / rate;
+                if h <= 0.0 {
+                    Duration::ZERO
+                } else {
+                    Duration::from_secs_f64(h).min(max_hold)
+                }
+            }
+        }
+    }
+}
+
+/// What to do with one connection's queue at the end of a pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlushDecision {
+    /// Send what is queued now.
+    SendNow,
+    /// Keep it queued until this time (or until something urgent comes).
+    HoldUntil(Instant),
+}
+
+/// One connection's coalescing state: how much coalescable traffic it gets
+/// and since when its queue has been held.
+#[derive(Debug, Clone)]
+pub struct Coalescer {
+    /// Packets per second queued for this connection (exponentially
+    /// weighted, time constant [`RATE_TAU`]).
+    rate: f64,
+    /// When `rate` was last brought up to date.
+    rate_at: Instant,
+    /// Packets queued since then.
+    count: u32,
+    /// When the packets now waiting started to wait.
+    held_since: Option<Instant>,
+}
+
+impl Coalescer {
+    /// A fresh state for a connection accepted at `now`.
+    pub fn new(now: Instant) -> Self {
+        Coalescer {
+            rate: 0.0,
+            rate_at: now,
+            count: 0,
+            held_since: None,
+        }
+    }
+
+    /// Counts one coalescable packet queued for this connection.
+    pub fn queued(&mut self) {
+        self.count = self.count.saturating_add(1);
+    }
+
+    /// The connection's coalescable packets per second, as of `now`.
+    pub fn rate(&mut self, now: Instant) -> f64 {
+        let dt = now.saturating_duration_since(self.rate_at);
+        if dt.is_zero() && self.count == 0 {
+            return self.rate;
+        }
+        let tau = RATE_TAU.as_secs_f64();
+        let decay = (-dt.as_secs_f64() / tau).exp();
+        self.rate = self.rate * decay + f64::from(self.count) / tau;
+        self.count = 0;
+        self.rate_at = now;
+        self.rate
+    }
+
+    /// Whether packets are being held back right now.
+    pub fn is_holding(&self) -> bool {
+        self.held_since.is_some()
+    }
+
+    /// Decides whether the queue leaves at the end of this pass. `urgent`
+    /// means the connection has something that must not wait (acks,
+    /// reliable data, time sync answers); `queued` is its unreliable bytes.
+    /// `epoch` anchors the release grid shared by all connections.
+    #[allow(clippy::too_many_arguments)]
+    pub fn decide(
+        &mut self,
+        policy: &FlushPolicy,
+        now: Instant,
+        epoch: Instant,
+        urgent: bool,
+        queued: usize,
+        receivers: usize,
+    ) -> FlushDecision {
+        let rate = self.rate(now);
+        if urgent || queued >= FULL_ENOUGH {
+            self.held_since = None;
+            return FlushDecision::SendNow;
+        }
+        let hold = policy.hold(rate, receivers);
+        if hold < MIN_HOLD {
+            self.held_since = None;
+            return FlushDecision::SendNow;
+        }
+        let since = *self.held_since.get_or_insert(now);
+        let due = match policy {
+            FlushPolicy::Fixed(_) => since + hold,
+            _ => grid_ceil(epoch, since + hold),
+        };
+        if now >= due {
+            self.held_since = None;
+            FlushDecision::SendNow
+        } else {
+            FlushDecision::HoldUntil(due)
+        }
+    }
+}
+
+/// `t` rounded up to the next multiple of [`GRID`] after `epoch`.
+pub fn grid_ceil(epoch: Instant, t: Instant) -> Instant {
+    let since = t.saturating_duration_since(epoch).as_nanos();
+    let g = GRID.as_nanos();
+    let steps = since.div_ceil(g);
+    epoch + Duration::from_nanos((steps * g) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    const ADAPTIVE: FlushPolicy = FlushPolicy::Adaptive {
+        budget: 7000,
+        max_hold: Duration::from_millis(7),
+    };
+
+    #[test]
+    fn settings_pick_the_policy() {
+        assert_eq!(
+            FlushPolicy::from_settings(ms(5), 7000, ms(7)),
+            FlushPolicy::Fixed(ms(5))
+        );
+        assert_eq!(
+            FlushPolicy::from_settings(Duration::ZERO, 0, ms(7)),
+            FlushPolicy::Immediate
+        );
+        assert_eq!(
+            FlushPolicy::from_settings(Duration::ZERO, 7000, ms(7)),
+            ADAPTIVE
+        );
+    }
+
+    #[test]
+    fn the_hold_grows_with_traffic_and_population_and_is_capped() {
+        // Four players at 10 Hz: each gets 30 positions/s, far under its
+        // share of the budget: no holding at all.
+        assert_eq!(ADAPTIVE.hold(30.0, 4), Duration::ZERO);
+        // Forty players at 10 Hz: 390/s each, share 175/s → about 3.2 ms.
+        let h40 = ADAPTIVE.hold(390.0, 40);
+        assert!(h40 > ms(3) && h40 < ms(4), "{h40:?}");
+        // Two hundred: the share is 35/s, far beyond the cap.
+        assert_eq!(ADAPTIVE.hold(1990.0, 200), ms(7));
+        // Nothing to hold for a connection without traffic.
+        assert_eq!(ADAPTIVE.hold(0.0, 200), Duration::ZERO);
+        assert_eq!(FlushPolicy::Immediate.hold(5000.0, 500), Duration::ZERO);
+        assert_eq!(FlushPolicy::Fixed(ms(5)).hold(1.0, 1), ms(5));
+    }
+
+    #[test]
+    fn the_rate_estimate_follows_the_traffic() {
+        let t0 = Instant::now();
+        let mut c = Coalescer::new(t0);
+        // 400 packets a second, for three seconds, counted every 2.5 ms.
+        let mut t = t0;
+        for _ in 0..1200 {
+            t += Duration::from_micros(2500);
+            c.queued();
+            c.rate(t);
+        }
+        let r = c.rate(t);
+        assert!((r - 400.0).abs() < 25.0, "{r}");
+        // Silence makes it fade.
+        let r = c.rate(t + Duration::from_secs(5));
+        assert!(r < 5.0, "{r}");
+    }
+
+    #[test]
+    fn a_busy_connection_is_held_until_a_grid_point_then_sent() {
+        let epoch = Instant::now();
+        let mut c = Coalescer::new(epoch);
+        let mut t = epoch;
+        // Build up a rate of 390/s (forty players' positions).
+        for _ in 0..800 {
+            t += Duration::from_micros(2564);
+            c.queued();
+            c.rate(t);
+        }
+        let now = t + Duration::from_micros(300);
+        c.queued();
+        let d = c.decide(&ADAPTIVE, now, epoch, false, 40, 40);
+        let FlushDecision::HoldUntil(due) = d else {
+            panic!("expected a hold, got {d:?}");
+        };
+        assert!(due > now && due <= now + ms(5), "{:?}", due - now);
+        assert_eq!((due - epoch).as_nanos() % GRID.as_nanos(), 0);
+        // Before it is due, still held; at the due time, sent.
+        assert_eq!(
+            c.decide(
+                &ADAPTIVE,
+                due - Duration::from_micros(1),
+                epoch,
+                false,
+                80,
+                40
+            ),
+            FlushDecision::HoldUntil(due)
+        );
+        assert_eq!(
+            c.decide(&ADAPTIVE, due, epoch, false, 80, 40),
+            FlushDecision::SendNow
+        );
+        assert!(!c.is_holding());
+    }
+
+    #[test]
+    fn urgent_or_full_queues_and_quiet_connections_go_at_once() {
+        let epoch = Instant::now();
+        let mut c = Coalescer::new(epoch);
+        let mut t = epoch;
+        for _ in 0..800 {
+            t += Duration::from_micros(2564);
+            c.queued();
+            c.rate(t);
+        }
+        assert_eq!(
+            c.decide(&ADAPTIVE, t, epoch, true, 10, 40),
+            FlushDecision::SendNow
+        );
+        assert_eq!(
+            c.decide(&ADAPTIVE, t, epoch, false, FULL_ENOUGH, 40),
+            FlushDecision::SendNow
+        );
+        // A quiet connection (a few packets a second) never waits.
+        let mut q = Coalescer::new(epoch);
+        q.queued();
+        assert_eq!(
+            q.decide(&ADAPTIVE, epoch + ms(100), epoch, false, 20, 40),
+            FlushDecision::SendNow
+        );
+        // Nothing waits under the immediate policy.
+        assert_eq!(
+            c.decide(&FlushPolicy::Immediate, t, epoch, false, 20, 40),
+            FlushDecision::SendNow
+        );
+    }
+
+    #[test]
+    fn a_fixed_delay_counts_from_the_first_packet() {
+        let epoch = Instant::now();
+        let mut c = Coalescer::new(epoch);
+        let p = FlushPolicy::Fixed(ms(5));
+        let t = epoch + Duration::from_micros(1234);
+        assert_eq!(
+            c.decide(&p, t, epoch, false, 20, 1),
+            FlushDecision::HoldUntil(t + ms(5))
+        );
+        assert_eq!(
+            c.decide(&p, t + ms(2), epoch, false, 40, 1),
+            FlushDecision::HoldUntil(t + ms(5))
+        );
+        assert_eq!(
+            c.decide(&p, t + ms(5), epoch, false, 40, 1),
+            FlushDecision::SendNow
+        );
+    }
+
+    #[test]
+    fn grid_rounding() {
+        let e = Instant::now();
+        assert_eq!(grid_ceil(e, e), e);
+        assert_eq!(grid_ceil(e, e + Duration::from_micros(1)), e + ms(1));
+        assert_eq!(grid_ceil(e, e + ms(3)), e + ms(3));
+        assert_eq!(grid_ceil(e, e + Duration::from_micros(3001)), e + ms(4));
+    }
+}
