@@ -15,9 +15,10 @@ use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "socket")]
 pub mod socket;
+pub mod version;
 
 /// Version of this message set; bumped on every incompatible change.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// Largest frame either side accepts. A peer that announces more is broken
 /// or hostile and the link is dropped.
@@ -254,6 +255,27 @@ pub enum ToRealm<'a> {
     /// `staff.conf` changed (a `?setgroup -p` or `?rmgroup` elsewhere):
     /// re-read it; groups of players not in a temporary group follow it.
     StaffChanged,
+    /// The supervisor's build version (`?version` shows it), sent when the
+    /// worker is ready and again after the supervisor was upgraded.
+    ZoneVersion {
+        /// As [`version::build_version`] names it.
+        version: String,
+    },
+    /// Planned hand-over to a successor worker (`docs/upgrades.md` §2):
+    /// the worker answers with [`FromRealm::HandOverState`] after every
+    /// message before this one, then serves nobody and waits for
+    /// [`ToRealm::Shutdown`].
+    HandOver,
+    /// To the successor: the state its predecessor handed over, before
+    /// the players are adopted.
+    TakeOver {
+        /// The bytes of [`FromRealm::HandOverState`], as the realm wrote them.
+        #[serde(borrow)]
+        bytes: &'a [u8],
+    },
+    /// To the successor: a player of the predecessor, to be taken on
+    /// silently (his client already has the arena; no entry sequence).
+    AdoptPlayer(PlayerInfo),
 }
 
 /// Messages from a realm worker to the supervisor.
@@ -367,6 +389,20 @@ pub enum FromRealm<'a> {
         /// One entry per player.
         players: Vec<RadarEntry>,
     },
+    /// The worker's build version, sent right after [`FromRealm::Hello`]
+    /// (`stats` shows it per realm).
+    Build {
+        /// As [`version::build_version`] names it.
+        version: String,
+    },
+    /// Answer to [`ToRealm::HandOver`]: the arena's whole state for a
+    /// successor (module checkpoint, per-player game state), opaque to the
+    /// supervisor, at most [`MAX_HANDOVER_LEN`] bytes.
+    HandOverState {
+        /// Opaque bytes for [`ToRealm::TakeOver`].
+        #[serde(borrow)]
+        bytes: &'a [u8],
+    },
 }
 
 /// One player on the arena radar.
@@ -386,6 +422,9 @@ pub struct RadarEntry {
 
 /// Largest checkpoint the supervisor keeps for a realm.
 pub const MAX_CHECKPOINT_LEN: usize = 16 * 1024;
+
+/// Largest [`FromRealm::HandOverState`] the supervisor accepts.
+pub const MAX_HANDOVER_LEN: usize = 512 * 1024;
 
 /// Requests a realm makes of the zone.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -822,6 +861,11 @@ impl FrameReader {
         let frame_start = self.start + 4;
         self.start = frame_start + len;
         Ok(Some(&self.buf[frame_start..frame_start + len]))
+    }
+
+    /// The bytes received but not yet consumed as frames.
+    pub fn unread(&self) -> &[u8] {
+        &self.buf[self.start..]
     }
 
     /// Bytes received but not yet consumed as frames.

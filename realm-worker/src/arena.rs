@@ -211,6 +211,12 @@ pub struct Arena {
     /// with each heartbeat answer.
     radar_watched: bool,
     rng: u64,
+    /// The supervisor's build version (`ToRealm::ZoneVersion`), for `?version`.
+    pub(crate) zone_version: Option<String>,
+    /// The arena was handed over to a successor: it serves nobody now.
+    pub(crate) handed_over: bool,
+    /// Players' state handed over by the predecessor, until each is adopted.
+    pub(crate) adopting: std::collections::HashMap<i16, crate::handover::PlayerCarry>,
 }
 
 impl Arena {
@@ -259,6 +265,9 @@ impl Arena {
             stop: false,
             radar_watched: false,
             rng,
+            zone_version: None,
+            handed_over: false,
+            adopting: Default::default(),
         };
         arena.attach_modules();
         arena
@@ -271,6 +280,12 @@ impl Arena {
             &FromRealm::Hello {
                 version: ipc_proto::PROTOCOL_VERSION,
                 realm: self.name.clone(),
+            },
+        );
+        emit(
+            &mut self.out,
+            &FromRealm::Build {
+                version: ipc_proto::version::build_version().to_string(),
             },
         );
         emit(&mut self.out, &FromRealm::Ready);
@@ -324,6 +339,9 @@ impl Arena {
     /// Periodic work (every 100 ms): lock expiry, security requests, the
     /// modules' timers, the checkpoint.
     pub fn on_timer(&mut self) {
+        if self.handed_over {
+            return;
+        }
         let now = Instant::now();
         for p in self.players.values_mut() {
             if p.lock.and_then(|l| l.expires).is_some_and(|t| now >= t) {
@@ -522,7 +540,7 @@ impl Arena {
     }
 
     /// The zone hands back the checkpoint of this realm's previous worker.
-    fn restore_checkpoint(&mut self, bytes: &[u8]) {
+    pub(crate) fn restore_checkpoint(&mut self, bytes: &[u8]) {
         let now = ipc_proto::monotonic_ticks();
         let sections: Vec<(String, Vec<u8>)> = crate::modules::read_checkpoint(bytes)
             .into_iter()
@@ -540,17 +558,25 @@ impl Arena {
 
     /// Handles one message from the supervisor.
     pub fn handle(&mut self, msg: ToRealm<'_>) {
+        if self.handed_over && !matches!(msg, ToRealm::Heartbeat { .. } | ToRealm::Shutdown) {
+            // The successor serves the arena now (docs/upgrades.md §2).
+            return;
+        }
         match msg {
+            ToRealm::HandOver => self.hand_over(),
+            ToRealm::TakeOver { bytes } => self.take_over(bytes),
+            ToRealm::AdoptPlayer(info) => self.adopt_player(info),
             ToRealm::PlayerEnter(info) => self.player_enter(info),
             ToRealm::PlayerLeave { pid } => self.player_leave(pid),
             ToRealm::PlayerPacket { pid, bytes } => self.player_packet(pid, bytes),
             ToRealm::Heartbeat { seq } => {
                 emit(&mut self.out, &FromRealm::HeartbeatAck { seq });
-                if self.radar_watched {
+                if self.radar_watched && !self.handed_over {
                     self.send_position_snapshot();
                 }
             }
             ToRealm::WatchPositions { on } => self.radar_watched = on,
+            ToRealm::ZoneVersion { version } => self.zone_version = Some(version),
             ToRealm::ReloadConfig => self.reload(),
             ToRealm::StaffChanged => self.reload_staff(),
             ToRealm::SetGroup {

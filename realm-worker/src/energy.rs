@@ -8,7 +8,7 @@
 use conf::ArenaConfig;
 
 /// One energy viewing rule.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum SeeEnergy {
     /// Nobody's energy.
     #[default]

@@ -14,6 +14,7 @@ mod commands;
 mod energy;
 mod freqman;
 mod game;
+mod handover;
 mod lag;
 mod link;
 mod modules;
@@ -30,10 +31,9 @@ use std::os::fd::FromRawFd;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use clap::Parser;
 
 /// Command line of a realm worker (set by the supervisor).
-#[derive(Parser, Debug)]
+#[derive(clap::Parser, Debug)]
 #[command(name = "realm-worker", version, about = "One Subsumption arena")]
 struct Args {
     /// Realm (arena) name.
@@ -59,8 +59,20 @@ fn set_process_name(realm: &str) {
     unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr() as libc::c_ulong, 0, 0, 0) };
 }
 
+/// The command line, with `--version` showing the build version
+/// (`docs/upgrades.md` §1).
+fn parse_args() -> Args {
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Args::command()
+        .version(ipc_proto::version::build_version())
+        .get_matches();
+    Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
 fn main() -> Result<()> {
-    let args = Args::parse();
+    let args = parse_args();
+    // Worked out while the arena loads (docs/upgrades.md §1).
+    ipc_proto::version::warm_up();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

@@ -14,7 +14,7 @@ const TOGGLES_PER_PACKET: usize = (MAX_RELIABLE_PAYLOAD - 1) / ObjectToggle::LEN
 const CHANGES_PER_PACKET: usize = (MAX_RELIABLE_PAYLOAD - 1) / ObjectChange::LEN;
 
 /// What the arena changed about its objects.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ObjectState {
     /// Object id → shown.
     toggled: BTreeMap<u16, bool>,

@@ -36,7 +36,7 @@ impl RegionRules {
 }
 
 /// What the arena knows of one player's regions.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct PlayerRegions {
     /// Indices (into the map's regions) of the regions he is in, sorted.
     pub inside: Vec<u16>,

@@ -124,6 +124,31 @@ impl Harness {
         (p.ship, p.freq)
     }
 
+    /// A player adopted from a predecessor (`ToRealm::AdoptPlayer`).
+    fn enter_adopted(&mut self, pid: i16, name: &str) {
+        let info = PlayerInfo {
+            pid,
+            name: name.into(),
+            squad: String::new(),
+            ship_request: 8,
+            obscenity_filter: false,
+            allow_audio: false,
+            x_res: 1024,
+            y_res: 768,
+            continuum: false,
+            optional_graphics: false,
+            reentry: true,
+            previous_ship: 8,
+            previous_freq: 0,
+            authenticated: true,
+            score: None,
+            banner: None,
+            chat_mask: None,
+            spawn: None,
+        };
+        self.send(ToRealm::AdoptPlayer(info));
+    }
+
     fn packet(&mut self, pid: i16, pkt: C2SPacket) {
         let mut bytes = Vec::new();
         pkt.encode(&mut bytes);
@@ -1279,6 +1304,126 @@ fn laghist_shows_the_targets_reliable_ping_histogram_from_lag_reports() {
     assert!(h.messages(1)[0].starts_with("Usage"), "{:?}", h.messages(1));
 }
 
+/// A planned hand-over (docs/upgrades.md §2): the old arena writes its
+/// state and goes quiet; the successor takes it and adopts the players
+/// without an entry sequence, keeping ships, freqs, scores, locks, chat
+/// masks, the flag game and the jackpot.
+#[test]
+fn a_handed_over_arena_carries_on_in_its_successor() {
+    let settings = ["Flag:FlagCount=3", "Flag:SpawnRadius=5"];
+    let mut old = Harness::new(&settings);
+    old.arena.on_timer();
+    old.arena.jackpot = Some(77);
+    old.enter(1, "alice", ship::WARBIRD);
+    old.enter(2, "bob", ship::JAVELIN);
+    old.packet(
+        2,
+        C2SPacket::Death {
+            killer: 1,
+            bounty: 37,
+        },
+    );
+    let (a_ship, a_freq) = (old.arena.players[&1].ship, old.arena.players[&1].freq);
+    let (b_ship, b_freq) = (old.arena.players[&2].ship, old.arena.players[&2].freq);
+    old.arena.players.get_mut(&2).unwrap().lock = Some(crate::arena::ShipLock { expires: None });
+    old.arena
+        .players
+        .get_mut(&2)
+        .unwrap()
+        .chat
+        .set_mask(std::time::Instant::now(), 0x4, 0);
+    if let Some(core) = old.arena.flags.as_mut() {
+        core.flags[1].state = crate::modules::flagcore::FlagState::Carried { pid: 1 };
+        core.flags[1].freq = a_freq;
+    }
+    old.arena.objects.toggle(5, true);
+    old.clear();
+    old.arena.handle(ToRealm::HandOver);
+    let out = old.arena.take_output();
+    let mut r = FrameReader::new();
+    r.extend(&out);
+    let mut state = None;
+    while let Ok(Some(frame)) = r.next_frame() {
+        if let Ok(FromRealm::HandOverState { bytes }) = ipc_proto::decode(frame) {
+            state = Some(bytes.to_vec());
+        }
+    }
+    let state = state.expect("a hand-over state");
+    // The old arena now serves nobody.
+    old.clear();
+    old.chat(1, chat_type::PUBLIC, -1, "anyone?");
+    assert!(old.received(2).is_empty(), "the old worker went quiet");
+    old.send(ToRealm::Heartbeat { seq: 5 });
+    assert!(old.others().iter().any(|o| o.contains("HeartbeatAck")));
+
+    let mut new = Harness::new(&settings);
+    new.send(ToRealm::TakeOver { bytes: &state });
+    new.enter_adopted(1, "alice");
+    new.enter_adopted(2, "bob");
+    assert!(
+        new.received(1).is_empty() && new.received(2).is_empty(),
+        "no entry sequence for adopted players: {:?}",
+        new.received(1)
+    );
+    let a = &new.arena.players[&1];
+    let b = &new.arena.players[&2];
+    assert_eq!((a.ship, a.freq), (a_ship, a_freq));
+    assert_eq!((b.ship, b.freq), (b_ship, b_freq));
+    assert!(b.lock.is_some(), "the lock stays");
+    assert_eq!(new.arena.scores.get("alice").kill_points, 37);
+    assert_eq!(new.arena.scores.get("bob").deaths, 1);
+    assert_eq!(new.arena.jackpot, Some(77));
+    assert_eq!(new.arena.objects.shown(5), Some(true), "LVZ object state");
+    let carried = new.arena.flags.as_ref().unwrap().flags[1].state;
+    assert_eq!(
+        carried,
+        crate::modules::flagcore::FlagState::Carried { pid: 1 }
+    );
+    // Bob's chat mask (0x4: public chat) still holds; alice's chat reaches bob.
+    new.clear();
+    new.chat(2, chat_type::PUBLIC, -1, "muted");
+    assert!(!new
+        .received(1)
+        .iter()
+        .any(|p| matches!(p, S2CPacket::Chat(c) if c.text == "muted")));
+    new.chat(1, chat_type::PUBLIC, -1, "hello");
+    assert!(new
+        .received(2)
+        .iter()
+        .any(|p| matches!(p, S2CPacket::Chat(c) if c.text == "hello")));
+    // A state of another format (or garbage) is ignored: players are
+    // adopted from what the zone says.
+    let mut third = Harness::new(&settings);
+    third.send(ToRealm::TakeOver { bytes: &[9, 9, 9] });
+    assert!(third.arena.adopting.is_empty());
+}
+
+/// A hand-over state with absurd times is taken without a panic (times are
+/// capped).
+#[test]
+fn a_hand_over_state_with_absurd_times_does_not_panic() {
+    use crate::handover::{HandOverState, PlayerCarry, HANDOVER_FORMAT};
+    let state = HandOverState {
+        format: HANDOVER_FORMAT,
+        players: vec![PlayerCarry {
+            pid: 1,
+            ship: 200,
+            lock: Some(Some(u64::MAX)),
+            chat_mask: (u32::MAX, u64::MAX),
+            spectating: 999,
+            ..PlayerCarry::default()
+        }],
+        checkpoint: vec![255; 40],
+        ..HandOverState::default()
+    };
+    let bytes = postcard::to_allocvec(&state).unwrap();
+    let mut h = Harness::new(&[]);
+    h.send(ToRealm::TakeOver { bytes: &bytes });
+    h.enter_adopted(1, "alice");
+    assert_eq!(h.arena.players[&1].ship, ship::SPECTATOR, "ship clamped");
+    h.arena.on_timer();
+}
+
 /// The ball packets `pid` received.
 fn balls_seen(h: &Harness, pid: i16) -> Vec<ss_proto::game::BallPacket> {
     h.received(pid)
@@ -2217,4 +2362,74 @@ fn modules_attach_and_detach_until_the_arena_restarts() {
         );
     }
     assert!(!names.contains(&"jackpot"), "{names:?}");
+}
+
+/// The state main's staff and arena tools keep per player and per arena
+/// crosses a hand-over (docs/upgrades.md §2): a temporary group, bot
+/// features, energy viewing, regions (indices the map lacks dropped) and
+/// the arena lock.
+#[test]
+fn a_hand_over_carries_groups_bot_features_energy_regions_and_the_lock() {
+    let mut old = Harness::new(&[]);
+    old.enter(1, "alice", ship::WARBIRD);
+    old.enter(2, "botty", ship::SPECTATOR);
+    {
+        let a = old.arena.players.get_mut(&1).unwrap();
+        a.group = "mod".into();
+        a.group_temp = true;
+        a.see_nrg = crate::energy::SeeEnergy::Team;
+        a.regions.inside = vec![40_000];
+        a.regions.no_weapons = true;
+        let b = old.arena.players.get_mut(&2).unwrap();
+        b.see_all_posn = true;
+        b.see_own_posn = true;
+        b.see_nrg_spec = crate::energy::SeeEnergy::All;
+    }
+    old.arena.arena_lock = Some(false);
+    old.clear();
+    old.arena.handle(ToRealm::HandOver);
+    let out = old.arena.take_output();
+    let mut r = FrameReader::new();
+    r.extend(&out);
+    let mut state = None;
+    while let Ok(Some(frame)) = r.next_frame() {
+        if let Ok(FromRealm::HandOverState { bytes }) = ipc_proto::decode(frame) {
+            state = Some(bytes.to_vec());
+        }
+    }
+    let state = state.expect("a hand-over state");
+
+    let mut new = Harness::new(&[]);
+    new.send(ToRealm::TakeOver { bytes: &state });
+    new.enter_adopted(1, "alice");
+    new.enter_adopted(2, "botty");
+    let a = &new.arena.players[&1];
+    assert_eq!((a.group.as_str(), a.group_temp), ("mod", true));
+    assert_eq!(a.see_nrg, crate::energy::SeeEnergy::Team);
+    assert!(
+        a.regions.inside.is_empty(),
+        "a region the map lacks is dropped"
+    );
+    assert!(a.regions.no_weapons);
+    let b = &new.arena.players[&2];
+    assert!(b.see_all_posn && b.see_own_posn);
+    assert_eq!(b.see_nrg_spec, crate::energy::SeeEnergy::All);
+    assert!(!b.group_temp, "botty's group follows staff.conf");
+    assert_eq!(new.arena.arena_lock, Some(false));
+    // A temporary group this arena does not know is not kept.
+    let mut other = Harness::new(&[]);
+    let carry = crate::handover::HandOverState {
+        format: crate::handover::HANDOVER_FORMAT,
+        players: vec![crate::handover::PlayerCarry {
+            pid: 1,
+            temp_group: Some("wizard".into()),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let bytes = postcard::to_allocvec(&carry).unwrap();
+    other.send(ToRealm::TakeOver { bytes: &bytes });
+    other.enter_adopted(1, "alice");
+    assert_eq!(other.arena.players[&1].group, "default");
+    assert!(!other.arena.players[&1].group_temp);
 }

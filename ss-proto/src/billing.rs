@@ -120,7 +120,7 @@ pub enum BillingError {
 }
 
 /// Score figures carried by a user logoff (and a login result).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PlayerScore {
     /// Kills.
     pub kills: u16,
@@ -363,7 +363,7 @@ impl ZoneMessage {
 }
 
 /// The first-login date in a login result (all zero = unknown).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FirstLogin {
     /// Year.
     pub year: u16,

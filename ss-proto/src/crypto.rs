@@ -38,6 +38,14 @@ impl Cipher {
         }
     }
 
+    /// The key this cipher was made from (0 for no encryption).
+    pub fn key(&self) -> u32 {
+        match self {
+            Cipher::Null => 0,
+            Cipher::Vie(v) => v.key as u32,
+        }
+    }
+
     /// Encrypts a whole datagram in place (its clear header is left alone).
     pub fn encrypt(&self, datagram: &mut [u8]) {
         if let Cipher::Vie(v) = self {

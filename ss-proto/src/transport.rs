@@ -65,7 +65,7 @@ impl TickClock {
 }
 
 /// Tunables of one connection (the `[Net]` settings that concern transport).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct TransportConfig {
     /// Reliable receive window (ASSS 32 for players).
     pub recv_window: usize,
@@ -133,7 +133,7 @@ pub enum Priority {
 }
 
 /// Why a connection ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum DisconnectReason {
     /// The peer sent `00 07`.
     Peer,
@@ -160,7 +160,7 @@ impl DisconnectReason {
 }
 
 /// Something that happened on a connection, other than a game packet.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Event {
     /// Client role: the server answered the connection request.
     Connected {
@@ -179,7 +179,7 @@ pub enum Event {
 }
 
 /// Counters of one connection.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConnStats {
     /// Datagrams received.
     pub datagrams_in: u64,
@@ -204,7 +204,7 @@ pub struct ConnStats {
 
 /// Packet counts of both sides at the peer's latest time sync request,
 /// from which packet loss is worked out as ASSS does.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SyncCounts {
     /// Datagrams the peer says it has sent.
     pub peer_sent: u32,
@@ -319,7 +319,7 @@ pub fn decide_init(datagram: &[u8], policy: &InitPolicy) -> InitDecision {
 }
 
 /// Which end of the link this is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Role {
     /// The zone side of a player connection.
     Server,
@@ -327,7 +327,7 @@ pub enum Role {
     Client,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 enum State {
     /// Client: connection request sent, no answer yet.
     AwaitingKey,
@@ -1288,6 +1288,9 @@ fn read_u32(b: &[u8]) -> u32 {
 fn read_i32(b: &[u8]) -> i32 {
     read_u32(b) as i32
 }
+
+mod snapshot;
+pub use snapshot::{ConnectionSnapshot, SNAPSHOT_FORMAT};
 
 #[cfg(test)]
 mod tests;

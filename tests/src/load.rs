@@ -113,6 +113,34 @@ pub struct LoadConfig {
     /// Longest wait for every bot to be in (default: 30 s plus 20 ms per
     /// bot).
     pub ramp_timeout: Option<Duration>,
+    /// Upgrade the zone this long into the window (`--upgrade`): roll the
+    /// realms, then the supervisor, and measure the largest gap in relayed
+    /// positions (`docs/upgrades.md`).
+    pub upgrade: Option<UpgradePlan>,
+}
+
+/// What `--upgrade` does.
+#[derive(Clone, Debug)]
+pub struct UpgradePlan {
+    /// When, into the window.
+    pub after: Duration,
+    /// The `zone-supervisor` binary whose CLI runs the upgrades.
+    pub cli: std::path::PathBuf,
+    /// The zone's control socket.
+    pub control: std::path::PathBuf,
+    /// The new realm-worker binary (`upgrade realms --worker`), if any.
+    pub worker: Option<std::path::PathBuf>,
+    /// The new zone-supervisor binary (`upgrade supervisor --binary`), if any.
+    pub supervisor: Option<std::path::PathBuf>,
+}
+
+/// What `--upgrade` showed.
+#[derive(Clone, Debug, Default)]
+pub struct UpgradeReport {
+    /// Seconds into the window the upgrades started.
+    pub after_secs: f64,
+    /// Each step: (name, succeeded, seconds it took, the CLI's last line).
+    pub steps: Vec<(String, bool, f64, String)>,
 }
 
 impl LoadConfig {
@@ -136,6 +164,7 @@ impl LoadConfig {
             probe: ServerProbe::None,
             kill_realm_after: None,
             ramp_timeout: None,
+            upgrade: None,
         }
     }
 
@@ -334,6 +363,9 @@ struct ShardStats {
     login_time: Mutex<Histogram>,
     /// Kill-to-back-in-the-arena times of bots whose realm was killed.
     reentry: Mutex<Histogram>,
+    /// The largest gap between two relayed positions one bot received in
+    /// the window (µs), and when it ended (µs since the epoch).
+    max_gap: Mutex<(u64, u64)>,
 }
 
 macro_rules! sum_field {
@@ -406,6 +438,8 @@ struct BotState {
     /// The bot's ship as the zone last told it (8 = spectator).
     ship: u8,
     closed: Option<DisconnectReason>,
+    /// When the bot last received a relayed position (µs since the epoch).
+    last_pos_us: u64,
 }
 
 struct LoadBot {
@@ -518,6 +552,17 @@ impl BotState {
             return;
         }
         stats.pos_recv.fetch_add(1, Ordering::Relaxed);
+        if shared.in_window(now_us) {
+            let start = shared.window_start.load(Ordering::Relaxed);
+            if self.last_pos_us >= start {
+                let gap = now_us - self.last_pos_us;
+                let mut m = stats.max_gap.lock().unwrap_or_else(|e| e.into_inner());
+                if gap > m.0 {
+                    *m = (gap, now_us);
+                }
+            }
+            self.last_pos_us = now_us;
+        }
         let sent = u32::from(x_speed as u16) | (u32::from(y_speed as u16) << 16);
         let lat = (now_us as u32).wrapping_sub(sent);
         if lat >= 1 << 31 || u64::from(lat) > now_us {
@@ -553,6 +598,7 @@ impl LoadBot {
                 started_at: now,
                 login_sent_at: now,
                 lat: Vec::new(),
+                last_pos_us: 0,
                 ship: ship::SPECTATOR,
                 closed: None,
             },
@@ -999,6 +1045,53 @@ fn discover(probe: &ServerProbe) -> Result<Vec<(String, u32)>> {
     }
 }
 
+/// `--upgrade`: rolls the realms, then upgrades the supervisor, with the
+/// real CLI; notes how each step went.
+fn run_upgrades(plan: &UpgradePlan, after_secs: f64) -> UpgradeReport {
+    let mut steps = Vec::new();
+    let mut run = |name: &str, args: Vec<std::ffi::OsString>| {
+        let t = Instant::now();
+        let out = std::process::Command::new(&plan.cli)
+            .args(&args)
+            .arg("--control")
+            .arg(&plan.control)
+            .output();
+        let secs = t.elapsed().as_secs_f64();
+        let (ok, said) = match out {
+            Ok(o) => {
+                let text = format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&o.stdout),
+                    String::from_utf8_lossy(&o.stderr)
+                );
+                let last = text.lines().last().unwrap_or("").trim().to_string();
+                (o.status.success(), last)
+            }
+            Err(e) => (false, e.to_string()),
+        };
+        eprintln!(
+            "loadgen: {name}: {} in {secs:.2} s: {said}",
+            if ok { "ok" } else { "FAILED" }
+        );
+        steps.push((name.to_string(), ok, secs, said));
+        ok
+    };
+    let mut realms: Vec<std::ffi::OsString> = vec!["upgrade".into(), "realms".into()];
+    if let Some(w) = &plan.worker {
+        realms.push("--worker".into());
+        realms.push(w.clone().into());
+    }
+    if run("realms", realms) {
+        let mut sup: Vec<std::ffi::OsString> = vec!["upgrade".into(), "supervisor".into()];
+        if let Some(b) = &plan.supervisor {
+            sup.push("--binary".into());
+            sup.push(b.clone().into());
+        }
+        run("supervisor", sup);
+    }
+    UpgradeReport { after_secs, steps }
+}
+
 /// Kills the worker of realm `0` (SIGKILL) and notes when; returns its pid
 /// and how far into the window that was.
 fn kill_realm(shared: &Shared, procs: &[ProcWatch]) -> Option<(u32, Duration)> {
@@ -1256,6 +1349,11 @@ pub struct LoadReport {
     pub loadgen: ProcReport,
     /// The realm kill, if one was asked for and done.
     pub realm_kill: Option<RealmKillReport>,
+    /// The largest gap between two relayed positions a bot received in
+    /// the window, milliseconds, and when it ended (seconds into the window).
+    pub max_position_gap: (f64, f64),
+    /// The upgrades, if `--upgrade` was asked for.
+    pub upgrade: Option<UpgradeReport>,
 }
 
 /// What a realm kill (`--kill-realm`) showed.
@@ -1340,6 +1438,14 @@ impl LoadReport {
                 "zone_counters": self.zone_counters,
             },
             "loadgen": proc_json(&self.loadgen),
+            "max_position_gap_ms": round1(self.max_position_gap.0),
+            "max_position_gap_at_secs": round3(self.max_position_gap.1),
+            "upgrade": self.upgrade.as_ref().map(|u| json!({
+                "after_secs": round3(u.after_secs),
+                "steps": u.steps.iter().map(|(name, ok, secs, said)| json!({
+                    "step": name, "ok": ok, "secs": round3(*secs), "said": said,
+                })).collect::<Vec<_>>(),
+            })),
             "realm_kill": self.realm_kill.as_ref().map(|k| json!({
                 "pid": k.pid,
                 "after_secs": round3(k.after_secs),
@@ -1423,6 +1529,22 @@ impl LoadReport {
             self.loadgen.cpu_percent,
             mib(self.loadgen.rss_bytes)
         ));
+        s.push_str(&format!(
+            "largest gap in relayed positions (any bot): {:.1} ms, ending {:.2} s into the window\n",
+            self.max_position_gap.0, self.max_position_gap.1
+        ));
+        if let Some(u) = &self.upgrade {
+            s.push_str(&format!(
+                "upgrades from {:.1} s into the window:\n",
+                u.after_secs
+            ));
+            for (name, ok, secs, said) in &u.steps {
+                s.push_str(&format!(
+                    "  {name}: {} in {secs:.2} s ({said})\n",
+                    if *ok { "ok" } else { "FAILED" }
+                ));
+            }
+        }
         if let Some(k) = &self.realm_kill {
             s.push_str(&format!(
                 "realm 0 killed (pid {}) {:.1} s into the window: {} of {} bots back in, after p50 {:.1} ms, max {:.1} ms\n",
@@ -1559,6 +1681,8 @@ fn drive(shared: &Shared) -> Result<LoadReport> {
     let end = start + cfg.duration;
     let mut kill_at = cfg.kill_realm_after.map(|after| start + after);
     let mut killed_realm = None;
+    let mut upgrade_at = cfg.upgrade.as_ref().map(|u| start + u.after);
+    let mut upgrading: Option<std::thread::JoinHandle<UpgradeReport>> = None;
     while Instant::now() < end {
         std::thread::sleep(
             Duration::from_millis(50).min(end.saturating_duration_since(Instant::now())),
@@ -1566,6 +1690,13 @@ fn drive(shared: &Shared) -> Result<LoadReport> {
         if kill_at.is_some_and(|t| Instant::now() >= t) {
             kill_at = None;
             killed_realm = kill_realm(shared, &procs);
+        }
+        if let (Some(t), Some(plan)) = (upgrade_at, cfg.upgrade.clone()) {
+            if Instant::now() >= t {
+                upgrade_at = None;
+                let after_secs = start.elapsed().as_secs_f64();
+                upgrading = Some(std::thread::spawn(move || run_upgrades(&plan, after_secs)));
+            }
         }
         if progress.tick("run") {
             for p in &mut procs {
@@ -1577,6 +1708,18 @@ fn drive(shared: &Shared) -> Result<LoadReport> {
     }
     let window = start.elapsed();
     let t_end = totals(&shared.shards);
+    let upgrade = upgrading.map(|h| h.join().unwrap_or_default());
+    let mut max_gap = (0u64, 0u64);
+    for s in shared.shards.iter() {
+        let g = *s.max_gap.lock().unwrap_or_else(|e| e.into_inner());
+        if g.0 > max_gap.0 {
+            max_gap = g;
+        }
+    }
+    let max_position_gap = (
+        max_gap.0 as f64 / 1000.0,
+        max_gap.1.saturating_sub(start_us) as f64 / 1e6,
+    );
     let mut reentry = Histogram::default();
     for s in shared.shards.iter() {
         reentry.merge(&s.reentry.lock().unwrap_or_else(|e| e.into_inner()));
@@ -1705,6 +1848,8 @@ fn drive(shared: &Shared) -> Result<LoadReport> {
         server_cpu_percent,
         zone_counters: zone_delta,
         realm_kill,
+        max_position_gap,
+        upgrade,
         loadgen: ProcReport {
             name: "loadgen".to_string(),
             pid: std::process::id(),

@@ -407,6 +407,26 @@ impl Persist {
         }
     }
 
+    /// Every cached stats map (for handing the cache to the next
+    /// supervisor process on an in-place upgrade).
+    pub fn export_cache(&self) -> Vec<(StatsKey, StatMap)> {
+        self.cache
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// Takes on a cache handed over by the previous supervisor process.
+    /// Every entry is marked dirty: a write the old process had handed to
+    /// its database thread may not have finished, and writing totals again
+    /// is harmless.
+    pub fn import_cache(&mut self, entries: Vec<(StatsKey, StatMap)>) {
+        for (k, v) in entries {
+            self.dirty.insert(k.clone());
+            self.cache.insert(k, v);
+        }
+    }
+
     fn send(&self, req: DbRequest) {
         if self.tx.send(req).is_err() {
             error!("the persistence thread is gone");

@@ -90,6 +90,74 @@ impl Bans {
     pub fn list(&self) -> &[BanRecord] {
         &self.list
     }
+
+    /// The list as plain data, for the supervisor's in-place upgrade
+    /// (`docs/upgrades.md` §3.2). Times are wall-clock (epoch seconds), so
+    /// they mean the same in the next process.
+    pub fn export(&self) -> Vec<BanCarry> {
+        self.list
+            .iter()
+            .map(|b| BanCarry {
+                id: b.id,
+                name: b.name.clone(),
+                machine_id: b.machine_id,
+                expires: b.expires,
+                kicker: b.kicker.clone(),
+                reason: b.reason.clone(),
+                created: b.created,
+            })
+            .collect()
+    }
+
+    /// Takes the list handed over by the previous supervisor process in
+    /// place of the one read from the database at start: a kick the old
+    /// process's database thread had not stored yet (or a lift it had not
+    /// deleted) is then not lost. Returns what the database must be told
+    /// to match: the kicks to store (again) and the ids to delete.
+    pub fn import(&mut self, carried: Vec<BanCarry>) -> (Vec<BanRecord>, Vec<i64>) {
+        let list: Vec<BanRecord> = carried
+            .into_iter()
+            .map(|b| BanRecord {
+                id: b.id,
+                name: b.name.to_ascii_lowercase(),
+                machine_id: b.machine_id,
+                expires: b.expires,
+                kicker: b.kicker,
+                reason: b.reason.chars().take(64).collect(),
+                created: b.created,
+            })
+            .collect();
+        let gone: Vec<i64> = self
+            .list
+            .iter()
+            .filter(|old| !list.iter().any(|b| b.id == old.id))
+            .map(|b| b.id)
+            .collect();
+        let next_id = list.iter().map(|b| b.id).max().unwrap_or(0) + 1;
+        self.next_id = self.next_id.max(next_id);
+        self.list = list;
+        (self.list.clone(), gone)
+    }
+}
+
+/// A timed kick as handed over on an in-place upgrade ([`BanRecord`] as
+/// serde data).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BanCarry {
+    /// Number given by the zone (unique).
+    pub id: i64,
+    /// Player name, lower case.
+    pub name: String,
+    /// Machine id (0 = unknown).
+    pub machine_id: u32,
+    /// End, seconds since the epoch.
+    pub expires: i64,
+    /// Who kicked.
+    pub kicker: String,
+    /// Why (may be empty).
+    pub reason: String,
+    /// When, seconds since the epoch.
+    pub created: i64,
 }
 
 /// "3m20s" for a number of seconds.
@@ -134,5 +202,30 @@ mod tests {
         }]);
         assert_eq!(again.next_id, 42, "ids continue after the stored ones");
         assert_eq!(minutes_seconds(200), "3m20s");
+    }
+
+    #[test]
+    fn a_handed_over_list_replaces_the_stored_one() {
+        let mut old = Bans::from_stored(Vec::new());
+        old.ban("alice", 77, 100, 60, "s", "spam");
+        old.ban("bob", 0, 100, 60, "s", "");
+        let carried = old.export();
+        // The new process read a database the old one had not finished
+        // writing: bob's kick is missing and a lifted kick (id 9) is back.
+        let mut new = Bans::from_stored(vec![BanRecord {
+            id: 9,
+            name: "carol".into(),
+            machine_id: 0,
+            expires: 1000,
+            kicker: String::new(),
+            reason: String::new(),
+            created: 0,
+        }]);
+        let (store, delete) = new.import(carried);
+        assert_eq!(store.len(), 2);
+        assert_eq!(delete, vec![9]);
+        assert!(new.find("bob", 0, 120).is_some());
+        assert!(new.find("carol", 0, 120).is_none());
+        assert_eq!(new.ban("dave", 0, 100, 60, "s", "").id, 10, "ids go on");
     }
 }

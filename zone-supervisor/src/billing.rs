@@ -223,9 +223,17 @@ struct PendingLogin {
     password: String,
 }
 
+/// The biller's player sessions and owed logoffs as handed over on an
+/// in-place upgrade.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+pub(crate) struct BillerExport {
+    sessions: Vec<(i16, Session)>,
+    logoffs: Vec<Logoff>,
+}
+
 /// What the zone keeps about a player the biller was asked about.
-#[derive(Default)]
-struct Session {
+#[derive(Default, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Session {
     /// The biller accepted the login (his chat and commands go there).
     accepted: bool,
     user_id: u32,
@@ -237,8 +245,8 @@ struct Session {
 }
 
 /// A user logoff owed to the biller.
-#[derive(Clone, Copy, Debug)]
-struct Logoff {
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Logoff {
     pid: u32,
     score: Option<PlayerScore>,
 }
@@ -628,6 +636,37 @@ impl Zone {
             }
         }
         self.biller_events(now);
+    }
+
+    /// The biller's knowledge of players, for the supervisor's in-place
+    /// upgrade (docs/upgrades.md §3): the new process takes it on as after
+    /// a dropped link. Logins still waiting for the biller are answered
+    /// now, by the fallback, exactly as when the link drops.
+    pub(crate) fn biller_export(&mut self, now: Instant) -> BillerExport {
+        let pending: Vec<(i16, PendingLogin)> = self.biller.pending.drain().collect();
+        for (pid, p) in pending {
+            info!(pid, name = %p.name, "supervisor upgrade during a biller login; using the fallback");
+            self.login_fallback(now, pid, &p.name, &p.password);
+        }
+        let b = &mut self.biller;
+        b.prune_acked();
+        let mut logoffs: Vec<Logoff> = b.logoffs_sent.iter().map(|(_, off)| *off).collect();
+        logoffs.extend(b.logoffs.iter().copied());
+        BillerExport {
+            sessions: b
+                .sessions
+                .iter()
+                .map(|(&pid, s)| (pid, s.clone()))
+                .collect(),
+            logoffs,
+        }
+    }
+
+    /// Takes on what the previous process knew (its link is made again).
+    pub(crate) fn biller_import(&mut self, e: BillerExport) {
+        let b = &mut self.biller;
+        b.sessions.extend(e.sessions);
+        b.logoffs.extend(e.logoffs);
     }
 
     /// Tells the biller the zone is going away.

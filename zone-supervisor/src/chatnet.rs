@@ -148,6 +148,13 @@ pub(crate) struct Chatnet {
 }
 
 impl Chatnet {
+    /// Chat clients connected now.
+    pub(crate) fn client_count(&self) -> usize {
+        self.clients.len()
+    }
+}
+
+impl Chatnet {
     /// Binds the listener (when configured) and starts the accept task;
     /// returns the bound address.
     pub(crate) fn start(cfg: &ChatnetConfig) -> Result<(Chatnet, Option<SocketAddr>)> {

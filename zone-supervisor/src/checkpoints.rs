@@ -17,6 +17,21 @@ pub(crate) struct Checkpoints {
     by_realm: HashMap<String, Vec<u8>>,
 }
 
+impl Checkpoints {
+    /// Every realm's checkpoint (for the supervisor's in-place upgrade).
+    pub(crate) fn export(&self) -> Vec<(String, Vec<u8>)> {
+        self.by_realm
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// Takes on the checkpoints handed over.
+    pub(crate) fn import(&mut self, list: Vec<(String, Vec<u8>)>) {
+        self.by_realm.extend(list);
+    }
+}
+
 impl Zone {
     /// `FromRealm::ArenaCheckpoint`: keeps the bytes for the realm's next
     /// worker. A checkpoint over the size limit is a misbehaving worker.

@@ -24,6 +24,9 @@ pub struct ControlRequest {
     pub command: String,
     /// Where the JSON answer goes.
     pub reply: oneshot::Sender<String>,
+    /// Fires once the answer has been written to the operator (or the
+    /// connection is gone): an in-place upgrade execs only after that.
+    pub written: oneshot::Receiver<()>,
 }
 
 /// Longest socket path that fits `sun_path` (108 bytes with its NUL) with
@@ -161,7 +164,7 @@ pub fn listen(
     path: &Path,
     private_dir: bool,
     requests: mpsc::UnboundedSender<ControlRequest>,
-) -> Result<()> {
+) -> Result<std::os::fd::RawFd> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         if private_dir {
             ensure_private_dir(dir)?;
@@ -196,6 +199,35 @@ pub fn listen(
     let listener = bound.with_context(|| format!("binding {}", path.display()))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
         .with_context(|| format!("restricting {}", path.display()))?;
+    Ok(accept_loop(listener, requests))
+}
+
+/// Takes on the control socket the previous supervisor process listened
+/// on (in-place upgrade, `docs/upgrades.md` §3): connections made during
+/// the exec wait in its backlog and are answered here.
+pub fn adopt(
+    fd: std::os::fd::RawFd,
+    requests: mpsc::UnboundedSender<ControlRequest>,
+) -> Result<std::os::fd::RawFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: the previous process handed this listening socket over and
+    // nothing else in this process owns it.
+    let std_listener = unsafe { std::os::unix::net::UnixListener::from_raw_fd(fd) };
+    std_listener
+        .set_nonblocking(true)
+        .context("control socket non-blocking")?;
+    let listener =
+        UnixListener::from_std(std_listener).context("registering the control socket")?;
+    Ok(accept_loop(listener, requests))
+}
+
+/// Starts the task accepting control connections; returns the socket's fd.
+fn accept_loop(
+    listener: UnixListener,
+    requests: mpsc::UnboundedSender<ControlRequest>,
+) -> std::os::fd::RawFd {
+    use std::os::fd::AsRawFd;
+    let fd = listener.as_raw_fd();
     tokio::spawn(async move {
         loop {
             match listener.accept().await {
@@ -214,7 +246,7 @@ pub fn listen(
             }
         }
     });
-    Ok(())
+    fd
 }
 
 async fn serve(stream: UnixStream, requests: mpsc::UnboundedSender<ControlRequest>) {
@@ -226,9 +258,11 @@ async fn serve(stream: UnixStream, requests: mpsc::UnboundedSender<ControlReques
         return;
     }
     let (tx, rx) = oneshot::channel();
+    let (written_tx, written) = oneshot::channel();
     let req = ControlRequest {
         command: line.trim().to_string(),
         reply: tx,
+        written,
     };
     if requests.send(req).is_err() {
         return;
@@ -236,7 +270,9 @@ async fn serve(stream: UnixStream, requests: mpsc::UnboundedSender<ControlReques
     if let Ok(Ok(answer)) = tokio::time::timeout(Duration::from_secs(10), rx).await {
         let _ = write.write_all(answer.as_bytes()).await;
         let _ = write.write_all(b"\n").await;
+        let _ = write.flush().await;
     }
+    let _ = written_tx.send(());
 }
 
 /// CLI side: sends one command and returns the answer line.

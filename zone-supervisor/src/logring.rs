@@ -88,6 +88,9 @@ enum FileCmd {
     Flush,
     /// Close and open the file again (after an outside rotation).
     Reopen,
+    /// Answer once every line before this one is written (before an
+    /// in-place upgrade's exec, which ends this thread).
+    Sync(Sender<()>),
 }
 
 /// A new layer and the ring it feeds.
@@ -188,6 +191,11 @@ impl LogRing {
                                 let _ = file.flush().and_then(|()| file.sync_data());
                                 continue;
                             }
+                            FileCmd::Sync(done) => {
+                                let _ = file.flush();
+                                let _ = done.send(());
+                                continue;
+                            }
                             FileCmd::Reopen => {
                                 let _ = file.flush();
                                 match open(&path) {
@@ -272,6 +280,34 @@ impl LogRing {
         self.file.as_ref().is_some_and(|f| f.send(cmd).is_ok())
     }
 
+    /// Before an in-place upgrade's exec (`docs/upgrades.md` §3.2): moves
+    /// what the layer sent into the ring, waits (at most `limit`) until
+    /// the log file has every line, and returns the ring's lines for the
+    /// next process.
+    pub fn hand_over(&mut self, limit: std::time::Duration) -> Vec<String> {
+        self.drain();
+        if let Some(f) = &self.file {
+            let (tx, rx) = std::sync::mpsc::channel();
+            if f.send(FileCmd::Sync(tx)).is_ok() {
+                let _ = rx.recv_timeout(limit);
+            }
+        }
+        self.lines.iter().cloned().collect()
+    }
+
+    /// The ring's lines handed over by the previous process, put before
+    /// those this process logged so far (the newest [`RING_LINES`] stay).
+    pub fn take_over(&mut self, carried: Vec<String>) {
+        self.drain();
+        let mine = std::mem::take(&mut self.lines);
+        for line in carried.into_iter().chain(mine) {
+            if self.lines.len() == RING_LINES {
+                self.lines.pop_front();
+            }
+            self.lines.push_back(line);
+        }
+    }
+
     /// Lines dropped because the channel was full.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
@@ -298,6 +334,17 @@ impl LogRing {
 mod tests {
     use super::*;
     use tracing_subscriber::layer::SubscriberExt;
+
+    #[test]
+    fn handed_over_lines_come_before_the_new_ones() {
+        let (_layer, mut old) = channel();
+        old.lines.push_back("old line".into());
+        let carried = old.hand_over(std::time::Duration::from_secs(1));
+        let (_layer, mut new) = channel();
+        new.lines.push_back("new line".into());
+        new.take_over(carried);
+        assert_eq!(new.last(5, ""), vec!["old line", "new line"]);
+    }
 
     #[test]
     fn events_reach_the_ring_and_filters_pick_lines() {

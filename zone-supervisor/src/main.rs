@@ -15,6 +15,7 @@ mod directory;
 mod files;
 mod flush;
 mod game_calls;
+mod handoff;
 mod hold_timer;
 mod lag;
 mod logring;
@@ -33,6 +34,7 @@ mod state;
 mod stats;
 mod udp;
 mod update;
+mod upgrade;
 mod web;
 mod zone;
 
@@ -73,6 +75,13 @@ enum Command {
     Realm {
         #[command(subcommand)]
         action: RealmAction,
+        #[command(flatten)]
+        target: ControlTarget,
+    },
+    /// Upgrade a running zone without dropping players (docs/upgrades.md).
+    Upgrade {
+        #[command(subcommand)]
+        action: UpgradeAction,
         #[command(flatten)]
         target: ControlTarget,
     },
@@ -175,6 +184,112 @@ enum RealmAction {
     },
 }
 
+/// Upgrade operations.
+#[derive(Subcommand, Debug)]
+enum UpgradeAction {
+    /// Replace the supervisor process in place with a new binary (same pid;
+    /// players, realms and sockets are handed over; `systemctl reload`
+    /// stays SIGHUP = re-read the config).
+    Supervisor {
+        /// The new zone-supervisor binary (default: the path this zone was
+        /// started from, where the new build was installed).
+        #[arg(long)]
+        binary: Option<PathBuf>,
+    },
+    /// Replace every realm's worker process with a new binary, one realm at
+    /// a time, handing the players over; stops at the first realm whose new
+    /// worker does not become ready (that realm keeps its old worker).
+    Realms {
+        /// The new realm-worker binary (default: the zone's worker path,
+        /// where the new build was installed).
+        #[arg(long)]
+        worker: Option<PathBuf>,
+    },
+}
+
+/// `upgrade realms`: starts the roll, then follows it until it ends.
+fn upgrade_realms(path: &std::path::Path, worker: Option<PathBuf>) -> Result<()> {
+    let command = match worker {
+        Some(w) => {
+            let w = std::path::absolute(&w).unwrap_or(w);
+            format!("upgrade-realms {}", w.display())
+        }
+        None => "upgrade-realms".to_string(),
+    };
+    print_answer(&control::request(path, &command)?)?;
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let answer = control::request(path, "upgrade-status")?;
+        let value: serde_json::Value =
+            serde_json::from_str(&answer).context("the zone's answer is not JSON")?;
+        if value.get("finished").and_then(|v| v.as_bool()) == Some(true) {
+            return print_answer(&answer);
+        }
+    }
+}
+
+/// `upgrade supervisor`: asks for the exec, then waits until the zone
+/// answers as the new process (its upgrade count went up) or reports why
+/// it gave up.
+fn upgrade_supervisor(path: &std::path::Path, binary: Option<PathBuf>) -> Result<()> {
+    let stats = |p: &std::path::Path| -> Result<serde_json::Value> {
+        serde_json::from_str(&control::request(p, "stats")?)
+            .context("the zone's stats are not JSON")
+    };
+    let first = stats(path)?;
+    let before = first["zone"]["upgrades"].as_u64().unwrap_or(0);
+    let zone_pid = first["zone"]["process"]["pid"].as_u64().unwrap_or(0);
+    // Whether the zone's process has ended (gone, or a zombie).
+    let zone_ended = || {
+        zone_pid != 0
+            && std::fs::read_to_string(format!("/proc/{zone_pid}/stat")).map_or(true, |s| {
+                s.rsplit(')')
+                    .next()
+                    .is_some_and(|r| r.trim_start().starts_with('Z'))
+            })
+    };
+    let command = match binary {
+        Some(b) => {
+            let b = std::path::absolute(&b).unwrap_or(b);
+            format!("upgrade-supervisor {}", b.display())
+        }
+        None => "upgrade-supervisor".to_string(),
+    };
+    print_answer(&control::request(path, &command)?)?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        // During the exec the socket is not answered for a moment.
+        let Ok(now) = stats(path) else {
+            anyhow::ensure!(
+                !zone_ended(),
+                "the zone process {zone_pid} ended during the upgrade: the new binary failed after the exec (under systemd the zone is restarted; see docs/upgrades.md §3.3)"
+            );
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "the zone did not answer after the upgrade"
+            );
+            continue;
+        };
+        let zone = &now["zone"];
+        if zone["upgrades"].as_u64().unwrap_or(0) > before {
+            println!(
+                "supervisor upgraded in place: version {} (pid {})",
+                zone["version"].as_str().unwrap_or("?"),
+                zone["process"]["pid"]
+            );
+            return Ok(());
+        }
+        if let Some(err) = zone["upgrade_error"].as_str() {
+            anyhow::bail!("{err}");
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "the supervisor upgrade did not happen within a minute"
+        );
+    }
+}
+
 /// Options of `zone-supervisor run`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct RunArgs {
@@ -237,10 +352,26 @@ fn show_stats(path: &std::path::Path, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// The command line, with `--version` showing the build version
+/// (`docs/upgrades.md` §1).
+fn parse_cli() -> Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command()
+        .version(ipc_proto::version::build_version())
+        .try_get_matches()?;
+    Cli::from_arg_matches(&matches)
+}
+
 /// Runs the command; an error is printed as one line (the whole chain of
 /// causes, no backtrace) and the exit status is 1.
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    // Asked by a running supervisor before it execs this binary
+    // (docs/upgrades.md §3); answered before anything else.
+    let mut raw = std::env::args();
+    if raw.nth(1).as_deref() == Some("--check-upgrade-state-version") {
+        return handoff::check_version_cli(raw.next().as_deref());
+    }
+    let cli = match parse_cli() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
             // --help, --version.
@@ -356,8 +487,14 @@ fn run_command(cli: Cli, ring: logring::LogRing) -> Result<Option<u8>> {
                 }
             }
         }
+        Command::Upgrade { action, target } => match action {
+            UpgradeAction::Realms { worker } => upgrade_realms(&target.path(), worker),
+            UpgradeAction::Supervisor { binary } => upgrade_supervisor(&target.path(), binary),
+        },
         Command::Reload { target } => print_answer(&control::request(&target.path(), "reload")?),
         Command::Run(args) => {
+            // Worked out while the zone starts (docs/upgrades.md §1).
+            ipc_proto::version::warm_up();
             let settings = config::Settings::load(&args)?;
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()

@@ -174,6 +174,53 @@ impl PlayerTable {
         self.slots.iter_mut().flatten()
     }
 
+    /// Freed pids still resting, with how long ago each was freed
+    /// (for the in-place upgrade).
+    pub fn resting(&self, now: Instant) -> Vec<(i16, Duration)> {
+        self.freed_at
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.slots[*i].is_none())
+            .filter_map(|(i, t)| {
+                let age = now.saturating_duration_since((*t)?);
+                (age < PID_REUSE_DELAY).then_some((i as i16, age))
+            })
+            .collect()
+    }
+
+    /// Puts a player taken over from the previous supervisor process back
+    /// under his pid; `false` if the pid is taken or out of range.
+    pub fn restore(&mut self, p: Player) -> bool {
+        let Ok(idx) = usize::try_from(p.pid) else {
+            return false;
+        };
+        if idx >= self.slots.len() {
+            self.slots.resize_with(idx + 1, || None);
+            self.freed_at.resize(idx + 1, None);
+        }
+        if self.slots[idx].is_some() || self.by_addr.contains_key(&p.addr) {
+            return false;
+        }
+        self.by_addr.insert(p.addr, p.pid);
+        self.slots[idx] = Some(p);
+        self.count += 1;
+        true
+    }
+
+    /// Marks a pid as freed at `at` (restored resting pids).
+    pub fn rest(&mut self, pid: i16, at: Instant) {
+        let Ok(idx) = usize::try_from(pid) else {
+            return;
+        };
+        if idx >= self.slots.len() {
+            self.slots.resize_with(idx + 1, || None);
+            self.freed_at.resize(idx + 1, None);
+        }
+        if self.slots[idx].is_none() {
+            self.freed_at[idx] = Some(at);
+        }
+    }
+
     /// The logged-in player with this name (case-insensitive). Only a
     /// finished login gives a player a name.
     pub fn find_by_name(&self, name: &str) -> Option<&Player> {

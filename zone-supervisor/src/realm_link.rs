@@ -31,16 +31,18 @@ const MAX_REALM_STREAM: usize = 16 << 20;
 pub struct WorkerLink {
     /// The slot it serves.
     pub slot: SlotId,
-    process: WorkerProcess,
-    reader: FrameReader,
+    pub(crate) process: WorkerProcess,
+    pub(crate) reader: FrameReader,
     /// Framed messages not yet handed to the writer task.
-    out: Vec<u8>,
+    pub(crate) out: Vec<u8>,
     /// Where in `out` the forwarded player packets lie (offset, length), in
     /// order: the traffic that may be dropped when the queue is full.
-    droppable: Vec<(usize, usize)>,
+    pub(crate) droppable: Vec<(usize, usize)>,
     cpu_prev: Option<(ProcSample, Instant)>,
     cpu_pct: f64,
     proc_now: ProcSample,
+    /// The worker's build version ([`FromRealm::Build`]).
+    pub(crate) version: Option<String>,
 }
 
 /// Workers by id.
@@ -98,7 +100,7 @@ const IPC_HANDOVER_BYTES: u64 = 64 * 1024;
 
 impl WorkerLink {
     /// A fresh link to a started worker process.
-    fn new(slot: SlotId, process: WorkerProcess) -> Self {
+    pub(crate) fn new(slot: SlotId, process: WorkerProcess) -> Self {
         WorkerLink {
             slot,
             process,
@@ -108,7 +110,13 @@ impl WorkerLink {
             cpu_prev: None,
             cpu_pct: 0.0,
             proc_now: ProcSample::default(),
+            version: None,
         }
+    }
+
+    /// Whether the writer task still holds bytes it has not written.
+    pub(crate) fn writer_busy(&self) -> bool {
+        self.process.queued.load(Ordering::Relaxed) > 0
     }
 
     /// Bytes handed to the writer and not yet written, plus those waiting.
@@ -188,6 +196,7 @@ impl Zone {
                     WorkerMsg::ReloadConfig => ToRealm::ReloadConfig,
                     WorkerMsg::ResetScores => ToRealm::ResetScores,
                     WorkerMsg::PlayerLeave { pid } => ToRealm::PlayerLeave { pid },
+                    WorkerMsg::HandOver => ToRealm::HandOver,
                 };
                 self.queue_to_worker(worker, &msg);
             }
@@ -199,6 +208,9 @@ impl Zone {
                 reentry,
             } => self.enter_player(pid, slot, worker, reentry),
             Action::Notice { pid, text } => self.arena_message(pid, &text),
+            Action::SpawnSuccessor { worker, realm } => self.spawn_successor(now, worker, &realm),
+            Action::BeginHandOver { slot, old, new } => self.begin_hand_over(slot, old, new),
+            Action::CompleteHandOver { slot, old, new } => self.complete_hand_over(slot, old, new),
             Action::WhoAmI { pid } => {
                 self.send_packet(pid, &S2CPacket::who_am_i(pid));
             }
@@ -214,8 +226,9 @@ impl Zone {
         let Some(slot) = self.state.registry.by_name(realm).map(|s| s.id) else {
             return;
         };
+        let binary = self.s.worker_path.clone();
         let tap = Some(self.log.tap());
-        match spawn_worker(&self.s, realm, worker, self.events_tx.clone(), tap) {
+        match spawn_worker(&self.s, &binary, realm, worker, self.events_tx.clone(), tap) {
             Ok(process) => {
                 info!(realm, os_pid = process.os_pid, "realm worker started");
                 self.links.insert(worker, WorkerLink::new(slot, process));
@@ -229,6 +242,7 @@ impl Zone {
 
     /// Queues a message for a worker.
     pub(crate) fn queue_to_worker(&mut self, worker: WorkerId, msg: &ToRealm<'_>) {
+        let worker = self.upgrades.route(worker, msg);
         let cap = self.state.registry.policy.ipc_queue_max_bytes;
         if let Some(link) = self.links.get_mut(&worker) {
             encode_to(link, self.state.registry.get_mut(link.slot), msg, cap);
@@ -276,6 +290,11 @@ impl Zone {
     // ----- events from worker links -------------------------------------------
 
     pub(crate) fn realm_event(&mut self, now: Instant, ev: RealmEvent) {
+        if self.state.registry.successor_slot(ev.worker).is_some() {
+            self.successor_event(now, ev);
+            self.run_actions(now);
+            return;
+        }
         match ev.signal {
             RealmSignal::Data(bytes) => self.realm_data(now, ev.worker, &bytes),
             RealmSignal::Closed => {}
@@ -371,6 +390,8 @@ impl Zone {
             FromRealm::Hello { .. } => Err("said hello twice".into()),
             FromRealm::Ready => {
                 info!(realm = %self.slot_name(slot_id), "realm ready");
+                let version = ipc_proto::version::build_version().to_string();
+                self.queue_to_worker(worker, &ToRealm::ZoneVersion { version });
                 self.hand_back_checkpoint(slot_id, worker);
                 self.state.worker_ready(now, worker);
                 Ok(())
@@ -475,6 +496,16 @@ impl Zone {
                 Ok(())
             }
             FromRealm::ArenaCheckpoint { bytes } => self.keep_checkpoint(slot_id, bytes),
+            FromRealm::HandOverState { bytes } => self.handover_state(now, worker, bytes),
+            FromRealm::Build { version } => {
+                if version.len() > 64 {
+                    return Err(format!("sent a build version of {} bytes", version.len()));
+                }
+                if let Some(link) = self.links.get_mut(&worker) {
+                    link.version = Some(version);
+                }
+                Ok(())
+            }
         }
     }
 
@@ -766,6 +797,7 @@ impl Zone {
                     packets_in: slot.counters.packets_in,
                     packets_out: slot.counters.packets_out,
                     problems: slot.problems.clone(),
+                    version: link.and_then(|l| l.version.clone()),
                 }
             })
             .collect();
@@ -797,7 +829,17 @@ impl Zone {
     }
 
     fn hand_over(&mut self, handover: u64) {
-        for link in self.links.values_mut() {
+        if self.upgrades.frozen {
+            // The supervisor is about to exec: what is queued now goes
+            // into the handed-over state (docs/upgrades.md §3).
+            return;
+        }
+        for (id, link) in self.links.iter_mut() {
+            if self.upgrades.is_held(*id) {
+                // An upgrade's successor: its messages wait until its
+                // predecessor has handed over (docs/upgrades.md §2).
+                continue;
+            }
             if !link.out.is_empty() && link.process.queued.load(Ordering::Relaxed) < handover {
                 link.droppable.clear();
                 let batch = std::mem::take(&mut link.out);
@@ -864,6 +906,8 @@ mod tests {
                 os_pid: 0,
                 writer,
                 queued: Arc::new(AtomicU64::new(0)),
+                fd: -1,
+                stderr_fd: None,
             },
         )
     }

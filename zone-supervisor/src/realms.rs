@@ -48,6 +48,13 @@ pub struct WorkerProcess {
     pub writer: mpsc::UnboundedSender<Vec<u8>>,
     /// Bytes handed to the writer and not yet written (the IPC queue depth).
     pub queued: Arc<AtomicU64>,
+    /// The supervisor's end of the IPC socket (kept open by the link tasks;
+    /// handed to the next supervisor on an in-place upgrade).
+    pub fd: std::os::fd::RawFd,
+    /// The read end of the worker's stderr pipe, if it is tapped (kept open
+    /// by the tap task; handed over on an in-place upgrade so that the
+    /// worker's log lines keep coming).
+    pub stderr_fd: Option<std::os::fd::RawFd>,
 }
 
 /// How a process ended: exit code or signal.
@@ -71,6 +78,7 @@ pub fn exit_cause(status: &ExitStatus) -> ExitCause {
 /// (`docs/protocol/commands-and-capabilities.md` §4.3).
 pub fn spawn_worker(
     settings: &Settings,
+    binary: &std::path::Path,
     name: &str,
     id: WorkerId,
     events: mpsc::UnboundedSender<RealmEvent>,
@@ -79,7 +87,7 @@ pub fn spawn_worker(
     let (ours, theirs) =
         std::os::unix::net::UnixStream::pair().context("creating IPC socket pair")?;
     let child_fd = theirs.as_raw_fd();
-    let mut cmd = tokio::process::Command::new(&settings.worker_path);
+    let mut cmd = tokio::process::Command::new(binary);
     cmd.arg("--realm").arg(name).arg("--ipc-fd").arg("3");
     if let Some(dir) = &settings.zone_dir {
         cmd.arg("--zone").arg(dir);
@@ -111,30 +119,74 @@ pub fn spawn_worker(
     let mut child = cmd.spawn().with_context(|| {
         format!(
             "starting realm worker {} for realm {name:?}",
-            settings.worker_path.display()
+            binary.display()
         )
     })?;
     drop(theirs);
     let os_pid = child.id().unwrap_or(0);
+    let mut stderr_fd = None;
     if let (Some(tap), Some(stderr)) = (tap, child.stderr.take()) {
-        let realm = name.to_string();
-        tokio::spawn(async move {
-            use tokio::io::AsyncBufReadExt;
-            let mut lines = tokio::io::BufReader::new(stderr).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                // A closed stderr must not end the reading (the worker
-                // would then block or fail on its own writes).
-                let _ = writeln!(std::io::stderr(), "{line}");
-                tap.line(&realm, &line);
-            }
-        });
+        stderr_fd = Some(stderr.as_raw_fd());
+        tap_lines(stderr, name.to_string(), tap);
     }
 
+    let (writer, queued, fd) = link_tasks(ours, id, events.clone())?;
+
+    tokio::spawn(async move {
+        let cause = match child.wait().await {
+            Ok(status) => exit_cause(&status),
+            Err(e) => ExitCause::Misbehaved(format!("wait failed: {e}")),
+        };
+        let _ = events.send(RealmEvent {
+            worker: id,
+            signal: RealmSignal::Exited(cause),
+        });
+    });
+
+    Ok(WorkerProcess {
+        os_pid,
+        writer,
+        queued,
+        fd,
+        stderr_fd,
+    })
+}
+
+/// Passes a worker's stderr lines on: each is written to the supervisor's
+/// stderr as it is and handed to the `?lastlog` ring.
+fn tap_lines<R>(stderr: R, realm: String, tap: crate::logring::LineTap)
+where
+    R: tokio::io::AsyncRead + Unpin + Send + 'static,
+{
+    tokio::spawn(async move {
+        use tokio::io::AsyncBufReadExt;
+        let mut lines = tokio::io::BufReader::new(stderr).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            // A closed stderr must not end the reading (the worker
+            // would then block or fail on its own writes).
+            let _ = writeln!(std::io::stderr(), "{line}");
+            tap.line(&realm, &line);
+        }
+    });
+}
+
+/// Starts the reader and writer tasks of a worker's IPC socket; returns
+/// the writer's channel, its queue counter and the socket's fd.
+fn link_tasks(
+    ours: std::os::unix::net::UnixStream,
+    id: WorkerId,
+    events: mpsc::UnboundedSender<RealmEvent>,
+) -> Result<(
+    mpsc::UnboundedSender<Vec<u8>>,
+    Arc<AtomicU64>,
+    std::os::fd::RawFd,
+)> {
+    let fd = ours.as_raw_fd();
     // Registered for reading only (ipc_proto::socket explains why).
     let stream = Arc::new(IpcStream::new(ours).context("registering IPC socket")?);
     let write_half = stream.clone();
 
-    let tx = events.clone();
+    let tx = events;
     tokio::spawn(async move {
         loop {
             let mut buf = Vec::new();
@@ -172,21 +224,114 @@ pub fn spawn_worker(
             written.fetch_sub(batch.len() as u64, Ordering::Relaxed);
         }
     });
+    Ok((writer, queued, fd))
+}
 
-    tokio::spawn(async move {
-        let cause = match child.wait().await {
-            Ok(status) => exit_cause(&status),
-            Err(e) => ExitCause::Misbehaved(format!("wait failed: {e}")),
-        };
-        let _ = events.send(RealmEvent {
-            worker: id,
-            signal: RealmSignal::Exited(cause),
-        });
+/// Takes on a worker started by the previous supervisor process (in-place
+/// upgrade, `docs/upgrades.md` §3): its IPC socket arrives as the inherited
+/// `fd`, the read end of its stderr pipe (if it was tapped) as
+/// `stderr_fd`; its exit is watched through a pidfd (it is still this
+/// process's child: the pid did not change across exec).
+pub fn adopt_worker(
+    os_pid: u32,
+    fd: std::os::fd::RawFd,
+    id: WorkerId,
+    events: mpsc::UnboundedSender<RealmEvent>,
+    stderr_fd: Option<std::os::fd::RawFd>,
+    realm: &str,
+    tap: crate::logring::LineTap,
+) -> Result<WorkerProcess> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: the previous process handed this fd over for this worker
+    // alone; nothing else in this process owns it.
+    let ours = unsafe { std::os::unix::net::UnixStream::from_raw_fd(fd) };
+    set_cloexec(fd, true);
+    let (writer, queued, fd) = link_tasks(ours, id, events.clone())?;
+    let stderr_fd = stderr_fd.and_then(|efd| {
+        set_cloexec(efd, true);
+        // SAFETY: handed over for this worker's stderr alone.
+        let file = unsafe { std::fs::File::from_raw_fd(efd) };
+        match tokio::net::unix::pipe::Receiver::from_file(file) {
+            Ok(pipe) => {
+                tap_lines(pipe, realm.to_string(), tap);
+                Some(efd)
+            }
+            Err(e) => {
+                // The file was closed by `from_file`; the worker's log
+                // lines are lost from here on, nothing else.
+                tracing::warn!(realm, "the worker's stderr pipe cannot be taken: {e}");
+                None
+            }
+        }
     });
-
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, os_pid as libc::pid_t, 0) } as i32;
+    if pidfd < 0 {
+        // No pidfd (an old kernel, or a seccomp filter): a thread waits.
+        std::thread::Builder::new()
+            .name(format!("wait-{os_pid}"))
+            .spawn(move || {
+                let mut status = 0;
+                // SAFETY: waits for our own child.
+                let r = unsafe { libc::waitpid(os_pid as libc::pid_t, &mut status, 0) };
+                let cause = if r < 0 {
+                    ExitCause::Misbehaved("its exit status was lost".into())
+                } else {
+                    exit_cause(&ExitStatus::from_raw(status))
+                };
+                let _ = events.send(RealmEvent {
+                    worker: id,
+                    signal: RealmSignal::Exited(cause),
+                });
+            })
+            .context("starting a waiter for an adopted worker")?;
+    } else {
+        // SAFETY: pidfd_open just gave us this fd.
+        let pidfd = unsafe { std::os::fd::OwnedFd::from_raw_fd(pidfd) };
+        // SAFETY: the OwnedFd is moved into the AsyncFd and stays open,
+        // the same fd, for its whole life.
+        let watch = unsafe {
+            tokio::io::unix::AsyncFd::register_with_interest(pidfd, tokio::io::Interest::READABLE)
+        }
+        .map_err(|e| anyhow::anyhow!("watching the worker's pidfd: {e}"))?;
+        tokio::spawn(async move {
+            let _ = watch.readable().await;
+            let mut status = 0;
+            // SAFETY: waits for our own child, whose exit the pidfd reported.
+            let r = unsafe { libc::waitpid(os_pid as libc::pid_t, &mut status, 0) };
+            let cause = if r < 0 {
+                ExitCause::Misbehaved("its exit status was lost".into())
+            } else {
+                exit_cause(&ExitStatus::from_raw(status))
+            };
+            let _ = events.send(RealmEvent {
+                worker: id,
+                signal: RealmSignal::Exited(cause),
+            });
+        });
+    }
     Ok(WorkerProcess {
         os_pid,
         writer,
         queued,
+        fd,
+        stderr_fd,
     })
+}
+
+/// Sets or clears `FD_CLOEXEC` on `fd`.
+pub fn set_cloexec(fd: std::os::fd::RawFd, on: bool) -> bool {
+    // SAFETY: fcntl on an fd number; a bad one only returns an error.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFD);
+        if flags < 0 {
+            return false;
+        }
+        let flags = if on {
+            flags | libc::FD_CLOEXEC
+        } else {
+            flags & !libc::FD_CLOEXEC
+        };
+        libc::fcntl(fd, libc::F_SETFD, flags) >= 0
+    }
 }

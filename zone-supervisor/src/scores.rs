@@ -172,6 +172,20 @@ impl Zone {
         worker: WorkerId,
         reentry: bool,
     ) {
+        let Some(mut info) = self.entry_info(pid, slot_id, reentry) else {
+            return;
+        };
+        info.spawn = self.take_spawn(pid, slot_id, reentry);
+        self.queue_to_worker(worker, &ToRealm::PlayerEnter(info));
+    }
+
+    /// What a realm is told of an entering player, with his saved score.
+    pub(crate) fn entry_info(
+        &self,
+        pid: i16,
+        slot_id: SlotId,
+        reentry: bool,
+    ) -> Option<ipc_proto::PlayerInfo> {
         let score = match (self.score_keys(pid, slot_id), self.scores.as_ref()) {
             (Some((name, group, arena)), Some(keeper)) => keeper
                 .persist
@@ -179,20 +193,22 @@ impl Zone {
                 .map(|stats| saved_score(&stats[1])),
             _ => None,
         };
-        let slot_name = self.state.registry.get(slot_id).map(|s| s.name.clone());
-        let Some(p) = self.players.get_mut(pid) else {
-            return;
-        };
-        // A spawn tile is for the entry into the arena that asked for it.
-        let spawn = p
-            .spawn_in
-            .take()
-            .filter(|(arena, ..)| !reentry && slot_name.as_deref() == Some(arena.as_str()))
-            .map(|(_, x, y)| (x, y));
+        let p = self.players.get(pid)?;
         let mut info = player_info(p, reentry);
         info.score = score;
-        info.spawn = spawn;
-        self.queue_to_worker(worker, &ToRealm::PlayerEnter(info));
+        Some(info)
+    }
+
+    /// The spawn tile a `MovePlayerTo` zone call gave the player, taken: it
+    /// is for the entry into the arena that asked for it only, never for a
+    /// re-entry (nor for an adoption after a hand-over, which does not ask).
+    fn take_spawn(&mut self, pid: i16, slot_id: SlotId, reentry: bool) -> Option<(i16, i16)> {
+        let slot_name = self.state.registry.get(slot_id).map(|s| s.name.clone());
+        let p = self.players.get_mut(pid)?;
+        p.spawn_in
+            .take()
+            .filter(|(arena, ..)| !reentry && slot_name.as_deref() == Some(arena.as_str()))
+            .map(|(_, x, y)| (x, y))
     }
 
     /// Handles an answer from the database thread.

@@ -91,6 +91,37 @@ impl<S: std::hash::BuildHasher> Handshakes<S> {
         self.slots[pick] = Some((addr, hs));
     }
 
+    /// The answered requests still waiting, as (address, cipher key,
+    /// Continuum, microseconds since the answer), for the in-place upgrade.
+    pub(crate) fn export(&self, now: Instant) -> Vec<(SocketAddr, u32, bool, u64)> {
+        self.slots
+            .iter()
+            .flatten()
+            .filter(|(_, hs)| now.saturating_duration_since(hs.at) < HANDSHAKE_TTL)
+            .map(|(a, hs)| {
+                let age = now.saturating_duration_since(hs.at).as_micros() as u64;
+                (*a, hs.cipher_key, hs.continuum, age)
+            })
+            .collect()
+    }
+
+    /// Takes on answered requests handed over by the previous process.
+    pub(crate) fn import(&mut self, list: Vec<(SocketAddr, u32, bool, u64)>, now: Instant) {
+        for (addr, cipher_key, continuum, age) in list {
+            let at = now
+                .checked_sub(std::time::Duration::from_micros(age))
+                .unwrap_or(now);
+            self.remember(
+                addr,
+                Handshake {
+                    cipher_key,
+                    continuum,
+                    at,
+                },
+            );
+        }
+    }
+
     /// Takes the answered request of `addr`, if it is there and recent.
     pub(crate) fn take(&mut self, addr: SocketAddr, now: Instant) -> Option<Handshake> {
         for i in self.slots_of(addr) {

@@ -58,6 +58,9 @@ pub struct RealmReport {
     /// Setup problems the realm reported (missing map, ...).
     #[serde(default)]
     pub problems: Vec<String>,
+    /// The build version of the realm's worker binary (`docs/upgrades.md`).
+    #[serde(default)]
+    pub version: Option<String>,
 }
 
 /// Zone-wide event counters, kept by the zone task and reported as they
@@ -134,6 +137,15 @@ impl TrafficCounters {
 /// Zone-wide figures in the report.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct ZoneReport {
+    /// The supervisor's build version (`docs/upgrades.md`).
+    #[serde(default)]
+    pub version: String,
+    /// In-place supervisor upgrades since the zone started.
+    #[serde(default)]
+    pub upgrades: u32,
+    /// Why the last supervisor upgrade was refused or abandoned.
+    #[serde(default)]
+    pub upgrade_error: Option<String>,
     /// The supervisor process.
     pub process: ProcessReport,
     /// Seconds since the zone started.
@@ -257,7 +269,8 @@ pub fn render_table(r: &StatsReport) -> String {
     let z = &r.zone;
     let mut s = String::new();
     s.push_str(&format!(
-        "zone: pid {}  up {:.0}s  cpu {:.1}%  rss {:.1} MiB  connections {}  players {}  biller {}\n",
+        "zone: version {}  pid {}  up {:.0}s  cpu {:.1}%  rss {:.1} MiB  connections {}  players {}  biller {}\n",
+        z.version,
         z.process.pid,
         z.uptime_secs,
         z.process.cpu_percent,
@@ -293,6 +306,16 @@ pub fn render_table(r: &StatsReport) -> String {
             b.failed_attempts,
             b.drops,
             b.retransmits
+        ));
+    }
+    if z.upgrades > 0 || z.upgrade_error.is_some() {
+        s.push_str(&format!(
+            "      in-place upgrades {}{}\n",
+            z.upgrades,
+            z.upgrade_error
+                .as_ref()
+                .map(|e| format!("  last refused: {e}"))
+                .unwrap_or_default()
         ));
     }
     if let Some(line) = z.persist.as_ref().and_then(PersistReport::failure_line) {
@@ -334,6 +357,9 @@ pub fn render_table(r: &StatsReport) -> String {
             realm.ipc_dropped,
             realm.last_exit.as_deref().unwrap_or("-")
         ));
+        if let Some(version) = &realm.version {
+            s.push_str(&format!("{:<16} version {version}\n", ""));
+        }
         for problem in &realm.problems {
             s.push_str(&format!("{:<16} problem: {problem}\n", ""));
         }

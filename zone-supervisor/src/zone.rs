@@ -74,7 +74,6 @@ fn tune_socket(sock: &std::net::UdpSocket) {
     let _ = setsockopt(sock, sockopt::SndBuf, &(4 << 20));
 }
 
-/// Runs the zone until SIGTERM or SIGINT.
 /// Exit status after `?recyclezone` / `?shutdown -r`: the systemd unit
 /// restarts the zone on it (`scripts/subsumption.service`,
 /// `RestartForceExitStatus`).
@@ -83,6 +82,9 @@ pub const EXIT_RECYCLE: u8 = 75;
 /// Runs the zone until it is told to stop; the exit status
 /// (0, or [`EXIT_RECYCLE`] after a recycle).
 pub async fn run(settings: Settings, mut log: crate::logring::LogRing) -> Result<u8> {
+    // An in-place upgrade's new process finds the old one's state here
+    // (docs/upgrades.md §3); one it cannot read ends the start.
+    let inherited = crate::handoff::Inherited::take()?;
     if let Some(file) = settings
         .zone
         .global()
@@ -114,7 +116,10 @@ pub async fn run(settings: Settings, mut log: crate::logring::LogRing) -> Result
             unknown.join(", ")
         );
     }
-    let (game, ping) = bind_sockets(settings.bind, settings.port)?;
+    let (game, ping) = match &inherited {
+        Some(h) => h.sockets(),
+        None => bind_sockets(settings.bind, settings.port)?,
+    };
     tune_socket(&game);
     game.set_nonblocking(true)?;
     ping.set_nonblocking(true)?;
@@ -133,8 +138,13 @@ pub async fn run(settings: Settings, mut log: crate::logring::LogRing) -> Result
     let (control_tx, control_rx) = mpsc::unbounded_channel();
     let control_path = settings.control_path.clone();
     let private = settings.control_dir_private;
-    let control_bound = match control::listen(&control_path, private, control_tx) {
-        Ok(()) => true,
+    let listened = match inherited.as_ref().and_then(|h| h.control_fd()) {
+        Some(fd) => control::adopt(fd, control_tx),
+        None => control::listen(&control_path, private, control_tx),
+    };
+    let control_fd = listened.as_ref().ok().copied();
+    let control_bound = match listened {
+        Ok(_) => true,
         // The embedded zone's default path may be taken by another zone on
         // this machine; serve players anyway, without a control socket.
         Err(e) if !settings.control_required => {
@@ -157,6 +167,9 @@ pub async fn run(settings: Settings, mut log: crate::logring::LogRing) -> Result
     // Handlers first: a stop asked for right after the announcement below
     // is a clean stop, not the default action of the signal.
     let signals = Signals::install()?;
+    if let Some(h) = &inherited {
+        info!(from = %h.previous_version(), "resuming the zone handed over by the previous supervisor process");
+    }
     // Tests and scripts read this line to learn the ports.
     println!(
         "zone listening game={} ping={}{}{} control={}",
@@ -177,6 +190,7 @@ pub async fn run(settings: Settings, mut log: crate::logring::LogRing) -> Result
         state: ZoneState::new(settings.realm_policy.clone(), scores.is_some()),
         links: WorkerLinks::new(),
         checkpoints: Default::default(),
+        upgrades: Default::default(),
         action_buf: Vec::new(),
         s: settings,
         udp,
@@ -214,8 +228,20 @@ pub async fn run(settings: Settings, mut log: crate::logring::LogRing) -> Result
         self_prev: None,
         self_cpu_pct: 0.0,
         self_proc: ProcSample::default(),
+        control_fd,
+        exec: None,
+        upgrade_error: None,
+        upgrades_done: 0,
     };
-    notify(&[sd_notify::NotifyState::Ready]);
+    if let Some(h) = inherited {
+        zone.import(h, Instant::now())?;
+    }
+    // Under systemd the main pid stays the same across an in-place upgrade
+    // (exec); it is stated anyway.
+    notify(&[
+        sd_notify::NotifyState::Ready,
+        sd_notify::NotifyState::MainPid(std::process::id()),
+    ]);
     let result = zone.event_loop(signals, events_rx, control_rx, db_rx).await;
     if control_bound {
         let _ = std::fs::remove_file(&control_path);
@@ -242,7 +268,7 @@ impl Signals {
 }
 
 /// Tells systemd (if it is listening) about the service state.
-fn notify(state: &[sd_notify::NotifyState]) {
+pub(crate) fn notify(state: &[sd_notify::NotifyState]) {
     if let Err(e) = sd_notify::notify(false, state) {
         debug!("sd_notify failed: {e}");
     }
@@ -257,6 +283,8 @@ pub(crate) struct Zone {
     pub(crate) links: WorkerLinks,
     /// The newest game-state checkpoint of each realm.
     pub(crate) checkpoints: crate::checkpoints::Checkpoints,
+    /// Realm upgrades in progress (`docs/upgrades.md` §2).
+    pub(crate) upgrades: crate::upgrade::Upgrades,
     /// Reused buffer for carrying out the zone state's actions.
     pub(crate) action_buf: Vec<Action>,
     pub(crate) udp: GameSocket,
@@ -312,13 +340,21 @@ pub(crate) struct Zone {
     pub(crate) chatnet: Chatnet,
     /// The metrics and dashboard listener's zone side (`[Metrics]`).
     pub(crate) web: Option<crate::web::WebState>,
-    started: Instant,
+    pub(crate) started: Instant,
     last_keepalive: Instant,
     last_housekeeping: Instant,
     last_sample: Instant,
     self_prev: Option<(ProcSample, Instant)>,
     self_cpu_pct: f64,
     self_proc: ProcSample,
+    /// The control socket's fd (handed over on an in-place upgrade).
+    pub(crate) control_fd: Option<std::os::fd::RawFd>,
+    /// An in-place supervisor upgrade waiting for the realm writers.
+    pub(crate) exec: Option<crate::handoff::ExecRequest>,
+    /// Why the last supervisor upgrade was refused or abandoned.
+    pub(crate) upgrade_error: Option<String>,
+    /// In-place supervisor upgrades since the zone started.
+    pub(crate) upgrades_done: u32,
 }
 
 impl Zone {
@@ -383,6 +419,9 @@ impl Zone {
             self.flush();
             if self.exit_request.is_some() {
                 break;
+            }
+            if self.exec.is_some() {
+                self.try_exec(&mut events_rx);
             }
         }
         self.shutdown(&mut events_rx).await;
@@ -537,6 +576,7 @@ impl Zone {
 
     fn control_request(&mut self, req: ControlRequest) {
         let now = Instant::now();
+        let mut written = Some(req.written);
         let mut words = req.command.split_whitespace();
         let answer = match (words.next(), words.next()) {
             (Some("stats"), None) => {
@@ -548,6 +588,26 @@ impl Zone {
                 Ok(msg) => ok_json(&msg),
                 Err(msg) => error_json(&msg),
             },
+            (Some("upgrade-realms"), path) => {
+                // The path is the rest of the line (it may hold spaces).
+                let path = path.map(|_| {
+                    std::path::PathBuf::from(req.command["upgrade-realms".len()..].trim())
+                });
+                match self.start_realm_upgrade(now, path) {
+                    Ok(msg) => ok_json(&msg),
+                    Err(msg) => error_json(&msg),
+                }
+            }
+            (Some("upgrade-status"), None) => self.upgrade_status(),
+            (Some("upgrade-supervisor"), path) => {
+                let path = path.map(|_| {
+                    std::path::PathBuf::from(req.command["upgrade-supervisor".len()..].trim())
+                });
+                match self.request_supervisor_upgrade(now, path, written.take()) {
+                    Ok(msg) => ok_json(&msg),
+                    Err(msg) => error_json(&msg),
+                }
+            }
             (Some("reload"), None) => match self.reload() {
                 Ok(()) => ok_json("reload requested"),
                 Err(msg) => error_json(&msg),
@@ -573,6 +633,9 @@ impl Zone {
             }
         }
         let zone = ZoneReport {
+            version: ipc_proto::version::build_version().to_string(),
+            upgrades: self.upgrades_done,
+            upgrade_error: self.upgrade_error.clone(),
             process: ProcessReport {
                 pid: std::process::id(),
                 cpu_user_secs: self.self_proc.user_secs,
@@ -637,6 +700,11 @@ impl Zone {
         pop
     }
 
+    /// The ping socket's fd (handed over on an in-place upgrade).
+    pub(crate) fn ping_fd(&self) -> std::os::fd::RawFd {
+        self.ping.as_raw_fd()
+    }
+
     fn drain_ping_socket(&mut self) {
         let mut buf = [0u8; 64];
         let mut out = Vec::new();
@@ -682,7 +750,7 @@ impl Zone {
         }
     }
 
-    fn flush(&mut self) {
+    pub(crate) fn flush(&mut self) {
         let now = Instant::now();
         // What the zone state decided during this pass (entries, worker
         // starts, notices) is carried out before anything is sent.
@@ -732,6 +800,8 @@ impl Zone {
     async fn shutdown(&mut self, events_rx: &mut mpsc::UnboundedReceiver<RealmEvent>) {
         info!("shutting down");
         notify(&[sd_notify::NotifyState::Stopping]);
+        // Upgrade successors get their stop like every worker.
+        self.upgrades.release_all();
         let now = Instant::now();
         self.biller_shutdown(now);
         for p in self.players.iter_mut() {

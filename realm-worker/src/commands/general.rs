@@ -190,9 +190,10 @@ pub(super) fn zone(a: &mut Arena, ctx: &Ctx, _params: &str) -> CmdResult {
 
 pub(super) fn version(a: &mut Arena, ctx: &Ctx, _params: &str) -> CmdResult {
     let text = format!(
-        "Subsumption {} (realm {})",
-        env!("CARGO_PKG_VERSION"),
-        a.name
+        "Subsumption {} (realm {}; zone {})",
+        ipc_proto::version::build_version(),
+        a.name,
+        a.zone_version.as_deref().unwrap_or("unknown")
     );
     a.reply(&ctx.issuer, &text);
     Ok(())

@@ -302,7 +302,7 @@ impl C2SPacket {
 }
 
 /// C2S 0x01 go to arena (26 bytes VIE, 27 Continuum; §6.1).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoArena {
     /// Desired ship (0–8).
     pub ship: u8,

@@ -75,7 +75,9 @@ pub const OFFSET_LETTERS: &str = "CBSGFETROWV";
 pub const MAX_OBJECT_TIME: u16 = 0x0FFF;
 
 /// An object's attributes, as in the LVZ file's object section.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 pub struct ObjectData {
     /// Map object (`true`) or screen object.
     pub map_obj: bool,

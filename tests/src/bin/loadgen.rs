@@ -82,6 +82,19 @@ struct Args {
     /// --control or --supervisor-pid).
     #[arg(long, value_name = "SECS")]
     kill_realm: Option<f64>,
+    /// Upgrade the zone this many seconds into the window: roll the realms
+    /// (`upgrade realms`), then replace the supervisor in place (`upgrade
+    /// supervisor`), and report the largest gap in relayed positions and
+    /// the disconnects (needs --control).
+    #[arg(long, value_name = "SECS")]
+    upgrade: Option<f64>,
+    /// With --upgrade: the new realm-worker binary.
+    #[arg(long, value_name = "PATH")]
+    upgrade_worker: Option<PathBuf>,
+    /// With --upgrade: the new zone-supervisor binary (its CLI runs the
+    /// upgrades; default: zone-supervisor next to loadgen).
+    #[arg(long, value_name = "PATH")]
+    upgrade_supervisor: Option<PathBuf>,
     /// Instead of running: print a markdown table of earlier `--json`
     /// reports (a `NAME.after.json` beside `NAME.json` adds the idle
     /// realms' memory).
@@ -124,6 +137,25 @@ fn main() -> Result<()> {
         .kill_realm
         .map(|v| secs(v, "--kill-realm"))
         .transpose()?;
+    if let Some(after) = args.upgrade {
+        let control = args
+            .control
+            .clone()
+            .ok_or_else(|| anyhow!("--upgrade needs --control"))?;
+        let cli = match &args.upgrade_supervisor {
+            Some(p) => p.clone(),
+            None => std::env::current_exe()
+                .context("locating loadgen")?
+                .with_file_name("zone-supervisor"),
+        };
+        cfg.upgrade = Some(load::UpgradePlan {
+            after: secs(after, "--upgrade")?,
+            cli,
+            control,
+            worker: args.upgrade_worker.clone(),
+            supervisor: args.upgrade_supervisor.clone(),
+        });
+    }
     cfg.probe = match (args.control, args.supervisor_pid) {
         (Some(path), _) => ServerProbe::Control(path),
         (None, Some(pid)) => ServerProbe::Pid(pid),

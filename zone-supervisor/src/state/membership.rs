@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use super::registry::SlotId;
 
 /// Where a player is in its life on the zone.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Place {
     /// Connected, not logged in.
     Connected,
@@ -72,6 +72,14 @@ pub struct Membership {
 }
 
 impl Membership {
+    /// Every player and his place, by pid.
+    pub fn all(&self) -> impl Iterator<Item = (i16, Place)> + '_ {
+        self.places
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| Some((i as i16, (*p)?)))
+    }
+
     /// Records a new connection.
     pub fn add(&mut self, pid: i16) {
         let Ok(idx) = usize::try_from(pid) else {

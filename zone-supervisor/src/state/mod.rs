@@ -13,6 +13,7 @@
 
 pub mod membership;
 pub mod registry;
+pub mod upgrade;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -21,6 +22,7 @@ pub use membership::{Membership, Place};
 pub use registry::{
     ExitCause, RealmPolicy, RealmRegistry, RealmSlot, RealmState, SlotId, WorkerEnd, WorkerId,
 };
+pub use upgrade::Roll;
 
 /// How many times a player's score load is tried before giving up.
 pub const SCORE_LOAD_ATTEMPTS: u32 = 3;
@@ -79,6 +81,35 @@ pub enum Action {
         /// The text.
         text: String,
     },
+    /// Start an upgrade's successor worker for a realm, from the binary
+    /// the roll names (`docs/upgrades.md` §2).
+    SpawnSuccessor {
+        /// The id its events will carry.
+        worker: WorkerId,
+        /// The arena it serves.
+        realm: String,
+    },
+    /// The successor is ready: from now on everything for the realm's
+    /// players is held for the successor, and the old worker is asked to
+    /// hand over (the last message it gets before `Shutdown`).
+    BeginHandOver {
+        /// The realm.
+        slot: SlotId,
+        /// Its current worker.
+        old: WorkerId,
+        /// The ready successor.
+        new: WorkerId,
+    },
+    /// The old worker handed over: the successor gets its state and the
+    /// players, then what was held for it; the old one is told to stop.
+    CompleteHandOver {
+        /// The realm.
+        slot: SlotId,
+        /// The worker that handed over.
+        old: WorkerId,
+        /// The realm's worker now.
+        new: WorkerId,
+    },
     /// Send the player its who-am-I again: the client leaves the arena
     /// view and waits for the next entry, as after an arena recycle.
     WhoAmI {
@@ -112,6 +143,8 @@ pub enum WorkerMsg {
         /// The player.
         pid: i16,
     },
+    /// Hand the arena over to a successor (answer: its state).
+    HandOver,
 }
 
 /// Score loads that failed and wait for another try.
@@ -130,6 +163,8 @@ pub struct ZoneState {
     pub members: Membership,
     keeps_scores: bool,
     retries: HashMap<i16, LoadRetry>,
+    /// The rolling realm upgrade under way or last finished.
+    pub roll: Option<Roll>,
     out: Vec<Action>,
 }
 
@@ -142,6 +177,7 @@ impl ZoneState {
             members: Membership::default(),
             keeps_scores,
             retries: HashMap::new(),
+            roll: None,
             out: Vec::new(),
         }
     }
@@ -410,17 +446,21 @@ impl ZoneState {
     ) -> Option<(String, WorkerEnd, ExitCause)> {
         let slot = self.registry.slot_of_worker(worker)?;
         let empty = self.members.count_in(slot) == 0;
-        let (slot, end, cause) = self
-            .registry
-            .exited(now, worker, cause, empty, &mut self.out)?;
+        // (Named before: a removed slot is gone afterwards.)
         let name = self
             .registry
             .get(slot)
             .map(|s| s.name.clone())
             .unwrap_or_default();
+        let (slot, end, cause) = self
+            .registry
+            .exited(now, worker, cause, empty, &mut self.out)?;
         let pids = self.members.players_in(slot).to_vec();
         match end {
-            WorkerEnd::Removed => {}
+            WorkerEnd::Removed => {
+                // Its successor, if the roll was at it, ends with it.
+                self.roll_realm_gone(now, &name);
+            }
             WorkerEnd::Restarting { planned } => {
                 for &pid in &pids {
                     self.members.update(pid, |place| {
@@ -537,6 +577,61 @@ impl ZoneState {
             self.registry
                 .kill(worker, ExitCause::Shutdown, &mut self.out);
         }
+    }
+}
+
+/// The zone state as plain data for the supervisor's in-place upgrade
+/// (`docs/upgrades.md` §3).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct ZoneStateExport {
+    registry: registry::RegistryExport,
+    places: Vec<(i16, Place)>,
+}
+
+impl ZoneState {
+    /// Everything at `now`; refused during a rolling realm upgrade.
+    pub fn export(&self, now: Instant) -> Result<ZoneStateExport, String> {
+        if self.roll.as_ref().is_some_and(|r| !r.finished) {
+            return Err("a rolling realm upgrade is under way".into());
+        }
+        Ok(ZoneStateExport {
+            registry: self.registry.export(now)?,
+            places: self.members.all().collect(),
+        })
+    }
+
+    /// A zone state carrying on from `e`. Score loads that were in flight
+    /// are asked for again (their answers went to the old process), and
+    /// entries waiting for a ready realm go on.
+    pub fn import(
+        e: ZoneStateExport,
+        now: Instant,
+        policy: RealmPolicy,
+        keeps_scores: bool,
+    ) -> Self {
+        let mut z = ZoneState::new(policy, keeps_scores);
+        z.registry = RealmRegistry::import(e.registry, now, z.registry.policy.clone());
+        for (pid, place) in e.places {
+            z.members.add(pid);
+            z.members.set(pid, place);
+        }
+        let entering: Vec<(i16, Place)> = z
+            .members
+            .all()
+            .filter(|(_, p)| matches!(p, Place::Entering { .. }))
+            .collect();
+        for (pid, place) in entering {
+            if let Place::Entering {
+                realm,
+                scores_ready: false,
+                ..
+            } = place
+            {
+                z.out.push(Action::LoadScores { pid, slot: realm });
+            }
+            z.try_enter(pid);
+        }
+        z
     }
 }
 

@@ -21,9 +21,12 @@ pub type WorkerId = u32;
 
 /// How long a stopping worker gets before it is killed.
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
+/// Shortest time an upgrade's successor gets to become ready, and its
+/// predecessor to hand over (the heartbeat timeout if longer).
+pub const UPGRADE_GRACE: Duration = Duration::from_secs(10);
 
 /// Life-cycle state of a realm.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RealmState {
     /// Worker started, not ready yet.
     Starting,
@@ -51,7 +54,7 @@ impl RealmState {
 }
 
 /// Why a worker process ended (or was ended).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ExitCause {
     /// The process exited by itself with this status.
     Exited(i32),
@@ -69,6 +72,11 @@ pub enum ExitCause {
     RestartRequested,
     /// The process could not be started.
     StartFailed(String),
+    /// An upgrade's successor did not become ready in time.
+    NotReady,
+    /// An upgrade's successor was stopped because the upgrade could not go
+    /// on (the realm's worker ended or the realm stopped meanwhile).
+    UpgradeAborted(String),
     /// Still running when the zone shut down.
     Shutdown,
 }
@@ -76,7 +84,10 @@ pub enum ExitCause {
 impl ExitCause {
     /// Whether the end was planned (does not count as a crash).
     pub fn planned(&self) -> bool {
-        matches!(self, ExitCause::RestartRequested | ExitCause::Shutdown)
+        matches!(
+            self,
+            ExitCause::RestartRequested | ExitCause::Shutdown | ExitCause::UpgradeAborted(_)
+        )
     }
 }
 
@@ -94,6 +105,8 @@ impl std::fmt::Display for ExitCause {
             ExitCause::Misbehaved(why) => f.write_str(why),
             ExitCause::RestartRequested => f.write_str("restart requested"),
             ExitCause::StartFailed(why) => write!(f, "start failed: {why}"),
+            ExitCause::NotReady => f.write_str("not ready in time"),
+            ExitCause::UpgradeAborted(why) => write!(f, "upgrade aborted: {why}"),
             ExitCause::Shutdown => f.write_str("still running at shutdown"),
         }
     }
@@ -164,8 +177,46 @@ pub struct WorkerLife {
     flood_bytes: u64,
 }
 
+impl WorkerLife {
+    /// A worker just started.
+    fn new(id: WorkerId, now: Instant) -> Self {
+        WorkerLife {
+            id,
+            hello: false,
+            ready: false,
+            started: now,
+            heartbeat_seq: 0,
+            last_ack: now,
+            kill_cause: None,
+            flood_window: now,
+            flood_bytes: 0,
+        }
+    }
+}
+
+/// Where an upgrade's successor worker is (`docs/upgrades.md` §2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SuccessorPhase {
+    /// Started, not ready yet; the current worker serves.
+    Starting,
+    /// Ready; the current worker was asked to hand over (since then).
+    HandingOver {
+        /// When the hand-over was asked for.
+        since: Instant,
+    },
+}
+
+/// A worker started to replace a slot's current one (a realm upgrade).
+#[derive(Debug)]
+pub struct Successor {
+    /// Its life.
+    pub life: WorkerLife,
+    /// How far the hand-over is.
+    pub phase: SuccessorPhase,
+}
+
 /// Counters kept per realm across its workers.
-#[derive(Default, Clone, Copy, Debug)]
+#[derive(Default, Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 pub struct RealmCounters {
     /// IPC messages to the realm.
     pub ipc_msgs_to: u64,
@@ -206,6 +257,8 @@ pub struct RealmSlot {
     pub problems: Vec<String>,
     /// The latest radar snapshot (while the dashboard watches the realm).
     pub radar: Vec<ipc_proto::RadarEntry>,
+    /// The worker replacing the current one during an upgrade.
+    pub successor: Option<Successor>,
     crash_times: VecDeque<Instant>,
     restart_at: Option<Instant>,
     empty_since: Option<Instant>,
@@ -335,6 +388,7 @@ impl RealmRegistry {
             counters: RealmCounters::default(),
             problems: Vec::new(),
             radar: Vec::new(),
+            successor: None,
             crash_times: VecDeque::new(),
             restart_at: None,
             empty_since: None,
@@ -353,17 +407,7 @@ impl RealmRegistry {
         let worker = self.next_worker;
         self.next_worker += 1;
         self.by_worker.insert(worker, id);
-        slot.worker = Some(WorkerLife {
-            id: worker,
-            hello: false,
-            ready: false,
-            started: now,
-            heartbeat_seq: 0,
-            last_ack: now,
-            kill_cause: None,
-            flood_window: now,
-            flood_bytes: 0,
-        });
+        slot.worker = Some(WorkerLife::new(worker, now));
         slot.state = RealmState::Starting;
         slot.restart_at = None;
         slot.empty_since = None;
@@ -381,6 +425,13 @@ impl RealmRegistry {
     /// Ends a worker: records why (the first reason wins) and asks the
     /// shell to kill it. Its exit is reported later as for any exit.
     pub fn kill(&mut self, worker: WorkerId, cause: ExitCause, out: &mut Vec<Action>) {
+        if let Some(id) = self.successor_slot(worker) {
+            if let Some(s) = self.slots.get_mut(&id).and_then(|s| s.successor.as_mut()) {
+                s.life.kill_cause.get_or_insert(cause);
+                out.push(Action::KillWorker { worker });
+            }
+            return;
+        }
         let Some((slot, _)) = self.worker_mut(worker) else {
             return;
         };
@@ -496,6 +547,15 @@ impl RealmRegistry {
         let slot = self.slots.get_mut(&id)?;
         let w = slot.worker.take()?;
         let cause = w.kill_cause.unwrap_or(cause);
+        if let Some(s) = slot.successor.as_mut() {
+            // The upgrade cannot go on: the realm restarts as after any end.
+            s.life
+                .kill_cause
+                .get_or_insert(ExitCause::UpgradeAborted(format!(
+                    "the realm's worker ended ({cause})"
+                )));
+            out.push(Action::KillWorker { worker: s.life.id });
+        }
         if slot.state == RealmState::Stopping && is_empty {
             let name = slot.name.clone();
             self.slots.remove(&id);
@@ -604,10 +664,176 @@ impl RealmRegistry {
                 _ => slot.empty_since = None,
             }
         }
+        let grace = UPGRADE_GRACE.max(policy.heartbeat_timeout);
+        for slot in self.slots.values() {
+            let Some(s) = slot.successor.as_ref() else {
+                continue;
+            };
+            match s.phase {
+                SuccessorPhase::Starting
+                    if s.life.kill_cause.is_none()
+                        && now.saturating_duration_since(s.life.started) >= grace =>
+                {
+                    to_kill.push((s.life.id, ExitCause::NotReady));
+                }
+                SuccessorPhase::HandingOver { since }
+                    if now.saturating_duration_since(since) >= grace =>
+                {
+                    if let Some(w) = slot.worker.as_ref().filter(|w| w.kill_cause.is_none()) {
+                        to_kill.push((w.id, ExitCause::Unresponsive));
+                    }
+                }
+                _ => {}
+            }
+        }
         for (worker, cause) in to_kill {
             self.kill(worker, cause, out);
         }
         self.restart_due(now, out);
+    }
+
+    // ----- upgrades (docs/upgrades.md §2) ----------------------------------
+
+    /// The slot whose successor this worker is.
+    pub fn successor_slot(&self, worker: WorkerId) -> Option<SlotId> {
+        let id = *self.by_worker.get(&worker)?;
+        let slot = self.slots.get(&id)?;
+        (slot.successor.as_ref()?.life.id == worker).then_some(id)
+    }
+
+    /// Starts a successor worker for a running realm (the shell spawns it
+    /// from the upgrade's binary). `Err` says why the realm cannot be
+    /// upgraded now.
+    pub fn begin_upgrade(
+        &mut self,
+        now: Instant,
+        name: &str,
+        out: &mut Vec<Action>,
+    ) -> Result<WorkerId, String> {
+        let id = *self
+            .by_name
+            .get(name)
+            .ok_or_else(|| format!("no realm named {name}"))?;
+        let worker = self.next_worker;
+        let slot = self
+            .slots
+            .get_mut(&id)
+            .ok_or_else(|| format!("no realm named {name}"))?;
+        if slot.successor.is_some() {
+            return Err(format!("realm {name} is being upgraded already"));
+        }
+        if !slot.ready() {
+            return Err(format!("realm {name} is {}", slot.state.as_str()));
+        }
+        self.next_worker += 1;
+        self.by_worker.insert(worker, id);
+        slot.successor = Some(Successor {
+            life: WorkerLife::new(worker, now),
+            phase: SuccessorPhase::Starting,
+        });
+        out.push(Action::SpawnSuccessor {
+            worker,
+            realm: slot.name.clone(),
+        });
+        Ok(worker)
+    }
+
+    /// A successor's hello: `false` (and a kill) unless it is its first
+    /// and speaks our IPC version.
+    pub fn successor_hello(
+        &mut self,
+        now: Instant,
+        worker: WorkerId,
+        version_ok: bool,
+        out: &mut Vec<Action>,
+    ) -> bool {
+        let Some(id) = self.successor_slot(worker) else {
+            return false;
+        };
+        let Some(s) = self.slots.get_mut(&id).and_then(|s| s.successor.as_mut()) else {
+            return false;
+        };
+        if s.life.hello || !version_ok {
+            let why = if s.life.hello {
+                "said hello twice"
+            } else {
+                "no valid hello (a worker of another IPC protocol version?)"
+            };
+            self.kill(worker, ExitCause::Misbehaved(why.into()), out);
+            return false;
+        }
+        s.life.hello = true;
+        s.life.last_ack = now;
+        true
+    }
+
+    /// Whether a successor has said its hello.
+    pub fn successor_said_hello(&self, worker: WorkerId) -> bool {
+        self.successor_slot(worker)
+            .and_then(|id| self.slots.get(&id)?.successor.as_ref())
+            .is_some_and(|s| s.life.hello)
+    }
+
+    /// The successor is ready: returns its slot and the current worker,
+    /// which is now to hand over. `None` if the upgrade cannot go on (the
+    /// successor is then stopped).
+    pub fn successor_ready(
+        &mut self,
+        now: Instant,
+        worker: WorkerId,
+        out: &mut Vec<Action>,
+    ) -> Option<(SlotId, WorkerId)> {
+        let id = self.successor_slot(worker)?;
+        let slot = self.slots.get_mut(&id)?;
+        let current = slot.ready_worker();
+        let s = slot.successor.as_mut()?;
+        if s.phase != SuccessorPhase::Starting || !s.life.hello {
+            return None;
+        }
+        let Some(current) = current else {
+            let why = format!("realm {} is {}", slot.name, slot.state.as_str());
+            self.kill(worker, ExitCause::UpgradeAborted(why), out);
+            return None;
+        };
+        s.life.ready = true;
+        s.life.last_ack = now;
+        s.phase = SuccessorPhase::HandingOver { since: now };
+        Some((id, current))
+    }
+
+    /// The current worker handed over: its successor becomes the slot's
+    /// worker. Returns the slot and the successor; the old worker is
+    /// forgotten (its later events are ignored).
+    pub fn handed_over(&mut self, now: Instant, old: WorkerId) -> Option<(SlotId, WorkerId)> {
+        let id = self.slot_of_worker(old)?;
+        let slot = self.slots.get_mut(&id)?;
+        if !matches!(
+            slot.successor.as_ref()?.phase,
+            SuccessorPhase::HandingOver { .. }
+        ) {
+            return None;
+        }
+        let mut next = slot.successor.take()?.life;
+        next.last_ack = now;
+        let new = next.id;
+        slot.worker = Some(next);
+        slot.state = RealmState::Running;
+        self.by_worker.remove(&old);
+        Some((id, new))
+    }
+
+    /// A successor ended before it took over: the upgrade of its realm
+    /// failed. Returns the slot, why, and whether it had become ready.
+    pub fn successor_exited(
+        &mut self,
+        worker: WorkerId,
+        cause: ExitCause,
+    ) -> Option<(SlotId, ExitCause, bool)> {
+        let id = self.successor_slot(worker)?;
+        self.by_worker.remove(&worker);
+        let s = self.slots.get_mut(&id)?.successor.take()?;
+        let cause = s.life.kill_cause.unwrap_or(cause);
+        Some((id, cause, s.life.ready))
     }
 
     /// Operator request: restart a realm's worker (players re-entered), or
@@ -643,9 +869,15 @@ impl RealmRegistry {
         }
     }
 
-    /// Every running worker, for broadcast messages (shutdown).
+    /// Every running worker, upgrade successors included, for broadcast
+    /// messages (shutdown).
     pub fn workers(&self) -> Vec<WorkerId> {
-        let mut ids: Vec<_> = self.slots.values().filter_map(|s| s.worker_id()).collect();
+        let mut ids: Vec<_> = self
+            .slots
+            .values()
+            .flat_map(|s| [s.worker_id(), s.successor.as_ref().map(|n| n.life.id)])
+            .flatten()
+            .collect();
         ids.sort_unstable();
         ids
     }
@@ -680,5 +912,146 @@ pub fn restart_delay(policy: &RealmPolicy, crashes: u32, planned: bool) -> Durat
     } else {
         let factor = 1u32 << (crashes - 2).min(16);
         (policy.backoff_base * factor).min(policy.backoff_max)
+    }
+}
+
+/// A worker's life as plain data (instants as ages in microseconds), for
+/// the supervisor's in-place upgrade (`docs/upgrades.md` §3).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct LifeExport {
+    id: WorkerId,
+    hello: bool,
+    ready: bool,
+    started_age_us: u64,
+    heartbeat_seq: u32,
+    last_ack_age_us: u64,
+    kill_cause: Option<ExitCause>,
+}
+
+/// A realm slot as plain data.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct SlotExport {
+    id: SlotId,
+    name: String,
+    state: RealmState,
+    worker: Option<LifeExport>,
+    restarts: u32,
+    last_exit: Option<ExitCause>,
+    score_group: String,
+    counters: RealmCounters,
+    problems: Vec<String>,
+    crash_ages_us: Vec<u64>,
+    /// Restart due in this many microseconds.
+    restart_in_us: Option<u64>,
+    empty_age_us: Option<u64>,
+    stopping_age_us: Option<u64>,
+}
+
+/// The registry as plain data (the policy is the new process's own).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct RegistryExport {
+    slots: Vec<SlotExport>,
+    next_slot: SlotId,
+    next_worker: WorkerId,
+}
+
+fn age_us(now: Instant, t: Instant) -> u64 {
+    now.saturating_duration_since(t).as_micros() as u64
+}
+
+fn at_age(now: Instant, age_us: u64) -> Instant {
+    now.checked_sub(Duration::from_micros(age_us))
+        .unwrap_or(now)
+}
+
+impl RealmRegistry {
+    /// Everything the registry holds, at `now`. Refused (`Err`) while an
+    /// upgrade's successor runs: a hand-over is not carried across.
+    pub fn export(&self, now: Instant) -> Result<RegistryExport, String> {
+        let mut slots = Vec::new();
+        for s in self.slots.values() {
+            if s.successor.is_some() {
+                return Err(format!("realm {} is being upgraded", s.name));
+            }
+            slots.push(SlotExport {
+                id: s.id,
+                name: s.name.clone(),
+                state: s.state,
+                worker: s.worker.as_ref().map(|w| LifeExport {
+                    id: w.id,
+                    hello: w.hello,
+                    ready: w.ready,
+                    started_age_us: age_us(now, w.started),
+                    heartbeat_seq: w.heartbeat_seq,
+                    last_ack_age_us: age_us(now, w.last_ack),
+                    kill_cause: w.kill_cause.clone(),
+                }),
+                restarts: s.restarts,
+                last_exit: s.last_exit.clone(),
+                score_group: s.score_group.clone(),
+                counters: s.counters,
+                problems: s.problems.clone(),
+                crash_ages_us: s.crash_times.iter().map(|&t| age_us(now, t)).collect(),
+                restart_in_us: s
+                    .restart_at
+                    .map(|t| t.saturating_duration_since(now).as_micros() as u64),
+                empty_age_us: s.empty_since.map(|t| age_us(now, t)),
+                stopping_age_us: s.stopping_since.map(|t| age_us(now, t)),
+            });
+        }
+        slots.sort_by_key(|s| s.id);
+        Ok(RegistryExport {
+            slots,
+            next_slot: self.next_slot,
+            next_worker: self.next_worker,
+        })
+    }
+
+    /// A registry carrying on from `e` at `now` under `policy`.
+    pub fn import(e: RegistryExport, now: Instant, policy: RealmPolicy) -> RealmRegistry {
+        let mut r = RealmRegistry::new(policy);
+        r.next_slot = e.next_slot;
+        r.next_worker = e.next_worker;
+        for s in e.slots {
+            let worker = s.worker.map(|w| WorkerLife {
+                id: w.id,
+                hello: w.hello,
+                ready: w.ready,
+                started: at_age(now, w.started_age_us),
+                heartbeat_seq: w.heartbeat_seq,
+                last_ack: at_age(now, w.last_ack_age_us),
+                kill_cause: w.kill_cause,
+                flood_window: now,
+                flood_bytes: 0,
+            });
+            if let Some(w) = &worker {
+                r.by_worker.insert(w.id, s.id);
+            }
+            r.by_name.insert(s.name.clone(), s.id);
+            r.slots.insert(
+                s.id,
+                RealmSlot {
+                    id: s.id,
+                    name: s.name,
+                    state: s.state,
+                    worker,
+                    restarts: s.restarts,
+                    last_exit: s.last_exit,
+                    score_group: s.score_group,
+                    counters: s.counters,
+                    problems: s.problems,
+                    radar: Vec::new(),
+                    successor: None,
+                    crash_times: s.crash_ages_us.iter().map(|&a| at_age(now, a)).collect(),
+                    restart_at: s.restart_in_us.map(|us| {
+                        now.checked_add(Duration::from_micros(us).min(Duration::from_secs(3600)))
+                            .unwrap_or(now)
+                    }),
+                    empty_since: s.empty_age_us.map(|a| at_age(now, a)),
+                    stopping_since: s.stopping_age_us.map(|a| at_age(now, a)),
+                },
+            );
+        }
+        r
     }
 }

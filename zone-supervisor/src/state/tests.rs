@@ -494,3 +494,221 @@ fn a_late_score_answer_for_another_realm_is_ignored() {
     assert!(entered_pids(&h.take()).is_empty());
     assert_eq!(h.core.members.realm_of(0), Some(zero));
 }
+
+// ----- rolling upgrades (docs/upgrades.md §2) ---------------------------
+
+/// The successor the last `SpawnSuccessor` for `realm` started.
+fn successor_of(actions: &[Action], realm: &str) -> Option<WorkerId> {
+    actions.iter().rev().find_map(|a| match a {
+        Action::SpawnSuccessor { worker, realm: r } if r == realm => Some(*worker),
+        _ => None,
+    })
+}
+
+fn asked_to_hand_over(actions: &[Action], worker: WorkerId) -> bool {
+    actions.iter().any(|a| {
+        *a == Action::ToWorker {
+            worker,
+            msg: WorkerMsg::HandOver,
+        }
+    })
+}
+
+#[test]
+fn a_roll_hands_each_realm_over_in_turn_and_players_stay_in() {
+    let mut h = Harness::new(false);
+    let old_a = h.in_running_realm(0, "a");
+    h.core.player_entered(old_a, 0);
+    let old_b = h.in_running_realm(1, "b");
+    h.core.player_entered(old_b, 1);
+    h.take();
+    h.core.start_roll(h.now).unwrap();
+    let acts = h.take();
+    let new_a = successor_of(&acts, "a").expect("successor for a");
+    assert!(successor_of(&acts, "b").is_none(), "one realm at a time");
+    assert!(h.core.start_roll(h.now).is_err(), "one roll at a time");
+    // The successor starts; the old worker serves on.
+    assert_eq!(h.core.registry.slot_of_worker(old_a), Some(h.slot("a").id));
+    assert!(h.core.successor_hello(h.now, new_a, true));
+    h.core.successor_ready(h.now, new_a);
+    let acts = h.take();
+    assert!(asked_to_hand_over(&acts, old_a));
+    assert!(acts.iter().any(
+        |a| matches!(a, Action::BeginHandOver { old, new, .. } if *old == old_a && *new == new_a)
+    ));
+    // The hand-over completes: the successor is the realm's worker.
+    assert!(h.core.handed_over(h.now, old_a));
+    let acts = h.take();
+    assert!(acts.contains(&Action::ToWorker {
+        worker: old_a,
+        msg: WorkerMsg::Shutdown
+    }));
+    assert_eq!(h.slot("a").worker_id(), Some(new_a));
+    assert_eq!(h.slot("a").ready_worker(), Some(new_a));
+    assert_eq!(h.core.registry.slot_of_worker(old_a), None);
+    // The old worker's exit is a non-event.
+    assert!(h.exit(old_a, ExitCause::Exited(0)).is_none());
+    assert!(h.core.members.entered(0), "the player never left");
+    assert!(
+        entered_pids(&h.take()).is_empty(),
+        "no entry sequence again"
+    );
+    // Then the next realm.
+    let new_b = successor_of(&acts, "b").expect("successor for b");
+    assert!(h.core.successor_hello(h.now, new_b, true));
+    h.core.successor_ready(h.now, new_b);
+    assert!(asked_to_hand_over(&h.take(), old_b));
+    assert!(h.core.handed_over(h.now, old_b));
+    let roll = h.core.roll.clone().unwrap();
+    assert!(roll.finished && roll.failed.is_none(), "{roll:?}");
+    assert_eq!(roll.upgraded, vec!["a".to_string(), "b".to_string()]);
+    assert_eq!(h.slot("b").worker_id(), Some(new_b));
+    assert!(h.core.members.entered(1));
+}
+
+#[test]
+fn a_successor_that_exits_at_start_leaves_the_old_worker_and_stops_the_roll() {
+    let mut h = Harness::new(false);
+    let old_a = h.in_running_realm(0, "a");
+    let old_b = h.in_running_realm(1, "b");
+    h.take();
+    h.core.start_roll(h.now).unwrap();
+    let new_a = successor_of(&h.take(), "a").unwrap();
+    let (slot, cause) = h
+        .core
+        .successor_exited(h.now, new_a, ExitCause::Exited(3))
+        .expect("a successor");
+    assert_eq!(slot, h.slot("a").id);
+    assert_eq!(cause, ExitCause::Exited(3));
+    let acts = h.take();
+    assert!(successor_of(&acts, "b").is_none(), "the roll stopped");
+    assert!(!asked_to_hand_over(&acts, old_a));
+    assert_eq!(h.slot("a").ready_worker(), Some(old_a));
+    assert_eq!(h.slot("b").ready_worker(), Some(old_b));
+    let roll = h.core.roll.clone().unwrap();
+    assert!(roll.finished);
+    assert_eq!(roll.failed, Some(("a".into(), "exit code 3".into())));
+    assert!(
+        roll.summary().contains("realm a keeps its old worker"),
+        "{}",
+        roll.summary()
+    );
+    assert!(
+        roll.summary().contains("not upgraded: b"),
+        "{}",
+        roll.summary()
+    );
+    // The old worker's heartbeat goes on as ever.
+    h.advance(600 * MS);
+    assert!(seq_of(&h.take(), old_a) > 0);
+}
+
+#[test]
+fn a_successor_that_never_gets_ready_is_killed_and_reported() {
+    let mut h = Harness::new(false);
+    let old = h.in_running_realm(0, "a");
+    h.take();
+    h.core.start_roll(h.now).unwrap();
+    let new = successor_of(&h.take(), "a").unwrap();
+    assert!(h.core.successor_hello(h.now, new, true));
+    for _ in 0..12 {
+        h.advance(Duration::from_secs(1));
+        h.beat(old);
+    }
+    assert!(h.actions.contains(&Action::KillWorker { worker: new }));
+    h.core
+        .successor_exited(h.now, new, ExitCause::Signaled("SIGKILL".into()));
+    let roll = h.core.roll.clone().unwrap();
+    assert_eq!(roll.failed, Some(("a".into(), "not ready in time".into())));
+    assert_eq!(h.slot("a").ready_worker(), Some(old));
+}
+
+#[test]
+fn an_old_worker_dying_during_the_hand_over_restarts_the_realm_as_after_a_crash() {
+    let mut h = Harness::new(false);
+    let old = h.in_running_realm(0, "a");
+    h.core.player_entered(old, 0);
+    h.take();
+    h.core.start_roll(h.now).unwrap();
+    let new = successor_of(&h.take(), "a").unwrap();
+    assert!(h.core.successor_hello(h.now, new, true));
+    h.core.successor_ready(h.now, new);
+    h.take();
+    h.exit(old, ExitCause::Signaled("SIGSEGV".into()));
+    let acts = h.take();
+    assert!(acts.contains(&Action::KillWorker { worker: new }));
+    assert!(
+        acts.contains(&Action::WhoAmI { pid: 0 }),
+        "re-entered as after a crash"
+    );
+    assert_eq!(spawn_count(&acts), 1, "a fresh worker starts");
+    let (_, cause) = h
+        .core
+        .successor_exited(h.now, new, ExitCause::Signaled("SIGKILL".into()))
+        .unwrap();
+    assert!(matches!(cause, ExitCause::UpgradeAborted(_)), "{cause:?}");
+    let roll = h.core.roll.clone().unwrap();
+    assert!(
+        roll.finished && roll.failed.is_none() && roll.skipped.len() == 1,
+        "{roll:?}"
+    );
+}
+
+#[test]
+fn a_successor_dying_during_the_hand_over_restarts_the_old_realm() {
+    let mut h = Harness::new(false);
+    let old = h.in_running_realm(0, "a");
+    h.take();
+    h.core.start_roll(h.now).unwrap();
+    let new = successor_of(&h.take(), "a").unwrap();
+    assert!(h.core.successor_hello(h.now, new, true));
+    h.core.successor_ready(h.now, new);
+    h.take();
+    h.core.successor_exited(h.now, new, ExitCause::Exited(1));
+    // The old worker was asked to hand over and serves nobody: replaced.
+    assert!(h.take().contains(&Action::KillWorker { worker: old }));
+    assert!(h.core.roll.clone().unwrap().failed.is_some());
+}
+
+#[test]
+fn a_realm_that_stops_idle_during_its_upgrade_is_skipped_and_the_roll_goes_on() {
+    let mut h = Harness::new(false);
+    // "a" is empty and about to stop; "b" has a player.
+    h.login(0);
+    h.go(0, "a").unwrap();
+    let old_a = h.spawned("a");
+    h.start(old_a);
+    h.core.player_entered(old_a, 0);
+    h.core.leave_realm(0);
+    let old_b = h.in_running_realm(1, "b");
+    h.take();
+    h.core.registry.policy.idle_stop = Duration::from_secs(5);
+    h.core.start_roll(h.now).unwrap();
+    let new_a = successor_of(&h.take(), "a").unwrap();
+    // "a" idles out before its successor is ready.
+    for _ in 0..6 {
+        h.advance(Duration::from_secs(1));
+        h.beat(old_a);
+        h.beat(old_b);
+    }
+    assert_eq!(h.slot("a").state, RealmState::Stopping);
+    let ended = h.exit(old_a, ExitCause::Exited(0));
+    assert!(
+        matches!(ended, Some((_, WorkerEnd::Removed, _))),
+        "{ended:?}"
+    );
+    let acts = h.take();
+    assert!(acts.contains(&Action::KillWorker { worker: new_a }));
+    assert!(successor_of(&acts, "b").is_some(), "the roll went on to b");
+    let roll = h.core.roll.clone().unwrap();
+    assert_eq!(
+        roll.skipped,
+        vec![("a".to_string(), "the realm stopped".to_string())]
+    );
+    assert_eq!(roll.current.as_deref(), Some("b"));
+    // The successor's own exit is then a non-event.
+    assert!(h
+        .core
+        .successor_exited(h.now, new_a, ExitCause::Signaled("SIGKILL".into()))
+        .is_none());
+}
