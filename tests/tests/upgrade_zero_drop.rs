@@ -125,15 +125,15 @@ impl Arena {
     }
 
     /// Moves the talker's messages each bot has received into `seen` and
-    /// drops everything else it received.
+    /// drops everything else it received. Every packet is taken one by one
+    /// (never a bulk clear, which could drop a message that arrived in
+    /// between).
     fn take_in(&mut self) -> Result<()> {
         let talker = self.talker;
         for (b, seen) in self.bots.iter_mut().zip(&mut self.seen).skip(1) {
-            b.pump();
-            while let Some(n) = b.poll_for(Duration::ZERO, |p| seq_of(p, talker))? {
-                seen.push(n);
+            while let Some(item) = b.poll_for(Duration::ZERO, |p| Some(seq_of(p, talker)))? {
+                seen.extend(item);
             }
-            b.clear_backlog();
         }
         Ok(())
     }

@@ -2,7 +2,9 @@
 //! the operator CLI asks for stats, realm restarts and config reloads.
 //!
 //! One request per connection: a command line (`stats`, `restart NAME`,
-//! `reload`), answered with one line of JSON, then the connection closes.
+//! `reload`, `upgrade-realms [PATH]`, `upgrade-status`,
+//! `upgrade-supervisor [PATH]` — `docs/upgrades.md`), answered with one
+//! line of JSON, then the connection closes.
 //! The accept task only forwards requests; the zone task answers them.
 
 use std::os::unix::fs::PermissionsExt;

@@ -187,15 +187,6 @@ enum RealmAction {
 /// Upgrade operations.
 #[derive(Subcommand, Debug)]
 enum UpgradeAction {
-    /// Replace the supervisor process in place with a new binary (same pid;
-    /// players, realms and sockets are handed over; `systemctl reload`
-    /// stays SIGHUP = re-read the config).
-    Supervisor {
-        /// The new zone-supervisor binary (default: the path this zone was
-        /// started from, where the new build was installed).
-        #[arg(long)]
-        binary: Option<PathBuf>,
-    },
     /// Replace every realm's worker process with a new binary, one realm at
     /// a time, handing the players over; stops at the first realm whose new
     /// worker does not become ready (that realm keeps its old worker).
@@ -204,6 +195,15 @@ enum UpgradeAction {
         /// where the new build was installed).
         #[arg(long)]
         worker: Option<PathBuf>,
+    },
+    /// Replace the supervisor process in place with a new binary (same pid;
+    /// players, realms and sockets are handed over; `systemctl reload`
+    /// stays SIGHUP = re-read the config).
+    Supervisor {
+        /// The new zone-supervisor binary (default: the path this zone was
+        /// started from, where the new build was installed).
+        #[arg(long)]
+        binary: Option<PathBuf>,
     },
 }
 
