@@ -615,7 +615,9 @@ fn the_default_arena_has_a_ball_like_asss() {
         a.pickup_ball(0, ball.time)?;
         let a_pid = pid_of(&a);
         let mut b = bot_in(zone, "bob", "0", ship::SPECTATOR)?;
-        wait_ball(&mut b, "carried by alice", |p| p.ball == 0 && p.carrier == a_pid)?;
+        wait_ball(&mut b, "carried by alice", |p| {
+            p.ball == 0 && p.carrier == a_pid
+        })?;
         Ok(())
     });
 }
