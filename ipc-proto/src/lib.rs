@@ -13,12 +13,13 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod relay;
 #[cfg(feature = "socket")]
 pub mod socket;
 pub mod version;
 
 /// Version of this message set; bumped on every incompatible change.
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// Largest frame either side accepts. A peer that announces more is broken
 /// or hostile and the link is dropped.
@@ -276,6 +277,20 @@ pub enum ToRealm<'a> {
     /// To the successor: a player of the predecessor, to be taken on
     /// silently (his client already has the arena; no entry sequence).
     AdoptPlayer(PlayerInfo),
+    /// A plain position (C2S 0x03) the supervisor has already relayed by
+    /// the realm's [`FromRealm::RelayRules`]
+    /// (`docs/protocol/core-transport.md`, "Supervisor relay"): the realm
+    /// updates its state from it (place, lag, regions) but relays nothing.
+    RelayedPosition {
+        /// Sender.
+        pid: i16,
+        /// Server time (ticks, [`monotonic_ticks`]) when the supervisor
+        /// received it, for the lag figures.
+        at: u32,
+        /// The packet, starting with its type byte.
+        #[serde(borrow)]
+        bytes: &'a [u8],
+    },
 }
 
 /// Messages from a realm worker to the supervisor.
@@ -402,6 +417,17 @@ pub enum FromRealm<'a> {
         /// Opaque bytes for [`ToRealm::TakeOver`].
         #[serde(borrow)]
         bytes: &'a [u8],
+    },
+    /// The rules by which the supervisor may relay plain positions of
+    /// this realm's players itself (`docs/protocol/core-transport.md`,
+    /// "Supervisor relay"), sent whenever they change. An empty list
+    /// means: relay nothing here, send every position to the realm.
+    RelayRules {
+        /// Positions with the antiwarp bit must go to the realm (some
+        /// region or setting may strip it).
+        antiwarp_slow: bool,
+        /// Every player the realm relays to, with his rule.
+        players: Vec<relay::RelayPeer>,
     },
 }
 

@@ -217,6 +217,8 @@ pub struct Arena {
     pub(crate) handed_over: bool,
     /// Players' state handed over by the predecessor, until each is adopted.
     pub(crate) adopting: std::collections::HashMap<i16, crate::handover::PlayerCarry>,
+    /// The supervisor relay rules last sent (`crate::relay_rules`).
+    pub(crate) relay_rules_sent: Option<(bool, Vec<ipc_proto::relay::RelayPeer>)>,
 }
 
 impl Arena {
@@ -267,6 +269,7 @@ impl Arena {
             rng,
             zone_version: None,
             handed_over: false,
+            relay_rules_sent: None,
             adopting: Default::default(),
         };
         arena.attach_modules();
@@ -321,6 +324,7 @@ impl Arena {
 
     /// Output produced since the last call (framed messages).
     pub fn take_output(&mut self) -> Vec<u8> {
+        self.update_relay_rules();
         let fresh = std::mem::take(&mut self.spare);
         std::mem::replace(&mut self.out, fresh)
     }
@@ -569,8 +573,22 @@ impl Arena {
             ToRealm::PlayerEnter(info) => self.player_enter(info),
             ToRealm::PlayerLeave { pid } => self.player_leave(pid),
             ToRealm::PlayerPacket { pid, bytes } => self.player_packet(pid, bytes),
+            ToRealm::RelayedPosition { pid, at, bytes } => {
+                // Already relayed by the supervisor (RelayRules): only the
+                // state is updated here.
+                if self.players.contains_key(&pid) {
+                    match Position::decode(bytes) {
+                        Ok(pos) => self.position(pid, &pos, Some(at)),
+                        Err(e) => debug!(pid, "bad relayed position packet: {e}"),
+                    }
+                }
+            }
             ToRealm::Heartbeat { seq } => {
                 emit(&mut self.out, &FromRealm::HeartbeatAck { seq });
+                // The relay rules go again with every heartbeat, so that
+                // ones a busy supervisor did not take (an upgrade's
+                // successor, say) are installed soon after.
+                self.relay_rules_sent = None;
                 if self.radar_watched && !self.handed_over {
                     self.send_position_snapshot();
                 }
@@ -1098,7 +1116,7 @@ impl Arena {
         if bytes[0] == c2s_type::POSITION {
             // The hot path: decoded without allocating.
             match Position::decode(bytes) {
-                Ok(pos) => self.position(pid, &pos),
+                Ok(pos) => self.position(pid, &pos, None),
                 Err(e) => debug!(pid, "bad position packet: {e}"),
             }
             return;
@@ -1142,11 +1160,14 @@ impl Arena {
         }
     }
 
-    fn position(&mut self, pid: i16, pos: &Position) {
+    /// A position from `pid`: the state is updated and it is relayed, or,
+    /// with `relayed` (when the supervisor received it), only the state is
+    /// updated because the supervisor has relayed it already.
+    fn position(&mut self, pid: i16, pos: &Position, relayed: Option<u32>) {
         if pos.x == -1 && pos.y == -1 {
             return;
         }
-        let now = ipc_proto::monotonic_ticks();
+        let now = relayed.unwrap_or_else(ipc_proto::monotonic_ticks);
         let Some(sender) = self.players.get_mut(&pid) else {
             return;
         };
@@ -1177,6 +1198,9 @@ impl Arena {
         // Regions (§8.9): enter/leave events, and what they forbid.
         if newer {
             self.check_regions(pid, pos.x, pos.y, now);
+        }
+        if relayed.is_some() {
+            return;
         }
         let strip = self.region_strip(pid, pos.status, fired);
         // A lagging player's weapons are dropped in part (`[Lag]`), and a

@@ -21,6 +21,7 @@ mod modules;
 mod objects;
 mod obscene;
 mod regions;
+mod relay_rules;
 mod rules;
 mod scores;
 mod security;

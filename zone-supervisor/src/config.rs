@@ -113,6 +113,9 @@ pub struct RuntimeSettings {
     /// with later ones into one datagram (`Net:FlushDelayMillis`,
     /// `Net:DatagramBudget`, `Net:MaxFlushDelayMillis`; see `crate::flush`).
     pub flush: crate::flush::FlushPolicy,
+    /// The supervisor relays plain positions itself by the realms' rules
+    /// (`Net:SupervisorRelay`; see `crate::fastpath`).
+    pub supervisor_relay: bool,
     /// Local passwords (`passwd.conf`).
     pub auth: LocalAuth,
     /// The zone's config source (arena configs are read for score groups).
@@ -360,6 +363,7 @@ impl Settings {
                 r.count("Net", "DatagramBudget", 7000, 0..=10_000_000) as u32,
                 r.millis("Net", "MaxFlushDelayMillis", 7, 0..=100),
             ),
+            supervisor_relay: r.bool("Net", "SupervisorRelay", true),
             // Without ASSS's `auth_file` module, passwd.conf is not read
             // (everyone may log in, unauthenticated, as ASSS would let them).
             auth: LocalAuth::new(

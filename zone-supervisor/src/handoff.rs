@@ -425,7 +425,7 @@ impl Zone {
                 fd: l.process.fd,
                 stderr_fd: l.process.stderr_fd,
                 unread: l.reader.unread().to_vec(),
-                out: l.out.clone(),
+                out: [l.out.as_slice(), l.held.as_slice()].concat(),
                 droppable: l.droppable.clone(),
                 version: l.version.clone(),
             })

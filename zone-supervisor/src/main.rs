@@ -12,6 +12,7 @@ mod conf_edit;
 mod config;
 mod control;
 mod directory;
+mod fastpath;
 mod files;
 mod flush;
 mod game_calls;

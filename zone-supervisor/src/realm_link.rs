@@ -38,6 +38,11 @@ pub struct WorkerLink {
     /// Where in `out` the forwarded player packets lie (offset, length), in
     /// order: the traffic that may be dropped when the queue is full.
     pub(crate) droppable: Vec<(usize, usize)>,
+    /// Positions the supervisor already relayed
+    /// ([`ToRealm::RelayedPosition`]), framed: they join `out` on the next
+    /// 10 ms tick, or before any other message (which keeps the order), so
+    /// that they do not wake the realm on every pass (`crate::fastpath`).
+    pub(crate) held: Vec<u8>,
     cpu_prev: Option<(ProcSample, Instant)>,
     cpu_pct: f64,
     proc_now: ProcSample,
@@ -59,6 +64,7 @@ fn encode_to(
     msg: &ToRealm<'_>,
     cap: u64,
 ) -> bool {
+    link.release_held();
     let before = link.out.len();
     if let Err(e) = ipc_proto::encode(msg, &mut link.out) {
         warn!("could not encode a message for a realm: {e}");
@@ -107,10 +113,18 @@ impl WorkerLink {
             reader: FrameReader::new(),
             out: Vec::new(),
             droppable: Vec::new(),
+            held: Vec::new(),
             cpu_prev: None,
             cpu_pct: 0.0,
             proc_now: ProcSample::default(),
             version: None,
+        }
+    }
+
+    /// Moves the held relayed positions into `out`, behind what is there.
+    pub(crate) fn release_held(&mut self) {
+        if !self.held.is_empty() {
+            self.out.append(&mut self.held);
         }
     }
 
@@ -280,6 +294,49 @@ impl Zone {
         true
     }
 
+    /// Queues a position the supervisor already relayed for the realm's
+    /// ready worker, held until the next tick (`WorkerLink::held`). Goes
+    /// the ordinary way while an upgrade redirects the worker's messages.
+    pub(crate) fn hold_for_realm(&mut self, slot: SlotId, msg: &ToRealm<'_>) -> bool {
+        let Some(worker) = self
+            .state
+            .registry
+            .get(slot)
+            .and_then(RealmSlot::ready_worker)
+        else {
+            return false;
+        };
+        let cap = self.state.registry.policy.ipc_queue_max_bytes;
+        let direct = self.upgrades.route(worker, msg) == worker && !self.upgrades.is_held(worker);
+        match self.links.get_mut(&worker) {
+            Some(link) if direct && link.queue_bytes() + link.held.len() as u64 <= cap => {
+                let before = link.held.len();
+                if let Err(e) = ipc_proto::encode(msg, &mut link.held) {
+                    warn!("could not encode a message for a realm: {e}");
+                    return false;
+                }
+                let len = (link.held.len() - before) as u64;
+                if let Some(s) = self.state.registry.get_mut(slot) {
+                    s.counters.ipc_msgs_to += 1;
+                    s.counters.ipc_bytes_to += len;
+                }
+            }
+            Some(_) => self.queue_to_worker(worker, msg),
+            None => return false,
+        }
+        if let Some(s) = self.state.registry.get_mut(slot) {
+            s.counters.packets_in += 1;
+        }
+        true
+    }
+
+    /// On the 10 ms tick: held relayed positions join their links' queues.
+    pub(crate) fn release_held_positions(&mut self) {
+        for link in self.links.values_mut() {
+            link.release_held();
+        }
+    }
+
     pub(crate) fn slot_name(&self, slot: SlotId) -> &str {
         self.state
             .registry
@@ -306,7 +363,9 @@ impl Zone {
     /// A worker process ended (or never started): the zone state decides what
     /// becomes of its realm and players.
     fn worker_gone(&mut self, now: Instant, worker: WorkerId, cause: ExitCause) {
-        self.links.remove(&worker);
+        if let Some(link) = self.links.remove(&worker) {
+            self.drop_relay_rules(link.slot);
+        }
         let zone = &self.s.zone;
         let ended = self.state.worker_exited(now, worker, cause, |name| {
             crate::config::score_group(zone, name)
@@ -497,6 +556,13 @@ impl Zone {
             }
             FromRealm::ArenaCheckpoint { bytes } => self.keep_checkpoint(slot_id, bytes),
             FromRealm::HandOverState { bytes } => self.handover_state(now, worker, bytes),
+            FromRealm::RelayRules {
+                antiwarp_slow,
+                players,
+            } => {
+                self.install_relay_rules(slot_id, antiwarp_slow, players);
+                Ok(())
+            }
             FromRealm::Build { version } => {
                 if version.len() > 64 {
                     return Err(format!("sent a build version of {} bytes", version.len()));
@@ -825,6 +891,7 @@ impl Zone {
     /// Moves every worker's queued messages to its writer task, however far
     /// behind it is (at shutdown, so that `Shutdown` reaches every worker).
     pub(crate) fn flush_realms_all(&mut self) {
+        self.release_held_positions();
         self.hand_over(u64::MAX);
     }
 

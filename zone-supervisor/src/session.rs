@@ -462,7 +462,16 @@ impl Zone {
         };
         match (zone_packet, place) {
             (None, place) if place.realm().is_some() => {
-                if !self.forward_packet(pid, pkt) {
+                let sent = match place.realm() {
+                    Some(slot)
+                        if pkt.first() == Some(&ss_proto::game::c2s_type::POSITION)
+                            && place.known_to_realm() =>
+                    {
+                        self.position_packet(pid, slot, pkt)
+                    }
+                    _ => self.forward_packet(pid, pkt),
+                };
+                if !sent {
                     self.stats.dropped_game += 1;
                 }
             }

@@ -101,6 +101,9 @@ pub struct ZoneCounters {
     pub lagout_outgoing: u64,
     /// Realm send requests refused (target not in that realm, too large).
     pub refused_realm_sends: u64,
+    /// Positions the supervisor relayed itself (`Net:SupervisorRelay`).
+    #[serde(default)]
+    pub supervisor_relayed: u64,
 }
 
 /// Transport figures summed over connections (live and ended ones, so

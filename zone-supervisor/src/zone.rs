@@ -189,6 +189,8 @@ pub async fn run(settings: Settings, mut log: crate::logring::LogRing) -> Result
         clock: TickClock::new(now, ipc_proto::monotonic_ticks()),
         state: ZoneState::new(settings.realm_policy.clone(), scores.is_some()),
         links: WorkerLinks::new(),
+        relay: Default::default(),
+        relay_plan: Default::default(),
         checkpoints: Default::default(),
         upgrades: Default::default(),
         action_buf: Vec::new(),
@@ -281,6 +283,10 @@ pub(crate) struct Zone {
     pub(crate) state: ZoneState,
     /// Running worker processes and their IPC buffers.
     pub(crate) links: WorkerLinks,
+    /// Realms' relay rules for the supervisor relay (`crate::fastpath`).
+    pub(crate) relay: crate::fastpath::RelayTables,
+    /// Reused receiver lists of the supervisor relay.
+    pub(crate) relay_plan: crate::fastpath::Plan,
     /// The newest game-state checkpoint of each realm.
     pub(crate) checkpoints: crate::checkpoints::Checkpoints,
     /// Realm upgrades in progress (`docs/upgrades.md` §2).
@@ -490,6 +496,7 @@ impl Zone {
             }
         }
         self.scratch = keepalive_bytes;
+        self.release_held_positions();
         self.biller_tick(now);
         self.scores_tick(now);
         self.log.drain();

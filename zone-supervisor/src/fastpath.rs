@@ -1,0 +1,404 @@
+//! The supervisor relay (`docs/protocol/core-transport.md`, "Supervisor
+//! relay"; `Net:SupervisorRelay`): plain positions — no weapon, no flash,
+//! no safe-zone change, no antiwarp where the arena may strip it — are
+//! relayed here, by the rules each realm installs with
+//! [`FromRealm::RelayRules`](ipc_proto::FromRealm::RelayRules), instead of
+//! a round trip through the realm. The realm still gets every position
+//! (as [`ToRealm::RelayedPosition`], held until the next 10 ms tick
+//! unless other traffic goes first) and keeps its state from it.
+//!
+//! The decision ([`RelayTable::decide`]) is sans-IO; [`Zone`] glue below
+//! queues the relays and the realm's copy.
+
+use std::collections::HashMap;
+
+use ipc_proto::relay::{plain_receives, RelayExtra, RelayPeer};
+use ipc_proto::ToRealm;
+use ss_proto::game::{
+    position_latency, relay_position, ship, status, ExtraLen, Position, MAX_RELAY_LEN,
+};
+use ss_proto::transport::{tick_diff, Priority, Reliability};
+
+use crate::state::SlotId;
+use crate::zone::Zone;
+
+/// One player as the supervisor relay sees him: the realm's rule and his
+/// last position (from his own packets).
+#[derive(Clone, Debug)]
+struct Peer {
+    rule: RelayPeer,
+    x: i16,
+    y: i16,
+    /// Time stamp of his newest position (client ticks).
+    time: u32,
+    /// Status bits of his newest position.
+    status: u8,
+}
+
+/// A realm's relay rules and what the supervisor tracks for them.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct RelayTable {
+    antiwarp_slow: bool,
+    /// By pid, sorted.
+    peers: Vec<Peer>,
+    /// Radar-dot generator state.
+    rng: u64,
+}
+
+/// Receivers of one relayed position, by the extra bytes they get.
+#[derive(Debug, Default)]
+pub(crate) struct Plan {
+    /// No extra bytes.
+    pub plain: Vec<i16>,
+    /// The sender's energy.
+    pub energy: Vec<i16>,
+    /// The full extra record.
+    pub full: Vec<i16>,
+}
+
+impl Plan {
+    fn clear(&mut self) {
+        self.plain.clear();
+        self.energy.clear();
+        self.full.clear();
+    }
+}
+
+/// What becomes of one position.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Decision {
+    /// Through the realm, as before (weapon, flash, safe-zone change,
+    /// unknown sender...).
+    Slow,
+    /// Relayed here to the plan's receivers (perhaps none); the realm gets
+    /// it marked as relayed.
+    Relayed,
+}
+
+/// Per realm slot.
+pub(crate) type RelayTables = HashMap<SlotId, RelayTable>;
+
+impl RelayTable {
+    /// Installs new rules, keeping what is tracked of players who stay.
+    /// `now` (server ticks) starts a newcomer's time stamp where the realm
+    /// starts it (a little in the past).
+    pub(crate) fn install(&mut self, antiwarp_slow: bool, mut rules: Vec<RelayPeer>, now: u32) {
+        rules.sort_by_key(|r| r.pid);
+        rules.dedup_by_key(|r| r.pid);
+        let old = std::mem::take(&mut self.peers);
+        self.antiwarp_slow = antiwarp_slow;
+        self.peers = rules
+            .into_iter()
+            .map(
+                |rule| match old.binary_search_by_key(&rule.pid, |p| p.rule.pid) {
+                    Ok(i) => Peer { rule, ..old[i] },
+                    Err(_) => Peer {
+                        rule,
+                        x: 0,
+                        y: 0,
+                        time: now.wrapping_sub(50) & 0x7FFF_FFFF,
+                        status: 0,
+                    },
+                },
+            )
+            .collect();
+        if self.rng == 0 {
+            self.rng = u64::from(now) | 1;
+        }
+    }
+
+    fn index(&self, pid: i16) -> Option<usize> {
+        self.peers.binary_search_by_key(&pid, |p| p.rule.pid).ok()
+    }
+
+    /// Decides what becomes of `pos` from `pid`, filling `plan` with its
+    /// receivers when it is relayed here. The sender's tracked position
+    /// is updated either way, as the realm updates its own (only from
+    /// newer positions).
+    pub(crate) fn decide(&mut self, pid: i16, pos: &Position, plan: &mut Plan) -> Decision {
+        plan.clear();
+        if pos.x == -1 && pos.y == -1 {
+            return Decision::Slow;
+        }
+        let Some(i) = self.index(pid) else {
+            return Decision::Slow;
+        };
+        let p = &mut self.peers[i];
+        let newer = tick_diff(pos.time, p.time) > 0;
+        let old_status = p.status;
+        if newer {
+            p.x = pos.x;
+            p.y = pos.y;
+            p.time = pos.time;
+            p.status = pos.status;
+        }
+        let sender = p.rule;
+        let flash = pos.status & status::FLASH != 0;
+        let safe_changed = newer && (pos.status ^ old_status) & status::SAFEZONE != 0;
+        let anti = pos.status & status::ANTIWARP != 0;
+        if !sender.sender
+            || pos.weapon.is_fired()
+            || flash
+            || safe_changed
+            || (anti && self.antiwarp_slow)
+        {
+            return Decision::Slow;
+        }
+        // A spectator's positions and stale ones are relayed to nobody
+        // (the realm does the same).
+        if sender.ship == ship::SPECTATOR || !newer {
+            return Decision::Relayed;
+        }
+        let from = (pos.x, pos.y);
+        let mut rng = self.rng;
+        for r in &self.peers {
+            match plain_receives(pid, sender.freq, from, &r.rule, (r.x, r.y), &mut rng) {
+                Some(RelayExtra::None) => plan.plain.push(r.rule.pid),
+                Some(RelayExtra::Energy) => plan.energy.push(r.rule.pid),
+                Some(RelayExtra::Full) => plan.full.push(r.rule.pid),
+                None => {}
+            }
+        }
+        self.rng = rng;
+        Decision::Relayed
+    }
+}
+
+impl Zone {
+    /// Installs a realm's relay rules (ignored with `Net:SupervisorRelay`
+    /// off).
+    pub(crate) fn install_relay_rules(
+        &mut self,
+        slot: SlotId,
+        antiwarp_slow: bool,
+        players: Vec<RelayPeer>,
+    ) {
+        if !self.s.supervisor_relay {
+            return;
+        }
+        if players.is_empty() {
+            self.relay.remove(&slot);
+            return;
+        }
+        let now = ipc_proto::monotonic_ticks();
+        self.relay
+            .entry(slot)
+            .or_default()
+            .install(antiwarp_slow, players, now);
+    }
+
+    /// Forgets a realm's relay rules (its worker ended).
+    pub(crate) fn drop_relay_rules(&mut self, slot: SlotId) {
+        self.relay.remove(&slot);
+    }
+
+    /// A C2S position from `pid` in realm `slot`: relayed here if the
+    /// rules allow, then forwarded to the realm (marked relayed, or as a
+    /// plain packet for the realm to relay). Returns whether the realm got
+    /// it.
+    pub(crate) fn position_packet(&mut self, pid: i16, slot: SlotId, bytes: &[u8]) -> bool {
+        let Some(table) = self.relay.get_mut(&slot) else {
+            return self.forward_packet(pid, bytes);
+        };
+        let Ok(pos) = Position::decode(bytes) else {
+            return self.forward_packet(pid, bytes);
+        };
+        let mut plan = std::mem::take(&mut self.relay_plan);
+        if table.decide(pid, &pos, &mut plan) == Decision::Slow {
+            self.relay_plan = plan;
+            return self.forward_packet(pid, bytes);
+        }
+        let now = ipc_proto::monotonic_ticks();
+        let latency = position_latency(now, pos.time);
+        let mut buf = [0u8; MAX_RELAY_LEN];
+        let mut sent = 0u64;
+        for (list, extra) in [
+            (&plan.plain, ExtraLen::None),
+            (&plan.energy, ExtraLen::Energy),
+            (&plan.full, ExtraLen::Full),
+        ] {
+            if list.is_empty() {
+                continue;
+            }
+            let len = relay_position(&pos, pid as u16, now, latency, extra, &mut buf);
+            for &to in list {
+                // Only to players the zone has in this realm.
+                if !self.state.members.in_realm(to, slot) {
+                    continue;
+                }
+                let Some(p) = self.players.get_mut(to) else {
+                    continue;
+                };
+                p.conn
+                    .send(&buf[..len], Reliability::Unreliable, Priority::Normal);
+                p.coalescer.queued();
+                sent += 1;
+                if !p.dirty {
+                    p.dirty = true;
+                    self.flush_list.push(to);
+                }
+            }
+        }
+        self.relay_plan = plan;
+        if let Some(s) = self.state.registry.get_mut(slot) {
+            s.counters.packets_out += sent;
+        }
+        self.stats.supervisor_relayed += 1;
+        self.hold_for_realm(
+            slot,
+            &ToRealm::RelayedPosition {
+                pid,
+                at: now,
+                bytes,
+            },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ipc_proto::relay::RelayEnergy;
+    use ss_proto::game::WeaponInfo;
+
+    fn rule(pid: i16) -> RelayPeer {
+        RelayPeer {
+            pid,
+            sender: true,
+            ship: 0,
+            freq: 0,
+            range: 1024 + 768,
+            spectating: -1,
+            attached_to: -1,
+            see_all_posn: false,
+            see_own_posn: false,
+            sees_extra: false,
+            energy: RelayEnergy::None,
+        }
+    }
+
+    fn pos(time: u32, x: i16, y: i16) -> Position {
+        Position {
+            time,
+            x,
+            y,
+            ..Default::default()
+        }
+    }
+
+    fn table(rules: Vec<RelayPeer>) -> RelayTable {
+        let mut t = RelayTable::default();
+        t.install(false, rules, 1000);
+        t
+    }
+
+    #[test]
+    fn in_range_receivers_and_spectators_get_plain_positions() {
+        let spec = RelayPeer {
+            ship: ship::SPECTATOR,
+            spectating: 1,
+            energy: RelayEnergy::All,
+            ..rule(4)
+        };
+        let mut t = table(vec![rule(1), rule(2), rule(3), spec]);
+        let mut plan = Plan::default();
+        // Place 2 near, 3 far (beyond any radar dot).
+        assert_eq!(
+            t.decide(2, &pos(1001, 500, 500), &mut plan),
+            Decision::Relayed
+        );
+        assert_eq!(
+            t.decide(3, &pos(1001, 16000, 16000), &mut plan),
+            Decision::Relayed
+        );
+        assert_eq!(
+            t.decide(1, &pos(1001, 600, 600), &mut plan),
+            Decision::Relayed
+        );
+        assert_eq!(plan.plain, vec![2]);
+        // The spectator (at 0,0, far from nothing) sees energy.
+        assert_eq!(plan.energy, vec![4]);
+        assert!(plan.full.is_empty());
+    }
+
+    #[test]
+    fn weapons_flash_and_safe_changes_go_to_the_realm() {
+        let mut t = table(vec![rule(1), rule(2)]);
+        let mut plan = Plan::default();
+        let fired = Position {
+            weapon: WeaponInfo(1),
+            ..pos(1001, 10, 10)
+        };
+        assert_eq!(t.decide(1, &fired, &mut plan), Decision::Slow);
+        let flash = Position {
+            status: status::FLASH,
+            ..pos(1002, 10, 10)
+        };
+        assert_eq!(t.decide(1, &flash, &mut plan), Decision::Slow);
+        let safe = Position {
+            status: status::SAFEZONE,
+            ..pos(1003, 10, 10)
+        };
+        assert_eq!(t.decide(1, &safe, &mut plan), Decision::Slow);
+        // Still in safety: no change, relayed.
+        let still = Position {
+            status: status::SAFEZONE,
+            ..pos(1004, 10, 10)
+        };
+        assert_eq!(t.decide(1, &still, &mut plan), Decision::Relayed);
+        // Unknown sender and ineligible sender: the realm decides.
+        assert_eq!(t.decide(9, &pos(1005, 1, 1), &mut plan), Decision::Slow);
+        let mut t = table(vec![
+            RelayPeer {
+                sender: false,
+                ..rule(1)
+            },
+            rule(2),
+        ]);
+        assert_eq!(t.decide(1, &pos(1001, 1, 1), &mut plan), Decision::Slow);
+    }
+
+    #[test]
+    fn antiwarp_goes_to_the_realm_where_it_may_be_stripped() {
+        let mut t = RelayTable::default();
+        t.install(true, vec![rule(1), rule(2)], 1000);
+        let mut plan = Plan::default();
+        let anti = Position {
+            status: status::ANTIWARP,
+            ..pos(1001, 10, 10)
+        };
+        assert_eq!(t.decide(1, &anti, &mut plan), Decision::Slow);
+        assert_eq!(
+            t.decide(1, &pos(1002, 10, 10), &mut plan),
+            Decision::Relayed
+        );
+    }
+
+    #[test]
+    fn stale_positions_and_spectators_relay_to_nobody_but_update_no_state() {
+        let mut t = table(vec![rule(1), rule(2)]);
+        let mut plan = Plan::default();
+        assert_eq!(
+            t.decide(1, &pos(1010, 10, 10), &mut plan),
+            Decision::Relayed
+        );
+        assert_eq!(plan.plain, vec![2]);
+        assert_eq!(
+            t.decide(1, &pos(1005, 9000, 9000), &mut plan),
+            Decision::Relayed
+        );
+        assert!(plan.plain.is_empty());
+        // The older one did not move him.
+        assert_eq!(t.peers[0].x, 10);
+    }
+
+    #[test]
+    fn new_rules_keep_tracked_places() {
+        let mut t = table(vec![rule(1), rule(2)]);
+        let mut plan = Plan::default();
+        t.decide(2, &pos(1001, 7000, 7000), &mut plan);
+        t.install(false, vec![rule(2), rule(3)], 2000);
+        assert_eq!((t.peers[0].rule.pid, t.peers[0].x), (2, 7000));
+        assert_eq!(t.peers.len(), 2);
+    }
+}
