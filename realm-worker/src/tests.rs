@@ -2433,3 +2433,5 @@ fn a_hand_over_carries_groups_bot_features_energy_regions_and_the_lock() {
     assert_eq!(other.arena.players[&1].group, "default");
     assert!(!other.arena.players[&1].group_temp);
 }
+
+mod relay;

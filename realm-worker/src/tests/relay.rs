@@ -1,0 +1,166 @@
+//! The supervisor relay's receiver rule (`ipc_proto::relay`), checked
+//! against the realm's own relay: for plain positions both must pick the
+//! same receivers with the same extra bytes
+//! (`docs/protocol/core-transport.md`, "Supervisor relay").
+
+use super::*;
+use ipc_proto::relay::{plain_receives, RelayExtra};
+use ss_proto::game::ExtraData;
+
+/// Sends a plain position of `pid` at (x, y), newer than the last.
+fn plain_at(h: &mut Harness, pid: i16, x: i16, y: i16, n: u32) {
+    position_at(h, pid, x, y, 0, n);
+}
+
+/// The same with the 10 extra bytes (so that a receiver's full extra data
+/// can be told from energy alone).
+fn plain_with_extra(h: &mut Harness, pid: i16, x: i16, y: i16, n: u32) {
+    let pos = ss_proto::game::Position {
+        time: ipc_proto::monotonic_ticks().wrapping_add(n),
+        x,
+        y,
+        energy: 900,
+        extra: Some(Default::default()),
+        ..Default::default()
+    };
+    let mut buf = [0u8; ss_proto::game::Position::MAX_LEN];
+    let len = pos.encode_into(&mut buf);
+    h.send(ToRealm::PlayerPacket {
+        pid,
+        bytes: &buf[..len],
+    });
+}
+
+/// What `to` got of `from`'s last relayed position: `None` if nothing,
+/// else its extra bytes.
+fn got(h: &Harness, to: i16, from: i16) -> Option<RelayExtra> {
+    h.received(to).into_iter().rev().find_map(|p| match p {
+        S2CPacket::SmallPosition(s) if i16::from(s.pid) == from => Some(match s.extra {
+            ExtraData::None => RelayExtra::None,
+            ExtraData::Energy(_) => RelayExtra::Energy,
+            ExtraData::Full(_) => RelayExtra::Full,
+        }),
+        _ => None,
+    })
+}
+
+/// A small deterministic generator for placements.
+fn next(seed: &mut u64) -> u64 {
+    *seed = ipc_proto::relay::xorshift(*seed);
+    *seed
+}
+
+#[test]
+fn the_supervisor_rule_picks_the_realms_receivers_for_plain_positions() {
+    for (settings, seed0) in [
+        (&[][..], 7u64),
+        (
+            &["Misc:SeeEnergy=SEE_TEAM", "Misc:SpecSeeEnergy=SEE_SPEC"][..],
+            11,
+        ),
+        (
+            &["Misc:SeeEnergy=SEE_ALL", "Misc:SpecSeeEnergy=SEE_NONE"][..],
+            13,
+        ),
+    ] {
+        let mut h = Harness::new(settings);
+        // 1 sends; 2..=7 in ships; 8 and 9 spectators (8 watches 1).
+        for pid in 1..=7 {
+            h.enter(pid, &format!("p{pid}"), ship::WARBIRD);
+        }
+        h.enter(8, "watcher", ship::SPECTATOR);
+        h.enter(9, "spec", ship::SPECTATOR);
+        h.packet(8, C2SPacket::SpectateRequest { pid: 1 });
+        let mut seed = seed0;
+        let mut n = 1;
+        for round in 0..40 {
+            // Everyone near the sender (within his screen range) or far
+            // beyond any radar dot: the rule has no chance in it then.
+            let (sx, sy) = (2000i16, 2000i16);
+            let mut places = Vec::new();
+            for pid in 2..=9 {
+                let near = next(&mut seed) % 2 == 0;
+                let (x, y) = if near {
+                    // Anywhere within his range of 1024 + 768.
+                    let dx = (next(&mut seed) % 1250) as i16;
+                    let dy = (next(&mut seed) % 1250) as i16;
+                    (sx + dx, sy + dy)
+                } else {
+                    (
+                        12_000 + (next(&mut seed) % 4000) as i16,
+                        12_000 + (next(&mut seed) % 4000) as i16,
+                    )
+                };
+                plain_at(&mut h, pid, x, y, n);
+                n += 1;
+                places.push((pid, (x, y)));
+            }
+            h.clear();
+            plain_with_extra(&mut h, 1, sx, sy, n);
+            n += 1;
+            let (_, rules) = h.arena.relay_rules();
+            let sender = rules.iter().find(|r| r.pid == 1).expect("sender rule");
+            // A generator stuck at zero draws no radar dot: the placements
+            // above leave no receiver where one could be drawn.
+            let mut rng = 0;
+            for (pid, at) in places {
+                let rule = rules.iter().find(|r| r.pid == pid).expect("rule");
+                let want = plain_receives(1, sender.freq, (sx, sy), rule, at, &mut rng);
+                assert_eq!(
+                    got(&h, pid, 1),
+                    want,
+                    "settings {settings:?}, round {round}, receiver {pid} at {at:?}: {rule:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_relayed_position_moves_the_sender_but_is_not_relayed_again() {
+    let mut h = Harness::new(&[]);
+    h.enter(1, "alice", ship::WARBIRD);
+    h.enter(2, "bob", ship::WARBIRD);
+    plain_at(&mut h, 2, 5000, 5000, 1);
+    h.clear();
+    let pos = ss_proto::game::Position {
+        time: ipc_proto::monotonic_ticks().wrapping_add(2),
+        x: 5010,
+        y: 5010,
+        ..Default::default()
+    };
+    let mut buf = [0u8; ss_proto::game::Position::MAX_LEN];
+    let len = pos.encode_into(&mut buf);
+    h.send(ToRealm::RelayedPosition {
+        pid: 1,
+        at: ipc_proto::monotonic_ticks(),
+        bytes: &buf[..len],
+    });
+    assert_eq!(got(&h, 2, 1), None, "relayed again by the realm");
+    assert_eq!((h.arena.players[&1].x, h.arena.players[&1].y), (5010, 5010));
+}
+
+#[test]
+fn relay_rules_are_sent_when_they_change_and_only_then() {
+    let rules_sent = |h: &Harness| {
+        h.others()
+            .iter()
+            .filter(|s| s.starts_with("RelayRules"))
+            .count()
+    };
+    let mut h = Harness::new(&[]);
+    h.enter(1, "alice", ship::WARBIRD);
+    assert_eq!(rules_sent(&h), 1, "{:?}", h.others());
+    h.clear();
+    plain_at(&mut h, 1, 100, 100, 1);
+    assert_eq!(rules_sent(&h), 0, "a position changes no rule");
+    h.packet(
+        1,
+        C2SPacket::SetShip {
+            ship: ship::SPECTATOR,
+        },
+    );
+    assert_eq!(rules_sent(&h), 1, "a ship change does");
+    let (_, rules) = h.arena.relay_rules();
+    assert_eq!(rules[0].ship, ship::SPECTATOR);
+}

@@ -1,0 +1,115 @@
+//! The supervisor relay (`docs/protocol/core-transport.md`, "Supervisor
+//! relay"; `Net:SupervisorRelay`): plain positions are relayed by the
+//! supervisor by the realm's rules and still reach players in range and a
+//! spectator (with energy, as the realm would send it); a weapon still
+//! takes the realm's relay; with the setting off, nothing is relayed by
+//! the supervisor and positions still arrive.
+
+use anyhow::{ensure, Context, Result};
+use ss_proto::game::{ship, weapon_type, C2SPacket, ExtraData, S2CPacket, WeaponInfo};
+use ss_proto::transport::{Priority, Reliability};
+use ss_tests::bot::Bot;
+use ss_tests::scenario::*;
+use ss_tests::zone::TestZone;
+
+/// Positions the supervisor has relayed itself.
+fn relayed(zone: &TestZone) -> Result<u64> {
+    let stats = zone.stats()?;
+    Ok(stats["zone"]["supervisor_relayed"].as_u64().unwrap_or(0))
+}
+
+/// Streams positions from `from` until `spec` (spectating `from`) gets one
+/// at (`x`, `y`); returns its extra data.
+fn stream_until_spectator_sees(
+    from: &mut Bot,
+    spec: &mut Bot,
+    x: i16,
+    y: i16,
+) -> Result<ExtraData> {
+    let pid = pid_of(from);
+    let deadline = std::time::Instant::now() + WAIT;
+    while std::time::Instant::now() < deadline {
+        from.send_position(x, y, 0, 0, WeaponInfo::NONE)?;
+        let seen = spec.poll_for(STREAM_STEP, |p| match p {
+            S2CPacket::SmallPosition(s) if i16::from(s.pid) == pid && (s.x, s.y) == (x, y) => {
+                Some(s.extra)
+            }
+            _ => None,
+        })?;
+        if let Some(extra) = seen {
+            return Ok(extra);
+        }
+    }
+    anyhow::bail!("the spectator saw no position ({x}, {y}) within {WAIT:?}")
+}
+
+/// Three bots: `a` and `b` facing off in ships, `c` a spectator watching
+/// `a` from far away.
+fn three(zone: &TestZone) -> Result<(Bot, Bot, Bot)> {
+    let mut a = bot_in(zone, "alice", "0", ship::WARBIRD)?;
+    let mut b = bot_in(zone, "bob", "0", ship::JAVELIN)?;
+    let mut c = bot_in(zone, "carol", "0", ship::SPECTATOR)?;
+    let a_pid = pid_of(&a);
+    wait_for_player(&mut c, "alice")?;
+    face_off(&mut a, &mut b)?;
+    c.send(
+        &C2SPacket::SpectateRequest { pid: a_pid },
+        Reliability::Reliable,
+        Priority::Normal,
+    )?;
+    // Carol's own place: far from everyone, so only spectating brings her
+    // alice's positions.
+    c.send_position(100, 100, 0, 0, WeaponInfo::NONE)?;
+    Ok((a, b, c))
+}
+
+#[test]
+fn plain_positions_are_relayed_by_the_supervisor_and_weapons_by_the_realm() {
+    zone_test(&[], |zone| {
+        let (mut a, mut b, mut c) = three(zone)?;
+        let a_pid = pid_of(&a);
+        for i in 1..=5 {
+            stream_until_seen(&mut a, &mut b, 8200 + i * 10, 8200 - i * 10)?;
+        }
+        // The spectator gets them too, with alice's energy
+        // (`Misc:SpecSeeEnergy` defaults to all).
+        let extra = stream_until_spectator_sees(&mut a, &mut c, 8260, 8140)?;
+        assert_eq!(extra, ExtraData::Energy(1000));
+        let before = relayed(zone)?;
+        ensure!(before > 0, "the supervisor relayed no position");
+
+        // A bullet is not plain: the realm relays it (0x05 with the
+        // weapon), and the supervisor's count does not move.
+        let gun = WeaponInfo::new(weapon_type::BULLET, 1, false, 0, 0, false);
+        a.send_position(8270, 8130, 100, -50, gun)?;
+        let (weapon, x, y) = b
+            .wait_for(WAIT, |p| match p {
+                S2CPacket::LargePosition(l) if l.pid as i16 == a_pid && l.weapon.is_fired() => {
+                    Some((l.weapon, l.x, l.y))
+                }
+                _ => None,
+            })
+            .context("b waits for a's bullet")?;
+        assert_eq!((weapon, x, y), (gun, 8270, 8130));
+        assert_eq!(relayed(zone)?, before, "the bullet went the fast way");
+
+        // A plain position after it is relayed by the supervisor again.
+        stream_until_seen(&mut a, &mut b, 8280, 8120)?;
+        ensure!(relayed(zone)? > before, "no fast relay after the bullet");
+        Ok(())
+    });
+}
+
+#[test]
+fn with_the_supervisor_relay_off_the_realm_relays_everything() {
+    zone_test(&["Net:SupervisorRelay=0"], |zone| {
+        let (mut a, mut b, mut c) = three(zone)?;
+        for i in 1..=3 {
+            stream_until_seen(&mut a, &mut b, 8200 + i * 10, 8200 - i * 10)?;
+        }
+        let extra = stream_until_spectator_sees(&mut a, &mut c, 8260, 8140)?;
+        assert_eq!(extra, ExtraData::Energy(1000));
+        assert_eq!(relayed(zone)?, 0);
+        Ok(())
+    });
+}
