@@ -79,7 +79,7 @@ fn the_supervisor_rule_picks_the_realms_receivers_for_plain_positions() {
             let (sx, sy) = (2000i16, 2000i16);
             let mut places = Vec::new();
             for pid in 2..=9 {
-                let near = next(&mut seed) % 2 == 0;
+                let near = next(&mut seed).is_multiple_of(2);
                 let (x, y) = if near {
                     // Anywhere within his range of 1024 + 768.
                     let dx = (next(&mut seed) % 1250) as i16;
