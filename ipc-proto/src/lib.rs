@@ -279,7 +279,7 @@ pub enum ToRealm<'a> {
     AdoptPlayer(PlayerInfo),
     /// A plain position (C2S 0x03) the supervisor has already relayed by
     /// the realm's [`FromRealm::RelayRules`]
-    /// (`docs/protocol/core-transport.md`, "Supervisor relay"): the realm
+    /// (`docs/protocol/core-transport.md` §13.5): the realm
     /// updates its state from it (place, lag, regions) but relays nothing.
     RelayedPosition {
         /// Sender.
@@ -419,8 +419,8 @@ pub enum FromRealm<'a> {
         bytes: &'a [u8],
     },
     /// The rules by which the supervisor may relay plain positions of
-    /// this realm's players itself (`docs/protocol/core-transport.md`,
-    /// "Supervisor relay"), sent whenever they change. An empty list
+    /// this realm's players itself (`docs/protocol/core-transport.md`
+    /// §13.5), sent whenever they change. An empty list
     /// means: relay nothing here, send every position to the realm.
     RelayRules {
         /// Positions with the antiwarp bit must go to the realm (some

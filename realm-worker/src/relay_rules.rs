@@ -1,5 +1,5 @@
 //! The rules by which the supervisor relays plain positions itself
-//! (`docs/protocol/core-transport.md`, "Supervisor relay"): after every
+//! (`docs/protocol/core-transport.md` §13.5): after every
 //! batch of work the realm compares them with what it last sent and sends
 //! [`FromRealm::RelayRules`] when anything changed (entry, leave, ship,
 //! freq, spectating, attachment, resolution, energy viewing, bot

@@ -1,7 +1,7 @@
 //! The supervisor relay's receiver rule (`ipc_proto::relay`), checked
 //! against the realm's own relay: for plain positions both must pick the
 //! same receivers with the same extra bytes
-//! (`docs/protocol/core-transport.md`, "Supervisor relay").
+//! (`docs/protocol/core-transport.md` §13.5).
 
 use super::*;
 use ipc_proto::relay::{plain_receives, RelayExtra};
