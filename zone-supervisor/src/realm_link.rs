@@ -43,6 +43,9 @@ pub struct WorkerLink {
     /// 10 ms tick, or before any other message (which keeps the order), so
     /// that they do not wake the realm on every pass (`crate::fastpath`).
     pub(crate) held: Vec<u8>,
+    /// Lengths of the frames in `held`, in order (they become droppable
+    /// ranges of `out` when released).
+    held_frames: Vec<usize>,
     cpu_prev: Option<(ProcSample, Instant)>,
     cpu_pct: f64,
     proc_now: ProcSample,
@@ -71,7 +74,10 @@ fn encode_to(
         return false;
     }
     let len = link.out.len() - before;
-    let droppable = matches!(msg, ToRealm::PlayerPacket { .. });
+    let droppable = matches!(
+        msg,
+        ToRealm::PlayerPacket { .. } | ToRealm::RelayedPosition { .. }
+    );
     let (mut dropped, mut freed) = (0, 0);
     let mut queued = true;
     if link.queue_bytes() > cap {
@@ -114,6 +120,7 @@ impl WorkerLink {
             out: Vec::new(),
             droppable: Vec::new(),
             held: Vec::new(),
+            held_frames: Vec::new(),
             cpu_prev: None,
             cpu_pct: 0.0,
             proc_now: ProcSample::default(),
@@ -122,10 +129,27 @@ impl WorkerLink {
     }
 
     /// Moves the held relayed positions into `out`, behind what is there.
+    /// Adds a message to `held`; returns its framed length.
+    pub(crate) fn hold(&mut self, msg: &ToRealm<'_>) -> Result<usize, ipc_proto::IpcError> {
+        let before = self.held.len();
+        ipc_proto::encode(msg, &mut self.held)?;
+        let len = self.held.len() - before;
+        self.held_frames.push(len);
+        Ok(len)
+    }
+
+    /// Like forwarded player packets, they may be dropped (oldest first)
+    /// while the realm is behind.
     pub(crate) fn release_held(&mut self) {
-        if !self.held.is_empty() {
-            self.out.append(&mut self.held);
+        if self.held.is_empty() {
+            return;
         }
+        let mut off = self.out.len();
+        for len in self.held_frames.drain(..) {
+            self.droppable.push((off, len));
+            off += len;
+        }
+        self.out.append(&mut self.held);
     }
 
     /// Whether the writer task still holds bytes it has not written.
@@ -309,16 +333,19 @@ impl Zone {
         let cap = self.state.registry.policy.ipc_queue_max_bytes;
         let direct = self.upgrades.route(worker, msg) == worker && !self.upgrades.is_held(worker);
         match self.links.get_mut(&worker) {
+            // Behind (a hung or overloaded worker): the ordinary queue,
+            // which drops the oldest player packets first.
             Some(link) if direct && link.queue_bytes() + link.held.len() as u64 <= cap => {
-                let before = link.held.len();
-                if let Err(e) = ipc_proto::encode(msg, &mut link.held) {
-                    warn!("could not encode a message for a realm: {e}");
-                    return false;
-                }
-                let len = (link.held.len() - before) as u64;
+                let len = match link.hold(msg) {
+                    Ok(len) => len,
+                    Err(e) => {
+                        warn!("could not encode a message for a realm: {e}");
+                        return false;
+                    }
+                };
                 if let Some(s) = self.state.registry.get_mut(slot) {
                     s.counters.ipc_msgs_to += 1;
-                    s.counters.ipc_bytes_to += len;
+                    s.counters.ipc_bytes_to += len as u64;
                 }
             }
             Some(_) => self.queue_to_worker(worker, msg),
@@ -858,7 +885,7 @@ impl Zone {
                     ipc_msgs_from: slot.counters.ipc_msgs_from,
                     ipc_bytes_to: slot.counters.ipc_bytes_to,
                     ipc_bytes_from: slot.counters.ipc_bytes_from,
-                    ipc_queue_bytes: link.map_or(0, WorkerLink::queue_bytes),
+                    ipc_queue_bytes: link.map_or(0, |l| l.queue_bytes() + l.held.len() as u64),
                     ipc_dropped: slot.counters.ipc_dropped,
                     packets_in: slot.counters.packets_in,
                     packets_out: slot.counters.packets_out,
@@ -1043,6 +1070,53 @@ mod tests {
         assert_eq!(*packets.last().unwrap(), 255);
         assert!(packets.windows(2).all(|w| w[0] + 1 == w[1]), "{packets:?}");
         assert_eq!(l.droppable.len(), packets.len());
+    }
+
+    /// Held relayed positions go ahead of the next message (order kept)
+    /// and, once released, may be dropped like player packets.
+    #[test]
+    fn held_positions_go_first_and_stay_droppable() {
+        let mut l = link();
+        let bytes = [0x03u8; 22];
+        for pid in 1..=3 {
+            l.hold(&ToRealm::RelayedPosition {
+                pid,
+                at: 0,
+                bytes: &bytes,
+            })
+            .unwrap();
+        }
+        assert!(l.out.is_empty(), "held, not queued");
+        assert!(encode_to(
+            &mut l,
+            None,
+            &ToRealm::Heartbeat { seq: 1 },
+            1 << 20
+        ));
+        let (control, _) = waiting(&l);
+        assert_eq!(control.len(), 4);
+        for (i, c) in control[..3].iter().enumerate() {
+            assert!(
+                c.starts_with(&format!("RelayedPosition {{ pid: {}", i + 1)),
+                "{c}"
+            );
+        }
+        assert_eq!(control[3], "Heartbeat { seq: 1 }");
+        assert_eq!(l.droppable.len(), 3);
+        // A stuck writer: the released positions make room, control stays.
+        l.process.queued.store(4096, Ordering::Relaxed);
+        assert!(encode_to(
+            &mut l,
+            None,
+            &ToRealm::Heartbeat { seq: 2 },
+            4096 + 40
+        ));
+        let (control, _) = waiting(&l);
+        assert_eq!(
+            control,
+            vec!["Heartbeat { seq: 1 }", "Heartbeat { seq: 2 }"]
+        );
+        assert!(l.droppable.is_empty());
     }
 
     /// With only control messages waiting, a player packet that does not
