@@ -56,6 +56,27 @@ pub struct RelayPeer {
     pub energy: RelayEnergy,
 }
 
+impl RelayPeer {
+    /// A Warbird pilot on freq 0 with a 1024×768 screen who may be relayed
+    /// and sees nothing extra: the plain case, a starting point for tests
+    /// and for rules built field by field.
+    pub fn plain(pid: i16) -> RelayPeer {
+        RelayPeer {
+            pid,
+            sender: true,
+            ship: 0,
+            freq: 0,
+            range: 1024 + 768,
+            spectating: -1,
+            attached_to: -1,
+            see_all_posn: false,
+            see_own_posn: false,
+            sees_extra: false,
+            energy: RelayEnergy::None,
+        }
+    }
+}
+
 /// Extra bytes a receiver gets with a relayed plain position.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RelayExtra {
@@ -135,19 +156,7 @@ mod tests {
     use super::*;
 
     fn peer(pid: i16) -> RelayPeer {
-        RelayPeer {
-            pid,
-            sender: true,
-            ship: 0,
-            freq: 0,
-            range: 1024 + 768,
-            spectating: -1,
-            attached_to: -1,
-            see_all_posn: false,
-            see_own_posn: false,
-            sees_extra: false,
-            energy: RelayEnergy::None,
-        }
+        RelayPeer::plain(pid)
     }
 
     #[test]

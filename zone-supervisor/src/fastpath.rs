@@ -262,19 +262,7 @@ mod tests {
     use ss_proto::game::WeaponInfo;
 
     fn rule(pid: i16) -> RelayPeer {
-        RelayPeer {
-            pid,
-            sender: true,
-            ship: 0,
-            freq: 0,
-            range: 1024 + 768,
-            spectating: -1,
-            attached_to: -1,
-            see_all_posn: false,
-            see_own_posn: false,
-            sees_extra: false,
-            energy: RelayEnergy::None,
-        }
+        RelayPeer::plain(pid)
     }
 
     fn pos(time: u32, x: i16, y: i16) -> Position {
