@@ -265,3 +265,43 @@ pub fn wait_notify_line(
     }
     anyhow::bail!("no such line on the notify socket within {WAIT:?}")
 }
+
+/// The pid of the running worker of `realm`, as the zone reports it.
+pub fn worker_of(zone: &TestZone, realm: &str) -> Result<u32> {
+    let mut found = None;
+    crate::zone::wait_until(WAIT, || {
+        found = zone.stats().ok().and_then(|s| {
+            let r = s["realms"]
+                .as_array()?
+                .iter()
+                .find(|r| r["name"].as_str() == Some(realm))?;
+            (r["state"].as_str() == Some("running"))
+                .then(|| r["process"]["pid"].as_u64())
+                .flatten()
+                .map(|p| p as u32)
+                .filter(|&p| p != 0)
+        });
+        found.is_some()
+    });
+    found.with_context(|| format!("realm {realm} is not running"))
+}
+
+/// `victim` reports being killed by `killer_pid` with `bounty`; returns
+/// once the victim has seen the kill announced (the realm has scored it).
+pub fn kill(victim: &mut Bot, killer_pid: i16, bounty: i16) -> Result<()> {
+    victim.send(
+        &ss_proto::game::C2SPacket::Death {
+            killer: killer_pid,
+            bounty,
+        },
+        ss_proto::transport::Reliability::Reliable,
+        ss_proto::transport::Priority::Normal,
+    )?;
+    let victim_pid = pid_of(victim);
+    victim
+        .wait_for(WAIT, |p| match p {
+            S2CPacket::Kill(k) if k.killer == killer_pid && k.killed == victim_pid => Some(()),
+            _ => None,
+        })
+        .context("the kill announcement")
+}

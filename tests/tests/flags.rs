@@ -14,7 +14,6 @@ use ss_proto::map::TURF_FLAG_TILES;
 use ss_proto::transport::{Priority, Reliability};
 use ss_tests::bot::Bot;
 use ss_tests::scenario::*;
-use ss_tests::zone::{wait_until, TestZone};
 
 /// One flag at a fixed tile, touchable at once, won as soon as it lands.
 const ONE_FLAG: &[&str] = &[
@@ -201,26 +200,6 @@ fn a_freq_owning_every_flag_wins_the_reward_and_the_jackpot() {
         assert_eq!(me.flag_points, 100);
         Ok(())
     });
-}
-
-/// The pid of the running worker of `realm`, as the zone reports it.
-fn worker_of(zone: &TestZone, realm: &str) -> Result<u32> {
-    let mut found = None;
-    wait_until(WAIT, || {
-        found = zone.stats().ok().and_then(|s| {
-            let r = s["realms"]
-                .as_array()?
-                .iter()
-                .find(|r| r["name"].as_str() == Some(realm))?;
-            (r["state"].as_str() == Some("running"))
-                .then(|| r["process"]["pid"].as_u64())
-                .flatten()
-                .map(|p| p as u32)
-                .filter(|&p| p != 0)
-        });
-        found.is_some()
-    });
-    found.with_context(|| format!("realm {realm} is not running"))
 }
 
 fn wait_turf(bot: &mut Bot, want: impl Fn(&[i16]) -> bool) -> Result<Vec<i16>> {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 use nix::sys::signal::Signal;
-use ss_proto::game::{chat_type, ship, C2SPacket, S2CPacket};
+use ss_proto::game::{chat_type, ship, S2CPacket};
 use ss_proto::transport::{Priority, Reliability};
 use ss_tests::bot::Bot;
 use ss_tests::scenario::*;
@@ -26,26 +26,6 @@ fn zone_with_db(db: &Path, extra: &[&str]) -> Result<TestZone> {
         overrides,
         ..ZoneOptions::default()
     })
-}
-
-/// `victim` reports being killed by `killer_pid` with `bounty`; returns
-/// once the victim has seen the kill announced (the realm has scored it).
-fn kill(victim: &mut Bot, killer_pid: i16, bounty: i16) -> Result<()> {
-    victim.send(
-        &C2SPacket::Death {
-            killer: killer_pid,
-            bounty,
-        },
-        Reliability::Reliable,
-        Priority::Normal,
-    )?;
-    let victim_pid = pid_of(victim);
-    victim
-        .wait_for(WAIT, |p| match p {
-            S2CPacket::Kill(k) if k.killer == killer_pid && k.killed == victim_pid => Some(()),
-            _ => None,
-        })
-        .context("the kill announcement")
 }
 
 /// (kill points, kills, deaths) in a bot's own entry record.

@@ -19,7 +19,7 @@ use ss_proto::map::SOCCER_GOALS;
 use ss_proto::transport::{Priority, Reliability};
 use ss_tests::bot::Bot;
 use ss_tests::scenario::*;
-use ss_tests::zone::{wait_until, TestZone, ZoneOptions};
+use ss_tests::zone::{TestZone, ZoneOptions};
 
 /// A zone from a folder written by `zone-supervisor init`, with a
 /// moderator ("referee"); the zone stops before the folder goes.
@@ -104,26 +104,6 @@ fn position_at(x: i16, y: i16, time: u32) -> Position {
         weapon: WeaponInfo::NONE,
         extra: None,
     }
-}
-
-/// The pid of the running worker of `realm`, as the zone reports it.
-fn worker_of(zone: &TestZone, realm: &str) -> Result<u32> {
-    let mut found = None;
-    wait_until(WAIT, || {
-        found = zone.stats().ok().and_then(|s| {
-            let r = s["realms"]
-                .as_array()?
-                .iter()
-                .find(|r| r["name"].as_str() == Some(realm))?;
-            (r["state"].as_str() == Some("running"))
-                .then(|| r["process"]["pid"].as_u64())
-                .flatten()
-                .map(|p| p as u32)
-                .filter(|&p| p != 0)
-        });
-        found.is_some()
-    });
-    found.with_context(|| format!("realm {realm} is not running"))
 }
 
 #[test]

@@ -8,9 +8,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use ss_proto::game::{chat_type, ship, C2SPacket, S2CPacket};
-use ss_proto::transport::{Priority, Reliability};
-use ss_tests::bot::Bot;
+use ss_proto::game::{chat_type, ship, S2CPacket};
 use ss_tests::scenario::*;
 use ss_tests::zone::{wait_until, TestZone, ZoneOptions};
 
@@ -39,26 +37,6 @@ fn game_points(db: &Path, player: &str) -> Result<(Rows, Option<i64>)> {
         )
         .ok();
     Ok((rows, serial))
-}
-
-/// `victim` reports being killed by `killer_pid` with `bounty` and waits
-/// for the kill announcement.
-fn kill(victim: &mut Bot, killer_pid: i16, bounty: i16) -> Result<()> {
-    victim.send(
-        &C2SPacket::Death {
-            killer: killer_pid,
-            bounty,
-        },
-        Reliability::Reliable,
-        Priority::Normal,
-    )?;
-    let me = pid_of(victim);
-    victim
-        .wait_for(WAIT, |p| match p {
-            S2CPacket::Kill(k) if k.killer == killer_pid && k.killed == me => Some(()),
-            _ => None,
-        })
-        .context("the kill announcement")
 }
 
 #[test]

@@ -229,12 +229,8 @@ impl Zone {
                 let Some(p) = self.players.get_mut(to) else {
                     continue;
                 };
-                p.conn
-                    .send(&buf[..len], Reliability::Unreliable, Priority::Normal);
-                p.coalescer.queued();
                 sent += 1;
-                if !p.dirty {
-                    p.dirty = true;
+                if p.queue(&buf[..len], Reliability::Unreliable, Priority::Normal) {
                     self.flush_list.push(to);
                 }
             }

@@ -214,6 +214,19 @@ mod tests {
         max_hold: Duration::from_millis(7),
     };
 
+    /// A connection that has received 390 packets a second (forty players'
+    /// positions) for about two seconds, and the time it got there.
+    fn busy(epoch: Instant) -> (Coalescer, Instant) {
+        let mut c = Coalescer::new(epoch);
+        let mut t = epoch;
+        for _ in 0..800 {
+            t += Duration::from_micros(2564);
+            c.queued();
+            c.rate(t);
+        }
+        (c, t)
+    }
+
     #[test]
     fn settings_pick_the_policy() {
         assert_eq!(
@@ -267,14 +280,7 @@ mod tests {
     #[test]
     fn a_busy_connection_is_held_until_a_grid_point_then_sent() {
         let epoch = Instant::now();
-        let mut c = Coalescer::new(epoch);
-        let mut t = epoch;
-        // Build up a rate of 390/s (forty players' positions).
-        for _ in 0..800 {
-            t += Duration::from_micros(2564);
-            c.queued();
-            c.rate(t);
-        }
+        let (mut c, t) = busy(epoch);
         let now = t + Duration::from_micros(300);
         c.queued();
         let d = c.decide(&ADAPTIVE, now, epoch, false, 40, 40);
@@ -305,13 +311,7 @@ mod tests {
     #[test]
     fn urgent_or_full_queues_and_quiet_connections_go_at_once() {
         let epoch = Instant::now();
-        let mut c = Coalescer::new(epoch);
-        let mut t = epoch;
-        for _ in 0..800 {
-            t += Duration::from_micros(2564);
-            c.queued();
-            c.rate(t);
-        }
+        let (mut c, t) = busy(epoch);
         assert_eq!(
             c.decide(&ADAPTIVE, t, epoch, true, 10, 40),
             FlushDecision::SendNow

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use ss_proto::game::GoArena;
-use ss_proto::transport::Connection;
+use ss_proto::transport::{Connection, Priority, Reliability};
 
 /// A freed player id is not handed out again for this long (ASSS rule), so
 /// late packets about the old player cannot be mistaken for the new one.
@@ -70,6 +70,17 @@ pub struct Player {
 pub const BANNER_LEN: usize = 96;
 
 impl Player {
+    /// Queues a game packet for him: counted for the flush policy when it
+    /// is unreliable (`crate::flush`). Returns `true` when he was not yet
+    /// on this pass's flush list — the caller pushes him there.
+    pub fn queue(&mut self, bytes: &[u8], reliability: Reliability, priority: Priority) -> bool {
+        self.conn.send(bytes, reliability, priority);
+        if reliability == Reliability::Unreliable {
+            self.coalescer.queued();
+        }
+        !std::mem::replace(&mut self.dirty, true)
+    }
+
     /// A timed chat mask still running: (mask, whole seconds left).
     pub fn chat_mask_left(&self, now: Instant) -> Option<(u32, u32)> {
         let (mask, until) = self.chat_mask?;

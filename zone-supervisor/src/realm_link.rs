@@ -640,13 +640,8 @@ impl Zone {
                 stats.refused_realm_sends += 1;
                 return;
             };
-            p.conn.send(bytes, reliability, priority);
-            if reliability == Reliability::Unreliable {
-                p.coalescer.queued();
-            }
             sent += 1;
-            if !p.dirty {
-                p.dirty = true;
+            if p.queue(bytes, reliability, priority) {
                 flush_list.push(pid);
             }
         };

@@ -539,9 +539,10 @@ impl Zone {
     /// Queues a packet for one player.
     pub(crate) fn send_raw(&mut self, pid: i16, pkt: &[u8], reliability: Reliability) {
         if let Some(p) = self.players.get_mut(pid) {
-            p.conn.send(pkt, reliability, Priority::Normal);
+            if p.queue(pkt, reliability, Priority::Normal) {
+                self.flush_list.push(pid);
+            }
         }
-        self.mark_dirty(pid);
     }
 
     /// Encodes and queues a reliable packet for one player.
