@@ -9,6 +9,12 @@
 //! §13.4; this module is sans-IO (fed `now`, returns decisions) so it is
 //! tested with made-up times.
 //!
+//! A held queue does not need a wake-up of its own when the loop is about
+//! to pass by anyway: a pass that comes within the expected gap to the next
+//! pass of a queue's due time (at most half its hold early) sends it then,
+//! so in steady traffic held queues ride the passes that arrivals cause and
+//! the release timer only fires when the zone goes quiet.
+//!
 //! Only unreliable traffic waits: anything urgent (acks, reliable data, time
 //! sync answers) and a queue that already fills most of a datagram go out at
 //! the end of the pass, as does everything under [`FlushPolicy::Immediate`].
@@ -105,6 +111,42 @@ pub enum FlushDecision {
     HoldUntil(Instant),
 }
 
+/// What every connection's decision in one loop pass shares.
+#[derive(Debug, Clone, Copy)]
+pub struct Pass {
+    /// When the pass flushes.
+    pub now: Instant,
+    /// The anchor of the release grid shared by all connections.
+    pub epoch: Instant,
+    /// Connections sharing the datagram budget ([`RECEIVER_RATE`]).
+    pub receivers: usize,
+    /// How soon the next pass is expected ([`PassGap`]).
+    pub next_pass_in: Duration,
+}
+
+/// Estimates the time between two loop passes (exponentially weighted,
+/// an eighth per pass), so that a queue nearly due can leave with this
+/// pass instead of costing a timer wake-up of its own.
+#[derive(Debug, Clone, Default)]
+pub struct PassGap {
+    last: Option<Instant>,
+    mean: Duration,
+}
+
+impl PassGap {
+    /// Counts a pass at `now`; returns the expected time to the next one.
+    pub fn pass(&mut self, now: Instant) -> Duration {
+        if let Some(last) = self.last.replace(now) {
+            let gap = now.saturating_duration_since(last);
+            // mean += (gap - mean) / 8, in signed nanoseconds.
+            let m = self.mean.as_nanos() as i128;
+            let g = gap.as_nanos() as i128;
+            self.mean = Duration::from_nanos((m + (g - m) / 8).max(0) as u64);
+        }
+        self.mean
+    }
+}
+
 /// One connection's coalescing state: how much coalescable traffic it gets
 /// and since when its queue has been held.
 #[derive(Debug, Clone)]
@@ -118,6 +160,8 @@ pub struct Coalescer {
     count: u32,
     /// When the packets now waiting started to wait.
     held_since: Option<Instant>,
+    /// Whether the connection is on the zone's list of held connections.
+    listed: bool,
 }
 
 impl Coalescer {
@@ -128,6 +172,7 @@ impl Coalescer {
             rate_at: now,
             count: 0,
             held_since: None,
+            listed: false,
         }
     }
 
@@ -155,36 +200,48 @@ impl Coalescer {
         self.held_since.is_some()
     }
 
+    /// Puts the connection on the zone's held list; `false` if it already
+    /// is (the list holds each connection once).
+    pub fn list(&mut self) -> bool {
+        !std::mem::replace(&mut self.listed, true)
+    }
+
+    /// Takes the connection off the held list (the list was emptied).
+    pub fn unlist(&mut self) {
+        self.listed = false;
+    }
+
     /// Decides whether the queue leaves at the end of this pass. `urgent`
     /// means the connection has something that must not wait (acks,
     /// reliable data, time sync answers); `queued` is its unreliable bytes.
-    /// `epoch` anchors the release grid shared by all connections.
-    #[allow(clippy::too_many_arguments)]
     pub fn decide(
         &mut self,
         policy: &FlushPolicy,
-        now: Instant,
-        epoch: Instant,
+        pass: &Pass,
         urgent: bool,
         queued: usize,
-        receivers: usize,
     ) -> FlushDecision {
+        let now = pass.now;
         let rate = self.rate(now);
         if urgent || queued >= FULL_ENOUGH {
             self.held_since = None;
             return FlushDecision::SendNow;
         }
-        let hold = policy.hold(rate, receivers);
+        let hold = policy.hold(rate, pass.receivers);
         if hold < MIN_HOLD {
             self.held_since = None;
             return FlushDecision::SendNow;
         }
         let since = *self.held_since.get_or_insert(now);
-        let due = match policy {
-            FlushPolicy::Fixed(_) => since + hold,
-            _ => grid_ceil(epoch, since + hold),
+        let (due, early) = match policy {
+            // The operator's fixed delay is kept to the letter.
+            FlushPolicy::Fixed(_) => (since + hold, Duration::ZERO),
+            _ => (
+                grid_ceil(pass.epoch, since + hold),
+                pass.next_pass_in.min(hold / 2),
+            ),
         };
-        if now >= due {
+        if now + early >= due {
             self.held_since = None;
             FlushDecision::SendNow
         } else {
@@ -207,6 +264,16 @@ mod tests {
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
+    }
+
+    /// A pass at `now` with no other pass expected soon.
+    fn at(now: Instant, epoch: Instant, receivers: usize) -> Pass {
+        Pass {
+            now,
+            epoch,
+            receivers,
+            next_pass_in: Duration::ZERO,
+        }
     }
 
     const ADAPTIVE: FlushPolicy = FlushPolicy::Adaptive {
@@ -283,7 +350,7 @@ mod tests {
         let (mut c, t) = busy(epoch);
         let now = t + Duration::from_micros(300);
         c.queued();
-        let d = c.decide(&ADAPTIVE, now, epoch, false, 40, 40);
+        let d = c.decide(&ADAPTIVE, &at(now, epoch, 40), false, 40);
         let FlushDecision::HoldUntil(due) = d else {
             panic!("expected a hold, got {d:?}");
         };
@@ -293,16 +360,14 @@ mod tests {
         assert_eq!(
             c.decide(
                 &ADAPTIVE,
-                due - Duration::from_micros(1),
-                epoch,
+                &at(due - Duration::from_micros(1), epoch, 40),
                 false,
-                80,
-                40
+                80
             ),
             FlushDecision::HoldUntil(due)
         );
         assert_eq!(
-            c.decide(&ADAPTIVE, due, epoch, false, 80, 40),
+            c.decide(&ADAPTIVE, &at(due, epoch, 40), false, 80),
             FlushDecision::SendNow
         );
         assert!(!c.is_holding());
@@ -313,23 +378,23 @@ mod tests {
         let epoch = Instant::now();
         let (mut c, t) = busy(epoch);
         assert_eq!(
-            c.decide(&ADAPTIVE, t, epoch, true, 10, 40),
+            c.decide(&ADAPTIVE, &at(t, epoch, 40), true, 10),
             FlushDecision::SendNow
         );
         assert_eq!(
-            c.decide(&ADAPTIVE, t, epoch, false, FULL_ENOUGH, 40),
+            c.decide(&ADAPTIVE, &at(t, epoch, 40), false, FULL_ENOUGH),
             FlushDecision::SendNow
         );
         // A quiet connection (a few packets a second) never waits.
         let mut q = Coalescer::new(epoch);
         q.queued();
         assert_eq!(
-            q.decide(&ADAPTIVE, epoch + ms(100), epoch, false, 20, 40),
+            q.decide(&ADAPTIVE, &at(epoch + ms(100), epoch, 40), false, 20),
             FlushDecision::SendNow
         );
         // Nothing waits under the immediate policy.
         assert_eq!(
-            c.decide(&FlushPolicy::Immediate, t, epoch, false, 20, 40),
+            c.decide(&FlushPolicy::Immediate, &at(t, epoch, 40), false, 20),
             FlushDecision::SendNow
         );
     }
@@ -341,17 +406,112 @@ mod tests {
         let p = FlushPolicy::Fixed(ms(5));
         let t = epoch + Duration::from_micros(1234);
         assert_eq!(
-            c.decide(&p, t, epoch, false, 20, 1),
+            c.decide(&p, &at(t, epoch, 1), false, 20),
             FlushDecision::HoldUntil(t + ms(5))
         );
         assert_eq!(
-            c.decide(&p, t + ms(2), epoch, false, 40, 1),
+            c.decide(&p, &at(t + ms(2), epoch, 1), false, 40),
             FlushDecision::HoldUntil(t + ms(5))
         );
         assert_eq!(
-            c.decide(&p, t + ms(5), epoch, false, 40, 1),
+            c.decide(&p, &at(t + ms(5), epoch, 1), false, 40),
             FlushDecision::SendNow
         );
+    }
+
+    #[test]
+    fn a_pass_due_before_the_next_one_takes_the_held_queue_along() {
+        let epoch = Instant::now();
+        let (mut c, t) = busy(epoch);
+        let start = t + Duration::from_micros(300);
+        c.queued();
+        let FlushDecision::HoldUntil(due) = c.decide(&ADAPTIVE, &at(start, epoch, 40), false, 40)
+        else {
+            panic!("expected a hold");
+        };
+        let hold = ADAPTIVE.hold(c.rate(start), 40);
+        let pass = |now: Instant, next_pass_in: Duration| Pass {
+            now,
+            epoch,
+            receivers: 40,
+            next_pass_in,
+        };
+        // The next pass is expected well before the due time: keep holding.
+        let early = due - ms(2);
+        assert_eq!(
+            c.decide(
+                &ADAPTIVE,
+                &pass(early, Duration::from_micros(500)),
+                false,
+                80
+            ),
+            FlushDecision::HoldUntil(due)
+        );
+        // The next pass would come after it: go now, with this pass.
+        let near = due - Duration::from_micros(400);
+        assert_eq!(
+            c.decide(
+                &ADAPTIVE,
+                &pass(near, Duration::from_micros(500)),
+                false,
+                80
+            ),
+            FlushDecision::SendNow
+        );
+        // However far off the next pass, a queue leaves at most half its
+        // hold early.
+        c.queued();
+        let again = near + ms(1);
+        let FlushDecision::HoldUntil(due2) = c.decide(&ADAPTIVE, &pass(again, ms(100)), false, 40)
+        else {
+            panic!("a fresh queue waits at least half its hold");
+        };
+        assert!(due2 - again >= hold / 2, "{:?} {hold:?}", due2 - again);
+        // The operator's fixed delay is never cut short.
+        let fixed = FlushPolicy::Fixed(ms(5));
+        let mut f = Coalescer::new(epoch);
+        let t0 = epoch + ms(1);
+        assert_eq!(
+            f.decide(&fixed, &pass(t0, ms(100)), false, 20),
+            FlushDecision::HoldUntil(t0 + ms(5))
+        );
+        assert_eq!(
+            f.decide(&fixed, &pass(t0 + ms(4), ms(100)), false, 20),
+            FlushDecision::HoldUntil(t0 + ms(5))
+        );
+    }
+
+    #[test]
+    fn the_pass_gap_estimate_follows_the_loop() {
+        let t0 = Instant::now();
+        let mut g = PassGap::default();
+        assert_eq!(g.pass(t0), Duration::ZERO);
+        let mut t = t0;
+        for _ in 0..200 {
+            t += Duration::from_micros(2500);
+            g.pass(t);
+        }
+        let m = g.pass(t + Duration::from_micros(2500));
+        assert!(
+            m > Duration::from_micros(2300) && m < Duration::from_micros(2700),
+            "{m:?}"
+        );
+        // Bursts pull it down quickly.
+        let mut t = t + Duration::from_micros(2500);
+        for _ in 0..30 {
+            t += Duration::from_micros(50);
+            g.pass(t);
+        }
+        assert!(g.pass(t) < Duration::from_micros(200));
+    }
+
+    #[test]
+    fn the_held_list_takes_a_connection_once() {
+        let mut c = Coalescer::new(Instant::now());
+        assert!(c.list());
+        assert!(!c.list());
+        c.unlist();
+        assert!(c.list());
     }
 
     #[test]

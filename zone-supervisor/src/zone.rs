@@ -26,7 +26,7 @@ use crate::chatnet::Chatnet;
 use crate::config::Settings;
 use crate::control::{self, ControlRequest};
 use crate::directory::Directory;
-use crate::flush::FlushDecision;
+use crate::flush::{FlushDecision, Pass, PassGap};
 use crate::hold_timer::HoldTimer;
 use crate::ping::{self, Population};
 use crate::players::{Player, PlayerTable};
@@ -211,6 +211,7 @@ pub async fn run(settings: Settings, mut log: crate::logring::LogRing) -> Result
         held_due: None,
         receivers: 1,
         flush_epoch: now,
+        pass_gap: PassGap::default(),
         ping_cache: None,
         pending: VecDeque::new(),
         per_ip: HashMap::new(),
@@ -226,6 +227,7 @@ pub async fn run(settings: Settings, mut log: crate::logring::LogRing) -> Result
         started: now,
         last_keepalive: now,
         last_housekeeping: now,
+        last_position_release: now,
         last_sample: now,
         self_prev: None,
         self_cpu_pct: 0.0,
@@ -320,6 +322,9 @@ pub(crate) struct Zone {
     receivers: usize,
     /// Anchor of the release grid (`crate::flush::GRID`).
     flush_epoch: Instant,
+    /// Time between loop passes, for releasing held queues with a pass
+    /// rather than a timer (`crate::flush`).
+    pass_gap: PassGap,
     /// The ping port's last population count and when it was made.
     ping_cache: Option<(Instant, Population)>,
     /// Connections not logged in yet, oldest first (pid, accepted at);
@@ -349,6 +354,8 @@ pub(crate) struct Zone {
     pub(crate) started: Instant,
     last_keepalive: Instant,
     last_housekeeping: Instant,
+    /// When relayed positions were last passed on to the realms.
+    last_position_release: Instant,
     last_sample: Instant,
     self_prev: Option<(ProcSample, Instant)>,
     self_cpu_pct: f64,
@@ -363,6 +370,18 @@ pub(crate) struct Zone {
     pub(crate) upgrades_done: u32,
 }
 
+/// The housekeeping tick (`Zone::on_tick`): retransmissions, keepalives,
+/// the biller and scores, sampling.
+const TICK: Duration = Duration::from_millis(10);
+
+/// A pass this close to the tick's due time runs the tick early instead of
+/// leaving it a wake-up of its own.
+const TICK_SLACK: Duration = Duration::from_millis(3);
+
+/// How often the positions the supervisor relayed itself are passed on to
+/// their realms (which only update their state with them).
+const POSITION_RELEASE_INTERVAL: Duration = Duration::from_millis(50);
+
 impl Zone {
     async fn event_loop(
         &mut self,
@@ -371,8 +390,12 @@ impl Zone {
         mut control_rx: mpsc::UnboundedReceiver<ControlRequest>,
         mut db_rx: Option<mpsc::UnboundedReceiver<zone_persist::DbReply>>,
     ) -> Result<()> {
-        let mut tick = tokio::time::interval(Duration::from_millis(10));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        // The housekeeping tick rides on passes that happen anyway: any pass
+        // within TICK_SLACK of the tick's due time runs it, so its own timer
+        // only wakes an otherwise idle supervisor.
+        let mut next_tick = tokio::time::Instant::now() + TICK;
+        let tick = tokio::time::sleep_until(next_tick);
+        tokio::pin!(tick);
         let Signals {
             mut sigterm,
             mut sigint,
@@ -411,7 +434,7 @@ impl Zone {
                 Some(ev) = crate::chatnet::next_event(&mut chat_rx) => self.chat_event(Instant::now(), ev),
                 Some(req) = control_rx.recv() => self.control_request(req),
                 Some(reply) = next_reply(&mut db_rx) => self.db_reply(reply),
-                _ = tick.tick() => self.on_tick(),
+                _ = &mut tick => {}
                 r = held_timer.fired(), if held_timer.armed().is_some() => {
                     r.context("flush timer")?;
                     self.release_held();
@@ -421,6 +444,12 @@ impl Zone {
                 }
                 _ = sigterm.recv() => break,
                 _ = sigint.recv() => break,
+            }
+            let now = tokio::time::Instant::now();
+            if now + TICK_SLACK >= next_tick {
+                self.on_tick();
+                next_tick = now + TICK;
+                tick.as_mut().reset(next_tick);
             }
             self.flush();
             if self.exit_request.is_some() {
@@ -496,7 +525,10 @@ impl Zone {
             }
         }
         self.scratch = keepalive_bytes;
-        self.release_held_positions();
+        if now.saturating_duration_since(self.last_position_release) >= POSITION_RELEASE_INTERVAL {
+            self.last_position_release = now;
+            self.release_held_positions();
+        }
         self.biller_tick(now);
         self.scores_tick(now);
         self.log.drain();
@@ -747,11 +779,11 @@ impl Zone {
         let held = std::mem::take(&mut self.held);
         self.held_due = None;
         for pid in held {
-            if self
-                .players
-                .get(pid)
-                .is_some_and(|p| p.coalescer.is_holding())
-            {
+            let Some(p) = self.players.get_mut(pid) else {
+                continue;
+            };
+            p.coalescer.unlist();
+            if p.coalescer.is_holding() {
                 self.mark_dirty(pid);
             }
         }
@@ -765,11 +797,22 @@ impl Zone {
         // First: what the biller link sends or reports can queue packets
         // for players, which then leave in this same pass.
         self.flush_biller(now);
+        // Held queues due before the next pass is likely leave with this
+        // one rather than with a timer wake-up of their own.
+        let next_pass_in = self.pass_gap.pass(now);
+        if self.held_due.is_some_and(|d| d <= now + next_pass_in) {
+            self.release_held();
+        }
         let mut list = std::mem::take(&mut self.flush_list);
         let mut ended = Vec::new();
         self.flush_chatnet(now, &mut list, &mut ended);
         let policy = self.s.flush;
-        let (epoch, receivers) = (self.flush_epoch, self.receivers);
+        let pass = Pass {
+            now,
+            epoch: self.flush_epoch,
+            receivers: self.receivers,
+            next_pass_in,
+        };
         for &pid in &list {
             let Some(p) = self.players.get_mut(pid) else {
                 continue;
@@ -779,14 +822,15 @@ impl Zone {
             // (crate::flush); acks and reliable data never wait.
             let urgent = p.conn.has_urgent();
             let queued = p.conn.unreliable_bytes();
-            if let FlushDecision::HoldUntil(due) = p
-                .coalescer
-                .decide(&policy, now, epoch, urgent, queued, receivers)
+            if let FlushDecision::HoldUntil(due) =
+                p.coalescer.decide(&policy, &pass, urgent, queued)
             {
                 if self.held_due.is_none_or(|d| due < d) {
                     self.held_due = Some(due);
                 }
-                self.held.push(pid);
+                if p.coalescer.list() {
+                    self.held.push(pid);
+                }
                 continue;
             }
             let (out, addr) = (&mut self.send_batch, p.addr);
