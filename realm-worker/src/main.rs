@@ -74,12 +74,22 @@ fn main() -> Result<()> {
     let args = parse_args();
     // Worked out while the arena loads (docs/upgrades.md §1).
     ipc_proto::version::warm_up();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
+    // `RUST_LOG` as a list of `target=level` directives (or one level).
+    // `Targets` rather than `EnvFilter`: it needs no regular expressions,
+    // which keeps an idle realm's memory down (BENCHMARKS.md, "Realm
+    // memory").
+    let filter: tracing_subscriber::filter::Targets = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            tracing_subscriber::filter::Targets::new()
+                .with_default(tracing_subscriber::filter::LevelFilter::INFO)
+        });
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(filter)
         .init();
     set_process_name(&args.realm);
     if args.ipc_fd < 3 {
