@@ -28,7 +28,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "py"))
-from vie_client import crypt, vie_table  # noqa: E402
+from vie_client import Client, crypt, vie_table  # noqa: E402
 
 
 def fast_decrypt(data, key, table_bytes):
@@ -86,26 +86,20 @@ def tree_cpu_secs(pid):
     return total / CLK_TCK
 
 
-class Bot:
-    """One connection: VIE, reliable in-order delivery, clustered and big
-    packets, enough to log in, enter, fly and read relays."""
+class Bot(Client):
+    """One connection: the reference client's VIE session, reliable
+    in-order delivery, clustered and big packets (tests/py/vie_client.py),
+    plus acks of its own reliable packets, clock sync and flying."""
 
-    def __init__(self, idx, addr, centre):
-        self.idx = idx
-        self.addr = addr
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    def __init__(self, idx, addr, centre, run):
+        super().__init__(*addr)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
         self.sock.setblocking(False)
-        self.key = None
-        self.table = None
-        self.out_seq = 0
-        self.in_expected = 0
-        self.held = {}
-        self.big = b""
+        self.idx = idx
+        self.run = run
         self.stage = "connect"
         self.pid = None
         self.tick_offset = None   # server ticks - local centiseconds
-        self.last_sent = 0.0
         self.angle = idx * 0.7
         self.centre = centre
         self.unacked = {}         # seq -> (payload, sent at)
@@ -134,7 +128,7 @@ class Bot:
     def local_ticks(self):
         return int(time.monotonic() * 100) & 0xFFFFFFFF
 
-    def datagram(self, data, run):
+    def datagram(self, data):
         if self.key is None:
             if len(data) == 6 and data[:2] == b"\x00\x02":
                 self.key = struct.unpack_from("<I", data, 2)[0]
@@ -144,45 +138,18 @@ class Bot:
                 self.table_bytes = b"".join(struct.pack("<I", w) for w in self.table)
                 self.login()
             return
-        self.handle(fast_decrypt(data, self.key, self.table_bytes), run)
+        self.handle(fast_decrypt(data, self.key, self.table_bytes))
 
-    def handle(self, pkt, run):
-        if not pkt:
-            return
-        if pkt[0] != 0:
-            self.game(pkt, run)
-            return
-        if len(pkt) < 2:
-            return
-        kind = pkt[1]
-        if kind == 3 and len(pkt) >= 7:
-            seq = struct.unpack_from("<i", pkt, 2)[0]
-            self.raw(struct.pack("<BBi", 0, 4, seq))
-            if seq >= self.in_expected:
-                self.held[seq] = pkt[6:]
-            while self.in_expected in self.held:
-                inner = self.held.pop(self.in_expected)
-                self.in_expected += 1
-                self.handle(inner, run)
-        elif kind == 4 and len(pkt) >= 6:
+    def on_game(self, pkt):
+        self.game(pkt, self.run)
+
+    def on_core(self, kind, pkt):
+        if kind == 4 and len(pkt) >= 6:
             self.unacked.pop(struct.unpack_from("<i", pkt, 2)[0], None)
         elif kind == 6 and len(pkt) >= 10:
             client, server = struct.unpack_from("<II", pkt, 2)
             rtt = (self.local_ticks() - client) & 0xFFFFFFFF
             self.tick_offset = (server + rtt // 2 - self.local_ticks()) & 0xFFFFFFFF
-        elif kind == 0x0E:
-            pos = 2
-            while pos < len(pkt):
-                n = pkt[pos]
-                if n == 0 or pos + 1 + n > len(pkt):
-                    break
-                self.handle(pkt[pos + 1:pos + 1 + n], run)
-                pos += 1 + n
-        elif kind in (8, 9):
-            self.big += pkt[2:]
-            if kind == 9:
-                whole, self.big = self.big, b""
-                self.handle(whole, run)
         elif kind == 7:
             self.stage = "gone"
 
@@ -276,13 +243,13 @@ class Run:
                     data, _ = bot.sock.recvfrom(4096)
                 except (BlockingIOError, InterruptedError):
                     break
-                bot.datagram(data, self)
+                bot.datagram(data)
 
     def start(self):
         rng_c = 1024 * 16 // 2   # map centre, pixels
         for i in range(self.args.bots):
             centre = (rng_c + (i * 37) % 400 - 200, rng_c + (i * 53) % 400 - 200)
-            bot = Bot(i, self.addr, centre)
+            bot = Bot(i, self.addr, centre, self)
             self.bots.append(bot)
             self.sel.register(bot.sock, selectors.EVENT_READ, bot)
         t0 = time.monotonic()

@@ -92,11 +92,21 @@ class Client:
         self.raw(struct.pack("<BBi", 0, 3, self.out_seq) + payload)
         self.out_seq += 1
 
+    def on_game(self, pkt):
+        """A game packet arrived (in order, unwrapped): kept for wait_for."""
+        self.packets.append(pkt)
+
+    def on_core(self, kind, pkt):
+        """A core packet this class does not handle itself (acks, time
+        sync answers, disconnection): ignored here."""
+
     def handle(self, pkt):
         if not pkt:
             return
         if pkt[0] != 0:
-            self.packets.append(pkt)
+            self.on_game(pkt)
+            return
+        if len(pkt) < 2:
             return
         kind = pkt[1]
         if kind == 3 and len(pkt) >= 7:
@@ -120,7 +130,8 @@ class Client:
             if kind == 9:
                 whole, self.big = self.big, b""
                 self.handle(whole)
-        # acks (4), time sync (6) and the rest need no action here
+        else:
+            self.on_core(kind, pkt)
 
     def wait_for(self, ptype, seconds=5.0):
         deadline = time.time() + seconds
