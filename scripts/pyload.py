@@ -28,7 +28,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "py"))
-from vie_client import Client, crypt, vie_table  # noqa: E402
+from vie_client import Client, vie_table  # noqa: E402
 
 
 def fast_decrypt(data, key, table_bytes):
@@ -55,8 +55,10 @@ def now_us():
 
 
 def tree_cpu_secs(pid):
-    """User + system seconds of pid and all its descendants (live ones)."""
-    children = {}
+    """User + system seconds of pid and all its descendants (live ones),
+    from one read of every /proc/N/stat."""
+    ticks = {}      # pid -> utime + stime
+    children = {}   # parent pid -> child pids
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
@@ -65,8 +67,9 @@ def tree_cpu_secs(pid):
                 st = f.read()
         except OSError:
             continue
-        rest = st[st.rindex(")") + 2:].split()
-        children.setdefault(int(rest[1]), []).append((int(d), rest))
+        rest = st[st.rindex(")") + 2:].split()   # fields from the state on
+        ticks[int(d)] = int(rest[11]) + int(rest[12])
+        children.setdefault(int(rest[1]), []).append(int(d))
     total = 0
     todo = [pid]
     seen = set()
@@ -75,14 +78,8 @@ def tree_cpu_secs(pid):
         if p in seen:
             continue
         seen.add(p)
-        try:
-            with open("/proc/%d/stat" % p) as f:
-                st = f.read()
-        except OSError:
-            continue
-        rest = st[st.rindex(")") + 2:].split()
-        total += int(rest[11]) + int(rest[12])
-        todo.extend(c for c, _ in children.get(p, []))
+        total += ticks.get(p, 0)
+        todo.extend(children.get(p, []))
     return total / CLK_TCK
 
 
@@ -107,17 +104,14 @@ class Bot(Client):
 
     # -- transport -------------------------------------------------------
     def raw(self, data):
-        if self.key:
-            data = crypt(data, self.key, self.table, False)
         try:
-            self.sock.sendto(data, self.addr)
+            super().raw(data)
         except BlockingIOError:
-            pass
+            pass   # a full socket buffer loses the datagram, as UDP may
 
     def send_reliable(self, payload):
         self.unacked[self.out_seq] = (payload, time.monotonic())
-        self.raw(struct.pack("<BBi", 0, 3, self.out_seq) + payload)
-        self.out_seq += 1
+        super().send_reliable(payload)
 
     def resend(self, now):
         for seq, (payload, at) in list(self.unacked.items()):

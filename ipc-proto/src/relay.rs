@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 /// Beyond this distance (pixels) a receiver out of range never gets a
 /// plain position as a radar dot; nearer, the chance falls with the
-/// distance (the realm uses the same constant).
+/// distance (the realm's own relay uses it too).
 pub const RADAR_DOT_PIXELS: i32 = 8000;
 
 /// A receiver's energy viewing rule, as it applies to him now (his ship

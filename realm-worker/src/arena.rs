@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crate::objects::ObjectState;
+use ipc_proto::relay::{distance, xorshift, RADAR_DOT_PIXELS};
 use ipc_proto::{push_pid, Delivery, FromRealm, PlayerInfo, Target, ToRealm, ZoneCall};
 use ss_proto::game::{
     c2s_type, chat_type, position_latency, relay_position, s2c_type, ship, weapon_type, C2SPacket,
@@ -31,10 +32,6 @@ use crate::obscene::WordFilter;
 use crate::rules::Rules;
 use crate::scores::{Score, Scores};
 use crate::security::{ArenaSecurity, PlayerSecurity};
-
-/// Distance within which plain positions may reach a receiver as radar
-/// dots (`Net:PositionExtraPixels`).
-const POSITION_EXTRA_PIXELS: i32 = 8000;
 
 /// A staff lock on a player's ship (`?lock`).
 #[derive(Clone, Copy, Debug)]
@@ -139,14 +136,6 @@ const BANNER_LEN: usize = 96;
 const MAP_REPEAT_INTERVAL: Duration = Duration::from_secs(5);
 /// S2C 0x03 records sent together in one reliable packet (7 of 64 bytes).
 const RECORDS_PER_PACKET: usize = MAX_RELIABLE_PAYLOAD / PlayerEntering::LEN;
-
-/// One step of the arena's xorshift random numbers.
-fn xorshift(mut x: u64) -> u64 {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    x
-}
 
 /// Appends one message to the output buffer.
 pub(crate) fn emit(out: &mut Vec<u8>, msg: &FromRealm<'_>) {
@@ -1235,8 +1224,9 @@ impl Arena {
         if !newer && !fired {
             return;
         }
-        let flash = pos.status & 0x10 != 0;
-        let safe_changed = newer && (pos.status ^ old_status) & 0x20 != 0;
+        let flash = pos.status & ss_proto::game::status::FLASH != 0;
+        let safe_changed =
+            newer && (pos.status ^ old_status) & ss_proto::game::status::SAFEZONE != 0;
         let to_all = flash || safe_changed || weapon.is_mine();
         let range = if fired {
             match weapon.kind() {
@@ -1259,7 +1249,6 @@ impl Arena {
         let anti = pos.status & ss_proto::game::status::ANTIWARP != 0;
         let mut edited = std::mem::take(&mut self.edited_targets);
         edited.clear();
-        let (sx, sy) = (pos.x as i32, pos.y as i32);
         let mut rng = self.rng;
         for (&other, r) in &self.players {
             if other == pid {
@@ -1273,9 +1262,7 @@ impl Arena {
                 push_pid(&mut extra_targets, other);
                 continue;
             }
-            let dx = (sx - r.x as i32) as f64;
-            let dy = (sy - r.y as i32) as f64;
-            let d = (dx * dx + dy * dy).sqrt() as i32;
+            let d = distance(pos.x, pos.y, r.x, r.y);
             let in_range = if fired {
                 d <= range
             } else {
@@ -1288,10 +1275,10 @@ impl Arena {
                 || r.attached_to == pid
             {
                 true
-            } else if !fired && d <= POSITION_EXTRA_PIXELS {
+            } else if !fired && d <= RADAR_DOT_PIXELS {
                 // radar dots: the farther, the rarer
                 rng = xorshift(rng);
-                (rng % POSITION_EXTRA_PIXELS as u64) as i32 > d
+                (rng % RADAR_DOT_PIXELS as u64) as i32 > d
             } else {
                 false
             };

@@ -32,6 +32,8 @@ use std::os::fd::FromRawFd;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// Command line of a realm worker (set by the supervisor).
 #[derive(clap::Parser, Debug)]
@@ -85,8 +87,6 @@ fn main() -> Result<()> {
             tracing_subscriber::filter::Targets::new()
                 .with_default(tracing_subscriber::filter::LevelFilter::INFO)
         });
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
     tracing_subscriber::registry()
         .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
         .with(filter)

@@ -75,6 +75,16 @@ impl Harness {
         self.drain();
     }
 
+    /// Sends `pos` as a C2S position packet from `pid`.
+    fn send_position(&mut self, pid: i16, pos: &ss_proto::game::Position) {
+        let mut buf = [0u8; ss_proto::game::Position::MAX_LEN];
+        let len = pos.encode_into(&mut buf);
+        self.send(ToRealm::PlayerPacket {
+            pid,
+            bytes: &buf[..len],
+        });
+    }
+
     fn drain(&mut self) {
         let bytes = self.arena.take_output();
         let mut r = FrameReader::new();
@@ -917,12 +927,7 @@ fn position(h: &mut Harness, pid: i16) {
         y: 8000,
         ..Default::default()
     };
-    let mut buf = [0u8; ss_proto::game::Position::MAX_LEN];
-    let len = pos.encode_into(&mut buf);
-    h.send(ToRealm::PlayerPacket {
-        pid,
-        bytes: &buf[..len],
-    });
+    h.send_position(pid, &pos);
 }
 
 /// The correct answer to the request with `key`.
@@ -1691,12 +1696,7 @@ fn position_at(h: &mut Harness, pid: i16, x: i16, y: i16, status: u8, n: u32) {
         status,
         ..Default::default()
     };
-    let mut buf = [0u8; ss_proto::game::Position::MAX_LEN];
-    let len = pos.encode_into(&mut buf);
-    h.send(ToRealm::PlayerPacket {
-        pid,
-        bytes: &buf[..len],
-    });
+    h.send_position(pid, &pos);
 }
 
 /// Status bits of the last relayed position of `from` that `to` received.
@@ -1901,12 +1901,7 @@ fn receivers_in_no_receive_regions_get_positions_without_weapons_or_antiwarp() {
         weapon: WeaponInfo::new(weapon_type::BULLET, 1, false, 0, 0, false),
         ..Default::default()
     };
-    let mut buf = [0u8; ss_proto::game::Position::MAX_LEN];
-    let len = pos.encode_into(&mut buf);
-    h.send(ToRealm::PlayerPacket {
-        pid: 1,
-        bytes: &buf[..len],
-    });
+    h.send_position(1, &pos);
     let seen = |h: &Harness, to: i16| {
         h.received(to).into_iter().find_map(|p| match p {
             S2CPacket::LargePosition(l) if l.pid == 1 => Some((l.weapon.kind(), l.status)),
@@ -2252,12 +2247,7 @@ fn position_after(h: &mut Harness, pid: i16, dt: u32) {
         y: 8000,
         ..Default::default()
     };
-    let mut buf = [0u8; ss_proto::game::Position::MAX_LEN];
-    let len = pos.encode_into(&mut buf);
-    h.send(ToRealm::PlayerPacket {
-        pid,
-        bytes: &buf[..len],
-    });
+    h.send_position(pid, &pos);
 }
 
 /// Whether `pid` was sent a position of `of`.

@@ -63,14 +63,27 @@ pub fn wait_for_player(bot: &mut Bot, name: &str) -> Result<i16> {
 /// them (with `from`'s pid and those coordinates), or `WAIT` passes.
 pub fn stream_until_seen(from: &mut Bot, to: &mut Bot, x: i16, y: i16) -> Result<()> {
     let pid = pid_of(from);
+    stream_until(from, to, x, y, |p| {
+        position_of(p, pid).filter(|&xy| xy == (x, y))
+    })
+    .map(drop)
+}
+
+/// Streams plain positions from `from` at (`x`, `y`) until `to` receives a
+/// packet `pick` accepts, and returns what it picked; fails after `WAIT`.
+pub fn stream_until<T>(
+    from: &mut Bot,
+    to: &mut Bot,
+    x: i16,
+    y: i16,
+    mut pick: impl FnMut(&S2CPacket) -> Option<T>,
+) -> Result<T> {
+    let pid = pid_of(from);
     let deadline = Instant::now() + WAIT;
     while Instant::now() < deadline {
         from.send_position(x, y, 0, 0, WeaponInfo::NONE)?;
-        let seen = to.poll_for(STREAM_STEP, |p| {
-            position_of(p, pid).filter(|&xy| xy == (x, y))
-        })?;
-        if seen.is_some() {
-            return Ok(());
+        if let Some(v) = to.poll_for(STREAM_STEP, &mut pick)? {
+            return Ok(v);
         }
     }
     anyhow::bail!("no position ({x}, {y}) of pid {pid} arrived within {WAIT:?}")

@@ -27,20 +27,13 @@ fn stream_until_spectator_sees(
     y: i16,
 ) -> Result<ExtraData> {
     let pid = pid_of(from);
-    let deadline = std::time::Instant::now() + WAIT;
-    while std::time::Instant::now() < deadline {
-        from.send_position(x, y, 0, 0, WeaponInfo::NONE)?;
-        let seen = spec.poll_for(STREAM_STEP, |p| match p {
-            S2CPacket::SmallPosition(s) if i16::from(s.pid) == pid && (s.x, s.y) == (x, y) => {
-                Some(s.extra)
-            }
-            _ => None,
-        })?;
-        if let Some(extra) = seen {
-            return Ok(extra);
+    stream_until(from, spec, x, y, |p| match p {
+        S2CPacket::SmallPosition(s) if i16::from(s.pid) == pid && (s.x, s.y) == (x, y) => {
+            Some(s.extra)
         }
-    }
-    anyhow::bail!("the spectator saw no position ({x}, {y}) within {WAIT:?}")
+        _ => None,
+    })
+    .context("the spectator waits for the position")
 }
 
 /// Three bots: `a` and `b` facing off in ships, `c` a spectator watching

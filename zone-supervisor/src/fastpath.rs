@@ -4,8 +4,8 @@
 //! relayed here, by the rules each realm installs with
 //! [`FromRealm::RelayRules`](ipc_proto::FromRealm::RelayRules), instead of
 //! a round trip through the realm. The realm still gets every position
-//! (as [`ToRealm::RelayedPosition`], held until the next 10 ms tick
-//! unless other traffic goes first) and keeps its state from it.
+//! (as [`ToRealm::RelayedPosition`], held for up to 50 ms unless other
+//! traffic goes first) and keeps its state from it.
 //!
 //! The decision ([`RelayTable::decide`]) is sans-IO; [`Zone`] glue below
 //! queues the relays and the realm's copy.

@@ -160,6 +160,8 @@ pub struct Coalescer {
     count: u32,
     /// When the packets now waiting started to wait.
     held_since: Option<Instant>,
+    /// When they are due, as of the last decision.
+    due: Option<Instant>,
     /// Whether the connection is on the zone's list of held connections.
     listed: bool,
 }
@@ -172,6 +174,7 @@ impl Coalescer {
             rate_at: now,
             count: 0,
             held_since: None,
+            due: None,
             listed: false,
         }
     }
@@ -195,9 +198,10 @@ impl Coalescer {
         self.rate
     }
 
-    /// Whether packets are being held back right now.
-    pub fn is_holding(&self) -> bool {
-        self.held_since.is_some()
+    /// When the held packets are due, as the last decision found
+    /// (`None` when nothing is held).
+    pub fn due(&self) -> Option<Instant> {
+        self.due
     }
 
     /// Puts the connection on the zone's held list; `false` if it already
@@ -206,7 +210,7 @@ impl Coalescer {
         !std::mem::replace(&mut self.listed, true)
     }
 
-    /// Takes the connection off the held list (the list was emptied).
+    /// Takes the connection off the held list (it left the list).
     pub fn unlist(&mut self) {
         self.listed = false;
     }
@@ -224,13 +228,11 @@ impl Coalescer {
         let now = pass.now;
         let rate = self.rate(now);
         if urgent || queued >= FULL_ENOUGH {
-            self.held_since = None;
-            return FlushDecision::SendNow;
+            return self.send_now();
         }
         let hold = policy.hold(rate, pass.receivers);
         if hold < MIN_HOLD {
-            self.held_since = None;
-            return FlushDecision::SendNow;
+            return self.send_now();
         }
         let since = *self.held_since.get_or_insert(now);
         let (due, early) = match policy {
@@ -242,11 +244,17 @@ impl Coalescer {
             ),
         };
         if now + early >= due {
-            self.held_since = None;
-            FlushDecision::SendNow
-        } else {
-            FlushDecision::HoldUntil(due)
+            return self.send_now();
         }
+        self.due = Some(due);
+        FlushDecision::HoldUntil(due)
+    }
+
+    /// Ends the hold: the queue leaves with this pass.
+    fn send_now(&mut self) -> FlushDecision {
+        self.held_since = None;
+        self.due = None;
+        FlushDecision::SendNow
     }
 }
 
@@ -356,6 +364,7 @@ mod tests {
         };
         assert!(due > now && due <= now + ms(5), "{:?}", due - now);
         assert_eq!((due - epoch).as_nanos() % GRID.as_nanos(), 0);
+        assert_eq!(c.due(), Some(due));
         // Before it is due, still held; at the due time, sent.
         assert_eq!(
             c.decide(
@@ -370,7 +379,7 @@ mod tests {
             c.decide(&ADAPTIVE, &at(due, epoch, 40), false, 80),
             FlushDecision::SendNow
         );
-        assert!(!c.is_holding());
+        assert_eq!(c.due(), None, "no longer holding");
     }
 
     #[test]

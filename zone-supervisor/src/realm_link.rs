@@ -39,9 +39,9 @@ pub struct WorkerLink {
     /// order: the traffic that may be dropped when the queue is full.
     pub(crate) droppable: Vec<(usize, usize)>,
     /// Positions the supervisor already relayed
-    /// ([`ToRealm::RelayedPosition`]), framed: they join `out` on the next
-    /// 10 ms tick, or before any other message (which keeps the order), so
-    /// that they do not wake the realm on every pass (`crate::fastpath`).
+    /// ([`ToRealm::RelayedPosition`]), framed: they join `out` every 50 ms,
+    /// or before any other message (which keeps the order), so that they do
+    /// not wake the realm on every pass (`crate::fastpath`).
     pub(crate) held: Vec<u8>,
     /// Lengths of the frames in `held`, in order (they become droppable
     /// ranges of `out` when released).
@@ -128,7 +128,6 @@ impl WorkerLink {
         }
     }
 
-    /// Moves the held relayed positions into `out`, behind what is there.
     /// Adds a message to `held`; returns its framed length.
     pub(crate) fn hold(&mut self, msg: &ToRealm<'_>) -> Result<usize, ipc_proto::IpcError> {
         let before = self.held.len();
@@ -138,6 +137,7 @@ impl WorkerLink {
         Ok(len)
     }
 
+    /// Moves the held relayed positions into `out`, behind what is there.
     /// Like forwarded player packets, they may be dropped (oldest first)
     /// while the realm is behind.
     pub(crate) fn release_held(&mut self) {
@@ -157,9 +157,10 @@ impl WorkerLink {
         self.process.queued.load(Ordering::Relaxed) > 0
     }
 
-    /// Bytes handed to the writer and not yet written, plus those waiting.
+    /// Bytes handed to the writer and not yet written, plus those waiting
+    /// (held relayed positions included).
     fn queue_bytes(&self) -> u64 {
-        self.process.queued.load(Ordering::Relaxed) + self.out.len() as u64
+        self.process.queued.load(Ordering::Relaxed) + (self.out.len() + self.held.len()) as u64
     }
 
     /// Drops the oldest forwarded player packets waiting in `out` before
@@ -287,14 +288,17 @@ impl Zone {
         }
     }
 
-    /// Queues a message for a realm's ready worker (dropped if none).
-    pub(crate) fn queue_to_realm(&mut self, slot: SlotId, msg: &ToRealm<'_>) -> bool {
-        let Some(worker) = self
-            .state
+    /// The worker serving a realm, once it is ready.
+    fn ready_worker(&self, slot: SlotId) -> Option<WorkerId> {
+        self.state
             .registry
             .get(slot)
             .and_then(RealmSlot::ready_worker)
-        else {
+    }
+
+    /// Queues a message for a realm's ready worker (dropped if none).
+    pub(crate) fn queue_to_realm(&mut self, slot: SlotId, msg: &ToRealm<'_>) -> bool {
+        let Some(worker) = self.ready_worker(slot) else {
             return false;
         };
         self.queue_to_worker(worker, msg);
@@ -319,15 +323,10 @@ impl Zone {
     }
 
     /// Queues a position the supervisor already relayed for the realm's
-    /// ready worker, held until the next tick (`WorkerLink::held`). Goes
-    /// the ordinary way while an upgrade redirects the worker's messages.
+    /// ready worker, held for up to 50 ms (`WorkerLink::held`). Goes the
+    /// ordinary way while an upgrade redirects the worker's messages.
     pub(crate) fn hold_for_realm(&mut self, slot: SlotId, msg: &ToRealm<'_>) -> bool {
-        let Some(worker) = self
-            .state
-            .registry
-            .get(slot)
-            .and_then(RealmSlot::ready_worker)
-        else {
+        let Some(worker) = self.ready_worker(slot) else {
             return false;
         };
         let cap = self.state.registry.policy.ipc_queue_max_bytes;
@@ -335,7 +334,7 @@ impl Zone {
         match self.links.get_mut(&worker) {
             // Behind (a hung or overloaded worker): the ordinary queue,
             // which drops the oldest player packets first.
-            Some(link) if direct && link.queue_bytes() + link.held.len() as u64 <= cap => {
+            Some(link) if direct && link.queue_bytes() <= cap => {
                 let len = match link.hold(msg) {
                     Ok(len) => len,
                     Err(e) => {
@@ -357,7 +356,8 @@ impl Zone {
         true
     }
 
-    /// On the 10 ms tick: held relayed positions join their links' queues.
+    /// Every 50 ms (`zone::POSITION_RELEASE_INTERVAL`): held relayed
+    /// positions join their links' queues.
     pub(crate) fn release_held_positions(&mut self) {
         for link in self.links.values_mut() {
             link.release_held();
@@ -880,7 +880,7 @@ impl Zone {
                     ipc_msgs_from: slot.counters.ipc_msgs_from,
                     ipc_bytes_to: slot.counters.ipc_bytes_to,
                     ipc_bytes_from: slot.counters.ipc_bytes_from,
-                    ipc_queue_bytes: link.map_or(0, |l| l.queue_bytes() + l.held.len() as u64),
+                    ipc_queue_bytes: link.map_or(0, WorkerLink::queue_bytes),
                     ipc_dropped: slot.counters.ipc_dropped,
                     packets_in: slot.counters.packets_in,
                     packets_out: slot.counters.packets_out,

@@ -437,7 +437,7 @@ impl Zone {
                 _ = &mut tick => {}
                 r = held_timer.fired(), if held_timer.armed().is_some() => {
                     r.context("flush timer")?;
-                    self.release_held();
+                    self.release_held(Instant::now());
                 }
                 _ = sighup.recv() => {
                     let _ = self.reload();
@@ -773,20 +773,33 @@ impl Zone {
 
     // ----- flushing and shutdown -----------------------------------------
 
-    /// Puts held-back connections whose time has come on the flush list
-    /// (they are decided again there, and sent).
-    fn release_held(&mut self) {
-        let held = std::mem::take(&mut self.held);
+    /// Puts the held-back connections due by `limit` on the flush list
+    /// (they are decided again there, and sent); the others stay held, and
+    /// `held_due` becomes the earliest of their due times.
+    fn release_held(&mut self, limit: Instant) {
+        let mut held = std::mem::take(&mut self.held);
         self.held_due = None;
-        for pid in held {
+        held.retain(|&pid| {
             let Some(p) = self.players.get_mut(pid) else {
-                continue;
+                return false;
             };
-            p.coalescer.unlist();
-            if p.coalescer.is_holding() {
-                self.mark_dirty(pid);
+            match p.coalescer.due() {
+                Some(due) if due > limit => {
+                    if self.held_due.is_none_or(|d| due < d) {
+                        self.held_due = Some(due);
+                    }
+                    true
+                }
+                due => {
+                    p.coalescer.unlist();
+                    if due.is_some() && !std::mem::replace(&mut p.dirty, true) {
+                        self.flush_list.push(pid);
+                    }
+                    false
+                }
             }
-        }
+        });
+        self.held = held;
     }
 
     pub(crate) fn flush(&mut self) {
@@ -801,7 +814,7 @@ impl Zone {
         // one rather than with a timer wake-up of their own.
         let next_pass_in = self.pass_gap.pass(now);
         if self.held_due.is_some_and(|d| d <= now + next_pass_in) {
-            self.release_held();
+            self.release_held(now + next_pass_in);
         }
         let mut list = std::mem::take(&mut self.flush_list);
         let mut ended = Vec::new();

@@ -23,12 +23,7 @@ fn plain_with_extra(h: &mut Harness, pid: i16, x: i16, y: i16, n: u32) {
         extra: Some(Default::default()),
         ..Default::default()
     };
-    let mut buf = [0u8; ss_proto::game::Position::MAX_LEN];
-    let len = pos.encode_into(&mut buf);
-    h.send(ToRealm::PlayerPacket {
-        pid,
-        bytes: &buf[..len],
-    });
+    h.send_position(pid, &pos);
 }
 
 /// What `to` got of `from`'s last relayed position: `None` if nothing,
