@@ -270,20 +270,7 @@ pub fn adopt_worker(
         // No pidfd (an old kernel, or a seccomp filter): a thread waits.
         std::thread::Builder::new()
             .name(format!("wait-{os_pid}"))
-            .spawn(move || {
-                let mut status = 0;
-                // SAFETY: waits for our own child.
-                let r = unsafe { libc::waitpid(os_pid as libc::pid_t, &mut status, 0) };
-                let cause = if r < 0 {
-                    ExitCause::Misbehaved("its exit status was lost".into())
-                } else {
-                    exit_cause(&ExitStatus::from_raw(status))
-                };
-                let _ = events.send(RealmEvent {
-                    worker: id,
-                    signal: RealmSignal::Exited(cause),
-                });
-            })
+            .spawn(move || reap_and_report(os_pid, id, &events))
             .context("starting a waiter for an adopted worker")?;
     } else {
         // SAFETY: pidfd_open just gave us this fd.
@@ -296,18 +283,8 @@ pub fn adopt_worker(
         .map_err(|e| anyhow::anyhow!("watching the worker's pidfd: {e}"))?;
         tokio::spawn(async move {
             let _ = watch.readable().await;
-            let mut status = 0;
-            // SAFETY: waits for our own child, whose exit the pidfd reported.
-            let r = unsafe { libc::waitpid(os_pid as libc::pid_t, &mut status, 0) };
-            let cause = if r < 0 {
-                ExitCause::Misbehaved("its exit status was lost".into())
-            } else {
-                exit_cause(&ExitStatus::from_raw(status))
-            };
-            let _ = events.send(RealmEvent {
-                worker: id,
-                signal: RealmSignal::Exited(cause),
-            });
+            // The pidfd is readable once the child has exited: no blocking.
+            reap_and_report(os_pid, id, &events);
         });
     }
     Ok(WorkerProcess {
@@ -317,6 +294,23 @@ pub fn adopt_worker(
         fd,
         stderr_fd,
     })
+}
+
+/// Waits for the adopted child `os_pid` (blocking until it exits) and
+/// reports how it ended as worker `id`'s exit.
+fn reap_and_report(os_pid: u32, id: WorkerId, events: &mpsc::UnboundedSender<RealmEvent>) {
+    let mut status = 0;
+    // SAFETY: waits for our own child (adopted across the upgrade's exec).
+    let r = unsafe { libc::waitpid(os_pid as libc::pid_t, &mut status, 0) };
+    let cause = if r < 0 {
+        ExitCause::Misbehaved("its exit status was lost".into())
+    } else {
+        exit_cause(&ExitStatus::from_raw(status))
+    };
+    let _ = events.send(RealmEvent {
+        worker: id,
+        signal: RealmSignal::Exited(cause),
+    });
 }
 
 /// Sets or clears `FD_CLOEXEC` on `fd`.
