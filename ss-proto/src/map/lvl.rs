@@ -83,6 +83,7 @@ impl Map {
             tile_records = file;
         }
         map.read_tile_records(tile_records);
+        map.grid.shrink_to_fit();
         Ok(map)
     }
 

@@ -152,19 +152,27 @@ pub enum NegativeKeyRule {
     Skip,
 }
 
-const BLOCK: usize = 32;
+const BLOCK: usize = 8;
 const BLOCKS_PER_SIDE: usize = MAP_SIZE as usize / BLOCK;
+const BLOCK_CELLS: usize = BLOCK * BLOCK;
 
-/// Sparse 1024 × 1024 grid of tile types, allocated in 32 × 32 blocks.
+/// Sparse 1024 × 1024 grid of tile types, stored in 8 × 8 blocks: an index
+/// of 16,384 two-byte slots (0 = an empty block, else 1 + the block's place
+/// in `cells`) and the non-empty blocks' cells, 64 bytes each. Real maps are
+/// mostly empty space with walls in thin lines, so small blocks waste little:
+/// the default map's 4,800 tiles take 75 KiB here against 254 KiB in 32 × 32
+/// blocks (every realm holds its map; BENCHMARKS.md, "Realm memory").
 #[derive(Clone)]
 struct Grid {
-    blocks: Vec<Option<Box<[u8; BLOCK * BLOCK]>>>,
+    index: Vec<u16>,
+    cells: Vec<[u8; BLOCK_CELLS]>,
 }
 
 impl Grid {
     fn new() -> Self {
         Grid {
-            blocks: vec![None; BLOCKS_PER_SIDE * BLOCKS_PER_SIDE],
+            index: vec![0; BLOCKS_PER_SIDE * BLOCKS_PER_SIDE],
+            cells: Vec::new(),
         }
     }
 
@@ -177,21 +185,31 @@ impl Grid {
     /// Caller guarantees x, y < 1024.
     fn get(&self, x: u16, y: u16) -> u8 {
         let (b, i) = Self::split(x, y);
-        self.blocks[b].as_ref().map_or(tile::EMPTY, |blk| blk[i])
+        match self.index[b] {
+            0 => tile::EMPTY,
+            slot => self.cells[usize::from(slot) - 1][i],
+        }
     }
 
     /// Caller guarantees x, y < 1024.
     fn set(&mut self, x: u16, y: u16, t: u8) {
         let (b, i) = Self::split(x, y);
-        match &mut self.blocks[b] {
-            Some(blk) => blk[i] = t,
-            None if t == tile::EMPTY => {}
-            slot @ None => {
-                let mut blk = Box::new([tile::EMPTY; BLOCK * BLOCK]);
+        match self.index[b] {
+            0 if t == tile::EMPTY => {}
+            0 => {
+                let mut blk = [tile::EMPTY; BLOCK_CELLS];
                 blk[i] = t;
-                *slot = Some(blk);
+                self.cells.push(blk);
+                // At most 16,384 blocks, so the slot fits a u16.
+                self.index[b] = self.cells.len() as u16;
             }
+            slot => self.cells[usize::from(slot) - 1][i] = t,
         }
+    }
+
+    /// Gives back the spare capacity the block list grew while loading.
+    fn shrink_to_fit(&mut self) {
+        self.cells.shrink_to_fit();
     }
 
     /// Non-empty cells in (y, x) order.
@@ -200,13 +218,16 @@ impl Grid {
             let by = usize::from(y) / BLOCK;
             let row = (usize::from(y) % BLOCK) * BLOCK;
             (0..BLOCKS_PER_SIDE).flat_map(move |bx| {
-                let blk = self.blocks[by * BLOCKS_PER_SIDE + bx].as_deref();
+                let blk = match self.index[by * BLOCKS_PER_SIDE + bx] {
+                    0 => None,
+                    slot => Some(&self.cells[usize::from(slot) - 1]),
+                };
                 blk.into_iter().flat_map(move |blk| {
                     blk[row..row + BLOCK]
                         .iter()
                         .enumerate()
                         .filter(|(_, &t)| t != tile::EMPTY)
-                        // bx * 32 + i < 1024, so the cast cannot truncate.
+                        // bx * 8 + i < 1024, so the cast cannot truncate.
                         .map(move |(i, &t)| ((bx * BLOCK + i) as u16, y, t))
                 })
             })
