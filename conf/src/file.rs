@@ -160,6 +160,17 @@ impl ConfigFile {
         crate::parse::parse_top(source, arena_base, path, data)
     }
 
+    /// Gives back the spare capacity the tables grew while parsing: a
+    /// parsed file is kept for the process's life (one per realm).
+    pub(crate) fn shrink_to_fit(&mut self) {
+        for section in &mut self.sections {
+            section.entries.shrink_to_fit();
+            section.index.shrink_to_fit();
+        }
+        self.sections.shrink_to_fit();
+        self.index.shrink_to_fit();
+    }
+
     pub(crate) fn empty(path: &str) -> Self {
         Self {
             path: path.to_string(),

@@ -80,6 +80,7 @@ pub(crate) fn parse_top(
             open: p.ifs.len(),
         });
     }
+    p.out.shrink_to_fit();
     Ok(p.out)
 }
 
