@@ -197,8 +197,11 @@ impl ArenaAssets {
             None => ZoneConfig::embedded().context("reading the embedded zone")?,
         };
         let loaded = zone.load_arena(realm).context("reading the arena config")?;
-        let mut file = (**loaded.file()).clone();
-        let mut global = (**loaded.global()).clone();
+        // Shared with `loaded` (dropped below), copied only if an override
+        // changes them: an idle realm keeps one parsed copy of each file.
+        let mut file = Arc::clone(loaded.file());
+        let mut global = Arc::clone(loaded.global());
+        drop(loaded);
         for o in overrides {
             let (section, key, value) =
                 parse_override(o).with_context(|| format!("bad override {o:?}"))?;
@@ -207,10 +210,10 @@ impl ArenaAssets {
                 file: "--set".into(),
                 line: 0,
             };
-            file.set_from(section, key, value, origin.clone());
-            global.set_from(section, key, value, origin);
+            Arc::make_mut(&mut file).set_from(section, key, value, origin.clone());
+            Arc::make_mut(&mut global).set_from(section, key, value, origin);
         }
-        let config = ArenaConfig::new(realm, Arc::new(file), Arc::new(global));
+        let config = ArenaConfig::new(realm, file, global);
         let caps = Capabilities::load(&zone, config.base_name());
         let settings = ArenaSettings::build(&config);
         let mut problems = Vec::new();
