@@ -35,18 +35,31 @@ impl fmt::Display for Origin {
 /// One key of a section.
 #[derive(Debug, Clone)]
 struct Entry {
-    key: String,
-    value: String,
+    key: Box<str>,
+    value: Box<str>,
     origin: Option<Origin>,
+}
+
+/// Orders two keys as ASCII case-insensitive names (without allocating).
+fn cmp_key(a: &str, b: &str) -> std::cmp::Ordering {
+    a.bytes()
+        .map(|c| c.to_ascii_lowercase())
+        .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
 }
 
 /// One `[Section]` of a parsed file: its keys and values in the order each
 /// key was first assigned.
+///
+/// Kept small because every realm holds its arena's parsed config for its
+/// whole life (about 1,600 keys for the default arena): keys and values are
+/// boxed strings of their exact size, and lookups binary-search `sorted`
+/// (entry numbers ordered by case-insensitive key) instead of a hash map of
+/// lower-cased copies, which cost three allocations a key.
 #[derive(Debug, Clone)]
 pub struct Section {
     name: String,
     entries: Vec<Entry>,
-    index: HashMap<String, usize>,
+    sorted: Vec<u32>,
 }
 
 impl Section {
@@ -54,7 +67,7 @@ impl Section {
         Self {
             name: name.to_string(),
             entries: Vec::new(),
-            index: HashMap::new(),
+            sorted: Vec::new(),
         }
     }
 
@@ -63,31 +76,34 @@ impl Section {
         &self.name
     }
 
+    /// Where `key` is (`Ok`: its entry number) or would go in `sorted`.
+    fn find(&self, key: &str) -> Result<usize, usize> {
+        self.sorted
+            .binary_search_by(|&i| cmp_key(&self.entries[i as usize].key, key))
+            .map(|at| self.sorted[at] as usize)
+    }
+
     /// The value of `key` (case-insensitive).
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.index
-            .get(&key.to_ascii_lowercase())
-            .map(|&i| self.entries[i].value.as_str())
+        self.find(key).ok().map(|i| &*self.entries[i].value)
     }
 
     /// Where `key` was last assigned, if known.
     pub fn origin(&self, key: &str) -> Option<&Origin> {
-        self.index
-            .get(&key.to_ascii_lowercase())
-            .and_then(|&i| self.entries[i].origin.as_ref())
+        self.find(key)
+            .ok()
+            .and_then(|i| self.entries[i].origin.as_ref())
     }
 
     /// All (key, value) pairs; keys as first written, values as last
     /// assigned.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.entries
-            .iter()
-            .map(|e| (e.key.as_str(), e.value.as_str()))
+        self.entries.iter().map(|e| (&*e.key, &*e.value))
     }
 
     /// All keys, as first written.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.entries.iter().map(|e| e.key.as_str())
+        self.entries.iter().map(|e| &*e.key)
     }
 
     /// Number of keys.
@@ -101,17 +117,18 @@ impl Section {
     }
 
     fn set(&mut self, key: &str, value: &str, origin: Option<Origin>) {
-        match self.index.get(&key.to_ascii_lowercase()) {
-            Some(&i) => {
-                self.entries[i].value = value.to_string();
+        match self.find(key) {
+            Ok(i) => {
+                self.entries[i].value = value.into();
                 self.entries[i].origin = origin;
             }
-            None => {
-                self.index
-                    .insert(key.to_ascii_lowercase(), self.entries.len());
+            Err(at) => {
+                // A section never holds 4 billion keys: the parser's include
+                // budget bounds a file far below that.
+                self.sorted.insert(at, self.entries.len() as u32);
                 self.entries.push(Entry {
-                    key: key.to_string(),
-                    value: value.to_string(),
+                    key: key.into(),
+                    value: value.into(),
                     origin,
                 });
             }
@@ -165,7 +182,7 @@ impl ConfigFile {
     pub(crate) fn shrink_to_fit(&mut self) {
         for section in &mut self.sections {
             section.entries.shrink_to_fit();
-            section.index.shrink_to_fit();
+            section.sorted.shrink_to_fit();
         }
         self.sections.shrink_to_fit();
         self.index.shrink_to_fit();
