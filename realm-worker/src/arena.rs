@@ -325,6 +325,11 @@ impl Arena {
     }
 
     /// Whether the supervisor asked the worker to stop.
+    /// Whether no player is in the arena.
+    pub fn is_empty(&self) -> bool {
+        self.players.is_empty()
+    }
+
     pub fn stopping(&self) -> bool {
         self.stop
     }

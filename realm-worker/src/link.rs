@@ -29,6 +29,7 @@ pub async fn run(
         .context("IPC write")?;
     info!(realm = %args.realm, "realm ready");
     release_free_memory();
+    let mut was_empty = true;
     let mut timer = tokio::time::interval(Duration::from_millis(100));
     timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
@@ -57,6 +58,13 @@ pub async fn run(
             stream.write_all(&out).await.context("IPC write")?;
             arena.give_back(out);
         }
+        // The last player left: hand back what the busy arena freed, so an
+        // idle realm costs what it holds, not what it once needed.
+        let empty = arena.is_empty();
+        if empty && !was_empty {
+            release_free_memory();
+        }
+        was_empty = empty;
         if arena.stopping() {
             info!(realm = %args.realm, "stopping");
             return Ok(());
@@ -65,8 +73,9 @@ pub async fn run(
 }
 
 /// Hands the heap memory freed while the arena loaded (parsing, map
-/// decompression) back to the kernel, so that an idle realm costs what it
-/// holds rather than what it once needed (BENCHMARKS.md, "Realm memory").
+/// decompression) or while it was busy back to the kernel, so that an idle
+/// realm costs what it holds rather than what it once needed (BENCHMARKS.md,
+/// "Realm memory").
 fn release_free_memory() {
     // SAFETY: malloc_trim only walks glibc's own free lists.
     unsafe {
