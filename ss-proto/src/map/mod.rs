@@ -3,8 +3,8 @@
 //! helpers used for the map download (S2C 0x2A).
 //!
 //! See `docs/protocol/lvl-format.md` for the format. The grid is 1024 × 1024
-//! tiles, one tile type (`u8`) per cell, stored sparsely in 32 × 32 blocks so
-//! that a typical map costs a few hundred KiB at most.
+//! tiles, one tile type (`u8`) per cell, stored sparsely in 8 × 8 blocks so
+//! that a typical map costs well under a hundred KiB.
 
 mod download;
 mod generate;
