@@ -496,3 +496,27 @@ fn a_map_with_regions_round_trips_through_the_extended_encoding() {
     assert!(back.regions_at(204, 101).any(|r| r.name == "warp"));
     assert!(back.regions_at(205, 101).next().is_none());
 }
+
+/// Every realm holds its decoded map for its whole life, so the grid must
+/// stay sparse: the default map's ~4,800 tiles fit in 8 × 8 blocks of
+/// about 42 KiB plus the 32 KiB index (BENCHMARKS.md, "Realm memory"), and a
+/// decoded map keeps no spare block capacity.
+#[test]
+fn a_decoded_map_holds_only_the_blocks_its_tiles_touch() {
+    let map = Map::decode(&default_map()).unwrap();
+    let blocks: std::collections::BTreeSet<(u16, u16)> = map
+        .tiles()
+        .map(|(x, y, _)| (x / BLOCK as u16, y / BLOCK as u16))
+        .collect();
+    assert_eq!(map.grid.cells.len(), blocks.len());
+    assert_eq!(map.grid.cells.capacity(), map.grid.cells.len());
+    let bytes = map.grid.cells.len() * BLOCK_CELLS + map.grid.index.len() * 2;
+    assert!(
+        bytes < 96 * 1024,
+        "the default map's grid takes {bytes} bytes"
+    );
+    // Every tile reads back from its block.
+    for (x, y, t) in map.tiles() {
+        assert_eq!(map.tile(i32::from(x), i32::from(y)), t);
+    }
+}
