@@ -1,6 +1,5 @@
 //! A parsed configuration file and its typed lookups.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::ops::RangeInclusive;
 use std::sync::Arc;
@@ -40,11 +39,41 @@ struct Entry {
     origin: Option<Origin>,
 }
 
-/// Orders two keys as ASCII case-insensitive names (without allocating).
-fn cmp_key(a: &str, b: &str) -> std::cmp::Ordering {
+/// Orders two names ASCII case-insensitively (without allocating).
+fn cmp_name(a: &str, b: &str) -> std::cmp::Ordering {
     a.bytes()
         .map(|c| c.to_ascii_lowercase())
         .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
+}
+
+/// Case-insensitive lookup by name into a list that keeps its own order
+/// (keys of a section, sections of a file): the list's positions sorted by
+/// name, binary-searched. No lower-cased copies, so a lookup allocates
+/// nothing and the index costs four bytes a name.
+#[derive(Debug, Clone, Default)]
+struct NameIndex(Vec<u32>);
+
+impl NameIndex {
+    /// `Ok(position in the list)` of `name`, or `Err(slot)` to pass to
+    /// [`insert`](Self::insert) when adding it; `name_at` gives the name
+    /// at a list position.
+    fn find<'a>(&self, name: &str, name_at: impl Fn(usize) -> &'a str) -> Result<usize, usize> {
+        self.0
+            .binary_search_by(|&i| cmp_name(name_at(i as usize), name))
+            .map(|slot| self.0[slot] as usize)
+    }
+
+    /// Records that list position `at` holds a new name whose `find`
+    /// answered `Err(slot)`.
+    fn insert(&mut self, slot: usize, at: usize) {
+        // Lists of config names stay far below 4 billion: the parser's
+        // include budget bounds a file long before that.
+        self.0.insert(slot, at as u32);
+    }
+
+    fn shrink_to_fit(&mut self) {
+        self.0.shrink_to_fit();
+    }
 }
 
 /// One `[Section]` of a parsed file: its keys and values in the order each
@@ -52,14 +81,14 @@ fn cmp_key(a: &str, b: &str) -> std::cmp::Ordering {
 ///
 /// Kept small because every realm holds its arena's parsed config for its
 /// whole life (about 1,600 keys for the default arena): keys and values are
-/// boxed strings of their exact size, and lookups binary-search `sorted`
-/// (entry numbers ordered by case-insensitive key) instead of a hash map of
-/// lower-cased copies, which cost three allocations a key.
+/// boxed strings of their exact size, and keys are found through a
+/// [`NameIndex`] instead of a hash map of lower-cased copies, which cost
+/// three allocations a key.
 #[derive(Debug, Clone)]
 pub struct Section {
     name: String,
     entries: Vec<Entry>,
-    sorted: Vec<u32>,
+    keys: NameIndex,
 }
 
 impl Section {
@@ -67,7 +96,7 @@ impl Section {
         Self {
             name: name.to_string(),
             entries: Vec::new(),
-            sorted: Vec::new(),
+            keys: NameIndex::default(),
         }
     }
 
@@ -76,11 +105,9 @@ impl Section {
         &self.name
     }
 
-    /// Where `key` is (`Ok`: its entry number) or would go in `sorted`.
+    /// `Ok(entry number)` of `key`, or where the index would take it.
     fn find(&self, key: &str) -> Result<usize, usize> {
-        self.sorted
-            .binary_search_by(|&i| cmp_key(&self.entries[i as usize].key, key))
-            .map(|at| self.sorted[at] as usize)
+        self.keys.find(key, |i| &self.entries[i].key)
     }
 
     /// The value of `key` (case-insensitive).
@@ -122,10 +149,8 @@ impl Section {
                 self.entries[i].value = value.into();
                 self.entries[i].origin = origin;
             }
-            Err(at) => {
-                // A section never holds 4 billion keys: the parser's include
-                // budget bounds a file far below that.
-                self.sorted.insert(at, self.entries.len() as u32);
+            Err(slot) => {
+                self.keys.insert(slot, self.entries.len());
                 self.entries.push(Entry {
                     key: key.into(),
                     value: value.into(),
@@ -143,7 +168,7 @@ impl Section {
 pub struct ConfigFile {
     path: String,
     sections: Vec<Section>,
-    index: HashMap<String, usize>,
+    names: NameIndex,
     files: Vec<String>,
     warnings: Vec<Warning>,
 }
@@ -182,10 +207,10 @@ impl ConfigFile {
     pub(crate) fn shrink_to_fit(&mut self) {
         for section in &mut self.sections {
             section.entries.shrink_to_fit();
-            section.sorted.shrink_to_fit();
+            section.keys.shrink_to_fit();
         }
         self.sections.shrink_to_fit();
-        self.index.shrink_to_fit();
+        self.names.shrink_to_fit();
     }
 
     pub(crate) fn empty(path: &str) -> Self {
@@ -328,9 +353,12 @@ impl ConfigFile {
 
     /// A section by name (case-insensitive).
     pub fn section(&self, name: &str) -> Option<&Section> {
-        self.index
-            .get(&name.to_ascii_lowercase())
-            .map(|&i| &self.sections[i])
+        self.find_section(name).ok().map(|i| &self.sections[i])
+    }
+
+    /// `Ok(index)` of section `name`, or where the index would take it.
+    fn find_section(&self, name: &str) -> Result<usize, usize> {
+        self.names.find(name, |i| &self.sections[i].name)
     }
 
     /// All sections in the order first seen (a `[Section]` header with no
@@ -355,11 +383,10 @@ impl ConfigFile {
 
     /// The index of `section`, created empty if new.
     pub(crate) fn ensure_section(&mut self, section: &str) -> usize {
-        match self.index.get(&section.to_ascii_lowercase()) {
-            Some(&i) => i,
-            None => {
-                self.index
-                    .insert(section.to_ascii_lowercase(), self.sections.len());
+        match self.find_section(section) {
+            Ok(i) => i,
+            Err(slot) => {
+                self.names.insert(slot, self.sections.len());
                 self.sections.push(Section::new(section));
                 self.sections.len() - 1
             }
