@@ -324,12 +324,12 @@ impl Arena {
         self.spare = buf;
     }
 
-    /// Whether the supervisor asked the worker to stop.
     /// Whether no player is in the arena.
     pub fn is_empty(&self) -> bool {
         self.players.is_empty()
     }
 
+    /// Whether the supervisor asked the worker to stop.
     pub fn stopping(&self) -> bool {
         self.stop
     }
