@@ -284,6 +284,14 @@ mod tests {
         }
     }
 
+    /// The due time of a decision that must be a hold.
+    fn hold_until(d: FlushDecision) -> Instant {
+        match d {
+            FlushDecision::HoldUntil(due) => due,
+            other => panic!("expected a hold, got {other:?}"),
+        }
+    }
+
     const ADAPTIVE: FlushPolicy = FlushPolicy::Adaptive {
         budget: 7000,
         max_hold: Duration::from_millis(7),
@@ -358,10 +366,7 @@ mod tests {
         let (mut c, t) = busy(epoch);
         let now = t + Duration::from_micros(300);
         c.queued();
-        let d = c.decide(&ADAPTIVE, &at(now, epoch, 40), false, 40);
-        let FlushDecision::HoldUntil(due) = d else {
-            panic!("expected a hold, got {d:?}");
-        };
+        let due = hold_until(c.decide(&ADAPTIVE, &at(now, epoch, 40), false, 40));
         assert!(due > now && due <= now + ms(5), "{:?}", due - now);
         assert_eq!((due - epoch).as_nanos() % GRID.as_nanos(), 0);
         assert_eq!(c.due(), Some(due));
@@ -434,16 +439,11 @@ mod tests {
         let (mut c, t) = busy(epoch);
         let start = t + Duration::from_micros(300);
         c.queued();
-        let FlushDecision::HoldUntil(due) = c.decide(&ADAPTIVE, &at(start, epoch, 40), false, 40)
-        else {
-            panic!("expected a hold");
-        };
+        let due = hold_until(c.decide(&ADAPTIVE, &at(start, epoch, 40), false, 40));
         let hold = ADAPTIVE.hold(c.rate(start), 40);
         let pass = |now: Instant, next_pass_in: Duration| Pass {
-            now,
-            epoch,
-            receivers: 40,
             next_pass_in,
+            ..at(now, epoch, 40)
         };
         // The next pass is expected well before the due time: keep holding.
         let early = due - ms(2);
@@ -471,10 +471,8 @@ mod tests {
         // hold early.
         c.queued();
         let again = near + ms(1);
-        let FlushDecision::HoldUntil(due2) = c.decide(&ADAPTIVE, &pass(again, ms(100)), false, 40)
-        else {
-            panic!("a fresh queue waits at least half its hold");
-        };
+        // A fresh queue waits at least half its hold.
+        let due2 = hold_until(c.decide(&ADAPTIVE, &pass(again, ms(100)), false, 40));
         assert!(due2 - again >= hold / 2, "{:?} {hold:?}", due2 - again);
         // The operator's fixed delay is never cut short.
         let fixed = FlushPolicy::Fixed(ms(5));
