@@ -33,6 +33,10 @@ impl GameSocket {
     /// Registers a bound socket (made non-blocking here) for reading.
     pub fn new(sock: std::net::UdpSocket) -> io::Result<GameSocket> {
         sock.set_nonblocking(true)?;
+        if let Err(e) = set_dont_fragment(sock.as_raw_fd()) {
+            // Only a saving is lost: datagrams go out as before.
+            tracing::debug!("game socket: IP_MTU_DISCOVER not set: {e}");
+        }
         // SAFETY: the UdpSocket owns its descriptor, which stays open and
         // refers to the same socket until the AsyncFd is dropped.
         let inner = unsafe { AsyncFd::register_with_interest(sock, Interest::READABLE) }?;
@@ -53,6 +57,36 @@ impl GameSocket {
     /// The address the socket is bound to.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.inner.get_ref().local_addr()
+    }
+}
+
+/// Marks the socket's IPv4 datagrams "don't fragment" without letting a
+/// learned path MTU refuse them (`IP_PMTUDISC_PROBE`).
+///
+/// A datagram that may be fragmented needs an IP identification, which
+/// Linux draws per datagram from a keyed hash and a random number, about
+/// 1.5 % of the supervisor's time under load (BENCHMARKS.md, fifth
+/// session); one marked "don't fragment" gets 0. Nothing we send needs
+/// fragmenting: a datagram is at most 512 bytes (`MAX_PACKET`,
+/// core-transport.md §2), under the 576 bytes every IPv4 path carries. On an IPv6 socket this sets
+/// the option for its IPv4-mapped traffic, or fails harmlessly.
+pub fn set_dont_fragment(fd: RawFd) -> io::Result<()> {
+    let probe: libc::c_int = libc::IP_PMTUDISC_PROBE;
+    // SAFETY: `fd` is an open socket; the option value is a c_int that
+    // lives across the call, and its size is passed with it.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_IP,
+            libc::IP_MTU_DISCOVER,
+            (&probe as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
     }
 }
 
@@ -280,6 +314,46 @@ impl RecvBatch {
 mod tests {
     use super::*;
     use std::os::fd::AsRawFd;
+
+    fn mtu_discover(fd: RawFd) -> libc::c_int {
+        let mut v: libc::c_int = -1;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: `fd` is an open socket; `v` and `len` outlive the call.
+        let rc = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::IPPROTO_IP,
+                libc::IP_MTU_DISCOVER,
+                (&mut v as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        assert_eq!(rc, 0, "{}", io::Error::last_os_error());
+        v
+    }
+
+    #[test]
+    fn the_game_socket_sends_dont_fragment_datagrams_that_still_arrive() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .unwrap();
+        let _guard = rt.enter();
+        let plain = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        assert_ne!(mtu_discover(plain.as_raw_fd()), libc::IP_PMTUDISC_PROBE);
+        let game = GameSocket::new(plain).unwrap();
+        assert_eq!(mtu_discover(game.as_raw_fd()), libc::IP_PMTUDISC_PROBE);
+        // A datagram larger than any we build still arrives whole.
+        let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        peer.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let big = [7u8; 520];
+        game.try_send_to(&big, peer.local_addr().unwrap()).unwrap();
+        let mut buf = [0u8; 2048];
+        let (n, from) = peer.recv_from(&mut buf).unwrap();
+        assert_eq!((n, from), (520, game.local_addr().unwrap()));
+        assert_eq!(&buf[..n], &big[..]);
+    }
 
     #[test]
     fn batches_round_trip_over_loopback() {
