@@ -146,16 +146,29 @@ impl VieCipher {
         if datagram.len() <= h {
             return;
         }
+        // The table covers the first 520 body bytes; anything past them
+        // stays clear.
+        let len = (datagram.len() - h).min(VIE_TABLE_WORDS * 4);
+        let body = &mut datagram[h..h + len];
         let mut chain = self.key as u32;
-        for (i, chunk) in datagram[h..].chunks_mut(4).enumerate() {
-            let Some(t) = self.table.get(i) else { break };
-            let mut w = [0u8; 4];
-            w[..chunk.len()].copy_from_slice(chunk);
-            let input = u32::from_le_bytes(w);
+        // Whole words in a fixed-size loop (no per-word variable-length
+        // copies), then the 1–3 byte tail as a zero-padded word.
+        let mut words = body.chunks_exact_mut(4);
+        for (chunk, &t) in (&mut words).zip(self.table.iter()) {
+            let word: &mut [u8; 4] = chunk.try_into().expect("chunks of four");
+            let input = u32::from_le_bytes(*word);
             let output = input ^ t ^ chain;
-            let n = chunk.len();
-            chunk.copy_from_slice(&output.to_le_bytes()[..n]);
+            *word = output.to_le_bytes();
             chain = if decrypting { input } else { output };
+        }
+        let tail = words.into_remainder();
+        if !tail.is_empty() {
+            let t = self.table[len / 4];
+            let mut w = [0u8; 4];
+            w[..tail.len()].copy_from_slice(tail);
+            let output = u32::from_le_bytes(w) ^ t ^ chain;
+            let n = tail.len();
+            tail.copy_from_slice(&output.to_le_bytes()[..n]);
         }
     }
 }
@@ -319,6 +332,46 @@ mod tests {
             &hex("00 01 21 41 ad c3 4b cc f8 3c 5d bd ed f8 0f 29 \
                  ad 51 ef 90 38 71 c7 5c 12 b8 5d e4 8e f3 a8 0f"),
         );
+    }
+
+    /// The cipher as its definition reads: word by word over the body, a
+    /// short last word zero-padded, nothing past the table's 520 bytes.
+    fn reference_encrypt(key: u32, datagram: &mut [u8]) {
+        let table = vie_table(key);
+        let h = clear_header_len(datagram);
+        if datagram.len() <= h {
+            return;
+        }
+        let mut chain = key;
+        for (i, chunk) in datagram[h..].chunks_mut(4).enumerate() {
+            let Some(t) = table.get(i) else { break };
+            let mut w = [0u8; 4];
+            w[..chunk.len()].copy_from_slice(chunk);
+            let out = u32::from_le_bytes(w) ^ t ^ chain;
+            let n = chunk.len();
+            chunk.copy_from_slice(&out.to_le_bytes()[..n]);
+            chain = out;
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn every_length_matches_the_definition_and_round_trips(
+            key in proptest::prelude::any::<u32>(),
+            core in proptest::prelude::any::<bool>(),
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600),
+        ) {
+            let mut plain = if core { vec![0u8, 0x0e] } else { vec![0x28u8] };
+            plain.extend_from_slice(&body);
+            let mut want = plain.clone();
+            reference_encrypt(key, &mut want);
+            let c = VieCipher::new(key);
+            let mut got = plain.clone();
+            c.encrypt(&mut got);
+            proptest::prop_assert_eq!(&got, &want);
+            c.decrypt(&mut got);
+            proptest::prop_assert_eq!(got, plain);
+        }
     }
 
     #[test]
