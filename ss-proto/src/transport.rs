@@ -422,12 +422,22 @@ impl Packer {
         self.items += 1;
     }
 
+    /// Encrypts a datagram the packer owns where it lies (no copy) and
+    /// hands it out.
+    fn emit_in_place(&mut self, cipher: &Cipher, datagram: &mut [u8], out: &mut dyn FnMut(&[u8])) {
+        cipher.encrypt(datagram);
+        self.datagrams += 1;
+        self.bytes += datagram.len() as u64;
+        out(datagram);
+    }
+
     fn finish(&mut self, cipher: &Cipher, out: &mut dyn FnMut(&[u8])) {
-        let cluster = std::mem::take(&mut self.cluster);
+        let mut cluster = std::mem::take(&mut self.cluster);
         match self.items {
             0 => {}
-            1 => self.emit(cipher, &cluster[3..], out),
-            _ => self.emit(cipher, &cluster, out),
+            // A lone item goes without the cluster header and its length.
+            1 => self.emit_in_place(cipher, &mut cluster[3..], out),
+            _ => self.emit_in_place(cipher, &mut cluster, out),
         }
         self.cluster = cluster;
         self.cluster.clear();

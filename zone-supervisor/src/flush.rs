@@ -160,8 +160,11 @@ pub struct Coalescer {
     count: u32,
     /// When the packets now waiting started to wait.
     held_since: Option<Instant>,
-    /// When they are due, as of the last decision.
+    /// When they are due, fixed when the first of them started waiting.
     due: Option<Instant>,
+    /// How early a passing loop may take them along (half the hold; zero
+    /// for the operator's fixed delay).
+    early_cap: Duration,
     /// Whether the connection is on the zone's list of held connections.
     listed: bool,
 }
@@ -175,6 +178,7 @@ impl Coalescer {
             count: 0,
             held_since: None,
             due: None,
+            early_cap: Duration::ZERO,
             listed: false,
         }
     }
@@ -226,28 +230,39 @@ impl Coalescer {
         queued: usize,
     ) -> FlushDecision {
         let now = pass.now;
-        let rate = self.rate(now);
-        if urgent || queued >= FULL_ENOUGH {
+        if urgent || queued >= FULL_ENOUGH || *policy == FlushPolicy::Immediate {
             return self.send_now();
         }
+        // A queue already waiting keeps the due time its first packet got:
+        // a busy zone decides for each held connection on every pass, and
+        // the rate, the hold and the grid need not be worked out again.
+        if let Some(due) = self.due {
+            return self.due_or_now(now, due, pass.next_pass_in.min(self.early_cap));
+        }
+        let rate = self.rate(now);
         let hold = policy.hold(rate, pass.receivers);
         if hold < MIN_HOLD {
             return self.send_now();
         }
         let since = *self.held_since.get_or_insert(now);
-        let (due, early) = match policy {
+        let (due, early_cap) = match policy {
             // The operator's fixed delay is kept to the letter.
             FlushPolicy::Fixed(_) => (since + hold, Duration::ZERO),
-            _ => (
-                grid_ceil(pass.epoch, since + hold),
-                pass.next_pass_in.min(hold / 2),
-            ),
+            _ => (grid_ceil(pass.epoch, since + hold), hold / 2),
         };
-        if now + early >= due {
-            return self.send_now();
-        }
+        self.early_cap = early_cap;
         self.due = Some(due);
-        FlushDecision::HoldUntil(due)
+        self.due_or_now(now, due, pass.next_pass_in.min(early_cap))
+    }
+
+    /// Sends now if the queue is due by the time this pass, taken `early`,
+    /// reaches it; otherwise keeps holding it until `due`.
+    fn due_or_now(&mut self, now: Instant, due: Instant, early: Duration) -> FlushDecision {
+        if now + early >= due {
+            self.send_now()
+        } else {
+            FlushDecision::HoldUntil(due)
+        }
     }
 
     /// Ends the hold: the queue leaves with this pass.
@@ -260,10 +275,10 @@ impl Coalescer {
 
 /// `t` rounded up to the next multiple of [`GRID`] after `epoch`.
 pub fn grid_ceil(epoch: Instant, t: Instant) -> Instant {
-    let since = t.saturating_duration_since(epoch).as_nanos();
-    let g = GRID.as_nanos();
-    let steps = since.div_ceil(g);
-    epoch + Duration::from_nanos((steps * g) as u64)
+    // In u64 nanoseconds (584 years): no 128-bit division on the hot path.
+    let since = t.saturating_duration_since(epoch).as_nanos() as u64;
+    let g = GRID.as_nanos() as u64;
+    epoch + Duration::from_nanos(since.div_ceil(g) * g)
 }
 
 #[cfg(test)]
@@ -385,6 +400,29 @@ mod tests {
             FlushDecision::SendNow
         );
         assert_eq!(c.due(), None, "no longer holding");
+    }
+
+    #[test]
+    fn a_held_queue_keeps_the_due_time_its_first_packet_got() {
+        let epoch = Instant::now();
+        let (mut c, t) = busy(epoch);
+        let now = t + Duration::from_micros(300);
+        c.queued();
+        let due = hold_until(c.decide(&ADAPTIVE, &at(now, epoch, 40), false, 40));
+        // Five times the population would mean a longer hold for a queue
+        // starting now, but this one was promised `due`.
+        let later = now + ms(1);
+        assert!(grid_ceil(epoch, later + ADAPTIVE.hold(c.rate(later), 200)) > due);
+        assert_eq!(
+            c.decide(&ADAPTIVE, &at(later, epoch, 200), false, 80),
+            FlushDecision::HoldUntil(due)
+        );
+        // Switching to immediate sending (a reload) lets it go at once.
+        assert_eq!(
+            c.decide(&FlushPolicy::Immediate, &at(later, epoch, 200), false, 80),
+            FlushDecision::SendNow
+        );
+        assert_eq!(c.due(), None);
     }
 
     #[test]
