@@ -360,27 +360,47 @@ struct SizedIn {
     buf: Vec<u8>,
 }
 
-/// Unreliable packets queued between flushes, stored back to back
-/// (`u16` length, bytes) so that queuing does not allocate.
+/// Unreliable packets queued between flushes, stored back to back so
+/// that queuing does not allocate.
 #[derive(Default)]
 struct UnreliableQueue {
+    /// The packets back to back, each behind its length: one byte for a
+    /// packet that fits a cluster item (1..=255 bytes, so a run of them is
+    /// already in cluster form), or a zero byte and a `u16` for a longer
+    /// one.
     bytes: Vec<u8>,
 }
 
 impl UnreliableQueue {
     fn push(&mut self, pkt: &[u8]) {
-        self.bytes
-            .extend_from_slice(&(pkt.len() as u16).to_le_bytes());
+        if (1..=MAX_CLUSTER_ITEM).contains(&pkt.len()) {
+            self.bytes.push(pkt.len() as u8);
+        } else {
+            self.bytes.push(0);
+            self.bytes
+                .extend_from_slice(&(pkt.len() as u16).to_le_bytes());
+        }
         self.bytes.extend_from_slice(pkt);
     }
+
+    /// Where the packet at `pos` lies: (start, end).
+    fn item_at(&self, pos: usize) -> Option<(usize, usize)> {
+        let len = *self.bytes.get(pos)? as usize;
+        let (start, len) = if len == 0 {
+            let l = self.bytes.get(pos + 1..pos + 3)?;
+            (pos + 3, u16::from_le_bytes([l[0], l[1]]) as usize)
+        } else {
+            (pos + 1, len)
+        };
+        (start + len <= self.bytes.len()).then_some((start, start + len))
+    }
+
     fn iter(&self) -> impl Iterator<Item = &[u8]> {
         let mut pos = 0;
         std::iter::from_fn(move || {
-            let len_bytes = self.bytes.get(pos..pos + 2)?;
-            let len = u16::from_le_bytes([len_bytes[0], len_bytes[1]]) as usize;
-            let item = self.bytes.get(pos + 2..pos + 2 + len)?;
-            pos += 2 + len;
-            Some(item)
+            let (start, end) = self.item_at(pos)?;
+            pos = end;
+            Some(&self.bytes[start..end])
         })
     }
 }
@@ -429,6 +449,52 @@ impl Packer {
         self.datagrams += 1;
         self.bytes += datagram.len() as u64;
         out(datagram);
+    }
+
+    /// Packs every packet of a queue, in order, exactly as pushing them
+    /// one by one would; but a run of short packets that fits the cluster
+    /// being built is copied in one piece, as the queue already holds it
+    /// in cluster form.
+    fn push_queue(&mut self, cipher: &Cipher, q: &UnreliableQueue, out: &mut dyn FnMut(&[u8])) {
+        let b = &q.bytes;
+        let mut pos = 0;
+        while pos < b.len() {
+            if b[pos] == 0 {
+                let Some((start, end)) = q.item_at(pos) else {
+                    break;
+                };
+                self.push(cipher, &b[start..end], out);
+                pos = end;
+                continue;
+            }
+            let first = b[pos] as usize;
+            if self.items > 0 && self.cluster.len() + 1 + first > MAX_PACKET {
+                self.finish(cipher, out);
+            }
+            if self.items == 0 {
+                self.cluster.clear();
+                self.cluster.extend_from_slice(&[0x00, 0x0E]);
+            }
+            // The first packet fits (an empty cluster has room for any
+            // short one); take as many more as still do.
+            let room = MAX_PACKET - self.cluster.len();
+            let start = pos;
+            let mut n = 0;
+            while let Some(&len) = b.get(pos) {
+                let next = pos + 1 + len as usize;
+                if len == 0 || next - start > room || next > b.len() {
+                    break;
+                }
+                pos = next;
+                n += 1;
+            }
+            if n == 0 {
+                // A truncated entry (cannot happen: push writes whole ones).
+                break;
+            }
+            self.cluster.extend_from_slice(&b[start..pos]);
+            self.items += n;
+        }
     }
 
     fn finish(&mut self, cipher: &Cipher, out: &mut dyn FnMut(&[u8])) {
@@ -1182,9 +1248,7 @@ impl Connection {
 
         for pri in [Priority::High, Priority::Normal, Priority::Low] {
             let queue = std::mem::take(&mut self.unrel[pri as usize]);
-            for pkt in queue.iter() {
-                packer.push(&self.cipher, pkt, out);
-            }
+            packer.push_queue(&self.cipher, &queue, out);
             self.unrel[pri as usize] = queue;
             self.unrel[pri as usize].bytes.clear();
         }

@@ -819,3 +819,41 @@ fn a_snapshot_that_does_not_hold_together_is_refused() {
     snap.in_slots.pop();
     assert!(Connection::restore(snap, l.now, TickClock::new(l.now, 0)).is_none());
 }
+
+proptest! {
+    /// A queue packed in runs gives the same datagrams, byte for byte, as
+    /// its packets pushed one at a time, whatever their sizes and whatever
+    /// the cluster already holds.
+    #[test]
+    fn a_queue_packs_like_its_packets_one_by_one(
+        before in proptest::collection::vec(1usize..=40, 0..4),
+        sizes in proptest::collection::vec(prop_oneof![1usize..=60, 200usize..=260, 1usize..=512], 0..60),
+        key in any::<u32>(),
+    ) {
+        let cipher = Cipher::for_key(key);
+        let pkt = |i: usize, n: usize| -> Vec<u8> { (0..n).map(|j| (i * 31 + j) as u8).collect() };
+        let mut queue = UnreliableQueue::default();
+        for (i, &n) in sizes.iter().enumerate() {
+            queue.push(&pkt(i, n));
+        }
+        prop_assert_eq!(queue.iter().count(), sizes.len());
+        let mut one_by_one = Vec::new();
+        let mut runs = Vec::new();
+        for (packer_out, by_runs) in [(&mut one_by_one, false), (&mut runs, true)] {
+            let mut packer = Packer::default();
+            let mut out = |d: &[u8]| packer_out.push(d.to_vec());
+            for (i, &n) in before.iter().enumerate() {
+                packer.push(&cipher, &pkt(1000 + i, n), &mut out);
+            }
+            if by_runs {
+                packer.push_queue(&cipher, &queue, &mut out);
+            } else {
+                for p in queue.iter() {
+                    packer.push(&cipher, p, &mut out);
+                }
+            }
+            packer.finish(&cipher, &mut out);
+        }
+        prop_assert_eq!(runs, one_by_one);
+    }
+}
