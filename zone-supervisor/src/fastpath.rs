@@ -33,6 +33,10 @@ struct Peer {
     time: u32,
     /// Status bits of his newest position.
     status: u8,
+    /// Whether `x`, `y` are his: false until the first newer position of
+    /// his own since the table took him in (after a supervisor upgrade or
+    /// a new worker, the realm knows where he is but the table does not).
+    placed: bool,
 }
 
 /// A realm's relay rules and what the supervisor tracks for them.
@@ -98,6 +102,7 @@ impl RelayTable {
                         y: 0,
                         time: now.wrapping_sub(50) & 0x7FFF_FFFF,
                         status: 0,
+                        placed: false,
                     },
                 },
             )
@@ -131,6 +136,7 @@ impl RelayTable {
             p.y = pos.y;
             p.time = pos.time;
             p.status = pos.status;
+            p.placed = true;
         }
         let sender = p.rule;
         let flash = pos.status & status::FLASH != 0;
@@ -152,6 +158,12 @@ impl RelayTable {
         let from = (pos.x, pos.y);
         let mut rng = self.rng;
         for r in &self.peers {
+            if !r.placed && r.rule.pid != pid {
+                // Who gets it depends on where he is, which only the realm
+                // knows yet: it relays this one.
+                plan.clear();
+                return Decision::Slow;
+            }
             match plain_receives(pid, sender.freq, from, &r.rule, (r.x, r.y), &mut rng) {
                 Some(RelayExtra::None) => plan.plain.push(r.rule.pid),
                 Some(RelayExtra::Energy) => plan.energy.push(r.rule.pid),
@@ -270,10 +282,19 @@ mod tests {
         }
     }
 
+    /// A table whose players are all placed, at (0, 0): as if each had
+    /// sent a position there.
     fn table(rules: Vec<RelayPeer>) -> RelayTable {
         let mut t = RelayTable::default();
         t.install(false, rules, 1000);
+        place_all(&mut t);
         t
+    }
+
+    fn place_all(t: &mut RelayTable) {
+        for p in &mut t.peers {
+            p.placed = true;
+        }
     }
 
     #[test]
@@ -346,6 +367,7 @@ mod tests {
     fn antiwarp_goes_to_the_realm_where_it_may_be_stripped() {
         let mut t = RelayTable::default();
         t.install(true, vec![rule(1), rule(2)], 1000);
+        place_all(&mut t);
         let mut plan = Plan::default();
         let anti = Position {
             status: status::ANTIWARP,
@@ -383,6 +405,35 @@ mod tests {
         t.decide(2, &pos(1001, 7000, 7000), &mut plan);
         t.install(false, vec![rule(2), rule(3)], 2000);
         assert_eq!((t.peers[0].rule.pid, t.peers[0].x), (2, 7000));
+        assert!(t.peers[0].placed);
+        assert!(!t.peers[1].placed, "a newcomer's place is not known yet");
         assert_eq!(t.peers.len(), 2);
+    }
+
+    #[test]
+    fn positions_go_through_the_realm_until_every_receiver_is_placed() {
+        // A fresh table (a supervisor upgrade, a new worker): nobody's
+        // place is known, though the realm knows them all.
+        let mut t = RelayTable::default();
+        t.install(false, vec![rule(1), rule(2)], 1000);
+        let mut plan = Plan::default();
+        // 2 waits near (8222, 8222) without moving: by a guess of (0, 0)
+        // he would miss 1's positions there.
+        assert_eq!(
+            t.decide(1, &pos(1001, 8222, 8222), &mut plan),
+            Decision::Slow
+        );
+        assert!(plan.plain.is_empty());
+        // The sender's own position placed him; 2's first one places 2.
+        assert_eq!(
+            t.decide(2, &pos(1001, 8200, 8200), &mut plan),
+            Decision::Relayed
+        );
+        assert_eq!(plan.plain, vec![1]);
+        assert_eq!(
+            t.decide(1, &pos(1002, 8222, 8222), &mut plan),
+            Decision::Relayed
+        );
+        assert_eq!(plan.plain, vec![2]);
     }
 }
