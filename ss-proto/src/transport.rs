@@ -403,6 +403,29 @@ impl UnreliableQueue {
             Some(&self.bytes[start..end])
         })
     }
+
+    /// The packets as a snapshot carries them (`snapshot::SNAPSHOT_FORMAT`
+    /// 1): each behind a `u16` length, whatever the queue's own layout.
+    fn to_framed(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.bytes.len() * 2);
+        for pkt in self.iter() {
+            out.extend_from_slice(&(pkt.len() as u16).to_le_bytes());
+            out.extend_from_slice(pkt);
+        }
+        out
+    }
+
+    /// The queue back from [`UnreliableQueue::to_framed`]'s bytes; `None`
+    /// if they do not hold together.
+    fn from_framed(mut framed: &[u8]) -> Option<UnreliableQueue> {
+        let mut q = UnreliableQueue::default();
+        while !framed.is_empty() {
+            let len = u16::from_le_bytes([*framed.first()?, *framed.get(1)?]) as usize;
+            q.push(framed.get(2..2 + len)?);
+            framed = &framed[2 + len..];
+        }
+        Some(q)
+    }
 }
 
 /// Builds outgoing datagrams: clusters small packets, encrypts, emits.

@@ -282,19 +282,25 @@ mod tests {
         }
     }
 
-    /// A table whose players are all placed, at (0, 0): as if each had
-    /// sent a position there.
-    fn table(rules: Vec<RelayPeer>) -> RelayTable {
+    /// A table as the realm's first rules make it: nobody placed yet.
+    fn fresh(antiwarp_slow: bool, rules: Vec<RelayPeer>) -> RelayTable {
         let mut t = RelayTable::default();
-        t.install(false, rules, 1000);
-        place_all(&mut t);
+        t.install(antiwarp_slow, rules, 1000);
         t
     }
 
-    fn place_all(t: &mut RelayTable) {
+    /// A table whose players are all placed, at (0, 0): as if each had
+    /// sent a position there.
+    fn placed(antiwarp_slow: bool, rules: Vec<RelayPeer>) -> RelayTable {
+        let mut t = fresh(antiwarp_slow, rules);
         for p in &mut t.peers {
             p.placed = true;
         }
+        t
+    }
+
+    fn table(rules: Vec<RelayPeer>) -> RelayTable {
+        placed(false, rules)
     }
 
     #[test]
@@ -365,9 +371,7 @@ mod tests {
 
     #[test]
     fn antiwarp_goes_to_the_realm_where_it_may_be_stripped() {
-        let mut t = RelayTable::default();
-        t.install(true, vec![rule(1), rule(2)], 1000);
-        place_all(&mut t);
+        let mut t = placed(true, vec![rule(1), rule(2)]);
         let mut plan = Plan::default();
         let anti = Position {
             status: status::ANTIWARP,
@@ -414,8 +418,7 @@ mod tests {
     fn positions_go_through_the_realm_until_every_receiver_is_placed() {
         // A fresh table (a supervisor upgrade, a new worker): nobody's
         // place is known, though the realm knows them all.
-        let mut t = RelayTable::default();
-        t.install(false, vec![rule(1), rule(2)], 1000);
+        let mut t = fresh(false, vec![rule(1), rule(2)]);
         let mut plan = Plan::default();
         // 2 waits near (8222, 8222) without moving: by a guess of (0, 0)
         // he would miss 1's positions there.

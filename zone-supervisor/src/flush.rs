@@ -148,7 +148,7 @@ impl PassGap {
 }
 
 /// One connection's coalescing state: how much coalescable traffic it gets
-/// and since when its queue has been held.
+/// and until when its queue is held.
 #[derive(Debug, Clone)]
 pub struct Coalescer {
     /// Packets per second queued for this connection (exponentially
@@ -158,9 +158,8 @@ pub struct Coalescer {
     rate_at: Instant,
     /// Packets queued since then.
     count: u32,
-    /// When the packets now waiting started to wait.
-    held_since: Option<Instant>,
-    /// When they are due, fixed when the first of them started waiting.
+    /// When the packets now waiting are due, fixed when the first of them
+    /// started waiting (`None`: nothing is held).
     due: Option<Instant>,
     /// How early a passing loop may take them along (half the hold; zero
     /// for the operator's fixed delay).
@@ -176,7 +175,6 @@ impl Coalescer {
             rate: 0.0,
             rate_at: now,
             count: 0,
-            held_since: None,
             due: None,
             early_cap: Duration::ZERO,
             listed: false,
@@ -244,11 +242,11 @@ impl Coalescer {
         if hold < MIN_HOLD {
             return self.send_now();
         }
-        let since = *self.held_since.get_or_insert(now);
+        // Nothing is held yet: the first packet starts waiting now.
         let (due, early_cap) = match policy {
             // The operator's fixed delay is kept to the letter.
-            FlushPolicy::Fixed(_) => (since + hold, Duration::ZERO),
-            _ => (grid_ceil(pass.epoch, since + hold), hold / 2),
+            FlushPolicy::Fixed(_) => (now + hold, Duration::ZERO),
+            _ => (grid_ceil(pass.epoch, now + hold), hold / 2),
         };
         self.early_cap = early_cap;
         self.due = Some(due);
@@ -267,7 +265,6 @@ impl Coalescer {
 
     /// Ends the hold: the queue leaves with this pass.
     fn send_now(&mut self) -> FlushDecision {
-        self.held_since = None;
         self.due = None;
         FlushDecision::SendNow
     }
@@ -325,6 +322,16 @@ mod tests {
         (c, t)
     }
 
+    /// A busy connection ([`busy`]) whose next packet starts a hold in a
+    /// pass 300 µs later: the state, that pass's time and the due time.
+    fn busy_and_held(epoch: Instant) -> (Coalescer, Instant, Instant) {
+        let (mut c, t) = busy(epoch);
+        let start = t + Duration::from_micros(300);
+        c.queued();
+        let due = hold_until(c.decide(&ADAPTIVE, &at(start, epoch, 40), false, 40));
+        (c, start, due)
+    }
+
     #[test]
     fn settings_pick_the_policy() {
         assert_eq!(
@@ -378,10 +385,7 @@ mod tests {
     #[test]
     fn a_busy_connection_is_held_until_a_grid_point_then_sent() {
         let epoch = Instant::now();
-        let (mut c, t) = busy(epoch);
-        let now = t + Duration::from_micros(300);
-        c.queued();
-        let due = hold_until(c.decide(&ADAPTIVE, &at(now, epoch, 40), false, 40));
+        let (mut c, now, due) = busy_and_held(epoch);
         assert!(due > now && due <= now + ms(5), "{:?}", due - now);
         assert_eq!((due - epoch).as_nanos() % GRID.as_nanos(), 0);
         assert_eq!(c.due(), Some(due));
@@ -405,10 +409,7 @@ mod tests {
     #[test]
     fn a_held_queue_keeps_the_due_time_its_first_packet_got() {
         let epoch = Instant::now();
-        let (mut c, t) = busy(epoch);
-        let now = t + Duration::from_micros(300);
-        c.queued();
-        let due = hold_until(c.decide(&ADAPTIVE, &at(now, epoch, 40), false, 40));
+        let (mut c, now, due) = busy_and_held(epoch);
         // Five times the population would mean a longer hold for a queue
         // starting now, but this one was promised `due`.
         let later = now + ms(1);
@@ -474,10 +475,7 @@ mod tests {
     #[test]
     fn a_pass_due_before_the_next_one_takes_the_held_queue_along() {
         let epoch = Instant::now();
-        let (mut c, t) = busy(epoch);
-        let start = t + Duration::from_micros(300);
-        c.queued();
-        let due = hold_until(c.decide(&ADAPTIVE, &at(start, epoch, 40), false, 40));
+        let (mut c, start, due) = busy_and_held(epoch);
         let hold = ADAPTIVE.hold(c.rate(start), 40);
         let pass = |now: Instant, next_pass_in: Duration| Pass {
             next_pass_in,

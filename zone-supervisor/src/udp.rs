@@ -68,9 +68,10 @@ impl GameSocket {
 /// 1.5 % of the supervisor's time under load (BENCHMARKS.md, fifth
 /// session); one marked "don't fragment" gets 0. Nothing we send needs
 /// fragmenting: a datagram is at most 512 bytes (`MAX_PACKET`,
-/// core-transport.md §2), under the 576 bytes every IPv4 path carries. On an IPv6 socket this sets
-/// the option for its IPv4-mapped traffic, or fails harmlessly.
-pub fn set_dont_fragment(fd: RawFd) -> io::Result<()> {
+/// core-transport.md §2), under the 576 bytes every IPv4 path carries.
+/// On an IPv6 socket this sets the option for its IPv4-mapped traffic, or
+/// fails harmlessly.
+fn set_dont_fragment(fd: RawFd) -> io::Result<()> {
     let probe: libc::c_int = libc::IP_PMTUDISC_PROBE;
     // SAFETY: `fd` is an open socket; the option value is a c_int that
     // lives across the call, and its size is passed with it.

@@ -59,7 +59,9 @@ pub struct ConnectionSnapshot {
     next_ticket: u64,
     avg_rtt: u32,
     rtt_dev: u32,
-    unrel: [Vec<u8>; 3],
+    /// Each queue's packets behind `u16` lengths (not the queue's own
+    /// layout, which may change without a new format).
+    pub(super) unrel: [Vec<u8>; 3],
     unrel_bytes: usize,
     raw: Vec<u8>,
     big_in: Vec<u8>,
@@ -116,12 +118,12 @@ impl Connection {
             avg_rtt: self.avg_rtt,
             rtt_dev: self.rtt_dev,
             unrel: [
-                self.unrel[0].bytes.clone(),
-                self.unrel[1].bytes.clone(),
-                self.unrel[2].bytes.clone(),
+                self.unrel[0].to_framed(),
+                self.unrel[1].to_framed(),
+                self.unrel[2].to_framed(),
             ],
             unrel_bytes: self.unrel_bytes,
-            raw: self.raw.bytes.clone(),
+            raw: self.raw.to_framed(),
             big_in: self.big_in.clone(),
             big_overflow: self.big_overflow,
             sized_in: self.sized_in.as_ref().map(|s| (s.total, s.buf.clone())),
@@ -141,12 +143,19 @@ impl Connection {
     /// (the same server time: both come from the system's monotonic clock).
     /// `None` if the snapshot does not hold together (a receive window of
     /// another size than its configuration says, a sized stream offset
-    /// past its end).
+    /// past its end, a queue cut inside a packet).
     pub fn restore(snap: ConnectionSnapshot, now: Instant, clock: TickClock) -> Option<Connection> {
         let window = snap.cfg.recv_window.max(1);
         if snap.in_slots.len() != window || snap.sized_out.iter().any(|(d, o)| *o > d.len()) {
             return None;
         }
+        let [a, b, d] = &snap.unrel;
+        let unrel = [
+            UnreliableQueue::from_framed(a)?,
+            UnreliableQueue::from_framed(b)?,
+            UnreliableQueue::from_framed(d)?,
+        ];
+        let raw = UnreliableQueue::from_framed(&snap.raw)?;
         let mut c = Connection::new(snap.role, now, snap.cfg, clock);
         c.state = snap.state;
         c.cipher = Cipher::for_key(snap.cipher_key);
@@ -177,14 +186,9 @@ impl Connection {
         c.next_ticket = snap.next_ticket;
         c.avg_rtt = snap.avg_rtt;
         c.rtt_dev = snap.rtt_dev;
-        let [a, b, d] = snap.unrel;
-        c.unrel = [
-            UnreliableQueue { bytes: a },
-            UnreliableQueue { bytes: b },
-            UnreliableQueue { bytes: d },
-        ];
+        c.unrel = unrel;
         c.unrel_bytes = snap.unrel_bytes;
-        c.raw = UnreliableQueue { bytes: snap.raw };
+        c.raw = raw;
         c.big_in = snap.big_in;
         c.big_overflow = snap.big_overflow;
         c.sized_in = snap.sized_in.map(|(total, buf)| SizedIn { total, buf });

@@ -820,6 +820,42 @@ fn a_snapshot_that_does_not_hold_together_is_refused() {
     assert!(Connection::restore(snap, l.now, TickClock::new(l.now, 0)).is_none());
 }
 
+#[test]
+fn a_snapshot_carries_queued_unreliable_packets_in_the_format_1_framing() {
+    let mut l = Link::new();
+    let short = [0x28u8; 30];
+    let long = [0x0Au8; 300];
+    for pkt in [&short[..], &long[..]] {
+        assert!(l
+            .server
+            .send(pkt, Reliability::Unreliable, Priority::Normal));
+    }
+    let snap = l.server.snapshot(l.now);
+    // What a supervisor built before the queue kept cluster form wrote,
+    // and what one built now reads: each packet behind a u16 length.
+    let mut framed = Vec::new();
+    for pkt in [&short[..], &long[..]] {
+        framed.extend_from_slice(&(pkt.len() as u16).to_le_bytes());
+        framed.extend_from_slice(pkt);
+    }
+    assert_eq!(snap.unrel[Priority::Normal as usize], framed);
+    let clock = TickClock::new(l.now, l.server.clock.ticks(l.now));
+    let mut back = Connection::restore(snap.clone(), l.now, clock).expect("restores");
+    let queued: Vec<Vec<u8>> = back.unrel[Priority::Normal as usize]
+        .iter()
+        .map(<[u8]>::to_vec)
+        .collect();
+    assert_eq!(queued, vec![short.to_vec(), long.to_vec()]);
+    // Sent from the restored connection, both arrive.
+    back.poll_transmit(l.now, &mut |d| l.to_client.push(d.to_vec()));
+    l.deliver_all();
+    assert!(l.got_client.contains(&short.to_vec()) && l.got_client.contains(&long.to_vec()));
+    // A queue cut inside a packet does not hold together.
+    let mut cut = snap;
+    cut.unrel[Priority::Normal as usize].pop();
+    assert!(Connection::restore(cut, l.now, TickClock::new(l.now, 0)).is_none());
+}
+
 proptest! {
     /// A queue packed in runs gives the same datagrams, byte for byte, as
     /// its packets pushed one at a time, whatever their sizes and whatever
