@@ -158,6 +158,61 @@ pub fn cpu_percent(before: &ProcSample, after: &ProcSample, secs: f64) -> f64 {
     ((after.cpu_secs() - before.cpu_secs()) / secs * 100.0).max(0.0)
 }
 
+/// The machine's CPU time by kind, summed over all CPUs, in clock ticks
+/// (the `cpu` line of `/proc/stat`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MachineTimes {
+    /// Every kind of time together: user, nice, system, idle, iowait, irq,
+    /// softirq and steal.
+    pub total: u64,
+    /// Time the machine was not idle (everything but idle, iowait and steal).
+    pub busy: u64,
+    /// Time a hypervisor ran something else while this virtual machine had
+    /// work ready ("steal"). On a shared host it is what makes a quiet
+    /// benchmark stall: neither the server nor the client gets the CPU.
+    pub steal: u64,
+}
+
+impl MachineTimes {
+    /// Percent of the machine's CPU time between two samples that was
+    /// stolen by the hypervisor (0 when no time passed).
+    pub fn steal_percent(before: &MachineTimes, after: &MachineTimes) -> f64 {
+        let total = after.total.saturating_sub(before.total);
+        if total == 0 {
+            return 0.0;
+        }
+        after.steal.saturating_sub(before.steal) as f64 / total as f64 * 100.0
+    }
+}
+
+/// Parses the aggregate `cpu` line of a `/proc/stat` text. Kernels older
+/// than 2.6.11 have no steal field; it then counts as 0. Guest time is
+/// already inside user and nice, so it is not added again.
+pub fn parse_machine_times(text: &str) -> Option<MachineTimes> {
+    let line = text.lines().find(|l| l.starts_with("cpu "))?;
+    let fields: Vec<u64> = line
+        .split_ascii_whitespace()
+        .skip(1)
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
+    if fields.len() < 4 {
+        return None;
+    }
+    let at = |i: usize| fields.get(i).copied().unwrap_or(0);
+    let (idle, iowait, steal) = (at(3), at(4), at(7));
+    let total: u64 = (0..8).map(at).sum();
+    Some(MachineTimes {
+        total,
+        busy: total - idle - iowait - steal,
+        steal,
+    })
+}
+
+/// Reads the machine's CPU times from `/proc/stat`.
+pub fn read_machine_times() -> Option<MachineTimes> {
+    parse_machine_times(&std::fs::read_to_string("/proc/stat").ok()?)
+}
+
 /// The command line of a process, arguments joined by spaces (empty if the
 /// process is gone or is a kernel thread).
 pub fn cmdline(pid: u32) -> String {
@@ -337,5 +392,31 @@ mod tests {
         assert!((cpu_percent(&a, &b, 2.0) - 25.0).abs() < 1e-9);
         assert_eq!(cpu_percent(&a, &b, 0.0), 0.0);
         assert_eq!(cpu_percent(&b, &a, 1.0), 0.0);
+    }
+
+    #[test]
+    fn machine_times_count_steal_and_skip_guest() {
+        let text = "cpu  100 5 50 800 10 1 4 30 20 0\ncpu0 50 2 25 400 5 0 2 15 10 0\nintr 1\n";
+        let m = parse_machine_times(text).unwrap();
+        assert_eq!(m.total, 100 + 5 + 50 + 800 + 10 + 1 + 4 + 30);
+        assert_eq!(m.steal, 30);
+        assert_eq!(m.busy, 100 + 5 + 50 + 1 + 4);
+        let later = MachineTimes {
+            total: m.total + 200,
+            busy: m.busy + 100,
+            steal: m.steal + 50,
+        };
+        assert_eq!(MachineTimes::steal_percent(&m, &later), 25.0);
+        assert_eq!(MachineTimes::steal_percent(&m, &m), 0.0);
+    }
+
+    #[test]
+    fn machine_times_of_an_old_kernel_and_of_garbage() {
+        let m = parse_machine_times("cpu 1 2 3 4\n").unwrap();
+        assert_eq!((m.total, m.busy, m.steal), (10, 6, 0));
+        assert_eq!(parse_machine_times("cpu 1 x 3 4\n"), None);
+        assert_eq!(parse_machine_times("cpu 1 2\n"), None);
+        assert_eq!(parse_machine_times("intr 5\n"), None);
+        assert!(read_machine_times().is_some_and(|m| m.total > 0));
     }
 }

@@ -37,7 +37,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use proc_sample::{cpu_percent, read_proc, ProcSample};
+use proc_sample::{cpu_percent, read_machine_times, read_proc, MachineTimes, ProcSample};
 use serde_json::{json, Value};
 use ss_proto::game::{
     chat_type, s2c_type, ship, weapon_type, LargePosition, Position, S2CPacket, SmallPosition,
@@ -1354,6 +1354,11 @@ pub struct LoadReport {
     pub max_position_gap: (f64, f64),
     /// The upgrades, if `--upgrade` was asked for.
     pub upgrade: Option<UpgradeReport>,
+    /// Percent of the machine's CPU time over the window that a hypervisor
+    /// gave to someone else (`steal` in `/proc/stat`). When it is high,
+    /// every process here was stalled, the zone and this load generator
+    /// alike: latency measured then is the host's as much as the zone's.
+    pub steal_percent: f64,
 }
 
 /// What a realm kill (`--kill-realm`) showed.
@@ -1438,6 +1443,7 @@ impl LoadReport {
                 "zone_counters": self.zone_counters,
             },
             "loadgen": proc_json(&self.loadgen),
+            "machine": { "steal_percent": round1(self.steal_percent) },
             "max_position_gap_ms": round1(self.max_position_gap.0),
             "max_position_gap_at_secs": round3(self.max_position_gap.1),
             "upgrade": self.upgrade.as_ref().map(|u| json!({
@@ -1525,9 +1531,10 @@ impl LoadReport {
             }
         }
         s.push_str(&format!(
-            "loadgen: {:.1} % of a core, rss {:.1} MiB\n",
+            "loadgen: {:.1} % of a core, rss {:.1} MiB; machine: {:.1} % of its CPU time stolen by the hypervisor\n",
             self.loadgen.cpu_percent,
-            mib(self.loadgen.rss_bytes)
+            mib(self.loadgen.rss_bytes),
+            self.steal_percent
         ));
         s.push_str(&format!(
             "largest gap in relayed positions (any bot): {:.1} ms, ending {:.2} s into the window\n",
@@ -1664,6 +1671,7 @@ fn drive(shared: &Shared) -> Result<LoadReport> {
         p.rss_max = p.start.map_or(0, |s| s.rss_bytes);
     }
     let self_start = read_proc(std::process::id());
+    let machine_start = read_machine_times();
     let t_start = totals(&shared.shards);
     let start = Instant::now();
     let start_us = shared.us(start);
@@ -1737,6 +1745,7 @@ fn drive(shared: &Shared) -> Result<LoadReport> {
         }
     }
     let self_end = read_proc(std::process::id());
+    let machine_end = read_machine_times();
     let counters_end = zone_counters(&cfg.probe);
     // Drain: positions sent in the window still arriving.
     let drain_end = Instant::now() + cfg.drain;
@@ -1850,6 +1859,10 @@ fn drive(shared: &Shared) -> Result<LoadReport> {
         realm_kill,
         max_position_gap,
         upgrade,
+        steal_percent: match (machine_start, machine_end) {
+            (Some(a), Some(b)) => MachineTimes::steal_percent(&a, &b),
+            _ => 0.0,
+        },
         loadgen: ProcReport {
             name: "loadgen".to_string(),
             pid: std::process::id(),
@@ -1870,6 +1883,7 @@ struct Progress<'a> {
     last: Instant,
     prev: Totals,
     prev_self: Option<ProcSample>,
+    prev_machine: Option<MachineTimes>,
     /// Watched zone processes and their previous samples.
     procs: Vec<(u32, Option<ProcSample>)>,
     started: Instant,
@@ -1883,6 +1897,7 @@ impl<'a> Progress<'a> {
             last: Instant::now(),
             prev: Totals::default(),
             prev_self: read_proc(std::process::id()),
+            prev_machine: read_machine_times(),
             procs: Vec::new(),
             started: Instant::now(),
         }
@@ -1921,6 +1936,12 @@ impl<'a> Progress<'a> {
             _ => 0.0,
         };
         self.prev_self = me;
+        let machine = read_machine_times();
+        let steal = match (self.prev_machine, machine) {
+            (Some(a), Some(b)) => MachineTimes::steal_percent(&a, &b),
+            _ => 0.0,
+        };
+        self.prev_machine = machine;
         let p = &self.prev;
         let per = |a: u64, b: u64| b.saturating_sub(a) as f64 / dt;
         if self.enabled {
@@ -1934,7 +1955,7 @@ impl<'a> Progress<'a> {
                 )
             };
             eprintln!(
-                "[{:>5.1}s {phase:<6}] in {}/{} fail {} disc {} | pos out {:.0}/s in {:.0}/s | lat p50 {:.2} p99 {:.2} max {:.2} ms | dgram out {:.0}/s in {:.0}/s | KB/s out {:.0} in {:.0} | loadgen cpu {:.0}%{server}",
+                "[{:>5.1}s {phase:<6}] in {}/{} fail {} disc {} | pos out {:.0}/s in {:.0}/s | lat p50 {:.2} p99 {:.2} max {:.2} ms | dgram out {:.0}/s in {:.0}/s | KB/s out {:.0} in {:.0} | loadgen cpu {:.0}%{server} | steal {steal:.0}%",
                 now.saturating_duration_since(self.started).as_secs_f64(),
                 t.entered,
                 self.shared.cfg.bots,
@@ -1978,8 +1999,8 @@ pub fn parse_listening_line(line: &str) -> Option<(SocketAddr, Option<PathBuf>)>
 pub fn summarize(files: &[PathBuf]) -> Result<String> {
     let mib = |v: &Value| v.as_f64().unwrap_or(0.0) / 1048576.0;
     let mut s = String::new();
-    s.push_str("| run | bots | arenas | logins/s | p50 ms | p95 ms | p99 ms | max ms | loss % | disc | pos in/s | dgrams to bots/s | KB/s to bots | zone CPU % | supervisor CPU % | realms CPU % | supervisor RSS MiB | largest realm RSS MiB | idle realm RSS MiB | loadgen CPU % |\n");
-    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    s.push_str("| run | bots | arenas | logins/s | p50 ms | p95 ms | p99 ms | max ms | loss % | disc | pos in/s | dgrams to bots/s | KB/s to bots | zone CPU % | supervisor CPU % | realms CPU % | supervisor RSS MiB | largest realm RSS MiB | idle realm RSS MiB | loadgen CPU % | steal % |\n");
+    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for f in files {
         let text =
             std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
@@ -2019,7 +2040,7 @@ pub fn summarize(files: &[PathBuf]) -> Result<String> {
             None => "–".to_string(),
         };
         s.push_str(&format!(
-            "| {stem} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {pos_in:.0} | {} | {:.0} | {} | {} | {realm_cpu:.1} | {:.1} | {realm_rss:.1} | {} | {} |\n",
+            "| {stem} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {pos_in:.0} | {} | {:.0} | {} | {} | {realm_cpu:.1} | {:.1} | {realm_rss:.1} | {} | {} | {} |\n",
             r["config"]["bots"],
             r["config"]["arenas"],
             num(&r["logins"]["per_sec"], 0),
@@ -2036,6 +2057,7 @@ pub fn summarize(files: &[PathBuf]) -> Result<String> {
             mib(&r["server"]["supervisor"]["rss_max_bytes"]),
             idle.map_or_else(|| "–".to_string(), |v| format!("{v:.1}")),
             num(&r["loadgen"]["cpu_percent"], 1),
+            num(&r["machine"]["steal_percent"], 1),
         ));
     }
     Ok(s)

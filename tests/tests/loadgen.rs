@@ -214,6 +214,12 @@ fn loadgen_reports_a_sane_run() {
             "zone counters; {}",
             ctx()
         );
+        let steal = num(&r, &["machine", "steal_percent"])?;
+        ensure!(
+            (0.0..=100.0).contains(&steal),
+            "hypervisor steal {steal} % is not a share; {}",
+            ctx()
+        );
         Ok(())
     })();
     if let Err(e) = result {
