@@ -361,7 +361,7 @@ impl Settings {
             flush: crate::flush::FlushPolicy::from_settings(
                 r.millis("Net", "FlushDelayMillis", 0, 0..=100),
                 r.count("Net", "DatagramBudget", 7000, 0..=10_000_000) as u32,
-                r.millis("Net", "MaxFlushDelayMillis", 7, 0..=100),
+                r.millis("Net", "MaxFlushDelayMillis", 6, 0..=100),
             ),
             supervisor_relay: r.bool("Net", "SupervisorRelay", true),
             // Without ASSS's `auth_file` module, passwd.conf is not read

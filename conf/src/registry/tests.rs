@@ -100,7 +100,7 @@ fn module_and_supervisor_settings_are_read() {
         ("Misc", "SheepMessage", Scope::Arena, ""),
         ("Log", "FileMaxBytes", Scope::Global, "10000000"),
         ("Net", "DatagramBudget", Scope::Global, "7000"),
-        ("Net", "MaxFlushDelayMillis", Scope::Global, "7"),
+        ("Net", "MaxFlushDelayMillis", Scope::Global, "6"),
     ] {
         let k = lookup(section, key).unwrap_or_else(|| panic!("{section}:{key} unknown"));
         assert_eq!(
