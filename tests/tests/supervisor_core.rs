@@ -313,3 +313,42 @@ fn a_missing_map_is_a_problem_the_operator_sees_in_stats() {
         Ok(())
     });
 }
+
+/// Voluntary context switches of a process's main thread: how often its
+/// event loop went to sleep and was woken.
+fn main_thread_wakeups(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+        .and_then(|v| v.trim().parse().ok())
+        .context("no voluntary_ctxt_switches line")
+}
+
+#[test]
+fn an_empty_zone_ticks_slowly_and_its_first_players_get_the_fast_tick_back() {
+    zone_test(&[], |zone| {
+        // Nobody connected: the 100 ms idle tick, about 10 wake-ups a
+        // second. The 10 ms tick alone would be 100; a busy machine can
+        // only make the count smaller (timers fire late, never early).
+        let t0 = std::time::Instant::now();
+        let w0 = main_thread_wakeups(zone.pid())?;
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        let w1 = main_thread_wakeups(zone.pid())?;
+        let secs = t0.elapsed().as_secs_f64();
+        let rate = (w1 - w0) as f64 / secs;
+        ensure!(
+            rate < 40.0,
+            "an empty zone woke {} times in {secs:.1} s",
+            w1 - w0
+        );
+        // The first connections are served as ever: log in, enter, see
+        // each other and talk (reliable data, acks and the 10 ms tick).
+        let mut a = bot_in(zone, "alice", "0", ship::WARBIRD)?;
+        let mut b = bot_in(zone, "bob", "0", ship::WARBIRD)?;
+        wait_for_player(&mut b, "alice")?;
+        still_together(&mut a, &mut b, "awake")?;
+        still_together(&mut b, &mut a, "awake too")?;
+        Ok(())
+    });
+}
