@@ -124,8 +124,11 @@ scenario() {
         return
     fi
     start_zone "$name"
+    # The progress lines (one a second, with the hypervisor's steal) are
+    # kept beside the report: scripts/steal-buckets.sh reads them.
     "$bin/loadgen" --bots "$bots" --arenas "$arenas" --rate 10 --duration "$secs" \
-        --server "$game" --control "$control" --json "${extra[@]}" >"$out/$name.json"
+        --server "$game" --control "$control" --json "${extra[@]}" >"$out/$name.json" \
+        2> >(tee "$out/$name.progress" >&2)
     # The realms after the bots left (idle, until Realms:IdleStopMillis).
     sleep 2
     "$bin/zone-supervisor" stats --json --control "$control" >"$out/$name.after.json" || true
