@@ -3,12 +3,15 @@
 //! supervisor by the realm's rules and still reach players in range and a
 //! spectator (with energy, as the realm would send it); a weapon still
 //! takes the realm's relay; with the setting off, nothing is relayed by
-//! the supervisor and positions still arrive.
+//! the supervisor and positions still arrive; a chat client in the arena
+//! (who never sends a position) does not send the arena's positions
+//! through the realm.
 
 use anyhow::{ensure, Context, Result};
-use ss_proto::game::{ship, weapon_type, C2SPacket, ExtraData, S2CPacket, WeaponInfo};
+use ss_proto::game::{chat_type, ship, weapon_type, C2SPacket, ExtraData, S2CPacket, WeaponInfo};
 use ss_proto::transport::{Priority, Reliability};
 use ss_tests::bot::Bot;
+use ss_tests::chatnet::ChatClient;
 use ss_tests::scenario::*;
 use ss_tests::zone::TestZone;
 
@@ -105,4 +108,36 @@ fn with_the_supervisor_relay_off_the_realm_relays_everything() {
         assert_eq!(relayed(zone)?, 0);
         Ok(())
     });
+}
+
+#[test]
+fn a_chat_client_in_the_arena_leaves_plain_positions_to_the_supervisor() {
+    zone_test(
+        &["Net:ChatListen=127.0.0.1:0", "Net:ChatMessageDelay=1"],
+        |zone| {
+            // The chat client is in the arena first: a spectator whose
+            // place the relay never learns (chatnet sends no positions).
+            let addr = zone.chat_addr().context("no chat= in the listening line")?;
+            let mut chat = ChatClient::connect(addr)?;
+            chat.send("LOGIN:1;test client 1.0:Watcher:secret")?;
+            chat.expect(WAIT, "LOGINOK:Watcher")?;
+            chat.send("GO:0")?;
+            chat.wait_line(WAIT, |l| l.starts_with("INARENA:0:"))?;
+            let mut a = bot_in(zone, "alice", "0", ship::WARBIRD)?;
+            let mut b = bot_in(zone, "bob", "0", ship::JAVELIN)?;
+            face_off(&mut a, &mut b)?;
+            let before = relayed(zone)?;
+            for i in 1..=5 {
+                stream_until_seen(&mut a, &mut b, 8200 + i * 10, 8200 - i * 10)?;
+            }
+            ensure!(
+                relayed(zone)? > before,
+                "with a chat client in the arena every position went through the realm"
+            );
+            // He is still in the arena and hears it.
+            a.chat(chat_type::PUBLIC, -1, "still there?")?;
+            chat.expect(WAIT, "MSG:PUB:alice:still there?")?;
+            Ok(())
+        },
+    );
 }

@@ -152,6 +152,11 @@ impl Chatnet {
     pub(crate) fn client_count(&self) -> usize {
         self.clients.len()
     }
+
+    /// Whether `pid` is a chat client (a player with no UDP connection).
+    pub(crate) fn is_client(&self, pid: i16) -> bool {
+        self.clients.contains_key(&pid)
+    }
 }
 
 impl Chatnet {

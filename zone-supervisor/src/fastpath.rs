@@ -183,11 +183,16 @@ impl Zone {
         &mut self,
         slot: SlotId,
         antiwarp_slow: bool,
-        players: Vec<RelayPeer>,
+        mut players: Vec<RelayPeer>,
     ) {
         if !self.s.supervisor_relay {
             return;
         }
+        // Chatnet clients are spectators that never send a position and
+        // never get one (chatnet has no line for it): they are no
+        // receivers, and kept in the table they would stay unplaced and
+        // send every position of their arena through the realm.
+        players.retain(|r| !self.chatnet.is_client(r.pid));
         if players.is_empty() {
             self.relay.remove(&slot);
             return;
