@@ -19,7 +19,7 @@ pub mod socket;
 pub mod version;
 
 /// Version of this message set; bumped on every incompatible change.
-pub const PROTOCOL_VERSION: u32 = 5;
+pub const PROTOCOL_VERSION: u32 = 6;
 
 /// Largest frame either side accepts. A peer that announces more is broken
 /// or hostile and the link is dropped.
@@ -428,6 +428,12 @@ pub enum FromRealm<'a> {
         antiwarp_slow: bool,
         /// Every player the realm relays to, with his rule.
         players: Vec<relay::RelayPeer>,
+        /// Where the realm has each of them now: the place its own relay
+        /// would use. The supervisor starts a player it did not track yet
+        /// there (a newcomer, every player after a supervisor upgrade), so
+        /// both relays pick the same receivers from the first position.
+        /// Not part of the rules: a change of place alone sends nothing.
+        places: Vec<relay::RelayPlace>,
     },
 }
 

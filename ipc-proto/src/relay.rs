@@ -14,6 +14,18 @@ use serde::{Deserialize, Serialize};
 /// distance (the realm's own relay uses it too).
 pub const RADAR_DOT_PIXELS: i32 = 8000;
 
+/// Where a realm has one player (pixels; see
+/// [`FromRealm::RelayRules`](crate::FromRealm::RelayRules)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelayPlace {
+    /// Player id.
+    pub pid: i16,
+    /// X, pixels.
+    pub x: i16,
+    /// Y, pixels.
+    pub y: i16,
+}
+
 /// A receiver's energy viewing rule, as it applies to him now (his ship
 /// decides whether the in-ship or the spectator rule counts).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,7 +6,7 @@
 //! features). Positions the supervisor relayed come back as
 //! [`ipc_proto::ToRealm::RelayedPosition`] and only update state here.
 
-use ipc_proto::relay::{RelayEnergy, RelayPeer};
+use ipc_proto::relay::{RelayEnergy, RelayPeer, RelayPlace};
 use ipc_proto::FromRealm;
 use ss_proto::game::ship;
 
@@ -63,17 +63,36 @@ impl Arena {
         (antiwarp_slow, players)
     }
 
-    /// Sends [`FromRealm::RelayRules`] if they changed since last sent.
+    /// Where the realm has each player of `rules` now (the place its own
+    /// relay uses for him as a receiver).
+    fn relay_places(&self, rules: &[RelayPeer]) -> Vec<RelayPlace> {
+        rules
+            .iter()
+            .filter_map(|r| {
+                let p = self.players.get(&r.pid)?;
+                Some(RelayPlace {
+                    pid: r.pid,
+                    x: p.x,
+                    y: p.y,
+                })
+            })
+            .collect()
+    }
+
+    /// Sends [`FromRealm::RelayRules`] if they changed since last sent
+    /// (the places go with them but are not compared).
     pub(crate) fn update_relay_rules(&mut self) {
         let now = self.relay_rules();
         if self.relay_rules_sent.as_ref() == Some(&now) {
             return;
         }
+        let places = self.relay_places(&now.1);
         emit(
             &mut self.out,
             &FromRealm::RelayRules {
                 antiwarp_slow: now.0,
                 players: now.1.clone(),
+                places,
             },
         );
         self.relay_rules_sent = Some(now);

@@ -3,8 +3,8 @@
 //! supervisor by the realm's rules and still reach players in range and a
 //! spectator (with energy, as the realm would send it); a weapon still
 //! takes the realm's relay; with the setting off, nothing is relayed by
-//! the supervisor and positions still arrive; a chat client in the arena
-//! (who never sends a position) does not send the arena's positions
+//! the supervisor and positions still arrive; a chat client or a game
+//! client who never sends a position does not send the arena's positions
 //! through the realm.
 
 use anyhow::{ensure, Context, Result};
@@ -140,4 +140,27 @@ fn a_chat_client_in_the_arena_leaves_plain_positions_to_the_supervisor() {
             Ok(())
         },
     );
+}
+
+#[test]
+fn a_player_who_never_moves_leaves_plain_positions_to_the_supervisor() {
+    zone_test(&[], |zone| {
+        // Carol is in a ship but never sends a position: the realm's rules
+        // come with its place for her, so the supervisor need not wait
+        // for one of her own.
+        let mut c = bot_in(zone, "carol", "0", ship::WARBIRD)?;
+        let mut a = bot_in(zone, "alice", "0", ship::WARBIRD)?;
+        let mut b = bot_in(zone, "bob", "0", ship::JAVELIN)?;
+        wait_for_player(&mut c, "bob")?;
+        face_off(&mut a, &mut b)?;
+        let before = relayed(zone)?;
+        for i in 1..=5 {
+            stream_until_seen(&mut a, &mut b, 8200 + i * 10, 8200 - i * 10)?;
+        }
+        ensure!(
+            relayed(zone)? > before,
+            "with a player who never moved in the arena every position went through the realm"
+        );
+        Ok(())
+    });
 }

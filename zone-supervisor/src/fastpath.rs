@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 
-use ipc_proto::relay::{plain_receives, RelayExtra, RelayPeer};
+use ipc_proto::relay::{plain_receives, RelayExtra, RelayPeer, RelayPlace};
 use ipc_proto::ToRealm;
 use ss_proto::game::{
     position_latency, relay_position, ship, status, ExtraLen, Position, MAX_RELAY_LEN,
@@ -33,9 +33,10 @@ struct Peer {
     time: u32,
     /// Status bits of his newest position.
     status: u8,
-    /// Whether `x`, `y` are his: false until the first newer position of
-    /// his own since the table took him in (after a supervisor upgrade or
-    /// a new worker, the realm knows where he is but the table does not).
+    /// Whether `x`, `y` are where the realm has him too: from the realm's
+    /// place when the table took him in, or from a newer position of his
+    /// own. False only when the realm sent no place for him; until then
+    /// his realm's positions go through the realm.
     placed: bool,
 }
 
@@ -84,17 +85,26 @@ pub(crate) type RelayTables = HashMap<SlotId, RelayTable>;
 
 impl RelayTable {
     /// Installs new rules, keeping what is tracked of players who stay.
-    /// `now` (server ticks) starts a newcomer's time stamp where the realm
-    /// starts it (a little in the past).
-    pub(crate) fn install(&mut self, antiwarp_slow: bool, mut rules: Vec<RelayPeer>, now: u32) {
+    /// A player the table did not place yet starts at the realm's place
+    /// for him in `places`, if it sent one. `now` (server ticks) starts a
+    /// newcomer's time stamp where the realm starts it (a little in the
+    /// past).
+    pub(crate) fn install(
+        &mut self,
+        antiwarp_slow: bool,
+        mut rules: Vec<RelayPeer>,
+        places: &[RelayPlace],
+        now: u32,
+    ) {
         rules.sort_by_key(|r| r.pid);
         rules.dedup_by_key(|r| r.pid);
         let old = std::mem::take(&mut self.peers);
+        let realm_place = |pid: i16| places.iter().find(|p| p.pid == pid);
         self.antiwarp_slow = antiwarp_slow;
         self.peers = rules
             .into_iter()
-            .map(
-                |rule| match old.binary_search_by_key(&rule.pid, |p| p.rule.pid) {
+            .map(|rule| {
+                let mut peer = match old.binary_search_by_key(&rule.pid, |p| p.rule.pid) {
                     Ok(i) => Peer { rule, ..old[i] },
                     Err(_) => Peer {
                         rule,
@@ -104,8 +114,14 @@ impl RelayTable {
                         status: 0,
                         placed: false,
                     },
-                },
-            )
+                };
+                if !peer.placed {
+                    if let Some(at) = realm_place(rule.pid) {
+                        (peer.x, peer.y, peer.placed) = (at.x, at.y, true);
+                    }
+                }
+                peer
+            })
             .collect();
         if self.rng == 0 {
             self.rng = u64::from(now) | 1;
@@ -184,14 +200,15 @@ impl Zone {
         slot: SlotId,
         antiwarp_slow: bool,
         mut players: Vec<RelayPeer>,
+        places: &[RelayPlace],
     ) {
         if !self.s.supervisor_relay {
             return;
         }
         // Chatnet clients are spectators that never send a position and
         // never get one (chatnet has no line for it): they are no
-        // receivers, and kept in the table they would stay unplaced and
-        // send every position of their arena through the realm.
+        // receivers, and relaying to them would only queue positions that
+        // are thrown away at flush time.
         players.retain(|r| !self.chatnet.is_client(r.pid));
         if players.is_empty() {
             self.relay.remove(&slot);
@@ -201,7 +218,7 @@ impl Zone {
         self.relay
             .entry(slot)
             .or_default()
-            .install(antiwarp_slow, players, now);
+            .install(antiwarp_slow, players, places, now);
     }
 
     /// Forgets a realm's relay rules (its worker ended).
@@ -287,10 +304,10 @@ mod tests {
         }
     }
 
-    /// A table as the realm's first rules make it: nobody placed yet.
+    /// A table from rules that came without places: nobody placed yet.
     fn fresh(antiwarp_slow: bool, rules: Vec<RelayPeer>) -> RelayTable {
         let mut t = RelayTable::default();
-        t.install(antiwarp_slow, rules, 1000);
+        t.install(antiwarp_slow, rules, &[], 1000);
         t
     }
 
@@ -412,7 +429,7 @@ mod tests {
         let mut t = table(vec![rule(1), rule(2)]);
         let mut plan = Plan::default();
         t.decide(2, &pos(1001, 7000, 7000), &mut plan);
-        t.install(false, vec![rule(2), rule(3)], 2000);
+        t.install(false, vec![rule(2), rule(3)], &[], 2000);
         assert_eq!((t.peers[0].rule.pid, t.peers[0].x), (2, 7000));
         assert!(t.peers[0].placed);
         assert!(!t.peers[1].placed, "a newcomer's place is not known yet");
@@ -421,8 +438,8 @@ mod tests {
 
     #[test]
     fn positions_go_through_the_realm_until_every_receiver_is_placed() {
-        // A fresh table (a supervisor upgrade, a new worker): nobody's
-        // place is known, though the realm knows them all.
+        // Rules without places: nobody's place is known to the table,
+        // though the realm knows them all.
         let mut t = fresh(false, vec![rule(1), rule(2)]);
         let mut plan = Plan::default();
         // 2 waits near (8222, 8222) without moving: by a guess of (0, 0)
@@ -443,5 +460,61 @@ mod tests {
             Decision::Relayed
         );
         assert_eq!(plan.plain, vec![2]);
+    }
+
+    fn at(pid: i16, x: i16, y: i16) -> RelayPlace {
+        RelayPlace { pid, x, y }
+    }
+
+    #[test]
+    fn players_start_where_the_realm_has_them() {
+        // A fresh table (a supervisor upgrade, a new worker, newcomers):
+        // the realm's places come with its rules. 2 sits still near
+        // (8222, 8222), 3 far away.
+        let mut t = RelayTable::default();
+        let places = [at(1, 0, 0), at(2, 8222, 8222), at(3, 100, 100)];
+        t.install(false, vec![rule(1), rule(2), rule(3)], &places, 1000);
+        let mut plan = Plan::default();
+        // 1's first position goes the fast way, to 2 only.
+        assert_eq!(
+            t.decide(1, &pos(1001, 8200, 8200), &mut plan),
+            Decision::Relayed
+        );
+        assert_eq!(plan.plain, vec![2]);
+    }
+
+    #[test]
+    fn a_tracked_place_wins_over_the_realms_and_a_missing_one_waits() {
+        let mut t = table(vec![rule(1), rule(2)]);
+        let mut plan = Plan::default();
+        t.decide(2, &pos(1001, 7000, 7000), &mut plan);
+        // The realm's place for 2 is older than his own position here;
+        // 3 has no place from the realm.
+        t.install(
+            false,
+            vec![rule(1), rule(2), rule(3)],
+            &[at(1, 5, 5), at(2, 10, 10)],
+            2000,
+        );
+        assert_eq!((t.peers[0].x, t.peers[0].y), (0, 0), "1 was placed");
+        assert_eq!((t.peers[1].x, t.peers[1].y), (7000, 7000));
+        assert!(!t.peers[2].placed);
+        assert_eq!(
+            t.decide(1, &pos(1002, 7000, 7000), &mut plan),
+            Decision::Slow,
+            "3's place is unknown: the realm relays"
+        );
+        // Rules with his place (the next heartbeat's) place him.
+        t.install(
+            false,
+            vec![rule(1), rule(2), rule(3)],
+            &[at(3, 6990, 6990)],
+            3000,
+        );
+        assert_eq!(
+            t.decide(1, &pos(1003, 7000, 7000), &mut plan),
+            Decision::Relayed
+        );
+        assert_eq!(plan.plain, vec![2, 3]);
     }
 }

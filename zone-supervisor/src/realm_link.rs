@@ -586,8 +586,9 @@ impl Zone {
             FromRealm::RelayRules {
                 antiwarp_slow,
                 players,
+                places,
             } => {
-                self.install_relay_rules(slot_id, antiwarp_slow, players);
+                self.install_relay_rules(slot_id, antiwarp_slow, players, &places);
                 Ok(())
             }
             FromRealm::Build { version } => {

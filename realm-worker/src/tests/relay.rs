@@ -159,3 +159,26 @@ fn relay_rules_are_sent_when_they_change_and_only_then() {
     let (_, rules) = h.arena.relay_rules();
     assert_eq!(rules[0].ship, ship::SPECTATOR);
 }
+
+#[test]
+fn relay_rules_carry_the_places_the_realm_relays_by() {
+    let mut h = Harness::new(&[]);
+    h.enter(1, "alice", ship::WARBIRD);
+    h.enter(2, "bob", ship::JAVELIN);
+    plain_at(&mut h, 1, 5000, 6000, 1);
+    h.clear();
+    // The next heartbeat sends the rules again, with where everyone is.
+    h.send(ToRealm::Heartbeat { seq: 1 });
+    let rules: Vec<String> = h
+        .others()
+        .into_iter()
+        .filter(|s| s.starts_with("RelayRules"))
+        .collect();
+    assert_eq!(rules.len(), 1, "{:?}", h.others());
+    assert!(
+        rules[0].contains("RelayPlace { pid: 1, x: 5000, y: 6000 }"),
+        "{}",
+        rules[0]
+    );
+    assert!(rules[0].contains("RelayPlace { pid: 2,"), "{}", rules[0]);
+}
