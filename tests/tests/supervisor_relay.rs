@@ -5,9 +5,11 @@
 //! takes the realm's relay; with the setting off, nothing is relayed by
 //! the supervisor and positions still arrive; a chat client or a game
 //! client who never sends a position does not send the arena's positions
-//! through the realm.
+//! through the realm. With send threads (`Net:SendThreads`) all of it, and
+//! a stopping zone's goodbyes, still arrive.
 
 use anyhow::{ensure, Context, Result};
+use nix::sys::signal::Signal;
 use ss_proto::game::{chat_type, ship, weapon_type, C2SPacket, ExtraData, S2CPacket, WeaponInfo};
 use ss_proto::transport::{Priority, Reliability};
 use ss_tests::bot::Bot;
@@ -161,6 +163,41 @@ fn a_player_who_never_moves_leaves_plain_positions_to_the_supervisor() {
             relayed(zone)? > before,
             "with a player who never moved in the arena every position went through the realm"
         );
+        Ok(())
+    });
+}
+
+#[test]
+fn with_send_threads_everything_arrives_and_the_goodbyes_too() {
+    zone_test(&["Net:SendThreads=2"], |zone| {
+        assert_eq!(zone.stats()?["zone"]["send_threads"], 2);
+        let (mut a, mut b, mut c) = three(zone)?;
+        // Both ways (a and b most likely sit in different shards, and
+        // with two bots per direction one shard carries both).
+        for i in 1..=5 {
+            stream_until_seen(&mut a, &mut b, 8200 + i * 10, 8200 - i * 10)?;
+            stream_until_seen(&mut b, &mut a, 7800 - i * 10, 7800 + i * 10)?;
+        }
+        let extra = stream_until_spectator_sees(&mut a, &mut c, 8260, 8140)?;
+        assert_eq!(extra, ExtraData::Energy(1000));
+        // Reliable traffic: a chat line reaches both others.
+        let a_pid = pid_of(&a);
+        a.chat(chat_type::PUBLIC, -1, "threads")?;
+        for bot in [&mut b, &mut c] {
+            bot.wait_for(WAIT, |p| {
+                matches!(p, S2CPacket::Chat(m) if m.pid == a_pid && m.text == "threads")
+                    .then_some(())
+            })
+            .context("the chat line must arrive")?;
+        }
+        assert_eq!(zone.stats()?["zone"]["send_failed"], 0);
+        // A stopping zone says goodbye to everyone before it exits, though
+        // the send threads end with it.
+        zone.signal(Signal::SIGTERM)?;
+        for bot in [&mut a, &mut b, &mut c] {
+            bot.wait_disconnected(WAIT)
+                .context("the zone's goodbye must arrive")?;
+        }
         Ok(())
     });
 }

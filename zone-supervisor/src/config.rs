@@ -116,6 +116,10 @@ pub struct RuntimeSettings {
     /// The supervisor relays plain positions itself by the realms' rules
     /// (`Net:SupervisorRelay`; see `crate::fastpath`).
     pub supervisor_relay: bool,
+    /// Threads that make the game socket's send system calls
+    /// (`Net:SendThreads`, read at start; 0 = the zone thread sends;
+    /// see `crate::outbox`).
+    pub send_threads: usize,
     /// Local passwords (`passwd.conf`).
     pub auth: LocalAuth,
     /// The zone's config source (arena configs are read for score groups).
@@ -364,6 +368,12 @@ impl Settings {
                 r.millis("Net", "MaxFlushDelayMillis", 6, 0..=100),
             ),
             supervisor_relay: r.bool("Net", "SupervisorRelay", true),
+            send_threads: r.count(
+                "Net",
+                "SendThreads",
+                0,
+                0..=crate::outbox::MAX_SEND_THREADS as i64,
+            ),
             // Without ASSS's `auth_file` module, passwd.conf is not read
             // (everyone may log in, unauthenticated, as ASSS would let them).
             auth: LocalAuth::new(

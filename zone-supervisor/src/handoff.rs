@@ -366,6 +366,8 @@ impl Zone {
             self.realm_event(now, ev);
         }
         self.flush();
+        // Send threads end with the exec: what they hold leaves first.
+        self.outbox.flush_and_wait();
         match self.exec_into(now, &binary) {
             Ok(never) => match never {},
             Err(e) => self.give_up_exec(format!("{e:#}")),

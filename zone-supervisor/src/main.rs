@@ -22,6 +22,7 @@ mod lag;
 mod logring;
 mod modules;
 mod news;
+mod outbox;
 mod ping;
 mod players;
 mod realm_link;

@@ -199,11 +199,11 @@ impl Zone {
                         at: now,
                     },
                 );
-                let _ = self.udp.try_send_to(&reply, addr);
+                self.outbox.push(addr, &reply);
             }
             InitDecision::Refuse => {
                 self.stats.refused += 1;
-                let _ = self.udp.try_send_to(&DISCONNECT, addr);
+                self.outbox.push(addr, &DISCONNECT);
             }
             InitDecision::Ignore => self.stats.dropped_unknown += 1,
         }
@@ -227,7 +227,7 @@ impl Zone {
     fn open_connection(&mut self, now: Instant, addr: SocketAddr, hs: Handshake, data: &mut [u8]) {
         if !self.admit(now, addr) {
             self.stats.refused += 1;
-            let _ = self.udp.try_send_to(&DISCONNECT, addr);
+            self.outbox.push(addr, &DISCONNECT);
             return;
         }
         let conn = Connection::server(
@@ -348,7 +348,7 @@ impl Zone {
         {
             player.conn = Connection::server(now, transport, self.clock, cipher_key, continuum);
             player.continuum = continuum;
-            let _ = self.udp.try_send_to(&reply, player.addr);
+            self.outbox.push(player.addr, &reply);
         }
     }
 
@@ -356,10 +356,8 @@ impl Zone {
     /// disconnect, so a last message still leaves).
     pub(crate) fn flush_player(&mut self, now: Instant, pid: i16) {
         if let Some(p) = self.players.get_mut(pid) {
-            let (udp, addr) = (&self.udp, p.addr);
-            p.conn.poll_transmit(now, &mut |d| {
-                let _ = udp.try_send_to(d, addr);
-            });
+            let (out, addr) = (&mut self.outbox, p.addr);
+            p.conn.poll_transmit(now, &mut |d| out.push(addr, d));
         }
     }
 
@@ -400,8 +398,8 @@ impl Zone {
                         .unwrap_or_else(|| S2CPacket::server_chat(chat_type::SYSOP_WARNING, text))
                         .encode(&mut msg);
                     player.conn.seal(&mut msg);
-                    let _ = self.udp.try_send_to(&msg, player.addr);
-                    let _ = self.udp.try_send_to(&DISCONNECT, player.addr);
+                    self.outbox.push(player.addr, &msg);
+                    self.outbox.push(player.addr, &DISCONNECT);
                 }
                 self.remove_player(now, pid);
                 return;
@@ -426,10 +424,8 @@ impl Zone {
             }
             if !p.conn.is_closed() {
                 p.conn.disconnect();
-                let (udp, addr) = (&self.udp, p.addr);
-                p.conn.poll_transmit(now, &mut |d| {
-                    let _ = udp.try_send_to(d, addr);
-                });
+                let (out, addr) = (&mut self.outbox, p.addr);
+                p.conn.poll_transmit(now, &mut |d| out.push(addr, d));
             }
             self.retired.absorb(p.conn.stats());
             if let Some(n) = self.per_ip.get_mut(&p.addr.ip()) {

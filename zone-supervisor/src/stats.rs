@@ -165,6 +165,13 @@ pub struct ZoneReport {
     pub traffic: TrafficCounters,
     /// Packets dropped in all: unknown senders, malformed, out of window.
     pub dropped: u64,
+    /// Datagrams to clients the kernel refused (send buffer full, error).
+    #[serde(default)]
+    pub send_failed: u64,
+    /// Threads making the game socket's sends (`Net:SendThreads`; 0: the
+    /// zone thread).
+    #[serde(default)]
+    pub send_threads: u32,
     /// Billing server link: "disabled", "connecting", "up", "down".
     pub biller: String,
     /// Details of the billing server link.

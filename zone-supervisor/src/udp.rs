@@ -49,7 +49,9 @@ impl GameSocket {
         self.inner.readable().await
     }
 
-    /// Sends one datagram now, without waiting.
+    /// Sends one datagram now, without waiting (the zone sends through
+    /// `crate::outbox`; this is for tests).
+    #[cfg(test)]
     pub fn try_send_to(&self, buf: &[u8], addr: SocketAddr) -> io::Result<usize> {
         self.inner.get_ref().send_to(buf, addr)
     }
@@ -167,6 +169,16 @@ fn from_sockaddr(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
 }
 
 impl SendBatch {
+    /// Datagrams queued.
+    pub fn len(&self) -> usize {
+        self.msgs.len()
+    }
+
+    /// Nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.msgs.is_empty()
+    }
+
     /// Queues one datagram.
     pub fn push(&mut self, addr: SocketAddr, datagram: &[u8]) {
         let start = self.bytes.len();

@@ -28,6 +28,7 @@ use crate::control::{self, ControlRequest};
 use crate::directory::Directory;
 use crate::flush::{FlushDecision, Pass, PassGap};
 use crate::hold_timer::HoldTimer;
+use crate::outbox::Outbox;
 use crate::ping::{self, Population};
 use crate::players::{Player, PlayerTable};
 use crate::realm_link::WorkerLinks;
@@ -37,7 +38,7 @@ use crate::stats::{
     cpu_percent, read_proc, ProcSample, ProcessReport, StatsReport, TrafficCounters, ZoneCounters,
     ZoneReport,
 };
-use crate::udp::{GameSocket, RecvBatch, SendBatch};
+use crate::udp::{GameSocket, RecvBatch};
 
 /// Most `recvmmsg` calls per readiness event before other work gets a turn.
 const RECV_BATCH: usize = 8;
@@ -123,6 +124,13 @@ pub async fn run(settings: Settings, mut log: crate::logring::LogRing) -> Result
     tune_socket(&game);
     game.set_nonblocking(true)?;
     ping.set_nonblocking(true)?;
+    let outbox = Outbox::new(&game, settings.send_threads).context("starting the send threads")?;
+    if outbox.send_threads() > 0 {
+        info!(
+            threads = outbox.send_threads(),
+            "game datagrams leave through send threads (Net:SendThreads)"
+        );
+    }
     let udp = GameSocket::new(game)?;
     let ping = UdpSocket::from_std(ping)?;
     // The database is opened before the zone announces itself, so a bad
@@ -205,7 +213,7 @@ pub async fn run(settings: Settings, mut log: crate::logring::LogRing) -> Result
         retired: TrafficCounters::default(),
         scratch: Vec::new(),
         recv_batch: RecvBatch::default(),
-        send_batch: SendBatch::default(),
+        outbox,
         udp_backlog: false,
         held: Vec::new(),
         held_due: None,
@@ -310,7 +318,8 @@ pub(crate) struct Zone {
     pub(crate) retired: TrafficCounters,
     pub(crate) scratch: Vec<u8>,
     recv_batch: RecvBatch,
-    send_batch: SendBatch,
+    /// This pass's outgoing game datagrams (`crate::outbox`).
+    pub(crate) outbox: Outbox,
     /// The last drain of the game socket stopped before it was empty.
     udp_backlog: bool,
     /// Players whose unreliable packets are held back for grouping.
@@ -713,6 +722,8 @@ impl Zone {
             dropped: traffic.transport_dropped
                 + self.stats.dropped_unknown
                 + self.stats.dropped_game,
+            send_failed: self.outbox.failed(),
+            send_threads: self.outbox.send_threads() as u32,
             biller: self.biller.state_name().to_string(),
             billing: self.biller.report(now),
             persist: self.scores.as_ref().map(|k| crate::stats::PersistReport {
@@ -869,13 +880,13 @@ impl Zone {
                 }
                 continue;
             }
-            let (out, addr) = (&mut self.send_batch, p.addr);
+            let (out, addr) = (&mut self.outbox, p.addr);
             p.conn.poll_transmit(now, &mut |d| out.push(addr, d));
             if p.conn.is_closed() {
                 ended.push(pid);
             }
         }
-        self.send_batch.flush(self.udp.as_raw_fd());
+        self.outbox.flush();
         list.clear();
         self.flush_list = list;
         for pid in ended {
@@ -893,11 +904,11 @@ impl Zone {
         self.biller_shutdown(now);
         for p in self.players.iter_mut() {
             p.conn.disconnect();
-            let (udp, addr) = (&self.udp, p.addr);
-            p.conn.poll_transmit(now, &mut |d| {
-                let _ = udp.try_send_to(d, addr);
-            });
+            let (out, addr) = (&mut self.outbox, p.addr);
+            p.conn.poll_transmit(now, &mut |d| out.push(addr, d));
         }
+        // The goodbyes leave before the workers are waited for.
+        self.outbox.flush_and_wait();
         self.state.stop_all();
         self.run_actions(now);
         self.flush_realms_all();

@@ -101,6 +101,7 @@ fn module_and_supervisor_settings_are_read() {
         ("Log", "FileMaxBytes", Scope::Global, "10000000"),
         ("Net", "DatagramBudget", Scope::Global, "7000"),
         ("Net", "MaxFlushDelayMillis", Scope::Global, "6"),
+        ("Net", "SendThreads", Scope::Global, "0"),
     ] {
         let k = lookup(section, key).unwrap_or_else(|| panic!("{section}:{key} unknown"));
         assert_eq!(
