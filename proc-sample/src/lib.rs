@@ -229,6 +229,33 @@ pub fn join_cmdline(raw: &[u8]) -> String {
         .join(" ")
 }
 
+/// The command name in a `/proc/<pid>/stat` text: what the parentheses
+/// after the pid hold (it may itself contain spaces and parentheses).
+pub fn stat_comm(text: &str) -> Option<&str> {
+    let open = text.find('(')?;
+    let close = text.rfind(')')?;
+    (close > open).then(|| &text[open + 1..close])
+}
+
+/// CPU seconds (user + system) of each thread of `pid`, summed by thread
+/// name (so threads sharing a name, like a pool's, count as one), sorted
+/// by name. Empty if the process is gone.
+pub fn thread_cpu_secs(pid: u32) -> Vec<(String, f64)> {
+    let mut by_name: std::collections::BTreeMap<String, f64> = Default::default();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    for task in tasks.flatten() {
+        let Ok(text) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        if let (Some(name), Some(sample)) = (stat_comm(&text), parse_proc_stat(&text)) {
+            *by_name.entry(name.to_string()).or_default() += sample.cpu_secs();
+        }
+    }
+    by_name.into_iter().collect()
+}
+
 /// Live (not zombie) child processes of `parent`, by pid, ascending.
 pub fn children_of(parent: u32) -> Vec<u32> {
     let mut out = Vec::new();
@@ -257,6 +284,37 @@ pub fn children_of(parent: u32) -> Vec<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_command_name_may_hold_parentheses_and_spaces() {
+        assert_eq!(stat_comm("42 (send-0) S 1 2"), Some("send-0"));
+        assert_eq!(stat_comm("42 (a (b) c) S 1 2"), Some("a (b) c"));
+        assert_eq!(stat_comm("garbage"), None);
+    }
+
+    #[test]
+    fn this_process_has_named_threads_with_cpu_time() {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
+        let t = std::thread::Builder::new()
+            .name("probe-thread".into())
+            .spawn(move || {
+                ready_tx.send(()).unwrap();
+                rx.recv().ok();
+            })
+            .unwrap();
+        ready_rx.recv().unwrap();
+        let threads = thread_cpu_secs(std::process::id());
+        tx.send(()).unwrap();
+        t.join().unwrap();
+        assert!(
+            threads
+                .iter()
+                .any(|(n, s)| n == "probe-thread" && *s >= 0.0),
+            "{threads:?}"
+        );
+        assert!(thread_cpu_secs(u32::MAX).is_empty());
+    }
 
     const LINE: &str = "1234 (realm:a b) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 1 0 100 1000000 300 18446744073709551615";
 

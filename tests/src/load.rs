@@ -993,6 +993,9 @@ struct ProcWatch {
     start: Option<ProcSample>,
     end: Option<ProcSample>,
     rss_max: u64,
+    /// CPU seconds by thread name at the window's start and end.
+    threads_start: Vec<(String, f64)>,
+    threads_end: Vec<(String, f64)>,
 }
 
 /// Asks the zone's control socket for its stats (one JSON line).
@@ -1244,6 +1247,27 @@ fn round1(v: f64) -> f64 {
     (v * 10.0).round() / 10.0
 }
 
+/// CPU % of one core of each thread name (alive at the end) between two
+/// samples taken `secs` apart.
+fn thread_percents(
+    start: &[(String, f64)],
+    end: &[(String, f64)],
+    secs: f64,
+) -> Vec<(String, f64)> {
+    if secs <= 0.0 {
+        return Vec::new();
+    }
+    end.iter()
+        .filter_map(|(name, after)| {
+            let before = start
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(0.0, |(_, b)| *b);
+            Some((name.clone(), ((after - before) / secs * 100.0).max(0.0)))
+        })
+        .collect()
+}
+
 /// CPU and memory of one zone process over the window.
 #[derive(Clone, Debug, Default)]
 pub struct ProcReport {
@@ -1257,6 +1281,8 @@ pub struct ProcReport {
     pub rss_bytes: u64,
     /// Largest resident memory seen during the run, bytes.
     pub rss_max_bytes: u64,
+    /// CPU % of one core by thread name.
+    pub threads: Vec<(String, f64)>,
 }
 
 /// The result of a load run.
@@ -1384,6 +1410,7 @@ impl LoadReport {
                 "cpu_percent": round1(p.cpu_percent),
                 "rss_bytes": p.rss_bytes,
                 "rss_max_bytes": p.rss_max_bytes,
+                "threads": p.threads.iter().map(|(n, c)| (n.clone(), json!(round1(*c)))).collect::<serde_json::Map<_, _>>(),
             })
         };
         json!({
@@ -1519,6 +1546,14 @@ impl LoadReport {
                 mib(sup.rss_bytes),
                 mib(sup.rss_max_bytes)
             ));
+            if sup.threads.len() > 1 {
+                let parts: Vec<String> = sup
+                    .threads
+                    .iter()
+                    .map(|(n, c)| format!("{n} {c:.1} %"))
+                    .collect();
+                s.push_str(&format!("  supervisor threads: {}\n", parts.join(", ")));
+            }
             for r in &self.realms {
                 s.push_str(&format!(
                     "  realm {:<10} pid {:>7} {:>5.1} % rss {:.1} MiB (max {:.1})\n",
@@ -1663,11 +1698,14 @@ fn drive(shared: &Shared) -> Result<LoadReport> {
             start: None,
             end: None,
             rss_max: 0,
+            threads_start: Vec::new(),
+            threads_end: Vec::new(),
         })
         .collect();
     let counters_start = zone_counters(&cfg.probe);
     for p in &mut procs {
         p.start = read_proc(p.pid);
+        p.threads_start = proc_sample::thread_cpu_secs(p.pid);
         p.rss_max = p.start.map_or(0, |s| s.rss_bytes);
     }
     let self_start = read_proc(std::process::id());
@@ -1740,6 +1778,7 @@ fn drive(shared: &Shared) -> Result<LoadReport> {
     });
     for p in &mut procs {
         p.end = read_proc(p.pid);
+        p.threads_end = proc_sample::thread_cpu_secs(p.pid);
         if let Some(s) = p.end {
             p.rss_max = p.rss_max.max(s.rss_bytes);
         }
@@ -1775,6 +1814,7 @@ fn drive(shared: &Shared) -> Result<LoadReport> {
         },
         rss_bytes: p.end.map_or(0, |s| s.rss_bytes),
         rss_max_bytes: p.rss_max,
+        threads: thread_percents(&p.threads_start, &p.threads_end, secs),
     };
     let supervisor = procs.first().map(proc_report);
     let realms: Vec<ProcReport> = procs.iter().skip(1).map(proc_report).collect();
@@ -1872,6 +1912,7 @@ fn drive(shared: &Shared) -> Result<LoadReport> {
             },
             rss_bytes: self_end.map_or(0, |s| s.rss_bytes),
             rss_max_bytes: self_end.map_or(0, |s| s.rss_bytes),
+            threads: Vec::new(),
         },
     })
 }

@@ -68,7 +68,32 @@ fn num(v: &Value, path: &[&str]) -> Result<f64> {
 
 #[test]
 fn loadgen_reports_a_sane_run() {
-    let zone = TestZone::start(&[]).expect("starting the zone");
+    sane_run(&[], |_| Ok(()));
+}
+
+/// With send threads the run is as sane, and the supervisor's threads are
+/// reported by name: the zone thread and both send threads.
+#[test]
+fn with_send_threads_the_run_is_sane_and_the_threads_are_reported() {
+    sane_run(&["Net:SendThreads=2"], |r| {
+        let threads = r["server"]["supervisor"]["threads"]
+            .as_object()
+            .context("no supervisor threads")?;
+        for name in ["send-0", "send-1"] {
+            ensure!(threads.contains_key(name), "no {name} in {threads:?}");
+        }
+        ensure!(
+            num(r, &["server", "supervisor", "threads", "zone-supervisor"])? > 0.0,
+            "the zone thread did nothing: {threads:?}"
+        );
+        Ok(())
+    });
+}
+
+/// Runs loadgen against a zone started with `overrides`, checks the
+/// report, then `more` on it.
+fn sane_run(overrides: &[&str], more: impl FnOnce(&Value) -> Result<()>) {
+    let zone = TestZone::start(overrides).expect("starting the zone");
     let result = (|| -> Result<()> {
         let args: Vec<String> = [
             "--bots",
@@ -220,7 +245,7 @@ fn loadgen_reports_a_sane_run() {
             "hypervisor steal {steal} % is not a share; {}",
             ctx()
         );
-        Ok(())
+        more(&r).with_context(ctx)
     })();
     if let Err(e) = result {
         panic!("{e:?}");
