@@ -1258,12 +1258,12 @@ fn thread_percents(
         return Vec::new();
     }
     end.iter()
-        .filter_map(|(name, after)| {
+        .map(|(name, after)| {
             let before = start
                 .iter()
                 .find(|(n, _)| n == name)
                 .map_or(0.0, |(_, b)| *b);
-            Some((name.clone(), ((after - before) / secs * 100.0).max(0.0)))
+            (name.clone(), ((after - before) / secs * 100.0).max(0.0))
         })
         .collect()
 }
