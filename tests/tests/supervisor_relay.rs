@@ -23,6 +23,17 @@ fn relayed(zone: &TestZone) -> Result<u64> {
     Ok(stats["zone"]["supervisor_relayed"].as_u64().unwrap_or(0))
 }
 
+/// Streams five positions from `a` until `b` sees each, and checks that
+/// the supervisor relayed at least one of them itself (`why` if not).
+fn supervisor_relays(zone: &TestZone, a: &mut Bot, b: &mut Bot, why: &str) -> Result<()> {
+    let before = relayed(zone)?;
+    for i in 1..=5 {
+        stream_until_seen(a, b, 8200 + i * 10, 8200 - i * 10)?;
+    }
+    ensure!(relayed(zone)? > before, "{why}");
+    Ok(())
+}
+
 /// Streams positions from `from` until `spec` (spectating `from`) gets one
 /// at (`x`, `y`); returns its extra data.
 fn stream_until_spectator_sees(
@@ -128,14 +139,12 @@ fn a_chat_client_in_the_arena_leaves_plain_positions_to_the_supervisor() {
             let mut a = bot_in(zone, "alice", "0", ship::WARBIRD)?;
             let mut b = bot_in(zone, "bob", "0", ship::JAVELIN)?;
             face_off(&mut a, &mut b)?;
-            let before = relayed(zone)?;
-            for i in 1..=5 {
-                stream_until_seen(&mut a, &mut b, 8200 + i * 10, 8200 - i * 10)?;
-            }
-            ensure!(
-                relayed(zone)? > before,
-                "with a chat client in the arena every position went through the realm"
-            );
+            supervisor_relays(
+                zone,
+                &mut a,
+                &mut b,
+                "with a chat client in the arena every position went through the realm",
+            )?;
             // He is still in the arena and hears it.
             a.chat(chat_type::PUBLIC, -1, "still there?")?;
             chat.expect(WAIT, "MSG:PUB:alice:still there?")?;
@@ -155,14 +164,12 @@ fn a_player_who_never_moves_leaves_plain_positions_to_the_supervisor() {
         let mut b = bot_in(zone, "bob", "0", ship::JAVELIN)?;
         wait_for_player(&mut c, "bob")?;
         face_off(&mut a, &mut b)?;
-        let before = relayed(zone)?;
-        for i in 1..=5 {
-            stream_until_seen(&mut a, &mut b, 8200 + i * 10, 8200 - i * 10)?;
-        }
-        ensure!(
-            relayed(zone)? > before,
-            "with a player who never moved in the arena every position went through the realm"
-        );
+        supervisor_relays(
+            zone,
+            &mut a,
+            &mut b,
+            "with a player who never moved in the arena every position went through the realm",
+        )?;
         Ok(())
     });
 }

@@ -71,6 +71,33 @@ fn cli_in_background(zone: &TestZone, args: &[&str]) -> std::thread::JoinHandle<
     std::thread::spawn(move || cmd.output().context("running the CLI"))
 }
 
+/// Runs the operator CLI with `args` while every arena keeps flying (a
+/// round each `ROUND`), and returns its output once it succeeded.
+fn cli_while_flying(
+    zone: &TestZone,
+    arenas: &mut [Arena],
+    round: &mut u32,
+    args: &[&str],
+) -> Result<Output> {
+    let cli = cli_in_background(zone, args);
+    while !cli.is_finished() {
+        *round += 1;
+        for a in arenas.iter_mut() {
+            a.fly(*round)?;
+        }
+        std::thread::sleep(ROUND);
+    }
+    let out = cli.join().expect("CLI thread")?;
+    ensure!(
+        out.status.success(),
+        "{} failed: {}{}",
+        args[..2].join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(out)
+}
+
 /// One arena's bots: `bots[0]` talks (numbered public messages) and
 /// scored a kill on `bots[1]`; every other bot listens.
 struct Arena {
@@ -267,29 +294,17 @@ fn realms_then_the_supervisor_upgrade_without_dropping_anyone() {
         }
 
         // The roll, while everyone flies and talks.
-        let roll = cli_in_background(
+        let out = cli_while_flying(
             &zone,
+            &mut arenas,
+            &mut round,
             &[
                 "upgrade",
                 "realms",
                 "--worker",
                 new_worker.to_str().context("path")?,
             ],
-        );
-        while !roll.is_finished() {
-            round += 1;
-            for a in &mut arenas {
-                a.fly(round)?;
-            }
-            std::thread::sleep(ROUND);
-        }
-        let out = roll.join().expect("CLI thread")?;
-        ensure!(
-            out.status.success(),
-            "upgrade realms failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        )?;
         ensure!(
             String::from_utf8_lossy(&out.stdout).contains("upgrade finished"),
             "{out:?}"
@@ -332,29 +347,17 @@ fn realms_then_the_supervisor_upgrade_without_dropping_anyone() {
             .iter()
             .map(|n| realm(&stats, n).map(|r| r["process"]["pid"].clone()))
             .collect::<Result<_>>()?;
-        let upgrade = cli_in_background(
+        cli_while_flying(
             &zone,
+            &mut arenas,
+            &mut round,
             &[
                 "upgrade",
                 "supervisor",
                 "--binary",
                 new_zone.to_str().context("path")?,
             ],
-        );
-        while !upgrade.is_finished() {
-            round += 1;
-            for a in &mut arenas {
-                a.fly(round)?;
-            }
-            std::thread::sleep(ROUND);
-        }
-        let out = upgrade.join().expect("CLI thread")?;
-        ensure!(
-            out.status.success(),
-            "upgrade supervisor failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        )?;
         for (i, a) in arenas.iter_mut().enumerate() {
             a.positions_relayed(7800 + i as i16)?;
         }
@@ -894,27 +897,17 @@ fn with_send_threads_the_supervisor_upgrade_drops_nobody() {
         }
         let new_zone = rebuilt(dir, "zone-supervisor")?;
         let new_zone_version = version_of(&new_zone)?;
-        let upgrade = cli_in_background(
+        cli_while_flying(
             &zone,
+            std::slice::from_mut(&mut arena),
+            &mut round,
             &[
                 "upgrade",
                 "supervisor",
                 "--binary",
                 new_zone.to_str().context("path")?,
             ],
-        );
-        while !upgrade.is_finished() {
-            round += 1;
-            arena.fly(round)?;
-            std::thread::sleep(ROUND);
-        }
-        let out = upgrade.join().expect("CLI thread")?;
-        ensure!(
-            out.status.success(),
-            "upgrade supervisor failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        )?;
         arena.positions_relayed(7800)?;
         for _ in 0..5 {
             round += 1;

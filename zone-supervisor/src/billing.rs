@@ -1344,9 +1344,8 @@ impl Zone {
         if let Some(p) = self.players.get_mut(pid) {
             info!(pid, name = %p.name, reason, "biller kicked the player");
             p.conn.send(&bytes, Reliability::Reliable, Priority::High);
-            let (out, addr) = (&mut self.outbox, p.addr);
-            p.conn.poll_transmit(now, &mut |d| out.push(addr, d));
         }
+        self.flush_player(now, pid);
         self.remove_player(now, pid);
     }
 }

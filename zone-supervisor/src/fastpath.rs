@@ -99,7 +99,15 @@ impl RelayTable {
         rules.sort_by_key(|r| r.pid);
         rules.dedup_by_key(|r| r.pid);
         let old = std::mem::take(&mut self.peers);
-        let realm_place = |pid: i16| places.iter().find(|p| p.pid == pid);
+        // By pid, so each rule finds its place without a scan of them all.
+        let mut places = places.to_vec();
+        places.sort_unstable_by_key(|p| p.pid);
+        let realm_place = |pid: i16| {
+            places
+                .binary_search_by_key(&pid, |p| p.pid)
+                .ok()
+                .map(|i| places[i])
+        };
         self.antiwarp_slow = antiwarp_slow;
         self.peers = rules
             .into_iter()

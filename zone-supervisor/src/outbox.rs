@@ -185,9 +185,8 @@ impl SendThreads {
         let full = std::mem::replace(batch, empty.unwrap_or_default());
         match self.queues[i].send(full) {
             Ok(()) => self.outstanding += 1,
-            // The thread is gone (it cannot panic on its own, but a
-            // failed spawn-time setup would end it): the datagrams are
-            // lost, and counted.
+            // The thread is gone (it only ends when its queue closes, so
+            // it panicked): the datagrams are lost, and counted.
             Err(mpsc::SendError(lost)) => {
                 self.failed.fetch_add(lost.len() as u64, Ordering::Relaxed);
             }

@@ -352,8 +352,8 @@ impl Zone {
         }
     }
 
-    /// Sends what is queued for one player right away (before a
-    /// disconnect, so a last message still leaves).
+    /// Puts what is queued for one player into this pass's outbox now
+    /// (before a disconnect, so a last message still leaves).
     pub(crate) fn flush_player(&mut self, now: Instant, pid: i16) {
         if let Some(p) = self.players.get_mut(pid) {
             let (out, addr) = (&mut self.outbox, p.addr);
