@@ -364,7 +364,7 @@ impl Settings {
             login_timeout: r.millis("Net", "LoginTimeoutMillis", 10_000, 100..=600_000),
             flush: crate::flush::FlushPolicy::from_settings(
                 r.millis("Net", "FlushDelayMillis", 0, 0..=100),
-                r.count("Net", "DatagramBudget", 7000, 0..=10_000_000) as u32,
+                r.count("Net", "DatagramBudget", 8000, 0..=10_000_000) as u32,
                 r.millis("Net", "MaxFlushDelayMillis", 6, 0..=100),
             ),
             supervisor_relay: r.bool("Net", "SupervisorRelay", true),

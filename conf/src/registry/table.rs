@@ -71,7 +71,7 @@ pub(super) static SETTINGS: &[Setting] = &[
     g!("Net":"MaxPendingConnections", int(1, 32000), "200", "supervisor (config.rs)", "Most connections that have not logged in yet."),
     g!("Net":"LoginTimeoutMillis", int(100, 600_000), "10000", "supervisor (config.rs)", "Milliseconds a connection may take to log in."),
     g!("Net":"FlushDelayMillis", int(0, 100), "0", "supervisor (config.rs)", "A fixed wait (ms) for unreliable packets to share a datagram; 0 = the adaptive wait set by DatagramBudget."),
-    g!("Net":"DatagramBudget", int(0, 10_000_000), "7000", "supervisor (flush.rs)", "Datagrams of coalescable packets per second the whole zone aims to send; unreliable packets are held back just long enough to stay near it (0 = no adaptive holding)."),
+    g!("Net":"DatagramBudget", int(0, 10_000_000), "8000", "supervisor (flush.rs)", "Datagrams of coalescable packets per second the whole zone aims to send; unreliable packets are held back just long enough to stay near it (0 = no adaptive holding)."),
     g!("Net":"SupervisorRelay", BOOL, "1", "supervisor (fastpath.rs)", "The supervisor relays plain positions (no weapon, flash or safe-zone change) itself by the rules each realm installs, instead of a round trip through the realm; 0 = every position goes through the realm."),
     g!("Net":"SendThreads", int(0, 64), "0", "supervisor (outbox.rs)", "Threads that make the game socket's send system calls, each for a fixed share of the clients; 0 = the zone thread sends itself (best on one or two cores). Read at start."),
     g!("Net":"MaxFlushDelayMillis", int(0, 100), "6", "supervisor (flush.rs)", "The longest (ms) the adaptive wait holds an unreliable packet back to share a datagram."),

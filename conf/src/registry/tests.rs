@@ -99,7 +99,7 @@ fn module_and_supervisor_settings_are_read() {
         ("Misc", "SpecSeeEnergy", Scope::Arena, "SEE_ALL"),
         ("Misc", "SheepMessage", Scope::Arena, ""),
         ("Log", "FileMaxBytes", Scope::Global, "10000000"),
-        ("Net", "DatagramBudget", Scope::Global, "7000"),
+        ("Net", "DatagramBudget", Scope::Global, "8000"),
         ("Net", "MaxFlushDelayMillis", Scope::Global, "6"),
         ("Net", "SendThreads", Scope::Global, "0"),
     ] {
