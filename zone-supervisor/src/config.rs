@@ -672,6 +672,23 @@ mod tests {
         assert_eq!(s.realm_policy.heartbeat_timeout, Duration::from_secs(3));
     }
 
+    /// The default flush policy is the one BENCHMARKS.md ("eighth
+    /// session") settled on. In a 40-player arena at 10 Hz a receiver's
+    /// hold stays under 2.5 ms: with the 1 ms grid and an independent
+    /// client's own time, the p99 still has to come in under 5 ms. A
+    /// 200-player arena waits the whole 6 ms cap, and 4 players never wait.
+    #[test]
+    fn the_default_flush_policy_keeps_small_zones_quick_and_caps_big_ones() {
+        let (s, _) = Settings::read(&args(None, &[])).expect("settings");
+        let forty = s.flush.hold(39.0 * 10.0, 40);
+        assert!(
+            forty > Duration::from_millis(2) && forty < Duration::from_micros(2500),
+            "{forty:?}"
+        );
+        assert_eq!(s.flush.hold(199.0 * 10.0, 200), Duration::from_millis(6));
+        assert_eq!(s.flush.hold(3.0 * 10.0, 4), Duration::ZERO);
+    }
+
     #[test]
     fn bad_numbers_warn_and_use_the_default() {
         let (s, warnings) = Settings::read(&args(
