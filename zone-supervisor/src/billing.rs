@@ -341,6 +341,12 @@ impl Biller {
         self.link.state() != LinkState::Disabled
     }
 
+    /// When the link next has timed work (`Link::next_deadline`), for the
+    /// zone's tick schedule.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.link.next_deadline()
+    }
+
     /// `disabled`, `connecting`, `up` or `down`.
     pub fn state_name(&self) -> &'static str {
         self.link.state_name()

@@ -34,6 +34,7 @@ mod settings_cmd;
 mod staff;
 mod state;
 mod stats;
+mod tick;
 mod udp;
 mod update;
 mod upgrade;

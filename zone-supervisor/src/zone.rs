@@ -38,6 +38,7 @@ use crate::stats::{
     cpu_percent, read_proc, ProcSample, ProcessReport, StatsReport, TrafficCounters, ZoneCounters,
     ZoneReport,
 };
+use crate::tick::{periodic_due, TickSchedule};
 use crate::udp::{GameSocket, RecvBatch};
 
 /// Most `recvmmsg` calls per readiness event before other work gets a turn.
@@ -233,6 +234,7 @@ pub async fn run(settings: Settings, mut log: crate::logring::LogRing) -> Result
         chatnet,
         web,
         started: now,
+        tick: TickSchedule::new(now),
         last_keepalive: now,
         last_housekeeping: now,
         last_position_release: now,
@@ -361,6 +363,8 @@ pub(crate) struct Zone {
     /// The metrics and dashboard listener's zone side (`[Metrics]`).
     pub(crate) web: Option<crate::web::WebState>,
     pub(crate) started: Instant,
+    /// When the housekeeping tick runs next (`crate::tick`).
+    tick: TickSchedule,
     last_keepalive: Instant,
     last_housekeeping: Instant,
     /// When relayed positions were last passed on to the realms.
@@ -379,20 +383,9 @@ pub(crate) struct Zone {
     pub(crate) upgrades_done: u32,
 }
 
-/// The housekeeping tick (`Zone::on_tick`): retransmissions, keepalives,
-/// the biller and scores, sampling.
-const TICK: Duration = Duration::from_millis(10);
-
-/// The housekeeping tick of a zone without connections: nothing there has
-/// a transport deadline, and what remains (the biller link, scores, the log
-/// ring, the 100 ms housekeeping) does not need 10 ms. An empty zone thus
-/// wakes 10 times a second instead of 100 (0.8 % of a core measured here
-/// for the 10 ms tick alone, BENCHMARKS.md "sixth session").
-const IDLE_TICK: Duration = Duration::from_millis(100);
-
-/// A pass this close to the tick's due time runs the tick early instead of
-/// leaving it a wake-up of its own.
-const TICK_SLACK: Duration = Duration::from_millis(3);
+/// How often the slower housekeeping runs: the realm registry's timers,
+/// pending logins, timed kicks, lag reports.
+const HOUSEKEEPING_INTERVAL: Duration = Duration::from_millis(100);
 
 /// How often the positions the supervisor relayed itself are passed on to
 /// their realms (which only update their state with them).
@@ -406,11 +399,12 @@ impl Zone {
         mut control_rx: mpsc::UnboundedReceiver<ControlRequest>,
         mut db_rx: Option<mpsc::UnboundedReceiver<zone_persist::DbReply>>,
     ) -> Result<()> {
-        // The housekeeping tick rides on passes that happen anyway: any pass
-        // within TICK_SLACK of the tick's due time runs it, so its own timer
-        // only wakes an otherwise idle supervisor.
-        let mut next_tick = tokio::time::Instant::now() + TICK;
-        let tick = tokio::time::sleep_until(next_tick);
+        // The housekeeping tick rides on passes that happen anyway (any pass
+        // within tick::SLACK of its due time runs it), so its own timer
+        // only wakes an otherwise idle supervisor; when it is due follows
+        // the connections' deadlines (crate::tick).
+        let mut tick_at = self.tick.next(self.players.len() > 0);
+        let tick = tokio::time::sleep_until(tick_at.into());
         tokio::pin!(tick);
         let Signals {
             mut sigterm,
@@ -461,19 +455,17 @@ impl Zone {
                 _ = sigterm.recv() => break,
                 _ = sigint.recv() => break,
             }
-            let now = tokio::time::Instant::now();
-            let interval = self.tick_interval();
-            if now + TICK_SLACK >= next_tick {
+            if self.tick.is_due(Instant::now(), self.players.len() > 0) {
                 self.on_tick();
-                next_tick = now + interval;
-                tick.as_mut().reset(next_tick);
-            } else if next_tick > now + interval {
-                // The first connection of an idle zone: its transport wants
-                // the 10 ms tick from now on, not after the idle one.
-                next_tick = now + interval;
-                tick.as_mut().reset(next_tick);
             }
             self.flush();
+            // The pass may have connected someone, or sent something that
+            // is retransmitted unless acknowledged in time.
+            let next = self.tick.next(self.players.len() > 0);
+            if next != tick_at {
+                tick_at = next;
+                tick.as_mut().reset(tick_at.into());
+            }
             if self.exit_request.is_some() {
                 break;
             }
@@ -486,16 +478,6 @@ impl Zone {
             keeper.persist.close(rx).await;
         }
         Ok(())
-    }
-
-    /// How long until the next housekeeping tick: [`TICK`] while there is
-    /// any connection (pending logins included), [`IDLE_TICK`] otherwise.
-    fn tick_interval(&self) -> Duration {
-        if self.players.len() == 0 {
-            IDLE_TICK
-        } else {
-            TICK
-        }
     }
 
     // ----- game socket -------------------------------------------------
@@ -538,26 +520,37 @@ impl Zone {
 
     fn on_tick(&mut self) {
         let now = Instant::now();
-        let keepalive = now.saturating_duration_since(self.last_keepalive) >= self.s.keepalive;
+        let keepalive = periodic_due(now, self.last_keepalive, self.s.keepalive);
         if keepalive {
             self.last_keepalive = now;
         }
         let mut keepalive_bytes = std::mem::take(&mut self.scratch);
         keepalive_bytes.clear();
         S2CPacket::KeepAlive.encode(&mut keepalive_bytes);
+        // The earliest deadline still ahead; those already due are flushed
+        // in this pass, which brings in what they become.
+        let mut transport_due: Option<Instant> = None;
         for p in self.players.iter_mut() {
             if keepalive && self.state.members.entered(p.pid) {
                 p.conn
                     .send(&keepalive_bytes, Reliability::Reliable, Priority::Normal);
             }
-            let due = p.conn.next_deadline().is_none_or(|d| d <= now) || p.conn.has_pending();
-            if due && !p.dirty {
-                p.dirty = true;
-                self.flush_list.push(p.pid);
+            let deadline = p.conn.next_deadline();
+            let due = deadline.is_none_or(|d| d <= now) || p.conn.has_pending();
+            if due {
+                if !p.dirty {
+                    p.dirty = true;
+                    self.flush_list.push(p.pid);
+                }
+            } else if let Some(d) = deadline {
+                if transport_due.is_none_or(|t| d < t) {
+                    transport_due = Some(d);
+                }
             }
         }
+        self.tick.ran(now, transport_due);
         self.scratch = keepalive_bytes;
-        if now.saturating_duration_since(self.last_position_release) >= POSITION_RELEASE_INTERVAL {
+        if periodic_due(now, self.last_position_release, POSITION_RELEASE_INTERVAL) {
             self.last_position_release = now;
             self.release_held_positions();
         }
@@ -565,7 +558,7 @@ impl Zone {
         self.scores_tick(now);
         self.log.drain();
         self.web_tick(now);
-        if now.saturating_duration_since(self.last_housekeeping) >= Duration::from_millis(100) {
+        if periodic_due(now, self.last_housekeeping, HOUSEKEEPING_INTERVAL) {
             self.last_housekeeping = now;
             self.state.tick(now);
             self.run_actions(now);
@@ -573,7 +566,7 @@ impl Zone {
             self.bans_tick();
             self.lag_reports(now);
         }
-        if now.saturating_duration_since(self.last_sample) >= SAMPLE_INTERVAL {
+        if periodic_due(now, self.last_sample, SAMPLE_INTERVAL) {
             self.last_sample = now;
             self.receivers = self
                 .players
@@ -844,6 +837,7 @@ impl Zone {
         // First: what the biller link sends or reports can queue packets
         // for players, which then leave in this same pass.
         self.flush_biller(now);
+        self.tick.deadline(self.biller.next_deadline());
         // Held queues due before the next pass is likely leave with this
         // one rather than with a timer wake-up of their own.
         let next_pass_in = self.pass_gap.pass(now);
@@ -878,13 +872,16 @@ impl Zone {
                 if p.coalescer.list() {
                     self.held.push(pid);
                 }
-                continue;
+            } else {
+                let (out, addr) = (&mut self.outbox, p.addr);
+                p.conn.poll_transmit(now, &mut |d| out.push(addr, d));
+                if p.conn.is_closed() {
+                    ended.push(pid);
+                }
             }
-            let (out, addr) = (&mut self.outbox, p.addr);
-            p.conn.poll_transmit(now, &mut |d| out.push(addr, d));
-            if p.conn.is_closed() {
-                ended.push(pid);
-            }
+            // What it received or sent in this pass may have moved its
+            // retransmission deadline closer.
+            self.tick.deadline(p.conn.next_deadline());
         }
         self.outbox.flush();
         list.clear();

@@ -260,6 +260,21 @@ impl Link {
         self.events.pop_front()
     }
 
+    /// The next time [`Link::poll`] or the link's transport has timed work
+    /// (a reconnect, the end of the login wait, a ping, a retransmission);
+    /// `None` when billing is off.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let timer = match self.state {
+            LinkState::Disabled => return None,
+            LinkState::Connecting => None,
+            LinkState::Retry => Some(self.retry_at),
+            LinkState::WaitLogin => Some(self.waitlogin_since + self.cfg.waitlogin),
+            LinkState::LoggedIn => Some(self.last_ping + self.cfg.ping_interval),
+        };
+        let transport = self.conn.as_ref().and_then(Connection::next_deadline);
+        timer.into_iter().chain(transport).min()
+    }
+
     /// Runs the timers: connecting when the retry wait is over, assuming
     /// the login after the wait-login time, pinging while logged in.
     pub fn poll(&mut self, now: Instant) {
