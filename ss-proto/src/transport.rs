@@ -1158,7 +1158,10 @@ impl Connection {
         }
     }
 
-    fn retransmit_timeout(&self) -> Duration {
+    /// How long a reliable packet sent now waits for its ack before it is
+    /// sent again (the first try; later tries wait multiples of it):
+    /// smoothed round trip plus four deviations, 250 ms to 2 s.
+    pub fn retransmit_timeout(&self) -> Duration {
         let ms = (self.avg_rtt + 4 * self.rtt_dev).clamp(250, 2000);
         Duration::from_millis(ms as u64)
     }

@@ -7,10 +7,11 @@
 //! were a third of the zone's CPU (BENCHMARKS.md, "ninth session").
 //!
 //! So the tick follows what actually needs it
-//! (`docs/protocol/core-transport.md` §13.7):
+//! (`docs/protocol/core-transport.md` §13.4, last part):
 //! - the earliest transport deadline of any connection (a retransmission,
 //!   a silence timeout, the biller link's timers), kept as a lower bound
-//!   that every flushed connection lowers and every tick recomputes;
+//!   that every connection sending reliable data lowers and every tick
+//!   recomputes;
 //! - otherwise [`MAX_GAP`] after the last tick while anyone is connected
 //!   (the 50 ms cadence of the position hand-over and the 100 ms
 //!   housekeeping), or [`IDLE_GAP`] in an empty zone;
@@ -66,8 +67,8 @@ impl TickSchedule {
         self.transport_due = transport_due;
     }
 
-    /// A connection's deadline as it stands after a pass touched it: the
-    /// tick comes no later than that.
+    /// A deadline that may be new since the last tick (a reliable packet
+    /// just sent, the biller link's timers): the tick comes no later.
     pub fn deadline(&mut self, due: Option<Instant>) {
         if let Some(d) = due {
             if self.transport_due.is_none_or(|t| d < t) {

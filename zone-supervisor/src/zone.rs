@@ -872,16 +872,23 @@ impl Zone {
                 if p.coalescer.list() {
                     self.held.push(pid);
                 }
-            } else {
-                let (out, addr) = (&mut self.outbox, p.addr);
-                p.conn.poll_transmit(now, &mut |d| out.push(addr, d));
-                if p.conn.is_closed() {
-                    ended.push(pid);
-                }
+                continue;
             }
-            // What it received or sent in this pass may have moved its
-            // retransmission deadline closer.
-            self.tick.deadline(p.conn.next_deadline());
+            let (out, addr) = (&mut self.outbox, p.addr);
+            p.conn.poll_transmit(now, &mut |d| out.push(addr, d));
+            if p.conn.is_closed() {
+                ended.push(pid);
+            }
+            // A reliable packet it sent now is due again one retransmission
+            // timeout from now: the tick comes no later than that. This is
+            // cheaper than `next_deadline`, which walks the packets in
+            // flight; if nothing new left, it costs at most a tick that
+            // finds nothing to do. Silence timeouts only move later, and
+            // every tick recomputes all deadlines (crate::tick).
+
+            if p.conn.reliable_backlog() > 0 {
+                self.tick.deadline(Some(now + p.conn.retransmit_timeout()));
+            }
         }
         self.outbox.flush();
         list.clear();
