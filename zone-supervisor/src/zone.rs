@@ -527,8 +527,9 @@ impl Zone {
         let mut keepalive_bytes = std::mem::take(&mut self.scratch);
         keepalive_bytes.clear();
         S2CPacket::KeepAlive.encode(&mut keepalive_bytes);
-        // The earliest deadline still ahead; those already due are flushed
-        // in this pass, which brings in what they become.
+        // The earliest deadline still ahead (also of a connection flushed
+        // now for what it has queued); those already due are flushed in
+        // this pass, which brings in what they become.
         let mut transport_due: Option<Instant> = None;
         for p in self.players.iter_mut() {
             if keepalive && self.state.members.entered(p.pid) {
@@ -537,12 +538,11 @@ impl Zone {
             }
             let deadline = p.conn.next_deadline();
             let due = deadline.is_none_or(|d| d <= now) || p.conn.has_pending();
-            if due {
-                if !p.dirty {
-                    p.dirty = true;
-                    self.flush_list.push(p.pid);
-                }
-            } else if let Some(d) = deadline {
+            if due && !p.dirty {
+                p.dirty = true;
+                self.flush_list.push(p.pid);
+            }
+            if let Some(d) = deadline.filter(|&d| d > now) {
                 if transport_due.is_none_or(|t| d < t) {
                     transport_due = Some(d);
                 }
