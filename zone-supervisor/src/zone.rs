@@ -885,7 +885,6 @@ impl Zone {
             // flight; if nothing new left, it costs at most a tick that
             // finds nothing to do. Silence timeouts only move later, and
             // every tick recomputes all deadlines (crate::tick).
-
             if p.conn.reliable_backlog() > 0 {
                 self.tick.deadline(Some(now + p.conn.retransmit_timeout()));
             }
