@@ -666,6 +666,33 @@ mod tests {
         assert!(biller.got.contains(&vec![0x15, 3, 0, 0, 0]));
     }
 
+    #[test]
+    fn the_next_deadline_is_the_earliest_timer_of_the_link_and_its_transport() {
+        let t0 = Instant::now();
+        assert_eq!(Link::disabled(t0).next_deadline(), None);
+        let mut link = Link::new(cfg(), ServerConnect::default(), t0);
+        // Waiting to connect, with the retry wait over: due at once.
+        assert_eq!(link.next_deadline(), Some(t0));
+        let mut biller = FakeBiller::new();
+        bring_up(&mut link, &mut biller, t0);
+        // Logged in: the capabilities message leaves reliably, and its
+        // retransmission time comes before the ping.
+        let out = link_out(&mut link, t0);
+        let due = link.next_deadline().expect("a deadline");
+        assert!(
+            due > t0 && due < t0 + Duration::from_secs(1),
+            "{:?}",
+            due - t0
+        );
+        // Acknowledged: the ping (1 s) is next, before the silence
+        // timeout (2 s).
+        biller.receive(t0, out);
+        for mut d in biller.transmit(t0) {
+            link.handle_datagram(t0, &mut d);
+        }
+        assert_eq!(link.next_deadline(), Some(t0 + Duration::from_secs(1)));
+    }
+
     /// Brings `link` to *waitlogin* against `biller` and hands the zone
     /// login over; returns the datagrams the biller sends back.
     fn to_waitlogin(link: &mut Link, biller: &mut FakeBiller, now: Instant) -> Vec<Vec<u8>> {
