@@ -3,8 +3,8 @@
 //! dropped and counted, never acted on; a failed score load never enters
 //! the player with zeros nor overwrites his stored scores; a failed default
 //! arena does not strand anyone; the housekeeping tick sleeps while
-//! nothing needs it (an empty zone, a quiet one) and still retransmits
-//! what was not acknowledged. Real binaries, bots over UDP.
+//! nothing needs it (an empty zone, a quiet one), and what is not
+//! acknowledged is still sent again. Real binaries, bots over UDP.
 
 use std::path::Path;
 
@@ -327,22 +327,26 @@ fn main_thread_wakeups(pid: u32) -> Result<u64> {
         .context("no voluntary_ctxt_switches line")
 }
 
+/// Watches the zone's main thread for `secs` seconds: how often it woke,
+/// and the seconds that actually passed (at least `secs`).
+fn main_thread_wakeups_over(pid: u32, secs: u64) -> Result<(u64, f64)> {
+    let t0 = std::time::Instant::now();
+    let w0 = main_thread_wakeups(pid)?;
+    std::thread::sleep(std::time::Duration::from_secs(secs));
+    let w1 = main_thread_wakeups(pid)?;
+    Ok((w1 - w0, t0.elapsed().as_secs_f64()))
+}
+
 #[test]
 fn an_empty_zone_ticks_slowly_and_its_first_players_are_served_at_once() {
     zone_test(&[], |zone| {
         // Nobody connected: the 100 ms idle tick, about 10 wake-ups a
         // second. A 10 ms tick alone would be 100; a busy machine can
         // only make the count smaller (timers fire late, never early).
-        let t0 = std::time::Instant::now();
-        let w0 = main_thread_wakeups(zone.pid())?;
-        std::thread::sleep(std::time::Duration::from_secs(2));
-        let w1 = main_thread_wakeups(zone.pid())?;
-        let secs = t0.elapsed().as_secs_f64();
-        let rate = (w1 - w0) as f64 / secs;
+        let (woke, secs) = main_thread_wakeups_over(zone.pid(), 2)?;
         ensure!(
-            rate < 40.0,
-            "an empty zone woke {} times in {secs:.1} s",
-            w1 - w0
+            woke as f64 / secs < 40.0,
+            "an empty zone woke {woke} times in {secs:.1} s"
         );
         // The first connections are served as ever: log in, enter, see
         // each other and talk (reliable data and its acks).
@@ -366,16 +370,10 @@ fn a_quiet_zone_with_players_wakes_at_the_slow_tick_and_serves_them_as_ever() {
         // realm's own messages (ball and flag updates, keepalives). A
         // fixed 10 ms tick alone was 100; a busy machine can only make the
         // count smaller (timers fire late, never early).
-        let t0 = std::time::Instant::now();
-        let w0 = main_thread_wakeups(zone.pid())?;
-        std::thread::sleep(std::time::Duration::from_secs(2));
-        let w1 = main_thread_wakeups(zone.pid())?;
-        let secs = t0.elapsed().as_secs_f64();
-        let rate = (w1 - w0) as f64 / secs;
+        let (woke, secs) = main_thread_wakeups_over(zone.pid(), 2)?;
         ensure!(
-            rate < 50.0,
-            "a quiet zone with two players woke {} times in {secs:.1} s",
-            w1 - w0
+            woke as f64 / secs < 50.0,
+            "a quiet zone with two players woke {woke} times in {secs:.1} s"
         );
         // And they are served as ever: reliable chat both ways, its acks.
         still_together(&mut a, &mut b, "awake")?;
@@ -385,17 +383,17 @@ fn a_quiet_zone_with_players_wakes_at_the_slow_tick_and_serves_them_as_ever() {
 }
 
 #[test]
-fn a_reliable_packet_whose_ack_is_lost_is_sent_again_without_any_other_traffic() {
+fn a_reliable_packet_whose_ack_is_lost_is_sent_again() {
     zone_test(&[], |zone| {
         let mut a = bot_in(zone, "alice", "0", ship::WARBIRD)?;
         let mut b = bot_in(zone, "bob", "0", ship::WARBIRD)?;
         wait_for_player(&mut b, "alice")?;
         still_together(&mut a, &mut b, "before")?;
         let before = zone_counter(&zone.stats()?, "retransmits");
-        // bob hears alice, but none of his acks gets through: nothing
-        // arrives at the zone that would make it pass by bob's connection,
-        // so only the tick, due at the packet's retransmission time, can
-        // send the chat again.
+        // bob hears alice, but none of his acks gets through: the zone
+        // must send the chat again when its retransmission time comes
+        // (on the tick due then, or on a pass that flushes bob for the
+        // realm's own traffic to him; this test does not tell them apart).
         b.set_send_loss(100);
         still_together(&mut a, &mut b, "are you there")?;
         let mut retransmits = before;

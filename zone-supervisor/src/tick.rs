@@ -60,11 +60,11 @@ impl TickSchedule {
         }
     }
 
-    /// Records a tick that ran at `now`, with the earliest transport
-    /// deadline it found.
-    pub fn ran(&mut self, now: Instant, transport_due: Option<Instant>) {
+    /// Records a tick that runs at `now`; it forgets the deadlines known
+    /// so far, and gives those it finds still ahead to [`Self::deadline`].
+    pub fn ran(&mut self, now: Instant) {
         self.last = now;
-        self.transport_due = transport_due;
+        self.transport_due = None;
     }
 
     /// A deadline that may be new since the last tick (a reliable packet
@@ -147,11 +147,13 @@ mod tests {
         let mut s = TickSchedule::new(t0);
         s.deadline(Some(t0 + ms(12)));
         // The packet was acknowledged: the tick finds no deadline left.
-        s.ran(t0 + ms(12), None);
+        s.ran(t0 + ms(12));
         assert_eq!(s.next(true), t0 + ms(12) + MAX_GAP);
-        s.ran(t0 + ms(20), Some(t0 + ms(200)));
+        s.ran(t0 + ms(20));
+        s.deadline(Some(t0 + ms(200)));
         assert_eq!(s.next(true), t0 + ms(20) + MAX_GAP);
-        s.ran(t0 + ms(30), Some(t0 + ms(45)));
+        s.ran(t0 + ms(30));
+        s.deadline(Some(t0 + ms(45)));
         assert_eq!(s.next(true), t0 + ms(45));
         assert_eq!(s.next(false), t0 + ms(45));
     }

@@ -527,10 +527,10 @@ impl Zone {
         let mut keepalive_bytes = std::mem::take(&mut self.scratch);
         keepalive_bytes.clear();
         S2CPacket::KeepAlive.encode(&mut keepalive_bytes);
-        // The earliest deadline still ahead (also of a connection flushed
-        // now for what it has queued); those already due are flushed in
-        // this pass, which brings in what they become.
-        let mut transport_due: Option<Instant> = None;
+        // Every deadline still ahead goes to the schedule (also that of a
+        // connection flushed now for what it has queued); those already
+        // due are flushed in this pass, which brings in what they become.
+        self.tick.ran(now);
         for p in self.players.iter_mut() {
             if keepalive && self.state.members.entered(p.pid) {
                 p.conn
@@ -542,13 +542,8 @@ impl Zone {
                 p.dirty = true;
                 self.flush_list.push(p.pid);
             }
-            if let Some(d) = deadline.filter(|&d| d > now) {
-                if transport_due.is_none_or(|t| d < t) {
-                    transport_due = Some(d);
-                }
-            }
+            self.tick.deadline(deadline.filter(|&d| d > now));
         }
-        self.tick.ran(now, transport_due);
         self.scratch = keepalive_bytes;
         if periodic_due(now, self.last_position_release, POSITION_RELEASE_INTERVAL) {
             self.last_position_release = now;
