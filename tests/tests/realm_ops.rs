@@ -437,3 +437,56 @@ fn the_queue_to_a_hung_realm_is_capped_and_the_realm_recovers() {
         },
     );
 }
+
+/// Whether `realm-worker/build.rs` links the realm with its own C library
+/// on this machine: glibc 2.36 or later, `cc` knows the static archives
+/// and the static-PIE start file, and `REALM_WORKER_DYNAMIC` is unset.
+fn realm_links_static() -> bool {
+    // SAFETY: returns a pointer to glibc's static NUL-terminated version.
+    let version = unsafe { std::ffi::CStr::from_ptr(libc::gnu_get_libc_version()) };
+    let mut parts = version
+        .to_str()
+        .unwrap_or("")
+        .split('.')
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let glibc = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    let known = |name: &str| {
+        std::process::Command::new("cc")
+            .arg(format!("-print-file-name={name}"))
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .is_some_and(|p| std::path::Path::new(p.trim()).is_absolute())
+    };
+    glibc >= (2, 36)
+        && std::env::var_os("REALM_WORKER_DYNAMIC").is_none()
+        && ["libc.a", "rcrt1.o", "libgcc_eh.a"]
+            .iter()
+            .all(|f| known(f))
+}
+
+#[test]
+fn a_realm_carries_its_own_c_library_and_maps_no_shared_one() {
+    zone_test(&[], |zone| {
+        let mut a = bot_in(zone, "alice", "0", ship::WARBIRD)?;
+        let mut b = bot_in(zone, "bob", "0", ship::WARBIRD)?;
+        face_off(&mut a, &mut b)?;
+        let worker = running_worker(zone, "0")?;
+        let maps = std::fs::read_to_string(format!("/proc/{worker}/maps"))
+            .with_context(|| format!("maps of realm worker {worker}"))?;
+        let shared: Vec<&str> = maps.lines().filter(|l| l.contains(".so")).collect();
+        if realm_links_static() {
+            ensure!(
+                shared.is_empty(),
+                "the realm maps shared libraries: {shared:#?}"
+            );
+        } else {
+            eprintln!("SKIPPED: this machine links the realm dynamically");
+            ensure!(
+                shared.iter().any(|l| l.contains("libc.so")),
+                "a dynamically linked realm without libc.so: {maps}"
+            );
+        }
+        Ok(())
+    });
+}
