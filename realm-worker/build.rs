@@ -7,6 +7,7 @@ use std::process::Command;
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=REALM_WORKER_DYNAMIC");
+    println!("cargo:rerun-if-env-changed=RUSTC_LINKER");
     let native = std::env::var("HOST").ok() == std::env::var("TARGET").ok();
     let glibc_236 = native && host_glibc_at_least(2, 36);
     // Relative relocations packed as DT_RELR: the table every realm reads at
@@ -68,11 +69,12 @@ fn static_libs(dir: &Path) -> Option<PathBuf> {
     Some(dir.to_path_buf())
 }
 
-/// Where the C compiler driver (rustc's linker) finds the file `name`, if
-/// anywhere.
+/// Where rustc's linker, a C compiler driver (`cc` unless the build
+/// configures another, which cargo passes on as `RUSTC_LINKER`), finds the
+/// file `name`, if anywhere.
 fn archive_path(name: &str) -> Option<PathBuf> {
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
-    let out = Command::new(cc)
+    let linker = std::env::var("RUSTC_LINKER").unwrap_or_else(|_| "cc".to_string());
+    let out = Command::new(linker)
         .arg(format!("-print-file-name={name}"))
         .output()
         .ok()?;
