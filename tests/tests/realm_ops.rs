@@ -480,6 +480,21 @@ fn a_realm_carries_its_own_c_library_and_maps_no_shared_one() {
                 shared.is_empty(),
                 "the realm maps shared libraries: {shared:#?}"
             );
+            // Nor does it resolve host names, which a static glibc can
+            // only do through shared libraries of its own version
+            // (ARCHITECTURE.md, "What every realm holds stays compact").
+            let exe = std::fs::read_link(format!("/proc/{worker}/exe"))?;
+            if let Ok(out) = std::process::Command::new("nm").arg(&exe).output() {
+                let symbols = String::from_utf8_lossy(&out.stdout);
+                let resolvers: Vec<&str> = symbols
+                    .lines()
+                    .filter(|l| {
+                        let name = l.rsplit(' ').next().unwrap_or("");
+                        ["getaddrinfo", "gethostbyname"].contains(&name)
+                    })
+                    .collect();
+                ensure!(resolvers.is_empty(), "the static realm links {resolvers:?}");
+            }
         } else {
             eprintln!("SKIPPED: this machine links the realm dynamically");
             ensure!(
