@@ -15,7 +15,7 @@ use ss_proto::game::{c2s_type, chat_type, ship, C2SPacket, ClientKind, S2CPacket
 use ss_proto::transport::{Priority, Reliability};
 use ss_tests::bot::Bot;
 use ss_tests::scenario::*;
-use ss_tests::zone::{TestZone, ZoneOptions};
+use ss_tests::zone::{wait_until, TestZone, ZoneOptions};
 
 fn zone_counter(stats: &Value, key: &str) -> u64 {
     stats["zone"][key].as_u64().unwrap_or(0)
@@ -204,7 +204,7 @@ fn a_failed_score_load_keeps_the_player_out_and_never_overwrites_his_scores() {
         })?;
         a.disconnect();
         // Her row reaches the database (written within a second or two).
-        let written = ss_tests::zone::wait_until(WAIT, || {
+        let written = wait_until(WAIT, || {
             stored_rows(&db).is_ok_and(|rows| rows.iter().any(|(p, _, v)| p == "alice" && *v > 0))
         });
         ensure!(written, "alice's score never reached the database");
@@ -396,18 +396,11 @@ fn a_reliable_packet_whose_ack_is_lost_is_sent_again() {
         // realm's own traffic to him; this test does not tell them apart).
         b.set_send_loss(100);
         still_together(&mut a, &mut b, "are you there")?;
-        let mut retransmits = before;
-        for _ in 0..200 {
-            retransmits = zone_counter(&zone.stats()?, "retransmits");
-            if retransmits > before {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        ensure!(
-            retransmits > before,
-            "no retransmission in 10 s (still {before})"
-        );
+        let resent = wait_until(std::time::Duration::from_secs(10), || {
+            zone.stats()
+                .is_ok_and(|s| zone_counter(&s, "retransmits") > before)
+        });
+        ensure!(resent, "no retransmission in 10 s (still {before})");
         b.set_send_loss(0);
         still_together(&mut b, &mut a, "back")?;
         still_together(&mut a, &mut b, "welcome back")?;

@@ -3,7 +3,8 @@
 //!
 //! One task holds all of this state, so nothing here locks. Each loop pass
 //! handles whatever is ready (datagrams, realm messages, operator requests,
-//! the 10 ms timer), then flushes every connection and realm link it
+//! the housekeeping tick of `crate::tick`, the flush timer), then flushes
+//! every connection and realm link it
 //! touched: a packet relayed by a realm leaves in the same pass its IPC
 //! message arrived.
 
@@ -417,8 +418,9 @@ impl Zone {
         let mut held_timer = HoldTimer::new().context("creating the flush timer")?;
         loop {
             if let Err(e) = held_timer.set(self.held_due) {
-                // Without the timer, held queues still leave on the 10 ms
-                // tick; say so once per failure.
+                // Without the timer, held queues still leave on the next
+                // housekeeping tick (at most 50 ms on, crate::tick); say
+                // so once per failure.
                 warn!("flush timer: {e}");
             }
             tokio::select! {
