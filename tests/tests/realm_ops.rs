@@ -450,8 +450,11 @@ fn realm_links_static() -> bool {
         .split('.')
         .map(|p| p.parse::<u32>().unwrap_or(0));
     let glibc = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    // The same linker build.rs asks: one configured for the build reaches
+    // it as RUSTC_LINKER, which a user can also set for the test run.
+    let linker = std::env::var("RUSTC_LINKER").unwrap_or_else(|_| "cc".to_string());
     let known = |name: &str| {
-        std::process::Command::new("cc")
+        std::process::Command::new(&linker)
             .arg(format!("-print-file-name={name}"))
             .output()
             .ok()
@@ -460,7 +463,7 @@ fn realm_links_static() -> bool {
     };
     glibc >= (2, 36)
         && std::env::var_os("REALM_WORKER_DYNAMIC").is_none()
-        && ["libc.a", "rcrt1.o", "libgcc_eh.a"]
+        && ["libc.a", "rcrt1.o", "libgcc_eh.a", "libgcc.a"]
             .iter()
             .all(|f| known(f))
 }
