@@ -269,21 +269,41 @@ pub async fn run(settings: Settings, mut log: crate::logring::LogRing) -> Result
     result.map(|()| zone.exit_request.unwrap_or(0))
 }
 
-/// The signals the zone answers: SIGTERM and SIGINT stop it, SIGHUP
+/// What a signal asks of the zone: SIGTERM and SIGINT stop it, SIGHUP
 /// reloads the configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ZoneSignal {
+    Stop,
+    Reload,
+}
+
+/// The signals the zone answers, as one channel: a task of their own
+/// waits for the three, so the event loop polls one receiver (an atomic
+/// load when empty) instead of three signal streams on every pass.
 struct Signals {
-    sigterm: tokio::signal::unix::Signal,
-    sigint: tokio::signal::unix::Signal,
-    sighup: tokio::signal::unix::Signal,
+    rx: mpsc::UnboundedReceiver<ZoneSignal>,
 }
 
 impl Signals {
     fn install() -> Result<Self> {
-        Ok(Signals {
-            sigterm: signal(SignalKind::terminate()).context("installing SIGTERM handler")?,
-            sigint: signal(SignalKind::interrupt()).context("installing SIGINT handler")?,
-            sighup: signal(SignalKind::hangup()).context("installing SIGHUP handler")?,
-        })
+        let mut sigterm = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+        let mut sigint = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
+        let mut sighup = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            loop {
+                let sig = tokio::select! {
+                    Some(()) = sigterm.recv() => ZoneSignal::Stop,
+                    Some(()) = sigint.recv() => ZoneSignal::Stop,
+                    Some(()) = sighup.recv() => ZoneSignal::Reload,
+                    else => break,
+                };
+                if tx.send(sig).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Signals { rx })
     }
 }
 
@@ -412,11 +432,7 @@ impl Zone {
         let mut tick_at = self.tick.next(self.players.len() > 0);
         let tick = tokio::time::sleep_until(tick_at.into());
         tokio::pin!(tick);
-        let Signals {
-            mut sigterm,
-            mut sigint,
-            mut sighup,
-        } = signals;
+        let Signals { rx: mut signals } = signals;
         let mut chat_rx = self.chatnet.take_events();
         // One precise timer for held-back connections, re-armed only when
         // the earliest due time changes (not on every pass).
@@ -433,16 +449,17 @@ impl Zone {
             // The sources are asked in order, and the first one ready ends
             // the poll: the pass that a datagram brings stops at the game
             // socket instead of polling, registering and dropping a random
-            // share of the thirteen futures first. (The poll after it, which
+            // share of the eleven futures first. (The poll after it, which
             // finds nothing ready and parks, still asks them all.) At 40
             // players this took the select's share of the supervisor from
-            // 7.5 % to 4.3 % (BENCHMARKS.md, "eleventh session"). So that
-            // a game socket that is ready on every pass cannot starve the
-            // sources below it (a receive buffer large enough to keep the
-            // backlog going), every `HOT_PASSES`-th pass in a row skips it
-            // and its backlog and asks all the others; the last branch then
-            // ends that pass even if none of them is ready, and the
-            // socket's readiness, still set, takes the next pass.
+            // 6.4–7.5 % to 4.3–5.3 % (BENCHMARKS.md, "eleventh session").
+            // So that a game socket that is ready on every pass cannot
+            // starve the sources below it (a receive buffer large enough
+            // to keep the backlog going), every `HOT_PASSES`-th pass in a
+            // row skips it and its backlog and asks all the others; the
+            // last branch then ends that pass even if none of them is
+            // ready, and the socket's readiness, still set, takes the next
+            // pass.
             let fair = hot_passes >= HOT_PASSES;
             hot_passes = if fair { 0 } else { hot_passes + 1 };
             tokio::select! {
@@ -476,11 +493,12 @@ impl Zone {
                 Some(ev) = crate::chatnet::next_event(&mut chat_rx) => self.chat_event(Instant::now(), ev),
                 Some(req) = control_rx.recv() => self.control_request(req),
                 Some(reply) = next_reply(&mut db_rx) => self.db_reply(reply),
-                _ = sighup.recv() => {
-                    let _ = self.reload();
-                }
-                _ = sigterm.recv() => break,
-                _ = sigint.recv() => break,
+                Some(sig) = signals.recv() => match sig {
+                    ZoneSignal::Reload => {
+                        let _ = self.reload();
+                    }
+                    ZoneSignal::Stop => break,
+                },
                 _ = std::future::ready(()), if fair => {}
             }
             if self.tick.is_due(Instant::now(), self.players.len() > 0) {
