@@ -452,7 +452,7 @@ impl Zone {
             // share of the eleven futures first. (The poll after it, which
             // finds nothing ready and parks, still asks them all.) At 40
             // players this took the select's share of the supervisor from
-            // 6.4–7.5 % to 4.3–5.3 % (BENCHMARKS.md, "eleventh session").
+            // 6.4–7.5 % to 4.3–6.0 % (BENCHMARKS.md, "eleventh session").
             // So that a game socket that is ready on every pass cannot
             // starve the sources below it (a receive buffer large enough
             // to keep the backlog going), every `HOT_PASSES`-th pass in a
