@@ -833,7 +833,8 @@ const JUNK_FLOOD_THREADS: usize = 2;
 
 /// A flood that keeps the game socket readable at every pass of the
 /// supervisor's loop: junk from a few ports, sent back to back until told
-/// to stop. Returns the datagrams sent.
+/// to stop. Its `ctl.rounds` counts datagrams, not rounds; it returns
+/// the datagrams sent.
 fn start_junk_flood(server: SocketAddr, ctl: Arc<FloodControl>) -> Result<Flood> {
     let sockets = (0..JUNK_FLOOD_THREADS)
         .map(|_| UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)))

@@ -438,34 +438,14 @@ fn the_queue_to_a_hung_realm_is_capped_and_the_realm_recovers() {
     );
 }
 
+/// The decision `realm-worker/build.rs` takes, from the same code.
+#[path = "../../realm-worker/link_decision.rs"]
+mod link_decision;
+
 /// Whether `realm-worker/build.rs` links the realm with its own C library
-/// on this machine: glibc 2.36 or later, `cc` knows the static archives
-/// and the static-PIE start file, and `REALM_WORKER_DYNAMIC` is unset.
+/// on this machine (the test runs natively, where build.rs decides).
 fn realm_links_static() -> bool {
-    // SAFETY: returns a pointer to glibc's static NUL-terminated version.
-    let version = unsafe { std::ffi::CStr::from_ptr(libc::gnu_get_libc_version()) };
-    let mut parts = version
-        .to_str()
-        .unwrap_or("")
-        .split('.')
-        .map(|p| p.parse::<u32>().unwrap_or(0));
-    let glibc = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-    // The same linker build.rs asks: one configured for the build reaches
-    // it as RUSTC_LINKER, which a user can also set for the test run.
-    let linker = std::env::var("RUSTC_LINKER").unwrap_or_else(|_| "cc".to_string());
-    let known = |name: &str| {
-        std::process::Command::new(&linker)
-            .arg(format!("-print-file-name={name}"))
-            .output()
-            .ok()
-            .and_then(|o| String::from_utf8(o.stdout).ok())
-            .is_some_and(|p| std::path::Path::new(p.trim()).is_absolute())
-    };
-    glibc >= (2, 36)
-        && std::env::var_os("REALM_WORKER_DYNAMIC").is_none()
-        && ["libc.a", "rcrt1.o", "libgcc_eh.a", "libgcc.a"]
-            .iter()
-            .all(|f| known(f))
+    link_decision::static_link_wanted() && link_decision::static_c_archives().is_some()
 }
 
 #[test]
