@@ -14,7 +14,12 @@
 //! seconds since the run's epoch, 32 bits) in the x and y speed fields,
 //! which the zone relays unchanged; the receiver subtracts it from its own
 //! receive instant, both read from the same monotonic clock. So no table of
-//! send times is shared between threads.
+//! send times is shared between threads. The same positions are also timed
+//! at the bot's socket: the kernel stamps each datagram as it arrives there
+//! (`SO_TIMESTAMPNS`), and its age by the wall clock is taken off the
+//! receive instant. The difference between the two figures is the bot's
+//! own delay (its thread busy with other bots, or its CPU taken away by the
+//! machine), which says how much of a p99 on a busy host is the zone's.
 //!
 //! **Loss.** The measurement window opens once every bot is in its arena.
 //! A position sent inside the window is expected by every other bot of its
@@ -359,6 +364,9 @@ struct ShardStats {
     decode_errors: AtomicU64,
     /// Latencies of window positions (all, and since the last progress line).
     latency: Mutex<(Histogram, Histogram)>,
+    /// The same positions' latencies to the kernel's arrival stamp at the
+    /// bot's socket: the zone's share, without the bot's own delays.
+    socket_latency: Mutex<Histogram>,
     /// Connect-to-logged-in times.
     login_time: Mutex<Histogram>,
     /// Kill-to-back-in-the-arena times of bots whose realm was killed.
@@ -435,6 +443,8 @@ struct BotState {
     login_sent_at: Instant,
     /// Latencies seen in the datagrams being handled (µs).
     lat: Vec<u64>,
+    /// The same, to the kernel's arrival stamp (µs).
+    lat_socket: Vec<u64>,
     /// The bot's ship as the zone last told it (8 = spectator).
     ship: u8,
     closed: Option<DisconnectReason>,
@@ -474,6 +484,55 @@ fn jitter(rng: &mut u64, mean: Duration) -> Duration {
     mean.mul_f64(f)
 }
 
+/// When a datagram reached a bot: when the bot read it, and when the
+/// kernel put it in the bot's socket (µs since the run's epoch; `None`
+/// without a kernel stamp).
+#[derive(Clone, Copy)]
+struct Arrival {
+    now_us: u64,
+    socket_us: Option<u64>,
+}
+
+/// Receives one datagram without waiting, with the kernel's arrival stamp
+/// if the socket gives one (`SO_TIMESTAMPNS`, wall clock since the epoch).
+fn recv_stamped(sock: &UdpSocket, buf: &mut [u8]) -> std::io::Result<(usize, Option<Duration>)> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::os::fd::AsRawFd;
+    sock.try_io(tokio::io::Interest::READABLE, || {
+        let mut iov = [std::io::IoSliceMut::new(buf)];
+        let mut space = nix::cmsg_space!(nix::sys::time::TimeSpec);
+        let msg = recvmsg::<()>(
+            sock.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::MSG_DONTWAIT,
+        )
+        .map_err(std::io::Error::from)?;
+        let mut stamp = None;
+        if let Ok(cmsgs) = msg.cmsgs() {
+            for c in cmsgs {
+                if let ControlMessageOwned::ScmTimestampns(ts) = c {
+                    stamp = u64::try_from(ts.tv_sec())
+                        .ok()
+                        .zip(u32::try_from(ts.tv_nsec()).ok())
+                        .map(|(s, ns)| Duration::new(s, ns));
+                }
+            }
+        }
+        Ok((msg.bytes, stamp))
+    })
+}
+
+/// The instant a datagram stamped `stamp` (wall clock) reached the socket,
+/// given that it is `now`: its age by the wall clock, taken off `now`.
+/// A stamp from the future counts as just arrived.
+fn socket_instant(now: Instant, stamp: Duration) -> Instant {
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    now.checked_sub(wall.saturating_sub(stamp)).unwrap_or(now)
+}
+
 impl BotState {
     /// Handles one game packet from the zone (the session has followed the
     /// login and entry replies in `session`).
@@ -481,23 +540,20 @@ impl BotState {
         &mut self,
         shared: &Shared,
         stats: &ShardStats,
-        now_us: u64,
+        at: Arrival,
         session: &SessionState,
         pkt: &[u8],
     ) {
+        let now_us = at.now_us;
         match pkt[0] {
             s2c_type::SMALL_POSITION => match SmallPosition::decode(pkt) {
-                Ok(p) => {
-                    self.on_position(shared, stats, now_us, p.pid as i16, p.x_speed, p.y_speed)
-                }
+                Ok(p) => self.on_position(shared, stats, at, p.pid as i16, p.x_speed, p.y_speed),
                 Err(_) => {
                     stats.decode_errors.fetch_add(1, Ordering::Relaxed);
                 }
             },
             s2c_type::LARGE_POSITION => match LargePosition::decode(pkt) {
-                Ok(p) => {
-                    self.on_position(shared, stats, now_us, p.pid as i16, p.x_speed, p.y_speed)
-                }
+                Ok(p) => self.on_position(shared, stats, at, p.pid as i16, p.x_speed, p.y_speed),
                 Err(_) => {
                     stats.decode_errors.fetch_add(1, Ordering::Relaxed);
                 }
@@ -543,11 +599,12 @@ impl BotState {
         &mut self,
         shared: &Shared,
         stats: &ShardStats,
-        now_us: u64,
+        at: Arrival,
         pid: i16,
         x_speed: i16,
         y_speed: i16,
     ) {
+        let now_us = at.now_us;
         if !shared.bot_pids[pid as u16 as usize].load(Ordering::Relaxed) {
             return;
         }
@@ -573,6 +630,9 @@ impl BotState {
         if shared.in_window(sent_us) {
             stats.pos_recv_window.fetch_add(1, Ordering::Relaxed);
             self.lat.push(u64::from(lat));
+            if let Some(socket_us) = at.socket_us {
+                self.lat_socket.push(socket_us.saturating_sub(sent_us));
+            }
         }
     }
 }
@@ -598,6 +658,7 @@ impl LoadBot {
                 started_at: now,
                 login_sent_at: now,
                 lat: Vec::new(),
+                lat_socket: Vec::new(),
                 last_pos_us: 0,
                 ship: ship::SPECTATOR,
                 closed: None,
@@ -667,15 +728,19 @@ impl LoadBot {
     /// Reads every datagram waiting on the socket into the connection.
     fn receive(&mut self, shared: &Shared, shard: usize, buf: &mut [u8]) {
         let stats = &shared.shards[shard];
-        while let Ok(n) = self.sock.try_recv(buf) {
+        while let Ok((n, stamp)) = recv_stamped(&self.sock, buf) {
             let now = Instant::now();
             let now_us = shared.us(now);
+            let at = Arrival {
+                now_us,
+                socket_us: stamp.map(|t| shared.us(socket_instant(now, t))),
+            };
             stats.datagrams_in.fetch_add(1, Ordering::Relaxed);
             stats.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
             let st = &mut self.st;
             self.session
                 .handle_datagram(now, &mut buf[..n], &mut |session, pkt| {
-                    st.on_packet(shared, stats, now_us, session, pkt);
+                    st.on_packet(shared, stats, at, session, pkt);
                 });
         }
         if !self.st.lat.is_empty() {
@@ -686,6 +751,17 @@ impl LoadBot {
             }
             drop(h);
             self.st.lat.clear();
+        }
+        if !self.st.lat_socket.is_empty() {
+            let mut h = stats
+                .socket_latency
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            for &l in &self.st.lat_socket {
+                h.record(l);
+            }
+            drop(h);
+            self.st.lat_socket.clear();
         }
     }
 
@@ -895,6 +971,10 @@ async fn run_bot(shared: Arc<Shared>, shard: usize, idx: usize) {
             return;
         }
     };
+    // Kernel arrival stamps separate the zone's latency from the bot's
+    // own (`socket_latency`); without them only the latter is reported.
+    let _ =
+        nix::sys::socket::setsockopt(&sock, nix::sys::socket::sockopt::ReceiveTimestampns, &true);
     if sock.connect(shared.cfg.server).await.is_err() {
         stats.failed.fetch_add(1, Ordering::Relaxed);
         return;
@@ -1333,8 +1413,12 @@ pub struct LoadReport {
     pub positions_lost: u64,
     /// Lost, percent of expected.
     pub loss_percent: f64,
-    /// Position relay latency.
+    /// Position relay latency, to when the bot read the position.
     pub latency: LatencySummary,
+    /// The same positions' latency to the kernel's arrival stamp at the
+    /// bot's socket: what the zone and the network took, without the bot's
+    /// own scheduling (count 0 where the kernel gives no stamps).
+    pub socket_latency: LatencySummary,
     /// Datagrams per second, bots → zone, during the window.
     pub datagrams_out_per_sec: f64,
     /// Datagrams per second, zone → bots.
@@ -1443,6 +1527,7 @@ impl LoadReport {
                 "loss_percent": (self.loss_percent * 10000.0).round() / 10000.0,
             },
             "latency_ms": self.latency.json(),
+            "socket_latency_ms": self.socket_latency.json(),
             "traffic": {
                 "datagrams_out_per_sec": round1(self.datagrams_out_per_sec),
                 "datagrams_in_per_sec": round1(self.datagrams_in_per_sec),
@@ -1514,6 +1599,11 @@ impl LoadReport {
         s.push_str(&format!(
             "relay latency ms: p50 {:.2}  p95 {:.2}  p99 {:.2}  max {:.2}  (mean {:.2}, min {:.2}, n={})\n",
             l.p50_ms, l.p95_ms, l.p99_ms, l.max_ms, l.mean_ms, l.min_ms, l.count
+        ));
+        let l = &self.socket_latency;
+        s.push_str(&format!(
+            "  at the bots' sockets: p50 {:.2}  p95 {:.2}  p99 {:.2}  max {:.2}  (n={})\n",
+            l.p50_ms, l.p95_ms, l.p99_ms, l.max_ms, l.count
         ));
         s.push_str(&format!(
             "traffic: to zone {:.0} datagrams/s {:.1} KB/s; from zone {:.0} datagrams/s {:.1} KB/s; send errors {}\n",
@@ -1722,6 +1812,8 @@ fn drive(shared: &Shared) -> Result<LoadReport> {
         let mut h = s.latency.lock().unwrap_or_else(|e| e.into_inner());
         h.0 = Histogram::default();
         h.1 = Histogram::default();
+        drop(h);
+        *s.socket_latency.lock().unwrap_or_else(|e| e.into_inner()) = Histogram::default();
     }
     progress.procs = procs.iter().map(|p| (p.pid, p.start)).collect();
     let end = start + cfg.duration;
@@ -1796,9 +1888,11 @@ fn drive(shared: &Shared) -> Result<LoadReport> {
     let secs = window.as_secs_f64();
     let rate = |a: u64, b: u64| (b.saturating_sub(a)) as f64 / secs;
     let mut latency = Histogram::default();
+    let mut socket_latency = Histogram::default();
     let mut login_time = Histogram::default();
     for s in shared.shards.iter() {
         latency.merge(&s.latency.lock().unwrap_or_else(|e| e.into_inner()).0);
+        socket_latency.merge(&s.socket_latency.lock().unwrap_or_else(|e| e.into_inner()));
         login_time.merge(&s.login_time.lock().unwrap_or_else(|e| e.into_inner()));
     }
     let first = shared.first_start.load(Ordering::Relaxed);
@@ -1879,6 +1973,7 @@ fn drive(shared: &Shared) -> Result<LoadReport> {
             0.0
         },
         latency: LatencySummary::of(&latency),
+        socket_latency: LatencySummary::of(&socket_latency),
         datagrams_out_per_sec: rate(t_start.datagrams_out, t_end.datagrams_out),
         datagrams_in_per_sec: rate(t_start.datagrams_in, t_end.datagrams_in),
         bytes_out_per_sec: rate(t_start.bytes_out, t_end.bytes_out),

@@ -183,6 +183,25 @@ fn sane_run(overrides: &[&str], more: impl FnOnce(&Value) -> Result<()>) {
             "latency quantiles out of order; {}",
             ctx()
         );
+        // The same positions timed at the bots' sockets by the kernel's
+        // stamps: every one of them, and never later than when the bot
+        // read it (a millisecond's slack for wall-clock adjustment).
+        let at_socket = |k: &str| num(&r, &["socket_latency_ms", k]);
+        ensure!(
+            at_socket("count")? == received,
+            "socket latency count; {}",
+            ctx()
+        );
+        ensure!(
+            at_socket("p50")? <= at_socket("p99")? && at_socket("p99")? <= at_socket("max")?,
+            "socket latency quantiles out of order; {}",
+            ctx()
+        );
+        ensure!(
+            at_socket("p99")? <= lat("p99")? + 1.0,
+            "socket latency above the bots' own; {}",
+            ctx()
+        );
 
         // Traffic both ways, no disconnects.
         for key in [
