@@ -2135,8 +2135,8 @@ pub fn parse_listening_line(line: &str) -> Option<(SocketAddr, Option<PathBuf>)>
 pub fn summarize(files: &[PathBuf]) -> Result<String> {
     let mib = |v: &Value| v.as_f64().unwrap_or(0.0) / 1048576.0;
     let mut s = String::new();
-    s.push_str("| run | bots | arenas | logins/s | p50 ms | p95 ms | p99 ms | max ms | loss % | disc | pos in/s | dgrams to bots/s | KB/s to bots | zone CPU % | supervisor CPU % | realms CPU % | supervisor RSS MiB | largest realm RSS MiB | idle realm RSS MiB | loadgen CPU % | steal % |\n");
-    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    s.push_str("| run | bots | arenas | logins/s | p50 ms | p95 ms | p99 ms | max ms | p99 at socket ms | loss % | disc | pos in/s | dgrams to bots/s | KB/s to bots | zone CPU % | supervisor CPU % | realms CPU % | supervisor RSS MiB | largest realm RSS MiB | idle realm RSS MiB | loadgen CPU % | steal % |\n");
+    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for f in files {
         let text =
             std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
@@ -2176,7 +2176,7 @@ pub fn summarize(files: &[PathBuf]) -> Result<String> {
             None => "–".to_string(),
         };
         s.push_str(&format!(
-            "| {stem} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {pos_in:.0} | {} | {:.0} | {} | {} | {realm_cpu:.1} | {:.1} | {realm_rss:.1} | {} | {} | {} |\n",
+            "| {stem} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {pos_in:.0} | {} | {:.0} | {} | {} | {realm_cpu:.1} | {:.1} | {realm_rss:.1} | {} | {} | {} |\n",
             r["config"]["bots"],
             r["config"]["arenas"],
             num(&r["logins"]["per_sec"], 0),
@@ -2184,6 +2184,7 @@ pub fn summarize(files: &[PathBuf]) -> Result<String> {
             num(&r["latency_ms"]["p95"], 2),
             num(&r["latency_ms"]["p99"], 2),
             num(&r["latency_ms"]["max"], 2),
+            num(&r["socket_latency_ms"]["p99"], 2),
             num(&r["positions"]["loss_percent"], 3),
             r["disconnects"],
             num(&r["traffic"]["datagrams_in_per_sec"], 0),
