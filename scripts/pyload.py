@@ -17,6 +17,11 @@ Loss counts the positions sent in the window that some other bot should
 have received (all bots sit well inside each other's screen) and did not.
 CPU is user + system time of PID and every process under it, from /proc,
 over the window, as a percentage of one core.
+
+With `--socket-stamps` each position is also timed when the kernel put it
+in the bot's socket (SO_TIMESTAMPNS, read with recvmsg): the gap between
+that p99 and the other is this client's own delay, not the zone's. It is
+off by default, so that the client does the same work as in earlier runs.
 """
 import argparse
 import math
@@ -52,6 +57,23 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 def now_us():
     return time.monotonic_ns() // 1000
+
+
+# Linux's socket option and control message type for nanosecond arrival
+# stamps (SO_TIMESTAMPNS_OLD; a struct timespec of two 64-bit fields).
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+
+
+def socket_arrival_us(anc):
+    """The monotonic µs at which the kernel stamped a datagram, from its
+    SCM_TIMESTAMPNS control message (wall clock): the stamp's age by the
+    wall clock, taken off the monotonic clock now."""
+    for level, kind, data in anc:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= 16:
+            sec, nsec = struct.unpack_from("<qq", data)
+            age_ns = max(0, time.time_ns() - (sec * 1_000_000_000 + nsec))
+            return (time.monotonic_ns() - age_ns) // 1000
+    return None
 
 
 def tree_cpu_secs(pid):
@@ -101,6 +123,9 @@ class Bot(Client):
         self.centre = centre
         self.unacked = {}         # seq -> (payload, sent at)
         self.client_key = (0x1234567 * (idx + 1)) & 0x7FFFFFFF | 1
+        self.arrived_us = None    # kernel arrival of the datagram being read
+        if run.args.socket_stamps:
+            self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
 
     # -- transport -------------------------------------------------------
     def raw(self, data):
@@ -216,6 +241,7 @@ class Run:
         self.sent_window = 0
         self.recv_window = 0
         self.lat = []
+        self.lat_socket = []
         self.bad = 0
 
     def relay(self, bot, pid, stamp):
@@ -228,15 +254,23 @@ class Run:
         if self.window and self.window[0] <= sent < self.window[1]:
             self.recv_window += 1
             self.lat.append(lat)
+            if bot.arrived_us is not None:
+                self.lat_socket.append(max(0, bot.arrived_us - sent))
 
     def pump(self, timeout):
+        stamps = self.args.socket_stamps
         for key, _ in self.sel.select(timeout):
             bot = key.data
             while True:
                 try:
-                    data, _ = bot.sock.recvfrom(4096)
+                    if stamps:
+                        data, anc, _, _ = bot.sock.recvmsg(4096, socket.CMSG_SPACE(16))
+                    else:
+                        data, _ = bot.sock.recvfrom(4096)
                 except (BlockingIOError, InterruptedError):
                     break
+                if stamps:
+                    bot.arrived_us = socket_arrival_us(anc)
                 bot.datagram(data)
 
     def start(self):
@@ -318,6 +352,8 @@ def main():
     ap.add_argument("--drain", type=float, default=1.0)
     ap.add_argument("--arrivals", choices=["burst", "spread"], default="burst",
                     help="all bots send in the same pass (burst) or evenly spaced (spread)")
+    ap.add_argument("--socket-stamps", action="store_true",
+                    help="also time each position at the bot's socket (kernel arrival stamp)")
     args = ap.parse_args()
 
     run = Run(args)
@@ -336,6 +372,10 @@ def main():
           "loss %.2f %% (%d of %d); bad stamps %d"
           % (len(run.bots), entered, cpu, percentile(run.lat, 0.5) / 1000, percentile(run.lat, 0.99) / 1000,
              max(run.lat, default=0) / 1000, 100 * loss, expected - run.recv_window, expected, run.bad))
+    if args.socket_stamps:
+        print("at the bots' sockets: relay ms p50 %.2f p99 %.2f max %.2f (%d timed)"
+              % (percentile(run.lat_socket, 0.5) / 1000, percentile(run.lat_socket, 0.99) / 1000,
+                 max(run.lat_socket, default=0) / 1000, len(run.lat_socket)))
 
 
 if __name__ == "__main__":
