@@ -10,19 +10,26 @@
 # run's tail latency came from such stretches.
 set -euo pipefail
 [ $# -ge 1 ] || { echo "usage: $0 FILE.progress..." >&2; exit 2; }
+# Progress lines that also give the p99 at the bots' sockets (kernel
+# arrival stamps: the zone's share, without loadgen's own delays) add that
+# column; older ones show "–" there.
 cat "$@" | grep ' run   \]' | sed -E \
-    's/.*p50 ([0-9.]+) p99 ([0-9.]+) max ([0-9.]+) ms.*steal ([0-9]+)%.*/\1 \2 \3 \4/' |
+    -e 's/.*p50 ([0-9.]+) p99 ([0-9.]+) max ([0-9.]+) ms \(at socket p99 ([0-9.]+)\).*steal ([0-9]+)%.*/\1 \2 \3 \5 \4/' \
+    -e 's/.*p50 ([0-9.]+) p99 ([0-9.]+) max ([0-9.]+) ms.*steal ([0-9]+)%.*/\1 \2 \3 \4 -/' |
 awk '
-    NF == 4 {
+    NF == 5 {
         b = ($4 < 3) ? "1: under 3 %" : ($4 < 10) ? "2: 3-10 %" : ($4 < 25) ? "3: 10-25 %" : "4: 25 % and more"
         n[b]++; p50[b] += $1; p99[b] += $2; if ($2 <= 25) ok[b]++; if ($3 > mx[b]) mx[b] = $3
+        if ($5 != "-") { ns[b]++; sock[b] += $5 }
     }
     END {
-        print "| steal in the second | seconds | mean p50 ms | mean p99 ms | seconds with p99 <= 25 ms | max ms |"
-        print "| --- | ---: | ---: | ---: | ---: | ---: |"
+        print "| steal in the second | seconds | mean p50 ms | mean p99 ms | mean p99 at socket ms | seconds with p99 <= 25 ms | max ms |"
+        print "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
         split("1: under 3 %,2: 3-10 %,3: 10-25 %,4: 25 % and more", order, ",")
         for (i = 1; i <= 4; i++) {
             k = order[i]
-            if (k in n) printf "| %s | %d | %.1f | %.1f | %d | %.0f |\n", substr(k, 4), n[k], p50[k] / n[k], p99[k] / n[k], ok[k] + 0, mx[k]
+            if (!(k in n)) continue
+            s = (k in ns) ? sprintf("%.1f", sock[k] / ns[k]) : "–"
+            printf "| %s | %d | %.1f | %.1f | %s | %d | %.0f |\n", substr(k, 4), n[k], p50[k] / n[k], p99[k] / n[k], s, ok[k] + 0, mx[k]
         }
     }'

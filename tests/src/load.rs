@@ -365,8 +365,9 @@ struct ShardStats {
     /// Latencies of window positions (all, and since the last progress line).
     latency: Mutex<(Histogram, Histogram)>,
     /// The same positions' latencies to the kernel's arrival stamp at the
-    /// bot's socket: the zone's share, without the bot's own delays.
-    socket_latency: Mutex<Histogram>,
+    /// bot's socket: the zone's share, without the bot's own delays (all,
+    /// and since the last progress line).
+    socket_latency: Mutex<(Histogram, Histogram)>,
     /// Connect-to-logged-in times.
     login_time: Mutex<Histogram>,
     /// Kill-to-back-in-the-arena times of bots whose realm was killed.
@@ -758,7 +759,8 @@ impl LoadBot {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
             for &l in &self.st.lat_socket {
-                h.record(l);
+                h.0.record(l);
+                h.1.record(l);
             }
             drop(h);
             self.st.lat_socket.clear();
@@ -1813,7 +1815,7 @@ fn drive(shared: &Shared) -> Result<LoadReport> {
         h.0 = Histogram::default();
         h.1 = Histogram::default();
         drop(h);
-        *s.socket_latency.lock().unwrap_or_else(|e| e.into_inner()) = Histogram::default();
+        *s.socket_latency.lock().unwrap_or_else(|e| e.into_inner()) = Default::default();
     }
     progress.procs = procs.iter().map(|p| (p.pid, p.start)).collect();
     let end = start + cfg.duration;
@@ -1892,7 +1894,7 @@ fn drive(shared: &Shared) -> Result<LoadReport> {
     let mut login_time = Histogram::default();
     for s in shared.shards.iter() {
         latency.merge(&s.latency.lock().unwrap_or_else(|e| e.into_inner()).0);
-        socket_latency.merge(&s.socket_latency.lock().unwrap_or_else(|e| e.into_inner()));
+        socket_latency.merge(&s.socket_latency.lock().unwrap_or_else(|e| e.into_inner()).0);
         login_time.merge(&s.login_time.lock().unwrap_or_else(|e| e.into_inner()));
     }
     let first = shared.first_start.load(Ordering::Relaxed);
@@ -2049,9 +2051,14 @@ impl<'a> Progress<'a> {
         self.last = now;
         let t = totals(&self.shared.shards);
         let mut interval = Histogram::default();
+        let mut socket_interval = Histogram::default();
         for s in self.shared.shards.iter() {
             let mut h = s.latency.lock().unwrap_or_else(|e| e.into_inner());
             interval.merge(&h.1);
+            h.1 = Histogram::default();
+            drop(h);
+            let mut h = s.socket_latency.lock().unwrap_or_else(|e| e.into_inner());
+            socket_interval.merge(&h.1);
             h.1 = Histogram::default();
         }
         let mut server_cpu = 0.0;
@@ -2091,7 +2098,7 @@ impl<'a> Progress<'a> {
                 )
             };
             eprintln!(
-                "[{:>5.1}s {phase:<6}] in {}/{} fail {} disc {} | pos out {:.0}/s in {:.0}/s | lat p50 {:.2} p99 {:.2} max {:.2} ms | dgram out {:.0}/s in {:.0}/s | KB/s out {:.0} in {:.0} | loadgen cpu {:.0}%{server} | steal {steal:.0}%",
+                "[{:>5.1}s {phase:<6}] in {}/{} fail {} disc {} | pos out {:.0}/s in {:.0}/s | lat p50 {:.2} p99 {:.2} max {:.2} ms (at socket p99 {:.2}) | dgram out {:.0}/s in {:.0}/s | KB/s out {:.0} in {:.0} | loadgen cpu {:.0}%{server} | steal {steal:.0}%",
                 now.saturating_duration_since(self.started).as_secs_f64(),
                 t.entered,
                 self.shared.cfg.bots,
@@ -2102,6 +2109,7 @@ impl<'a> Progress<'a> {
                 interval.quantile(0.5) as f64 / 1000.0,
                 interval.quantile(0.99) as f64 / 1000.0,
                 interval.max() as f64 / 1000.0,
+                socket_interval.quantile(0.99) as f64 / 1000.0,
                 per(p.datagrams_out, t.datagrams_out),
                 per(p.datagrams_in, t.datagrams_in),
                 per(p.bytes_out, t.bytes_out) / 1000.0,
