@@ -330,6 +330,41 @@ impl Histogram {
 const PHASE_RUN: u8 = 0;
 const PHASE_STOP: u8 = 1;
 
+/// Relay latencies of window positions (µs), as the bots read them and at
+/// their sockets (the kernel's arrival stamp: the zone's share, without
+/// the bot's own delays), each for the whole window and since the last
+/// progress line.
+#[derive(Default)]
+struct WindowLatencies {
+    read: Histogram,
+    read_interval: Histogram,
+    socket: Histogram,
+    socket_interval: Histogram,
+}
+
+impl WindowLatencies {
+    /// Records what a bot measured in one receive (`read` and `socket`
+    /// values of the same positions).
+    fn record(&mut self, read: &[u64], socket: &[u64]) {
+        for &l in read {
+            self.read.record(l);
+            self.read_interval.record(l);
+        }
+        for &l in socket {
+            self.socket.record(l);
+            self.socket_interval.record(l);
+        }
+    }
+
+    /// The interval histograms (read, socket), emptied for the next one.
+    fn take_interval(&mut self) -> (Histogram, Histogram) {
+        (
+            std::mem::take(&mut self.read_interval),
+            std::mem::take(&mut self.socket_interval),
+        )
+    }
+}
+
 /// Counters of one event-loop thread (written by it, read by the reporter).
 #[derive(Default)]
 struct ShardStats {
@@ -362,12 +397,8 @@ struct ShardStats {
     retransmits: AtomicU64,
     duplicates: AtomicU64,
     decode_errors: AtomicU64,
-    /// Latencies of window positions (all, and since the last progress line).
-    latency: Mutex<(Histogram, Histogram)>,
-    /// The same positions' latencies to the kernel's arrival stamp at the
-    /// bot's socket: the zone's share, without the bot's own delays (all,
-    /// and since the last progress line).
-    socket_latency: Mutex<(Histogram, Histogram)>,
+    /// Latencies of window positions.
+    latency: Mutex<WindowLatencies>,
     /// Connect-to-logged-in times.
     login_time: Mutex<Histogram>,
     /// Kill-to-back-in-the-arena times of bots whose realm was killed.
@@ -509,17 +540,18 @@ fn recv_stamped(sock: &UdpSocket, buf: &mut [u8]) -> std::io::Result<(usize, Opt
             MsgFlags::MSG_DONTWAIT,
         )
         .map_err(std::io::Error::from)?;
-        let mut stamp = None;
-        if let Ok(cmsgs) = msg.cmsgs() {
-            for c in cmsgs {
-                if let ControlMessageOwned::ScmTimestampns(ts) = c {
-                    stamp = u64::try_from(ts.tv_sec())
-                        .ok()
-                        .zip(u32::try_from(ts.tv_nsec()).ok())
-                        .map(|(s, ns)| Duration::new(s, ns));
+        let stamp = msg
+            .cmsgs()
+            .ok()
+            .into_iter()
+            .flatten()
+            .find_map(|c| match c {
+                ControlMessageOwned::ScmTimestampns(ts) => {
+                    let secs = u64::try_from(ts.tv_sec()).ok()?;
+                    Some(Duration::new(secs, u32::try_from(ts.tv_nsec()).ok()?))
                 }
-            }
-        }
+                _ => None,
+            });
         Ok((msg.bytes, stamp))
     })
 }
@@ -745,24 +777,12 @@ impl LoadBot {
                 });
         }
         if !self.st.lat.is_empty() {
-            let mut h = stats.latency.lock().unwrap_or_else(|e| e.into_inner());
-            for &l in &self.st.lat {
-                h.0.record(l);
-                h.1.record(l);
-            }
-            drop(h);
-            self.st.lat.clear();
-        }
-        if !self.st.lat_socket.is_empty() {
-            let mut h = stats
-                .socket_latency
+            stats
+                .latency
                 .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            for &l in &self.st.lat_socket {
-                h.0.record(l);
-                h.1.record(l);
-            }
-            drop(h);
+                .unwrap_or_else(|e| e.into_inner())
+                .record(&self.st.lat, &self.st.lat_socket);
+            self.st.lat.clear();
             self.st.lat_socket.clear();
         }
     }
@@ -1811,11 +1831,7 @@ fn drive(shared: &Shared) -> Result<LoadReport> {
     );
     shared.window_start.store(start_us, Ordering::Relaxed);
     for s in shared.shards.iter() {
-        let mut h = s.latency.lock().unwrap_or_else(|e| e.into_inner());
-        h.0 = Histogram::default();
-        h.1 = Histogram::default();
-        drop(h);
-        *s.socket_latency.lock().unwrap_or_else(|e| e.into_inner()) = Default::default();
+        *s.latency.lock().unwrap_or_else(|e| e.into_inner()) = WindowLatencies::default();
     }
     progress.procs = procs.iter().map(|p| (p.pid, p.start)).collect();
     let end = start + cfg.duration;
@@ -1893,8 +1909,10 @@ fn drive(shared: &Shared) -> Result<LoadReport> {
     let mut socket_latency = Histogram::default();
     let mut login_time = Histogram::default();
     for s in shared.shards.iter() {
-        latency.merge(&s.latency.lock().unwrap_or_else(|e| e.into_inner()).0);
-        socket_latency.merge(&s.socket_latency.lock().unwrap_or_else(|e| e.into_inner()).0);
+        let h = s.latency.lock().unwrap_or_else(|e| e.into_inner());
+        latency.merge(&h.read);
+        socket_latency.merge(&h.socket);
+        drop(h);
         login_time.merge(&s.login_time.lock().unwrap_or_else(|e| e.into_inner()));
     }
     let first = shared.first_start.load(Ordering::Relaxed);
@@ -2053,13 +2071,13 @@ impl<'a> Progress<'a> {
         let mut interval = Histogram::default();
         let mut socket_interval = Histogram::default();
         for s in self.shared.shards.iter() {
-            let mut h = s.latency.lock().unwrap_or_else(|e| e.into_inner());
-            interval.merge(&h.1);
-            h.1 = Histogram::default();
-            drop(h);
-            let mut h = s.socket_latency.lock().unwrap_or_else(|e| e.into_inner());
-            socket_interval.merge(&h.1);
-            h.1 = Histogram::default();
+            let (read, socket) = s
+                .latency
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take_interval();
+            interval.merge(&read);
+            socket_interval.merge(&socket);
         }
         let mut server_cpu = 0.0;
         let mut server_rss = 0;

@@ -437,7 +437,8 @@ impl Zone {
         // One precise timer for held-back connections, re-armed only when
         // the earliest due time changes (not on every pass).
         let mut held_timer = HoldTimer::new().context("creating the flush timer")?;
-        // Passes in a row that the game socket took (see `HOT_PASSES`).
+        // Passes since one that realm events, a timer or the tick took;
+        // every `HOT_PASSES`-th of them in a row leaves the others a turn.
         let mut hot_passes = 0u32;
         loop {
             if let Err(e) = held_timer.set(self.held_due) {
