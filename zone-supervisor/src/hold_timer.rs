@@ -81,28 +81,28 @@ impl HoldTimer {
 
     /// Waits until the armed time has passed, then disarms. Never returns
     /// while disarmed.
+    ///
+    /// The expiry count is never read. Re-arming resets it, and every
+    /// expiry after that raises readiness anew (the reactor is
+    /// edge-triggered), so a read would be one more system call per firing
+    /// and one per stale readiness for nothing. Readiness left from a
+    /// firing the loop did not take (its queues rode another pass and the
+    /// timer was re-armed since) is told apart by the clock instead.
     pub async fn fired(&mut self) -> io::Result<()> {
         loop {
             let mut guard = self.fd.readable().await?;
-            let mut count = [0u8; 8];
-            // SAFETY: reading 8 bytes into an 8-byte buffer.
-            let n = unsafe {
-                libc::read(
-                    guard.get_inner().as_raw_fd(),
-                    count.as_mut_ptr() as *mut libc::c_void,
-                    8,
-                )
-            };
-            if n == 8 {
-                self.armed = None;
-                return Ok(());
+            // Clearing keeps any readiness newer than this one (tokio
+            // compares the reactor's tick), so an expiry that lands now is
+            // not lost.
+            guard.clear_ready();
+            if let Some(at) = self.armed {
+                // The kernel's expiry and `Instant` read the same monotonic
+                // clock, and `set` armed at or after `at`.
+                if Instant::now() >= at {
+                    self.armed = None;
+                    return Ok(());
+                }
             }
-            let err = io::Error::last_os_error();
-            if err.kind() == io::ErrorKind::WouldBlock {
-                guard.clear_ready();
-                continue;
-            }
-            return Err(err);
         }
     }
 }
@@ -110,5 +110,58 @@ impl HoldTimer {
 impl AsRawFd for HoldTimer {
     fn as_raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn fires_once_the_armed_time_has_passed_and_disarms() {
+        runtime().block_on(async {
+            let mut t = HoldTimer::new().unwrap();
+            let at = Instant::now() + Duration::from_millis(3);
+            t.set(Some(at)).unwrap();
+            t.fired().await.unwrap();
+            assert!(Instant::now() >= at);
+            assert_eq!(t.armed(), None);
+        });
+    }
+
+    #[test]
+    fn fires_again_after_re_arming_without_reading_the_count() {
+        runtime().block_on(async {
+            let mut t = HoldTimer::new().unwrap();
+            for _ in 0..5 {
+                let at = Instant::now() + Duration::from_millis(1);
+                t.set(Some(at)).unwrap();
+                t.fired().await.unwrap();
+                assert!(Instant::now() >= at);
+            }
+        });
+    }
+
+    #[test]
+    fn readiness_from_a_firing_not_taken_does_not_fire_a_later_arming_early() {
+        runtime().block_on(async {
+            let mut t = HoldTimer::new().unwrap();
+            t.set(Some(Instant::now())).unwrap();
+            // Let the first arming expire and its readiness reach the
+            // reactor without taking it.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            let later = Instant::now() + Duration::from_millis(20);
+            t.set(Some(later)).unwrap();
+            t.fired().await.unwrap();
+            assert!(Instant::now() >= later);
+            assert_eq!(t.armed(), None);
+        });
     }
 }
