@@ -3,8 +3,9 @@
 //! tokio's timers round up to whole milliseconds and fire on the runtime's
 //! millisecond tick, so a 3 ms hold (`crate::flush`) became 4–5 ms and the
 //! 40-player latency bound was lost on the timer alone. A `timerfd` is
-//! armed for the exact release time and read through the reactor like any
-//! socket (readable only).
+//! armed for the exact release time and waited on through the reactor like
+//! any socket (readable only); its expiry count is never read (see
+//! [`HoldTimer::fired`]).
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};

@@ -315,7 +315,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub worker: Option<PathBuf>,
     /// Path of the control socket (default: $RUNTIME_DIRECTORY/control.sock
-    /// under systemd, else <zone folder>/run/control.sock, else for the
+    /// under systemd, else ZONE_FOLDER/run/control.sock, else for the
     /// embedded zone $XDG_RUNTIME_DIR/subsumption/control.sock or
     /// /tmp/subsumption-UID/control.sock).
     #[arg(long)]
