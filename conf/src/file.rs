@@ -82,7 +82,7 @@ impl NameIndex {
 /// Kept small because every realm holds its arena's parsed config for its
 /// whole life (about 1,600 keys for the default arena): keys and values are
 /// boxed strings of their exact size, and keys are found through a
-/// [`NameIndex`] instead of a hash map of lower-cased copies, which cost
+/// `NameIndex` instead of a hash map of lower-cased copies, which cost
 /// three allocations a key.
 #[derive(Debug, Clone)]
 pub struct Section {

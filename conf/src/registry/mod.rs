@@ -4,12 +4,12 @@
 //!
 //! Three kinds of names are known:
 //!
-//! - **read**: settings the server itself reads ([`table`]);
+//! - **read**: settings the server itself reads (module `table`);
 //! - **client**: fields of the arena settings packet, which the server only
 //!   sends to clients (`ss_proto::settings::fields`,
 //!   docs/protocol/client-settings.md);
 //! - **not implemented**: names ASSS reads that Subsumption does not
-//!   ([`asss`]); setting them does nothing.
+//!   (module `asss`); setting them does nothing.
 //!
 //! Anything else is unknown: nothing reads it. [`check_file`] reports such
 //! keys of a loaded file, and `?seta`/`?setg` refuse them.

@@ -124,7 +124,7 @@ pub enum Pending {
 
 /// Module names accepted in `AttachModules` that need nothing more than
 /// what every arena does (kill points are always scored, and the modules
-/// of [`ALWAYS`] run everywhere).
+/// of [`always`] run everywhere).
 const BUILT_IN: &[&str] = &[
     "points_kill",
     "points_periodic",
