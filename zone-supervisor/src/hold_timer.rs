@@ -155,9 +155,9 @@ mod tests {
         runtime().block_on(async {
             let mut t = HoldTimer::new().unwrap();
             t.set(Some(Instant::now())).unwrap();
-            // Let the first arming expire and its readiness reach the
-            // reactor without taking it.
-            tokio::time::sleep(Duration::from_millis(5)).await;
+            // Wait for the first arming's expiry to reach the reactor, and
+            // leave its readiness there (a guard dropped without clearing).
+            drop(t.fd.readable().await.unwrap());
             let later = Instant::now() + Duration::from_millis(20);
             t.set(Some(later)).unwrap();
             t.fired().await.unwrap();
