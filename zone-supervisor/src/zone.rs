@@ -46,7 +46,8 @@ use crate::udp::{GameSocket, RecvBatch};
 const RECV_BATCH: usize = 8;
 
 /// Passes in a row the game socket may take before one pass asks every
-/// other source of the event loop first (`Zone::event_loop`).
+/// other source of the event loop first and lets the runtime's other
+/// tasks run (`Zone::event_loop`).
 const HOT_PASSES: u32 = 8;
 
 /// How long the ping port's population figures are reused.
@@ -457,10 +458,15 @@ impl Zone {
             // So that a game socket that is ready on every pass cannot
             // starve the sources below it (a receive buffer large enough
             // to keep the backlog going), every `HOT_PASSES`-th pass in a
-            // row skips it and its backlog and asks all the others; the
-            // last branch then ends that pass even if none of them is
-            // ready, and the socket's readiness, still set, takes the next
-            // pass.
+            // row skips it and its backlog and asks all the others. If
+            // none of them is ready, its last branch yields to the
+            // runtime once before ending the pass: the spawned tasks
+            // (realm links, control connections, chatnet, the signal
+            // forwarder) run only while this task is not running, and a
+            // backlog that never runs dry would otherwise keep them from
+            // ever filling the channels asked above (a control request
+            // went unanswered for 15 s under a flood on busy cores). The
+            // socket's readiness, still set, takes the next pass.
             let fair = hot_passes >= HOT_PASSES;
             hot_passes = if fair { 0 } else { hot_passes + 1 };
             tokio::select! {
@@ -500,7 +506,7 @@ impl Zone {
                     }
                     ZoneSignal::Stop => break,
                 },
-                _ = std::future::ready(()), if fair => {}
+                _ = tokio::task::yield_now(), if fair => {}
             }
             if self.tick.is_due(Instant::now(), self.players.len() > 0) {
                 self.on_tick();
