@@ -7,6 +7,7 @@
 //! - [`ZoneConfig`] / [`ArenaConfig`]: the global config, arena configs
 //!   found through the ASSS search path, staff files and maps.
 //! - [`default_zone`] / [`write_default_zone`]: the embedded default zone.
+//! - [`ZoneModules`]: what a zone's `conf/modules.conf` loads.
 //!
 //! Formats and rules: `docs/protocol/config.md`.
 
@@ -16,6 +17,7 @@ mod edit;
 mod embedded;
 mod error;
 mod file;
+mod modules;
 mod parse;
 pub mod registry;
 mod settings;
@@ -30,6 +32,7 @@ pub use embedded::{
 };
 pub use error::{ConfError, Warning};
 pub use file::{ConfigFile, Origin, Section, MAX_WARNINGS};
+pub use modules::ZoneModules;
 pub use parse::{INCLUDE_COST, MAX_INCLUDE_DEPTH, MAX_LINE, MAX_TOTAL_BYTES};
 pub use source::{
     config_search_path, find_first, map_search_path, DirSource, EmbeddedSource, FileSource,

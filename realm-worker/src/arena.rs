@@ -362,7 +362,11 @@ impl Arena {
             .get_str("Modules", "AttachModules")
             .unwrap_or("")
             .to_string();
-        let (mods, unknown) = crate::modules::attach(&names, &self.name);
+        // ASSS's zone-wide modules the zone's modules.conf loads run here
+        // too; an unreadable file was reported by the supervisor at start.
+        let zone = conf::ZoneModules::read(self.source.zone_dir.as_deref()).unwrap_or_default();
+        let zone_wide = crate::modules::zone_wide(&zone);
+        let (mods, unknown) = crate::modules::attach(&names, &self.name, &zone_wide);
         self.counters.unknown_modules += unknown.len() as u64;
         self.modules = mods;
         let ticks = ipc_proto::monotonic_ticks();
@@ -858,7 +862,9 @@ impl Arena {
                 y_res: info.y_res,
             };
             let request = info.ship_request.min(ship::SPECTATOR);
-            FreqMan::new(&self.rules.freq, &members).initial(&who, request)
+            FreqMan::new(&self.rules.freq, &members)
+                .enforcing(self.enforcement(&info.name))
+                .initial(&who, request)
         };
         // The zone's saved score is the truth; without one (no persistence)
         // the realm's memory of an earlier visit stands.

@@ -174,6 +174,17 @@ pub struct Member {
     pub y_res: i16,
 }
 
+/// What the arena's enforcer modules allow one player, asked before each
+/// decision about him (`enf_lockspec`, `enf_flagwin`; ASSS's enforcer
+/// advisers). Empty: nothing more than the freq manager's own rules.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Enforcement {
+    /// He may not leave spectator mode, and the reason he is told.
+    pub spec_only: Option<String>,
+    /// Freqs he may not join, each with the reason he is told.
+    pub refused_freqs: Vec<(i16, String)>,
+}
+
 /// A granted change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Change {
@@ -228,6 +239,7 @@ pub struct FreqMan<'a> {
     cfg: &'a FreqConfig,
     members: &'a [Member],
     counts: BTreeMap<i16, Count>,
+    enforcement: Enforcement,
 }
 
 impl<'a> FreqMan<'a> {
@@ -250,7 +262,15 @@ impl<'a> FreqMan<'a> {
             cfg,
             members,
             counts,
+            enforcement: Enforcement::default(),
         }
+    }
+
+    /// The same freq manager, also applying what the enforcer modules
+    /// allow the player it decides for.
+    pub fn enforcing(mut self, enforcement: Enforcement) -> FreqMan<'a> {
+        self.enforcement = enforcement;
+        self
     }
 
     /// The counts of `freq` without `who` (who is moving).
@@ -355,6 +375,15 @@ impl<'a> FreqMan<'a> {
     }
 
     fn can_change_to(&self, who: &Member, freq: i16) -> Result<(), String> {
+        // The enforcers first, as ASSS asks its advisers first.
+        if let Some((_, why)) = self
+            .enforcement
+            .refused_freqs
+            .iter()
+            .find(|(f, _)| *f == freq)
+        {
+            return Err(why.clone());
+        }
         self.freq_not_full(freq, who)?;
         self.balancer_allows(who, freq)
     }
@@ -396,6 +425,9 @@ impl<'a> FreqMan<'a> {
     fn allowed_ships(&self, who: &Member, ship: u8, freq: i16) -> (u8, Option<String>) {
         if freq == self.cfg.spec_freq {
             return (0, None);
+        }
+        if let Some(why) = &self.enforcement.spec_only {
+            return (0, (ship < SPEC).then(|| why.clone()));
         }
         let freq_mask = self.cfg.freq_ship_masks.get(&freq).copied().unwrap_or(0xFF);
         let legal = self.cfg.arena_ship_mask & freq_mask;

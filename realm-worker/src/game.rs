@@ -9,7 +9,7 @@ use ss_proto::game::{ship, Green, Kill, S2CPacket, ScoreUpdate};
 use tracing::{debug, info};
 
 use crate::arena::{emit, member_of, Arena, ShipLock};
-use crate::freqman::{Change, FreqMan, Outcome};
+use crate::freqman::{Change, Enforcement, FreqMan, Outcome};
 use crate::scores::{kill_points, KillFacts, Score};
 
 impl Arena {
@@ -44,10 +44,22 @@ impl Arena {
         pid: i16,
         f: impl FnOnce(&FreqMan<'_>, &crate::freqman::Member) -> Outcome,
     ) -> Option<Outcome> {
-        let who = member_of(self.players.get(&pid)?);
+        let p = self.players.get(&pid)?;
+        let who = member_of(p);
         let members = self.members();
-        let fm = FreqMan::new(&self.rules.freq, &members);
+        let fm = FreqMan::new(&self.rules.freq, &members).enforcing(self.enforcement(&p.info.name));
         Some(f(&fm, &who))
+    }
+
+    /// What the attached enforcer modules allow the player called `name`
+    /// now (`crate::modules::Module::enforce`).
+    pub(crate) fn enforcement(&self, name: &str) -> Enforcement {
+        let now = ipc_proto::monotonic_ticks();
+        let mut e = Enforcement::default();
+        for m in &self.modules {
+            m.enforce(self, name, now, &mut e);
+        }
+        e
     }
 
     /// Makes the change (if any); returns the message for the player.

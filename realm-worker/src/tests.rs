@@ -2433,3 +2433,152 @@ fn a_hand_over_carries_groups_bot_features_energy_regions_and_the_lock() {
 }
 
 mod relay;
+
+#[test]
+fn enf_lockspec_keeps_everyone_in_spectator_mode_unless_staff_force_it() {
+    let mut h = Harness::new(&["Modules:AttachModules=enf_lockspec"]);
+    // Entering asks for a ship: the arena gives spectator mode.
+    assert_eq!(h.enter(1, "watcher", ship::WARBIRD).0, ship::SPECTATOR);
+    h.enter(2, "smoddy", ship::SPECTATOR);
+    h.clear();
+    h.packet(
+        1,
+        C2SPacket::SetShip {
+            ship: ship::JAVELIN,
+        },
+    );
+    assert_eq!(h.messages(1), [crate::modules::enforcers::SPEC_ONLY]);
+    assert_eq!(h.arena.players[&1].ship, ship::SPECTATOR);
+    // Staff without -f go through the freq manager, and its enforcers.
+    h.chat(2, chat_type::PRIVATE, 1, "?setship 2");
+    assert_eq!(h.arena.players[&1].ship, ship::SPECTATOR);
+    h.chat(2, chat_type::PRIVATE, 1, "?setship -f 2");
+    assert_eq!(h.arena.players[&1].ship, ship::JAVELIN);
+    // Without the module the same request is granted.
+    let mut open = Harness::new(&[]);
+    assert_eq!(open.enter(1, "watcher", ship::WARBIRD).0, ship::WARBIRD);
+}
+
+#[test]
+fn enf_flagwin_closes_the_winning_freq_except_to_its_own_players_for_a_grace() {
+    let settings = |grace: &'static str| {
+        [
+            "Modules:AttachModules=fg_wz enf_flagwin",
+            "Flag:FlagCount=1",
+            "Flag:SpawnRadius=0",
+            // No win (and reset) while the test runs, however slowly.
+            "Flag:WinDelay=100000000",
+            grace,
+        ]
+    };
+    let mut h = Harness::new(&settings("Flag:TeamChangeGrace=100000000"));
+    h.arena.on_timer();
+    h.enter(1, "smoddy", ship::SPECTATOR);
+    assert_eq!(h.enter(2, "alice", ship::WARBIRD), (ship::WARBIRD, 0));
+    assert_eq!(h.enter(3, "bob", ship::WARBIRD), (ship::WARBIRD, 1));
+    // Nobody holds every flag: freqs are open.
+    h.packet(2, C2SPacket::SetFreq { freq: 1 });
+    assert_eq!(h.arena.players[&2].freq, 1);
+    h.packet(2, C2SPacket::SetFreq { freq: 0 });
+    assert_eq!(h.arena.players[&2].freq, 0);
+    // Freq 1 owns the only flag: nobody may join it...
+    h.chat(1, chat_type::PUBLIC, -1, "?moveflag 0 1 600 610");
+    assert_eq!(h.arena.flags.as_ref().unwrap().winning_freq(), Some(1));
+    h.clear();
+    h.packet(2, C2SPacket::SetFreq { freq: 1 });
+    assert_eq!(h.messages(2), ["Freq 1 has all of the flags."]);
+    assert_eq!(h.arena.players[&2].freq, 0);
+    // ...a spectator entering the game is not put on it...
+    h.enter(4, "carol", ship::SPECTATOR);
+    h.packet(4, C2SPacket::SetShip { ship: ship::SPIDER });
+    assert_eq!(h.arena.players[&4].ship, ship::SPIDER);
+    assert_ne!(h.arena.players[&4].freq, 1);
+    // ...but one who left it may go back within the grace, even after
+    // leaving the arena.
+    h.packet(3, C2SPacket::SetFreq { freq: 2 });
+    assert_eq!(h.arena.players[&3].freq, 2);
+    h.packet(3, C2SPacket::SetFreq { freq: 1 });
+    assert_eq!(h.arena.players[&3].freq, 1);
+    h.send(ToRealm::PlayerLeave { pid: 3 });
+    assert_eq!(
+        h.enter(3, "bob", ship::WARBIRD).1,
+        1,
+        "bob rejoins his freq"
+    );
+
+    // With no grace, leaving is final while freq 1 holds the flags.
+    let mut h = Harness::new(&settings("Flag:TeamChangeGrace=0"));
+    h.arena.on_timer();
+    h.enter(1, "smoddy", ship::SPECTATOR);
+    h.enter(2, "alice", ship::WARBIRD);
+    h.enter(3, "bob", ship::WARBIRD);
+    h.chat(1, chat_type::PUBLIC, -1, "?moveflag 0 1 600 610");
+    h.packet(3, C2SPacket::SetFreq { freq: 2 });
+    h.clear();
+    h.packet(3, C2SPacket::SetFreq { freq: 1 });
+    assert_eq!(h.messages(3), ["Freq 1 has all of the flags."]);
+    assert_eq!(h.arena.players[&3].freq, 2);
+    // Once the flag is neutral again, freq 1 is open.
+    h.chat(1, chat_type::PUBLIC, -1, "?neutflag 0");
+    h.packet(3, C2SPacket::SetFreq { freq: 1 });
+    assert_eq!(h.arena.players[&3].freq, 1);
+}
+
+#[test]
+fn notify_alert_commands_and_empty_reply_follow_the_config() {
+    // ASSS's stock global.conf: ?cheater and ?help alert the staff (?man
+    // stays the help command).
+    let mut h = Harness::new(&[
+        "Notify:AlertCommand=cheater,help",
+        "Notify:EmptyReply=Please use ?man for command reference.",
+    ]);
+    h.enter(1, "pleb", ship::WARBIRD);
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?help");
+    assert_eq!(h.messages(1), ["Please use ?man for command reference."]);
+    h.chat(1, chat_type::PUBLIC, -1, "?help my ship is stuck");
+    assert!(
+        h.others()
+            .iter()
+            .any(|o| o.contains("StaffChat")
+                && o.contains("help: (pleb) (Public 0): my ship is stuck")),
+        "{:?}",
+        h.others()
+    );
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?cheater warper");
+    assert!(h
+        .others()
+        .iter()
+        .any(|o| o.contains("cheater: (pleb) (Public 0): warper")));
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?man stats");
+    assert!(
+        h.messages(1).iter().any(|m| m.contains("stats")),
+        "{:?}",
+        h.messages(1)
+    );
+
+    // A word of the operator's own replaces ?cheater, and needs its
+    // capability like any command.
+    let mut h = Harness::new(&["Notify:AlertCommand=sos"]);
+    h.enter(1, "pleb", ship::WARBIRD);
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?sos warper");
+    assert_eq!(h.messages(1), ["You don't have permission to use ?sos."]);
+    h.chat(1, chat_type::PUBLIC, -1, "?cheater warper");
+    assert!(
+        !h.others().iter().any(|o| o.contains("StaffChat")),
+        "{:?}",
+        h.others()
+    );
+    // Without the setting: ?cheater, and the built-in empty reply.
+    let mut h = Harness::new(&[]);
+    h.enter(1, "pleb", ship::WARBIRD);
+    h.clear();
+    h.chat(1, chat_type::PUBLIC, -1, "?cheater");
+    assert_eq!(
+        h.messages(1),
+        ["Please include a message to send to online staff."]
+    );
+}

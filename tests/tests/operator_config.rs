@@ -330,7 +330,7 @@ fn modules_conf_leaving_out_billing_ssc_keeps_the_biller_link_off() {
         let modules = zone_dir.join("conf/modules.conf");
         std::fs::write(
             &modules,
-            "net\ncore\nauth_file\n; billing_ssc\nfunky:autowarp\n",
+            "net\ncore\nauth_file\n; billing_ssc\nfunky:autowarp\nfunky:fake\nmine:custom\n",
         )?;
         {
             let zone = zone_from_folder(&zone_dir)?;
@@ -341,10 +341,17 @@ fn modules_conf_leaving_out_billing_ssc_keeps_the_biller_link_off() {
                 log.contains("modules.conf leaves out: billing_ssc"),
                 "no note about billing_ssc:\n{log}"
             );
+            // autowarp is ours too (map regions); fake is not; custom is
+            // nobody's.
             ensure!(
-                log.contains("does not have: autowarp"),
-                "no warning about autowarp:\n{log}"
+                log.contains("does not implement, which have no effect: fake (fake players"),
+                "no warning about fake:\n{log}"
             );
+            ensure!(
+                log.contains("not ASSS modules Subsumption knows (ignored): custom"),
+                "no warning about custom:\n{log}"
+            );
+            ensure!(!log.contains("autowarp"), "autowarp named:\n{log}");
         }
         std::fs::write(&modules, "net\ncore\nauth_file\nbilling_ssc\n")?;
         let zone = zone_from_folder(&zone_dir)?;

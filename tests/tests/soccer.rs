@@ -601,3 +601,43 @@ fn the_default_arena_has_a_ball_like_asss() {
         Ok(())
     });
 }
+
+/// ASSS runs `bricks` in every arena once `conf/modules.conf` loads it; an
+/// ASSS zone folder brought over keeps that: the soccer arena without
+/// `bricks` in its `AttachModules` lays no brick, until the zone's
+/// `modules.conf` lists the module.
+#[test]
+fn bricks_listed_in_modules_conf_work_in_arenas_that_do_not_attach_them() {
+    in_temp_dir("zonewide", |dir| {
+        let zone_dir = init_zone_folder(dir)?;
+        let arena = zone_dir.join("arenas/soccer/arena.conf");
+        let text = std::fs::read_to_string(&arena)?;
+        let attached = "AttachModules = points_kill balls points_goal bricks";
+        ensure!(text.contains(attached), "the soccer arena changed");
+        std::fs::write(
+            &arena,
+            text.replace(attached, "AttachModules = points_kill balls points_goal"),
+        )?;
+        {
+            let zone = zone_from_folder(&zone_dir)?;
+            let mut a = bot_in(&zone, "alice", "soccer", ship::WARBIRD)?;
+            a.drop_brick(480, 500)?;
+            ensure!(!brick_before_marker(&mut a)?, "a brick without the module");
+        }
+        std::fs::write(
+            zone_dir.join("conf/modules.conf"),
+            "core\nnet\nscoring:persist\nbricks\nballs\n",
+        )?;
+        let zone = zone_from_folder(&zone_dir)?;
+        let mut a = bot_in(&zone, "alice", "soccer", ship::WARBIRD)?;
+        a.drop_brick(480, 500)?;
+        let brick = a
+            .wait_for(WAIT, |p| match p {
+                S2CPacket::Bricks(list) => list.first().copied(),
+                _ => None,
+            })
+            .context("the brick")?;
+        ensure!(covers(&brick, 480, 500), "{brick:?}");
+        Ok(())
+    });
+}

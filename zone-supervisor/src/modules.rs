@@ -1,19 +1,19 @@
-//! ASSS's `conf/modules.conf`: which zone-wide features an operator's zone
-//! folder asks for.
+//! ASSS's `conf/modules.conf` (parsed by [`conf::ZoneModules`]): which
+//! zone-wide features an operator's zone folder asks for, and what to tell
+//! him about the modules it lists.
 //!
 //! ASSS loads exactly the modules that file lists; an ASSS zone folder that
 //! leaves out `billing_ssc` has no biller link even if `[Billing]` is
 //! filled in. We honour the same choice for the features we implement as
 //! switchable parts (the table in [`SWITCHABLE`]); the core modules ASSS
-//! needs to run at all are always part of ours. A zone folder without
-//! `modules.conf` (and the embedded zone) keeps our defaults: everything on
-//! that is configured.
-//!
-//! The file is one module per line, `name` or `file:name`; `;` and `#`
-//! start comments. See `docs/protocol/config.md` §9.
+//! needs to run at all are always part of ours, and so are the game
+//! features realms run or arenas attach ([`IN_REALMS`]). Realms run
+//! ASSS's zone-wide game modules `balls` and `bricks` in every arena when
+//! the file lists them (`realm-worker/src/modules/mod.rs`). A zone folder
+//! without `modules.conf` (and the embedded zone) keeps our defaults:
+//! everything on that is configured. See `docs/protocol/config.md` §9.
 
-use std::collections::BTreeSet;
-use std::path::Path;
+pub use conf::ZoneModules;
 
 /// The ASSS module names we implement as switchable features, and what
 /// each switches.
@@ -69,77 +69,104 @@ const BUILT_IN: &[&str] = &[
     "enf_shipcount",
 ];
 
-/// What `modules.conf` asks for.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ZoneModules {
-    /// The module names listed (the part after `file:`), or `None` when
-    /// the zone has no `modules.conf`.
-    listed: Option<BTreeSet<String>>,
+/// ASSS modules whose game features our realms have: those every arena
+/// runs (the flag core, timers, messages, LVZ objects, lag rules, security
+/// checks, map and news downloads, ...) and those an arena attaches by
+/// name in `Modules:AttachModules` (`game-protocol.md` §14–17, §24a).
+/// In ASSS listing them makes them available; ours always has them.
+pub const IN_REALMS: &[&str] = &[
+    "flagcore",
+    "balls",
+    "bricks",
+    "koth",
+    "buy",
+    "jackpot",
+    "periodic",
+    "points_flag",
+    "points_goal",
+    "fg_wz",
+    "fg_turf",
+    "enf_shipchange",
+    "enf_lockspec",
+    "enf_flagwin",
+    "game_timer",
+    "idle",
+    "messages",
+    "objects",
+    "autowarp",
+    "brickwriter",
+    "lagaction",
+    "mapnewsdl",
+    "security",
+    "redirect",
+    "cfghelp",
+    "sgcompat",
+    "notify",
+    "filetrans",
+];
+
+/// ASSS modules we do not implement, with what the operator goes without.
+pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
+    ("fake", "fake players, ?makefake"),
+    ("autoturret", "auto-turrets, ?dropturret"),
+    ("record", "game recording, ?gamerecord"),
+    (
+        "turf_reward",
+        "turf rewards; fg_turf with periodic pays turf points",
+    ),
+    (
+        "points_turf_reward",
+        "turf rewards; fg_turf with periodic pays turf points",
+    ),
+    ("turf_stats", "turf statistics, ?forcestats"),
+    (
+        "quickfix",
+        "the client's settings editor, ?quickfix; ?listsettings and ?seta instead",
+    ),
+    ("sendfile", "sending files between players, ?sendfile"),
+    ("arenaperm", "General:NeedCap arena permissions"),
+];
+
+/// What to tell the operator once at start about a zone's `modules.conf`.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ModuleNotes {
+    /// Switchable features the file leaves out, with what each switches.
+    pub off: Vec<String>,
+    /// Listed ASSS modules we do not implement, with what is missing.
+    pub not_implemented: Vec<String>,
+    /// Listed names that are no ASSS module we know (a typo, or a module
+    /// of the operator's own).
+    pub unknown: Vec<String>,
 }
 
-impl ZoneModules {
-    /// Every switchable feature on (no `modules.conf`).
-    pub fn all() -> Self {
-        ZoneModules::default()
+/// Sorts what `modules.conf` lists for the operator (nothing without the
+/// file).
+pub fn notes(modules: &ZoneModules) -> ModuleNotes {
+    if !modules.has_file() {
+        return ModuleNotes::default();
     }
-
-    /// Parses the text of a `modules.conf`.
-    pub fn parse(text: &str) -> Self {
-        let listed = text
-            .lines()
-            .map(|line| line.split([';', '#']).next().unwrap_or("").trim())
-            .filter(|line| !line.is_empty())
-            .map(|entry| {
-                let name = entry.rsplit(':').next().unwrap_or(entry);
-                name.trim().to_ascii_lowercase()
-            })
-            .filter(|name| !name.is_empty())
-            .collect();
-        ZoneModules {
-            listed: Some(listed),
+    let off = SWITCHABLE
+        .iter()
+        .filter(|(name, _)| !modules.lists(name))
+        .map(|(name, what)| format!("{name} ({what})"))
+        .collect();
+    let mut notes = ModuleNotes {
+        off,
+        ..ModuleNotes::default()
+    };
+    for name in modules.names() {
+        if BUILT_IN.contains(&name)
+            || IN_REALMS.contains(&name)
+            || SWITCHABLE.iter().any(|(s, _)| *s == name)
+        {
+            continue;
+        }
+        match NOT_IMPLEMENTED.iter().find(|(n, _)| *n == name) {
+            Some((_, what)) => notes.not_implemented.push(format!("{name} ({what})")),
+            None => notes.unknown.push(name.to_string()),
         }
     }
-
-    /// Reads `DIR/conf/modules.conf` of a zone folder; `all()` when the
-    /// zone has none. An unreadable file is an error naming it.
-    pub fn read(zone_dir: Option<&Path>) -> anyhow::Result<Self> {
-        let Some(dir) = zone_dir else {
-            return Ok(ZoneModules::all());
-        };
-        let path = dir.join("conf").join("modules.conf");
-        match std::fs::read_to_string(&path) {
-            Ok(text) => Ok(ZoneModules::parse(&text)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ZoneModules::all()),
-            Err(e) => Err(anyhow::anyhow!("reading {}: {e}", path.display())),
-        }
-    }
-
-    /// Whether the switchable feature `name` (one of [`SWITCHABLE`]) may
-    /// run: listed, or no `modules.conf` at all.
-    pub fn enabled(&self, name: &str) -> bool {
-        self.listed.as_ref().is_none_or(|l| l.contains(name))
-    }
-
-    /// What to tell the operator once at start: the switchable features
-    /// left off, and the listed modules we do not have.
-    pub fn notes(&self) -> (Vec<String>, Vec<String>) {
-        let Some(listed) = &self.listed else {
-            return (Vec::new(), Vec::new());
-        };
-        let off = SWITCHABLE
-            .iter()
-            .filter(|(name, _)| !listed.contains(*name))
-            .map(|(name, what)| format!("{name} ({what})"))
-            .collect();
-        let unknown = listed
-            .iter()
-            .filter(|name| {
-                !BUILT_IN.contains(&name.as_str()) && !SWITCHABLE.iter().any(|(s, _)| s == name)
-            })
-            .cloned()
-            .collect();
-        (off, unknown)
-    }
+    notes
 }
 
 #[cfg(test)]
@@ -167,7 +194,12 @@ peer:peer
         assert!(m.enabled("auth_file"));
         assert!(!m.enabled("billing_ssc"), "commented out");
         assert!(!m.enabled("directory"));
-        let (off, unknown) = m.notes();
+        let ModuleNotes {
+            off,
+            not_implemented,
+            unknown,
+        } = notes(&m);
+        assert!(not_implemented.is_empty());
         assert_eq!(
             off,
             vec![
@@ -175,7 +207,7 @@ peer:peer
                 "directory (directory server listing)".to_string()
             ]
         );
-        assert_eq!(unknown, vec!["autowarp".to_string(), "peer".to_string()]);
+        assert_eq!(unknown, vec!["peer".to_string()]);
     }
 
     #[test]
@@ -184,18 +216,51 @@ peer:peer
         for (name, _) in SWITCHABLE {
             assert!(m.enabled(name));
         }
-        assert_eq!(m.notes(), (Vec::new(), Vec::new()));
+        assert_eq!(notes(&m), ModuleNotes::default());
     }
 
+    /// ASSS's stock `dist/conf/modules.conf` (1.6): only the modules we
+    /// really lack are reported, each with what is missing.
     #[test]
-    fn a_zone_folder_without_the_file_keeps_defaults() {
-        let dir = std::env::temp_dir().join(format!("modules-test-{}", std::process::id()));
-        std::fs::create_dir_all(dir.join("conf")).unwrap();
-        assert_eq!(ZoneModules::read(Some(&dir)).unwrap(), ZoneModules::all());
-        std::fs::write(dir.join("conf/modules.conf"), "net\nbilling_ssc\n").unwrap();
-        let m = ZoneModules::read(Some(&dir)).unwrap();
-        assert!(m.enabled("billing_ssc"));
-        assert!(!m.enabled("auth_file"));
-        std::fs::remove_dir_all(&dir).unwrap();
+    fn asss_stock_modules_conf_reports_only_what_is_missing() {
+        let stock = "unixsignal\ndeadlock\nprng\nlogman\nlog_console\nmainloop\nconfig\n\
+            log_file\nplayerdata\nlagdata\nbw_default\nnet\nchatnet\narenaman\nmapdata\n\
+            capman\nmapnewsdl\ncore\nclientset\nscoring:persist\ncmdman\nchat\nidle\n\
+            cmdlist\nscoring:stats\nscoring:basicstats\nlog_sysop\nlog_staff\nauth_file\n\
+            security\nauth_ban\nbanners\ngame_timer\nflagcore\nballs\nbricks\nkoth\ngame\n\
+            freqman\nredirect\nlagaction\ncfghelp\nfiletrans\nquickfix\nenf_flagwin\n\
+            enf_legalship\nenf_lockspec\nenf_shipchange\nenf_shipcount\nscoring:jackpot\n\
+            scoring:periodic\nscoring:points_kill\nscoring:points_flag\n\
+            scoring:points_goal\nturf:turf_reward\nturf:turf_stats\n\
+            turf:points_turf_reward\nplayercmd\nadmincmd\nhelp\nnotify\nsendfile\n\
+            funky:autowarp\nfunky:brickwriter\nbuy\nfake\nfunky:autoturret\n\
+            funky:record\nfunky:sgcompat\nenc_vie\nmessages\nobjects\n";
+        let n = notes(&ZoneModules::parse(stock));
+        let names: Vec<&str> = n
+            .not_implemented
+            .iter()
+            .map(|s| s.split(' ').next().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "autoturret",
+                "fake",
+                "points_turf_reward",
+                "quickfix",
+                "record",
+                "sendfile",
+                "turf_reward",
+                "turf_stats"
+            ]
+        );
+        assert!(n.unknown.is_empty(), "{:?}", n.unknown);
+        assert_eq!(
+            n.off,
+            [
+                "billing_ssc (the UDP billing server link)",
+                "directory (directory server listing)"
+            ]
+        );
     }
 }

@@ -112,17 +112,23 @@ pub async fn run(settings: Settings, mut log: crate::logring::LogRing) -> Result
         log.open_file(path.clone(), max)
             .with_context(|| format!("opening the log file {} (Log:File)", path.display()))?;
     }
-    let (off, unknown) = settings.modules.notes();
-    if !off.is_empty() {
+    let notes = crate::modules::notes(&settings.modules);
+    if !notes.off.is_empty() {
         info!(
             "modules.conf leaves out: {}; those stay off",
-            off.join(", ")
+            notes.off.join(", ")
         );
     }
-    if !unknown.is_empty() {
+    if !notes.not_implemented.is_empty() {
         warn!(
-            "modules.conf lists modules this server does not have: {}",
-            unknown.join(", ")
+            "modules.conf lists ASSS modules Subsumption does not implement, which have no effect: {}",
+            notes.not_implemented.join("; ")
+        );
+    }
+    if !notes.unknown.is_empty() {
+        warn!(
+            "modules.conf lists modules that are not ASSS modules Subsumption knows (ignored): {}",
+            notes.unknown.join(", ")
         );
     }
     let (game, ping) = match &inherited {

@@ -404,7 +404,14 @@ impl Arena {
             Some((name, prefix)) => (name.to_string(), prefix),
             None => (typed.to_ascii_lowercase(), ""),
         };
-        let Some(spec) = find_command(&name) else {
+        // Alert commands are the words `Notify:AlertCommand` names, which
+        // replace `?cheater` (its default).
+        let alerts = self.alert_commands();
+        if alerts.contains(&name) {
+            self.run_alert(issuer, target, &name, params, sound);
+            return;
+        }
+        let Some(spec) = find_command(&name).filter(|s| s.name != "cheater") else {
             self.send_to_biller(issuer, target, raw);
             return;
         };
@@ -445,6 +452,56 @@ impl Arena {
             }
             Err(CmdError::NeedPlayer) => self.reply(issuer, "You must target a player."),
             Err(CmdError::Msg(m)) => self.reply(issuer, &m),
+        }
+    }
+
+    /// The alert command words (`Notify:AlertCommand`, separated by
+    /// spaces, commas, colons or semicolons; `cheater` when unset).
+    fn alert_commands(&self) -> Vec<String> {
+        let words = self
+            .assets
+            .config
+            .global()
+            .get_str("Notify", "AlertCommand")
+            .unwrap_or("cheater");
+        words
+            .split([' ', '\t', ',', ':', ';'])
+            .filter(|w| !w.is_empty())
+            .map(str::to_ascii_lowercase)
+            .collect()
+    }
+
+    /// Runs an alert command typed as `word`: allowed by `cmd_<word>`,
+    /// as any command.
+    fn run_alert(
+        &mut self,
+        issuer: &Issuer,
+        target: CmdTarget,
+        word: &str,
+        params: &str,
+        sound: u8,
+    ) {
+        let cap = capability(word, target, issuer.remote);
+        if !self.issuer_can(issuer, &cap) {
+            self.reply(
+                issuer,
+                &format!("You don't have permission to use ?{word}."),
+            );
+            return;
+        }
+        info!(realm = %self.name, pid = issuer.pid, name = %issuer.name, "alert command: {word} {params}");
+        let ctx = Ctx {
+            issuer: issuer.clone(),
+            target,
+            name: "cheater",
+            sound,
+        };
+        if let Err(e) = ops::alert(self, &ctx, word, params) {
+            match e {
+                CmdError::Msg(m) => self.reply(issuer, &m),
+                CmdError::Usage => self.reply(issuer, &format!("Usage: ?{word} <message>")),
+                CmdError::NeedPlayer => self.reply(issuer, "You must target a player."),
+            }
         }
     }
 

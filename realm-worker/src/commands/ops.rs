@@ -298,21 +298,31 @@ pub(super) fn lastlog(a: &mut Arena, ctx: &Ctx, params: &str) -> CmdResult {
 }
 
 pub(super) fn cheater(a: &mut Arena, ctx: &Ctx, params: &str) -> CmdResult {
+    alert(a, ctx, ctx.name, params)
+}
+
+/// An alert command (`?cheater`, or the names `Notify:AlertCommand` gives):
+/// the message goes to every staff member online, headed with the word the
+/// player typed (`docs/protocol/commands-and-capabilities.md` §3).
+pub(super) fn alert(a: &mut Arena, ctx: &Ctx, word: &str, params: &str) -> CmdResult {
     local(ctx)?;
     let text = params.trim();
     if text.is_empty() {
-        return Err(CmdError::Msg(
-            "Please include a message to send to online staff.".into(),
-        ));
+        let reply = a
+            .assets
+            .config
+            .global()
+            .get_str("Notify", "EmptyReply")
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .unwrap_or("Please include a message to send to online staff.");
+        return Err(CmdError::Msg(reply.to_string()));
     }
     let public = a.name.chars().all(|c| c.is_ascii_digit());
     let line = if public {
-        format!(
-            "{}: ({}) (Public {}): {text}",
-            ctx.name, ctx.issuer.name, a.name
-        )
+        format!("{word}: ({}) (Public {}): {text}", ctx.issuer.name, a.name)
     } else {
-        format!("{}: ({}) ({}): {text}", ctx.name, ctx.issuer.name, a.name)
+        format!("{word}: ({}) ({}): {text}", ctx.issuer.name, a.name)
     };
     a.zone_call(ZoneCall::StaffChat {
         from: ctx.issuer.pid,
@@ -635,6 +645,14 @@ pub const MODULES: &[(&str, &str)] = &[
         "limits ship changes (Misc:ShipChangeInterval, under antiwarp)",
     ),
     (
+        "enf_lockspec",
+        "a spectators-only arena: nobody leaves spectator mode",
+    ),
+    (
+        "enf_flagwin",
+        "nobody joins the freq holding every flag (Flag:TeamChangeGrace)",
+    ),
+    (
         "game_timer",
         "timed games (Misc:TimedGame) and ?timer (runs in every arena)",
     ),
@@ -711,7 +729,7 @@ pub(super) fn attmod(a: &mut Arena, ctx: &Ctx, params: &str) -> CmdResult {
     }
     // `attach` also builds the modules every arena runs; take the one
     // named (an always-on module detached earlier comes back this way).
-    let (mods, _) = crate::modules::attach(&name, &a.name);
+    let (mods, _) = crate::modules::attach(&name, &a.name, &[]);
     let Some(mut m) = mods.into_iter().find(|m| m.name() == module_name(&name)) else {
         let text = if MODULES.iter().any(|(n, _)| *n == name) {
             format!("Module {name} is always on.")

@@ -33,6 +33,9 @@ pub struct Soccer {
     scoring: bool,
     /// Goal flood buckets per player.
     goal_flood: HashMap<i16, Bucket>,
+    /// Named in `AttachModules` (not only loaded zone-wide): an arena
+    /// without balls is then worth a warning.
+    named: bool,
 }
 
 impl Soccer {
@@ -41,6 +44,16 @@ impl Soccer {
         Soccer {
             scoring,
             goal_flood: HashMap::new(),
+            named: true,
+        }
+    }
+
+    /// The module as `modules.conf` loads it for every arena
+    /// ([`super::ZONE_WIDE`]): idle where `Soccer:BallCount` is 0.
+    pub fn zone_wide(scoring: bool) -> Soccer {
+        Soccer {
+            named: false,
+            ..Soccer::new(scoring)
         }
     }
 }
@@ -313,7 +326,7 @@ impl Module for Soccer {
         let (mut core, _) = BallCore::new(settings, now, seed, &free);
         drop(free);
         core.points_goal = self.scoring;
-        if core.balls.is_empty() {
+        if core.balls.is_empty() && self.named {
             warn!(realm = %a.name, "balls attached but Soccer:BallCount is 0: no balls until ?ballcount");
         }
         info!(realm = %a.name, balls = core.balls.len(), mode = ?core.settings.mode, scoring = self.scoring, "ball game set up");

@@ -354,6 +354,14 @@ impl FlagCore {
             .count() as u32
     }
 
+    /// The freq owning every flag in play, on the map or carried (ASSS's
+    /// "is winning", which `enf_flagwin` asks), in either kind of game.
+    pub fn winning_freq(&self) -> Option<i16> {
+        let in_play = self.current.min(self.flags.len());
+        let first = self.flags.first()?.freq;
+        (in_play > 0 && first >= 0 && self.freq_flags(first) as usize == in_play).then_some(first)
+    }
+
     /// Turf owners in flag id order.
     pub fn owners(&self) -> Vec<i16> {
         self.flags.iter().map(|f| f.freq).collect()

@@ -10,6 +10,7 @@ pub mod ballcore;
 pub mod balls;
 pub mod brickcore;
 pub mod bricks;
+pub mod enforcers;
 pub mod flagcore;
 mod flaggame;
 mod flood;
@@ -24,6 +25,7 @@ use tracing::warn;
 
 use crate::arena::Arena;
 use crate::commands::{CmdResult, Ctx};
+use crate::freqman::Enforcement;
 
 /// `t + d` on the 31-bit server tick clock (`ipc_proto::monotonic_ticks`).
 pub fn tick_add(t: u32, d: u32) -> u32 {
@@ -93,6 +95,11 @@ pub trait Module {
     fn refuse_ship(&mut self, _a: &mut Arena, _pid: i16, _ship: u8, _now: u32) -> Option<String> {
         None
     }
+    /// What this module allows the player called `name` (ASSS's enforcer
+    /// advisers): adds to `e`. Asked before every freq manager decision
+    /// about him (entering the arena, his requests, staff changes without
+    /// `-f`).
+    fn enforce(&self, _a: &Arena, _name: &str, _now: u32, _e: &mut Enforcement) {}
     /// A player's ship or freq changed (new values set; the old ones given).
     fn on_ship_freq_changed(
         &mut self,
@@ -146,9 +153,27 @@ fn always() -> Vec<Box<dyn Module>> {
     ]
 }
 
-/// Builds the modules named in `[Modules] AttachModules`; unknown names
-/// are returned (and logged once, together).
-pub fn attach(names: &str, arena: &str) -> (Vec<Box<dyn Module>>, Vec<String>) {
+/// ASSS's zone-wide game modules: ASSS runs them in every arena once
+/// `conf/modules.conf` loads them (each idle until its settings ask for
+/// something), where our arenas attach them by name. A zone folder whose
+/// `modules.conf` lists one gets it in every arena
+/// (`docs/protocol/config.md` §9).
+pub const ZONE_WIDE: &[&str] = &["balls", "bricks"];
+
+/// The [`ZONE_WIDE`] modules the zone's `modules.conf` lists (none for a
+/// zone without one, or the embedded zone).
+pub fn zone_wide(zone: &conf::ZoneModules) -> Vec<&'static str> {
+    ZONE_WIDE
+        .iter()
+        .copied()
+        .filter(|m| zone.lists(m))
+        .collect()
+}
+
+/// Builds the modules named in `[Modules] AttachModules`, then the
+/// `zone_wide` ones not named there; unknown names are returned (and
+/// logged once, together).
+pub fn attach(names: &str, arena: &str, zone_wide: &[&str]) -> (Vec<Box<dyn Module>>, Vec<String>) {
     let mut mods: Vec<Box<dyn Module>> = Vec::new();
     let mut unknown = Vec::new();
     let mut flag_game: Option<&str> = None;
@@ -193,6 +218,8 @@ pub fn attach(names: &str, arena: &str) -> (Vec<Box<dyn Module>>, Vec<String>) {
             "koth" => Box::new(koth::Koth::default()),
             "buy" => Box::new(misc::Buy),
             "enf_shipchange" => Box::new(misc::ShipChange::default()),
+            "enf_lockspec" => Box::new(enforcers::LockSpec),
+            "enf_flagwin" => Box::new(enforcers::FlagWin::default()),
             n if BUILT_IN.contains(&n) => continue,
             _ => {
                 unknown.push(name.to_string());
@@ -200,6 +227,18 @@ pub fn attach(names: &str, arena: &str) -> (Vec<Box<dyn Module>>, Vec<String>) {
             }
         };
         mods.push(m);
+    }
+    for &name in zone_wide {
+        match name {
+            "balls" if !soccer => {
+                soccer = true;
+                mods.push(Box::new(balls::Soccer::zone_wide(points_goal)));
+            }
+            "bricks" if !mods.iter().any(|m| m.name() == "bricks") => {
+                mods.push(Box::new(bricks::Bricks::default()));
+            }
+            _ => {}
+        }
     }
     mods.extend(always());
     if !unknown.is_empty() {
@@ -262,6 +301,7 @@ mod tests {
         let (mods, unknown) = attach(
             "points_kill  fg_wz points_flag, buy jackpot fg_wz fm_custom koth game_timer",
             "0",
+            &[],
         );
         let names: Vec<_> = mods.iter().map(|m| m.name()).collect();
         assert_eq!(
@@ -280,10 +320,29 @@ mod tests {
         );
         assert_eq!(unknown, ["fm_custom"]);
         // points_goal and balls are one module; bricks its own.
-        let (mods, unknown) = attach("points_goal bricks balls", "soccer");
+        let (mods, unknown) = attach("points_goal bricks balls", "soccer", &[]);
         let names: Vec<_> = mods.iter().map(|m| m.name()).collect();
         assert_eq!(names[..2], ["balls", "bricks"]);
         assert!(unknown.is_empty());
+    }
+
+    #[test]
+    fn zone_wide_modules_join_every_arena_once() {
+        let zone = conf::ZoneModules::parse("core\nballs\nbricks\nkoth\n");
+        let wide = zone_wide(&zone);
+        assert_eq!(wide, ["balls", "bricks"]);
+        // Not named: added after the named ones.
+        let (mods, _) = attach("points_kill buy", "a", &wide);
+        let names: Vec<_> = mods.iter().map(|m| m.name()).collect();
+        assert_eq!(names[..3], ["buy", "balls", "bricks"]);
+        // Named too: still one of each.
+        let (mods, _) = attach("bricks points_goal", "a", &wide);
+        let names: Vec<_> = mods.iter().map(|m| m.name()).collect();
+        assert_eq!(names[..2], ["bricks", "balls"]);
+        assert_eq!(names.iter().filter(|n| **n == "balls").count(), 1);
+        // A zone without modules.conf, or one leaving them out: nothing.
+        assert!(zone_wide(&conf::ZoneModules::all()).is_empty());
+        assert!(zone_wide(&conf::ZoneModules::parse("core\n")).is_empty());
     }
 
     #[test]
