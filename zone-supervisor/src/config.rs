@@ -1,6 +1,7 @@
 //! The supervisor's settings: the zone's config (embedded or a folder),
 //! command-line overrides, and the typed values the supervisor reads.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::ops::{Deref, DerefMut, RangeInclusive};
 use std::path::{Path, PathBuf};
@@ -263,6 +264,56 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// A file with more unknown keys than this gets one warning line for all
+/// of them instead of one each: ASSS's stock zone carries `conf/svs/`
+/// files of the old subgame server with dozens of keys no server reads.
+pub const UNKNOWN_KEYS_PER_FILE: usize = 5;
+
+/// The log lines for the config warnings: each warning as it is, except a
+/// file's unknown keys past [`UNKNOWN_KEYS_PER_FILE`], which are folded
+/// into one line (at the place of the file's first) naming every key with
+/// its line.
+pub fn warning_lines(warnings: &[Warning]) -> Vec<String> {
+    let mut per_file: HashMap<&str, Vec<(usize, &str)>> = HashMap::new();
+    for w in warnings {
+        if let Warning::UnknownSetting { file, line, name } = w {
+            per_file.entry(file).or_default().push((*line, name));
+        }
+    }
+    let mut lines = Vec::with_capacity(warnings.len());
+    for w in warnings {
+        let Warning::UnknownSetting { file, .. } = w else {
+            lines.push(w.to_string());
+            continue;
+        };
+        let Some(keys) = per_file.get(file.as_str()) else {
+            // Folded into a line already written.
+            continue;
+        };
+        if keys.len() <= UNKNOWN_KEYS_PER_FILE {
+            lines.push(w.to_string());
+            continue;
+        }
+        let named: Vec<String> = keys
+            .iter()
+            .map(|(line, name)| {
+                if *line == 0 {
+                    name.to_string()
+                } else {
+                    format!("{name} (line {line})")
+                }
+            })
+            .collect();
+        lines.push(format!(
+            "{file}: {} keys are not settings Subsumption knows; nothing reads them: {}",
+            keys.len(),
+            named.join(", ")
+        ));
+        per_file.remove(file.as_str());
+    }
+    lines
+}
+
 impl Settings {
     /// Reads the settings for `zone-supervisor run` (and for a reload),
     /// logging every warning about the config. Fails on what cannot run:
@@ -270,8 +321,8 @@ impl Settings {
     /// other, a bad bind address.
     pub fn load(args: &RunArgs) -> Result<Settings> {
         let (settings, warnings) = Settings::read(args)?;
-        for w in &warnings {
-            warn!("config: {w}");
+        for line in warning_lines(&warnings) {
+            warn!("config: {line}");
         }
         Ok(settings)
     }
@@ -884,5 +935,38 @@ mod tests {
         s.runtime = fresh.runtime;
         assert_eq!(s.max_connections, 7);
         assert_eq!(s.login_timeout, Duration::from_millis(500));
+    }
+
+    #[test]
+    fn a_files_many_unknown_keys_make_one_line_and_a_few_stay_apart() {
+        let unknown = |file: &str, line: usize, name: &str| Warning::UnknownSetting {
+            file: file.into(),
+            line,
+            name: name.into(),
+        };
+        let mut warnings = vec![unknown("conf/global.conf", 3, "Net:Typo")];
+        for i in 0..=UNKNOWN_KEYS_PER_FILE {
+            warnings.push(unknown("conf/svs/misc", 40 + i, &format!("Old:Key{i}")));
+        }
+        warnings.push(Warning::NotImplemented {
+            names: vec!["Flag:GameType".into()],
+        });
+        let lines = warning_lines(&warnings);
+        assert_eq!(lines.len(), 3, "{lines:#?}");
+        assert_eq!(lines[0], warnings[0].to_string());
+        assert!(
+            lines[1].starts_with(&format!(
+                "conf/svs/misc: {} keys are not settings Subsumption knows; nothing reads them: Old:Key0 (line 40), Old:Key1 (line 41)",
+                UNKNOWN_KEYS_PER_FILE + 1
+            )),
+            "{}",
+            lines[1]
+        );
+        assert_eq!(lines[2], warnings.last().unwrap().to_string());
+        // At the limit, one line each.
+        let few: Vec<Warning> = (0..UNKNOWN_KEYS_PER_FILE)
+            .map(|i| unknown("arenas/a/arena.conf", i + 1, "X:Y"))
+            .collect();
+        assert_eq!(warning_lines(&few).len(), UNKNOWN_KEYS_PER_FILE);
     }
 }
