@@ -125,6 +125,8 @@ pub struct Counters {
     pub bad_config: u64,
     /// Unknown names in `Modules:AttachModules`.
     pub unknown_modules: u64,
+    /// Players turned away by `General:NeedCap`.
+    pub entries_refused: u64,
 }
 
 /// How often the arena's module state is checkpointed to the zone (ticks).
@@ -798,6 +800,49 @@ impl Arena {
         self.send_packet(Target::Player(pid), Delivery::Reliable, &chat);
     }
 
+    /// `General:NeedCap` (ASSS's `arenaperm`): a player whose group lacks
+    /// the capability it names is told so and sent to the zone's default
+    /// arena instead of entering (`docs/protocol/game-protocol.md` §6.2).
+    /// Returns whether he was turned away. The default arena itself turns
+    /// nobody away, as ASSS lets a player in when no arena is open to him.
+    fn refuse_entry(&mut self, info: &PlayerInfo) -> bool {
+        let Some(cap) = self
+            .assets
+            .config
+            .get_str("General", "NeedCap")
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+        else {
+            return false;
+        };
+        let group = self.assets.caps.group_of(&info.name, info.authenticated);
+        if self.assets.caps.group_has(&group, cap) {
+            return false;
+        }
+        let default = self
+            .assets
+            .config
+            .global()
+            .get_str("Realms", "DefaultArena")
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .unwrap_or("0")
+            .to_string();
+        if default.eq_ignore_ascii_case(&self.name) {
+            warn!(realm = %self.name, name = %info.name, cap, "General:NeedCap in the default arena: letting the player in");
+            return false;
+        }
+        info!(realm = %self.name, pid = info.pid, name = %info.name, cap, to = %default, "entry refused (General:NeedCap)");
+        self.counters.entries_refused += 1;
+        let text = format!("You don't have permission to enter arena {}!", self.name);
+        self.arena_message(info.pid, &text);
+        self.zone_call(ZoneCall::MovePlayer {
+            pid: info.pid,
+            arena: default,
+        });
+        true
+    }
+
     /// Asks the zone for something.
     pub(crate) fn zone_call(&mut self, call: ZoneCall<'_>) {
         emit(&mut self.out, &FromRealm::ZoneCall(call));
@@ -843,6 +888,9 @@ impl Arena {
         let pid = info.pid;
         if self.players.contains_key(&pid) {
             self.player_leave(pid);
+        }
+        if !info.reentry && self.refuse_entry(&info) {
+            return;
         }
         let spec = (ship::SPECTATOR, self.rules.freq.spec_freq);
         // A locked arena (`?lockarena`) keeps newcomers in spectator mode

@@ -382,3 +382,55 @@ fn junk_config_lines_are_warned_with_file_and_line() {
         Ok(())
     });
 }
+
+/// The map file name of an arena entry (S2C 0x29).
+fn entry_map(entry: &ss_tests::bot::ArenaEntry) -> String {
+    match &entry.map_info {
+        Some(ss_proto::game::MapInfo::Vie { name, .. }) => name.clone(),
+        Some(ss_proto::game::MapInfo::Continuum(files)) => {
+            files.first().map(|f| f.name.clone()).unwrap_or_default()
+        }
+        None => String::new(),
+    }
+}
+
+/// `General:NeedCap` (ASSS's arenaperm): the turf arena needs a
+/// moderator's capability; a player without it is told so and lands in
+/// the default arena, a moderator gets in.
+#[test]
+fn need_cap_keeps_an_arena_to_the_groups_that_have_the_capability() {
+    in_temp_dir("needcap", |dir| {
+        let zone_dir = init_zone_folder(dir)?;
+        add_staff(&zone_dir, &[("boss", "mod")])?;
+        let arena = zone_dir.join("arenas/turf/arena.conf");
+        let mut text = std::fs::read_to_string(&arena)?;
+        text.push_str("\n[General]\nNeedCap = seeprivarena\n");
+        std::fs::write(&arena, text)?;
+        let zone = zone_from_folder(&zone_dir)?;
+
+        let mut pleb = Bot::connect(zone.game_addr())?;
+        pleb.login("pleb", PASSWORD)?;
+        let entry = pleb.enter_arena("turf", ss_proto::game::ship::WARBIRD)?;
+        wait_message(&mut pleb, "You don't have permission to enter arena turf!")?;
+        ensure!(
+            entry_map(&entry) == "default.lvl",
+            "pleb entered {:?}, not the default arena",
+            entry.map_info
+        );
+
+        let mut boss = Bot::connect(zone.game_addr())?;
+        boss.login("boss", PASSWORD)?;
+        let entry = boss.enter_arena("turf", ss_proto::game::ship::WARBIRD)?;
+        ensure!(
+            entry_map(&entry) == "turf.lvl",
+            "boss entered {:?}, not turf",
+            entry.map_info
+        );
+        // The default arena itself is open to everyone.
+        let mut other = Bot::connect(zone.game_addr())?;
+        other.login("other", PASSWORD)?;
+        let entry = other.enter_arena("0", ss_proto::game::ship::WARBIRD)?;
+        ensure!(entry_map(&entry) == "default.lvl", "{:?}", entry.map_info);
+        Ok(())
+    });
+}

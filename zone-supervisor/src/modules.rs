@@ -103,6 +103,7 @@ pub const IN_REALMS: &[&str] = &[
     "sgcompat",
     "notify",
     "filetrans",
+    "arenaperm",
 ];
 
 /// ASSS modules we do not implement, with what the operator goes without.
@@ -124,7 +125,6 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
         "the client's settings editor, ?quickfix; ?listsettings and ?seta instead",
     ),
     ("sendfile", "sending files between players, ?sendfile"),
-    ("arenaperm", "General:NeedCap arena permissions"),
 ];
 
 /// What to tell the operator once at start about a zone's `modules.conf`.

@@ -244,7 +244,6 @@ pub(super) static ASSS_SETTINGS: &[(&str, &str, Scope)] = &[
     ("General", "LevelFiles", A),
     ("General", "Map", A),
     ("General", "MaxPlaying", A),
-    ("General", "NeedCap", A),
     ("General", "NewsFile", G),
     ("General", "NewsRefreshMinutes", G),
     ("General", "PublicArenas", G),

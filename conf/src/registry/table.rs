@@ -95,7 +95,7 @@ pub(super) static SETTINGS: &[Setting] = &[
     a!("General":"ScoreGroup", TEXT, "", "supervisor (scores)", "The arena's score group; empty means its base name."),
     a!("Misc":"LevelFiles", TEXT, "", "realm (assets.rs)", "Older spelling of General:LevelFiles, used when that is unset."),
     // ----- [Realms] (global, ours) ------------------------------------------------
-    g!("Realms":"DefaultArena", TEXT, "0", "supervisor (config.rs)", "Where players of a failed realm go."),
+    g!("Realms":"DefaultArena", TEXT, "0", "supervisor (config.rs), realm (General:NeedCap)", "Where \"any public arena\" leads, players of a failed realm go, and those General:NeedCap turns away."),
     g!("Realms":"IdleStopMillis", int(0, 86_400_000), "30000", "supervisor (config.rs)", "How long an empty arena's process lives."),
     g!("Realms":"HeartbeatMillis", int(50, 60_000), "500", "supervisor (config.rs)", "Time between heartbeats to each realm."),
     g!("Realms":"HeartbeatTimeoutMillis", int(200, 600_000), "3000", "supervisor (config.rs)", "A realm silent this long is restarted; at least twice HeartbeatMillis."),
@@ -171,6 +171,7 @@ pub(super) static SETTINGS: &[Setting] = &[
     a!("Kill":"JackpotBountyPercent", int(0, 1000), "0", "realm (jackpot module)", "Share (0.1 %) of the killed player's bounty added to the jackpot."),
     // ----- [Modules], [Flag], [Periodic] (arena) --------------------------------------------------
     a!("Modules":"AttachModules", TEXT, "", "realm (modules)", "The arena's game modules, separated by spaces (fg_wz, fg_turf, points_flag, jackpot, periodic, ...). Changes take effect at the realm's next start."),
+    a!("General":"NeedCap", TEXT, "", "realm (arena.rs)", "A capability a player's group must have to enter the arena; the others are sent to the default arena (ASSS arenaperm)."),
     a!("Flag":"FlagCount", TEXT, "0", "realm (flag game)", "Flags of a carried-flag game: n or a range a - b (at most 255)."),
     a!("Flag":"SpawnX", int(0, 1023), "512", "realm (flag game)", "Centre (tile x) of where new flags appear."),
     a!("Flag":"SpawnY", int(0, 1023), "512", "realm (flag game)", "Centre (tile y) of where new flags appear."),
