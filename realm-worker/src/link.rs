@@ -8,7 +8,11 @@ use ipc_proto::{FrameReader, ToRealm};
 use tracing::{info, warn};
 
 use crate::arena::Arena;
+use crate::ticker::Ticker;
 use crate::Args;
+
+/// The arena's tick (`Arena::on_timer`, the modules' `on_tick`).
+const TICK: Duration = Duration::from_millis(100);
 
 /// Bytes read from the socket per attempt.
 const READ_CHUNK: usize = 64 * 1024;
@@ -30,8 +34,7 @@ pub async fn run(
     info!(realm = %args.realm, "realm ready");
     release_free_memory();
     let mut was_empty = true;
-    let mut timer = tokio::time::interval(Duration::from_millis(100));
-    timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let timer = Ticker::every(TICK).context("creating the arena tick timer")?;
     loop {
         tokio::select! {
             r = stream.read_buf(reader.buffer(READ_CHUNK), READ_CHUNK) => {
@@ -51,7 +54,10 @@ pub async fn run(
                     }
                 }
             }
-            _ = timer.tick() => arena.on_timer(),
+            r = timer.tick() => {
+                r.context("arena tick timer")?;
+                arena.on_timer();
+            }
         }
         let out = arena.take_output();
         if !out.is_empty() {

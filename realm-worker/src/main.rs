@@ -27,6 +27,7 @@ mod scores;
 mod security;
 #[cfg(test)]
 mod tests;
+mod ticker;
 
 use std::os::fd::FromRawFd;
 use std::path::PathBuf;
@@ -183,8 +184,10 @@ fn main() -> Result<()> {
     stream.set_nonblocking(true).context("IPC socket")?;
     let assets = assets::ArenaAssets::load(&args.realm, args.zone.as_ref(), &args.overrides)
         .with_context(|| format!("loading arena {:?}", args.realm))?;
+    // I/O only: the arena's tick is a timerfd (`ticker.rs`), and without a
+    // time driver a park is a plain wait on the reactor.
     let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
+        .enable_io()
         .build()
         .context("starting the event loop")?;
     let source = assets::AssetSource {
