@@ -241,6 +241,14 @@ impl ConfigFile {
         self.section(section).and_then(|s| s.get(key))
     }
 
+    /// The value of `section:key` trimmed, if set to something other than
+    /// blanks (a text setting written empty means "not set").
+    pub fn get_text(&self, section: &str, key: &str) -> Option<&str> {
+        self.get_str(section, key)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    }
+
     /// True if `section:key` is set (possibly to the empty string).
     pub fn contains(&self, section: &str, key: &str) -> bool {
         self.get_str(section, key).is_some()

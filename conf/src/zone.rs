@@ -79,6 +79,11 @@ impl ArenaConfig {
         self.file.get_str(section, key)
     }
 
+    /// An arena text setting, trimmed; `None` if missing or blank.
+    pub fn get_text(&self, section: &str, key: &str) -> Option<&str> {
+        self.file.get_text(section, key)
+    }
+
     /// An arena integer setting (ASSS `GetInt` rules), `default` if missing.
     pub fn get_int(&self, section: &str, key: &str, default: i32) -> i32 {
         self.file.get_int(section, key, default)

@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize};
 pub mod relay;
 #[cfg(feature = "socket")]
 pub mod socket;
+#[cfg(feature = "socket")]
+pub mod timerfd;
 pub mod version;
 
 /// Version of this message set; bumped on every incompatible change.

@@ -806,13 +806,7 @@ impl Arena {
     /// Returns whether he was turned away. The default arena itself turns
     /// nobody away, as ASSS lets a player in when no arena is open to him.
     fn refuse_entry(&mut self, info: &PlayerInfo) -> bool {
-        let Some(cap) = self
-            .assets
-            .config
-            .get_str("General", "NeedCap")
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-        else {
+        let Some(cap) = self.assets.config.get_text("General", "NeedCap") else {
             return false;
         };
         let group = self.assets.caps.group_of(&info.name, info.authenticated);
@@ -823,9 +817,7 @@ impl Arena {
             .assets
             .config
             .global()
-            .get_str("Realms", "DefaultArena")
-            .map(str::trim)
-            .filter(|d| !d.is_empty())
+            .get_text("Realms", "DefaultArena")
             .unwrap_or("0")
             .to_string();
         if default.eq_ignore_ascii_case(&self.name) {

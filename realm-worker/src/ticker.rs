@@ -10,51 +10,23 @@
 //! expiry count (which re-arms it) costs one system call per tick.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
-use tokio::io::unix::AsyncFd;
-use tokio::io::Interest;
+use ipc_proto::timerfd::TimerFd;
 
 /// A periodic monotonic timer the event loop can wait on.
 #[derive(Debug)]
 pub struct Ticker {
-    fd: AsyncFd<OwnedFd>,
+    fd: TimerFd,
 }
 
 impl Ticker {
     /// A timer that first fires one `period` from now, then every
     /// `period`.
     pub fn every(period: Duration) -> io::Result<Ticker> {
-        // SAFETY: plain syscall; the result is checked and owned at once.
-        let raw = unsafe {
-            libc::timerfd_create(
-                libc::CLOCK_MONOTONIC,
-                libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
-            )
-        };
-        if raw < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `raw` is a new descriptor nobody else owns.
-        let owned = unsafe { OwnedFd::from_raw_fd(raw) };
+        let fd = TimerFd::new()?;
         let period = period.max(Duration::from_micros(1));
-        let ts = libc::timespec {
-            tv_sec: period.as_secs() as libc::time_t,
-            tv_nsec: period.subsec_nanos() as libc::c_long,
-        };
-        let spec = libc::itimerspec {
-            it_interval: ts,
-            it_value: ts,
-        };
-        // SAFETY: a valid timerfd and a fully initialised itimerspec.
-        let r = unsafe { libc::timerfd_settime(owned.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
-        if r < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: the OwnedFd keeps the descriptor open, and referring to
-        // the same timer, for as long as the AsyncFd holds it.
-        let fd = unsafe { AsyncFd::register_with_interest(owned, Interest::READABLE) }?;
+        fd.arm(period, period)?;
         Ok(Ticker { fd })
     }
 
@@ -66,23 +38,13 @@ impl Ticker {
     pub async fn tick(&self) -> io::Result<()> {
         loop {
             let mut guard = self.fd.readable().await?;
-            let mut count = [0u8; 8];
-            // SAFETY: reads at most 8 bytes into an 8-byte buffer from a
-            // descriptor the AsyncFd keeps open.
-            let n =
-                unsafe { libc::read(self.fd.as_raw_fd(), count.as_mut_ptr().cast(), count.len()) };
-            if n < 0 {
-                let err = io::Error::last_os_error();
-                if err.kind() != io::ErrorKind::WouldBlock {
-                    return Err(err);
-                }
-            }
+            let expired = self.fd.read_count()?.is_some();
             // Read (re-armed) or nothing expired since the last read:
             // either way the next expiry raises a new edge. No expiry can
             // be recorded between the read and this clear, as the reactor
             // only runs while this task waits.
             guard.clear_ready();
-            if n == 8 {
+            if expired {
                 return Ok(());
             }
         }

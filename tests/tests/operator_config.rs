@@ -383,15 +383,20 @@ fn junk_config_lines_are_warned_with_file_and_line() {
     });
 }
 
-/// The map file name of an arena entry (S2C 0x29).
-fn entry_map(entry: &ss_tests::bot::ArenaEntry) -> String {
-    match &entry.map_info {
-        Some(ss_proto::game::MapInfo::Vie { name, .. }) => name.clone(),
+/// A bot logged in as `name` that asked to enter `arena` in a warbird,
+/// and the map file of the arena it was let into (S2C 0x29).
+fn enter_for_map(zone: &TestZone, name: &str, arena: &str) -> Result<(Bot, String)> {
+    let mut bot = Bot::connect(zone.game_addr())?;
+    bot.login(name, PASSWORD)?;
+    let entry = bot.enter_arena(arena, ss_proto::game::ship::WARBIRD)?;
+    let map = match entry.map_info {
+        Some(ss_proto::game::MapInfo::Vie { name, .. }) => name,
         Some(ss_proto::game::MapInfo::Continuum(files)) => {
-            files.first().map(|f| f.name.clone()).unwrap_or_default()
+            files.into_iter().next().map(|f| f.name).unwrap_or_default()
         }
         None => String::new(),
-    }
+    };
+    Ok((bot, map))
 }
 
 /// `General:NeedCap` (ASSS's arenaperm): the turf arena needs a
@@ -408,29 +413,17 @@ fn need_cap_keeps_an_arena_to_the_groups_that_have_the_capability() {
         std::fs::write(&arena, text)?;
         let zone = zone_from_folder(&zone_dir)?;
 
-        let mut pleb = Bot::connect(zone.game_addr())?;
-        pleb.login("pleb", PASSWORD)?;
-        let entry = pleb.enter_arena("turf", ss_proto::game::ship::WARBIRD)?;
+        let (mut pleb, map) = enter_for_map(&zone, "pleb", "turf")?;
         wait_message(&mut pleb, "You don't have permission to enter arena turf!")?;
         ensure!(
-            entry_map(&entry) == "default.lvl",
-            "pleb entered {:?}, not the default arena",
-            entry.map_info
+            map == "default.lvl",
+            "pleb entered {map:?}, not the default arena"
         );
-
-        let mut boss = Bot::connect(zone.game_addr())?;
-        boss.login("boss", PASSWORD)?;
-        let entry = boss.enter_arena("turf", ss_proto::game::ship::WARBIRD)?;
-        ensure!(
-            entry_map(&entry) == "turf.lvl",
-            "boss entered {:?}, not turf",
-            entry.map_info
-        );
+        let (_boss, map) = enter_for_map(&zone, "boss", "turf")?;
+        ensure!(map == "turf.lvl", "boss entered {map:?}, not turf");
         // The default arena itself is open to everyone.
-        let mut other = Bot::connect(zone.game_addr())?;
-        other.login("other", PASSWORD)?;
-        let entry = other.enter_arena("0", ss_proto::game::ship::WARBIRD)?;
-        ensure!(entry_map(&entry) == "default.lvl", "{:?}", entry.map_info);
+        let (_other, map) = enter_for_map(&zone, "other", "0")?;
+        ensure!(map == "default.lvl", "other entered {map:?}");
         Ok(())
     });
 }

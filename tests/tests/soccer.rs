@@ -274,6 +274,15 @@ fn brick_before_marker(bot: &mut Bot) -> Result<bool> {
     Ok(brick_first)
 }
 
+/// The first brick of the next brick packet `bot` receives.
+fn next_brick(bot: &mut Bot, what: &str) -> Result<Brick> {
+    bot.wait_for(WAIT, |p| match p {
+        S2CPacket::Bricks(list) => list.first().copied(),
+        _ => None,
+    })
+    .with_context(|| what.to_string())
+}
+
 fn covers(b: &Brick, x: i16, y: i16) -> bool {
     (b.x1..=b.x2).contains(&x) && (b.y1..=b.y2).contains(&y)
 }
@@ -284,12 +293,7 @@ fn bricks_reach_late_joiners_and_expire_after_brick_time() {
         let mut a = bot_in(zone, "alice", "soccer", ship::WARBIRD)?;
         let a_pid = pid_of(&a);
         a.drop_brick(480, 500)?;
-        let brick = a
-            .wait_for(WAIT, |p| match p {
-                S2CPacket::Bricks(list) => list.first().copied(),
-                _ => None,
-            })
-            .context("alice's brick")?;
+        let brick = next_brick(&mut a, "alice's brick")?;
         assert!(covers(&brick, 480, 500), "{brick:?}");
         assert_eq!(brick.freq, freq_of(&a, a_pid));
         assert!(brick.x1 == brick.x2 || brick.y1 == brick.y2, "straight");
@@ -631,12 +635,7 @@ fn bricks_listed_in_modules_conf_work_in_arenas_that_do_not_attach_them() {
         let zone = zone_from_folder(&zone_dir)?;
         let mut a = bot_in(&zone, "alice", "soccer", ship::WARBIRD)?;
         a.drop_brick(480, 500)?;
-        let brick = a
-            .wait_for(WAIT, |p| match p {
-                S2CPacket::Bricks(list) => list.first().copied(),
-                _ => None,
-            })
-            .context("the brick")?;
+        let brick = next_brick(&mut a, "the brick")?;
         ensure!(covers(&brick, 480, 500), "{brick:?}");
         Ok(())
     });

@@ -77,12 +77,7 @@ impl DirectoryConfig {
     pub fn read(global: &ConfigFile) -> (DirectoryConfig, Vec<Warning>) {
         let mut warnings = Vec::new();
         let sec = "Directory";
-        let text = |key: &str| {
-            global
-                .get_str(sec, key)
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-        };
+        let text = |key: &str| global.get_text(sec, key);
         let (base_port, w) =
             global.get_int_checked(sec, "Port", i64::from(DEFAULT_PORT), 1..=65535);
         warnings.extend(w);

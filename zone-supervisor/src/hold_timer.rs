@@ -8,38 +8,25 @@
 //! [`HoldTimer::fired`]).
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
-use tokio::io::unix::AsyncFd;
-use tokio::io::Interest;
+use ipc_proto::timerfd::TimerFd;
 
 /// A one-shot monotonic timer that the event loop can wait on.
 #[derive(Debug)]
 pub struct HoldTimer {
-    fd: AsyncFd<OwnedFd>,
+    fd: TimerFd,
     armed: Option<Instant>,
 }
 
 impl HoldTimer {
     /// A disarmed timer.
     pub fn new() -> io::Result<HoldTimer> {
-        // SAFETY: plain syscall; the result is checked and owned at once.
-        let raw = unsafe {
-            libc::timerfd_create(
-                libc::CLOCK_MONOTONIC,
-                libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
-            )
-        };
-        if raw < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `raw` is a new descriptor nobody else owns.
-        let owned = unsafe { OwnedFd::from_raw_fd(raw) };
-        // SAFETY: the OwnedFd keeps the descriptor open, and referring to
-        // the same timer, for as long as the AsyncFd holds it.
-        let fd = unsafe { AsyncFd::register_with_interest(owned, Interest::READABLE) }?;
-        Ok(HoldTimer { fd, armed: None })
+        Ok(HoldTimer {
+            fd: TimerFd::new()?,
+            armed: None,
+        })
     }
 
     /// When the timer fires next (`None`: disarmed).
@@ -53,29 +40,14 @@ impl HoldTimer {
         if at == self.armed {
             return Ok(());
         }
-        let value = match at {
-            // A zero it_value would disarm: a past time becomes 1 µs.
+        let first = match at {
+            // A zero first expiry would disarm: a past time becomes 1 µs.
             Some(t) => t
                 .saturating_duration_since(Instant::now())
                 .max(Duration::from_micros(1)),
             None => Duration::ZERO,
         };
-        let spec = libc::itimerspec {
-            it_interval: libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            },
-            it_value: libc::timespec {
-                tv_sec: value.as_secs() as libc::time_t,
-                tv_nsec: value.subsec_nanos() as libc::c_long,
-            },
-        };
-        // SAFETY: a valid timerfd and a fully initialised itimerspec.
-        let r =
-            unsafe { libc::timerfd_settime(self.fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
-        if r < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        self.fd.arm(first, Duration::ZERO)?;
         self.armed = at;
         Ok(())
     }

@@ -235,6 +235,7 @@ fn every_literal_read_in_the_server_code_is_known() {
     const CALLS: &[&str] = &[
         "get_int(",
         "get_str(",
+        "get_text(",
         "get_bool(",
         "get_enum(",
         "get_int_checked(",

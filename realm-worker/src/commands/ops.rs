@@ -312,9 +312,7 @@ pub(super) fn alert(a: &mut Arena, ctx: &Ctx, word: &str, params: &str) -> CmdRe
             .assets
             .config
             .global()
-            .get_str("Notify", "EmptyReply")
-            .map(str::trim)
-            .filter(|r| !r.is_empty())
+            .get_text("Notify", "EmptyReply")
             .unwrap_or("Please include a message to send to online staff.");
         return Err(CmdError::Msg(reply.to_string()));
     }

@@ -62,11 +62,7 @@ impl WebConfig {
                 format!("Metrics:Listen = {text:?} is neither ip:port nor a port")
             })?),
         };
-        let token = global
-            .get_str("Metrics", "Token")
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .map(str::to_string);
+        let token = global.get_text("Metrics", "Token").map(str::to_string);
         if let Some(addr) = listen {
             if !addr.ip().is_loopback() && token.is_none() {
                 anyhow::bail!(
