@@ -21,7 +21,7 @@ pub mod timerfd;
 pub mod version;
 
 /// Version of this message set; bumped on every incompatible change.
-pub const PROTOCOL_VERSION: u32 = 6;
+pub const PROTOCOL_VERSION: u32 = 7;
 
 /// Largest frame either side accepts. A peer that announces more is broken
 /// or hostile and the link is dropped.
@@ -420,14 +420,18 @@ pub enum FromRealm<'a> {
         #[serde(borrow)]
         bytes: &'a [u8],
     },
-    /// The rules by which the supervisor may relay plain positions of
-    /// this realm's players itself (`docs/protocol/core-transport.md`
+    /// The rules by which the supervisor may relay positions of this
+    /// realm's players itself (`docs/protocol/core-transport.md`
     /// §13.5), sent whenever they change. An empty list
     /// means: relay nothing here, send every position to the realm.
     RelayRules {
         /// Positions with the antiwarp bit must go to the realm (some
         /// region or setting may strip it).
         antiwarp_slow: bool,
+        /// The reach of weapons when the supervisor may relay them here;
+        /// `None`: every weapon goes to the realm (a region may remove
+        /// it, or a ball carrier may be refused it).
+        weapons: Option<relay::WeaponRanges>,
         /// Every player the realm relays to, with his rule.
         players: Vec<relay::RelayPeer>,
         /// Where the realm has each of them now: the place its own relay

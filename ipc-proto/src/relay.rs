@@ -1,11 +1,13 @@
 //! The supervisor relay (`docs/protocol/core-transport.md`, "Supervisor
 //! relay"): the per-player rules a realm installs so that the supervisor
-//! can relay plain positions itself, and the receiver rule both sides
-//! apply to a plain position (no weapon, no flash, no safe-zone change).
+//! can relay positions itself, and the receiver rules both sides apply:
+//! [`plain_receives`] for a plain position (no weapon, no flash, no
+//! safe-zone change), [`weapon_receives`] for one that carries a weapon.
 //!
-//! The realm keeps its own copy of this rule inside its full relay (which
-//! also handles weapons, regions and sends to all); its tests check that
-//! both pick the same receivers with the same extra data.
+//! The realm keeps its own copy of these rules inside its full relay
+//! (which also handles regions, lag drops, ball carriers and sends to
+//! all); its tests check that both pick the same receivers with the same
+//! extra data.
 
 use serde::{Deserialize, Serialize};
 
@@ -48,6 +50,9 @@ pub struct RelayPeer {
     pub pid: i16,
     /// The supervisor may relay this player's plain positions.
     pub sender: bool,
+    /// It may relay his weapons too (where the arena lets it, see
+    /// [`WeaponRanges`]): false while the lag rules drop a share of them.
+    pub weapons: bool,
     /// Ship (8 = spectator: his positions are relayed to nobody).
     pub ship: u8,
     /// Frequency.
@@ -76,6 +81,7 @@ impl RelayPeer {
         RelayPeer {
             pid,
             sender: true,
+            weapons: true,
             ship: 0,
             freq: 0,
             range: 1024 + 768,
@@ -89,7 +95,19 @@ impl RelayPeer {
     }
 }
 
-/// Extra bytes a receiver gets with a relayed plain position.
+/// How far the weapons of an arena are relayed (`Net:BulletPixels`,
+/// `Net:WeaponPixels`), sent with the rules when the supervisor may relay
+/// weapons there: when no region can remove a weapon and no ball carrier
+/// may be refused one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WeaponRanges {
+    /// Bullets and bouncing bullets, pixels.
+    pub bullet: i32,
+    /// Every other weapon but thors and mines, pixels.
+    pub other: i32,
+}
+
+/// Extra bytes a receiver gets with a relayed position.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RelayExtra {
     /// None.
@@ -147,20 +165,51 @@ pub fn plain_receives(
     } else {
         false
     };
-    if !send {
-        return None;
+    send.then(|| energy_extra(receiver, sender_freq, watching))
+}
+
+/// Whether `receiver`, last seen at `at`, gets a position of `sender`
+/// (freq `sender_freq`) at `from` that carries a weapon reaching `reach`
+/// pixels (`None`: a mine, for everyone; see
+/// `ss_proto::game::WeaponInfo::relay_reach`), and with what extra bytes.
+/// No radar dots: beyond its reach a weapon goes only to those who watch,
+/// are attached to, or see every position of its sender.
+pub fn weapon_receives(
+    sender: i16,
+    sender_freq: i16,
+    from: (i16, i16),
+    receiver: &RelayPeer,
+    at: (i16, i16),
+    reach: Option<i32>,
+) -> Option<RelayExtra> {
+    if receiver.pid == sender {
+        return receiver.see_own_posn.then_some(RelayExtra::None);
     }
+    let watching = receiver.spectating == sender;
+    if watching && receiver.sees_extra {
+        return Some(RelayExtra::Full);
+    }
+    let send = reach.is_none_or(|r| distance(from.0, from.1, at.0, at.1) <= r)
+        || receiver.see_all_posn
+        || watching
+        || receiver.attached_to == sender;
+    send.then(|| energy_extra(receiver, sender_freq, watching))
+}
+
+/// The extra bytes a receiver who gets a position has the right to: the
+/// sender's energy if his viewing rule allows it, else none.
+fn energy_extra(receiver: &RelayPeer, sender_freq: i16, watching: bool) -> RelayExtra {
     let energy = match receiver.energy {
         RelayEnergy::None => false,
         RelayEnergy::All => true,
         RelayEnergy::Team => receiver.freq == sender_freq,
         RelayEnergy::Spec => watching,
     };
-    Some(if energy {
+    if energy {
         RelayExtra::Energy
     } else {
         RelayExtra::None
-    })
+    }
 }
 
 #[cfg(test)]
@@ -219,6 +268,80 @@ mod tests {
         assert_eq!(
             plain_receives(1, 0, (0, 0), &peer(1), (0, 0), &mut rng),
             None
+        );
+    }
+
+    #[test]
+    fn weapons_reach_their_range_and_mines_everyone() {
+        let r = peer(2);
+        let near = (1000, 0);
+        let far = (3000, 0);
+        assert_eq!(
+            weapon_receives(1, 0, (0, 0), &r, near, Some(1500)),
+            Some(RelayExtra::None)
+        );
+        // Beyond the reach, though within radar distance: no dot.
+        assert_eq!(weapon_receives(1, 0, (0, 0), &r, far, Some(1500)), None);
+        // Within reach beyond his screen: a weapon's range is the sender's.
+        let small_screen = RelayPeer {
+            range: 500,
+            ..peer(2)
+        };
+        assert_eq!(
+            weapon_receives(1, 0, (0, 0), &small_screen, near, Some(1500)),
+            Some(RelayExtra::None)
+        );
+        // A mine: everyone, however far.
+        assert_eq!(
+            weapon_receives(1, 0, (0, 0), &r, (30_000, 30_000), None),
+            Some(RelayExtra::None)
+        );
+        // Watchers, the attached and seeallposn whatever the distance,
+        // with the extra bytes they have the right to.
+        let watcher = RelayPeer {
+            spectating: 1,
+            energy: RelayEnergy::Spec,
+            ship: 8,
+            ..peer(3)
+        };
+        assert_eq!(
+            weapon_receives(1, 0, (0, 0), &watcher, far, Some(1500)),
+            Some(RelayExtra::Energy)
+        );
+        let full = RelayPeer {
+            sees_extra: true,
+            ..watcher
+        };
+        assert_eq!(
+            weapon_receives(1, 0, (0, 0), &full, far, Some(1500)),
+            Some(RelayExtra::Full)
+        );
+        let attached = RelayPeer {
+            attached_to: 1,
+            ..peer(4)
+        };
+        assert_eq!(
+            weapon_receives(1, 0, (0, 0), &attached, far, Some(1500)),
+            Some(RelayExtra::None)
+        );
+        let all = RelayPeer {
+            see_all_posn: true,
+            energy: RelayEnergy::Team,
+            ..peer(5)
+        };
+        assert_eq!(
+            weapon_receives(1, 0, (0, 0), &all, far, Some(1500)),
+            Some(RelayExtra::Energy)
+        );
+        // The sender himself only with seeownposn.
+        assert_eq!(weapon_receives(1, 0, (0, 0), &peer(1), (0, 0), None), None);
+        let own = RelayPeer {
+            see_own_posn: true,
+            ..peer(1)
+        };
+        assert_eq!(
+            weapon_receives(1, 0, (0, 0), &own, (0, 0), None),
+            Some(RelayExtra::None)
         );
     }
 }

@@ -15,8 +15,8 @@ use crate::objects::ObjectState;
 use ipc_proto::relay::{distance, xorshift, RADAR_DOT_PIXELS};
 use ipc_proto::{push_pid, Delivery, FromRealm, PlayerInfo, Target, ToRealm, ZoneCall};
 use ss_proto::game::{
-    c2s_type, chat_type, position_latency, relay_position, s2c_type, ship, weapon_type, C2SPacket,
-    Chat, ExtraLen, MapFileEntry, MapInfo, PlayerEntering, Position, S2CPacket, MAX_RELAY_LEN,
+    c2s_type, chat_type, position_latency, relay_position, s2c_type, ship, C2SPacket, Chat,
+    ExtraLen, MapFileEntry, MapInfo, PlayerEntering, Position, S2CPacket, MAX_RELAY_LEN,
 };
 use ss_proto::transport::{tick_diff, MAX_RELIABLE_PAYLOAD};
 use tracing::{debug, info, warn};
@@ -209,7 +209,7 @@ pub struct Arena {
     /// Players' state handed over by the predecessor, until each is adopted.
     pub(crate) adopting: std::collections::HashMap<i16, crate::handover::PlayerCarry>,
     /// The supervisor relay rules last sent (`crate::relay_rules`).
-    pub(crate) relay_rules_sent: Option<(bool, Vec<ipc_proto::relay::RelayPeer>)>,
+    pub(crate) relay_rules_sent: Option<crate::relay_rules::RelayRuleSet>,
 }
 
 impl Arena {
@@ -1278,16 +1278,14 @@ impl Arena {
         let flash = pos.status & ss_proto::game::status::FLASH != 0;
         let safe_changed =
             newer && (pos.status ^ old_status) & ss_proto::game::status::SAFEZONE != 0;
-        let to_all = flash || safe_changed || weapon.is_mine();
-        let range = if fired {
-            match weapon.kind() {
-                weapon_type::BULLET | weapon_type::BOUNCE_BULLET => self.rules.ranges.bullet,
-                weapon_type::THOR => 30_000,
-                _ => self.rules.ranges.weapon,
-            }
+        // A weapon's reach; none for a mine, which goes to everyone.
+        let reach = if fired {
+            weapon.relay_reach(self.rules.ranges.bullet, self.rules.ranges.other)
         } else {
-            0
+            Some(0)
         };
+        let to_all = flash || safe_changed || reach.is_none();
+        let range = reach.unwrap_or(0);
 
         // Both target lists are reused buffers: relaying allocates nothing.
         let mut targets = std::mem::take(&mut self.targets);

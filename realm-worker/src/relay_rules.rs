@@ -1,12 +1,13 @@
-//! The rules by which the supervisor relays plain positions itself
+//! The rules by which the supervisor relays positions itself
 //! (`docs/protocol/core-transport.md` §13.5): after every
 //! batch of work the realm compares them with what it last sent and sends
 //! [`FromRealm::RelayRules`] when anything changed (entry, leave, ship,
 //! freq, spectating, attachment, resolution, energy viewing, bot
-//! features). Positions the supervisor relayed come back as
-//! [`ipc_proto::ToRealm::RelayedPosition`] and only update state here.
+//! features, lag drops, settings). Positions the supervisor relayed come
+//! back as [`ipc_proto::ToRealm::RelayedPosition`] and only update state
+//! here.
 
-use ipc_proto::relay::{RelayEnergy, RelayPeer, RelayPlace};
+use ipc_proto::relay::{RelayEnergy, RelayPeer, RelayPlace, WeaponRanges};
 use ipc_proto::FromRealm;
 use ss_proto::game::ship;
 
@@ -22,28 +23,52 @@ fn energy(rule: SeeEnergy) -> RelayEnergy {
     }
 }
 
+/// The rules as the realm would send them (places aside, which are not
+/// compared).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct RelayRuleSet {
+    /// Antiwarp may be stripped here: such positions take the realm's relay.
+    pub antiwarp_slow: bool,
+    /// The reach of weapons if the supervisor may relay them here.
+    pub weapons: Option<WeaponRanges>,
+    /// One entry per player, by pid.
+    pub players: Vec<RelayPeer>,
+}
+
 impl Arena {
-    /// The relay rules as they stand: `antiwarp_slow` and one entry per
-    /// player (none once the arena was handed over).
-    pub(crate) fn relay_rules(&self) -> (bool, Vec<RelayPeer>) {
+    /// The relay rules as they stand (no players once the arena was handed
+    /// over).
+    pub(crate) fn relay_rules(&self) -> RelayRuleSet {
         if self.handed_over {
-            return (false, Vec::new());
+            return RelayRuleSet {
+                antiwarp_slow: false,
+                weapons: None,
+                players: Vec::new(),
+            };
         }
+        let regions = self.assets.map.regions();
         // Antiwarp may be stripped by a region or `Misc:NoSafeAntiwarp`:
         // such positions take the realm's full relay.
         let antiwarp_slow = self.rules.regions.no_safe_antiwarp
-            || self
-                .assets
-                .map
-                .regions()
+            || regions
                 .iter()
                 .any(|r| r.no_antiwarp || r.no_receive_antiwarp);
+        // Weapons likewise where a region may remove one (`rNWP`, `rNRW`)
+        // or a ball carrier may be refused one: the realm knows who is
+        // where and who carries what.
+        let weapons_slow = regions.iter().any(|r| r.no_weapons || r.no_receive_weapons)
+            || self
+                .balls
+                .as_ref()
+                .is_some_and(|b| b.may_refuse_carrier_weapons());
         let mut players: Vec<RelayPeer> = self
             .players
             .iter()
             .map(|(&pid, p)| RelayPeer {
                 pid,
                 sender: true,
+                // The lag rules drop a share of his weapons (`[Lag]`).
+                weapons: p.lag.ignore_weapons <= 0.0,
                 ship: p.ship,
                 freq: p.freq,
                 range: i32::from(p.info.x_res) + i32::from(p.info.y_res),
@@ -60,7 +85,11 @@ impl Arena {
             })
             .collect();
         players.sort_by_key(|p| p.pid);
-        (antiwarp_slow, players)
+        RelayRuleSet {
+            antiwarp_slow,
+            weapons: (!weapons_slow).then_some(self.rules.ranges),
+            players,
+        }
     }
 
     /// Where the realm has each player of `rules` now (the place its own
@@ -86,12 +115,13 @@ impl Arena {
         if self.relay_rules_sent.as_ref() == Some(&now) {
             return;
         }
-        let places = self.relay_places(&now.1);
+        let places = self.relay_places(&now.players);
         emit(
             &mut self.out,
             &FromRealm::RelayRules {
-                antiwarp_slow: now.0,
-                players: now.1.clone(),
+                antiwarp_slow: now.antiwarp_slow,
+                weapons: now.weapons,
+                players: now.players.clone(),
                 places,
             },
         );

@@ -118,15 +118,6 @@ pub struct ChatRules {
     pub max_length: usize,
 }
 
-/// Distance rules for relaying positions (`Net:*`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RelayRanges {
-    /// `Net:WeaponPixels`.
-    pub weapon: i32,
-    /// `Net:BulletPixels`.
-    pub bullet: i32,
-}
-
 /// Everything the arena reads from its config.
 #[derive(Clone, Debug)]
 pub struct Rules {
@@ -138,8 +129,9 @@ pub struct Rules {
     pub prize: PrizeRules,
     /// Chat protection.
     pub chat: ChatRules,
-    /// Relay distances.
-    pub ranges: RelayRanges,
+    /// How far weapons are relayed (`Net:BulletPixels`,
+    /// `Net:WeaponPixels`); the supervisor gets them with the relay rules.
+    pub ranges: ipc_proto::relay::WeaponRanges,
     /// `Misc:SelfScoreReset`.
     pub self_score_reset: bool,
     /// `Misc:SpecSeeExtra`: spectators get extra data of whom they watch.
@@ -170,9 +162,9 @@ impl Rules {
                 max_length: 250,
             },
             // Arena settings (`docs/protocol/config.md` §8.2).
-            ranges: RelayRanges {
-                weapon: cfg.get_int("Net", "WeaponPixels", 2000),
+            ranges: ipc_proto::relay::WeaponRanges {
                 bullet: cfg.get_int("Net", "BulletPixels", 1500),
+                other: cfg.get_int("Net", "WeaponPixels", 2000),
             },
             self_score_reset: cfg.get_int("Misc", "SelfScoreReset", 0) != 0,
             spec_see_extra: cfg.get_int("Misc", "SpecSeeExtra", 1) != 0,

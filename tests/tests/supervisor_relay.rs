@@ -1,8 +1,9 @@
 //! The supervisor relay (`docs/protocol/core-transport.md`, "Supervisor
-//! relay"; `Net:SupervisorRelay`): plain positions are relayed by the
-//! supervisor by the realm's rules and still reach players in range and a
-//! spectator (with energy, as the realm would send it); a weapon still
-//! takes the realm's relay; with the setting off, nothing is relayed by
+//! relay"; `Net:SupervisorRelay`): plain positions and weapons are relayed
+//! by the supervisor by the realm's rules and still reach players in range
+//! and a spectator (with energy, as the realm would send it); where a ball
+//! carrier may be refused guns, a weapon takes the realm's relay, which
+//! knows who carries the ball; with the setting off, nothing is relayed by
 //! the supervisor and positions still arrive; a chat client or a game
 //! client who never sends a position does not send the arena's positions
 //! through the realm. With send threads (`Net:SendThreads`) all of it, and
@@ -72,11 +73,35 @@ fn three(zone: &TestZone) -> Result<(Bot, Bot, Bot)> {
     Ok((a, b, c))
 }
 
+/// Sends a bullet from `a` at (`x`, `y`) and waits until `b` gets it with
+/// its weapon; returns whether the supervisor relayed it itself.
+fn bullet_relayed_by_supervisor(
+    zone: &TestZone,
+    a: &mut Bot,
+    b: &mut Bot,
+    x: i16,
+    y: i16,
+) -> Result<bool> {
+    let a_pid = pid_of(a);
+    let before = relayed(zone)?;
+    let gun = WeaponInfo::new(weapon_type::BULLET, 1, false, 0, 0, false);
+    a.send_position(x, y, 100, -50, gun)?;
+    let got = b
+        .wait_for(WAIT, |p| match p {
+            S2CPacket::LargePosition(l) if l.pid as i16 == a_pid && l.weapon.is_fired() => {
+                Some((l.weapon, l.x, l.y))
+            }
+            _ => None,
+        })
+        .context("b waits for a's bullet")?;
+    assert_eq!(got, (gun, x, y));
+    Ok(relayed(zone)? > before)
+}
+
 #[test]
-fn plain_positions_are_relayed_by_the_supervisor_and_weapons_by_the_realm() {
+fn plain_positions_and_weapons_are_relayed_by_the_supervisor() {
     zone_test(&[], |zone| {
         let (mut a, mut b, mut c) = three(zone)?;
-        let a_pid = pid_of(&a);
         for i in 1..=5 {
             stream_until_seen(&mut a, &mut b, 8200 + i * 10, 8200 - i * 10)?;
         }
@@ -84,29 +109,44 @@ fn plain_positions_are_relayed_by_the_supervisor_and_weapons_by_the_realm() {
         // (`Misc:SpecSeeEnergy` defaults to all).
         let extra = stream_until_spectator_sees(&mut a, &mut c, 8260, 8140)?;
         assert_eq!(extra, ExtraData::Energy(1000));
+        ensure!(relayed(zone)? > 0, "the supervisor relayed no position");
+
+        // A bullet (0x05 with the weapon) goes the fast way too.
+        ensure!(
+            bullet_relayed_by_supervisor(zone, &mut a, &mut b, 8270, 8130)?,
+            "the realm relayed the bullet"
+        );
+        // And plain positions after it.
         let before = relayed(zone)?;
-        ensure!(before > 0, "the supervisor relayed no position");
-
-        // A bullet is not plain: the realm relays it (0x05 with the
-        // weapon), and the supervisor's count does not move.
-        let gun = WeaponInfo::new(weapon_type::BULLET, 1, false, 0, 0, false);
-        a.send_position(8270, 8130, 100, -50, gun)?;
-        let (weapon, x, y) = b
-            .wait_for(WAIT, |p| match p {
-                S2CPacket::LargePosition(l) if l.pid as i16 == a_pid && l.weapon.is_fired() => {
-                    Some((l.weapon, l.x, l.y))
-                }
-                _ => None,
-            })
-            .context("b waits for a's bullet")?;
-        assert_eq!((weapon, x, y), (gun, 8270, 8130));
-        assert_eq!(relayed(zone)?, before, "the bullet went the fast way");
-
-        // A plain position after it is relayed by the supervisor again.
         stream_until_seen(&mut a, &mut b, 8280, 8120)?;
         ensure!(relayed(zone)? > before, "no fast relay after the bullet");
         Ok(())
     });
+}
+
+#[test]
+fn where_a_ball_carrier_may_be_refused_guns_the_realm_relays_weapons() {
+    zone_test(
+        &[
+            "Modules:AttachModules=balls",
+            "Soccer:BallCount=1",
+            "Soccer:AllowGuns=0",
+        ],
+        |zone| {
+            let (mut a, mut b, _c) = three(zone)?;
+            supervisor_relays(
+                zone,
+                &mut a,
+                &mut b,
+                "plain positions went through the realm",
+            )?;
+            ensure!(
+                !bullet_relayed_by_supervisor(zone, &mut a, &mut b, 8270, 8130)?,
+                "the supervisor relayed a bullet where a carrier may be refused guns"
+            );
+            Ok(())
+        },
+    );
 }
 
 #[test]

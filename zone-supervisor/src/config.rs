@@ -114,8 +114,9 @@ pub struct RuntimeSettings {
     /// with later ones into one datagram (`Net:FlushDelayMillis`,
     /// `Net:DatagramBudget`, `Net:MaxFlushDelayMillis`; see `crate::flush`).
     pub flush: crate::flush::FlushPolicy,
-    /// The supervisor relays plain positions itself by the realms' rules
-    /// (`Net:SupervisorRelay`; see `crate::fastpath`).
+    /// The supervisor relays plain positions (and weapons where the realm
+    /// allows) itself by the realms' rules (`Net:SupervisorRelay`; see
+    /// `crate::fastpath`).
     pub supervisor_relay: bool,
     /// Threads that make the game socket's send system calls
     /// (`Net:SendThreads`, read at start; 0 = the zone thread sends;

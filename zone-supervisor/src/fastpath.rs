@@ -1,7 +1,8 @@
 //! The supervisor relay (`docs/protocol/core-transport.md`, "Supervisor
-//! relay"; `Net:SupervisorRelay`): plain positions — no weapon, no flash,
-//! no safe-zone change, no antiwarp where the arena may strip it — are
-//! relayed here, by the rules each realm installs with
+//! relay"; `Net:SupervisorRelay`): positions with no flash, no safe-zone
+//! change, no antiwarp where the arena may strip it, and no weapon unless
+//! the arena lets the supervisor relay its sender's weapons, are relayed
+//! here, by the rules each realm installs with
 //! [`FromRealm::RelayRules`](ipc_proto::FromRealm::RelayRules), instead of
 //! a round trip through the realm. The realm still gets every position
 //! (as [`ToRealm::RelayedPosition`], held for up to 50 ms unless other
@@ -12,7 +13,9 @@
 
 use std::collections::HashMap;
 
-use ipc_proto::relay::{plain_receives, RelayExtra, RelayPeer, RelayPlace};
+use ipc_proto::relay::{
+    plain_receives, weapon_receives, RelayExtra, RelayPeer, RelayPlace, WeaponRanges,
+};
 use ipc_proto::ToRealm;
 use ss_proto::game::{
     position_latency, relay_position, ship, status, ExtraLen, Position, MAX_RELAY_LEN,
@@ -44,6 +47,8 @@ struct Peer {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct RelayTable {
     antiwarp_slow: bool,
+    /// The reach of weapons, when they may be relayed here.
+    weapons: Option<WeaponRanges>,
     /// By pid, sorted.
     peers: Vec<Peer>,
     /// Radar-dot generator state.
@@ -72,8 +77,8 @@ impl Plan {
 /// What becomes of one position.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Decision {
-    /// Through the realm, as before (weapon, flash, safe-zone change,
-    /// unknown sender...).
+    /// Through the realm, as before (flash, safe-zone change, a weapon
+    /// the realm must see to first, unknown sender...).
     Slow,
     /// Relayed here to the plan's receivers (perhaps none); the realm gets
     /// it marked as relayed.
@@ -92,6 +97,7 @@ impl RelayTable {
     pub(crate) fn install(
         &mut self,
         antiwarp_slow: bool,
+        weapons: Option<WeaponRanges>,
         mut rules: Vec<RelayPeer>,
         places: &[RelayPlace],
         now: u32,
@@ -109,6 +115,7 @@ impl RelayTable {
                 .map(|i| places[i])
         };
         self.antiwarp_slow = antiwarp_slow;
+        self.weapons = weapons;
         self.peers = rules
             .into_iter()
             .map(|rule| {
@@ -166,17 +173,20 @@ impl RelayTable {
         let flash = pos.status & status::FLASH != 0;
         let safe_changed = newer && (pos.status ^ old_status) & status::SAFEZONE != 0;
         let anti = pos.status & status::ANTIWARP != 0;
-        if !sender.sender
-            || pos.weapon.is_fired()
-            || flash
-            || safe_changed
-            || (anti && self.antiwarp_slow)
-        {
+        let fired = pos.weapon.is_fired();
+        if !sender.sender || flash || safe_changed || (anti && self.antiwarp_slow) {
             return Decision::Slow;
         }
-        // A spectator's positions and stale ones are relayed to nobody
-        // (the realm does the same).
-        if sender.ship == ship::SPECTATOR || !newer {
+        // A weapon's reach (`None`: a mine, for everyone), if the arena
+        // and the sender's lag let it be relayed here.
+        let reach = match self.weapons {
+            _ if !fired => None,
+            Some(ranges) if sender.weapons => pos.weapon.relay_reach(ranges.bullet, ranges.other),
+            _ => return Decision::Slow,
+        };
+        // A spectator's positions, and stale ones without a weapon, are
+        // relayed to nobody (the realm does the same).
+        if sender.ship == ship::SPECTATOR || !(newer || fired) {
             return Decision::Relayed;
         }
         let from = (pos.x, pos.y);
@@ -188,7 +198,13 @@ impl RelayTable {
                 plan.clear();
                 return Decision::Slow;
             }
-            match plain_receives(pid, sender.freq, from, &r.rule, (r.x, r.y), &mut rng) {
+            let at = (r.x, r.y);
+            let extra = if fired {
+                weapon_receives(pid, sender.freq, from, &r.rule, at, reach)
+            } else {
+                plain_receives(pid, sender.freq, from, &r.rule, at, &mut rng)
+            };
+            match extra {
                 Some(RelayExtra::None) => plan.plain.push(r.rule.pid),
                 Some(RelayExtra::Energy) => plan.energy.push(r.rule.pid),
                 Some(RelayExtra::Full) => plan.full.push(r.rule.pid),
@@ -207,6 +223,7 @@ impl Zone {
         &mut self,
         slot: SlotId,
         antiwarp_slow: bool,
+        weapons: Option<WeaponRanges>,
         mut players: Vec<RelayPeer>,
         places: &[RelayPlace],
     ) {
@@ -226,7 +243,7 @@ impl Zone {
         self.relay
             .entry(slot)
             .or_default()
-            .install(antiwarp_slow, players, places, now);
+            .install(antiwarp_slow, weapons, players, places, now);
     }
 
     /// Forgets a realm's relay rules (its worker ended).
@@ -252,6 +269,12 @@ impl Zone {
         }
         let now = ipc_proto::monotonic_ticks();
         let latency = position_latency(now, pos.time);
+        // Weapons go at high priority, as the realm sends them.
+        let priority = if pos.weapon.is_fired() {
+            Priority::High
+        } else {
+            Priority::Normal
+        };
         let mut buf = [0u8; MAX_RELAY_LEN];
         let mut sent = 0u64;
         for (list, extra) in [
@@ -272,7 +295,7 @@ impl Zone {
                     continue;
                 };
                 sent += 1;
-                if p.queue(&buf[..len], Reliability::Unreliable, Priority::Normal) {
+                if p.queue(&buf[..len], Reliability::Unreliable, priority) {
                     self.flush_list.push(to);
                 }
             }
@@ -297,7 +320,7 @@ impl Zone {
 mod tests {
     use super::*;
     use ipc_proto::relay::RelayEnergy;
-    use ss_proto::game::WeaponInfo;
+    use ss_proto::game::{weapon_type, WeaponInfo};
 
     fn rule(pid: i16) -> RelayPeer {
         RelayPeer::plain(pid)
@@ -315,7 +338,7 @@ mod tests {
     /// A table from rules that came without places: nobody placed yet.
     fn fresh(antiwarp_slow: bool, rules: Vec<RelayPeer>) -> RelayTable {
         let mut t = RelayTable::default();
-        t.install(antiwarp_slow, rules, &[], 1000);
+        t.install(antiwarp_slow, None, rules, &[], 1000);
         t
     }
 
@@ -363,7 +386,7 @@ mod tests {
     }
 
     #[test]
-    fn weapons_flash_and_safe_changes_go_to_the_realm() {
+    fn weapons_flash_and_safe_changes_go_to_the_realm_where_weapons_are_not_relayed_here() {
         let mut t = table(vec![rule(1), rule(2)]);
         let mut plan = Plan::default();
         let fired = Position {
@@ -397,6 +420,108 @@ mod tests {
             rule(2),
         ]);
         assert_eq!(t.decide(1, &pos(1001, 1, 1), &mut plan), Decision::Slow);
+    }
+
+    const RANGES: WeaponRanges = WeaponRanges {
+        bullet: 1500,
+        other: 2000,
+    };
+
+    /// A table where weapons may be relayed (`RANGES`), everyone placed.
+    fn armed(rules: Vec<RelayPeer>) -> RelayTable {
+        let mut t = table(rules);
+        t.weapons = Some(RANGES);
+        t
+    }
+
+    fn fired(time: u32, x: i16, y: i16, kind: u8, alternate: bool) -> Position {
+        Position {
+            weapon: WeaponInfo::new(kind, 0, false, 0, 0, alternate),
+            ..pos(time, x, y)
+        }
+    }
+
+    #[test]
+    fn weapons_reach_their_range_where_the_arena_lets_them_be_relayed_here() {
+        let watcher = RelayPeer {
+            ship: ship::SPECTATOR,
+            spectating: 1,
+            energy: RelayEnergy::All,
+            ..rule(5)
+        };
+        let mut t = armed(vec![rule(1), rule(2), rule(3), rule(4), watcher]);
+        let mut plan = Plan::default();
+        // 2 within bullet range, 3 beyond it but within weapon range, 4
+        // beyond both but within radar distance; the watcher far away.
+        t.decide(2, &pos(1001, 1000, 0), &mut plan);
+        t.decide(3, &pos(1001, 1800, 0), &mut plan);
+        t.decide(4, &pos(1001, 5000, 0), &mut plan);
+        t.decide(5, &pos(1001, 16000, 16000), &mut plan);
+        let shots = [
+            (weapon_type::BULLET, false, vec![2]),
+            (weapon_type::BOMB, false, vec![2, 3]),
+            (weapon_type::THOR, false, vec![2, 3, 4]),
+            // A mine: everyone.
+            (weapon_type::BOMB, true, vec![2, 3, 4]),
+        ];
+        for (n, (kind, alternate, want)) in shots.into_iter().enumerate() {
+            let time = 1002 + n as u32;
+            assert_eq!(
+                t.decide(1, &fired(time, 0, 0, kind, alternate), &mut plan),
+                Decision::Relayed
+            );
+            assert_eq!(plan.plain, want, "weapon {kind}, mine {alternate}");
+            assert_eq!(plan.energy, vec![5], "the watcher sees every weapon");
+        }
+        // A stale weapon is still relayed (the realm does the same), from
+        // the tracked place.
+        assert_eq!(
+            t.decide(1, &fired(900, 0, 0, weapon_type::BULLET, false), &mut plan),
+            Decision::Relayed
+        );
+        assert_eq!(plan.plain, vec![2]);
+        // Flashes and safe-zone changes still go to the realm.
+        let flash = Position {
+            status: status::FLASH,
+            ..fired(1010, 0, 0, weapon_type::BULLET, false)
+        };
+        assert_eq!(t.decide(1, &flash, &mut plan), Decision::Slow);
+    }
+
+    #[test]
+    fn a_sender_whose_weapons_the_realm_may_drop_fires_through_the_realm() {
+        let lagging = RelayPeer {
+            weapons: false,
+            ..rule(1)
+        };
+        let mut t = armed(vec![lagging, rule(2)]);
+        let mut plan = Plan::default();
+        assert_eq!(
+            t.decide(1, &fired(1001, 0, 0, weapon_type::BULLET, false), &mut plan),
+            Decision::Slow
+        );
+        // His plain positions are still relayed here, and 2's weapons too.
+        assert_eq!(t.decide(1, &pos(1002, 0, 0), &mut plan), Decision::Relayed);
+        assert_eq!(
+            t.decide(2, &fired(1001, 0, 0, weapon_type::BULLET, false), &mut plan),
+            Decision::Relayed
+        );
+        assert_eq!(plan.plain, vec![1]);
+    }
+
+    #[test]
+    fn a_spectators_weapon_is_relayed_to_nobody() {
+        let spec = RelayPeer {
+            ship: ship::SPECTATOR,
+            ..rule(1)
+        };
+        let mut t = armed(vec![spec, rule(2)]);
+        let mut plan = Plan::default();
+        assert_eq!(
+            t.decide(1, &fired(1001, 0, 0, weapon_type::BULLET, false), &mut plan),
+            Decision::Relayed
+        );
+        assert!(plan.plain.is_empty() && plan.energy.is_empty() && plan.full.is_empty());
     }
 
     #[test]
@@ -437,7 +562,7 @@ mod tests {
         let mut t = table(vec![rule(1), rule(2)]);
         let mut plan = Plan::default();
         t.decide(2, &pos(1001, 7000, 7000), &mut plan);
-        t.install(false, vec![rule(2), rule(3)], &[], 2000);
+        t.install(false, None, vec![rule(2), rule(3)], &[], 2000);
         assert_eq!((t.peers[0].rule.pid, t.peers[0].x), (2, 7000));
         assert!(t.peers[0].placed);
         assert!(!t.peers[1].placed, "a newcomer's place is not known yet");
@@ -481,7 +606,7 @@ mod tests {
         // (8222, 8222), 3 far away.
         let mut t = RelayTable::default();
         let places = [at(1, 0, 0), at(2, 8222, 8222), at(3, 100, 100)];
-        t.install(false, vec![rule(1), rule(2), rule(3)], &places, 1000);
+        t.install(false, None, vec![rule(1), rule(2), rule(3)], &places, 1000);
         let mut plan = Plan::default();
         // 1's first position goes the fast way, to 2 only.
         assert_eq!(
@@ -500,6 +625,7 @@ mod tests {
         // 3 has no place from the realm.
         t.install(
             false,
+            None,
             vec![rule(1), rule(2), rule(3)],
             &[at(1, 5, 5), at(2, 10, 10)],
             2000,
@@ -515,6 +641,7 @@ mod tests {
         // Rules with his place (the next heartbeat's) place him.
         t.install(
             false,
+            None,
             vec![rule(1), rule(2), rule(3)],
             &[at(3, 6990, 6990)],
             3000,

@@ -585,10 +585,11 @@ impl Zone {
             FromRealm::HandOverState { bytes } => self.handover_state(now, worker, bytes),
             FromRealm::RelayRules {
                 antiwarp_slow,
+                weapons,
                 players,
                 places,
             } => {
-                self.install_relay_rules(slot_id, antiwarp_slow, players, &places);
+                self.install_relay_rules(slot_id, antiwarp_slow, weapons, players, &places);
                 Ok(())
             }
             FromRealm::Build { version } => {

@@ -589,6 +589,13 @@ impl BallCore {
         false
     }
 
+    /// Whether some carrier's weapon may be refused here
+    /// (`Soccer:AllowGuns` or `Soccer:AllowBombs` off): then only the
+    /// realm relays weapons, which knows who carries a ball.
+    pub fn may_refuse_carrier_weapons(&self) -> bool {
+        !self.settings.allow_guns || !self.settings.allow_bombs
+    }
+
     /// Counts a refusal and returns it.
     pub fn refuse(&mut self, why: Refusal) -> Refusal {
         self.refused[why.index()] += 1;

@@ -1,11 +1,12 @@
-//! The supervisor relay's receiver rule (`ipc_proto::relay`), checked
-//! against the realm's own relay: for plain positions both must pick the
-//! same receivers with the same extra bytes
-//! (`docs/protocol/core-transport.md` §13.5).
+//! The supervisor relay's receiver rules (`ipc_proto::relay`), checked
+//! against the realm's own relay: for plain positions and for weapons both
+//! must pick the same receivers with the same extra bytes
+//! (`docs/protocol/core-transport.md` §13.5); and when the rules let the
+//! supervisor relay weapons.
 
 use super::*;
-use ipc_proto::relay::{plain_receives, RelayExtra};
-use ss_proto::game::ExtraData;
+use ipc_proto::relay::{plain_receives, weapon_receives, RelayExtra, WeaponRanges};
+use ss_proto::game::{weapon_type, ExtraData, WeaponInfo};
 
 /// Sends a plain position of `pid` at (x, y), newer than the last.
 fn plain_at(h: &mut Harness, pid: i16, x: i16, y: i16, n: u32) {
@@ -35,6 +36,21 @@ fn got(h: &Harness, to: i16, from: i16) -> Option<RelayExtra> {
             ExtraData::Energy(_) => RelayExtra::Energy,
             ExtraData::Full(_) => RelayExtra::Full,
         }),
+        _ => None,
+    })
+}
+
+/// What `to` got of `from`'s last relayed weapon: `None` if nothing, else
+/// its extra bytes.
+fn got_weapon(h: &Harness, to: i16, from: i16) -> Option<RelayExtra> {
+    h.received(to).into_iter().rev().find_map(|p| match p {
+        S2CPacket::LargePosition(l) if l.pid as i16 == from && l.weapon.is_fired() => {
+            Some(match l.extra {
+                ExtraData::None => RelayExtra::None,
+                ExtraData::Energy(_) => RelayExtra::Energy,
+                ExtraData::Full(_) => RelayExtra::Full,
+            })
+        }
         _ => None,
     })
 }
@@ -93,7 +109,7 @@ fn the_supervisor_rule_picks_the_realms_receivers_for_plain_positions() {
             h.clear();
             plain_with_extra(&mut h, 1, sx, sy, n);
             n += 1;
-            let (_, rules) = h.arena.relay_rules();
+            let rules = h.arena.relay_rules().players;
             let sender = rules.iter().find(|r| r.pid == 1).expect("sender rule");
             // A generator stuck at zero draws no radar dot: the placements
             // above leave no receiver where one could be drawn.
@@ -109,6 +125,134 @@ fn the_supervisor_rule_picks_the_realms_receivers_for_plain_positions() {
             }
         }
     }
+}
+
+#[test]
+fn the_supervisor_rule_picks_the_realms_receivers_for_weapons() {
+    let weapons = [
+        WeaponInfo::new(weapon_type::BULLET, 0, false, 0, 0, false),
+        WeaponInfo::new(weapon_type::BOUNCE_BULLET, 1, false, 0, 0, true),
+        WeaponInfo::new(weapon_type::BOMB, 0, false, 0, 0, false),
+        WeaponInfo::new(weapon_type::PROX_BOMB, 2, false, 0, 0, true),
+        WeaponInfo::new(weapon_type::REPEL, 0, false, 0, 0, false),
+        WeaponInfo::new(weapon_type::THOR, 0, false, 0, 0, false),
+    ];
+    for (settings, seed0) in [
+        (&[][..], 17u64),
+        (
+            &["Misc:SeeEnergy=SEE_TEAM", "Misc:SpecSeeEnergy=SEE_SPEC"][..],
+            19,
+        ),
+        (&["Net:BulletPixels=900", "Net:WeaponPixels=2600"][..], 23),
+    ] {
+        let mut h = Harness::new(settings);
+        // 1 fires; 2..=7 in ships; 8 and 9 spectators (8 watches 1).
+        for pid in 1..=7 {
+            h.enter(pid, &format!("p{pid}"), ship::WARBIRD);
+        }
+        h.enter(8, "watcher", ship::SPECTATOR);
+        h.enter(9, "spec", ship::SPECTATOR);
+        h.packet(8, C2SPacket::SpectateRequest { pid: 1 });
+        let ranges = h.arena.relay_rules().weapons.expect("weapons relayable");
+        let mut seed = seed0;
+        let mut n = 1;
+        for round in 0..60 {
+            let (sx, sy) = (8000i16, 8000i16);
+            let mut places = Vec::new();
+            for pid in 2..=9 {
+                // Anywhere up to 3500 pixels away each way: within and
+                // beyond every weapon's reach but a thor's.
+                let dx = (next(&mut seed) % 7000) as i16 - 3500;
+                let dy = (next(&mut seed) % 7000) as i16 - 3500;
+                let at = (sx + dx, sy + dy);
+                plain_at(&mut h, pid, at.0, at.1, n);
+                n += 1;
+                places.push((pid, at));
+            }
+            h.clear();
+            let weapon = weapons[round % weapons.len()];
+            let pos = ss_proto::game::Position {
+                time: ipc_proto::monotonic_ticks().wrapping_add(n),
+                x: sx,
+                y: sy,
+                energy: 900,
+                weapon,
+                extra: Some(Default::default()),
+                ..Default::default()
+            };
+            h.send_position(1, &pos);
+            n += 1;
+            let rules = h.arena.relay_rules().players;
+            let sender = rules.iter().find(|r| r.pid == 1).expect("sender rule");
+            assert!(sender.weapons, "nothing drops this sender's weapons");
+            let reach = weapon.relay_reach(ranges.bullet, ranges.other);
+            for (pid, at) in places {
+                let rule = rules.iter().find(|r| r.pid == pid).expect("rule");
+                let want = weapon_receives(1, sender.freq, (sx, sy), rule, at, reach);
+                assert_eq!(
+                    got_weapon(&h, pid, 1),
+                    want,
+                    "settings {settings:?}, round {round}, {weapon:?} to {pid} at {at:?}: {rule:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn weapons_are_left_to_the_realm_where_it_may_remove_them() {
+    // By default the supervisor may relay weapons, with the arena's reach.
+    let h = Harness::new(&["Net:BulletPixels=1200", "Net:WeaponPixels=2500"]);
+    assert_eq!(
+        h.arena.relay_rules().weapons,
+        Some(WeaponRanges {
+            bullet: 1200,
+            other: 2500
+        })
+    );
+    // Not where a ball carrier may be refused guns or bombs.
+    for refusal in ["Soccer:AllowGuns=0", "Soccer:AllowBombs=0"] {
+        let h = Harness::new(&["Modules:AttachModules=balls", "Soccer:BallCount=1", refusal]);
+        assert!(h.arena.balls.is_some(), "{refusal}: no ball module");
+        assert_eq!(h.arena.relay_rules().weapons, None, "{refusal}");
+    }
+    let h = Harness::new(&["Modules:AttachModules=balls", "Soccer:BallCount=1"]);
+    assert!(h.arena.relay_rules().weapons.is_some(), "carriers may fire");
+    // Nor where a region removes weapons from its players' positions
+    // (`rNWP`) or from what they receive (`rNRW`); other regions are no
+    // reason.
+    use ss_proto::map::{Map, Region, TileRun};
+    let region = |no_weapons, no_receive_weapons| Region {
+        name: "r".into(),
+        runs: vec![TileRun {
+            y: 100,
+            x: 100,
+            len: 10,
+        }],
+        no_weapons,
+        no_receive_weapons,
+        ..Region::default()
+    };
+    for (r, relayable) in [
+        (region(true, false), false),
+        (region(false, true), false),
+        (region(false, false), true),
+    ] {
+        let mut h = Harness::new(&[]);
+        h.arena.assets.map = Map::decode(&Map::new().encode_with_regions(&[r])).unwrap();
+        assert_eq!(h.arena.relay_rules().weapons.is_some(), relayable);
+    }
+}
+
+#[test]
+fn a_player_whose_weapons_the_lag_rules_drop_fires_through_the_realm() {
+    let mut h = Harness::new(&[]);
+    h.enter(1, "alice", ship::WARBIRD);
+    h.enter(2, "bob", ship::WARBIRD);
+    assert!(h.arena.relay_rules().players.iter().all(|r| r.weapons));
+    h.arena.players.get_mut(&1).unwrap().lag.ignore_weapons = 0.25;
+    let rules = h.arena.relay_rules().players;
+    assert!(!rules[0].weapons && rules[1].weapons, "{rules:?}");
 }
 
 #[test]
@@ -156,7 +300,7 @@ fn relay_rules_are_sent_when_they_change_and_only_then() {
         },
     );
     assert_eq!(rules_sent(&h), 1, "a ship change does");
-    let (_, rules) = h.arena.relay_rules();
+    let rules = h.arena.relay_rules().players;
     assert_eq!(rules[0].ship, ship::SPECTATOR);
 }
 

@@ -28,7 +28,7 @@ pub use c2s::{C2SPacket, GoArena, Login, SecurityResponse};
 pub use objects::{ObjectChange, ObjectData, ObjectToggle};
 pub use position::{
     position_latency, relay_position, ExtraData, ExtraLen, ExtraPositionData, LargePosition,
-    Position, SmallPosition, WeaponInfo, MAX_RELAY_LEN,
+    Position, SmallPosition, WeaponInfo, MAX_RELAY_LEN, THOR_RELAY_PIXELS,
 };
 pub use s2c::{
     ArenaListEntry, Brick, FileData, Kill, LoginResponse, MapFileEntry, MapInfo, PlayerEntering,

@@ -63,7 +63,25 @@ impl WeaponInfo {
     pub fn is_mine(self) -> bool {
         self.alternate() && matches!(self.kind(), weapon_type::BOMB | weapon_type::PROX_BOMB)
     }
+    /// How far from its sender this weapon is relayed, pixels (§8.4):
+    /// `None` for a mine, which goes to everyone; `bullet` for bullets
+    /// (`Net:BulletPixels`), [`THOR_RELAY_PIXELS`] for a thor, `other`
+    /// (`Net:WeaponPixels`) for the rest.
+    pub fn relay_reach(self, bullet: i32, other: i32) -> Option<i32> {
+        if self.is_mine() {
+            return None;
+        }
+        Some(match self.kind() {
+            weapon_type::BULLET | weapon_type::BOUNCE_BULLET => bullet,
+            weapon_type::THOR => THOR_RELAY_PIXELS,
+            _ => other,
+        })
+    }
 }
+
+/// A thor is relayed this far from its sender (pixels): in practice to the
+/// whole map, whatever `Net:WeaponPixels` says (§8.4).
+pub const THOR_RELAY_PIXELS: i32 = 30_000;
 
 /// The 10-byte extra position data (§8.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

@@ -89,6 +89,37 @@ fn vector_weapon_word() {
     assert!(WeaponInfo(0x1523 | 0x8000).is_mine());
 }
 
+#[test]
+fn each_weapon_reaches_as_far_as_its_range() {
+    let w = |kind, alternate| WeaponInfo::new(kind, 0, false, 0, 0, alternate);
+    assert_eq!(
+        w(weapon_type::BULLET, true).relay_reach(1500, 2000),
+        Some(1500)
+    );
+    assert_eq!(
+        w(weapon_type::BOUNCE_BULLET, false).relay_reach(1500, 2000),
+        Some(1500)
+    );
+    assert_eq!(
+        w(weapon_type::BOMB, false).relay_reach(1500, 2000),
+        Some(2000)
+    );
+    assert_eq!(
+        w(weapon_type::REPEL, false).relay_reach(1500, 2000),
+        Some(2000)
+    );
+    assert_eq!(
+        w(weapon_type::THOR, false).relay_reach(1500, 2000),
+        Some(THOR_RELAY_PIXELS)
+    );
+    // Mines, of either bomb kind, go to everyone.
+    assert_eq!(w(weapon_type::BOMB, true).relay_reach(1500, 2000), None);
+    assert_eq!(
+        w(weapon_type::PROX_BOMB, true).relay_reach(1500, 2000),
+        None
+    );
+}
+
 fn vector_large() -> LargePosition {
     LargePosition {
         rotation: 10,
