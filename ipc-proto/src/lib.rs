@@ -258,11 +258,17 @@ pub enum ToRealm<'a> {
     /// `staff.conf` changed (a `?setgroup -p` or `?rmgroup` elsewhere):
     /// re-read it; groups of players not in a temporary group follow it.
     StaffChanged,
-    /// The supervisor's build version (`?version` shows it), sent when the
-    /// worker is ready and again after the supervisor was upgraded.
-    ZoneVersion {
-        /// As [`version::build_version`] names it.
+    /// What the realm is told about its zone, when the worker is ready and
+    /// again after the supervisor was upgraded or reloaded its
+    /// configuration.
+    ZoneInfo {
+        /// The supervisor's build version (`?version` shows it), as
+        /// [`version::build_version`] names it.
         version: String,
+        /// The zone's default arena (`Realms:DefaultArena` as the
+        /// supervisor cleaned it up), where `General:NeedCap` sends a
+        /// player it turns away.
+        default_arena: String,
     },
     /// Planned hand-over to a successor worker (`docs/upgrades.md` §2):
     /// the worker answers with [`FromRealm::HandOverState`] after every

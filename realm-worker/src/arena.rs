@@ -202,8 +202,10 @@ pub struct Arena {
     /// with each heartbeat answer.
     radar_watched: bool,
     rng: u64,
-    /// The supervisor's build version (`ToRealm::ZoneVersion`), for `?version`.
+    /// The supervisor's build version (`ToRealm::ZoneInfo`), for `?version`.
     pub(crate) zone_version: Option<String>,
+    /// The zone's default arena (`ToRealm::ZoneInfo`).
+    pub(crate) default_arena: String,
     /// The arena was handed over to a successor: it serves nobody now.
     pub(crate) handed_over: bool,
     /// Players' state handed over by the predecessor, until each is adopted.
@@ -259,6 +261,8 @@ impl Arena {
             radar_watched: false,
             rng,
             zone_version: None,
+            // Until the supervisor says otherwise: its own default.
+            default_arena: "0".into(),
             handed_over: false,
             relay_rules_sent: None,
             adopting: Default::default(),
@@ -594,7 +598,13 @@ impl Arena {
                 }
             }
             ToRealm::WatchPositions { on } => self.radar_watched = on,
-            ToRealm::ZoneVersion { version } => self.zone_version = Some(version),
+            ToRealm::ZoneInfo {
+                version,
+                default_arena,
+            } => {
+                self.zone_version = Some(version);
+                self.default_arena = default_arena;
+            }
             ToRealm::ReloadConfig => self.reload(),
             ToRealm::StaffChanged => self.reload_staff(),
             ToRealm::SetGroup {
@@ -813,14 +823,8 @@ impl Arena {
         if self.assets.caps.group_has(&group, cap) {
             return false;
         }
-        let default = self
-            .assets
-            .config
-            .global()
-            .get_text("Realms", "DefaultArena")
-            .unwrap_or("0")
-            .to_string();
-        if default.eq_ignore_ascii_case(&self.name) {
+        let default = self.default_arena.clone();
+        if default == self.name {
             warn!(realm = %self.name, name = %info.name, cap, "General:NeedCap in the default arena: letting the player in");
             return false;
         }

@@ -109,27 +109,7 @@ impl Harness {
 
     /// A player enters; returns his ship and freq.
     fn enter(&mut self, pid: i16, name: &str, ship: u8) -> (u8, i16) {
-        let info = PlayerInfo {
-            pid,
-            name: name.into(),
-            squad: String::new(),
-            ship_request: ship,
-            obscenity_filter: false,
-            allow_audio: false,
-            x_res: 1024,
-            y_res: 768,
-            continuum: false,
-            optional_graphics: false,
-            reentry: false,
-            previous_ship: 8,
-            previous_freq: 0,
-            authenticated: true,
-            score: None,
-            banner: None,
-            chat_mask: None,
-            spawn: None,
-        };
-        self.send(ToRealm::PlayerEnter(info));
+        self.send(ToRealm::PlayerEnter(player_info(pid, name, ship)));
         let p = &self.arena.players[&pid];
         (p.ship, p.freq)
     }
@@ -211,6 +191,31 @@ impl Harness {
 
     fn clear(&mut self) {
         self.out.clear();
+    }
+}
+
+/// A player entering with `ship` requested, a 1024×768 screen, no
+/// history.
+fn player_info(pid: i16, name: &str, ship: u8) -> PlayerInfo {
+    PlayerInfo {
+        pid,
+        name: name.into(),
+        squad: String::new(),
+        ship_request: ship,
+        obscenity_filter: false,
+        allow_audio: false,
+        x_res: 1024,
+        y_res: 768,
+        continuum: false,
+        optional_graphics: false,
+        reentry: false,
+        previous_ship: 8,
+        previous_freq: 0,
+        authenticated: true,
+        score: None,
+        banner: None,
+        chat_mask: None,
+        spawn: None,
     }
 }
 
@@ -2581,4 +2586,36 @@ fn notify_alert_commands_and_empty_reply_follow_the_config() {
         h.messages(1),
         ["Please include a message to send to online staff."]
     );
+}
+
+/// `General:NeedCap` sends a player without the capability to the default
+/// arena the supervisor names (`ToRealm::ZoneInfo`), and the arena that
+/// is the default lets him in.
+#[test]
+fn need_cap_sends_the_refused_to_the_zones_default_arena() {
+    let mut h = Harness::new(&["General:NeedCap=seeprivarena"]);
+    h.send(ToRealm::ZoneInfo {
+        version: "test".into(),
+        default_arena: "lobby".into(),
+    });
+    h.send(ToRealm::PlayerEnter(player_info(1, "pleb", ship::WARBIRD)));
+    assert!(!h.arena.players.contains_key(&1), "pleb entered");
+    let o = h.others();
+    assert!(
+        o.iter()
+            .any(|c| c.contains("MovePlayer") && c.contains("\"lobby\"")),
+        "{o:?}"
+    );
+    // This arena is the default: it turns nobody away.
+    h.send(ToRealm::ZoneInfo {
+        version: "test".into(),
+        default_arena: "0".into(),
+    });
+    h.clear();
+    h.send(ToRealm::PlayerEnter(player_info(2, "other", ship::WARBIRD)));
+    assert!(
+        h.arena.players.contains_key(&2),
+        "turned away from the default arena"
+    );
+    assert!(!h.others().iter().any(|c| c.contains("MovePlayer")));
 }

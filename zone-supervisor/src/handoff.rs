@@ -667,19 +667,11 @@ impl Zone {
             keeper.persist.import_cache(cache);
         }
         // Every ready realm learns the new build.
-        let version = ipc_proto::version::build_version().to_string();
-        for (_, worker) in self.state.registry.ready_workers() {
-            self.queue_to_worker(
-                worker,
-                &ipc_proto::ToRealm::ZoneVersion {
-                    version: version.clone(),
-                },
-            );
-        }
+        self.tell_zone_info();
         self.run_actions(now);
         info!(
             from = %h.from_version,
-            to = %version,
+            to = %ipc_proto::version::build_version(),
             players = self.players.len(),
             realms = self.links.len(),
             "supervisor upgraded in place; carrying on"

@@ -279,6 +279,23 @@ impl Zone {
         }
     }
 
+    /// What every realm is told about the zone ([`ToRealm::ZoneInfo`]).
+    fn zone_info(&self) -> ToRealm<'static> {
+        ToRealm::ZoneInfo {
+            version: ipc_proto::version::build_version().to_string(),
+            default_arena: self.state.registry.policy.default_arena.clone(),
+        }
+    }
+
+    /// Tells every ready realm about the zone again (after a supervisor
+    /// upgrade or a configuration reload).
+    pub(crate) fn tell_zone_info(&mut self) {
+        let info = self.zone_info();
+        for (_, worker) in self.state.registry.ready_workers() {
+            self.queue_to_worker(worker, &info);
+        }
+    }
+
     /// Queues a message for a worker.
     pub(crate) fn queue_to_worker(&mut self, worker: WorkerId, msg: &ToRealm<'_>) {
         let worker = self.upgrades.route(worker, msg);
@@ -476,8 +493,7 @@ impl Zone {
             FromRealm::Hello { .. } => Err("said hello twice".into()),
             FromRealm::Ready => {
                 info!(realm = %self.slot_name(slot_id), "realm ready");
-                let version = ipc_proto::version::build_version().to_string();
-                self.queue_to_worker(worker, &ToRealm::ZoneVersion { version });
+                self.queue_to_worker(worker, &self.zone_info());
                 self.hand_back_checkpoint(slot_id, worker);
                 self.state.worker_ready(now, worker);
                 Ok(())

@@ -675,8 +675,10 @@ impl Zone {
             Ok(fresh) => {
                 self.s.runtime = fresh.runtime;
                 self.directory.configure(self.s.directory.clone());
-                // The registry applies the realm policy from now on.
+                // The registry applies the realm policy from now on, and
+                // the realms learn its default arena.
                 self.state.registry.policy = self.s.realm_policy.clone();
+                self.tell_zone_info();
                 Ok(())
             }
             Err(e) => {
