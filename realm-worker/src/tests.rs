@@ -2619,3 +2619,38 @@ fn need_cap_sends_the_refused_to_the_zones_default_arena() {
     );
     assert!(!h.others().iter().any(|c| c.contains("MovePlayer")));
 }
+
+/// The soccer score line is worded as ASSS words it, which bots read.
+#[test]
+fn the_soccer_score_line_names_teams_as_asss_does() {
+    let line = |settings: &[&str], scores: [i32; 4]| {
+        let mut all = vec!["Modules:AttachModules=balls", "Soccer:BallCount=1"];
+        all.extend_from_slice(settings);
+        let mut h = Harness::new(&all);
+        let core = h.arena.balls.as_mut().expect("ball module");
+        core.scoring.scores[..4].copy_from_slice(&scores);
+        h.arena.soccer_score_line()
+    };
+    assert_eq!(
+        line(&["Soccer:Mode=1"], [1, 2, 0, 0]),
+        "SCORE: Evens:1 Odds:2"
+    );
+    assert_eq!(
+        line(&["Soccer:Mode=3"], [1, 0, 0, 3]),
+        "SCORE: Team0:1 Team1:0 Team2:0 Team3:3"
+    );
+    assert_eq!(
+        line(
+            &["Soccer:Mode=2", "Misc:FrequencyShipTypes=1"],
+            [0, 4, 0, 0]
+        ),
+        "SCORE: Warbirds:0 Javelins:4"
+    );
+    assert_eq!(
+        line(
+            &["Soccer:Mode=5", "Misc:FrequencyShipTypes=1"],
+            [2, 0, 1, 0]
+        ),
+        "SCORE: Warbirds:2 Javelins:0 Spiders:1 Leviathans:0"
+    );
+}

@@ -192,9 +192,9 @@ fn a_ball_is_picked_up_passed_and_scored_for_the_scorers_freq() {
             ball_near_spawn(p) && p.time != spawned.time
         })?;
         let want = if b_freq % 2 == 0 {
-            "Score: team 0 (evens) 1, team 1 (odds) 0"
+            "SCORE: Evens:1 Odds:0"
         } else {
-            "Score: team 0 (evens) 0, team 1 (odds) 1"
+            "SCORE: Evens:0 Odds:1"
         };
         // Announced to the arena, and told on ?score.
         wait_message(&mut a, want)?;
@@ -519,12 +519,12 @@ fn staff_commands_change_balls_scores_and_write_bricks() {
         cmd(&mut r, "?setsoccerscore 1 2")?;
         wait_message(&mut r, "You don't have permission to use ?setsoccerscore.")?;
         cmd(&mut o, "?setsoccerscore 4 2")?;
-        wait_message(&mut o, "Score: team 0 (evens) 4, team 1 (odds) 2")?;
+        wait_message(&mut o, "SCORE: Evens:4 Odds:2")?;
         cmd(&mut o, "?setsoccerscore 5 2")?;
         wait_message(&mut r, "Soccer game over: team 0 wins")?;
         wait_ball(&mut r, "game over", |p| p.ball == 0 && p.x == 30000)?;
         cmd(&mut r, "?score")?;
-        wait_message(&mut r, "Score: team 0 (evens) 0, team 1 (odds) 0")?;
+        wait_message(&mut r, "SCORE: Evens:0 Odds:0")?;
         cmd(&mut o, "?resetgame")?;
         wait_message(&mut r, "Resetting the soccer game. -owner")?;
 

@@ -207,6 +207,7 @@ pub(super) static SETTINGS: &[Setting] = &[
     a!("Soccer":"SpawnRadius#", int(0, 1023), "", "realm (balls)", "Radius (tiles) of spawn area # (1-7); unset = SpawnRadius."),
     a!("Soccer":"SendTime", int(25, 500), "100", "realm (balls)", "Ticks between the periodic ball position packets."),
     a!("Soccer":"PassDelay", int(0, 32767), "0", "realm (balls)", "Ticks after a ball is fired before anyone may pick it up; the server refuses earlier pickups."),
+    a!("Misc":"FrequencyShipTypes", BOOL, "0", "realm (balls)", "The soccer score line names the teams after ships (Warbirds, Javelins, Spiders, Leviathans) instead of Evens/Odds or Team0-Team3."),
     a!("Soccer":"Mode", int(0, 6), "0", "realm (balls)", "Goal mode: 0 any goal, 1 left/right, 2 top/bottom, 3-6 corners and sides (game-protocol.md section 15.3)."),
     a!("Soccer":"AllowBombs", BOOL, "1", "realm (balls)", "A ball carrier may fire bombs and mines; if not, the server does not relay them."),
     a!("Soccer":"AllowGuns", BOOL, "1", "realm (balls)", "A ball carrier may fire bullets; if not, the server does not relay them."),

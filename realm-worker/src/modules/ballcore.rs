@@ -341,6 +341,9 @@ pub struct BallSettings {
     pub allow_bombs: bool,
     /// `AllowGuns`: the carrier may fire bullets.
     pub allow_guns: bool,
+    /// `Misc:FrequencyShipTypes`: teams are named after ships (freq 0 the
+    /// Warbirds, 1 the Javelins...) in the score line.
+    pub ship_team_names: bool,
 }
 
 impl BallSettings {
@@ -404,6 +407,7 @@ impl BallSettings {
             min_teams: int("MinTeams", 0),
             allow_bombs: int("AllowBombs", 1) != 0,
             allow_guns: int("AllowGuns", 1) != 0,
+            ship_team_names: cfg.get_int("Misc", "FrequencyShipTypes", 0) != 0,
         }
     }
 }
@@ -1080,6 +1084,7 @@ mod tests {
             min_teams: 0,
             allow_bombs: true,
             allow_guns: false,
+            ship_team_names: false,
         }
     }
 

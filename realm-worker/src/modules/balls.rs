@@ -211,7 +211,10 @@ impl Arena {
         self.message_players(&pids, chat_type::ARENA, 0, text);
     }
 
-    /// "Score: team 0 (evens) 1, team 1 (odds) 2" for the team modes.
+    /// The score line of the team modes, worded as ASSS words it (bots
+    /// read it): "SCORE: Evens:1 Odds:2" with two teams, "SCORE: Team0:1
+    /// Team1:0 Team2:0 Team3:3" with four, or the ships' names with
+    /// `Misc:FrequencyShipTypes` (game-protocol.md §15.3).
     pub(crate) fn soccer_score_line(&self) -> String {
         let Some(core) = self.balls.as_ref() else {
             return "This arena has no ball game.".into();
@@ -221,17 +224,18 @@ impl Arena {
         if n == 0 {
             return "Soccer:Mode 0 keeps no team scores.".into();
         }
-        let parts: Vec<String> = (0..n)
-            .map(|t| {
-                let label = match (n, t) {
-                    (2, 0) => " (evens)",
-                    (2, _) => " (odds)",
-                    _ => "",
-                };
-                format!("team {t}{label} {}", s.scores[t])
-            })
+        let names: &[&str] = match (n, core.settings.ship_team_names) {
+            (2, false) => &["Evens", "Odds"],
+            (_, false) => &["Team0", "Team1", "Team2", "Team3"],
+            (_, true) => &["Warbirds", "Javelins", "Spiders", "Leviathans"],
+        };
+        let parts: Vec<String> = names
+            .iter()
+            .zip(&s.scores)
+            .take(n)
+            .map(|(name, score)| format!("{name}:{score}"))
             .collect();
-        format!("Score: {}", parts.join(", "))
+        format!("SCORE: {}", parts.join(" "))
     }
 
     /// The soccer game ends: `winner` (a team) gets `Soccer:Reward` as
