@@ -784,6 +784,20 @@ pub enum FileOp {
         /// Its new name.
         to: String,
     },
+    /// Ask the asker's client for one of its files (S2C 0x19) and save
+    /// what it uploads (`?putfile`).
+    Put {
+        /// The file on the client's disk.
+        from: String,
+        /// Where it goes, relative to the working directory.
+        to: String,
+    },
+    /// The same for a map: saved as `maps/uploads/<arena base>.lvl` and
+    /// made the asker's arena's `General:Map` (`?putmap`).
+    PutMap {
+        /// The map file on the client's disk.
+        from: String,
+    },
 }
 
 /// The value of a [`StaffRequest::Password`].

@@ -334,6 +334,12 @@ impl Bot {
         self.with_session(|s| s.send_raw(bytes, reliability, priority))
     }
 
+    /// Sends `bytes` as a sized stream (`00 0A`), as a client sends a
+    /// large file upload.
+    pub fn send_sized(&mut self, bytes: &[u8]) -> Result<()> {
+        self.with_session(|s| s.send_sized(bytes))
+    }
+
     /// Runs a send on the locked session and flushes right away.
     fn with_session(
         &mut self,

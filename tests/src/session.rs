@@ -359,6 +359,19 @@ impl ClientSession {
         }
     }
 
+    /// Queues `bytes` as a sized stream (`00 0A`), as a client sends a
+    /// large file upload.
+    pub fn send_sized(&mut self, bytes: &[u8]) -> Result<(), SendError> {
+        if !self.conn.is_open() {
+            return Err(SendError::Closed);
+        }
+        if self.conn.send_sized(bytes.into()) {
+            Ok(())
+        } else {
+            Err(SendError::Refused)
+        }
+    }
+
     /// Encodes and queues a C2S packet.
     pub fn send(
         &mut self,

@@ -396,6 +396,110 @@ fn file_commands_stay_in_the_zone_folder() {
     });
 }
 
+/// C2S 0x16 as a client sends it: the type, a 16-byte name, the bytes.
+fn upload(name: &str, data: &[u8]) -> Vec<u8> {
+    let mut packet = vec![0x16];
+    let mut field = [0u8; 16];
+    field[..name.len()].copy_from_slice(name.as_bytes());
+    packet.extend_from_slice(&field);
+    packet.extend_from_slice(data);
+    packet
+}
+
+/// Waits for the zone's request for a file (S2C 0x19); returns the path
+/// it asks for.
+fn wait_file_request(bot: &mut Bot) -> Result<String> {
+    bot.wait_for(WAIT, |p| match p {
+        S2CPacket::Other { ptype: 0x19, body } if body.len() == 272 => {
+            let path = &body[..256];
+            let end = path.iter().position(|&b| b == 0).unwrap_or(256);
+            Some(String::from_utf8_lossy(&path[..end]).into_owned())
+        }
+        _ => None,
+    })
+    .context("the request for a file (S2C 0x19)")
+}
+
+/// `?putfile` and `?putmap` (commands-and-capabilities.md §4.7): the zone
+/// asks the client for the file and saves its upload (a big packet, or a
+/// sized stream), a map becoming the arena's; an upload nobody asked for
+/// is dropped and counted.
+#[test]
+fn staff_uploads_land_in_the_zone_folder_only_when_asked_for() {
+    in_temp_dir("uploads", |dir| {
+        let zone_dir = staff_zone(dir, &[])?;
+        let zone = serve(&zone_dir)?;
+        let mut boss = bot_in(&zone, "boss", "0", ship::SPECTATOR)?;
+        // Unasked: dropped. The reliable command after it is the marker.
+        boss.send_raw(
+            &upload("sneaky.txt", b"unasked"),
+            Reliability::Reliable,
+            Priority::Normal,
+        )?;
+        boss.chat(chat_type::PUBLIC, -1, "?cd conf")?;
+        wait_message(&mut boss, "Changed working directory.")?;
+        ensure!(zone.stats()?["zone"]["uploads_refused"] == 1);
+        ensure!(
+            !zone_dir.join("sneaky.txt").exists() && !zone_dir.join("conf/sneaky.txt").exists()
+        );
+
+        // Asked for: saved under the server name, in the working directory.
+        boss.chat(
+            chat_type::PUBLIC,
+            -1,
+            "?putfile C:\\stuff\\notes.txt:uploaded.txt",
+        )?;
+        ensure!(wait_file_request(&mut boss)? == "C:\\stuff\\notes.txt");
+        let notes: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
+        boss.send_raw(
+            &upload("notes.txt", &notes),
+            Reliability::Reliable,
+            Priority::Normal,
+        )?;
+        wait_message(&mut boss, "File received: conf/uploaded.txt")?;
+        ensure!(std::fs::read(zone_dir.join("conf/uploaded.txt"))? == notes);
+        // Once: the same upload again is not asked for.
+        boss.send_raw(
+            &upload("notes.txt", b"again"),
+            Reliability::Reliable,
+            Priority::Normal,
+        )?;
+        boss.chat(chat_type::PUBLIC, -1, "?pwd")?;
+        wait_message(&mut boss, "Current working directory: conf")?;
+        ensure!(zone.stats()?["zone"]["uploads_refused"] == 2);
+        ensure!(std::fs::read(zone_dir.join("conf/uploaded.txt"))? == notes);
+
+        // A map, sent as a sized stream, becomes this arena's map.
+        let mut map = ss_proto::map::Map::new();
+        for x in 0..200 {
+            map.set_tile(x, 300, 1);
+        }
+        let lvl = map.encode();
+        boss.chat(chat_type::PUBLIC, -1, "?putmap mine.lvl")?;
+        ensure!(wait_file_request(&mut boss)? == "mine.lvl");
+        boss.send_sized(&upload("mine.lvl", &lvl))?;
+        // Arena 0's base name is "(public)", as in ASSS.
+        wait_message(&mut boss, "File received: maps/uploads/(public).lvl")?;
+        ensure!(std::fs::read(zone_dir.join("maps/uploads/(public).lvl"))? == lvl);
+        let mut newcomer = Bot::connect(zone.game_addr())?;
+        newcomer.login("newcomer", PASSWORD)?;
+        let entry = newcomer.enter_arena("0", ship::SPECTATOR)?;
+        let name = match entry.map_info {
+            Some(ss_proto::game::MapInfo::Vie { name, .. }) => name,
+            Some(ss_proto::game::MapInfo::Continuum(files)) => {
+                files.into_iter().next().map(|f| f.name).unwrap_or_default()
+            }
+            None => String::new(),
+        };
+        ensure!(name == "(public).lvl", "the newcomer got map {name:?}");
+
+        // Nobody else may upload.
+        newcomer.chat(chat_type::PUBLIC, -1, "?putfile x.txt")?;
+        wait_message(&mut newcomer, "You don't have permission to use ?putfile.")?;
+        Ok(())
+    });
+}
+
 #[test]
 fn passwords_are_written_to_passwd_conf() {
     in_temp_dir("passwd", |dir| {

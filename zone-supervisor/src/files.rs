@@ -1,20 +1,54 @@
 //! Staff file commands on the zone folder (`?cd`, `?pwd`, `?getfile`,
-//! `?delfile`, `?renfile`; `docs/protocol/commands-and-capabilities.md`
-//! §4.7). Paths are relative to the asker's working directory, which is
-//! relative to the zone folder; `..`, absolute paths and anything that
-//! resolves (through links) outside the zone folder are refused.
+//! `?delfile`, `?renfile`, and the uploads `?putfile` and `?putmap`;
+//! `docs/protocol/commands-and-capabilities.md` §4.7). Paths are relative
+//! to the asker's working directory, which is relative to the zone
+//! folder; `..`, absolute paths and anything that resolves (through
+//! links) outside the zone folder are refused.
+//!
+//! An upload is asked of the client with S2C 0x19 and arrives as C2S 0x16
+//! (`docs/protocol/game-protocol.md` §22): only an upload the supervisor
+//! asked for is saved, through a temporary file renamed into place.
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use ipc_proto::FileOp;
 use ss_proto::game::s2c_type;
+use ss_proto::transport::{Priority, Reliability};
 use tracing::info;
 
+use crate::state::SlotId;
 use crate::zone::Zone;
 
 /// Largest file `?getfile` sends.
 pub const MAX_GET_LEN: usize = 16 << 20;
+
+/// Bytes before the file's own in C2S 0x16: the type and a 16-byte name.
+const UPLOAD_HEADER: usize = 17;
+
+/// A file a player's client was asked for, waiting for his upload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Upload {
+    /// Where it goes, relative to the zone folder (as shown to him).
+    pub rel: PathBuf,
+    /// The same, full.
+    pub full: PathBuf,
+    /// `?putmap`: the realm whose `General:Map` it becomes, if he is
+    /// still there when it arrives.
+    pub map_of: Option<SlotId>,
+}
+
+/// S2C 0x19: asks the client for the file at `path` on its disk (at most
+/// 255 bytes kept); the name field is unused, as in ASSS.
+fn request_packet(path: &str) -> Vec<u8> {
+    let mut packet = vec![0u8; 1 + 256 + 16];
+    packet[0] = s2c_type::REQUEST_FILE;
+    let n = path.len().min(255);
+    packet[1..1 + n].copy_from_slice(&path.as_bytes()[..n]);
+    let unused = b"unused-field";
+    packet[257..257 + unused.len()].copy_from_slice(unused);
+    packet
+}
 
 /// `cwd` joined with `name`, if both are plain relative paths.
 pub fn relative(cwd: &str, name: &str) -> Option<PathBuf> {
@@ -156,14 +190,133 @@ impl Zone {
                     }
                 },
             },
+            FileOp::Put { from, to } => {
+                // Without a server name: his file's own name, in the
+                // working directory.
+                let to = if to.trim().is_empty() {
+                    from.rsplit(['/', '\\']).next().unwrap_or("").to_string()
+                } else {
+                    to
+                };
+                match resolve(&cwd, &to) {
+                    Err(_) => "Invalid server path.".to_string(),
+                    Ok((rel, _)) if rel.as_os_str().is_empty() => {
+                        "Invalid server path.".to_string()
+                    }
+                    Ok((rel, full)) => self.request_upload(pid, &from, rel, full, None),
+                }
+            }
+            FileOp::PutMap { from } => {
+                let slot = self.state.members.place(pid).and_then(|p| p.realm());
+                let base = slot
+                    .and_then(|s| self.state.registry.get(s))
+                    .map(|s| conf::base_name(&s.name).to_string());
+                match (slot, base) {
+                    (Some(slot), Some(base)) => {
+                        let rel = PathBuf::from(format!("maps/uploads/{base}.lvl"));
+                        let full = root.join(&rel);
+                        match std::fs::create_dir_all(root.join("maps/uploads")) {
+                            Err(e) => format!("Couldn't make maps/uploads: {e}"),
+                            Ok(()) if !inside(&root, &full) => "Invalid server path.".to_string(),
+                            Ok(()) => self.request_upload(pid, &from, rel, full, Some(slot)),
+                        }
+                    }
+                    _ => "You are in no arena.".to_string(),
+                }
+            }
         };
+        if line.is_empty() {
+            return Vec::new();
+        }
         vec![line]
+    }
+
+    /// Asks `pid`'s client for `from` (S2C 0x19) and remembers where it
+    /// goes; a request he had waiting is replaced. The answer line (empty
+    /// when asked: his client shows the transfer).
+    fn request_upload(
+        &mut self,
+        pid: i16,
+        from: &str,
+        rel: PathBuf,
+        full: PathBuf,
+        map_of: Option<SlotId>,
+    ) -> String {
+        let from = from.trim();
+        if from.is_empty() {
+            return "Which file?".to_string();
+        }
+        if self.chatnet.is_client(pid) {
+            return "Your client doesn't support file transfers.".to_string();
+        }
+        let Some(p) = self.players.get_mut(pid) else {
+            return String::new();
+        };
+        p.upload = Some(Upload { rel, full, map_of });
+        p.conn.send(
+            &request_packet(from),
+            Reliability::Reliable,
+            Priority::Normal,
+        );
+        self.mark_dirty(pid);
+        info!(pid, file = from, "file requested from staff");
+        String::new()
+    }
+
+    /// C2S 0x16 from `pid`: saved where his waiting request says, or
+    /// dropped and counted if nothing was asked of him.
+    pub(crate) fn file_uploaded(&mut self, pid: i16, pkt: &[u8]) {
+        let Some(upload) = self.players.get_mut(pid).and_then(|p| p.upload.take()) else {
+            self.stats.uploads_refused += 1;
+            return;
+        };
+        let Some(data) = pkt.get(UPLOAD_HEADER..) else {
+            self.stats.uploads_refused += 1;
+            return;
+        };
+        let shown = upload.rel.display().to_string();
+        let tmp = upload.full.with_extension("upload-tmp");
+        let saved = std::fs::write(&tmp, data).and_then(|()| std::fs::rename(&tmp, &upload.full));
+        if let Err(e) = saved {
+            let _ = std::fs::remove_file(&tmp);
+            tracing::warn!(pid, file = %shown, "upload not saved: {e}");
+            self.call_message_to(
+                pid,
+                0,
+                0,
+                &format!("Couldn't upload file to '{shown}': {e}"),
+            );
+            return;
+        }
+        info!(pid, file = %shown, len = data.len(), "file uploaded by staff");
+        self.call_message_to(pid, 0, 0, &format!("File received: {shown}"));
+        if let Some(slot) = upload.map_of {
+            let here = self.state.members.place(pid).and_then(|p| p.realm()) == Some(slot);
+            if here {
+                self.call_set_setting(slot, pid, false, "General", "Map", &shown);
+            } else {
+                self.call_message_to(pid, 0, 0, "Changed arenas! Aborting map upload!");
+            }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_request_is_273_bytes_with_the_path_cut_to_fit() {
+        let p = request_packet("C:\\maps\\x.lvl");
+        assert_eq!(p.len(), 273);
+        assert_eq!(p[0], s2c_type::REQUEST_FILE);
+        assert_eq!(&p[1..14], b"C:\\maps\\x.lvl");
+        assert!(p[14..257].iter().all(|&b| b == 0));
+        assert_eq!(&p[257..269], b"unused-field");
+        let long = request_packet(&"a".repeat(400));
+        assert_eq!(long.len(), 273);
+        assert_eq!(long[256], 0, "the path keeps a terminating NUL");
+    }
 
     #[test]
     fn only_plain_relative_paths() {

@@ -596,6 +596,8 @@ impl Zone {
                 spawn_in: p.spawn_in,
                 login_digest: p.login_digest,
                 cwd: p.cwd,
+                // A pending upload request is not carried: asked again.
+                upload: None,
             };
             let (pid, addr) = (player.pid, player.addr);
             if !self.players.restore(player) {

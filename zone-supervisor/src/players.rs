@@ -64,6 +64,10 @@ pub struct Player {
     /// Working directory of staff file commands (`?cd`), relative to the
     /// zone folder; empty = the zone folder.
     pub cwd: String,
+    /// The file his client was asked for (`?putfile`, `?putmap`): where
+    /// it goes when his upload (C2S 0x16) arrives. Not carried across a
+    /// supervisor upgrade.
+    pub upload: Option<crate::files::Upload>,
 }
 
 /// Bytes of a banner bitmap.
@@ -141,6 +145,7 @@ impl PlayerTable {
             banner: None,
             login_digest: None,
             cwd: String::new(),
+            upload: None,
             chat_mask: None,
             zone_data_loaded: false,
             spawn_in: None,

@@ -457,6 +457,14 @@ impl Zone {
             }
         };
         match (zone_packet, place) {
+            (None, place) if pkt.first() == Some(&ss_proto::game::c2s_type::UPLOAD_FILE) => {
+                // Staff uploads are the zone folder's business, not a realm's.
+                if place.logged_in() {
+                    self.file_uploaded(pid, pkt);
+                } else {
+                    self.stats.dropped_game += 1;
+                }
+            }
             (None, place) if place.realm().is_some() => {
                 let sent = match place.realm() {
                     Some(slot)

@@ -93,6 +93,10 @@ pub struct ZoneCounters {
     /// Continuum update requests ignored: the zone has no update file.
     #[serde(default)]
     pub update_requests_ignored: u64,
+    /// File uploads (C2S 0x16) dropped: nothing was asked of the player,
+    /// or the packet was too short.
+    #[serde(default)]
+    pub uploads_refused: u64,
     /// Players dropped for sending nothing (`Net:DropTimeout`).
     pub lagout_no_data: u64,
     /// Players dropped for not acknowledging reliable packets.

@@ -506,6 +506,65 @@ pub(super) fn getfile(a: &mut Arena, ctx: &Ctx, params: &str) -> CmdResult {
     staff(a, ctx, StaffRequest::File(FileOp::Get(name.to_string())))
 }
 
+/// `?putfile <client file>[:<server file>]`: the supervisor asks the
+/// client for the file and saves it (ASSS also needs `uploadfile`).
+pub(super) fn putfile(a: &mut Arena, ctx: &Ctx, params: &str) -> CmdResult {
+    may_upload(a, ctx)?;
+    let (from, to) = split_client_path(params.trim());
+    let from = from.trim();
+    if from.is_empty() {
+        return Err(CmdError::Usage);
+    }
+    staff(
+        a,
+        ctx,
+        StaffRequest::File(FileOp::Put {
+            from: from.to_string(),
+            to: to.trim().to_string(),
+        }),
+    )
+}
+
+/// `?putmap <map file>`: the same for this arena's map.
+pub(super) fn putmap(a: &mut Arena, ctx: &Ctx, params: &str) -> CmdResult {
+    may_upload(a, ctx)?;
+    let from = params.trim();
+    if from.is_empty() {
+        return Err(CmdError::Usage);
+    }
+    staff(
+        a,
+        ctx,
+        StaffRequest::File(FileOp::PutMap {
+            from: from.to_string(),
+        }),
+    )
+}
+
+/// `<client file>[:<server file>]` split at the colon, a drive letter's
+/// (`C:\\stuff\\notes.txt`) not counting.
+fn split_client_path(params: &str) -> (&str, &str) {
+    let b = params.as_bytes();
+    let drive =
+        b.len() > 2 && b[0].is_ascii_alphabetic() && b[1] == b':' && matches!(b[2], b'\\' | b'/');
+    let skip = if drive { 2 } else { 0 };
+    match params[skip..].find(':') {
+        Some(i) => (&params[..skip + i], &params[skip + i + 1..]),
+        None => (params, ""),
+    }
+}
+
+/// Uploads need the `uploadfile` capability besides the command's own.
+fn may_upload(a: &Arena, ctx: &Ctx) -> CmdResult {
+    if a.issuer_can(&ctx.issuer, "uploadfile") {
+        Ok(())
+    } else {
+        Err(CmdError::Msg(
+            "You may not upload files (uploadfile capability).".into(),
+        ))
+    }
+}
+
 pub(super) fn delfile(a: &mut Arena, ctx: &Ctx, params: &str) -> CmdResult {
     let name = params.trim();
     if name.is_empty() {
@@ -976,6 +1035,18 @@ pub(super) fn sg_scorereset(a: &mut Arena, ctx: &Ctx, _params: &str) -> CmdResul
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn putfile_splits_at_the_colon_but_not_a_drive_letters() {
+        assert_eq!(split_client_path("a.txt:b.txt"), ("a.txt", "b.txt"));
+        assert_eq!(split_client_path("a.txt"), ("a.txt", ""));
+        assert_eq!(
+            split_client_path("C:\\stuff\\a.txt:conf/b.txt"),
+            ("C:\\stuff\\a.txt", "conf/b.txt")
+        );
+        assert_eq!(split_client_path("C:/a.txt"), ("C:/a.txt", ""));
+        assert_eq!(split_client_path("x:y"), ("x", "y"));
+    }
 
     #[test]
     fn setgroup_arguments() {

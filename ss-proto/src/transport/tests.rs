@@ -279,6 +279,19 @@ fn big_packet_over_limit_is_dropped() {
 }
 
 #[test]
+fn a_client_uploads_as_a_sized_stream() {
+    let mut l = Link::new();
+    let mut file = vec![0x16u8];
+    file.extend((0..20_000u32).map(|i| (i * 3 % 256) as u8));
+    assert!(l.client.send_sized(file.clone().into()));
+    for _ in 0..100 {
+        l.flush();
+        l.deliver_all();
+    }
+    assert_eq!(l.got_server, vec![file]);
+}
+
+#[test]
 fn sized_stream_delivers_whole_transfer() {
     let mut l = Link::new();
     let mut map = vec![0x2Au8];
