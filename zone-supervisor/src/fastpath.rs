@@ -78,7 +78,7 @@ impl Plan {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Decision {
     /// Through the realm, as before (flash, safe-zone change, a weapon
-    /// the realm must see to first, unknown sender...).
+    /// the realm must see first, unknown sender...).
     Slow,
     /// Relayed here to the plan's receivers (perhaps none); the realm gets
     /// it marked as relayed.
