@@ -798,6 +798,14 @@ pub enum FileOp {
         /// The map file on the client's disk.
         from: String,
     },
+    /// The same for a zip archive, unpacked into a directory (`?putzip`).
+    PutZip {
+        /// The archive on the client's disk.
+        from: String,
+        /// The directory, relative to the working directory (empty: the
+        /// working directory).
+        to: String,
+    },
 }
 
 /// The value of a [`StaffRequest::Password`].

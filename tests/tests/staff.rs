@@ -420,10 +420,10 @@ fn wait_file_request(bot: &mut Bot) -> Result<String> {
     .context("the request for a file (S2C 0x19)")
 }
 
-/// `?putfile` and `?putmap` (commands-and-capabilities.md §4.7): the zone
-/// asks the client for the file and saves its upload (a big packet, or a
-/// sized stream), a map becoming the arena's; an upload nobody asked for
-/// is dropped and counted.
+/// `?putfile`, `?putzip` and `?putmap` (commands-and-capabilities.md
+/// §4.7): the zone asks the client for the file and saves its upload (a
+/// big packet, or a sized stream), an archive unpacked, a map becoming
+/// the arena's; an upload nobody asked for is dropped and counted.
 #[test]
 fn staff_uploads_land_in_the_zone_folder_only_when_asked_for() {
     in_temp_dir("uploads", |dir| {
@@ -468,6 +468,30 @@ fn staff_uploads_land_in_the_zone_folder_only_when_asked_for() {
         wait_message(&mut boss, "Current working directory: conf")?;
         ensure!(zone.stats()?["zone"]["uploads_refused"] == 2);
         ensure!(std::fs::read(zone_dir.join("conf/uploaded.txt"))? == notes);
+
+        // An archive, unpacked into the working directory without its
+        // folders.
+        let pack = {
+            use std::io::Write;
+            let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+            let opts = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Deflated);
+            for (name, data) in [("lvz/one.lvz", &b"one"[..]), ("two.txt", b"two")] {
+                w.start_file(name, opts)?;
+                w.write_all(data)?;
+            }
+            w.finish()?.into_inner()
+        };
+        boss.chat(chat_type::PUBLIC, -1, "?putzip pack.zip")?;
+        ensure!(wait_file_request(&mut boss)? == "pack.zip");
+        boss.send_raw(
+            &upload("pack.zip", &pack),
+            Reliability::Reliable,
+            Priority::Normal,
+        )?;
+        wait_message(&mut boss, "Unpacked 2 files into conf.")?;
+        ensure!(std::fs::read(zone_dir.join("conf/one.lvz"))? == b"one");
+        ensure!(std::fs::read(zone_dir.join("conf/two.txt"))? == b"two");
 
         // A map, sent as a sized stream, becomes this arena's map.
         let mut map = ss_proto::map::Map::new();

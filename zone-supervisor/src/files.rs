@@ -1,5 +1,6 @@
 //! Staff file commands on the zone folder (`?cd`, `?pwd`, `?getfile`,
-//! `?delfile`, `?renfile`, and the uploads `?putfile` and `?putmap`;
+//! `?delfile`, `?renfile`, and the uploads `?putfile`, `?putmap` and
+//! `?putzip`;
 //! `docs/protocol/commands-and-capabilities.md` §4.7). Paths are relative
 //! to the asker's working directory, which is relative to the zone
 //! folder; `..`, absolute paths and anything that resolves (through
@@ -7,7 +8,9 @@
 //!
 //! An upload is asked of the client with S2C 0x19 and arrives as C2S 0x16
 //! (`docs/protocol/game-protocol.md` §22): only an upload the supervisor
-//! asked for is saved, through a temporary file renamed into place.
+//! asked for is saved, through a temporary file renamed into place. An
+//! archive (`?putzip`) is unpacked on a blocking thread, never on the
+//! zone's, and the result comes back as an [`Unzipped`].
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
@@ -26,16 +29,144 @@ pub const MAX_GET_LEN: usize = 16 << 20;
 /// Bytes before the file's own in C2S 0x16: the type and a 16-byte name.
 const UPLOAD_HEADER: usize = 17;
 
+/// Most files `?putzip` unpacks from one archive.
+const MAX_ZIP_ENTRIES: usize = 1000;
+
+/// Most bytes `?putzip` unpacks from one archive, all files together.
+const MAX_UNZIPPED: u64 = 64 << 20;
+
 /// A file a player's client was asked for, waiting for his upload.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Upload {
-    /// Where it goes, relative to the zone folder (as shown to him).
+    /// Where it goes, relative to the zone folder (as shown to him): the
+    /// file, or the directory an archive is unpacked into.
     pub rel: PathBuf,
     /// The same, full.
     pub full: PathBuf,
-    /// `?putmap`: the realm whose `General:Map` it becomes, if he is
-    /// still there when it arrives.
-    pub map_of: Option<SlotId>,
+    /// What then.
+    pub then: AfterUpload,
+}
+
+/// What becomes of an upload once it is saved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AfterUpload {
+    /// Nothing more (`?putfile`).
+    Keep,
+    /// It becomes this realm's `General:Map`, if he is still there
+    /// (`?putmap`).
+    SetMap(SlotId),
+    /// It is a zip archive, unpacked into the directory (`?putzip`).
+    Unzip,
+}
+
+/// An archive unpacked (or not) off the zone's thread, for the player who
+/// uploaded it.
+#[derive(Debug)]
+pub struct Unzipped {
+    /// Who asked.
+    pub pid: i16,
+    /// His name, so that a pid given to someone else meanwhile gets
+    /// nothing.
+    pub name: String,
+    /// The directory, as shown to him.
+    pub dir: String,
+    /// The files written, or why none were.
+    pub result: Result<Vec<String>, String>,
+}
+
+/// The channel unpacked archives come back on.
+pub struct UnzipResults {
+    tx: tokio::sync::mpsc::UnboundedSender<Unzipped>,
+    rx: Option<tokio::sync::mpsc::UnboundedReceiver<Unzipped>>,
+}
+
+impl Default for UnzipResults {
+    fn default() -> Self {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        UnzipResults { tx, rx: Some(rx) }
+    }
+}
+
+impl UnzipResults {
+    /// The receiving end, for the event loop (once).
+    pub fn take_receiver(&mut self) -> Option<tokio::sync::mpsc::UnboundedReceiver<Unzipped>> {
+        self.rx.take()
+    }
+}
+
+/// The last part of an archive entry's name (`unzip -j`, as ASSS unpacks):
+/// none for a directory or a name that is no plain file name.
+fn flat_name(entry: &str) -> Option<&str> {
+    let name = entry.rsplit(['/', '\\']).next()?;
+    (!name.is_empty() && name != "." && name != ".." && !name.contains('\0')).then_some(name)
+}
+
+/// Unpacks the zip archive `data` into `dir` (an existing directory inside
+/// the zone folder `root`), every file under the last part of its name.
+/// Everything is read and checked first (at most [`MAX_ZIP_ENTRIES`] files
+/// and [`MAX_UNZIPPED`] bytes, no name leading out of the folder through
+/// a link), then written, each through a temporary file renamed into
+/// place. Returns the names written.
+pub fn unzip_into(data: &[u8], root: &Path, dir: &Path) -> Result<Vec<String>, String> {
+    use std::io::Read;
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(data))
+        .map_err(|e| format!("not a zip archive ({e})"))?;
+    if archive.len() > MAX_ZIP_ENTRIES {
+        return Err(format!(
+            "it has {} entries, more than {MAX_ZIP_ENTRIES}",
+            archive.len()
+        ));
+    }
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut total = 0u64;
+    for i in 0..archive.len() {
+        let mut entry = archive
+            .by_index(i)
+            .map_err(|e| format!("entry {i} is unreadable ({e})"))?;
+        if entry.is_dir() {
+            continue;
+        }
+        let full_name = entry
+            .name()
+            .map_err(|e| format!("entry {i} has an unreadable name ({e})"))?
+            .into_owned();
+        let Some(name) = flat_name(&full_name).map(str::to_string) else {
+            continue;
+        };
+        let mut bytes = Vec::new();
+        (&mut entry)
+            .take(MAX_UNZIPPED - total + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| format!("{name} is unreadable ({e})"))?;
+        total += bytes.len() as u64;
+        if total > MAX_UNZIPPED {
+            return Err(format!(
+                "it unpacks to more than {} MiB",
+                MAX_UNZIPPED >> 20
+            ));
+        }
+        if !inside(root, &dir.join(&name)) {
+            return Err(format!("{name} would lead out of the zone folder"));
+        }
+        files.retain(|(n, _)| *n != name);
+        files.push((name, bytes));
+    }
+    let mut written = Vec::new();
+    for (name, bytes) in files {
+        let path = dir.join(&name);
+        let tmp = dir.join(format!(".{name}.upload-tmp"));
+        std::fs::write(&tmp, &bytes)
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(|e| {
+                let _ = std::fs::remove_file(&tmp);
+                format!(
+                    "{name} could not be written ({e}); {} written before it",
+                    written.len()
+                )
+            })?;
+        written.push(name);
+    }
+    Ok(written)
 }
 
 /// S2C 0x19: asks the client for the file at `path` on its disk (at most
@@ -203,9 +334,18 @@ impl Zone {
                     Ok((rel, _)) if rel.as_os_str().is_empty() => {
                         "Invalid server path.".to_string()
                     }
-                    Ok((rel, full)) => self.request_upload(pid, &from, rel, full, None),
+                    Ok((rel, full)) => {
+                        self.request_upload(pid, &from, rel, full, AfterUpload::Keep)
+                    }
                 }
             }
+            FileOp::PutZip { from, to } => match resolve(&cwd, &to) {
+                Err(_) => "Invalid server path.".to_string(),
+                Ok((_, full)) if !full.is_dir() => {
+                    "The specified path isn't a directory.".to_string()
+                }
+                Ok((rel, full)) => self.request_upload(pid, &from, rel, full, AfterUpload::Unzip),
+            },
             FileOp::PutMap { from } => {
                 let slot = self.state.members.place(pid).and_then(|p| p.realm());
                 let base = slot
@@ -218,7 +358,13 @@ impl Zone {
                         match std::fs::create_dir_all(root.join("maps/uploads")) {
                             Err(e) => format!("Couldn't make maps/uploads: {e}"),
                             Ok(()) if !inside(&root, &full) => "Invalid server path.".to_string(),
-                            Ok(()) => self.request_upload(pid, &from, rel, full, Some(slot)),
+                            Ok(()) => self.request_upload(
+                                pid,
+                                &from,
+                                rel,
+                                full,
+                                AfterUpload::SetMap(slot),
+                            ),
                         }
                     }
                     _ => "You are in no arena.".to_string(),
@@ -240,7 +386,7 @@ impl Zone {
         from: &str,
         rel: PathBuf,
         full: PathBuf,
-        map_of: Option<SlotId>,
+        then: AfterUpload,
     ) -> String {
         let from = from.trim();
         if from.is_empty() {
@@ -252,7 +398,7 @@ impl Zone {
         let Some(p) = self.players.get_mut(pid) else {
             return String::new();
         };
-        p.upload = Some(Upload { rel, full, map_of });
+        p.upload = Some(Upload { rel, full, then });
         p.conn.send(
             &request_packet(from),
             Reliability::Reliable,
@@ -261,6 +407,48 @@ impl Zone {
         self.mark_dirty(pid);
         info!(pid, file = from, "file requested from staff");
         String::new()
+    }
+
+    /// Unpacks an uploaded archive on a blocking thread; the result comes
+    /// back through [`UnzipResults`] to [`Zone::unzipped`].
+    fn unzip_upload(&mut self, pid: i16, data: Vec<u8>, upload: Upload, shown: String) {
+        let (Some(root), Some(p)) = (self.s.zone_dir.clone(), self.players.get(pid)) else {
+            return;
+        };
+        let name = p.name.clone();
+        let tx = self.unzips.tx.clone();
+        info!(pid, dir = %shown, len = data.len(), "archive uploaded by staff");
+        tokio::task::spawn_blocking(move || {
+            let result = unzip_into(&data, &root, &upload.full);
+            let _ = tx.send(Unzipped {
+                pid,
+                name,
+                dir: shown,
+                result,
+            });
+        });
+    }
+
+    /// An archive was unpacked (or not): its uploader is told.
+    pub(crate) fn unzipped(&mut self, done: Unzipped) {
+        let shown = if done.dir.is_empty() { "." } else { &done.dir };
+        let line = match &done.result {
+            Ok(files) => {
+                info!(pid = done.pid, dir = %shown, files = files.len(), "archive unpacked");
+                format!("Unpacked {} files into {shown}.", files.len())
+            }
+            Err(e) => {
+                tracing::warn!(pid = done.pid, dir = %shown, "archive not unpacked: {e}");
+                format!("Couldn't unpack the archive: {e}.")
+            }
+        };
+        if self
+            .players
+            .get(done.pid)
+            .is_some_and(|p| p.name == done.name)
+        {
+            self.call_message_to(done.pid, 0, 0, &line);
+        }
     }
 
     /// C2S 0x16 from `pid`: saved where his waiting request says, or
@@ -275,6 +463,10 @@ impl Zone {
             return;
         };
         let shown = upload.rel.display().to_string();
+        if upload.then == AfterUpload::Unzip {
+            self.unzip_upload(pid, data.to_vec(), upload, shown);
+            return;
+        }
         let tmp = upload.full.with_extension("upload-tmp");
         let saved = std::fs::write(&tmp, data).and_then(|()| std::fs::rename(&tmp, &upload.full));
         if let Err(e) = saved {
@@ -290,7 +482,7 @@ impl Zone {
         }
         info!(pid, file = %shown, len = data.len(), "file uploaded by staff");
         self.call_message_to(pid, 0, 0, &format!("File received: {shown}"));
-        if let Some(slot) = upload.map_of {
+        if let AfterUpload::SetMap(slot) = upload.then {
             let here = self.state.members.place(pid).and_then(|p| p.realm()) == Some(slot);
             if here {
                 self.call_set_setting(slot, pid, false, "General", "Map", &shown);
@@ -304,6 +496,93 @@ impl Zone {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A zip archive of `files` (deflated), as a client would upload it.
+    fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+        use std::io::Write;
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        for (name, data) in files {
+            if name.ends_with('/') {
+                w.add_directory(*name, opts).unwrap();
+            } else {
+                w.start_file(*name, opts).unwrap();
+                w.write_all(data).unwrap();
+            }
+        }
+        w.finish().unwrap().into_inner()
+    }
+
+    fn scratch(name: &str) -> (PathBuf, PathBuf) {
+        let dir = std::env::temp_dir().join(format!("files-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let root = dir.join("zone");
+        std::fs::create_dir_all(root.join("lvz")).unwrap();
+        (dir, root)
+    }
+
+    #[test]
+    fn archives_unpack_flat_into_the_directory() {
+        let (dir, root) = scratch("unzip");
+        let data = zip_of(&[
+            ("graphics/", b""),
+            ("graphics/ships.lvz", b"ships"),
+            ("top.txt", b"top"),
+            ("deep/er/top.txt", b"last one wins"),
+            ("../escape.txt", b"flattened, so it stays"),
+        ]);
+        let mut names = unzip_into(&data, &root, &root.join("lvz")).unwrap();
+        names.sort();
+        assert_eq!(names, ["escape.txt", "ships.lvz", "top.txt"]);
+        assert_eq!(std::fs::read(root.join("lvz/ships.lvz")).unwrap(), b"ships");
+        assert_eq!(
+            std::fs::read(root.join("lvz/top.txt")).unwrap(),
+            b"last one wins"
+        );
+        assert!(!dir.join("escape.txt").exists() && !root.join("escape.txt").exists());
+        // No temporary files are left behind.
+        let left = std::fs::read_dir(root.join("lvz")).unwrap().count();
+        assert_eq!(left, 3);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn bad_archives_write_nothing() {
+        let (dir, root) = scratch("badzip");
+        let lvz = root.join("lvz");
+        assert!(unzip_into(b"not a zip at all", &root, &lvz)
+            .unwrap_err()
+            .starts_with("not a zip archive"));
+        // A link named like one of its files, leading out of the folder.
+        std::fs::write(dir.join("secret"), "x").unwrap();
+        std::os::unix::fs::symlink(dir.join("secret"), lvz.join("b.txt")).unwrap();
+        let data = zip_of(&[("a.txt", b"a"), ("b.txt", b"b")]);
+        let err = unzip_into(&data, &root, &lvz).unwrap_err();
+        assert!(err.contains("b.txt"), "{err}");
+        assert!(
+            !lvz.join("a.txt").exists(),
+            "nothing written before the check failed"
+        );
+        assert_eq!(std::fs::read(dir.join("secret")).unwrap(), b"x");
+        // Too much once unpacked: refused before writing.
+        let big = vec![0u8; (MAX_UNZIPPED / 2 + 1) as usize];
+        let data = zip_of(&[("one", &big), ("two", &big)]);
+        assert!(unzip_into(&data, &root, &lvz)
+            .unwrap_err()
+            .contains("more than 64 MiB"));
+        assert!(!lvz.join("one").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn entry_names_flatten_to_plain_file_names() {
+        assert_eq!(flat_name("a/b/c.lvz"), Some("c.lvz"));
+        assert_eq!(flat_name("a\\b.txt"), Some("b.txt"));
+        assert_eq!(flat_name("dir/"), None);
+        assert_eq!(flat_name(".."), None);
+        assert_eq!(flat_name("x/."), None);
+    }
 
     #[test]
     fn a_file_request_is_273_bytes_with_the_path_cut_to_fit() {

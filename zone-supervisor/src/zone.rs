@@ -245,6 +245,7 @@ pub async fn run(settings: Settings, mut log: crate::logring::LogRing) -> Result
         scores,
         directory,
         chatnet,
+        unzips: Default::default(),
         web,
         started: now,
         tick: TickSchedule::new(now),
@@ -393,6 +394,8 @@ pub(crate) struct Zone {
     directory: Directory,
     /// Chat-protocol clients.
     pub(crate) chatnet: Chatnet,
+    /// Archives uploaded with `?putzip`, unpacked off this thread.
+    pub(crate) unzips: crate::files::UnzipResults,
     /// The metrics and dashboard listener's zone side (`[Metrics]`).
     pub(crate) web: Option<crate::web::WebState>,
     pub(crate) started: Instant,
@@ -441,6 +444,7 @@ impl Zone {
         tokio::pin!(tick);
         let Signals { rx: mut signals } = signals;
         let mut chat_rx = self.chatnet.take_events();
+        let mut unzip_rx = self.unzips.take_receiver();
         // One precise timer for held-back connections, re-armed only when
         // the earliest due time changes (not on every pass).
         let mut held_timer = HoldTimer::new().context("creating the flush timer")?;
@@ -505,6 +509,7 @@ impl Zone {
                 Ok(()) = self.biller.readable() => self.drain_biller_socket(),
                 Some(ev) = crate::chatnet::next_event(&mut chat_rx) => self.chat_event(Instant::now(), ev),
                 Some(req) = control_rx.recv() => self.control_request(req),
+                Some(done) = next_unzipped(&mut unzip_rx) => self.unzipped(done),
                 Some(reply) = next_reply(&mut db_rx) => self.db_reply(reply),
                 Some(sig) = signals.recv() => match sig {
                     ZoneSignal::Reload => {
@@ -992,6 +997,16 @@ impl Zone {
 }
 
 /// The next database reply, or never when the zone keeps no scores.
+/// The next unpacked archive (never, without a receiver).
+async fn next_unzipped(
+    rx: &mut Option<mpsc::UnboundedReceiver<crate::files::Unzipped>>,
+) -> Option<crate::files::Unzipped> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 async fn next_reply(
     rx: &mut Option<mpsc::UnboundedReceiver<zone_persist::DbReply>>,
 ) -> Option<zone_persist::DbReply> {

@@ -186,6 +186,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("prize", "player, freq or arena", "[count] [-]<prize> ... | #<number>", "Gives the targets prizes, e.g. {3 reps}, {anti}; a '-' before the name or count takes them away ({-prox}, {-3 bricks}); a count alone gives random prizes.", staff::prize),
     cmd!("putfile", "none", "<client file>[:<server file>]", "Asks your client for one of its files and saves it in the zone folder, relative to your working directory (without a server name: under the file's own name). Needs uploadfile too.", ops::putfile),
     cmd!("putmap", "none", "<map file>", "Asks your client for a map file, saves it as maps/uploads/<arena>.lvl and makes it this arena's General:Map. Needs uploadfile too.", ops::putmap),
+    cmd!("putzip", "none", "<client file>[:<server directory>]", "Asks your client for a zip archive and unpacks its files into a directory of the zone folder (relative to your working directory; without one, the working directory), each under its own name without the archive's folders. Needs uploadfile too.", ops::putzip),
     cmd!("pwd", "none", "", "Shows your working directory for the file commands.", ops::pwd),
     cmd!("realms", "none", "", "Shows every realm (arena process) of the zone: state, players, CPU, memory, restarts.", general::realms),
     cmd!("recyclearena", "none", "", "Restarts this arena's process; everyone here is put back in the arena without being disconnected. Also ?recycle.", ops::recyclearena),

@@ -554,6 +554,25 @@ fn split_client_path(params: &str) -> (&str, &str) {
     }
 }
 
+/// `?putzip <client file>[:<server directory>]`: the same for a zip
+/// archive the supervisor unpacks.
+pub(super) fn putzip(a: &mut Arena, ctx: &Ctx, params: &str) -> CmdResult {
+    may_upload(a, ctx)?;
+    let (from, to) = split_client_path(params.trim());
+    let from = from.trim();
+    if from.is_empty() {
+        return Err(CmdError::Usage);
+    }
+    staff(
+        a,
+        ctx,
+        StaffRequest::File(FileOp::PutZip {
+            from: from.to_string(),
+            to: to.trim().to_string(),
+        }),
+    )
+}
+
 /// Uploads need the `uploadfile` capability besides the command's own.
 fn may_upload(a: &Arena, ctx: &Ctx) -> CmdResult {
     if a.issuer_can(&ctx.issuer, "uploadfile") {
