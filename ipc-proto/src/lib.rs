@@ -759,9 +759,30 @@ pub enum StaffRequest {
         /// Close and open it again (after an outside rotation); else flush.
         reopen: bool,
     },
-    /// `?cd`, `?pwd`, `?getfile`, `?delfile`, `?renfile`: files of the zone
-    /// folder, relative to the asker's working directory.
+    /// `?cd`, `?pwd`, `?getfile`, `?delfile`, `?renfile` and the uploads:
+    /// files of the zone folder, relative to the asker's working
+    /// directory.
     File(FileOp),
+    /// `?sendfile`, `?acceptfile`, `?cancelfile`: files players offer each
+    /// other (the realm checked both are spectators in game clients).
+    SendFile(SendFileOp),
+}
+
+/// What a [`StaffRequest::SendFile`] asks.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum SendFileOp {
+    /// Offer `to` the file at `path` on the asker's disk.
+    Offer {
+        /// The receiver.
+        to: i16,
+        /// The file on the sender's disk.
+        path: String,
+    },
+    /// Accept the file offered to the asker: his sender's client is asked
+    /// for it, and it goes on to him.
+    Accept,
+    /// Withdraw the asker's offers, made or received.
+    Cancel,
 }
 
 /// A file operation of a [`StaffRequest::File`]; paths are relative (no

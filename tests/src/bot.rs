@@ -517,14 +517,9 @@ impl Bot {
     /// file of the S2C 0x10 answer.
     pub fn download_news(&mut self) -> Result<Vec<u8>> {
         self.send_reliable(&C2SPacket::NewsRequest)?;
-        let file = self
-            .wait_for(DEFAULT_TIMEOUT, |p| match p {
-                S2CPacket::IncomingFile(f) => Some(f.clone()),
-                _ => None,
-            })
-            .context("waiting for the news file (0x10)")?;
-        ensure!(file.name.is_empty(), "news file named {:?}", file.name);
-        decompress_download(&file.data, MAX_LVL_SIZE).context("decompressing the news")
+        let (name, data) = self.wait_file().context("the news file")?;
+        ensure!(name.is_empty(), "news file named {name:?}");
+        decompress_download(&data, MAX_LVL_SIZE).context("decompressing the news")
     }
 
     /// Asks for Continuum's update file (C2S 0x0B) and returns the S2C
@@ -535,12 +530,17 @@ impl Bot {
             Reliability::Reliable,
             Priority::Normal,
         )?;
+        self.wait_file().context("the update file")
+    }
+
+    /// Waits for a file the zone sends (S2C 0x10): its name and bytes.
+    pub fn wait_file(&mut self) -> Result<(String, Vec<u8>)> {
         let file = self
             .wait_for(DEFAULT_TIMEOUT, |p| match p {
                 S2CPacket::IncomingFile(f) => Some(f.clone()),
                 _ => None,
             })
-            .context("waiting for the update file (0x10)")?;
+            .context("waiting for a file (0x10)")?;
         Ok((file.name, file.data))
     }
 

@@ -365,15 +365,10 @@ fn file_commands_stay_in_the_zone_folder() {
         boss.chat(chat_type::PUBLIC, -1, "?pwd")?;
         wait_message(&mut boss, "Current working directory: conf")?;
         boss.chat(chat_type::PUBLIC, -1, "?getfile staff.conf")?;
-        let file = boss
-            .wait_for(WAIT, |p| match p {
-                S2CPacket::IncomingFile(f) => Some(f.clone()),
-                _ => None,
-            })
-            .context("the file (S2C 0x10)")?;
-        ensure!(file.name == "staff.conf", "name {:?}", file.name);
+        let (name, data) = boss.wait_file()?;
+        ensure!(name == "staff.conf", "name {name:?}");
         ensure!(
-            file.data == std::fs::read(zone_dir.join("conf/staff.conf"))?,
+            data == std::fs::read(zone_dir.join("conf/staff.conf"))?,
             "the file's bytes"
         );
         boss.chat(chat_type::PUBLIC, -1, "?getfile ../../outside.txt")?;
@@ -406,6 +401,12 @@ fn upload(name: &str, data: &[u8]) -> Vec<u8> {
     packet
 }
 
+/// Sends C2S 0x16 of `data` under `name`, reliably (reassembled from big
+/// packets when large).
+fn send_upload(bot: &mut Bot, name: &str, data: &[u8]) -> Result<()> {
+    bot.send_raw(&upload(name, data), Reliability::Reliable, Priority::Normal)
+}
+
 /// Waits for the zone's request for a file (S2C 0x19); returns the path
 /// it asks for.
 fn wait_file_request(bot: &mut Bot) -> Result<String> {
@@ -431,11 +432,7 @@ fn staff_uploads_land_in_the_zone_folder_only_when_asked_for() {
         let zone = serve(&zone_dir)?;
         let mut boss = bot_in(&zone, "boss", "0", ship::SPECTATOR)?;
         // Unasked: dropped. The reliable command after it is the marker.
-        boss.send_raw(
-            &upload("sneaky.txt", b"unasked"),
-            Reliability::Reliable,
-            Priority::Normal,
-        )?;
+        send_upload(&mut boss, "sneaky.txt", b"unasked")?;
         boss.chat(chat_type::PUBLIC, -1, "?cd conf")?;
         wait_message(&mut boss, "Changed working directory.")?;
         ensure!(zone.stats()?["zone"]["uploads_refused"] == 1);
@@ -451,19 +448,11 @@ fn staff_uploads_land_in_the_zone_folder_only_when_asked_for() {
         )?;
         ensure!(wait_file_request(&mut boss)? == "C:\\stuff\\notes.txt");
         let notes: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
-        boss.send_raw(
-            &upload("notes.txt", &notes),
-            Reliability::Reliable,
-            Priority::Normal,
-        )?;
+        send_upload(&mut boss, "notes.txt", &notes)?;
         wait_message(&mut boss, "File received: conf/uploaded.txt")?;
         ensure!(std::fs::read(zone_dir.join("conf/uploaded.txt"))? == notes);
         // Once: the same upload again is not asked for.
-        boss.send_raw(
-            &upload("notes.txt", b"again"),
-            Reliability::Reliable,
-            Priority::Normal,
-        )?;
+        send_upload(&mut boss, "notes.txt", b"again")?;
         boss.chat(chat_type::PUBLIC, -1, "?pwd")?;
         wait_message(&mut boss, "Current working directory: conf")?;
         ensure!(zone.stats()?["zone"]["uploads_refused"] == 2);
@@ -484,11 +473,7 @@ fn staff_uploads_land_in_the_zone_folder_only_when_asked_for() {
         };
         boss.chat(chat_type::PUBLIC, -1, "?putzip pack.zip")?;
         ensure!(wait_file_request(&mut boss)? == "pack.zip");
-        boss.send_raw(
-            &upload("pack.zip", &pack),
-            Reliability::Reliable,
-            Priority::Normal,
-        )?;
+        send_upload(&mut boss, "pack.zip", &pack)?;
         wait_message(&mut boss, "Unpacked 2 files into conf.")?;
         ensure!(std::fs::read(zone_dir.join("conf/one.lvz"))? == b"one");
         ensure!(std::fs::read(zone_dir.join("conf/two.txt"))? == b"two");
@@ -520,6 +505,54 @@ fn staff_uploads_land_in_the_zone_folder_only_when_asked_for() {
         // Nobody else may upload.
         newcomer.chat(chat_type::PUBLIC, -1, "?putfile x.txt")?;
         wait_message(&mut newcomer, "You don't have permission to use ?putfile.")?;
+        Ok(())
+    });
+}
+
+/// `?sendfile`, `?acceptfile`, `?cancelfile` (commands-and-capabilities.md
+/// §4.7): a spectator offers another a file; once he accepts, the
+/// sender's upload reaches him as S2C 0x10 under its own name. Offers can
+/// be withdrawn, and a pilot may not offer.
+#[test]
+fn players_offer_each_other_files() {
+    zone_test(&[], |zone| {
+        let mut alice = bot_in(zone, "alice", "0", ship::SPECTATOR)?;
+        let mut bob = bot_in(zone, "bob", "0", ship::SPECTATOR)?;
+        private_cmd(&mut alice, "bob", "?sendfile C:\\pics\\ship.bmp")?;
+        wait_message(&mut alice, "Waiting for bob to accept your file.")?;
+        wait_message(
+            &mut bob,
+            "alice wants to send you the file \"C:\\pics\\ship.bmp\". To accept it, type ?acceptfile.",
+        )?;
+        // One offer at a time.
+        private_cmd(&mut alice, "bob", "?sendfile other.bmp")?;
+        wait_message(&mut alice, "You are currently sending a file.")?;
+
+        bob.chat(chat_type::PUBLIC, -1, "?acceptfile")?;
+        wait_message(&mut bob, "File accepted. Transferring...")?;
+        wait_message(&mut alice, "bob is accepting your file.")?;
+        ensure!(wait_file_request(&mut alice)? == "C:\\pics\\ship.bmp");
+        let picture: Vec<u8> = (0..2000u32).map(|i| (i * 7 % 256) as u8).collect();
+        send_upload(&mut alice, "ship.bmp", &picture)?;
+        let (name, data) = bob.wait_file().context("the offered file")?;
+        ensure!(name == "ship.bmp", "name {name:?}");
+        ensure!(data == picture, "the file's bytes");
+        wait_message(&mut alice, "File sent.")?;
+        bob.chat(chat_type::PUBLIC, -1, "?acceptfile")?;
+        wait_message(&mut bob, "Nobody has offered any files to you.")?;
+
+        // Withdrawn before it was accepted.
+        private_cmd(&mut alice, "bob", "?sendfile again.bmp")?;
+        wait_message(&mut alice, "Waiting for bob to accept your file.")?;
+        alice.chat(chat_type::PUBLIC, -1, "?cancelfile")?;
+        wait_message(&mut alice, "Your file offers have been canceled.")?;
+        bob.chat(chat_type::PUBLIC, -1, "?acceptfile")?;
+        wait_message(&mut bob, "Nobody has offered any files to you.")?;
+
+        // Only spectators offer.
+        let mut carol = bot_in(zone, "carol", "0", ship::WARBIRD)?;
+        private_cmd(&mut carol, "bob", "?sendfile x.bmp")?;
+        wait_message(&mut carol, "You must be in spectator mode to offer files.")?;
         Ok(())
     });
 }

@@ -15,7 +15,7 @@
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
-use ipc_proto::FileOp;
+use ipc_proto::{FileOp, SendFileOp};
 use ss_proto::game::s2c_type;
 use ss_proto::transport::{Priority, Reliability};
 use tracing::info;
@@ -47,16 +47,38 @@ pub struct Upload {
     pub then: AfterUpload,
 }
 
-/// What becomes of an upload once it is saved.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What becomes of an upload once it arrives.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AfterUpload {
-    /// Nothing more (`?putfile`).
+    /// Saved, nothing more (`?putfile`).
     Keep,
-    /// It becomes this realm's `General:Map`, if he is still there
-    /// (`?putmap`).
+    /// Saved, and it becomes this realm's `General:Map`, if he is still
+    /// there (`?putmap`).
     SetMap(SlotId),
-    /// It is a zip archive, unpacked into the directory (`?putzip`).
+    /// A zip archive, unpacked into the directory (`?putzip`).
     Unzip,
+    /// Not saved: sent on to the player who accepted it (`?sendfile`),
+    /// if he is still there, as S2C 0x10 named `file_name`.
+    Forward {
+        /// The receiver.
+        to: i16,
+        /// His name (a pid reused meanwhile gets nothing).
+        to_name: String,
+        /// The name he saves it under.
+        file_name: String,
+    },
+}
+
+/// A file one player offered another with `?sendfile`, until accepted or
+/// withdrawn.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileOffer {
+    /// The sender.
+    pub from: i16,
+    /// The receiver.
+    pub to: i16,
+    /// The file on the sender's disk.
+    pub path: String,
 }
 
 /// An archive unpacked (or not) off the zone's thread, for the player who
@@ -74,20 +96,26 @@ pub struct Unzipped {
     pub result: Result<Vec<String>, String>,
 }
 
-/// The channel unpacked archives come back on.
-pub struct UnzipResults {
+/// File work that outlives one command: the channel unpacked archives
+/// come back on, and the files players offered each other.
+pub struct FileWork {
     tx: tokio::sync::mpsc::UnboundedSender<Unzipped>,
     rx: Option<tokio::sync::mpsc::UnboundedReceiver<Unzipped>>,
+    offers: Vec<FileOffer>,
 }
 
-impl Default for UnzipResults {
+impl Default for FileWork {
     fn default() -> Self {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        UnzipResults { tx, rx: Some(rx) }
+        FileWork {
+            tx,
+            rx: Some(rx),
+            offers: Vec::new(),
+        }
     }
 }
 
-impl UnzipResults {
+impl FileWork {
     /// The receiving end, for the event loop (once).
     pub fn take_receiver(&mut self) -> Option<tokio::sync::mpsc::UnboundedReceiver<Unzipped>> {
         self.rx.take()
@@ -277,14 +305,7 @@ impl Zone {
                                 .file_name()
                                 .map(|n| n.to_string_lossy().into_owned())
                                 .unwrap_or_default();
-                            let packet: Arc<[u8]> = Arc::from(file_packet(&base, &data));
-                            let queued = self.players.get_mut(pid).is_some_and(|p| {
-                                p.conn.sized_queue_len() < ss_proto::transport::MAX_SIZED_QUEUE && {
-                                    p.conn.send_sized(packet);
-                                    true
-                                }
-                            });
-                            self.mark_dirty(pid);
+                            let queued = self.send_file(pid, &base, &data);
                             info!(pid, file = %rel.display(), "file sent to staff");
                             if queued {
                                 format!("Sending '{}' ({} bytes).", rel.display(), data.len())
@@ -377,6 +398,118 @@ impl Zone {
         vec![line]
     }
 
+    /// Queues `data` for `pid` as S2C 0x10 named `name`; false if he has
+    /// too many downloads queued already.
+    fn send_file(&mut self, pid: i16, name: &str, data: &[u8]) -> bool {
+        let packet: Arc<[u8]> = Arc::from(file_packet(name, data));
+        let queued = self.players.get_mut(pid).is_some_and(|p| {
+            p.conn.sized_queue_len() < ss_proto::transport::MAX_SIZED_QUEUE && {
+                p.conn.send_sized(packet);
+                true
+            }
+        });
+        self.mark_dirty(pid);
+        queued
+    }
+
+    /// `?sendfile`, `?acceptfile`, `?cancelfile` (ASSS's `sendfile`): one
+    /// offer per sender and per receiver at a time; the file goes from the
+    /// sender's client through the supervisor to the receiver's only once
+    /// he accepts. The answer lines for the asker.
+    pub(crate) fn send_file_op(&mut self, pid: i16, op: SendFileOp) -> Vec<String> {
+        let name_of = |z: &Zone, pid: i16| z.players.get(pid).map(|p| p.name.clone());
+        let line = match op {
+            SendFileOp::Offer { to, path } => {
+                let path = path.trim().to_string();
+                let offers = &self.file_work.offers;
+                if self.chatnet.is_client(pid) {
+                    "You must be in a game client to offer files.".to_string()
+                } else if self.chatnet.is_client(to) || self.players.get(to).is_none() {
+                    "You can only offer files to players in game clients.".to_string()
+                } else if to == pid {
+                    "You cannot send files to yourself.".to_string()
+                } else if path.is_empty() {
+                    "Which file?".to_string()
+                } else if offers.iter().any(|o| o.from == pid) {
+                    "You are currently sending a file. Use ?cancelfile to cancel the current file transfer.".to_string()
+                } else if offers.iter().any(|o| o.to == to) {
+                    "That player is currently receiving a file.".to_string()
+                } else {
+                    let from_name = name_of(self, pid).unwrap_or_default();
+                    let to_name = name_of(self, to).unwrap_or_default();
+                    let note = format!(
+                        "{from_name} wants to send you the file \"{path}\". To accept it, type ?acceptfile."
+                    );
+                    self.call_message_to(to, 0, 0, &note);
+                    info!(pid, to, file = %path, "file offered");
+                    self.file_work.offers.push(FileOffer {
+                        from: pid,
+                        to,
+                        path,
+                    });
+                    format!("Waiting for {to_name} to accept your file.")
+                }
+            }
+            SendFileOp::Accept => {
+                let offers = &mut self.file_work.offers;
+                match offers.iter().position(|o| o.to == pid) {
+                    None => "Nobody has offered any files to you.".to_string(),
+                    Some(i) => {
+                        let offer = offers.remove(i);
+                        let to_name = name_of(self, pid).unwrap_or_default();
+                        // Saved under the last part of the sender's path.
+                        let file_name = offer
+                            .path
+                            .rsplit(['/', '\\'])
+                            .next()
+                            .unwrap_or("")
+                            .to_string();
+                        self.call_message_to(
+                            offer.from,
+                            0,
+                            0,
+                            &format!("{to_name} is accepting your file."),
+                        );
+                        let then = AfterUpload::Forward {
+                            to: pid,
+                            to_name,
+                            file_name,
+                        };
+                        let asked = self.request_upload(
+                            offer.from,
+                            &offer.path,
+                            PathBuf::new(),
+                            PathBuf::new(),
+                            then,
+                        );
+                        if !asked.is_empty() {
+                            self.call_message_to(offer.from, 0, 0, &asked);
+                        }
+                        "File accepted. Transferring...".to_string()
+                    }
+                }
+            }
+            SendFileOp::Cancel => {
+                let before = self.file_work.offers.len();
+                self.file_work
+                    .offers
+                    .retain(|o| o.from != pid && o.to != pid);
+                if self.file_work.offers.len() == before {
+                    return Vec::new();
+                }
+                "Your file offers have been canceled.".to_string()
+            }
+        };
+        vec![line]
+    }
+
+    /// A player left: his offers, made or received, go with him.
+    pub(crate) fn file_offers_gone(&mut self, pid: i16) {
+        self.file_work
+            .offers
+            .retain(|o| o.from != pid && o.to != pid);
+    }
+
     /// Asks `pid`'s client for `from` (S2C 0x19) and remembers where it
     /// goes; a request he had waiting is replaced. The answer line (empty
     /// when asked: his client shows the transfer).
@@ -410,13 +543,13 @@ impl Zone {
     }
 
     /// Unpacks an uploaded archive on a blocking thread; the result comes
-    /// back through [`UnzipResults`] to [`Zone::unzipped`].
+    /// back through [`FileWork`] to [`Zone::unzipped`].
     fn unzip_upload(&mut self, pid: i16, data: Vec<u8>, upload: Upload, shown: String) {
         let (Some(root), Some(p)) = (self.s.zone_dir.clone(), self.players.get(pid)) else {
             return;
         };
         let name = p.name.clone();
-        let tx = self.unzips.tx.clone();
+        let tx = self.file_work.tx.clone();
         info!(pid, dir = %shown, len = data.len(), "archive uploaded by staff");
         tokio::task::spawn_blocking(move || {
             let result = unzip_into(&data, &root, &upload.full);
@@ -462,6 +595,24 @@ impl Zone {
             self.stats.uploads_refused += 1;
             return;
         };
+        if let AfterUpload::Forward {
+            to,
+            to_name,
+            file_name,
+        } = &upload.then
+        {
+            let there = self.players.get(*to).is_some_and(|p| p.name == *to_name);
+            if there && self.send_file(*to, file_name, data) {
+                info!(pid, to, len = data.len(), "offered file sent on");
+                self.call_message_to(pid, 0, 0, "File sent.");
+            } else {
+                info!(
+                    pid,
+                    to, "offered file not sent: the receiver left or is busy"
+                );
+            }
+            return;
+        }
         let shown = upload.rel.display().to_string();
         if upload.then == AfterUpload::Unzip {
             self.unzip_upload(pid, data.to_vec(), upload, shown);

@@ -61,6 +61,7 @@ const BUILT_IN: &[&str] = &[
     "points_kill",
     "playercmd",
     "admincmd",
+    "sendfile",
     "help",
     "enc_vie",
     "enc_null",
@@ -124,7 +125,6 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
         "quickfix",
         "the client's settings editor, ?quickfix; ?listsettings and ?seta instead",
     ),
-    ("sendfile", "sending files between players, ?sendfile"),
 ];
 
 /// What to tell the operator once at start about a zone's `modules.conf`.
@@ -249,7 +249,6 @@ peer:peer
                 "points_turf_reward",
                 "quickfix",
                 "record",
-                "sendfile",
                 "turf_reward",
                 "turf_stats"
             ]

@@ -418,6 +418,7 @@ impl Zone {
         self.state.player_gone(pid);
         self.biller_player_left(now, pid);
         self.chat_player_gone(pid);
+        self.file_offers_gone(pid);
         if let Some(mut p) = self.players.remove(now, pid) {
             if !p.name.is_empty() {
                 self.scores_player_left(&p.name, last_arena.as_deref());

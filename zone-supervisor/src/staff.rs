@@ -202,6 +202,7 @@ impl Zone {
             }
             StaffRequest::MakeArena { name } => vec![self.make_arena(&name)],
             StaffRequest::File(op) => self.file_op(pid, op),
+            StaffRequest::SendFile(op) => self.send_file_op(pid, op),
             StaffRequest::LogFile { reopen } => {
                 let text = match (self.log.file_command(reopen), reopen) {
                     (false, _) => "There is no log file (Log:File is not set).",

@@ -245,7 +245,7 @@ pub async fn run(settings: Settings, mut log: crate::logring::LogRing) -> Result
         scores,
         directory,
         chatnet,
-        unzips: Default::default(),
+        file_work: Default::default(),
         web,
         started: now,
         tick: TickSchedule::new(now),
@@ -394,8 +394,9 @@ pub(crate) struct Zone {
     directory: Directory,
     /// Chat-protocol clients.
     pub(crate) chatnet: Chatnet,
-    /// Archives uploaded with `?putzip`, unpacked off this thread.
-    pub(crate) unzips: crate::files::UnzipResults,
+    /// Archives being unpacked off this thread (`?putzip`) and files
+    /// offered between players (`?sendfile`).
+    pub(crate) file_work: crate::files::FileWork,
     /// The metrics and dashboard listener's zone side (`[Metrics]`).
     pub(crate) web: Option<crate::web::WebState>,
     pub(crate) started: Instant,
@@ -444,7 +445,7 @@ impl Zone {
         tokio::pin!(tick);
         let Signals { rx: mut signals } = signals;
         let mut chat_rx = self.chatnet.take_events();
-        let mut unzip_rx = self.unzips.take_receiver();
+        let mut unzip_rx = self.file_work.take_receiver();
         // One precise timer for held-back connections, re-armed only when
         // the earliest due time changes (not on every pass).
         let mut held_timer = HoldTimer::new().context("creating the flush timer")?;

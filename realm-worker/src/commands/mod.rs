@@ -104,6 +104,7 @@ macro_rules! cmd {
 pub static COMMANDS: &[CommandSpec] = &[
     cmd!("a", "player, freq or arena", "<text>", "Shows the text as a green arena message to the targets, signed with your name.", staff::a),
     cmd!("aa", "player, freq or arena", "<text>", "Shows the text as an anonymous green arena message to the targets. (*arena)", staff::aa),
+    cmd!("acceptfile", "none", "", "Accepts the file a player offered you with ?sendfile.", ops::acceptfile),
     cmd!("actives", "none", "", "Lists the players who are not idle spectators.", modcmds::run),
     cmd!("addallowed", "none", "<player name>", "Adds a player to passwd.conf with no password, so he may log in when General:AllowUnknown is off.", ops::addallowed),
     cmd!("admlogfile", "none", "flush | reopen", "Flushes the zone's log file (Log:File) to disk, or closes and reopens it after an outside rotation.", ops::admlogfile),
@@ -119,6 +120,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("brickinfo", "none", "", "Shows how many bricks are live and the refused brick drops.", soccer::brickinfo),
     cmd!("brickwrite", "none", "<text>", "Writes the text in bricks, centred on where you are.", soccer::brickwrite),
     cmd!("buy", "none", "[item]", "Lists what this arena sells for points; with an item, buys it (in a ship, in a safe zone unless Cost:PurchaseAnytime).", modcmds::run),
+    cmd!("cancelfile", "none", "", "Withdraws the file offers you made or received.", ops::cancelfile),
     cmd!("cd", "none", "[directory]", "Changes your working directory for the file commands (relative to the zone folder; none = the zone folder).", ops::cd),
     cmd!("cheater", "none", "<message>", "Sends the message to every staff member online.", ops::cheater),
     cmd!("cmdlist", "none", "", "Lists the commands you may use.", ops::cmdlist),
@@ -201,6 +203,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("score", "none", "", "Shows the team scores of the soccer game.", soccer::score),
     cmd!("scorereset", "player or none", "", "Resets your own score (if the arena allows it), or the target player's.", general::scorereset),
     cmd!("send", "player", "<arena>", "Sends the target player to another arena.", staff::send),
+    cmd!("sendfile", "player", "<file>", "Offers the target player a file from your client's folder; he takes it with ?acceptfile. Both of you must be spectators, and you may offer one file at a time.", ops::sendfile),
     cmd!("set_local_password", "player", "", "Stores the password the player logged in with as his passwd.conf entry, if he has none.", ops::set_local_password),
     cmd!("seta", "none", "[-t] <section>:<key>=<value>", "Changes an arena setting in the file it comes from (or adds it to the arena's file); players get the new settings at once. -t changes it in this arena's memory only, until the next reload.", settings::seta),
     cmd!("setcm", "player or arena", "(+|-)(pub|pubmacro|freq|nmefreq|priv|chat|modchat|all) ... [-t seconds]", "Changes the chat mask of the target player, or of the arena: '-' blocks that kind of chat, '+' allows it; -t makes a player's mask expire.", staff::setcm),

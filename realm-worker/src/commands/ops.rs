@@ -4,8 +4,8 @@
 //! whole zone is asked of the supervisor ([`ZoneCall::Staff`]); the realm
 //! checks capabilities and the "higher than" rule first.
 
-use ipc_proto::{FileOp, PasswordValue, StaffRequest, ZoneCall};
-use ss_proto::game::{chat_type, Chat, S2CPacket};
+use ipc_proto::{FileOp, PasswordValue, SendFileOp, StaffRequest, ZoneCall};
+use ss_proto::game::{chat_type, ship, Chat, S2CPacket};
 use tracing::info;
 
 use super::{parse, CmdError, CmdResult, CmdTarget, Ctx, COMMANDS};
@@ -571,6 +571,55 @@ pub(super) fn putzip(a: &mut Arena, ctx: &Ctx, params: &str) -> CmdResult {
             to: to.trim().to_string(),
         }),
     )
+}
+
+/// `?sendfile <file>` to a player (ASSS's `sendfile`): both must be
+/// spectators here; the supervisor keeps the offer and, once accepted,
+/// carries the file from one client to the other. Uploading it needs
+/// `uploadfile` as any upload does.
+pub(super) fn sendfile(a: &mut Arena, ctx: &Ctx, params: &str) -> CmdResult {
+    let to = player_target(ctx)?;
+    let path = params.trim();
+    if path.is_empty() {
+        return Err(CmdError::Usage);
+    }
+    may_upload(a, ctx)?;
+    let spectating = |pid: i16| {
+        a.players
+            .get(&pid)
+            .is_some_and(|p| p.ship == ship::SPECTATOR)
+    };
+    if ctx.issuer.remote || !spectating(ctx.issuer.pid) {
+        return Err(CmdError::Msg(
+            "You must be in spectator mode to offer files.".into(),
+        ));
+    }
+    if to == ctx.issuer.pid {
+        return Err(CmdError::Msg("You cannot send files to yourself.".into()));
+    }
+    if !spectating(to) {
+        return Err(CmdError::Msg(
+            "You must offer files to another player in spectator mode.".into(),
+        ));
+    }
+    staff(
+        a,
+        ctx,
+        StaffRequest::SendFile(SendFileOp::Offer {
+            to,
+            path: path.to_string(),
+        }),
+    )
+}
+
+/// `?acceptfile`: takes the file offered to the asker.
+pub(super) fn acceptfile(a: &mut Arena, ctx: &Ctx, _params: &str) -> CmdResult {
+    staff(a, ctx, StaffRequest::SendFile(SendFileOp::Accept))
+}
+
+/// `?cancelfile`: withdraws the asker's offers, made or received.
+pub(super) fn cancelfile(a: &mut Arena, ctx: &Ctx, _params: &str) -> CmdResult {
+    staff(a, ctx, StaffRequest::SendFile(SendFileOp::Cancel))
 }
 
 /// Uploads need the `uploadfile` capability besides the command's own.
