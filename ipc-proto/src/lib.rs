@@ -641,6 +641,16 @@ pub enum ZoneCall<'a> {
         /// The new value.
         value: String,
     },
+    /// Several arena settings of the calling realm's arena at once
+    /// (`?quickfix`'s C2S 0x1D; the realm has checked `changesettings`):
+    /// each written as [`ZoneCall::SetSetting`] writes one, then one
+    /// reload, and one summary line to `pid`.
+    SetArenaSettings {
+        /// Who asked (a player of the calling realm).
+        pid: i16,
+        /// `(section, key, value)` in the order given.
+        changes: Vec<(String, String, String)>,
+    },
     /// `?reloadconf`: reload the zone's config as `zone-supervisor
     /// reload` does and tell `pid` how it went.
     ReloadConfig {

@@ -1190,6 +1190,10 @@ impl Arena {
                 ptype: c2s_type::BANNER,
                 body,
             } => self.banner(pid, &body),
+            C2SPacket::Other {
+                ptype: c2s_type::SETTINGS_CHANGE,
+                body,
+            } => crate::commands::settings_change(self, pid, &body),
             other => {
                 if self.modules.is_empty() {
                     debug!(

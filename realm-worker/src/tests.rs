@@ -2654,3 +2654,70 @@ fn the_soccer_score_line_names_teams_as_asss_does() {
         "SCORE: Warbirds:2 Javelins:0 Spiders:1 Leviathans:0"
     );
 }
+
+/// `?quickfix` (config.md §4): the matching arena settings go out as
+/// `server.set`; the editor's changes come back as C2S 0x1D, the permanent
+/// ones to the supervisor in one call, the temporary ones applied here, a
+/// bad one answered; a player without `changesettings` changes nothing.
+#[test]
+fn quickfix_sends_the_settings_file_and_takes_the_editors_changes() {
+    let mut h = Harness::new(&["Soccer:BallCount=2"]);
+    h.enter(1, "sysy", ship::SPECTATOR);
+    h.enter(2, "pleb", ship::SPECTATOR);
+    let text = crate::commands::server_set(&h.arena.assets.config, "ballcount");
+    assert_eq!(
+        text,
+        format!(
+            "Soccer:BallCount:2:0:8:{}\r\n",
+            conf::registry::lookup("Soccer", "BallCount").unwrap().help
+        )
+    );
+    // Each ship's section by name.
+    let ships = crate::commands::server_set(&h.arena.assets.config, "bulletfireenergy");
+    assert!(ships.contains("\r\nWarbird:BulletFireEnergy:"), "{ships}");
+    assert_eq!(ships.lines().count(), 8, "{ships}");
+    h.chat(1, chat_type::PUBLIC, -1, "?quickfix ballcount");
+    assert_eq!(h.messages(1), ["Sending settings..."]);
+    assert!(h
+        .others()
+        .iter()
+        .any(|o| o.starts_with("SendSized") && o.contains("pid: 1")));
+
+    h.clear();
+    let mut pkt = vec![0x1Du8];
+    pkt.extend_from_slice(
+        b"Soccer:BallCount:3\0__pragma:perm:0\0Soccer:PassDelay:7\0Nope:Nothing:1\0\0",
+    );
+    h.send(ToRealm::PlayerPacket {
+        pid: 1,
+        bytes: &pkt,
+    });
+    let calls: Vec<String> = h
+        .others()
+        .into_iter()
+        .filter(|o| o.contains("SetArenaSettings"))
+        .collect();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert!(calls[0].contains("\"BallCount\", \"3\""), "{}", calls[0]);
+    assert!(
+        !calls[0].contains("PassDelay"),
+        "the temporary one stays here"
+    );
+    assert_eq!(h.arena.assets.config.get_int("Soccer", "PassDelay", 0), 7);
+    assert!(
+        h.messages(1).iter().any(|m| m.contains("Nope:Nothing")),
+        "{:?}",
+        h.messages(1)
+    );
+
+    h.clear();
+    h.send(ToRealm::PlayerPacket {
+        pid: 2,
+        bytes: &pkt,
+    });
+    assert_eq!(
+        h.messages(2),
+        ["You are not authorized to view or change settings in this arena."]
+    );
+    assert!(!h.others().iter().any(|o| o.contains("SetArenaSettings")));
+}

@@ -557,6 +557,37 @@ fn players_offer_each_other_files() {
     });
 }
 
+/// `?quickfix` end to end (config.md §4): the settings file reaches the
+/// client's editor, and the change it sends back (C2S 0x1D) is written to
+/// the arena's file and applies.
+#[test]
+fn quickfix_changes_reach_the_arenas_file() {
+    in_temp_dir("quickfix", |dir| {
+        let zone_dir = staff_zone(dir, &[])?;
+        let zone = serve(&zone_dir)?;
+        let mut boss = bot_in(&zone, "boss", "0", ship::SPECTATOR)?;
+        boss.chat(chat_type::PUBLIC, -1, "?quickfix passdelay")?;
+        let (name, data) = boss.wait_file().context("server.set")?;
+        ensure!(name == "server.set", "name {name:?}");
+        let text = String::from_utf8(data)?;
+        ensure!(text.starts_with("Soccer:PassDelay:"), "{text}");
+        let mut change = vec![0x1D];
+        change.extend_from_slice(b"Soccer:PassDelay:33\0\0");
+        boss.send_raw(&change, Reliability::Reliable, Priority::Normal)?;
+        wait_message(&mut boss, "1 arena settings written.")?;
+        boss.chat(chat_type::PUBLIC, -1, "?geta Soccer:PassDelay")?;
+        wait_message(
+            &mut boss,
+            "Soccer:PassDelay=33 (arenas/(default)/arena.conf:",
+        )?;
+        // Nobody else may.
+        let mut pleb = bot_in(&zone, "pleb", "0", ship::SPECTATOR)?;
+        pleb.chat(chat_type::PUBLIC, -1, "?quickfix")?;
+        wait_message(&mut pleb, "You don't have permission to use ?quickfix.")?;
+        Ok(())
+    });
+}
+
 #[test]
 fn passwords_are_written_to_passwd_conf() {
     in_temp_dir("passwd", |dir| {

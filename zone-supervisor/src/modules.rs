@@ -62,6 +62,7 @@ const BUILT_IN: &[&str] = &[
     "playercmd",
     "admincmd",
     "sendfile",
+    "quickfix",
     "help",
     "enc_vie",
     "enc_null",
@@ -121,10 +122,6 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
         "turf rewards; fg_turf with periodic pays turf points",
     ),
     ("turf_stats", "turf statistics, ?forcestats"),
-    (
-        "quickfix",
-        "the client's settings editor, ?quickfix; ?listsettings and ?seta instead",
-    ),
 ];
 
 /// What to tell the operator once at start about a zone's `modules.conf`.
@@ -247,7 +244,6 @@ peer:peer
                 "autoturret",
                 "fake",
                 "points_turf_reward",
-                "quickfix",
                 "record",
                 "turf_reward",
                 "turf_stats"

@@ -847,6 +847,9 @@ impl Zone {
                 key,
                 value,
             } => self.call_set_setting(slot_id, pid, global, &section, &key, &value),
+            ZoneCall::SetArenaSettings { pid, changes } => {
+                self.call_set_arena_settings(slot_id, pid, &changes)
+            }
             ZoneCall::ReloadConfig { pid } => self.call_reload_config(pid),
             ZoneCall::Staff { pid, request } => self.call_staff(now, slot_id, pid, request),
         }
@@ -985,6 +988,7 @@ fn acting_player(call: &ZoneCall<'_>) -> Option<i16> {
         | ZoneCall::ChatChannel { pid, .. }
         | ZoneCall::BillerCommand { pid, .. }
         | ZoneCall::SetSetting { pid, .. }
+        | ZoneCall::SetArenaSettings { pid, .. }
         | ZoneCall::ReloadConfig { pid }
         | ZoneCall::Staff { pid, .. } => Some(*pid),
         ZoneCall::RemotePrivate { from, .. }

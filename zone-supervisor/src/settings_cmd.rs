@@ -47,6 +47,42 @@ impl Zone {
         }
     }
 
+    /// Several arena settings from `?quickfix` (C2S 0x1D): each written as
+    /// `?seta` writes it, then one reload; the player gets one line for
+    /// what was written and one for each refusal.
+    pub(crate) fn call_set_arena_settings(
+        &mut self,
+        slot_id: SlotId,
+        pid: i16,
+        changes: &[(String, String, String)],
+    ) {
+        let who = self
+            .players
+            .get(pid)
+            .map_or_else(|| format!("pid {pid}"), |p| p.name.clone());
+        let mut written = 0;
+        for (section, key, value) in changes {
+            match self.write_setting(slot_id, &who, false, section, key, value.trim()) {
+                Ok(_) => written += 1,
+                Err(msg) => {
+                    info!(player = %who, "setting {section}:{key} refused: {msg}");
+                    self.tell(pid, &msg);
+                }
+            }
+        }
+        if written == 0 {
+            return;
+        }
+        self.tell(pid, &format!("{written} arena settings written."));
+        if let Err(e) = self.reload() {
+            warn!("reload after ?quickfix: {e}");
+            self.tell(
+                pid,
+                &format!("The files were written but the reload failed: {e}"),
+            );
+        }
+    }
+
     fn set_setting(
         &mut self,
         slot_id: SlotId,
@@ -56,6 +92,25 @@ impl Zone {
         key: &str,
         value: &str,
     ) -> Result<Vec<String>, String> {
+        let (name, mut lines) = self.write_setting(slot_id, who, global, section, key, value)?;
+        if let Err(e) = self.reload() {
+            warn!("reload after {name} changed: {e}");
+            lines.push(format!("The file was written but the reload failed: {e}"));
+        }
+        Ok(lines)
+    }
+
+    /// Checks and writes one setting without reloading; its name and the
+    /// lines for the player.
+    fn write_setting(
+        &mut self,
+        slot_id: SlotId,
+        who: &str,
+        global: bool,
+        section: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<(String, Vec<String>), String> {
         let scope = if global { Scope::Global } else { Scope::Arena };
         // The realm checked this too; the supervisor does not rely on it.
         registry::check_set(scope, section, key, value)?;
@@ -140,11 +195,7 @@ impl Zone {
                     .to_string(),
             );
         }
-        if let Err(e) = self.reload() {
-            warn!("reload after {name} changed: {e}");
-            lines.push(format!("The file was written but the reload failed: {e}"));
-        }
-        Ok(lines)
+        Ok((name, lines))
     }
 
     /// `?reloadconf` from a player.

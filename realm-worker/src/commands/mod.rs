@@ -15,6 +15,10 @@ mod settings;
 mod soccer;
 mod staff;
 
+#[cfg(test)]
+pub(crate) use settings::server_set;
+pub(crate) use settings::settings_change;
+
 use ipc_proto::ZoneCall;
 use tracing::info;
 
@@ -139,6 +143,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("getfile", "none", "<file>", "Sends you a file of the zone folder (relative to your working directory).", ops::getfile),
     cmd!("getg", "none", "<section>:<key>", "Shows a global setting's value and the file and line that set it.", settings::getg),
     cmd!("getgroup", "player or none", "", "Shows your staff group, or the target player's.", general::getgroup),
+    cmd!("getsettings", "none", "[text]", "Same as ?quickfix.", settings::quickfix),
     cmd!("giveball", "player or none", "[-f] [ball]", "Puts a ball (0 if none is named) under the target player, or you; -f makes him carry it.", soccer::giveball),
     cmd!("go", "none", "[arena]", "Takes you to another arena (arena 0 if none is named).", general::go),
     cmd!("grplogin", "none", "<group> <password>", "Puts you in a staff group for this visit if the password matches [GroupPasswords] in staff.conf.", ops::grplogin),
@@ -190,6 +195,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("putmap", "none", "<map file>", "Asks your client for a map file, saves it as maps/uploads/<arena>.lvl and makes it this arena's General:Map. Needs uploadfile too.", ops::putmap),
     cmd!("putzip", "none", "<client file>[:<server directory>]", "Asks your client for a zip archive and unpacks its files into a directory of the zone folder (relative to your working directory; without one, the working directory), each under its own name without the archive's folders. Needs uploadfile too.", ops::putzip),
     cmd!("pwd", "none", "", "Shows your working directory for the file commands.", ops::pwd),
+    cmd!("quickfix", "none", "[text]", "Sends the arena settings whose section or key contains the text (all without one) to your client's settings editor; what you change there is written as ?seta writes it. Needs changesettings. Also ?getsettings.", settings::quickfix),
     cmd!("realms", "none", "", "Shows every realm (arena process) of the zone: state, players, CPU, memory, restarts.", general::realms),
     cmd!("recyclearena", "none", "", "Restarts this arena's process; everyone here is put back in the arena without being disconnected. Also ?recycle.", ops::recyclearena),
     cmd!("recyclezone", "none", "", "Stops the zone cleanly (players told, scores saved) with the exit status the service manager restarts it on.", ops::recyclezone),
@@ -688,6 +694,23 @@ mod tests {
             "the count in §5 says {yes}"
         );
         assert!(yes >= 100, "{yes}");
+    }
+
+    /// `docs/protocol/commands-and-capabilities.md` §3 calls itself the
+    /// complete command table: every command has its row.
+    #[test]
+    fn the_command_table_in_the_docs_lists_every_command() {
+        let doc = include_str!("../../../docs/protocol/commands-and-capabilities.md");
+        let start = doc.find("## 3. Common commands").expect("§3");
+        let end = start + doc[start..].find("\n## 4").expect("§4");
+        let table = &doc[start..end];
+        for c in COMMANDS {
+            assert!(
+                table.contains(&format!("| `?{}` |", c.name)),
+                "?{} has no row in §3",
+                c.name
+            );
+        }
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Settings from the game (`docs/protocol/config.md` §4, §10): `?geta`,
-//! `?getg`, `?seta`, `?setg`, `?reloadconf`, `?listsettings` and the
+//! `?getg`, `?seta`, `?setg`, `?reloadconf`, `?listsettings`, the
 //! settings part of `?help` (`?help Section:Key`, `?help Section:`,
-//! `?help :`).
+//! `?help :`), and `?quickfix` with the client's settings editor (the
+//! `server.set` file out, C2S 0x1D changes back).
 //!
 //! Reading is answered here from the realm's own copy of the config.
 //! Changes are checked against the settings registry here (so a typo is
@@ -9,9 +10,10 @@
 //! folder, writes the file and reloads every realm; `?seta -t` changes
 //! this arena in memory only.
 
-use conf::registry::{self, Scope, Status};
-use conf::ConfigFile;
-use ipc_proto::ZoneCall;
+use conf::registry::{self, Kind, Scope, Status};
+use conf::{ArenaConfig, ConfigFile};
+use ipc_proto::{FromRealm, ZoneCall};
+use ss_proto::game::{FileData, S2CPacket};
 
 use super::{CmdError, CmdResult, Ctx};
 use crate::arena::Arena;
@@ -224,6 +226,135 @@ pub(super) fn setting_help(a: &mut Arena, ctx: &Ctx, text: &str) {
     };
     for line in lines {
         a.reply(&ctx.issuer, &line);
+    }
+}
+
+/// What `?quickfix` refuses a player without `changesettings` (ASSS's
+/// words).
+const NOT_AUTHORIZED: &str = "You are not authorized to view or change settings in this arena.";
+
+/// The `server.set` file of `?quickfix` (ASSS's format, which the
+/// client's settings editor reads): one line `Section:Key:Value:Min:Max:Help`
+/// per arena setting the server or the clients use whose section or key
+/// contains `filter` (any case; an empty filter takes every one), with
+/// `<unset>` for a value the arena's config does not set.
+pub(crate) fn server_set(config: &ArenaConfig, filter: &str) -> String {
+    let filter = filter.to_ascii_lowercase();
+    let matches = |name: &str| filter.is_empty() || name.to_ascii_lowercase().contains(&filter);
+    let mut out = String::new();
+    for section in registry::sections() {
+        let section_matches = matches(&section);
+        for key in registry::keys(&section) {
+            if key.contains(['#', '*']) || !(section_matches || matches(&key)) {
+                continue;
+            }
+            let Some(known) = registry::lookup(&section, &key) else {
+                continue;
+            };
+            if known.status == Status::NotImplemented || !known.read_in(Scope::Arena) {
+                continue;
+            }
+            let value = config.get_str(&section, &key).unwrap_or("<unset>");
+            let (min, max) = match known.kind {
+                Kind::Int { min, max } => (min.to_string(), max.to_string()),
+                Kind::Bool => ("0".to_string(), "1".to_string()),
+                _ => (String::new(), String::new()),
+            };
+            let help = known.help.replace(['\r', '\n'], " ");
+            out.push_str(&format!("{section}:{key}:{value}:{min}:{max}:{help}\r\n"));
+        }
+    }
+    out
+}
+
+/// `?quickfix [text]` (also `?getsettings`): the arena settings matching
+/// `text` go to the asker as `server.set` (S2C 0x10), which opens his
+/// client's settings editor; what he changes there comes back as C2S 0x1D
+/// ([`settings_change`]). Needs `changesettings`.
+pub(super) fn quickfix(a: &mut Arena, ctx: &Ctx, params: &str) -> CmdResult {
+    if ctx.issuer.remote {
+        return Err(CmdError::Msg("Use ?quickfix in the arena itself.".into()));
+    }
+    if !a.issuer_can(&ctx.issuer, "changesettings") {
+        return Err(CmdError::Msg(NOT_AUTHORIZED.into()));
+    }
+    let text = server_set(&a.assets.config, params.trim());
+    if text.is_empty() {
+        return Err(CmdError::Msg("No settings matched your query.".into()));
+    }
+    a.reply(&ctx.issuer, "Sending settings...");
+    let mut bytes = Vec::new();
+    S2CPacket::IncomingFile(FileData {
+        name: "server.set".into(),
+        data: text.into_bytes(),
+    })
+    .encode(&mut bytes);
+    crate::arena::emit(
+        &mut a.out,
+        &FromRealm::SendSized {
+            pid: ctx.issuer.pid,
+            bytes: &bytes,
+        },
+    );
+    Ok(())
+}
+
+/// C2S 0x1D from the settings editor: NUL-ended `Section:Key:Value`
+/// strings up to an empty one. `__pragma:perm:0` makes the changes after
+/// it temporary (this arena's memory, as `?seta -t`); the others are
+/// written as `?seta` writes them, all in one request to the supervisor
+/// (`ZoneCall::SetArenaSettings`). Each is checked against the registry
+/// first; a refused one is answered and skipped. A malformed string ends
+/// the packet, as in ASSS. Needs `changesettings`.
+pub(crate) fn settings_change(a: &mut Arena, pid: i16, body: &[u8]) {
+    let Some(issuer) = a.local_issuer(pid) else {
+        return;
+    };
+    if !a.issuer_can(&issuer, "changesettings") {
+        a.reply(&issuer, NOT_AUTHORIZED);
+        return;
+    }
+    let mut permanent = true;
+    let mut changes = Vec::new();
+    for item in body.split(|&b| b == 0) {
+        if item.is_empty() {
+            break;
+        }
+        let Some((section, key, value)) = std::str::from_utf8(item).ok().and_then(|t| {
+            let mut parts = t.splitn(3, ':');
+            Some((parts.next()?, parts.next()?, parts.next()?))
+        }) else {
+            tracing::info!(pid, "malformed settings change (C2S 0x1D)");
+            break;
+        };
+        if section == "__pragma" {
+            // `flush` asks ASSS to write its changes out: ours are
+            // written at once.
+            if key == "perm" {
+                permanent = value.trim().parse::<i64>().unwrap_or(0) != 0;
+            }
+            continue;
+        }
+        if let Err(e) = registry::check_set(Scope::Arena, section, key, value) {
+            a.reply(&issuer, &e);
+            continue;
+        }
+        tracing::info!(
+            pid,
+            section,
+            key,
+            value,
+            permanent,
+            "setting changed with ?quickfix"
+        );
+        if permanent {
+            changes.push((section.to_string(), key.to_string(), value.to_string()));
+        } else {
+            a.set_temporary(section, key, value);
+        }
+    }
+    if !changes.is_empty() {
+        a.zone_call(ZoneCall::SetArenaSettings { pid, changes });
     }
 }
 
