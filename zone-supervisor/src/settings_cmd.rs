@@ -20,6 +20,13 @@ impl Zone {
         self.call_message_to(pid, chat_type::ARENA, 0, text);
     }
 
+    /// A player's name for the log (his pid if he is gone).
+    fn asker_name(&self, pid: i16) -> String {
+        self.players
+            .get(pid)
+            .map_or_else(|| format!("pid {pid}"), |p| p.name.clone())
+    }
+
     /// `?seta`/`?setg` from a player of realm `slot_id`.
     pub(crate) fn call_set_setting(
         &mut self,
@@ -30,10 +37,7 @@ impl Zone {
         key: &str,
         value: &str,
     ) {
-        let who = self
-            .players
-            .get(pid)
-            .map_or_else(|| format!("pid {pid}"), |p| p.name.clone());
+        let who = self.asker_name(pid);
         match self.set_setting(slot_id, &who, global, section, key, value.trim()) {
             Ok(lines) => {
                 for line in lines {
@@ -56,10 +60,7 @@ impl Zone {
         pid: i16,
         changes: &[(String, String, String)],
     ) {
-        let who = self
-            .players
-            .get(pid)
-            .map_or_else(|| format!("pid {pid}"), |p| p.name.clone());
+        let who = self.asker_name(pid);
         let mut written = 0;
         for (section, key, value) in changes {
             match self.write_setting(slot_id, &who, false, section, key, value.trim()) {
@@ -200,10 +201,7 @@ impl Zone {
 
     /// `?reloadconf` from a player.
     pub(crate) fn call_reload_config(&mut self, pid: i16) {
-        let who = self
-            .players
-            .get(pid)
-            .map_or_else(|| format!("pid {pid}"), |p| p.name.clone());
+        let who = self.asker_name(pid);
         info!(player = %who, "?reloadconf");
         let text = match self.reload() {
             Ok(()) => "Reloading the zone's settings and every arena's config.".to_string(),
