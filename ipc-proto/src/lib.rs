@@ -23,6 +23,10 @@ pub mod version;
 /// Version of this message set; bumped on every incompatible change.
 pub const PROTOCOL_VERSION: u32 = 7;
 
+/// Most settings one [`ZoneCall::SetArenaSettings`] changes: each is a
+/// file write on the supervisor's thread.
+pub const MAX_SETTINGS_AT_ONCE: usize = 50;
+
 /// Largest frame either side accepts. A peer that announces more is broken
 /// or hostile and the link is dropped.
 pub const MAX_FRAME: usize = 1 << 20;
@@ -644,7 +648,8 @@ pub enum ZoneCall<'a> {
     /// Several arena settings of the calling realm's arena at once
     /// (`?quickfix`'s C2S 0x1D; the realm has checked `changesettings`):
     /// each written as [`ZoneCall::SetSetting`] writes one, then one
-    /// reload, and one summary line to `pid`.
+    /// reload, and one summary line to `pid`. At most
+    /// [`MAX_SETTINGS_AT_ONCE`] are taken.
     SetArenaSettings {
         /// Who asked (a player of the calling realm).
         pid: i16,

@@ -2721,3 +2721,36 @@ fn quickfix_sends_the_settings_file_and_takes_the_editors_changes() {
     );
     assert!(!h.others().iter().any(|o| o.contains("SetArenaSettings")));
 }
+
+/// One C2S 0x1D writes at most `MAX_SETTINGS_AT_ONCE` settings: each is a
+/// file write on the supervisor's thread.
+#[test]
+fn quickfix_changes_are_taken_fifty_at_a_time() {
+    let mut h = Harness::new(&[]);
+    h.enter(1, "sysy", ship::SPECTATOR);
+    h.clear();
+    let mut pkt = vec![0x1Du8];
+    for _ in 0..60 {
+        pkt.extend_from_slice(b"Soccer:BallCount:1\0");
+    }
+    pkt.push(0);
+    h.send(ToRealm::PlayerPacket {
+        pid: 1,
+        bytes: &pkt,
+    });
+    let calls: Vec<String> = h
+        .others()
+        .into_iter()
+        .filter(|o| o.contains("SetArenaSettings"))
+        .collect();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(
+        calls[0].matches("BallCount").count(),
+        ipc_proto::MAX_SETTINGS_AT_ONCE
+    );
+    assert!(
+        h.messages(1)[0].starts_with("At most 50 settings"),
+        "{:?}",
+        h.messages(1)
+    );
+}

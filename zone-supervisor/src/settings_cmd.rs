@@ -62,7 +62,10 @@ impl Zone {
     ) {
         let who = self.asker_name(pid);
         let mut written = 0;
-        for (section, key, value) in changes {
+        if changes.len() > ipc_proto::MAX_SETTINGS_AT_ONCE {
+            warn!(player = %who, n = changes.len(), "more settings at once than taken; the rest dropped");
+        }
+        for (section, key, value) in changes.iter().take(ipc_proto::MAX_SETTINGS_AT_ONCE) {
             match self.write_setting(slot_id, &who, false, section, key, value.trim()) {
                 Ok(_) => written += 1,
                 Err(msg) => {

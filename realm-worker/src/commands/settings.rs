@@ -303,9 +303,10 @@ pub(super) fn quickfix(a: &mut Arena, ctx: &Ctx, params: &str) -> CmdResult {
 /// strings up to an empty one. `__pragma:perm:0` makes the changes after
 /// it temporary (this arena's memory, as `?seta -t`); the others are
 /// written as `?seta` writes them, all in one request to the supervisor
-/// (`ZoneCall::SetArenaSettings`). Each is checked against the registry
-/// first; a refused one is answered and skipped. A malformed string ends
-/// the packet, as in ASSS. Needs `changesettings`.
+/// (`ZoneCall::SetArenaSettings`, at most `MAX_SETTINGS_AT_ONCE`: each
+/// is a file write on the supervisor's thread). Each is checked against
+/// the registry first; a refused one is answered and skipped. A malformed
+/// string ends the packet, as in ASSS. Needs `changesettings`.
 pub(crate) fn settings_change(a: &mut Arena, pid: i16, body: &[u8]) {
     let Some(issuer) = a.local_issuer(pid) else {
         return;
@@ -348,6 +349,16 @@ pub(crate) fn settings_change(a: &mut Arena, pid: i16, body: &[u8]) {
             "setting changed with ?quickfix"
         );
         if permanent {
+            if changes.len() == ipc_proto::MAX_SETTINGS_AT_ONCE {
+                a.reply(
+                    &issuer,
+                    &format!(
+                        "At most {} settings are written at once; {section}:{key} and the rest were not.",
+                        ipc_proto::MAX_SETTINGS_AT_ONCE
+                    ),
+                );
+                break;
+            }
             changes.push((section.to_string(), key.to_string(), value.to_string()));
         } else {
             a.set_temporary(section, key, value);
