@@ -8,9 +8,9 @@
 //!
 //! An upload is asked of the client with S2C 0x19 and arrives as C2S 0x16
 //! (`docs/protocol/game-protocol.md` §22): only an upload the supervisor
-//! asked for is saved, through a temporary file renamed into place. An
-//! archive (`?putzip`) is unpacked on a blocking thread, never on the
-//! zone's, and the result comes back as an [`Unzipped`].
+//! asked for is saved, through a temporary file renamed into place. Saving
+//! and unpacking (`?putzip`) run on a blocking thread, never on the
+//! zone's, and the result comes back as an [`UploadDone`].
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
@@ -81,26 +81,27 @@ pub struct FileOffer {
     pub path: String,
 }
 
-/// An archive unpacked (or not) off the zone's thread, for the player who
-/// uploaded it.
+/// An upload saved or unpacked (or not) off the zone's thread, for the
+/// player who sent it.
 #[derive(Debug)]
-pub struct Unzipped {
-    /// Who asked.
+pub struct UploadDone {
+    /// Who sent it.
     pub pid: i16,
     /// His name, so that a pid given to someone else meanwhile gets
     /// nothing.
     pub name: String,
-    /// The directory, as shown to him.
-    pub dir: String,
-    /// The files written, or why none were.
+    /// What was asked of it.
+    pub upload: Upload,
+    /// The files written (none named for a single file), or why none
+    /// were.
     pub result: Result<Vec<String>, String>,
 }
 
-/// File work that outlives one command: the channel unpacked archives
-/// come back on, and the files players offered each other.
+/// File work that outlives one command: the channel saved and unpacked
+/// uploads come back on, and the files players offered each other.
 pub struct FileWork {
-    tx: tokio::sync::mpsc::UnboundedSender<Unzipped>,
-    rx: Option<tokio::sync::mpsc::UnboundedReceiver<Unzipped>>,
+    tx: tokio::sync::mpsc::UnboundedSender<UploadDone>,
+    rx: Option<tokio::sync::mpsc::UnboundedReceiver<UploadDone>>,
     offers: Vec<FileOffer>,
 }
 
@@ -117,7 +118,7 @@ impl Default for FileWork {
 
 impl FileWork {
     /// The receiving end, for the event loop (once).
-    pub fn take_receiver(&mut self) -> Option<tokio::sync::mpsc::UnboundedReceiver<Unzipped>> {
+    pub fn take_receiver(&mut self) -> Option<tokio::sync::mpsc::UnboundedReceiver<UploadDone>> {
         self.rx.take()
     }
 }
@@ -127,6 +128,18 @@ impl FileWork {
 fn flat_name(entry: &str) -> Option<&str> {
     let name = entry.rsplit(['/', '\\']).next()?;
     (!name.is_empty() && name != "." && name != ".." && !name.contains('\0')).then_some(name)
+}
+
+/// Writes `data` to `path` through a temporary file beside it, renamed
+/// into place.
+fn save(data: &[u8], path: &Path) -> Result<(), String> {
+    let tmp = path.with_extension("upload-tmp");
+    std::fs::write(&tmp, data)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            e.to_string()
+        })
 }
 
 /// Unpacks the zip archive `data` into `dir` (an existing directory inside
@@ -542,45 +555,66 @@ impl Zone {
         String::new()
     }
 
-    /// Unpacks an uploaded archive on a blocking thread; the result comes
-    /// back through [`FileWork`] to [`Zone::unzipped`].
-    fn unzip_upload(&mut self, pid: i16, data: Vec<u8>, upload: Upload, shown: String) {
+    /// Saves or unpacks an upload on a blocking thread; the result comes
+    /// back through [`FileWork`] to [`Zone::upload_done`].
+    fn store_upload(&mut self, pid: i16, data: Vec<u8>, upload: Upload) {
         let (Some(root), Some(p)) = (self.s.zone_dir.clone(), self.players.get(pid)) else {
             return;
         };
         let name = p.name.clone();
         let tx = self.file_work.tx.clone();
-        info!(pid, dir = %shown, len = data.len(), "archive uploaded by staff");
+        info!(pid, to = %upload.rel.display(), len = data.len(), "upload from staff");
         tokio::task::spawn_blocking(move || {
-            let result = unzip_into(&data, &root, &upload.full);
-            let _ = tx.send(Unzipped {
+            let result = if upload.then == AfterUpload::Unzip {
+                unzip_into(&data, &root, &upload.full)
+            } else {
+                save(&data, &upload.full).map(|()| Vec::new())
+            };
+            let _ = tx.send(UploadDone {
                 pid,
                 name,
-                dir: shown,
+                upload,
                 result,
             });
         });
     }
 
-    /// An archive was unpacked (or not): its uploader is told.
-    pub(crate) fn unzipped(&mut self, done: Unzipped) {
-        let shown = if done.dir.is_empty() { "." } else { &done.dir };
-        let line = match &done.result {
-            Ok(files) => {
-                info!(pid = done.pid, dir = %shown, files = files.len(), "archive unpacked");
-                format!("Unpacked {} files into {shown}.", files.len())
+    /// An upload was saved or unpacked (or not): its sender is told, and
+    /// a map becomes his arena's if he is still there.
+    pub(crate) fn upload_done(&mut self, done: UploadDone) {
+        let shown = done.upload.rel.display().to_string();
+        let unzip = done.upload.then == AfterUpload::Unzip;
+        let line = match (&done.result, unzip) {
+            (Ok(files), true) => {
+                let dir = if shown.is_empty() { "." } else { &shown };
+                info!(pid = done.pid, dir, files = files.len(), "archive unpacked");
+                format!("Unpacked {} files into {dir}.", files.len())
             }
-            Err(e) => {
+            (Err(e), true) => {
                 tracing::warn!(pid = done.pid, dir = %shown, "archive not unpacked: {e}");
                 format!("Couldn't unpack the archive: {e}.")
             }
+            (Ok(_), false) => {
+                info!(pid = done.pid, file = %shown, "upload saved");
+                format!("File received: {shown}")
+            }
+            (Err(e), false) => {
+                tracing::warn!(pid = done.pid, file = %shown, "upload not saved: {e}");
+                format!("Couldn't upload file to '{shown}': {e}")
+            }
         };
-        if self
-            .players
-            .get(done.pid)
-            .is_some_and(|p| p.name == done.name)
-        {
-            self.call_message_to(done.pid, 0, 0, &line);
+        let pid = done.pid;
+        if self.players.get(pid).is_none_or(|p| p.name != done.name) {
+            return;
+        }
+        self.call_message_to(pid, 0, 0, &line);
+        if let (AfterUpload::SetMap(slot), Ok(_)) = (&done.upload.then, &done.result) {
+            let here = self.state.members.place(pid).and_then(|p| p.realm()) == Some(*slot);
+            if here {
+                self.call_set_setting(*slot, pid, false, "General", "Map", &shown);
+            } else {
+                self.call_message_to(pid, 0, 0, "Changed arenas! Aborting map upload!");
+            }
         }
     }
 
@@ -613,34 +647,7 @@ impl Zone {
             }
             return;
         }
-        let shown = upload.rel.display().to_string();
-        if upload.then == AfterUpload::Unzip {
-            self.unzip_upload(pid, data.to_vec(), upload, shown);
-            return;
-        }
-        let tmp = upload.full.with_extension("upload-tmp");
-        let saved = std::fs::write(&tmp, data).and_then(|()| std::fs::rename(&tmp, &upload.full));
-        if let Err(e) = saved {
-            let _ = std::fs::remove_file(&tmp);
-            tracing::warn!(pid, file = %shown, "upload not saved: {e}");
-            self.call_message_to(
-                pid,
-                0,
-                0,
-                &format!("Couldn't upload file to '{shown}': {e}"),
-            );
-            return;
-        }
-        info!(pid, file = %shown, len = data.len(), "file uploaded by staff");
-        self.call_message_to(pid, 0, 0, &format!("File received: {shown}"));
-        if let AfterUpload::SetMap(slot) = upload.then {
-            let here = self.state.members.place(pid).and_then(|p| p.realm()) == Some(slot);
-            if here {
-                self.call_set_setting(slot, pid, false, "General", "Map", &shown);
-            } else {
-                self.call_message_to(pid, 0, 0, "Changed arenas! Aborting map upload!");
-            }
-        }
+        self.store_upload(pid, data.to_vec(), upload);
     }
 }
 

@@ -394,8 +394,9 @@ pub(crate) struct Zone {
     directory: Directory,
     /// Chat-protocol clients.
     pub(crate) chatnet: Chatnet,
-    /// Archives being unpacked off this thread (`?putzip`) and files
-    /// offered between players (`?sendfile`).
+    /// Uploads being saved or unpacked off this thread (`?putfile`,
+    /// `?putmap`, `?putzip`) and files offered between players
+    /// (`?sendfile`).
     pub(crate) file_work: crate::files::FileWork,
     /// The metrics and dashboard listener's zone side (`[Metrics]`).
     pub(crate) web: Option<crate::web::WebState>,
@@ -445,7 +446,7 @@ impl Zone {
         tokio::pin!(tick);
         let Signals { rx: mut signals } = signals;
         let mut chat_rx = self.chatnet.take_events();
-        let mut unzip_rx = self.file_work.take_receiver();
+        let mut upload_rx = self.file_work.take_receiver();
         // One precise timer for held-back connections, re-armed only when
         // the earliest due time changes (not on every pass).
         let mut held_timer = HoldTimer::new().context("creating the flush timer")?;
@@ -510,7 +511,7 @@ impl Zone {
                 Ok(()) = self.biller.readable() => self.drain_biller_socket(),
                 Some(ev) = crate::chatnet::next_event(&mut chat_rx) => self.chat_event(Instant::now(), ev),
                 Some(req) = control_rx.recv() => self.control_request(req),
-                Some(done) = next_unzipped(&mut unzip_rx) => self.unzipped(done),
+                Some(done) = next_upload_done(&mut upload_rx) => self.upload_done(done),
                 Some(reply) = next_reply(&mut db_rx) => self.db_reply(reply),
                 Some(sig) = signals.recv() => match sig {
                     ZoneSignal::Reload => {
@@ -998,10 +999,10 @@ impl Zone {
 }
 
 /// The next database reply, or never when the zone keeps no scores.
-/// The next unpacked archive (never, without a receiver).
-async fn next_unzipped(
-    rx: &mut Option<mpsc::UnboundedReceiver<crate::files::Unzipped>>,
-) -> Option<crate::files::Unzipped> {
+/// The next upload saved or unpacked (never, without a receiver).
+async fn next_upload_done(
+    rx: &mut Option<mpsc::UnboundedReceiver<crate::files::UploadDone>>,
+) -> Option<crate::files::UploadDone> {
     match rx {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
