@@ -117,24 +117,8 @@ impl Harness {
     /// A player adopted from a predecessor (`ToRealm::AdoptPlayer`).
     fn enter_adopted(&mut self, pid: i16, name: &str) {
         let info = PlayerInfo {
-            pid,
-            name: name.into(),
-            squad: String::new(),
-            ship_request: 8,
-            obscenity_filter: false,
-            allow_audio: false,
-            x_res: 1024,
-            y_res: 768,
-            continuum: false,
-            optional_graphics: false,
             reentry: true,
-            previous_ship: 8,
-            previous_freq: 0,
-            authenticated: true,
-            score: None,
-            banner: None,
-            chat_mask: None,
-            spawn: None,
+            ..player_info(pid, name, ship::SPECTATOR)
         };
         self.send(ToRealm::AdoptPlayer(info));
     }
@@ -2655,6 +2639,18 @@ fn the_soccer_score_line_names_teams_as_asss_does() {
     );
 }
 
+/// Sends the settings editor's C2S 0x1D with `body` from `pid`; returns
+/// the `SetArenaSettings` zone calls the realm made (as debug text).
+fn settings_change(h: &mut Harness, pid: i16, body: &[u8]) -> Vec<String> {
+    let mut pkt = vec![ss_proto::game::c2s_type::SETTINGS_CHANGE];
+    pkt.extend_from_slice(body);
+    h.send(ToRealm::PlayerPacket { pid, bytes: &pkt });
+    h.others()
+        .into_iter()
+        .filter(|o| o.contains("SetArenaSettings"))
+        .collect()
+}
+
 /// `?quickfix` (config.md §4): the matching arena settings go out as
 /// `server.set`; the editor's changes come back as C2S 0x1D, the permanent
 /// ones to the supervisor in one call, the temporary ones applied here, a
@@ -2684,19 +2680,8 @@ fn quickfix_sends_the_settings_file_and_takes_the_editors_changes() {
         .any(|o| o.starts_with("SendSized") && o.contains("pid: 1")));
 
     h.clear();
-    let mut pkt = vec![0x1Du8];
-    pkt.extend_from_slice(
-        b"Soccer:BallCount:3\0__pragma:perm:0\0Soccer:PassDelay:7\0Nope:Nothing:1\0\0",
-    );
-    h.send(ToRealm::PlayerPacket {
-        pid: 1,
-        bytes: &pkt,
-    });
-    let calls: Vec<String> = h
-        .others()
-        .into_iter()
-        .filter(|o| o.contains("SetArenaSettings"))
-        .collect();
+    let body = b"Soccer:BallCount:3\0__pragma:perm:0\0Soccer:PassDelay:7\0Nope:Nothing:1\0\0";
+    let calls = settings_change(&mut h, 1, body);
     assert_eq!(calls.len(), 1, "{calls:?}");
     assert!(calls[0].contains("\"BallCount\", \"3\""), "{}", calls[0]);
     assert!(
@@ -2711,15 +2696,12 @@ fn quickfix_sends_the_settings_file_and_takes_the_editors_changes() {
     );
 
     h.clear();
-    h.send(ToRealm::PlayerPacket {
-        pid: 2,
-        bytes: &pkt,
-    });
+    let calls = settings_change(&mut h, 2, body);
     assert_eq!(
         h.messages(2),
         ["You are not authorized to view or change settings in this arena."]
     );
-    assert!(!h.others().iter().any(|o| o.contains("SetArenaSettings")));
+    assert!(calls.is_empty(), "{calls:?}");
 }
 
 /// One C2S 0x1D writes at most `MAX_SETTINGS_AT_ONCE` settings: each is a
@@ -2729,20 +2711,9 @@ fn quickfix_changes_are_taken_fifty_at_a_time() {
     let mut h = Harness::new(&[]);
     h.enter(1, "sysy", ship::SPECTATOR);
     h.clear();
-    let mut pkt = vec![0x1Du8];
-    for _ in 0..60 {
-        pkt.extend_from_slice(b"Soccer:BallCount:1\0");
-    }
-    pkt.push(0);
-    h.send(ToRealm::PlayerPacket {
-        pid: 1,
-        bytes: &pkt,
-    });
-    let calls: Vec<String> = h
-        .others()
-        .into_iter()
-        .filter(|o| o.contains("SetArenaSettings"))
-        .collect();
+    let mut body = b"Soccer:BallCount:1\0".repeat(60);
+    body.push(0);
+    let calls = settings_change(&mut h, 1, &body);
     assert_eq!(calls.len(), 1);
     assert_eq!(
         calls[0].matches("BallCount").count(),

@@ -35,29 +35,13 @@ const MAX_ZIP_ENTRIES: usize = 1000;
 /// Most bytes `?putzip` unpacks from one archive, all files together.
 const MAX_UNZIPPED: u64 = 64 << 20;
 
-/// A file a player's client was asked for, waiting for his upload.
+/// A file a player's client was asked for, waiting for his upload: what
+/// becomes of it when it arrives.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Upload {
-    /// Where it goes, relative to the zone folder (as shown to him): the
-    /// file, or the directory an archive is unpacked into.
-    pub rel: PathBuf,
-    /// The same, full.
-    pub full: PathBuf,
-    /// What then.
-    pub then: AfterUpload,
-}
-
-/// What becomes of an upload once it arrives.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AfterUpload {
-    /// Saved, nothing more (`?putfile`).
-    Keep,
-    /// Saved, and it becomes this realm's `General:Map`, if he is still
-    /// there (`?putmap`).
-    SetMap(SlotId),
-    /// A zip archive, unpacked into the directory (`?putzip`).
-    Unzip,
-    /// Not saved: sent on to the player who accepted it (`?sendfile`),
+pub enum Upload {
+    /// Stored in the zone folder (`?putfile`, `?putmap`, `?putzip`).
+    Store(Stored),
+    /// Not stored: sent on to the player who accepted it (`?sendfile`),
     /// if he is still there, as S2C 0x10 named `file_name`.
     Forward {
         /// The receiver.
@@ -67,6 +51,37 @@ pub enum AfterUpload {
         /// The name he saves it under.
         file_name: String,
     },
+}
+
+/// Where an upload is stored, and what follows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stored {
+    /// Relative to the zone folder (as shown to him): the file, or the
+    /// directory an archive is unpacked into.
+    pub rel: PathBuf,
+    /// The same, full.
+    pub full: PathBuf,
+    /// What follows.
+    pub then: AfterStore,
+}
+
+/// What follows storing an upload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AfterStore {
+    /// Nothing (`?putfile`).
+    Keep,
+    /// It becomes this realm's `General:Map`, if he is still there
+    /// (`?putmap`).
+    SetMap(SlotId),
+    /// It is a zip archive, unpacked into the directory (`?putzip`).
+    Unzip,
+}
+
+impl Upload {
+    /// An upload stored at `rel` (`full`), then `then`.
+    fn store(rel: PathBuf, full: PathBuf, then: AfterStore) -> Upload {
+        Upload::Store(Stored { rel, full, then })
+    }
 }
 
 /// A file one player offered another with `?sendfile`, until accepted or
@@ -90,8 +105,8 @@ pub struct UploadDone {
     /// His name, so that a pid given to someone else meanwhile gets
     /// nothing.
     pub name: String,
-    /// What was asked of it.
-    pub upload: Upload,
+    /// Where it was stored, and what follows.
+    pub upload: Stored,
     /// The files written (none named for a single file), or why none
     /// were.
     pub result: Result<Vec<String>, String>,
@@ -123,10 +138,16 @@ impl FileWork {
     }
 }
 
+/// The last part of a path, with either kind of slash (a client's path may
+/// be a Windows one).
+fn last_part(path: &str) -> &str {
+    path.rsplit(['/', '\\']).next().unwrap_or(path)
+}
+
 /// The last part of an archive entry's name (`unzip -j`, as ASSS unpacks):
 /// none for a directory or a name that is no plain file name.
 fn flat_name(entry: &str) -> Option<&str> {
-    let name = entry.rsplit(['/', '\\']).next()?;
+    let name = last_part(entry);
     (!name.is_empty() && name != "." && name != ".." && !name.contains('\0')).then_some(name)
 }
 
@@ -359,7 +380,7 @@ impl Zone {
                 // Without a server name: his file's own name, in the
                 // working directory.
                 let to = if to.trim().is_empty() {
-                    from.rsplit(['/', '\\']).next().unwrap_or("").to_string()
+                    last_part(&from).to_string()
                 } else {
                     to
                 };
@@ -369,7 +390,7 @@ impl Zone {
                         "Invalid server path.".to_string()
                     }
                     Ok((rel, full)) => {
-                        self.request_upload(pid, &from, rel, full, AfterUpload::Keep)
+                        self.request_upload(pid, &from, Upload::store(rel, full, AfterStore::Keep))
                     }
                 }
             }
@@ -378,7 +399,9 @@ impl Zone {
                 Ok((_, full)) if !full.is_dir() => {
                     "The specified path isn't a directory.".to_string()
                 }
-                Ok((rel, full)) => self.request_upload(pid, &from, rel, full, AfterUpload::Unzip),
+                Ok((rel, full)) => {
+                    self.request_upload(pid, &from, Upload::store(rel, full, AfterStore::Unzip))
+                }
             },
             FileOp::PutMap { from } => {
                 let slot = self.state.members.place(pid).and_then(|p| p.realm());
@@ -395,9 +418,7 @@ impl Zone {
                             Ok(()) => self.request_upload(
                                 pid,
                                 &from,
-                                rel,
-                                full,
-                                AfterUpload::SetMap(slot),
+                                Upload::store(rel, full, AfterStore::SetMap(slot)),
                             ),
                         }
                     }
@@ -471,30 +492,19 @@ impl Zone {
                         let offer = offers.remove(i);
                         let to_name = name_of(self, pid).unwrap_or_default();
                         // Saved under the last part of the sender's path.
-                        let file_name = offer
-                            .path
-                            .rsplit(['/', '\\'])
-                            .next()
-                            .unwrap_or("")
-                            .to_string();
+                        let file_name = last_part(&offer.path).to_string();
                         self.call_message_to(
                             offer.from,
                             0,
                             0,
                             &format!("{to_name} is accepting your file."),
                         );
-                        let then = AfterUpload::Forward {
+                        let forward = Upload::Forward {
                             to: pid,
                             to_name,
                             file_name,
                         };
-                        let asked = self.request_upload(
-                            offer.from,
-                            &offer.path,
-                            PathBuf::new(),
-                            PathBuf::new(),
-                            then,
-                        );
+                        let asked = self.request_upload(offer.from, &offer.path, forward);
                         if !asked.is_empty() {
                             self.call_message_to(offer.from, 0, 0, &asked);
                         }
@@ -523,17 +533,10 @@ impl Zone {
             .retain(|o| o.from != pid && o.to != pid);
     }
 
-    /// Asks `pid`'s client for `from` (S2C 0x19) and remembers where it
-    /// goes; a request he had waiting is replaced. The answer line (empty
-    /// when asked: his client shows the transfer).
-    fn request_upload(
-        &mut self,
-        pid: i16,
-        from: &str,
-        rel: PathBuf,
-        full: PathBuf,
-        then: AfterUpload,
-    ) -> String {
+    /// Asks `pid`'s client for `from` (S2C 0x19) and remembers what
+    /// becomes of it; a request he had waiting is replaced. The answer
+    /// line (empty when asked: his client shows the transfer).
+    fn request_upload(&mut self, pid: i16, from: &str, upload: Upload) -> String {
         let from = from.trim();
         if from.is_empty() {
             return "Which file?".to_string();
@@ -544,7 +547,7 @@ impl Zone {
         let Some(p) = self.players.get_mut(pid) else {
             return String::new();
         };
-        p.upload = Some(Upload { rel, full, then });
+        p.upload = Some(upload);
         p.conn.send(
             &request_packet(from),
             Reliability::Reliable,
@@ -557,7 +560,7 @@ impl Zone {
 
     /// Saves or unpacks an upload on a blocking thread; the result comes
     /// back through [`FileWork`] to [`Zone::upload_done`].
-    fn store_upload(&mut self, pid: i16, data: Vec<u8>, upload: Upload) {
+    fn store_upload(&mut self, pid: i16, data: Vec<u8>, upload: Stored) {
         let (Some(root), Some(p)) = (self.s.zone_dir.clone(), self.players.get(pid)) else {
             return;
         };
@@ -565,7 +568,7 @@ impl Zone {
         let tx = self.file_work.tx.clone();
         info!(pid, to = %upload.rel.display(), len = data.len(), "upload from staff");
         tokio::task::spawn_blocking(move || {
-            let result = if upload.then == AfterUpload::Unzip {
+            let result = if upload.then == AfterStore::Unzip {
                 unzip_into(&data, &root, &upload.full)
             } else {
                 save(&data, &upload.full).map(|()| Vec::new())
@@ -583,7 +586,7 @@ impl Zone {
     /// a map becomes his arena's if he is still there.
     pub(crate) fn upload_done(&mut self, done: UploadDone) {
         let shown = done.upload.rel.display().to_string();
-        let unzip = done.upload.then == AfterUpload::Unzip;
+        let unzip = done.upload.then == AfterStore::Unzip;
         let line = match (&done.result, unzip) {
             (Ok(files), true) => {
                 let dir = if shown.is_empty() { "." } else { &shown };
@@ -608,10 +611,10 @@ impl Zone {
             return;
         }
         self.call_message_to(pid, 0, 0, &line);
-        if let (AfterUpload::SetMap(slot), Ok(_)) = (&done.upload.then, &done.result) {
-            let here = self.state.members.place(pid).and_then(|p| p.realm()) == Some(*slot);
+        if let (AfterStore::SetMap(slot), Ok(_)) = (done.upload.then, &done.result) {
+            let here = self.state.members.place(pid).and_then(|p| p.realm()) == Some(slot);
             if here {
-                self.call_set_setting(*slot, pid, false, "General", "Map", &shown);
+                self.call_set_setting(slot, pid, false, "General", "Map", &shown);
             } else {
                 self.call_message_to(pid, 0, 0, "Changed arenas! Aborting map upload!");
             }
@@ -629,25 +632,25 @@ impl Zone {
             self.stats.uploads_refused += 1;
             return;
         };
-        if let AfterUpload::Forward {
-            to,
-            to_name,
-            file_name,
-        } = &upload.then
-        {
-            let there = self.players.get(*to).is_some_and(|p| p.name == *to_name);
-            if there && self.send_file(*to, file_name, data) {
-                info!(pid, to, len = data.len(), "offered file sent on");
-                self.call_message_to(pid, 0, 0, "File sent.");
-            } else {
-                info!(
-                    pid,
-                    to, "offered file not sent: the receiver left or is busy"
-                );
+        match upload {
+            Upload::Store(stored) => self.store_upload(pid, data.to_vec(), stored),
+            Upload::Forward {
+                to,
+                to_name,
+                file_name,
+            } => {
+                let there = self.players.get(to).is_some_and(|p| p.name == to_name);
+                if there && self.send_file(to, &file_name, data) {
+                    info!(pid, to, len = data.len(), "offered file sent on");
+                    self.call_message_to(pid, 0, 0, "File sent.");
+                } else {
+                    info!(
+                        pid,
+                        to, "offered file not sent: the receiver left or is busy"
+                    );
+                }
             }
-            return;
         }
-        self.store_upload(pid, data.to_vec(), upload);
     }
 }
 

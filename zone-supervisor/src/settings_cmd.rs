@@ -78,13 +78,20 @@ impl Zone {
             return;
         }
         self.tell(pid, &format!("{written} arena settings written."));
-        if let Err(e) = self.reload() {
-            warn!("reload after ?quickfix: {e}");
+        if let Some(e) = self.reload_after_writing("?quickfix") {
             self.tell(
                 pid,
                 &format!("The files were written but the reload failed: {e}"),
             );
         }
+    }
+
+    /// Reloads after `what` was written; why the reload failed, if it did
+    /// (logged).
+    fn reload_after_writing(&mut self, what: &str) -> Option<String> {
+        let e = self.reload().err()?;
+        warn!("reload after {what} changed: {e}");
+        Some(e)
     }
 
     fn set_setting(
@@ -97,8 +104,7 @@ impl Zone {
         value: &str,
     ) -> Result<Vec<String>, String> {
         let (name, mut lines) = self.write_setting(slot_id, who, global, section, key, value)?;
-        if let Err(e) = self.reload() {
-            warn!("reload after {name} changed: {e}");
+        if let Some(e) = self.reload_after_writing(&name) {
             lines.push(format!("The file was written but the reload failed: {e}"));
         }
         Ok(lines)

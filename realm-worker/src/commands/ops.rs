@@ -509,6 +509,23 @@ pub(super) fn getfile(a: &mut Arena, ctx: &Ctx, params: &str) -> CmdResult {
 /// `?putfile <client file>[:<server file>]`: the supervisor asks the
 /// client for the file and saves it (ASSS also needs `uploadfile`).
 pub(super) fn putfile(a: &mut Arena, ctx: &Ctx, params: &str) -> CmdResult {
+    put(a, ctx, params, |from, to| FileOp::Put { from, to })
+}
+
+/// `?putzip <client file>[:<server directory>]`: the same for a zip
+/// archive the supervisor unpacks.
+pub(super) fn putzip(a: &mut Arena, ctx: &Ctx, params: &str) -> CmdResult {
+    put(a, ctx, params, |from, to| FileOp::PutZip { from, to })
+}
+
+/// An upload of `<client file>[:<server name>]`: `op` makes the request
+/// from the two names (the second empty when not given).
+fn put(
+    a: &mut Arena,
+    ctx: &Ctx,
+    params: &str,
+    op: impl FnOnce(String, String) -> FileOp,
+) -> CmdResult {
     may_upload(a, ctx)?;
     let (from, to) = split_client_path(params.trim());
     let from = from.trim();
@@ -518,10 +535,7 @@ pub(super) fn putfile(a: &mut Arena, ctx: &Ctx, params: &str) -> CmdResult {
     staff(
         a,
         ctx,
-        StaffRequest::File(FileOp::Put {
-            from: from.to_string(),
-            to: to.trim().to_string(),
-        }),
+        StaffRequest::File(op(from.to_string(), to.trim().to_string())),
     )
 }
 
@@ -552,25 +566,6 @@ fn split_client_path(params: &str) -> (&str, &str) {
         Some(i) => (&params[..skip + i], &params[skip + i + 1..]),
         None => (params, ""),
     }
-}
-
-/// `?putzip <client file>[:<server directory>]`: the same for a zip
-/// archive the supervisor unpacks.
-pub(super) fn putzip(a: &mut Arena, ctx: &Ctx, params: &str) -> CmdResult {
-    may_upload(a, ctx)?;
-    let (from, to) = split_client_path(params.trim());
-    let from = from.trim();
-    if from.is_empty() {
-        return Err(CmdError::Usage);
-    }
-    staff(
-        a,
-        ctx,
-        StaffRequest::File(FileOp::PutZip {
-            from: from.to_string(),
-            to: to.trim().to_string(),
-        }),
-    )
 }
 
 /// `?sendfile <file>` to a player (ASSS's `sendfile`): both must be

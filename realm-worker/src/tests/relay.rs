@@ -27,15 +27,20 @@ fn plain_with_extra(h: &mut Harness, pid: i16, x: i16, y: i16, n: u32) {
     h.send_position(pid, &pos);
 }
 
+/// Which kind of extra bytes a relayed position carried.
+fn extra_kind(extra: &ExtraData) -> RelayExtra {
+    match extra {
+        ExtraData::None => RelayExtra::None,
+        ExtraData::Energy(_) => RelayExtra::Energy,
+        ExtraData::Full(_) => RelayExtra::Full,
+    }
+}
+
 /// What `to` got of `from`'s last relayed position: `None` if nothing,
 /// else its extra bytes.
 fn got(h: &Harness, to: i16, from: i16) -> Option<RelayExtra> {
     h.received(to).into_iter().rev().find_map(|p| match p {
-        S2CPacket::SmallPosition(s) if i16::from(s.pid) == from => Some(match s.extra {
-            ExtraData::None => RelayExtra::None,
-            ExtraData::Energy(_) => RelayExtra::Energy,
-            ExtraData::Full(_) => RelayExtra::Full,
-        }),
+        S2CPacket::SmallPosition(s) if i16::from(s.pid) == from => Some(extra_kind(&s.extra)),
         _ => None,
     })
 }
@@ -45,14 +50,23 @@ fn got(h: &Harness, to: i16, from: i16) -> Option<RelayExtra> {
 fn got_weapon(h: &Harness, to: i16, from: i16) -> Option<RelayExtra> {
     h.received(to).into_iter().rev().find_map(|p| match p {
         S2CPacket::LargePosition(l) if l.pid as i16 == from && l.weapon.is_fired() => {
-            Some(match l.extra {
-                ExtraData::None => RelayExtra::None,
-                ExtraData::Energy(_) => RelayExtra::Energy,
-                ExtraData::Full(_) => RelayExtra::Full,
-            })
+            Some(extra_kind(&l.extra))
         }
         _ => None,
     })
+}
+
+/// An arena for comparing the two relays: 1 sends; 2..=7 in ships; 8
+/// and 9 spectators, 8 watching 1.
+fn sender_and_receivers(settings: &[&str]) -> Harness {
+    let mut h = Harness::new(settings);
+    for pid in 1..=7 {
+        h.enter(pid, &format!("p{pid}"), ship::WARBIRD);
+    }
+    h.enter(8, "watcher", ship::SPECTATOR);
+    h.enter(9, "spec", ship::SPECTATOR);
+    h.packet(8, C2SPacket::SpectateRequest { pid: 1 });
+    h
 }
 
 /// A small deterministic generator for placements.
@@ -74,14 +88,7 @@ fn the_supervisor_rule_picks_the_realms_receivers_for_plain_positions() {
             13,
         ),
     ] {
-        let mut h = Harness::new(settings);
-        // 1 sends; 2..=7 in ships; 8 and 9 spectators (8 watches 1).
-        for pid in 1..=7 {
-            h.enter(pid, &format!("p{pid}"), ship::WARBIRD);
-        }
-        h.enter(8, "watcher", ship::SPECTATOR);
-        h.enter(9, "spec", ship::SPECTATOR);
-        h.packet(8, C2SPacket::SpectateRequest { pid: 1 });
+        let mut h = sender_and_receivers(settings);
         let mut seed = seed0;
         let mut n = 1;
         for round in 0..40 {
@@ -145,14 +152,7 @@ fn the_supervisor_rule_picks_the_realms_receivers_for_weapons() {
         ),
         (&["Net:BulletPixels=900", "Net:WeaponPixels=2600"][..], 23),
     ] {
-        let mut h = Harness::new(settings);
-        // 1 fires; 2..=7 in ships; 8 and 9 spectators (8 watches 1).
-        for pid in 1..=7 {
-            h.enter(pid, &format!("p{pid}"), ship::WARBIRD);
-        }
-        h.enter(8, "watcher", ship::SPECTATOR);
-        h.enter(9, "spec", ship::SPECTATOR);
-        h.packet(8, C2SPacket::SpectateRequest { pid: 1 });
+        let mut h = sender_and_receivers(settings);
         let ranges = h.arena.relay_rules().weapons.expect("weapons relayable");
         let mut seed = seed0;
         let mut n = 1;
